@@ -1,8 +1,24 @@
-//! tmp
+//! The Solidity contracts of NSED on chain, compiled at build time.
+//!
+//! `build.rs` compiles `contracts/src` with foundry-compilers using the settings of the workspace's
+//! `foundry.toml` (the same file `npx forge build` reads), through the solc-js shim in `tools/`.
+//! This crate exposes, for every contract of `contracts/src`:
+//!
+//! - its artifact (ABI, creation and runtime bytecode) by name: [`artifact`], [`ARTIFACTS`];
+//! - alloy `sol!` bindings with typed calls, events, errors and `rpc` helpers, one module per
+//!   contract in snake case (e.g. [`rank_token::RankToken`]).
+//!
+//! # Feature flags
+//!
+//! - `testkit`: [`testkit`], an in-memory revm chain for tests and gas measurements: funded dev
+//!   accounts, deploys, typed calls and transactions, decoded logs and custom errors, time and
+//!   block control, snapshots, and a gas snapshot file checked like `forge snapshot --check`.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+mod artifact;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use artifact::{Artifact, ArtifactError, artifact};
+
 include!(concat!(env!("OUT_DIR"), "/contracts.rs"));
-/// tmp
-#[derive(Debug)]
-pub struct Artifact { /// n
-pub name: &'static str, /// s
-pub source: &'static str, /// j
-pub json: &'static str }
