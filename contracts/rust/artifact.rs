@@ -30,7 +30,8 @@ pub enum ArtifactError {
 
 impl Artifact {
     fn field(&self, field: &'static str) -> Result<serde_json::Value, ArtifactError> {
-        let malformed = |reason: String| ArtifactError::Malformed { name: self.name, field, reason };
+        let malformed =
+            |reason: String| ArtifactError::Malformed { name: self.name, field, reason };
         let mut doc: serde_json::Value =
             serde_json::from_str(self.json).map_err(|e| malformed(e.to_string()))?;
         doc.get_mut(field).map(serde_json::Value::take).ok_or_else(|| malformed("missing".into()))

@@ -196,11 +196,23 @@ impl TestChain {
     ) -> Result<Receipt<Address>, TxFailure> {
         let mut init = bytecode.to_vec();
         init.extend_from_slice(&args.abi_encode());
-        let receipt = self.execute(from, TxKind::Create, init.into(), U256::ZERO, true)?;
-        let address = Address::try_from(&receipt.ret[..]).map_err(|e| TxFailure::Decode {
-            data: receipt.ret.clone(),
-            reason: e.to_string(),
-        })?;
+        self.deploy_code(from, init.into())
+    }
+
+    /// Deploys raw init code (creation bytecode with any constructor arguments appended), e.g. for
+    /// contracts without a constructor.
+    ///
+    /// # Errors
+    ///
+    /// [`TxFailure`] if the constructor reverts or the transaction is invalid.
+    pub fn deploy_code(
+        &mut self,
+        from: Address,
+        init_code: Bytes,
+    ) -> Result<Receipt<Address>, TxFailure> {
+        let receipt = self.execute(from, TxKind::Create, init_code, U256::ZERO, true)?;
+        let address = Address::try_from(&receipt.ret[..])
+            .map_err(|e| TxFailure::Decode { data: receipt.ret.clone(), reason: e.to_string() })?;
         Ok(Receipt { ret: address, gas_used: receipt.gas_used, logs: receipt.logs })
     }
 
@@ -215,7 +227,8 @@ impl TestChain {
         to: Address,
         call: &C,
     ) -> Result<C::Return, TxFailure> {
-        let raw = self.execute(from, TxKind::Call(to), call.abi_encode().into(), U256::ZERO, false)?;
+        let raw =
+            self.execute(from, TxKind::Call(to), call.abi_encode().into(), U256::ZERO, false)?;
         decode_return::<C>(raw).map(|receipt| receipt.ret)
     }
 

@@ -2,7 +2,7 @@
 //!
 //! The file has one line per measured call, sorted by name, in forge's format:
 //! `RankToken::mint (first rank) (gas: 53512)`. A test records every measurement and then calls
-//! [`GasSnapshot::check`]: any difference (changed, new or vanished entry) fails with a diff until
+//! [`GasSnapshot::check_or_update`]: any difference (changed, new or vanished entry) fails with a diff until
 //! the file is regenerated on purpose with `NSED_GAS_SNAPSHOT=update`.
 
 use std::{
@@ -12,7 +12,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// Environment variable that, set to `update`, makes [`GasSnapshot::check`] rewrite the file.
+/// Environment variable that, set to `update`, makes [`GasSnapshot::check_or_update`] rewrite the
+/// file.
 pub const UPDATE_ENV: &str = "NSED_GAS_SNAPSHOT";
 
 /// Why a gas snapshot check failed.
@@ -80,16 +81,25 @@ impl GasSnapshot {
         &self.entries
     }
 
-    /// Compares the measurements with the file, or rewrites the file when
-    /// `NSED_GAS_SNAPSHOT=update` is set.
+    /// Rewrites the file when `NSED_GAS_SNAPSHOT=update` is set, otherwise [`Self::check`]s it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::check`] and [`Self::write`].
+    pub fn check_or_update(&self) -> Result<(), GasSnapshotError> {
+        if std::env::var(UPDATE_ENV).is_ok_and(|v| v == "update") {
+            self.write()
+        } else {
+            self.check()
+        }
+    }
+
+    /// Compares the measurements with the file.
     ///
     /// # Errors
     ///
     /// [`GasSnapshotError::Mismatch`] listing every difference, or a parse / I/O error.
     pub fn check(&self) -> Result<(), GasSnapshotError> {
-        if std::env::var(UPDATE_ENV).is_ok_and(|v| v == "update") {
-            return self.write();
-        }
         let committed = if self.path.exists() { parse(&self.path)? } else { BTreeMap::new() };
         let diff = diff(&committed, &self.entries);
         if diff.is_empty() {
@@ -185,7 +195,10 @@ mod tests {
         snapshot_in(dir.path(), &[("A::f", 100), ("B::g", 7)]).write().unwrap();
         let err = snapshot_in(dir.path(), &[("A::f", 101), ("C::h", 1)]).check().unwrap_err();
         let GasSnapshotError::Mismatch { diff, .. } = err else { panic!("unexpected {err:?}") };
-        assert_eq!(diff, "  changed  A::f: 100 -> 101 (+1)\n  new      C::h: 1\n  removed  B::g: 7\n");
+        assert_eq!(
+            diff,
+            "  changed  A::f: 100 -> 101 (+1)\n  new      C::h: 1\n  removed  B::g: 7\n"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use alloy::{
 };
 
 /// A successful call or transaction: its decoded return value, gas and logs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Receipt<R> {
     /// The decoded return value.
     pub ret: R,
@@ -14,6 +14,18 @@ pub struct Receipt<R> {
     pub gas_used: u64,
     /// Logs in emission order.
     pub logs: Vec<Log>,
+}
+
+// By hand: sol!-generated return types are not always `Debug`, and `unwrap_err` on a
+// `Result<Receipt<R>, _>` must work for every call.
+impl<R> std::fmt::Debug for Receipt<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receipt")
+            .field("ret", &std::any::type_name::<R>())
+            .field("gas_used", &self.gas_used)
+            .field("logs", &self.logs)
+            .finish()
+    }
 }
 
 impl<R> Receipt<R> {
@@ -102,7 +114,10 @@ impl<R> ExpectRevert for Result<Receipt<R>, TxFailure> {
     fn expect_revert<E: SolError + std::fmt::Debug>(self, expected: E) {
         match self {
             Ok(receipt) => {
-                panic!("expected revert {expected:?}, but it succeeded using {} gas", receipt.gas_used)
+                panic!(
+                    "expected revert {expected:?}, but it succeeded using {} gas",
+                    receipt.gas_used
+                )
             }
             Err(failure) if failure.is_error(&expected) => {}
             Err(failure) => {

@@ -116,7 +116,10 @@ mod tests {
     fn handles_the_largest_budget_without_overflow() {
         let v = i64::from(u32::MAX);
         let credits = u64::MAX;
-        assert_eq!(validate_ballot(&[0, v, 0, 0], 0, &ALL, credits), Ok(u128::from(u32::MAX).pow(2)));
+        assert_eq!(
+            validate_ballot(&[0, v, 0, 0], 0, &ALL, credits),
+            Ok(u128::from(u32::MAX).pow(2))
+        );
         assert!(matches!(
             validate_ballot(&[0, v, v, 2], 0, &ALL, credits),
             Err(BallotError::BudgetExceeded { .. })

@@ -1,0 +1,100 @@
+//! Deployments shared by the contract tests.
+
+use alloy::primitives::{Address, B256, U256};
+use nsed_contracts::{
+    quadratic_voting_harness::QuadraticVotingHarness, rank_token::RankToken, testkit::TestChain,
+};
+
+/// Metadata URI template given to every test RankToken.
+pub(crate) const RANK_URI: &str = "ipfs://ranks/{id}.json";
+
+/// A deployed RankToken with an admin (account 0) and two authorised games (accounts 1 and 2).
+pub(crate) struct RankFixture {
+    pub(crate) chain: TestChain,
+    pub(crate) token: Address,
+    pub(crate) admin: Address,
+    pub(crate) game: Address,
+    pub(crate) other_game: Address,
+    pub(crate) game_role: B256,
+}
+
+impl RankFixture {
+    pub(crate) fn new() -> Self {
+        let mut chain = TestChain::new();
+        let (admin, game, other_game) = (chain.account(0), chain.account(1), chain.account(2));
+        let token = chain
+            .deploy(
+                admin,
+                &RankToken::BYTECODE,
+                &RankToken::constructorCall { uri_: RANK_URI.into(), admin },
+            )
+            .expect("RankToken deploys");
+        let game_role = chain.call(admin, token, &RankToken::GAME_ROLECall {}).unwrap();
+        for g in [game, other_game] {
+            chain
+                .send(admin, token, &RankToken::grantRoleCall { role: game_role, account: g })
+                .unwrap();
+        }
+        Self { chain, token, admin, game, other_game, game_role }
+    }
+
+    /// Mints `amount` rank-`rank` tokens to `to` from the first game.
+    pub(crate) fn mint(&mut self, to: Address, rank: u64, amount: u64) {
+        self.chain
+            .send(
+                self.game,
+                self.token,
+                &RankToken::mintCall { to, rank: U256::from(rank), amount: U256::from(amount) },
+            )
+            .expect("mint succeeds");
+    }
+
+    pub(crate) fn balance(&mut self, account: Address, rank: u64) -> U256 {
+        self.chain
+            .call(
+                self.admin,
+                self.token,
+                &RankToken::balanceOfCall { account, id: U256::from(rank) },
+            )
+            .unwrap()
+    }
+
+    pub(crate) fn locked(&mut self, account: Address, rank: u64) -> U256 {
+        self.chain
+            .call(
+                self.admin,
+                self.token,
+                &RankToken::lockedBalanceOfCall { account, rank: U256::from(rank) },
+            )
+            .unwrap()
+    }
+
+    pub(crate) fn locked_by(&mut self, account: Address, rank: u64, game: Address) -> U256 {
+        self.chain
+            .call(
+                self.admin,
+                self.token,
+                &RankToken::lockedByCall { account, rank: U256::from(rank), game },
+            )
+            .unwrap()
+    }
+
+    pub(crate) fn unlocked(&mut self, account: Address, rank: u64) -> U256 {
+        self.chain
+            .call(
+                self.admin,
+                self.token,
+                &RankToken::unlockedBalanceOfCall { account, rank: U256::from(rank) },
+            )
+            .unwrap()
+    }
+}
+
+/// A deployed QuadraticVotingHarness.
+pub(crate) fn qv_harness(chain: &mut TestChain) -> Address {
+    let deployer = chain.account(0);
+    chain
+        .deploy_code(deployer, QuadraticVotingHarness::BYTECODE.clone())
+        .expect("harness deploys")
+        .ret
+}
