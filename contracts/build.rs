@@ -129,14 +129,16 @@ fn run() -> Result<(), String> {
 
     let evm_version = EvmVersion::from_str(&profile.evm_version)
         .map_err(|e| format!("bad evm_version in foundry.toml: {e}"))?;
-    let mut settings = Settings::default();
-    settings.optimizer = Optimizer {
-        enabled: Some(profile.optimizer),
-        runs: Some(profile.optimizer_runs),
-        details: None,
+    let settings = Settings {
+        optimizer: Optimizer {
+            enabled: Some(profile.optimizer),
+            runs: Some(profile.optimizer_runs),
+            details: None,
+        },
+        evm_version: Some(evm_version),
+        via_ir: Some(profile.via_ir),
+        ..Default::default()
     };
-    settings.evm_version = Some(evm_version);
-    settings.via_ir = Some(profile.via_ir);
 
     let solc_path = root.join(&profile.solc);
     let solc = Solc::new(&solc_path).map_err(|e| {
