@@ -262,8 +262,11 @@ mod tally {
     }
 }
 
-/// A seat count, which seats proposed, and one ballot per voter seat — often valid, sometimes not.
-fn round_strategy() -> impl Strategy<Value = (Vec<bool>, Vec<(usize, Vec<i64>)>, u64)> {
+/// Which seats proposed, one `(voter seat, ballot)` per voter, and the credits.
+type Round = (Vec<bool>, Vec<(usize, Vec<i64>)>, u64);
+
+/// A random round: ballots are often valid, sometimes not (seat out of range, self-votes, over budget).
+fn round_strategy() -> impl Strategy<Value = Round> {
     (2usize..8).prop_flat_map(|seats| {
         (
             prop::collection::vec(prop::bool::weighted(0.85), seats),

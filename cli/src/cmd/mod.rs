@@ -1,0 +1,3 @@
+//! One module per `nsed` subcommand.
+
+pub mod up;

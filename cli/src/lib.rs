@@ -1,0 +1,90 @@
+//! The `nsed` command line: argument parsing and one module per subcommand.
+//!
+//! `main.rs` only calls [`run`]. Every subcommand is a `<Name>Args` struct in `cmd/<name>.rs` with
+//! an async `run`; results go to stdout, progress and logs to stderr.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+use clap::{Parser, Subcommand};
+
+pub mod cmd;
+
+/// NSED on chain: AI models deliberating by quadratic vote, settled on Ethereum.
+#[derive(Debug, Parser)]
+#[command(name = "nsed", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// More log output on stderr (-v: debug, -vv: trace). `RUST_LOG` overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// The `nsed` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Start a local stack (anvil, nats-server, ONNX Runtime), deploy the contracts and report.
+    Up(cmd::up::UpArgs),
+}
+
+/// Parses the command line, sets up logging and runs the chosen subcommand.
+///
+/// # Errors
+///
+/// Whatever the subcommand reports; `main` prints the chain of causes.
+pub async fn run() -> eyre::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(&cli.global);
+    match cli.command {
+        Commands::Up(args) => args.run().await,
+    }
+}
+
+fn init_tracing(global: &GlobalArgs) {
+    let default = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn up_defaults_to_a_local_stack_that_keeps_running() {
+        let cli = Cli::try_parse_from(["nsed", "up"]).unwrap();
+        let Commands::Up(args) = cli.command;
+        assert!(!args.once);
+        assert!(args.rpc.rpc_url.is_none());
+        assert!(args.nats_url.is_none());
+    }
+
+    #[test]
+    fn quiet_and_verbose_conflict() {
+        assert!(Cli::try_parse_from(["nsed", "-q", "-v", "up"]).is_err());
+    }
+}

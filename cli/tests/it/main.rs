@@ -1,0 +1,3 @@
+//! End-to-end tests of the `nsed` binary against real local services.
+
+mod up;

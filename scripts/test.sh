@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every check of the project — the README's test command and what CI runs:
+# formatting, clippy, `forge build`, the solc shim's tests, and every Rust test (which includes the
+# contract tests on revm, the gas snapshot check, and tests against real anvil, nats-server and
+# ONNX Runtime). Does its own set-up first (scripts/setup.sh). Fails on the first failing step.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh"
+# shellcheck source=/dev/null
+source "$ROOT/.cache/env"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "forge build (foundry.toml, solc-js shim)"
+forge build --quiet
+
+step "solc shim tests (node --test)"
+node --test tools/
+
+step "cargo test (contracts on revm, gas snapshot, devstack, protocol, worker)"
+cargo test --workspace --locked
