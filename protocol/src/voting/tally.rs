@@ -31,6 +31,7 @@ pub struct Winner {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tally {
     scores: Vec<i128>,
+    supported: Vec<bool>,
 }
 
 impl Tally {
@@ -42,7 +43,7 @@ impl Tally {
     /// assert_eq!(nsed_protocol::Tally::new(2).scores(), &[0, 0]);
     /// ```
     pub fn new(seats: usize) -> Self {
-        Self { scores: vec![0; seats] }
+        Self { scores: vec![0; seats], supported: vec![false; seats] }
     }
 
     /// Adds one ballot's votes to the scores.
@@ -62,8 +63,11 @@ impl Tally {
     #[track_caller]
     pub fn add(&mut self, votes: &[i64]) {
         assert_eq!(votes.len(), self.scores.len(), "ballot length must equal the number of seats");
-        for (score, &vote) in self.scores.iter_mut().zip(votes) {
+        for ((score, supported), &vote) in
+            self.scores.iter_mut().zip(&mut self.supported).zip(votes)
+        {
             *score += i128::from(vote);
+            *supported |= vote != 0;
         }
     }
 
@@ -76,6 +80,47 @@ impl Tally {
     /// ```
     pub fn scores(&self) -> &[i128] {
         &self.scores
+    }
+
+    /// Whether seat `q` received at least one non-zero vote ("real evaluations", DESIGN.md §6).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut tally = nsed_protocol::Tally::new(2);
+    /// tally.add(&[0, -1]);
+    /// assert_eq!((tally.is_supported(0), tally.is_supported(1)), (false, true));
+    /// ```
+    pub fn is_supported(&self, seat: usize) -> bool {
+        self.supported.get(seat).copied().unwrap_or(false)
+    }
+
+    /// The NSED winner: like [`Self::winner`] but only among seats with at least one non-zero
+    /// vote, so a proposal nobody really evaluated cannot win. `None` if no seat qualifies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nsed_protocol::{Tally, Winner};
+    ///
+    /// let mut tally = Tally::new(3);
+    /// tally.add(&[0, 0, -2]);
+    /// assert_eq!(tally.winner(), Some(Winner { seat: 0, score: 0, tied: true }));
+    /// assert_eq!(tally.supported_winner(), Some(Winner { seat: 2, score: -2, tied: false }));
+    /// ```
+    pub fn supported_winner(&self) -> Option<Winner> {
+        let mut best: Option<Winner> = None;
+        for (seat, (&score, _)) in
+            self.scores.iter().zip(&self.supported).enumerate().filter(|(_, (_, s))| **s)
+        {
+            match &mut best {
+                Some(b) if score > b.score => *b = Winner { seat, score, tied: false },
+                Some(b) if score == b.score => b.tied = true,
+                Some(_) => {}
+                None => best = Some(Winner { seat, score, tied: false }),
+            }
+        }
+        best
     }
 
     /// The winning seat, or `None` when there are no seats.

@@ -1,0 +1,241 @@
+//! EIP-712 typed data every agent signs, exactly as the deliberation market verifies it.
+//!
+//! Domain: name `NSED DeliberationMarket`, version `1`, the chain id and the market's address, so
+//! a signature is bound to one market on one chain. Types:
+//!
+//! ```solidity
+//! struct Proposal { uint256 jobId; uint32 round; bytes32 contentHash; }
+//! struct Ballot   { uint256 jobId; uint32 round; bytes32 proposalsDigest; int256[] votes; }
+//! ```
+//!
+//! - `contentHash = keccak256(bytes(content))`.
+//! - `proposalsDigest = keccak256(abi.encode(address[] seats, bytes32[] contentHashes))` over the
+//!   round's seats in order, with `bytes32(0)` for a seat that did not propose: a ballot commits
+//!   to the exact proposals it judged, so it cannot be replayed onto another set.
+//! - The signer is recovered from the 65-byte signature and must be the agent itself.
+
+use alloy_primitives::{Address, B256, I256, Signature, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain};
+
+/// The Solidity structs, generated with `sol!`.
+pub mod typed {
+    alloy_sol_types::sol! {
+        /// An agent's proposal: its content for one round of one job.
+        #[derive(Debug, PartialEq, Eq)]
+        struct Proposal {
+            uint256 jobId;
+            uint32 round;
+            bytes32 contentHash;
+        }
+
+        /// An agent's ballot: integer quadratic votes, one per seat, over one proposal set.
+        #[derive(Debug, PartialEq, Eq)]
+        struct Ballot {
+            uint256 jobId;
+            uint32 round;
+            bytes32 proposalsDigest;
+            int256[] votes;
+        }
+    }
+}
+
+/// EIP-712 domain name of the deliberation market.
+pub const DOMAIN_NAME: &str = "NSED DeliberationMarket";
+/// EIP-712 domain version of the deliberation market.
+pub const DOMAIN_VERSION: &str = "1";
+
+/// Why a signature does not check out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The signature is malformed or no key recovers from it.
+    #[error("signature does not recover a signer")]
+    Unrecoverable,
+    /// A valid signature, but by someone else.
+    #[error("signed by {recovered}, expected {expected}")]
+    WrongSigner {
+        /// The agent that should have signed.
+        expected: Address,
+        /// Who actually signed.
+        recovered: Address,
+    },
+    /// The signer could not sign (a broken key; never happens with local keys).
+    #[error("cannot sign: {0}")]
+    Signing(String),
+}
+
+/// Where signatures are valid: one market contract on one chain.
+///
+/// ```
+/// use alloy_primitives::Address;
+/// let domain = nsed_protocol::eip712::domain(31337, Address::repeat_byte(1));
+/// assert_eq!(domain.chain_id.unwrap().to::<u64>(), 31337);
+/// ```
+pub fn domain(chain_id: u64, market: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: DOMAIN_NAME,
+        version: DOMAIN_VERSION,
+        chain_id: chain_id,
+        verifying_contract: market,
+    }
+}
+
+/// `keccak256(bytes(content))`, the hash a proposal signature covers.
+///
+/// ```
+/// let h = nsed_protocol::eip712::content_hash("7");
+/// assert_eq!(h, alloy_primitives::keccak256("7"));
+/// ```
+pub fn content_hash(content: &str) -> B256 {
+    keccak256(content.as_bytes())
+}
+
+/// `keccak256(abi.encode(seats, contentHashes))` with `bytes32(0)` for seats without a proposal.
+///
+/// # Panics
+///
+/// If `seats` and `contents` differ in length (a caller bug: both come from the same round).
+///
+/// ```
+/// use alloy_primitives::Address;
+/// use nsed_protocol::eip712::proposals_digest;
+/// let seats = [Address::repeat_byte(1), Address::repeat_byte(2)];
+/// let a = proposals_digest(&seats, &[Some("3"), None]);
+/// assert_ne!(a, proposals_digest(&seats, &[Some("3"), Some("4")]));
+/// ```
+#[track_caller]
+pub fn proposals_digest(seats: &[Address], contents: &[Option<&str>]) -> B256 {
+    assert_eq!(seats.len(), contents.len(), "one content slot per seat");
+    let hashes: Vec<B256> =
+        contents.iter().map(|c| c.map(content_hash).unwrap_or_default()).collect();
+    keccak256((seats.to_vec(), hashes).abi_encode_params())
+}
+
+/// The EIP-712 signing hash of a proposal.
+///
+/// ```
+/// use alloy_primitives::{Address, U256};
+/// use nsed_protocol::eip712::{domain, proposal_hash};
+/// let d = domain(1, Address::ZERO);
+/// assert_ne!(proposal_hash(&d, U256::from(1), 1, "7"), proposal_hash(&d, U256::from(1), 2, "7"));
+/// ```
+pub fn proposal_hash(domain: &Eip712Domain, job_id: U256, round: u32, content: &str) -> B256 {
+    typed::Proposal { jobId: job_id, round, contentHash: content_hash(content) }
+        .eip712_signing_hash(domain)
+}
+
+/// The EIP-712 signing hash of a ballot.
+///
+/// ```
+/// use alloy_primitives::{Address, B256, U256};
+/// use nsed_protocol::eip712::{ballot_hash, domain};
+/// let d = domain(1, Address::ZERO);
+/// assert_ne!(ballot_hash(&d, U256::from(1), 1, B256::ZERO, &[0, 1]), ballot_hash(&d, U256::from(1), 1, B256::ZERO, &[0, 2]));
+/// ```
+pub fn ballot_hash(
+    domain: &Eip712Domain,
+    job_id: U256,
+    round: u32,
+    proposals_digest: B256,
+    votes: &[i64],
+) -> B256 {
+    typed::Ballot {
+        jobId: job_id,
+        round,
+        proposalsDigest: proposals_digest,
+        votes: votes
+            .iter()
+            .map(|&v| I256::try_from(v).expect("every i64 fits in int256"))
+            .collect(),
+    }
+    .eip712_signing_hash(domain)
+}
+
+/// Signs a prehashed EIP-712 message.
+///
+/// # Errors
+///
+/// [`SignatureError::Signing`] if the key cannot sign.
+///
+/// ```
+/// use alloy_primitives::B256;
+/// use alloy_signer_local::PrivateKeySigner;
+/// use nsed_protocol::eip712::{sign, verify};
+/// let key = PrivateKeySigner::random();
+/// let sig = sign(&key, B256::repeat_byte(9)).unwrap();
+/// assert!(verify(B256::repeat_byte(9), &sig, key.address()).is_ok());
+/// ```
+pub fn sign(signer: &PrivateKeySigner, hash: B256) -> Result<Signature, SignatureError> {
+    signer.sign_hash_sync(&hash).map_err(|e| SignatureError::Signing(e.to_string()))
+}
+
+/// Checks that `signature` over `hash` was made by `expected`.
+///
+/// # Errors
+///
+/// [`SignatureError::Unrecoverable`] or [`SignatureError::WrongSigner`].
+///
+/// ```
+/// use alloy_primitives::{Address, B256};
+/// use alloy_signer_local::PrivateKeySigner;
+/// use nsed_protocol::eip712::{SignatureError, sign, verify};
+/// let key = PrivateKeySigner::random();
+/// let sig = sign(&key, B256::repeat_byte(9)).unwrap();
+/// assert!(matches!(verify(B256::repeat_byte(8), &sig, key.address()), Err(SignatureError::WrongSigner { .. })));
+/// ```
+pub fn verify(hash: B256, signature: &Signature, expected: Address) -> Result<(), SignatureError> {
+    let recovered =
+        signature.recover_address_from_prehash(&hash).map_err(|_| SignatureError::Unrecoverable)?;
+    if recovered == expected {
+        Ok(())
+    } else {
+        Err(SignatureError::WrongSigner { expected, recovered })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_type_strings_match_the_solidity_structs() {
+        assert_eq!(
+            typed::Proposal::eip712_encode_type(),
+            "Proposal(uint256 jobId,uint32 round,bytes32 contentHash)"
+        );
+        assert_eq!(
+            typed::Ballot::eip712_encode_type(),
+            "Ballot(uint256 jobId,uint32 round,bytes32 proposalsDigest,int256[] votes)"
+        );
+    }
+
+    #[test]
+    fn a_signature_is_bound_to_chain_and_market() {
+        let key = PrivateKeySigner::random();
+        let market = Address::repeat_byte(7);
+        let hash = proposal_hash(&domain(1, market), U256::from(5), 1, "3");
+        let sig = sign(&key, hash).unwrap();
+        assert!(verify(hash, &sig, key.address()).is_ok());
+        for other in [
+            proposal_hash(&domain(2, market), U256::from(5), 1, "3"),
+            proposal_hash(&domain(1, Address::repeat_byte(8)), U256::from(5), 1, "3"),
+            proposal_hash(&domain(1, market), U256::from(6), 1, "3"),
+            proposal_hash(&domain(1, market), U256::from(5), 1, "4"),
+        ] {
+            assert!(matches!(
+                verify(other, &sig, key.address()),
+                Err(SignatureError::WrongSigner { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn the_digest_depends_on_seat_order() {
+        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        assert_ne!(
+            proposals_digest(&[a, b], &[Some("1"), Some("2")]),
+            proposals_digest(&[b, a], &[Some("2"), Some("1")])
+        );
+    }
+}
