@@ -1,11 +1,30 @@
 //! NSED inference worker: one agent process answering deliberation tasks with ONNX Runtime.
 //!
-//! Today the crate owns loading ONNX Runtime ([`runtime`]): the shared library extracted from the
-//! PyPI `onnxruntime` wheel by `scripts/setup.sh`, found through `ORT_DYLIB_PATH` and loaded with
-//! `ort`'s `load-dynamic`. The NATS consumer, task adapters and signing join it with the
+//! The crate owns loading ONNX Runtime ([`runtime`]): the shared library extracted from the PyPI
+//! `onnxruntime` wheel by `scripts/setup.sh`, found through `ORT_DYLIB_PATH` and loaded with
+//! `ort`'s `load-dynamic`. On it, [`model`] verifies and runs the committed classifiers of
+//! `models/` (DESIGN.md §7.2). The NATS consumer, task adapters and signing join them with the
 //! protocol/worker issue.
+//!
+//! The `bench-inference` binary measures [`Classifier::classify`] latency against Python
+//! `onnxruntime` on the same models and inputs.
+//!
+//! # Feature flags
+//!
+//! - `cuda`: registers ONNX Runtime's CUDA execution provider for classifiers loaded with
+//!   [`ExecutionTarget::Cuda`]. Without it, or without a usable GPU, they run on the CPU and
+//!   report the fallback.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+// Used by the bench-inference binary only: Cargo has no binary-only dependencies.
+use clap as _;
+use eyre as _;
+
+pub mod model;
 pub mod runtime;
 
+pub use model::{
+    Classifier, ClassifierOptions, ExecutionReport, ExecutionTarget, Manifest, ModelEntry,
+    ModelError, ModelResult, Prediction, Sha256Digest,
+};
 pub use runtime::{ORT_DYLIB_ENV, OnnxRuntime, RuntimeError};

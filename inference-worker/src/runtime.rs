@@ -34,7 +34,7 @@ pub enum RuntimeError {
 pub struct OnnxRuntime {
     path: PathBuf,
     build_info: &'static str,
-    _environment: ort::environment::Environment,
+    environment: ort::environment::Environment,
 }
 
 impl OnnxRuntime {
@@ -63,7 +63,7 @@ impl OnnxRuntime {
             .with_name("nsed")
             .build()
             .map_err(|e| RuntimeError::Environment(e.to_string()))?;
-        Ok(Self { path, build_info: ort::info(), _environment: environment })
+        Ok(Self { path, build_info: ort::info(), environment })
     }
 
     /// The library file that was loaded.
@@ -74,6 +74,11 @@ impl OnnxRuntime {
     /// ONNX Runtime's build description (`ORT Build Info: git-branch=rel-1.32.0, ...`).
     pub const fn build_info(&self) -> &'static str {
         self.build_info
+    }
+
+    /// The environment sessions are created in.
+    pub(crate) const fn environment(&self) -> &ort::environment::Environment {
+        &self.environment
     }
 }
 

@@ -1,0 +1,9 @@
+//! Integration tests of the classifiers against the real ONNX Runtime (`ORT_DYLIB_PATH`, set by
+//! `scripts/test.sh`) and the committed models in `models/`.
+
+mod accuracy;
+mod batching;
+mod execution;
+mod fixtures;
+mod input;
+mod integrity;
