@@ -1,0 +1,462 @@
+//! The agent process: a NATS JetStream consumer answering its own task queue (DESIGN.md §6, §7.1).
+//!
+//! Delivery: each agent has a durable pull consumer on `nsed.task.<agent>`. While a task is being
+//! worked on the worker sends progress acks, so a slow model is not mistaken for a dead one; a
+//! worker that dies leaves the task unacknowledged and JetStream redelivers it after `ack_wait`.
+//! The answer is published to `NSED_RESULTS` with the task's message id before the task is
+//! acknowledged, so a crash between the two makes the restarted worker answer again and the
+//! stream drop the copy: every task ends up answered exactly once in the stream.
+//!
+//! Bad input never stops the worker: a malformed, oversized, misaddressed or expired task, an
+//! unknown kind or a wrong-shaped input is answered on `<result subject>.failed` with the reason
+//! and acknowledged as terminal.
+//!
+//! Shutdown: cancelling the token stops pulling; tasks in flight get `shutdown_grace` to finish,
+//! after which they are negatively acknowledged for immediate redelivery elsewhere.
+
+mod batcher;
+mod handler;
+
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use alloy_primitives::{Address, B256};
+use alloy_signer_local::PrivateKeySigner;
+use async_nats::jetstream::{self, AckKind};
+use futures::StreamExt;
+use nsed_bus::{Bus, BusError, result_message_id};
+use nsed_protocol::wire::{
+    self, AgentStatus, Heartbeat, MAX_MESSAGE_BYTES, Task, TaskFailure, failed_subject,
+    heartbeat_subject, result_subject,
+};
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::{debug, info, warn};
+
+use batcher::Batcher;
+pub use batcher::InferenceError;
+use handler::Refusal;
+
+use crate::model::Classifier;
+
+/// How a worker runs; `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// NATS server URL.
+    pub nats_url: String,
+    /// Tasks worked on at once (default 4).
+    pub capacity: usize,
+    /// Most rows classified in one model run (default 16).
+    pub max_batch: usize,
+    /// Redelivery timeout of an unacknowledged task (default 30 s).
+    pub ack_wait: Duration,
+    /// Deliveries before JetStream gives up on a task (default 5).
+    pub max_deliver: i64,
+    /// Interval between heartbeats (default 2 s).
+    pub heartbeat_interval: Duration,
+    /// Time in-flight tasks get to finish at shutdown before they are returned (default 5 s).
+    pub shutdown_grace: Duration,
+    /// Extra time spent on every task, emulating a slower model (default 0; demos and tests).
+    pub simulated_latency: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: "nats://127.0.0.1:4222".into(),
+            capacity: 4,
+            max_batch: 16,
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+            heartbeat_interval: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(5),
+            simulated_latency: Duration::ZERO,
+        }
+    }
+}
+
+/// Why a worker stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// NATS or JetStream failed.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// The inference thread could not start.
+    #[error("cannot start the inference thread: {0}")]
+    Thread(std::io::Error),
+    /// The task subscription failed.
+    #[error("task subscription of agent {agent} failed: {reason}")]
+    Subscription {
+        /// The agent.
+        agent: Address,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// One agent: its key, its model and its connection settings.
+#[derive(Debug)]
+pub struct Worker {
+    config: WorkerConfig,
+    signer: PrivateKeySigner,
+    classifier: Classifier,
+}
+
+/// Shared by the consumer loop and every task handler.
+#[derive(Debug)]
+struct Shared {
+    bus: Bus,
+    signer: PrivateKeySigner,
+    agent: Address,
+    batcher: Batcher,
+    config: WorkerConfig,
+    in_flight: AtomicU32,
+    done: Mutex<RecentIds>,
+    /// Fired `shutdown_grace` after shutdown starts: unfinished tasks are then returned.
+    give_back: CancellationToken,
+}
+
+impl Worker {
+    /// A worker for `signer`'s agent running `classifier`.
+    pub const fn new(
+        config: WorkerConfig,
+        signer: PrivateKeySigner,
+        classifier: Classifier,
+    ) -> Self {
+        Self { config, signer, classifier }
+    }
+
+    /// The agent's address.
+    pub fn agent(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// Serves the agent's task queue until `shutdown` is cancelled.
+    ///
+    /// # Errors
+    ///
+    /// [`WorkerError`] if NATS is unreachable, the streams cannot be set up or the subscription
+    /// breaks. Errors of single tasks are reported on the bus and never end the worker.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        let Self { config, signer, classifier } = self;
+        let agent = signer.address();
+        let model = classifier.name().to_string();
+        let model_id = B256::from(classifier.model_id());
+        let bus = Bus::connect(&config.nats_url).await?;
+        bus.ensure_streams().await?;
+        let consumer = bus.task_consumer(agent, config.ack_wait, config.max_deliver).await?;
+        let batcher = Batcher::spawn(classifier, config.max_batch).map_err(WorkerError::Thread)?;
+        let shared = Arc::new(Shared {
+            bus: bus.clone(),
+            signer,
+            agent,
+            batcher,
+            config: config.clone(),
+            in_flight: AtomicU32::new(0),
+            done: Mutex::new(RecentIds::new(10_000)),
+            give_back: CancellationToken::new(),
+        });
+        info!(target: "worker", %agent, %model, %model_id, "worker ready");
+
+        let tracker = TaskTracker::new();
+        let heartbeat_stop = CancellationToken::new();
+        tracker.spawn(heartbeats(
+            shared.clone(),
+            model,
+            model_id,
+            heartbeat_stop.clone(),
+            shutdown.clone(),
+        ));
+
+        let permits = Arc::new(Semaphore::new(config.capacity.max(1)));
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| WorkerError::Subscription { agent, reason: e.to_string() })?;
+        let result = loop {
+            let permit = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break Ok(()),
+                permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            };
+            let message = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break Ok(()),
+                next = messages.next() => next,
+            };
+            match message {
+                Some(Ok(message)) => {
+                    let shared = shared.clone();
+                    tracker.spawn(async move {
+                        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+                        handle(&shared, message).await;
+                        shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+                        drop(permit);
+                    });
+                }
+                Some(Err(e)) => {
+                    warn!(target: "worker", %agent, error = %e, "task stream error; retrying")
+                }
+                None => {
+                    break Err(WorkerError::Subscription {
+                        agent,
+                        reason: "task stream ended".into(),
+                    });
+                }
+            }
+        };
+        drop(messages);
+        info!(target: "worker", %agent, in_flight = shared.in_flight.load(Ordering::Relaxed), "stopping");
+        tracker.close();
+        if tokio::time::timeout(config.shutdown_grace, tracker.wait()).await.is_err() {
+            shared.give_back.cancel();
+            tracker.wait().await;
+        }
+        heartbeat_stop.cancel();
+        if let Err(e) = bus.drain().await {
+            warn!(target: "worker", %agent, error = %e, "drain failed");
+        }
+        info!(target: "worker", %agent, "stopped");
+        result
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+/// Handles one delivery end to end; never returns an error (everything is reported on the bus).
+async fn handle(shared: &Shared, message: jetstream::Message) {
+    let agent = shared.agent;
+    if message.payload.len() > MAX_MESSAGE_BYTES {
+        let reason = format!(
+            "task of {} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit",
+            message.payload.len()
+        );
+        report_unreadable(shared, &message, reason).await;
+        return;
+    }
+    let task: Task = match wire::decode(&message.payload) {
+        Ok(task) => task,
+        Err(e) => {
+            report_unreadable(shared, &message, format!("unreadable task: {e}")).await;
+            return;
+        }
+    };
+    let id = result_message_id(&task, agent, false);
+    if shared.done.lock().expect("no panics while holding the lock").contains(&id) {
+        debug!(target: "worker", %id, "task already answered; acknowledging the redelivery");
+        ack(&message, AckKind::Ack).await;
+        return;
+    }
+    let row = match handler::check(&task, agent, now_ms()) {
+        Ok(row) => row,
+        Err(refusal) => return refuse(shared, &message, &task, refusal).await,
+    };
+
+    let work = async {
+        if !shared.config.simulated_latency.is_zero() {
+            tokio::time::sleep(shared.config.simulated_latency).await;
+        }
+        handler::answer(&task, row, &shared.signer, &shared.batcher).await
+    };
+    let outcome =
+        with_progress_acks(&message, shared.config.ack_wait, &shared.give_back, work).await;
+    match outcome {
+        Some(Ok(answer)) => {
+            let subject = result_subject(task.job_id, task.round, task.phase, agent);
+            match shared.bus.publish_dedup(subject, &id, answer.encode()).await {
+                Ok(duplicate) => {
+                    ack(&message, AckKind::Ack).await;
+                    shared
+                        .done
+                        .lock()
+                        .expect("no panics while holding the lock")
+                        .insert(id.clone());
+                    info!(target: "worker", job = %task.job_id, round = task.round, phase = %task.phase, duplicate, "answered");
+                }
+                Err(e) => {
+                    warn!(target: "worker", %id, error = %e, "cannot publish the answer; returning the task");
+                    ack(&message, AckKind::Nak(Some(Duration::from_secs(1)))).await;
+                }
+            }
+        }
+        Some(Err(refusal)) => refuse(shared, &message, &task, refusal).await,
+        None => {
+            info!(target: "worker", %id, "shutting down before the task finished; returning it");
+            ack(&message, AckKind::Nak(None)).await;
+        }
+    }
+}
+
+/// Runs `work`, sending a progress ack every third of `ack_wait`; `None` if `give_back` fires
+/// first.
+async fn with_progress_acks<T>(
+    message: &jetstream::Message,
+    ack_wait: Duration,
+    give_back: &CancellationToken,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    let mut ticker = tokio::time::interval((ack_wait / 3).max(Duration::from_millis(100)));
+    ticker.tick().await;
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            _ = give_back.cancelled() => return None,
+            out = &mut work => return Some(out),
+            _ = ticker.tick() => ack(message, AckKind::Progress).await,
+        }
+    }
+}
+
+async fn ack(message: &jetstream::Message, kind: AckKind) {
+    if let Err(e) = message.ack_with(kind).await {
+        warn!(target: "worker", error = %e, "acknowledgement failed; the task may be redelivered");
+    }
+}
+
+/// Reports a refused task on its `.failed` subject and acknowledges it as terminal (or returns it
+/// when the refusal is transient).
+async fn refuse(shared: &Shared, message: &jetstream::Message, task: &Task, refusal: Refusal) {
+    if refusal.retry {
+        ack(message, AckKind::Nak(Some(Duration::from_secs(1)))).await;
+        return;
+    }
+    let agent = shared.agent;
+    warn!(target: "worker", job = %task.job_id, round = task.round, phase = %task.phase, reason = %refusal.reason, "task refused");
+    let failure = TaskFailure {
+        version: wire::WIRE_VERSION,
+        job_id: Some(task.job_id),
+        round: Some(task.round),
+        phase: Some(task.phase),
+        agent,
+        reason: refusal.reason,
+    };
+    let subject = failed_subject(task.job_id, task.round, task.phase, agent);
+    let id = result_message_id(task, agent, true);
+    match shared.bus.publish_dedup(subject, &id, wire::encode(&failure)).await {
+        Ok(_) => ack(message, AckKind::Term).await,
+        Err(e) => {
+            warn!(target: "worker", error = %e, "cannot report the failure; returning the task");
+            ack(message, AckKind::Nak(Some(Duration::from_secs(1)))).await;
+        }
+    }
+}
+
+/// A task that cannot be parsed has no job, round or phase: the failure goes to
+/// `nsed.result.unreadable.<agent>.failed`, keyed by the stream sequence so it is reported once.
+async fn report_unreadable(shared: &Shared, message: &jetstream::Message, reason: String) {
+    let agent = shared.agent;
+    warn!(target: "worker", %agent, %reason, "unreadable task");
+    let failure = TaskFailure {
+        version: wire::WIRE_VERSION,
+        job_id: None,
+        round: None,
+        phase: None,
+        agent,
+        reason,
+    };
+    let sequence = message.info().map(|i| i.stream_sequence).unwrap_or_default();
+    let subject = format!("nsed.result.unreadable.{agent:#x}.failed");
+    let id = format!("unreadable-{agent:#x}-{sequence}");
+    match shared.bus.publish_dedup(subject, &id, wire::encode(&failure)).await {
+        Ok(_) => ack(message, AckKind::Term).await,
+        Err(e) => {
+            warn!(target: "worker", error = %e, "cannot report the failure; returning the task");
+            ack(message, AckKind::Nak(Some(Duration::from_secs(1)))).await;
+        }
+    }
+}
+
+async fn heartbeats(
+    shared: Arc<Shared>,
+    model: String,
+    model_id: B256,
+    stop: CancellationToken,
+    draining: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(shared.config.heartbeat_interval);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let in_flight = shared.in_flight.load(Ordering::Relaxed);
+        let capacity = shared.config.capacity as u32;
+        let status = if draining.is_cancelled() {
+            AgentStatus::Draining
+        } else if in_flight >= capacity {
+            AgentStatus::Busy
+        } else {
+            AgentStatus::Ready
+        };
+        let beat = Heartbeat::new(
+            shared.agent,
+            model.clone(),
+            model_id,
+            status,
+            in_flight,
+            capacity,
+            now_ms(),
+        );
+        if let Err(e) =
+            shared.bus.publish_core(heartbeat_subject(shared.agent), wire::encode(&beat)).await
+        {
+            debug!(target: "worker", error = %e, "heartbeat not sent");
+        }
+    }
+}
+
+/// The most recent answered message ids, bounded: redeliveries of answered tasks are acknowledged
+/// without running the model again.
+#[derive(Debug)]
+struct RecentIds {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+    capacity: usize,
+}
+
+impl RecentIds {
+    fn new(capacity: usize) -> Self {
+        Self { order: VecDeque::new(), set: HashSet::new(), capacity }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.set.contains(id)
+    }
+
+    fn insert(&mut self, id: String) {
+        if self.set.insert(id.clone()) {
+            self.order.push_back(id);
+            if self.order.len() > self.capacity
+                && let Some(old) = self.order.pop_front()
+            {
+                self.set.remove(&old);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_ids_forget_the_oldest_beyond_capacity() {
+        let mut ids = RecentIds::new(2);
+        ids.insert("a".into());
+        ids.insert("b".into());
+        ids.insert("a".into());
+        ids.insert("c".into());
+        assert!(!ids.contains("a"));
+        assert!(ids.contains("b") && ids.contains("c"));
+    }
+}
