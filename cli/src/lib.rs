@@ -36,6 +36,8 @@ pub struct GlobalArgs {
 pub enum Commands {
     /// Start a local stack (anvil, nats-server, ONNX Runtime), deploy the contracts and report.
     Up(cmd::up::UpArgs),
+    /// Run one inference agent: answer its NATS task queue with an ONNX model, signing results.
+    Worker(cmd::worker::WorkerArgs),
 }
 
 /// Parses the command line, sets up logging and runs the chosen subcommand.
@@ -48,6 +50,7 @@ pub async fn run() -> eyre::Result<()> {
     init_tracing(&cli.global);
     match cli.command {
         Commands::Up(args) => args.run().await,
+        Commands::Worker(args) => args.run().await,
     }
 }
 
@@ -77,7 +80,7 @@ mod tests {
     #[test]
     fn up_defaults_to_a_local_stack_that_keeps_running() {
         let cli = Cli::try_parse_from(["nsed", "up"]).unwrap();
-        let Commands::Up(args) = cli.command;
+        let Commands::Up(args) = cli.command else { panic!("parsed as up") };
         assert!(!args.once);
         assert!(args.rpc.rpc_url.is_none());
         assert!(args.nats_url.is_none());

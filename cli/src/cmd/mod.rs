@@ -1,3 +1,4 @@
 //! One module per `nsed` subcommand.
 
 pub mod up;
+pub mod worker;

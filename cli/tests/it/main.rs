@@ -1,3 +1,4 @@
 //! End-to-end tests of the `nsed` binary against real local services.
 
 mod up;
+mod worker;

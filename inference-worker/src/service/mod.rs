@@ -166,7 +166,8 @@ impl Worker {
 
         let tracker = TaskTracker::new();
         let heartbeat_stop = CancellationToken::new();
-        tracker.spawn(heartbeats(
+        // Outside the tracker: heartbeats go on (saying "draining") while tasks finish.
+        let heartbeat = tokio::spawn(heartbeats(
             shared.clone(),
             model,
             model_id,
@@ -219,6 +220,7 @@ impl Worker {
             tracker.wait().await;
         }
         heartbeat_stop.cancel();
+        let _ = heartbeat.await;
         if let Err(e) = bus.drain().await {
             warn!(target: "worker", %agent, error = %e, "drain failed");
         }

@@ -7,3 +7,4 @@ mod execution;
 mod fixtures;
 mod input;
 mod integrity;
+mod worker;
