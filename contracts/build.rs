@@ -197,6 +197,7 @@ fn run() -> Result<(), String> {
             generated,
             "#[doc = \"Alloy bindings for `{name}` ({source}).\"]\n\
              pub mod {module} {{\n    \
+                 #![allow(missing_docs, clippy::all)]\n    \
                  alloy::sol!(\n        \
                      #[allow(missing_docs, clippy::all)]\n        \
                      #[sol(rpc, all_derives)]\n        \

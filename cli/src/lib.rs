@@ -34,8 +34,12 @@ pub struct GlobalArgs {
 /// The `nsed` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Commands {
-    /// Start a local stack (anvil, nats-server, ONNX Runtime), deploy the contracts and report.
+    /// Run the whole system locally: chain, NATS, contracts, three agents, a keeper and demo jobs.
     Up(cmd::up::UpArgs),
+    /// Deploy (or reuse) the contract suite and write deployments/<network>.json.
+    Deploy(cmd::deploy::DeployArgs),
+    /// Follow a market's jobs, deliberate them over NATS and settle them on chain.
+    Keeper(cmd::keeper::KeeperArgs),
     /// Run one inference agent: answer its NATS task queue with an ONNX model, signing results.
     Worker(cmd::worker::WorkerArgs),
 }
@@ -51,6 +55,8 @@ pub async fn run() -> eyre::Result<()> {
     match cli.command {
         Commands::Up(args) => args.run().await,
         Commands::Worker(args) => args.run().await,
+        Commands::Deploy(args) => args.run().await,
+        Commands::Keeper(args) => args.run().await,
     }
 }
 

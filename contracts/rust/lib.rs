@@ -18,6 +18,7 @@
 mod artifact;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod transcript;
 
 pub use artifact::{Artifact, ArtifactError, artifact};
 

@@ -1,6 +1,457 @@
 //! NSED keeper: follows deliberation jobs on chain, runs the NSED rounds over NATS and settles the
 //! signed quadratic-vote outcome back on chain (DESIGN.md §7.3).
 //!
-//! This crate is empty on purpose: it is filled by the issue that builds the deliberation market
-//! and the keeper, and exposes nothing until then rather than a placeholder.
+//! The loop, every `poll_interval`:
+//! 1. **Follow.** Scan the market's logs from the persisted cursor up to `head − confirmations`
+//!    in windows of at most `log_window` blocks. Before scanning, the hash of the last scanned
+//!    block is compared with the chain's; on a mismatch (a reorg) the cursor moves back
+//!    `reorg_rewind` blocks and the range is scanned again (events are idempotent).
+//! 2. **Act** on every open job, always reading its status on chain first, so a job is never
+//!    claimed or settled twice — not even after a restart or by two keepers:
+//!    - `Requested`: choose live agents (registered, active, heartbeat seen recently), persist the
+//!      choice, then claim;
+//!    - `Claimed` by this keeper: rebuild the deliberation from the store, run the missing phases
+//!      over NATS ([`rounds`]), and settle the transcript (retrying transient failures);
+//!    - anything else: close the job.
+//!
+//! State lives in SQLite ([`store`]): cursor, agents, jobs and each job's deliberation log.
+//! `/health` and `/metrics` (Prometheus text) are served on `metrics_addr`.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+pub mod chain;
+mod http;
+pub mod rounds;
+pub mod store;
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, U256},
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use futures::StreamExt;
+use nsed_bus::{Bus, BusError};
+use nsed_protocol::{
+    deliberation::Deliberation,
+    eip712,
+    halting::HaltingConfig,
+    wire::{self, HEARTBEAT_WILDCARD, Heartbeat},
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::{
+    chain::{ChainError, JobStatus, Market, MarketEvent},
+    rounds::Driver,
+    store::{JobRow, JobState, Store, StoreError},
+};
+
+/// Errors that stop the keeper or one job.
+#[derive(Debug, thiserror::Error)]
+pub enum KeeperError {
+    /// The chain failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// NATS failed.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored deliberation log does not apply to the job.
+    #[error("job {job_id}: stored deliberation does not replay: {reason}")]
+    Replay {
+        /// The job.
+        job_id: U256,
+        /// Why.
+        reason: String,
+    },
+    /// The configuration is unusable.
+    #[error("invalid keeper configuration: {0}")]
+    Config(String),
+}
+
+/// Counters exported on `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Highest block scanned.
+    pub last_block: AtomicU64,
+    /// Jobs seen.
+    pub jobs_seen: AtomicU64,
+    /// Jobs claimed by this keeper.
+    pub jobs_claimed: AtomicU64,
+    /// Jobs settled by this keeper.
+    pub jobs_settled: AtomicU64,
+    /// Jobs closed without settlement by this keeper.
+    pub jobs_abandoned: AtomicU64,
+    /// Rounds closed.
+    pub rounds: AtomicU64,
+    /// Tasks published.
+    pub tasks_published: AtomicU64,
+    /// Results accepted into deliberations.
+    pub results_accepted: AtomicU64,
+    /// Results rejected (bad signature, wrong round, invalid ballot, ...).
+    pub results_rejected: AtomicU64,
+    /// Failed settlement attempts.
+    pub settle_failures: AtomicU64,
+    /// Reorgs noticed.
+    pub reorgs: AtomicU64,
+}
+
+impl Metrics {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, help, value) in [
+            ("nsed_keeper_last_block", "Highest block scanned", &self.last_block),
+            ("nsed_keeper_jobs_seen_total", "Jobs seen", &self.jobs_seen),
+            ("nsed_keeper_jobs_claimed_total", "Jobs claimed", &self.jobs_claimed),
+            ("nsed_keeper_jobs_settled_total", "Jobs settled", &self.jobs_settled),
+            ("nsed_keeper_jobs_abandoned_total", "Jobs closed without settlement", &self.jobs_abandoned),
+            ("nsed_keeper_rounds_total", "Rounds closed", &self.rounds),
+            ("nsed_keeper_tasks_published_total", "Tasks published", &self.tasks_published),
+            ("nsed_keeper_results_accepted_total", "Results accepted", &self.results_accepted),
+            ("nsed_keeper_results_rejected_total", "Results rejected", &self.results_rejected),
+            ("nsed_keeper_settle_failures_total", "Failed settlement attempts", &self.settle_failures),
+            ("nsed_keeper_reorgs_total", "Reorgs noticed", &self.reorgs),
+        ] {
+            let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
+                value.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
+
+/// How the keeper runs.
+#[derive(Debug, Clone)]
+pub struct KeeperConfig {
+    /// JSON-RPC endpoint.
+    pub rpc_url: String,
+    /// NATS server URL.
+    pub nats_url: String,
+    /// The market to serve.
+    pub market: Address,
+    /// First block to scan when no cursor is stored (the deployment's start block).
+    pub start_block: u64,
+    /// Blocks a log must be buried under before the keeper acts on it.
+    pub confirmations: u64,
+    /// Most blocks per `eth_getLogs` call.
+    pub log_window: u64,
+    /// Blocks to rescan after a reorg is noticed.
+    pub reorg_rewind: u64,
+    /// Pause between iterations.
+    pub poll_interval: Duration,
+    /// How long a phase waits for answers.
+    pub phase_timeout: Duration,
+    /// Heartbeats older than this make an agent count as offline.
+    pub liveness: Duration,
+    /// SQLite database path.
+    pub db_path: PathBuf,
+    /// Where `/health` and `/metrics` are served (`None`: not served).
+    pub metrics_addr: Option<SocketAddr>,
+    /// Halting parameters (`max_rounds` is further capped by each job's own limit).
+    pub halting: HaltingConfig,
+}
+
+impl KeeperConfig {
+    /// Defaults for a market at `market` on `rpc_url`, with NATS at `nats_url`.
+    pub fn new(rpc_url: impl Into<String>, nats_url: impl Into<String>, market: Address) -> Self {
+        Self {
+            rpc_url: rpc_url.into(),
+            nats_url: nats_url.into(),
+            market,
+            start_block: 0,
+            confirmations: 0,
+            log_window: 1000,
+            reorg_rewind: 64,
+            poll_interval: Duration::from_millis(500),
+            phase_timeout: Duration::from_secs(15),
+            liveness: Duration::from_secs(10),
+            db_path: PathBuf::from(".nsed/keeper.sqlite"),
+            metrics_addr: None,
+            halting: HaltingConfig::default(),
+        }
+    }
+}
+
+/// The keeper: its configuration and signing key.
+#[derive(Debug)]
+pub struct Keeper {
+    config: KeeperConfig,
+    signer: PrivateKeySigner,
+    metrics: Arc<Metrics>,
+}
+
+type Liveness = Arc<Mutex<HashMap<Address, Instant>>>;
+
+impl Keeper {
+    /// A keeper signing with `signer` (which needs the market's `KEEPER_ROLE`).
+    pub fn new(config: KeeperConfig, signer: PrivateKeySigner) -> Self {
+        Self { config, signer, metrics: Arc::new(Metrics::default()) }
+    }
+
+    /// The keeper's counters.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Runs until `shutdown` is cancelled.
+    ///
+    /// # Errors
+    ///
+    /// [`KeeperError`] when the chain, NATS or the database cannot be reached at start, or the
+    /// database fails. Transient per-job failures are logged and retried on the next iteration.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), KeeperError> {
+        let Self { config, signer, metrics } = self;
+        if config.log_window == 0 {
+            return Err(KeeperError::Config("log_window must be at least 1".into()));
+        }
+        let keeper = signer.address();
+        let url = config
+            .rpc_url
+            .parse()
+            .map_err(|e| KeeperError::Config(format!("`{}` is not a URL: {e}", config.rpc_url)))?;
+        let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url);
+        let chain_id = provider
+            .get_chain_id()
+            .await
+            .map_err(|e| ChainError::Rpc { operation: "eth_chainId".into(), reason: e.to_string() })?;
+        let market = Market::new(provider, config.market);
+        let store = Store::open(&config.db_path)?;
+        let bus = Bus::connect(&config.nats_url).await?;
+        bus.ensure_streams().await?;
+
+        let liveness: Liveness = Arc::default();
+        let mut beats = bus
+            .client()
+            .subscribe(HEARTBEAT_WILDCARD)
+            .await
+            .map_err(|e| BusError::JetStream { operation: "subscribe to heartbeats".into(), source: e.into() })?;
+        let live = liveness.clone();
+        let beat_stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = beat_stop.cancelled() => return,
+                    msg = beats.next() => match msg {
+                        Some(msg) => {
+                            if let Ok(beat) = wire::decode::<Heartbeat>(&msg.payload) {
+                                live.lock().expect("no panics under the lock").insert(beat.agent, Instant::now());
+                            }
+                        }
+                        None => return,
+                    }
+                }
+            }
+        });
+        if let Some(addr) = config.metrics_addr {
+            http::serve(addr, metrics.clone(), shutdown.clone()).await?;
+        }
+        info!(target: "keeper", %keeper, market = %config.market, chain_id, "keeper running");
+
+        let ctx = Ctx { config: &config, market: &market, store: &store, bus: &bus, metrics: &metrics, liveness: &liveness, chain_id };
+        while !shutdown.is_cancelled() {
+            if let Err(e) = ctx.follow().await {
+                warn!(target: "keeper", error = %e, "cannot follow the chain; retrying");
+            }
+            for job in store.open_jobs()? {
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                let job_id = job.spec.job_id;
+                if let Err(e) = ctx.act(job).await {
+                    if matches!(e, KeeperError::Store(_)) {
+                        return Err(e);
+                    }
+                    warn!(target: "keeper", %job_id, error = %e, "job step failed; retrying later");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(config.poll_interval) => {}
+            }
+        }
+        info!(target: "keeper", "stopped");
+        let _ = bus.drain().await;
+        Ok(())
+    }
+}
+
+struct Ctx<'a, P> {
+    config: &'a KeeperConfig,
+    market: &'a Market<P>,
+    store: &'a Store,
+    bus: &'a Bus,
+    metrics: &'a Metrics,
+    liveness: &'a Liveness,
+    chain_id: u64,
+}
+
+impl<P: Provider + Clone> Ctx<'_, P> {
+    /// Scans new confirmed blocks, handling reorgs.
+    async fn follow(&self) -> Result<(), KeeperError> {
+        let head = self.market.head().await?;
+        let safe = head.saturating_sub(self.config.confirmations);
+        let (mut next, last_hash) = self.store.cursor()?.unwrap_or((self.config.start_block, None));
+        if let Some(expected) = last_hash
+            && next > 0
+        {
+            let actual = self.market.block_hash(next - 1).await.ok();
+            if actual != Some(expected) {
+                let rewound = next.saturating_sub(self.config.reorg_rewind).max(self.config.start_block);
+                warn!(target: "keeper", from = next, to = rewound, "reorg noticed; rescanning");
+                self.metrics.reorgs.fetch_add(1, Ordering::Relaxed);
+                self.store.set_cursor(rewound, None)?;
+                next = rewound;
+            }
+        }
+        while next <= safe {
+            let to = (next + self.config.log_window - 1).min(safe);
+            for event in self.market.events(next, to).await? {
+                match event {
+                    MarketEvent::Requested(spec) => {
+                        if self.store.add_job(&spec)? {
+                            self.metrics.jobs_seen.fetch_add(1, Ordering::Relaxed);
+                            info!(target: "keeper", job_id = %spec.job_id, block = spec.block, "job requested");
+                        }
+                    }
+                    MarketEvent::AgentRegistered(agent) => self.store.set_agent(agent, true)?,
+                    MarketEvent::AgentDeactivated(agent) => self.store.set_agent(agent, false)?,
+                }
+            }
+            let hash = self.market.block_hash(to).await?;
+            self.store.set_cursor(to + 1, Some(hash))?;
+            self.metrics.last_block.store(to, Ordering::Relaxed);
+            next = to + 1;
+        }
+        Ok(())
+    }
+
+    fn live_agents(&self) -> Result<Vec<Address>, KeeperError> {
+        let live = self.liveness.lock().expect("no panics under the lock");
+        Ok(self
+            .store
+            .active_agents()?
+            .into_iter()
+            .filter(|a| live.get(a).is_some_and(|seen| seen.elapsed() < self.config.liveness))
+            .collect())
+    }
+
+    /// One step for one open job.
+    async fn act(&self, job: JobRow) -> Result<(), KeeperError> {
+        let job_id = job.spec.job_id;
+        let status = self.market.status(job_id).await?;
+        match (status, job.state) {
+            (JobStatus::Requested, _) => {
+                if self.market.now().await? >= job.spec.deadline {
+                    return Ok(());
+                }
+                let wanted = usize::from(job.spec.agents_wanted);
+                let agents = self.live_agents()?;
+                if agents.len() < wanted {
+                    info!(target: "keeper", %job_id, live = agents.len(), wanted, "waiting for enough live agents");
+                    return Ok(());
+                }
+                let seats: Vec<Address> = agents.into_iter().take(wanted).collect();
+                // Persist the choice before claiming, so a crash after the claim still knows the
+                // job is ours and which agents it deliberates with.
+                self.store.update_job(job_id, JobState::Claimed, Some(&seats), None)?;
+                match self.market.claim(job_id).await {
+                    Ok(tx) => {
+                        self.metrics.jobs_claimed.fetch_add(1, Ordering::Relaxed);
+                        info!(target: "keeper", %job_id, %tx, ?seats, "claimed");
+                    }
+                    Err(e) => {
+                        let state = match self.market.status(job_id).await? {
+                            JobStatus::Requested => JobState::Requested,
+                            _ => JobState::Closed,
+                        };
+                        self.store.update_job(job_id, state, None, None)?;
+                        return Err(e.into());
+                    }
+                }
+                Ok(())
+            }
+            (JobStatus::Claimed, JobState::Claimed) => self.deliberate_and_settle(job).await,
+            (JobStatus::Settled, JobState::Claimed) => {
+                // Settled (by this keeper's earlier attempt, or the claim was someone else's).
+                self.store.update_job(job_id, JobState::Settled, None, None)?;
+                Ok(())
+            }
+            _ => {
+                self.store.update_job(job_id, JobState::Closed, None, None)?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn deliberate_and_settle(&self, job: JobRow) -> Result<(), KeeperError> {
+        let spec = job.spec;
+        let job_id = spec.job_id;
+        let domain = eip712::domain(self.chain_id, self.market.address());
+        let halting = HaltingConfig {
+            max_rounds: u32::from(spec.max_rounds).min(self.config.halting.max_rounds).max(1),
+            min_rounds: self.config.halting.min_rounds.min(u32::from(spec.max_rounds).max(1)),
+            ..self.config.halting
+        };
+        let mut d = Deliberation::new(job_id, job.seats.clone(), domain, spec.credits, halting)
+            .map_err(|e| KeeperError::Replay { job_id, reason: e.to_string() })?;
+        rounds::replay(&mut d, self.store.events(job_id)?)?;
+        let now = self.market.now().await?;
+        let started = Instant::now();
+        let deadline = spec.deadline;
+        let seconds_left = move || deadline.saturating_sub(now + started.elapsed().as_secs());
+        let driver = Driver {
+            bus: self.bus,
+            store: self.store,
+            metrics: self.metrics,
+            phase_timeout: self.config.phase_timeout,
+            chain_id: self.chain_id,
+            market: self.market.address(),
+        };
+        let answerable = driver.run(&mut d, &spec, seconds_left).await?;
+        let answer = d.outcome().and_then(|o| o.answer);
+        if !answerable || answer.is_none() {
+            warn!(target: "keeper", %job_id, "no answer; leaving the job to expire and be refunded");
+            self.store.update_job(job_id, JobState::Closed, None, None)?;
+            self.metrics.jobs_abandoned.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let transcript = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
+        // Re-check right before sending: never settle twice.
+        if self.market.status(job_id).await? != JobStatus::Claimed {
+            self.store.update_job(job_id, JobState::Closed, None, None)?;
+            return Ok(());
+        }
+        match self.market.settle(job_id, transcript).await {
+            Ok(tx) => {
+                self.store.update_job(job_id, JobState::Settled, None, Some(tx))?;
+                self.metrics.jobs_settled.fetch_add(1, Ordering::Relaxed);
+                let answer = answer.expect("checked above");
+                info!(target: "keeper", %job_id, %tx, answer = %answer.content, winner = %answer.agent, rounds = d.rounds().len(), "settled");
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.settle_failures.fetch_add(1, Ordering::Relaxed);
+                if self.market.status(job_id).await? == JobStatus::Settled {
+                    self.store.update_job(job_id, JobState::Settled, None, None)?;
+                    return Ok(());
+                }
+                Err(e.into())
+            }
+        }
+    }
+}

@@ -1,26 +1,56 @@
 //! `nsed up`: the main job on an embedded default.
 //!
-//! What runs today: a local anvil and a JetStream nats-server (unless `--rpc-url` / `--nats-url`
-//! point elsewhere), ONNX Runtime loaded from `ORT_DYLIB_PATH`, and the contracts that exist so far
-//! deployed and read back over JSON-RPC. The deliberation demo itself (workers, keeper, jobs) joins
-//! this command with the deliberation market; until then it says so rather than pretending.
+//! Starts anvil and a JetStream nats-server (unless `--rpc-url` / `--nats-url` point elsewhere),
+//! deploys the suite (recording `deployments/<network>.json`), registers three agents and starts
+//! their workers (each with its own key and a different model), grants a keeper account the
+//! keeper role and starts the keeper, then submits demo jobs from the held-out digits as a
+//! requester wallet would, shows progress while rounds run, and prints each settled answer beside
+//! the true label and the deliberation's accuracy. `--once` exits when the demo is done; otherwise
+//! everything keeps serving until Ctrl-C and then stops.
 
-use std::fmt;
+use std::{
+    fmt,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 use alloy::{
     network::EthereumWallet,
-    primitives::{Address, B256},
+    primitives::{Address, B256, U256, keccak256},
     providers::{Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
+    sol,
+    sol_types::SolEvent,
 };
 use eyre::{WrapErr, bail, eyre};
-use nsed_contracts::rank_token::RankToken;
+use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettled, JobSpec};
+use nsed_deploy::{BOUNTY_TOKEN, MARKET};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
-use nsed_inference_worker::OnnxRuntime;
+use nsed_inference_worker::{
+    Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig, model::load_test_split,
+};
+use nsed_keeper::{Keeper, KeeperConfig};
+use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-/// Metadata URI template of the RankToken deployed by `nsed up`.
-const RANK_URI: &str = "nsed://rank/{id}";
+use super::deploy::{SuiteOpts, deploy_and_record};
+
+sol! {
+    #[sol(rpc)]
+    interface IDemoToken {
+        function mint(address to, uint256 amount) external;
+        function approve(address spender, uint256 amount) external returns (bool);
+        function balanceOf(address account) external view returns (uint256);
+    }
+    #[sol(rpc)]
+    interface IRoles {
+        function grantRole(bytes32 role, address account) external;
+        function hasRole(bytes32 role, address account) external view returns (bool);
+    }
+}
+
+/// The three models of the demo panel (the best three-model panel in BENCHMARKS.md).
+const DEMO_MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
 
 /// Arguments of `nsed up`.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,12 +58,24 @@ pub struct UpArgs {
     /// Exit once the demo is done instead of serving until Ctrl-C.
     #[arg(long)]
     pub once: bool,
+    /// Number of demo jobs (held-out digits) to submit.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
     /// Chain to use.
     #[command(flatten)]
     pub rpc: RpcOpts,
     /// NATS server to use instead of starting a local nats-server.
     #[arg(long, value_name = "URL", env = "NATS_URL", help_heading = "NATS")]
     pub nats_url: Option<String>,
+    /// Directory with the models manifest, the .onnx files and the held-out split.
+    #[arg(long, value_name = "DIR", env = "NSED_MODELS_DIR", default_value = "models")]
+    pub models_dir: PathBuf,
+    /// Directory holding deployment records.
+    #[arg(long, value_name = "DIR", default_value = "deployments")]
+    pub deployments_dir: PathBuf,
+    /// Deployment parameters.
+    #[command(flatten)]
+    pub suite: SuiteOpts,
 }
 
 /// Which chain to talk to and who signs.
@@ -46,7 +88,8 @@ pub struct RpcOpts {
     /// local demo at a real network.
     #[arg(long, value_name = "URL")]
     pub rpc_url: Option<String>,
-    /// Deployer key (hex) for `--rpc-url`; a local anvil uses its first dev account.
+    /// Funded key (hex) for `--rpc-url`: it deploys, registers, keeps and requests in the demo. A
+    /// local anvil uses its dev accounts instead.
     #[arg(long, value_name = "HEX", env = "NSED_PRIVATE_KEY", hide_env_values = true)]
     pub private_key: Option<SecretKey>,
 }
@@ -72,7 +115,7 @@ impl std::str::FromStr for SecretKey {
 }
 
 impl SecretKey {
-    fn signer(&self) -> eyre::Result<PrivateKeySigner> {
+    pub(crate) fn signer(&self) -> eyre::Result<PrivateKeySigner> {
         self.0.parse().map_err(|_| eyre!("the private key is not a 32-byte hex secp256k1 key"))
     }
 }
@@ -83,99 +126,230 @@ struct LocalServices {
     nats: Option<NatsInstance>,
 }
 
+/// The accounts the demo plays: deployer/guild, keeper and requester.
+struct Roles {
+    deployer: PrivateKeySigner,
+    keeper: PrivateKeySigner,
+    requester: PrivateKeySigner,
+}
+
 impl UpArgs {
     /// Runs `nsed up`.
     ///
     /// # Errors
     ///
-    /// When a service cannot start, ONNX Runtime cannot load, or a deployment fails.
+    /// When a service cannot start, ONNX Runtime or a model cannot load, a deployment or
+    /// transaction fails, or the demo does not settle in time.
     pub async fn run(self) -> eyre::Result<()> {
         let mut services = LocalServices { anvil: None, nats: None };
-
-        let (rpc_url, signer) = match (&self.rpc.rpc_url, &self.rpc.private_key) {
-            (Some(url), Some(key)) => (url.clone(), key.signer()?),
-            (Some(_), None) => bail!(
-                "`--rpc-url` needs a deployer key: pass `--private-key` or set NSED_PRIVATE_KEY"
-            ),
+        let (rpc_url, roles) = match (&self.rpc.rpc_url, &self.rpc.private_key) {
+            (Some(url), Some(key)) => {
+                let signer = key.signer()?;
+                let roles = Roles { deployer: signer.clone(), keeper: signer.clone(), requester: signer };
+                (url.clone(), roles)
+            }
+            (Some(_), None) => bail!("`--rpc-url` needs a funded key: pass `--private-key` or set NSED_PRIVATE_KEY"),
             (None, _) => {
                 let anvil = tokio::task::spawn_blocking(|| Anvil::spawn(AnvilConfig::default()))
                     .await?
                     .wrap_err("cannot start a local anvil")?;
-                info!(target: "nsed::up", endpoint = %anvil.endpoint(), pid = anvil.pid(), "started anvil");
-                let key = anvil.accounts()[0].private_key().parse::<PrivateKeySigner>()?;
+                info!(target: "nsed::up", endpoint = %anvil.endpoint(), "started anvil");
+                let key = |i: usize| anvil.accounts()[i].private_key().parse::<PrivateKeySigner>();
+                let roles = Roles { deployer: key(0)?, keeper: key(1)?, requester: key(2)? };
                 let url = anvil.endpoint();
                 services.anvil = Some(anvil);
-                (url, key)
+                (url, roles)
             }
         };
-
         let nats_url = match &self.nats_url {
             Some(url) => url.clone(),
             None => {
                 let nats = tokio::task::spawn_blocking(|| NatsServer::spawn(NatsConfig::default()))
                     .await?
                     .wrap_err("cannot start a local nats-server")?;
-                info!(target: "nsed::up", url = %nats.url(), version = %nats.info().version, "started nats-server with JetStream");
+                info!(target: "nsed::up", url = %nats.url(), "started nats-server with JetStream");
                 let url = nats.url();
                 services.nats = Some(nats);
                 url
             }
         };
 
-        let runtime = OnnxRuntime::load(None).wrap_err("cannot load ONNX Runtime")?;
-        info!(target: "nsed::up", path = %runtime.path().display(), "loaded ONNX Runtime");
+        // 1. Contracts.
+        let deployer_key = SecretKey(format!("0x{}", alloy::hex::encode(roles.deployer.to_bytes())));
+        let (record, record_path) =
+            deploy_and_record(&rpc_url, &deployer_key, None, &self.deployments_dir, self.suite.params()).await?;
+        let market_address = record.address(MARKET)?;
+        let token_address = record.address(BOUNTY_TOKEN)?;
+        let url: reqwest_url::Url = rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?;
+        let as_deployer = ProviderBuilder::new().wallet(EthereumWallet::from(roles.deployer.clone())).connect_http(url.clone());
+        let as_requester = ProviderBuilder::new().wallet(EthereumWallet::from(roles.requester.clone())).connect_http(url.clone());
+        let chain_id = as_deployer.get_chain_id().await?;
 
-        let deployer = signer.address();
-        let provider = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(signer))
-            .connect_http(rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?);
-        let chain_id = provider
-            .get_chain_id()
-            .await
-            .wrap_err_with(|| format!("no JSON-RPC answer from {rpc_url}"))?;
-
-        info!(target: "nsed::up", chain_id, %deployer, "deploying RankToken");
-        let receipt = RankToken::deploy_builder(&provider, RANK_URI.to_string(), deployer)
-            .send()
-            .await
-            .wrap_err("cannot send the RankToken deployment")?
-            .get_receipt()
-            .await
-            .wrap_err("no receipt for the RankToken deployment")?;
-        let token = receipt.contract_address.ok_or_else(|| {
-            eyre!("RankToken deployment {} created no contract", receipt.transaction_hash)
-        })?;
-        let rank = RankToken::new(token, &provider);
-        let game_role =
-            rank.GAME_ROLE().call().await.wrap_err("cannot read RankToken.GAME_ROLE")?;
-        let admin_ok = rank
-            .hasRole(B256::ZERO, deployer)
-            .call()
-            .await
-            .wrap_err("cannot read RankToken.hasRole")?;
-        if !admin_ok {
-            bail!("RankToken at {token} did not make {deployer} its admin");
+        // 2. Agents: three workers with their own keys and different models.
+        let runtime = OnnxRuntime::load(None).wrap_err("cannot load ONNX Runtime (run scripts/setup.sh)")?;
+        let manifest = Manifest::load(&self.models_dir)
+            .wrap_err_with(|| format!("cannot read the models in {}", self.models_dir.display()))?;
+        let market = IDeliberationMarket::new(market_address, &as_deployer);
+        let shutdown = CancellationToken::new();
+        let mut tasks = Vec::new();
+        let mut agents = Vec::new();
+        for name in DEMO_MODELS {
+            let entry = manifest.try_get(name)?;
+            let classifier = Classifier::load(&runtime, &self.models_dir, entry, ExecutionTarget::Cpu)?;
+            let key = PrivateKeySigner::random();
+            let agent = key.address();
+            market
+                .registerAgent(agent, B256::from(classifier.model_id()), format!("nsed://model/{name}"))
+                .send()
+                .await?
+                .get_receipt()
+                .await
+                .wrap_err_with(|| format!("cannot register agent {agent}"))?;
+            let config = WorkerConfig { nats_url: nats_url.clone(), ..WorkerConfig::default() };
+            tasks.push(tokio::spawn(Worker::new(config, key, classifier).run(shutdown.child_token())));
+            info!(target: "nsed::up", %agent, model = name, "agent registered and worker started");
+            agents.push((agent, name));
         }
 
+        // 3. Keeper.
+        let keeper_role = keccak256("KEEPER_ROLE");
+        IRoles::new(market_address, &as_deployer)
+            .grantRole(keeper_role, roles.keeper.address())
+            .send()
+            .await?
+            .get_receipt()
+            .await
+            .wrap_err("cannot grant KEEPER_ROLE")?;
+        let db = tempfile_dir()?;
+        let mut keeper_config = KeeperConfig::new(&rpc_url, &nats_url, market_address);
+        keeper_config.start_block = record.start_block;
+        keeper_config.db_path = db.join("keeper.sqlite");
+        keeper_config.poll_interval = Duration::from_millis(200);
+        let keeper = Keeper::new(keeper_config, roles.keeper.clone());
+        let keeper_metrics = keeper.metrics();
+        let keeper_task = tokio::spawn(keeper.run(shutdown.child_token()));
+
+        // 4. Demo jobs, requested as a wallet would: mint, approve, requestJob.
+        let rows = load_test_split(&self.models_dir, &manifest.dataset)?;
+        let jobs = self.jobs.min(rows.len());
+        let bounty = U256::from(10u64).pow(U256::from(18));
+        let token = IDemoToken::new(token_address, &as_deployer);
+        token.mint(roles.requester.address(), bounty * U256::from(jobs)).send().await?.get_receipt().await?;
+        IDemoToken::new(token_address, &as_requester)
+            .approve(market_address, bounty * U256::from(jobs))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        let as_requester_market = IDeliberationMarket::new(market_address, &as_requester);
+        let now = as_requester.get_block_by_number(Default::default()).await?.map(|b| b.header.timestamp).unwrap_or_default();
+        let mut requested = Vec::new();
+        for (features, label) in rows.iter().take(jobs) {
+            let input = serde_json::json!({"shape": [64], "values": features.to_vec()});
+            let spec = JobSpec {
+                kind: "tensor-f32".into(),
+                input: serde_json::to_vec(&input)?.into(),
+                agentsWanted: 3,
+                maxRounds: 3,
+                credits: 100,
+                deadline: now + 3600,
+            };
+            let receipt = as_requester_market.requestJob(spec, bounty).send().await?.get_receipt().await?;
+            let job_id = receipt
+                .inner
+                .logs()
+                .iter()
+                .find_map(|log| IDeliberationMarket::JobRequested::decode_log(&log.inner).ok())
+                .map(|e| e.jobId)
+                .ok_or_else(|| eyre!("requestJob emitted no JobRequested"))?;
+            requested.push((job_id, *label));
+        }
+        info!(target: "nsed::up", jobs, chain_id, "demo jobs requested; deliberating");
+
+        // 5. Progress until every job is settled.
+        let started = Instant::now();
+        let mut settled: Vec<Option<JobSettled>> = vec![None; requested.len()];
+        while settled.iter().any(Option::is_none) {
+            if started.elapsed() > Duration::from_secs(300) {
+                bail!("demo jobs did not settle within 5 minutes");
+            }
+            let logs = as_requester
+                .get_logs(
+                    &alloy::rpc::types::Filter::new()
+                        .address(market_address)
+                        .from_block(record.start_block)
+                        .event_signature(JobSettled::SIGNATURE_HASH),
+                )
+                .await?;
+            for log in logs {
+                if let Ok(event) = JobSettled::decode_log(&log.inner)
+                    && let Some(i) = requested.iter().position(|(id, _)| *id == event.jobId)
+                {
+                    settled[i] = Some(event.data);
+                }
+            }
+            let done = settled.iter().filter(|s| s.is_some()).count();
+            eprint_progress(done, requested.len(), &keeper_metrics);
+            if done < requested.len() {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+        let elapsed = started.elapsed();
+
+        // 6. Report.
         print_report(&Report {
             rpc_url: &rpc_url,
             chain_id,
             nats_url: &nats_url,
-            ort: &runtime.path().display().to_string(),
-            token,
-            tx: receipt.transaction_hash,
-            block: receipt.block_number.unwrap_or_default(),
-            game_role,
-            deployer,
+            record_path: &record_path,
+            market: market_address,
+            agents: &agents,
+            requested: &requested,
+            settled: &settled,
+            elapsed,
         });
 
         if !self.once {
             info!(target: "nsed::up", "serving; press Ctrl-C to stop");
             tokio::signal::ctrl_c().await.wrap_err("cannot wait for Ctrl-C")?;
         }
+        shutdown.cancel();
+        for task in tasks {
+            task.await??;
+        }
+        keeper_task.await??;
         drop(services);
+        let _ = std::fs::remove_dir_all(&db);
         info!(target: "nsed::up", "stopped");
         Ok(())
+    }
+}
+
+/// alloy re-exports reqwest's URL type; this names it once.
+mod reqwest_url {
+    pub(super) type Url = alloy::transports::http::reqwest::Url;
+}
+
+fn tempfile_dir() -> eyre::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("nsed-up-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+#[allow(clippy::print_stderr)]
+fn eprint_progress(done: usize, total: usize, metrics: &nsed_keeper::Metrics) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let width = 24;
+    let filled = done * width / total.max(1);
+    eprint!(
+        "\r[{}{}] {done}/{total} jobs settled · {} rounds · {} results accepted ",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+        metrics.rounds.load(Relaxed),
+        metrics.results_accepted.load(Relaxed),
+    );
+    if done == total {
+        eprintln!();
     }
 }
 
@@ -183,28 +357,44 @@ struct Report<'a> {
     rpc_url: &'a str,
     chain_id: u64,
     nats_url: &'a str,
-    ort: &'a str,
-    token: Address,
-    tx: B256,
-    block: u64,
-    game_role: B256,
-    deployer: Address,
+    record_path: &'a std::path::Path,
+    market: Address,
+    agents: &'a [(Address, &'a str)],
+    requested: &'a [(U256, u8)],
+    settled: &'a [Option<JobSettled>],
+    elapsed: Duration,
 }
 
 #[allow(clippy::print_stdout)]
 fn print_report(r: &Report<'_>) {
     println!("chain        {} (chain id {})", r.rpc_url, r.chain_id);
     println!("nats         {} (JetStream)", r.nats_url);
-    println!("onnxruntime  {}", r.ort);
-    println!("RankToken    {} (tx {}, block {})", r.token, r.tx, r.block);
-    println!("  admin      {}", r.deployer);
-    println!("  GAME_ROLE  {}", r.game_role);
+    println!("deployment   {}", r.record_path.display());
+    println!("market       {}", r.market);
+    for (agent, model) in r.agents {
+        println!("agent        {agent} ({model})");
+    }
+    println!();
+    println!("job  answer  truth  rounds  winner");
+    let mut correct = 0;
+    for ((job_id, truth), event) in r.requested.iter().zip(r.settled) {
+        let Some(e) = event else { continue };
+        let ok = e.content == truth.to_string();
+        correct += usize::from(ok);
+        println!(
+            "{job_id:<4} {:<7} {truth:<6} {:<7} {} {}",
+            e.content,
+            e.rounds,
+            e.winner,
+            if ok { "✓" } else { "✗" }
+        );
+    }
+    let total = r.requested.len();
     println!();
     println!(
-        "This is what exists so far: the contracts above, deployed and read back over JSON-RPC,"
+        "accuracy     {correct}/{total} ({:.1}%) settled on chain in {:.1} s ({:.1} jobs/minute)",
+        100.0 * correct as f64 / total.max(1) as f64,
+        r.elapsed.as_secs_f64(),
+        total as f64 * 60.0 / r.elapsed.as_secs_f64().max(1e-9)
     );
-    println!(
-        "with anvil, nats-server and ONNX Runtime running. The deliberation demo (market, keeper,"
-    );
-    println!("inference workers, settled jobs) is not built yet and joins `nsed up` when it is.");
 }

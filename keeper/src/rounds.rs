@@ -1,0 +1,229 @@
+//! Driving one job's deliberation over NATS, durably.
+//!
+//! Every accepted proposal or ballot and every phase close is appended to the job's log in the
+//! store before the keeper moves on, so after a restart [`replay`] rebuilds the exact same
+//! [`Deliberation`] and the keeper only waits for what is still missing. Results are read from the
+//! `NSED_RESULTS` stream from its start (filtered to the job, round and phase), so answers that
+//! arrived while the keeper was down are not lost; answers already in the log are rejected as
+//! duplicates and ignored.
+
+use std::{
+    collections::BTreeSet,
+    sync::atomic::Ordering,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use alloy::primitives::Address;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use futures::StreamExt;
+use nsed_bus::Bus;
+use nsed_protocol::{
+    deliberation::{Deliberation, RejectError, RoundError, Stage},
+    halting::HaltReason,
+    wire::{self, Phase, RESULTS_STREAM, SignedBallot, SignedProposal, Task},
+};
+use tracing::{debug, info, warn};
+
+use crate::{
+    KeeperError, Metrics,
+    store::{JobSpec, LogEvent, Store},
+};
+
+/// Applies a stored log to a fresh deliberation.
+///
+/// # Errors
+///
+/// [`KeeperError::Replay`] if the log does not apply (the database does not match the job).
+pub fn replay(d: &mut Deliberation, events: Vec<LogEvent>) -> Result<(), KeeperError> {
+    for event in events {
+        let applied = match event {
+            LogEvent::Proposal(p) => d.accept_proposal(p).map(|_| ()).map_err(|e| e.to_string()),
+            LogEvent::Ballot(b) => d.accept_ballot(b).map(|_| ()).map_err(|e| e.to_string()),
+            LogEvent::CloseProposals => d.close_proposals().map(|_| ()).map_err(|e| e.to_string()),
+            LogEvent::CloseRound => d.close_round().map(|_| ()).map_err(|e| e.to_string()),
+            LogEvent::Halt(reason) => d.halt(reason).map_err(|e| e.to_string()),
+        };
+        applied.map_err(|reason| KeeperError::Replay { job_id: d.job_id(), reason })?;
+    }
+    Ok(())
+}
+
+/// What drives a deliberation: the bus, the store, timing and the signing domain.
+#[derive(Debug)]
+pub(crate) struct Driver<'a> {
+    pub(crate) bus: &'a Bus,
+    pub(crate) store: &'a Store,
+    pub(crate) metrics: &'a Metrics,
+    pub(crate) phase_timeout: Duration,
+    pub(crate) chain_id: u64,
+    pub(crate) market: Address,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+impl Driver<'_> {
+    /// Runs `d` until it finishes. `seconds_left` tells how long until the job's deadline (chain
+    /// time) so no round starts that cannot finish. Returns `false` when the deliberation cannot
+    /// produce an answer at all (fewer than two proposals in round 1).
+    pub(crate) async fn run(
+        &self,
+        d: &mut Deliberation,
+        spec: &JobSpec,
+        seconds_left: impl Fn() -> u64,
+    ) -> Result<bool, KeeperError> {
+        let job_id = d.job_id();
+        loop {
+            match d.stage().clone() {
+                Stage::Finished(_) => return Ok(true),
+                Stage::Proposing => {
+                    let round_budget = 2 * self.phase_timeout.as_secs() + 5;
+                    if d.round() > 1 && seconds_left() < round_budget {
+                        self.log(job_id, d, LogEvent::Halt(HaltReason::Deadline))?;
+                        return Ok(true);
+                    }
+                    let started = Instant::now();
+                    self.collect(d, spec, Phase::Propose).await?;
+                    match d.close_proposals() {
+                        Ok(_) => self.store.append_event(job_id, &LogEvent::CloseProposals)?,
+                        Err(RoundError::TooFewProposals { round, got }) => {
+                            warn!(target: "keeper::rounds", %job_id, round, got, "too few proposals");
+                            if d.rounds().is_empty() {
+                                return Ok(false);
+                            }
+                            self.log(job_id, d, LogEvent::Halt(HaltReason::Deadline))?;
+                            return Ok(true);
+                        }
+                        Err(e) => return Err(KeeperError::Replay { job_id, reason: e.to_string() }),
+                    }
+                    debug!(target: "keeper::rounds", %job_id, round = d.round(), ms = started.elapsed().as_millis() as u64, "proposals closed");
+                }
+                Stage::Evaluating(_) => {
+                    self.collect(d, spec, Phase::Evaluate).await?;
+                    let record = d.close_round().map_err(|e| KeeperError::Replay { job_id, reason: e.to_string() })?;
+                    info!(
+                        target: "keeper::rounds",
+                        %job_id,
+                        round = record.round,
+                        winner = ?record.winning_content(),
+                        scores = ?record.scores,
+                        "round closed"
+                    );
+                    self.store.append_event(job_id, &LogEvent::CloseRound)?;
+                    self.metrics.rounds.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    fn log(&self, job_id: alloy::primitives::U256, d: &mut Deliberation, event: LogEvent) -> Result<(), KeeperError> {
+        if let LogEvent::Halt(reason) = event {
+            d.halt(reason).map_err(|e| KeeperError::Replay { job_id, reason: e.to_string() })?;
+        }
+        self.store.append_event(job_id, &event)?;
+        Ok(())
+    }
+
+    /// Publishes the phase's task to every seat still missing, then accepts answers until every
+    /// seat answered (or failed) or the phase times out.
+    async fn collect(&self, d: &mut Deliberation, spec: &JobSpec, phase: Phase) -> Result<(), KeeperError> {
+        let job_id = d.job_id();
+        let round = d.round();
+        let seats = d.seats().to_vec();
+        let input = serde_json::from_slice(&spec.input)
+            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&spec.input).into_owned()));
+        let proposals = match d.stage() {
+            Stage::Evaluating(set) => set.contents.clone(),
+            _ => Vec::new(),
+        };
+        let previous = d.previous_view();
+        let deadline_ms = now_ms() + self.phase_timeout.as_millis() as u64;
+        for seat in d.missing() {
+            let task = Task {
+                version: wire::WIRE_VERSION,
+                job_id,
+                round,
+                phase,
+                seat,
+                seats: seats.clone(),
+                credits: d.credits(),
+                deadline_ms,
+                chain_id: self.chain_id,
+                market: self.market,
+                kind: spec.kind.clone(),
+                input: input.clone(),
+                proposals: proposals.clone(),
+                previous: previous.clone(),
+            };
+            self.bus.publish_task(&task).await?;
+            self.metrics.tasks_published.fetch_add(1, Ordering::Relaxed);
+        }
+
+        let filter = format!("nsed.result.{job_id}.{round}.{phase}.>");
+        let stream = self
+            .bus
+            .jetstream()
+            .get_stream(RESULTS_STREAM)
+            .await
+            .map_err(|e| KeeperError::Bus(nsed_bus::BusError::JetStream { operation: format!("open {RESULTS_STREAM}"), source: e.into() }))?;
+        let consumer = stream
+            .create_consumer(OrderedConfig { filter_subject: filter.clone(), ..Default::default() })
+            .await
+            .map_err(|e| KeeperError::Bus(nsed_bus::BusError::JetStream { operation: format!("read {filter}"), source: e.into() }))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| KeeperError::Bus(nsed_bus::BusError::JetStream { operation: format!("read {filter}"), source: e.into() }))?;
+        let mut failed: BTreeSet<Address> = BTreeSet::new();
+        let until = Instant::now() + self.phase_timeout;
+        loop {
+            let missing: Vec<usize> = d.missing().into_iter().filter(|s| !failed.contains(&seats[*s])).collect();
+            if missing.is_empty() {
+                break;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            let Ok(next) = tokio::time::timeout(left, messages.next()).await else {
+                warn!(target: "keeper::rounds", %job_id, round, %phase, ?missing, "phase timed out; missing agents count as absent");
+                break;
+            };
+            let Some(Ok(message)) = next else { continue };
+            let subject = message.subject.as_str();
+            if subject.ends_with(".failed") {
+                if let Ok(failure) = wire::decode::<wire::TaskFailure>(&message.payload) {
+                    warn!(target: "keeper::rounds", %job_id, round, %phase, agent = %failure.agent, reason = %failure.reason, "agent failed the task");
+                    failed.insert(failure.agent);
+                }
+                continue;
+            }
+            let outcome = match phase {
+                Phase::Propose => match wire::decode::<SignedProposal>(&message.payload) {
+                    Ok(p) => d.accept_proposal(p.clone()).map(|_| LogEvent::Proposal(p)),
+                    Err(e) => {
+                        warn!(target: "keeper::rounds", %job_id, error = %e, "undecodable proposal");
+                        continue;
+                    }
+                },
+                Phase::Evaluate => match wire::decode::<SignedBallot>(&message.payload) {
+                    Ok(b) => d.accept_ballot(b.clone()).map(|_| LogEvent::Ballot(b)),
+                    Err(e) => {
+                        warn!(target: "keeper::rounds", %job_id, error = %e, "undecodable ballot");
+                        continue;
+                    }
+                },
+            };
+            match outcome {
+                Ok(event) => {
+                    self.store.append_event(job_id, &event)?;
+                    self.metrics.results_accepted.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(RejectError::Duplicate(_)) => {}
+                Err(e) => {
+                    warn!(target: "keeper::rounds", %job_id, round, %phase, error = %e, "result rejected");
+                    self.metrics.results_rejected.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(())
+    }
+}
