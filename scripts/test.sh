@@ -2,7 +2,7 @@
 # Runs every check of the project — the README's test command and what CI runs:
 # formatting, clippy, `forge build`, the solc shim's tests, and every Rust test (which includes the
 # contract tests on revm, the gas snapshot check, and tests against real anvil, nats-server and
-# ONNX Runtime). Does its own set-up first (scripts/setup.sh). Fails on the first failing step.
+# ONNX Runtime), then the cast wallet test. Does its own set-up first (scripts/setup.sh). Fails on the first failing step.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,3 +27,6 @@ node --test tools/
 
 step "cargo test (contracts on revm, gas snapshot, devstack, protocol, worker)"
 cargo test --workspace --locked
+
+step "wallet test with cast (anvil, nats-server, nsed worker x3, nsed keeper)"
+bash scripts/cast-e2e.sh

@@ -76,8 +76,10 @@ pub(crate) async fn deploy_and_record(
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
         .connect_http(rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?);
-    let chain_id =
-        provider.get_chain_id().await.wrap_err_with(|| format!("no JSON-RPC answer from {rpc_url}"))?;
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .wrap_err_with(|| format!("no JSON-RPC answer from {rpc_url}"))?;
     let network = network.map(str::to_string).unwrap_or_else(|| {
         if chain_id == 31337 { "local".into() } else { format!("chain-{chain_id}") }
     });

@@ -27,7 +27,8 @@ use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettle
 use nsed_deploy::{BOUNTY_TOKEN, MARKET};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
 use nsed_inference_worker::{
-    Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig, model::load_test_split,
+    Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig,
+    model::load_test_split,
 };
 use nsed_keeper::{Keeper, KeeperConfig};
 use tokio_util::sync::CancellationToken;
@@ -145,10 +146,13 @@ impl UpArgs {
         let (rpc_url, roles) = match (&self.rpc.rpc_url, &self.rpc.private_key) {
             (Some(url), Some(key)) => {
                 let signer = key.signer()?;
-                let roles = Roles { deployer: signer.clone(), keeper: signer.clone(), requester: signer };
+                let roles =
+                    Roles { deployer: signer.clone(), keeper: signer.clone(), requester: signer };
                 (url.clone(), roles)
             }
-            (Some(_), None) => bail!("`--rpc-url` needs a funded key: pass `--private-key` or set NSED_PRIVATE_KEY"),
+            (Some(_), None) => bail!(
+                "`--rpc-url` needs a funded key: pass `--private-key` or set NSED_PRIVATE_KEY"
+            ),
             (None, _) => {
                 let anvil = tokio::task::spawn_blocking(|| Anvil::spawn(AnvilConfig::default()))
                     .await?
@@ -175,18 +179,31 @@ impl UpArgs {
         };
 
         // 1. Contracts.
-        let deployer_key = SecretKey(format!("0x{}", alloy::hex::encode(roles.deployer.to_bytes())));
-        let (record, record_path) =
-            deploy_and_record(&rpc_url, &deployer_key, None, &self.deployments_dir, self.suite.params()).await?;
+        let deployer_key =
+            SecretKey(format!("0x{}", alloy::hex::encode(roles.deployer.to_bytes())));
+        let (record, record_path) = deploy_and_record(
+            &rpc_url,
+            &deployer_key,
+            None,
+            &self.deployments_dir,
+            self.suite.params(),
+        )
+        .await?;
         let market_address = record.address(MARKET)?;
         let token_address = record.address(BOUNTY_TOKEN)?;
-        let url: reqwest_url::Url = rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?;
-        let as_deployer = ProviderBuilder::new().wallet(EthereumWallet::from(roles.deployer.clone())).connect_http(url.clone());
-        let as_requester = ProviderBuilder::new().wallet(EthereumWallet::from(roles.requester.clone())).connect_http(url.clone());
+        let url: reqwest_url::Url =
+            rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?;
+        let as_deployer = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(roles.deployer.clone()))
+            .connect_http(url.clone());
+        let as_requester = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(roles.requester.clone()))
+            .connect_http(url.clone());
         let chain_id = as_deployer.get_chain_id().await?;
 
         // 2. Agents: three workers with their own keys and different models.
-        let runtime = OnnxRuntime::load(None).wrap_err("cannot load ONNX Runtime (run scripts/setup.sh)")?;
+        let runtime =
+            OnnxRuntime::load(None).wrap_err("cannot load ONNX Runtime (run scripts/setup.sh)")?;
         let manifest = Manifest::load(&self.models_dir)
             .wrap_err_with(|| format!("cannot read the models in {}", self.models_dir.display()))?;
         let market = IDeliberationMarket::new(market_address, &as_deployer);
@@ -195,18 +212,25 @@ impl UpArgs {
         let mut agents = Vec::new();
         for name in DEMO_MODELS {
             let entry = manifest.try_get(name)?;
-            let classifier = Classifier::load(&runtime, &self.models_dir, entry, ExecutionTarget::Cpu)?;
+            let classifier =
+                Classifier::load(&runtime, &self.models_dir, entry, ExecutionTarget::Cpu)?;
             let key = PrivateKeySigner::random();
             let agent = key.address();
             market
-                .registerAgent(agent, B256::from(classifier.model_id()), format!("nsed://model/{name}"))
+                .registerAgent(
+                    agent,
+                    B256::from(classifier.model_id()),
+                    format!("nsed://model/{name}"),
+                )
                 .send()
                 .await?
                 .get_receipt()
                 .await
                 .wrap_err_with(|| format!("cannot register agent {agent}"))?;
             let config = WorkerConfig { nats_url: nats_url.clone(), ..WorkerConfig::default() };
-            tasks.push(tokio::spawn(Worker::new(config, key, classifier).run(shutdown.child_token())));
+            tasks.push(tokio::spawn(
+                Worker::new(config, key, classifier).run(shutdown.child_token()),
+            ));
             info!(target: "nsed::up", %agent, model = name, "agent registered and worker started");
             agents.push((agent, name));
         }
@@ -234,7 +258,12 @@ impl UpArgs {
         let jobs = self.jobs.min(rows.len());
         let bounty = U256::from(10u64).pow(U256::from(18));
         let token = IDemoToken::new(token_address, &as_deployer);
-        token.mint(roles.requester.address(), bounty * U256::from(jobs)).send().await?.get_receipt().await?;
+        token
+            .mint(roles.requester.address(), bounty * U256::from(jobs))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
         IDemoToken::new(token_address, &as_requester)
             .approve(market_address, bounty * U256::from(jobs))
             .send()
@@ -242,7 +271,11 @@ impl UpArgs {
             .get_receipt()
             .await?;
         let as_requester_market = IDeliberationMarket::new(market_address, &as_requester);
-        let now = as_requester.get_block_by_number(Default::default()).await?.map(|b| b.header.timestamp).unwrap_or_default();
+        let now = as_requester
+            .get_block_by_number(Default::default())
+            .await?
+            .map(|b| b.header.timestamp)
+            .unwrap_or_default();
         let mut requested = Vec::new();
         for (features, label) in rows.iter().take(jobs) {
             let input = serde_json::json!({"shape": [64], "values": features.to_vec()});
@@ -254,7 +287,8 @@ impl UpArgs {
                 credits: 100,
                 deadline: now + 3600,
             };
-            let receipt = as_requester_market.requestJob(spec, bounty).send().await?.get_receipt().await?;
+            let receipt =
+                as_requester_market.requestJob(spec, bounty).send().await?.get_receipt().await?;
             let job_id = receipt
                 .inner
                 .logs()

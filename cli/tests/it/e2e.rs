@@ -1,0 +1,366 @@
+//! End to end with real anvil, nats-server, ONNX Runtime and models: jobs requested through the
+//! contract are deliberated by in-process workers and a keeper and settled on chain.
+
+use std::{path::Path, time::Duration};
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, B256, U256, keccak256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::Filter,
+    signers::local::PrivateKeySigner,
+    sol,
+    sol_types::SolEvent,
+};
+use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettled, JobSpec};
+use nsed_deploy::{BOUNTY_TOKEN, Deployment, MARKET, SuiteParams, deploy_suite};
+use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
+use nsed_inference_worker::{
+    Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig, WorkerError,
+    model::load_test_split,
+};
+use nsed_keeper::{
+    Keeper, KeeperConfig, KeeperError,
+    rounds::replay,
+    store::{JobState, Store},
+};
+use nsed_protocol::{deliberation::Deliberation, eip712, halting::HaltingConfig};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+sol! {
+    #[sol(rpc)]
+    interface IDemoToken {
+        function mint(address to, uint256 amount) external;
+        function approve(address spender, uint256 amount) external returns (bool);
+        function balanceOf(address account) external view returns (uint256);
+    }
+    #[sol(rpc)]
+    interface IRoles {
+        function grantRole(bytes32 role, address account) external;
+    }
+}
+
+const MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
+const WAIT: Duration = Duration::from_secs(90);
+
+fn models_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+fn runtime() -> &'static OnnxRuntime {
+    static RT: std::sync::OnceLock<OnnxRuntime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| OnnxRuntime::load(None).expect("ORT_DYLIB_PATH (scripts/test.sh sets it)"))
+}
+
+struct Stack {
+    anvil: AnvilInstance,
+    nats: NatsInstance,
+    record: Deployment,
+    market: Address,
+    token: Address,
+    deployer: DynProvider,
+    requester: DynProvider,
+    requester_address: Address,
+    keeper_key: PrivateKeySigner,
+    workers: Vec<(CancellationToken, JoinHandle<Result<(), WorkerError>>)>,
+    db: tempfile::TempDir,
+}
+
+impl Stack {
+    async fn start() -> Self {
+        let anvil = Anvil::spawn(AnvilConfig::default()).unwrap();
+        let nats = NatsServer::spawn(NatsConfig::default()).unwrap();
+        let key = |i: usize| anvil.accounts()[i].private_key().parse::<PrivateKeySigner>().unwrap();
+        let (deployer_key, keeper_key, requester_key) = (key(0), key(1), key(2));
+        let url: alloy::transports::http::reqwest::Url = anvil.endpoint().parse().unwrap();
+        let deployer = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(deployer_key.clone()))
+            .connect_http(url.clone())
+            .erased();
+        let requester = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(requester_key.clone()))
+            .connect_http(url)
+            .erased();
+        let params = SuiteParams { challenge_window: 60, ..SuiteParams::default() };
+        let record =
+            deploy_suite(&deployer, deployer_key.address(), "e2e", params, None).await.unwrap();
+        let market = record.address(MARKET).unwrap();
+        let token = record.address(BOUNTY_TOKEN).unwrap();
+        IRoles::new(market, &deployer)
+            .grantRole(keccak256("KEEPER_ROLE"), keeper_key.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let mut stack = Self {
+            anvil,
+            nats,
+            record,
+            market,
+            token,
+            deployer,
+            requester,
+            requester_address: requester_key.address(),
+            keeper_key,
+            workers: Vec::new(),
+            db: tempfile::tempdir().unwrap(),
+        };
+        let manifest = Manifest::load(models_dir()).unwrap();
+        for name in MODELS {
+            let classifier = Classifier::load(
+                runtime(),
+                models_dir(),
+                manifest.try_get(name).unwrap(),
+                ExecutionTarget::Cpu,
+            )
+            .unwrap();
+            let key = PrivateKeySigner::random();
+            IDeliberationMarket::new(market, &stack.deployer)
+                .registerAgent(key.address(), B256::from(classifier.model_id()), name.to_string())
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+            let config = WorkerConfig {
+                nats_url: stack.nats.url(),
+                heartbeat_interval: Duration::from_millis(200),
+                ..WorkerConfig::default()
+            };
+            let token = CancellationToken::new();
+            let handle = tokio::spawn(Worker::new(config, key, classifier).run(token.clone()));
+            stack.workers.push((token, handle));
+        }
+        stack
+    }
+
+    fn keeper(
+        &self,
+        phase_timeout: Duration,
+    ) -> (CancellationToken, JoinHandle<Result<(), KeeperError>>) {
+        let mut config = KeeperConfig::new(self.anvil.endpoint(), self.nats.url(), self.market);
+        config.start_block = self.record.start_block;
+        config.db_path = self.db.path().join("keeper.sqlite");
+        config.poll_interval = Duration::from_millis(100);
+        config.phase_timeout = phase_timeout;
+        config.liveness = Duration::from_secs(5);
+        let token = CancellationToken::new();
+        let handle = tokio::spawn(Keeper::new(config, self.keeper_key.clone()).run(token.clone()));
+        (token, handle)
+    }
+
+    async fn now(&self) -> u64 {
+        self.deployer
+            .get_block_by_number(Default::default())
+            .await
+            .unwrap()
+            .unwrap()
+            .header
+            .timestamp
+    }
+
+    /// Requests a job classifying held-out row `row` with a bounty of 1 token; returns the job id.
+    async fn request(&self, row: usize, deadline_in: u64) -> U256 {
+        let rows =
+            load_test_split(models_dir(), &Manifest::load(models_dir()).unwrap().dataset).unwrap();
+        let bounty = U256::from(10u64).pow(U256::from(18));
+        IDemoToken::new(self.token, &self.deployer)
+            .mint(self.requester_address, bounty)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        IDemoToken::new(self.token, &self.requester)
+            .approve(self.market, bounty)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let input = serde_json::json!({"shape": [64], "values": rows[row].0.to_vec()});
+        let spec = JobSpec {
+            kind: "tensor-f32".into(),
+            input: serde_json::to_vec(&input).unwrap().into(),
+            agentsWanted: 3,
+            maxRounds: 3,
+            credits: 100,
+            deadline: self.now().await + deadline_in,
+        };
+        let receipt = IDeliberationMarket::new(self.market, &self.requester)
+            .requestJob(spec, bounty)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|log| IDeliberationMarket::JobRequested::decode_log(&log.inner).ok())
+            .unwrap()
+            .jobId
+    }
+
+    async fn settlements(&self, job_id: U256) -> Vec<JobSettled> {
+        let filter = Filter::new()
+            .address(self.market)
+            .from_block(self.record.start_block)
+            .event_signature(JobSettled::SIGNATURE_HASH);
+        self.deployer
+            .get_logs(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|log| JobSettled::decode_log(&log.inner).ok().map(|e| e.data))
+            .filter(|e| e.jobId == job_id)
+            .collect()
+    }
+
+    async fn status(&self, job_id: U256) -> u8 {
+        IDeliberationMarket::new(self.market, &self.deployer)
+            .jobStatus(job_id)
+            .call()
+            .await
+            .unwrap()
+    }
+
+    async fn wait_settled(&self, job_id: U256) -> JobSettled {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(e) = self.settlements(job_id).await.pop() {
+                    return e;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await
+        .expect("the job settles in time")
+    }
+
+    /// The outcome the off-chain protocol computes from the keeper's stored deliberation log.
+    fn offchain_answer(&self, job_id: U256) -> Option<String> {
+        let store = Store::open(&self.db.path().join("keeper.sqlite")).unwrap();
+        let job = store.job(job_id).unwrap().unwrap();
+        let domain = eip712::domain(self.anvil.chain_id(), self.market);
+        let mut d = Deliberation::new(
+            job_id,
+            job.seats,
+            domain,
+            job.spec.credits,
+            HaltingConfig::default(),
+        )
+        .unwrap();
+        replay(&mut d, store.events(job_id).unwrap()).unwrap();
+        d.outcome().and_then(|o| o.answer).map(|a| a.content)
+    }
+}
+
+const STATUS_CLAIMED: u8 = 2;
+const STATUS_SETTLED: u8 = 3;
+const STATUS_REFUNDED: u8 = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requested_jobs_settle_on_chain_with_the_answer_the_protocol_computes() {
+    let stack = Stack::start().await;
+    let (keeper, handle) = stack.keeper(Duration::from_secs(10));
+    let jobs = [stack.request(0, 3600).await, stack.request(1, 3600).await];
+    for job_id in jobs {
+        let settled = stack.wait_settled(job_id).await;
+        assert_eq!(stack.status(job_id).await, STATUS_SETTLED);
+        assert_eq!(Some(settled.content.clone()), stack.offchain_answer(job_id));
+        assert!((1..=3).contains(&settled.rounds));
+    }
+    keeper.cancel();
+    handle.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_killed_during_a_round_does_not_stop_the_job() {
+    let mut stack = Stack::start().await;
+    // Kill one worker outright (no graceful shutdown) before any job exists: its agent is still
+    // registered and was heartbeating, so the keeper seats it and then times it out.
+    let (_, dead) = stack.workers.remove(0);
+    let (keeper, handle) = stack.keeper(Duration::from_secs(3));
+    // Let the keeper see the dead agent as live (its last heartbeats are recent) and seat it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    dead.abort();
+    let job_id = stack.request(2, 3600).await;
+    let settled = stack.wait_settled(job_id).await;
+    assert_eq!(Some(settled.content), stack.offchain_answer(job_id));
+    let d = stack.offchain(job_id);
+    let first = &d.rounds()[0];
+    assert_eq!(first.proposals.iter().filter(|p| p.is_none()).count(), 1, "the dead agent was seated and missing");
+    assert_eq!(first.ballots.iter().filter(|b| b.is_none()).count(), 1);
+    keeper.cancel();
+    handle.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_keeper_killed_mid_job_and_restarted_settles_exactly_once() {
+    let stack = Stack::start().await;
+    let (first, first_handle) = stack.keeper(Duration::from_secs(10));
+    let job_id = stack.request(3, 3600).await;
+    // Kill the keeper as soon as the job is claimed: deliberation may be under way.
+    tokio::time::timeout(WAIT, async {
+        while stack.status(job_id).await != STATUS_CLAIMED
+            && stack.status(job_id).await != STATUS_SETTLED
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    first_handle.abort();
+    let _ = first_handle.await;
+    first.cancel();
+    let (second, second_handle) = stack.keeper(Duration::from_secs(10));
+    stack.wait_settled(job_id).await;
+    // Give the restarted keeper time to (wrongly) act again, then check it did not.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stack.settlements(job_id).await.len(), 1, "settled exactly once");
+    assert_eq!(stack.status(job_id).await, STATUS_SETTLED);
+    let store = Store::open(&stack.db.path().join("keeper.sqlite")).unwrap();
+    assert_eq!(store.job(job_id).unwrap().unwrap().state, JobState::Settled);
+    second.cancel();
+    second_handle.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_nobody_settles_is_refunded_after_its_deadline() {
+    let stack = Stack::start().await;
+    let before = IDemoToken::new(stack.token, &stack.deployer)
+        .balanceOf(stack.requester_address)
+        .call()
+        .await
+        .unwrap();
+    let job_id = stack.request(4, 120).await;
+    let market = IDeliberationMarket::new(stack.market, &stack.requester);
+    // Too early: the market refuses.
+    assert!(market.refund(job_id).send().await.is_err());
+    stack
+        .deployer
+        .raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (121u64,))
+        .await
+        .unwrap();
+    stack.deployer.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
+    market.refund(job_id).send().await.unwrap().get_receipt().await.unwrap();
+    assert_eq!(stack.status(job_id).await, STATUS_REFUNDED);
+    let after = IDemoToken::new(stack.token, &stack.deployer)
+        .balanceOf(stack.requester_address)
+        .call()
+        .await
+        .unwrap();
+    // The test minted exactly the bounty before requesting, so the refund restores it.
+    assert_eq!(after, before + U256::from(10u64).pow(U256::from(18)));
+    // A refunded job cannot be refunded again.
+    assert!(market.refund(job_id).send().await.is_err());
+}

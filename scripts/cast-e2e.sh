@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Wallet test with Foundry's `cast` (DESIGN.md §7.5, issue 4): a requester asks for a deliberation
+# with `cast send`, waits, and reads the settled answer with `cast call` / `cast logs`, against a
+# real anvil, nats-server, three `nsed worker` processes and `nsed keeper`. Exits non-zero on any
+# failure. Needs scripts/setup.sh to have run (scripts/test.sh runs both).
+set -euo pipefail
+[ -n "${CAST_E2E_TRACE:-}" ] && set -x
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=/dev/null
+source .cache/env
+cargo build --quiet --locked -p nsed-cli --bin nsed
+NSED="$ROOT/target/debug/nsed"
+
+TMP="$(mktemp -d)"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+say() { printf '[cast-e2e] %s\n' "$*" >&2; }
+fail() { say "FAILED: $*"; for f in "$TMP"/*.log; do say "--- $f"; tail -20 "$f" >&2 || true; done; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+RPC_PORT=$(free_port); NATS_PORT=$(free_port)
+RPC="http://127.0.0.1:$RPC_PORT"; NATS="nats://127.0.0.1:$NATS_PORT"
+anvil --host 127.0.0.1 --port "$RPC_PORT" --silent > "$TMP/anvil.log" 2>&1 &
+PIDS+=($!)
+NATS_BIN=$(command -v nats-server || echo /usr/sbin/nats-server)
+"$NATS_BIN" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$TMP/js" > "$TMP/nats.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do cast chain-id --rpc-url "$RPC" >/dev/null 2>&1 && break; sleep 0.1; done
+cast chain-id --rpc-url "$RPC" >/dev/null || fail "anvil did not start"
+
+# anvil's well-known dev keys: deployer/guild, keeper, requester.
+K0=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+K1=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+K2=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
+A1=$(cast wallet address "$K1"); A2=$(cast wallet address "$K2")
+
+"$NSED" -q deploy --rpc-url "$RPC" --private-key "$K0" --deployments-dir "$TMP/deployments" > "$TMP/deploy.log" 2>&1 || fail "nsed deploy"
+json() { node -e "console.log(require('$TMP/deployments/local.json').contracts['$1'].address)"; }
+MARKET=$(json DeliberationMarket); TOKEN=$(json BountyToken)
+say "market $MARKET token $TOKEN"
+
+for model in knn_pool4x4 mlp_pca8_left_half logreg_top_half; do
+    "$NSED" -q worker --model "$model" --models-dir models --nats-url "$NATS" --key-file "$TMP/keys/$model.key" \
+        --worker.heartbeat-ms 200 > "$TMP/worker-$model.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do grep -q '^agent ' "$TMP/worker-$model.log" && break; sleep 0.1; done
+    read -r _ AGENT _ _ _ SHA < <(grep '^agent ' "$TMP/worker-$model.log") || fail "worker $model did not start"
+    cast send --rpc-url "$RPC" --private-key "$K0" "$MARKET" "registerAgent(address,bytes32,string)" \
+        "$AGENT" "0x$SHA" "nsed://model/$model" > /dev/null || fail "registerAgent $model"
+    say "agent $AGENT ($model) registered"
+done
+
+cast send --rpc-url "$RPC" --private-key "$K0" "$MARKET" "grantRole(bytes32,address)" \
+    "$(cast keccak KEEPER_ROLE)" "$A1" > /dev/null || fail "grantRole"
+"$NSED" keeper --rpc-url "$RPC" --private-key "$K1" --nats-url "$NATS" \
+    --deployment "$TMP/deployments/local.json" --keeper.db "$TMP/keeper.sqlite" --keeper.poll-ms 200 > "$TMP/keeper.log" 2>&1 &
+PIDS+=($!)
+
+# The requester: get tokens, approve the market, request a job for held-out row 0.
+BOUNTY=1000000000000000000
+cast send --rpc-url "$RPC" --private-key "$K0" "$TOKEN" "mint(address,uint256)" "$A2" "$BOUNTY" > /dev/null || fail "mint"
+cast send --rpc-url "$RPC" --private-key "$K2" "$TOKEN" "approve(address,uint256)" "$MARKET" "$BOUNTY" > /dev/null || fail "approve"
+read -r INPUT_HEX TRUTH < <(python3 - <<'PY'
+import json
+with open("models/test_split.csv") as f:
+    next(f)
+    row = next(f).strip().split(",")
+values = [float(v) for v in row[:64]]
+print(json.dumps({"shape": [64], "values": values}).encode().hex(), row[64])
+PY
+)
+DEADLINE=$(( $(cast block latest --rpc-url "$RPC" --field timestamp) + 3600 ))
+cast send --rpc-url "$RPC" --private-key "$K2" "$MARKET" \
+    "requestJob((string,bytes,uint8,uint8,uint64,uint64),uint256)" \
+    "(tensor-f32,0x$INPUT_HEX,3,3,100,$DEADLINE)" "$BOUNTY" > /dev/null || fail "requestJob"
+JOB=$(cast call --rpc-url "$RPC" "$MARKET" "jobCount()(uint256)")
+say "requested job $JOB (truth $TRUTH); waiting for settlement"
+
+STATUS=0
+for _ in $(seq 600); do
+    STATUS=$(cast call --rpc-url "$RPC" "$MARKET" "jobStatus(uint256)(uint8)" "$JOB")
+    [ "$STATUS" = 3 ] && break
+    sleep 0.1
+done
+[ "$STATUS" = 3 ] || fail "job $JOB not settled (status $STATUS)"
+
+LOG=$(cast logs --rpc-url "$RPC" --from-block 0 --address "$MARKET" \
+    "JobSettled(uint256 indexed jobId, address indexed winner, string content, int256 score, uint32 rounds)" --json) \
+    || fail "cast logs"
+DATA=$(node -e "const l=JSON.parse(process.argv[1]); if(l.length!==1){process.exit(1)}; console.log(l[0].data)" "$LOG") \
+    || fail "expected exactly one JobSettled log"
+DECODED=$(cast abi-decode --input "f(string,int256,uint32)" "$DATA" | tr '\n' ' ') || fail "cast abi-decode"
+read -r ANSWER SCORE ROUNDS <<< "$DECODED"
+ANSWER=${ANSWER//\"/}
+[[ "$ANSWER" =~ ^[0-9]$ ]] || fail "settled answer '$ANSWER' is not a digit"
+say "settled: answer $ANSWER (truth $TRUTH), score $SCORE, rounds $ROUNDS"
+[ "$ANSWER" = "$TRUTH" ] || fail "answer $ANSWER differs from the truth $TRUTH for held-out row 0"
+echo "cast-e2e: 1 passed, 0 failed"
