@@ -8,6 +8,9 @@
 //! - alloy `sol!` bindings with typed calls, events, errors and `rpc` helpers, one module per
 //!   contract in snake case (e.g. [`rank_token::RankToken`]).
 //!
+//! It also builds the market's `settleJob` transcript from `nsed-protocol`'s round records:
+//! [`transcript::transcript_from_rounds`].
+//!
 //! # Feature flags
 //!
 //! - `testkit`: [`testkit`], an in-memory revm chain for tests and gas measurements: funded dev
@@ -16,6 +19,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod artifact;
+pub mod provider;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transcript;

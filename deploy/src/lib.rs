@@ -166,10 +166,10 @@ impl Deployment {
     ///
     /// [`DeployError::Missing`] if the record lacks it.
     pub fn address(&self, name: &str) -> Result<Address, DeployError> {
-        self.contracts
-            .get(name)
-            .map(|c| c.address)
-            .ok_or_else(|| DeployError::Missing { network: self.network.clone(), name: name.into() })
+        self.contracts.get(name).map(|c| c.address).ok_or_else(|| DeployError::Missing {
+            network: self.network.clone(),
+            name: name.into(),
+        })
     }
 }
 
@@ -234,7 +234,9 @@ pub async fn deploy_suite<P: Provider>(
         vec![DynSolValue::String(params.rank_uri.clone()), DynSolValue::Address(guild)],
     )
     .await?;
-    let token = ensure(provider, prior(BOUNTY_TOKEN), BOUNTY_TOKEN, vec![DynSolValue::Address(deployer)]).await?;
+    let token =
+        ensure(provider, prior(BOUNTY_TOKEN), BOUNTY_TOKEN, vec![DynSolValue::Address(deployer)])
+            .await?;
     let escrow = ensure(provider, prior(ESCROW), ESCROW, vec![DynSolValue::Address(guild)]).await?;
     let market = ensure(
         provider,
@@ -255,7 +257,11 @@ pub async fn deploy_suite<P: Provider>(
     // Wiring: the market mints and burns ranks. Only the guild can grant it; when the guild is
     // someone else, they must do it through governance.
     let rank_token = RankToken::new(ranks.address, provider);
-    let game_role = rank_token.GAME_ROLE().call().await.map_err(|e| rpc("RankToken.GAME_ROLE")(e.to_string()))?;
+    let game_role = rank_token
+        .GAME_ROLE()
+        .call()
+        .await
+        .map_err(|e| rpc("RankToken.GAME_ROLE")(e.to_string()))?;
     let granted = rank_token
         .hasRole(game_role, market.address)
         .call()
@@ -273,11 +279,21 @@ pub async fn deploy_suite<P: Provider>(
         info!(target: "deploy", market = %market.address, "granted GAME_ROLE to the market");
     }
 
-    let start_block = [&ranks, &token, &escrow, &market].iter().map(|c| c.block_number).min().unwrap_or(0);
-    for (name, record) in [(RANK_TOKEN, ranks), (BOUNTY_TOKEN, token), (ESCROW, escrow), (MARKET, market)] {
+    let start_block =
+        [&ranks, &token, &escrow, &market].iter().map(|c| c.block_number).min().unwrap_or(0);
+    for (name, record) in
+        [(RANK_TOKEN, ranks), (BOUNTY_TOKEN, token), (ESCROW, escrow), (MARKET, market)]
+    {
         contracts.insert(name.to_string(), record);
     }
-    Ok(Deployment { network: network.to_string(), chain_id, deployer, start_block, params, contracts })
+    Ok(Deployment {
+        network: network.to_string(),
+        chain_id,
+        deployer,
+        start_block,
+        params,
+        contracts,
+    })
 }
 
 fn arg_string(value: &DynSolValue) -> String {
@@ -297,7 +313,8 @@ async fn ensure<P: Provider>(
     name: &str,
     args: Vec<DynSolValue>,
 ) -> Result<ContractRecord, DeployError> {
-    let artifact = nsed_contracts::artifact(name).ok_or_else(|| DeployError::Artifact(name.into()))?;
+    let artifact =
+        nsed_contracts::artifact(name).ok_or_else(|| DeployError::Artifact(name.into()))?;
     let bytecode = artifact.bytecode().map_err(|e| DeployError::Artifact(e.to_string()))?;
     let abi = artifact.abi().map_err(|e| DeployError::Artifact(e.to_string()))?;
     let bytecode_hash = keccak256(&bytecode);
@@ -326,7 +343,10 @@ async fn ensure<P: Provider>(
         .await
         .map_err(|e| rpc(format!("deploy {name}: receipt"))(e.to_string()))?;
     if !receipt.status() {
-        return Err(rpc(format!("deploy {name}"))(format!("transaction {} reverted", receipt.transaction_hash)));
+        return Err(rpc(format!("deploy {name}"))(format!(
+            "transaction {} reverted",
+            receipt.transaction_hash
+        )));
     }
     let address = receipt
         .contract_address

@@ -134,15 +134,14 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`ChainError::Rpc`].
     pub async fn events(&self, from: u64, to: u64) -> Result<Vec<MarketEvent>, ChainError> {
-        let filter = Filter::new()
-            .address(self.address)
-            .from_block(from)
-            .to_block(to)
-            .event_signature(vec![
-                JobRequested::SIGNATURE_HASH,
-                AgentRegistered::SIGNATURE_HASH,
-                AgentDeactivated::SIGNATURE_HASH,
-            ]);
+        let filter =
+            Filter::new().address(self.address).from_block(from).to_block(to).event_signature(
+                vec![
+                    JobRequested::SIGNATURE_HASH,
+                    AgentRegistered::SIGNATURE_HASH,
+                    AgentDeactivated::SIGNATURE_HASH,
+                ],
+            );
         let logs = self
             .provider
             .get_logs(&filter)
@@ -166,9 +165,13 @@ impl<P: Provider + Clone> Market<P> {
                     })
                 })
             } else if topic == AgentRegistered::SIGNATURE_HASH {
-                AgentRegistered::decode_log(&log.inner).ok().map(|e| MarketEvent::AgentRegistered(e.agent))
+                AgentRegistered::decode_log(&log.inner)
+                    .ok()
+                    .map(|e| MarketEvent::AgentRegistered(e.agent))
             } else {
-                AgentDeactivated::decode_log(&log.inner).ok().map(|e| MarketEvent::AgentDeactivated(e.agent))
+                AgentDeactivated::decode_log(&log.inner)
+                    .ok()
+                    .map(|e| MarketEvent::AgentDeactivated(e.agent))
             };
             if let Some(event) = event {
                 events.push(event);

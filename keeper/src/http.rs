@@ -36,17 +36,27 @@ pub(crate) async fn serve(
             let metrics = metrics.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 2048];
-                let read = tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut buf)).await;
+                let read =
+                    tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut buf))
+                        .await;
                 let Ok(Ok(n)) = read else { return };
                 let request = String::from_utf8_lossy(&buf[..n]);
                 let path = request.split_whitespace().nth(1).unwrap_or("");
                 let (status, kind, body) = match path {
-                    "/health" => ("200 OK", "application/json", format!(
-                        "{{\"status\":\"ok\",\"last_block\":{}}}",
-                        metrics.last_block.load(std::sync::atomic::Ordering::Relaxed)
-                    )),
+                    "/health" => (
+                        "200 OK",
+                        "application/json",
+                        format!(
+                            "{{\"status\":\"ok\",\"last_block\":{}}}",
+                            metrics.last_block.load(std::sync::atomic::Ordering::Relaxed)
+                        ),
+                    ),
                     "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
-                    _ => ("404 Not Found", "text/plain", "not found: try /health or /metrics\n".to_string()),
+                    _ => (
+                        "404 Not Found",
+                        "text/plain",
+                        "not found: try /health or /metrics\n".to_string(),
+                    ),
                 };
                 let response = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

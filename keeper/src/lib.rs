@@ -35,9 +35,8 @@ use std::{
 };
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, U256},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     signers::local::PrivateKeySigner,
 };
 use futures::StreamExt;
@@ -117,12 +116,20 @@ impl Metrics {
             ("nsed_keeper_jobs_seen_total", "Jobs seen", &self.jobs_seen),
             ("nsed_keeper_jobs_claimed_total", "Jobs claimed", &self.jobs_claimed),
             ("nsed_keeper_jobs_settled_total", "Jobs settled", &self.jobs_settled),
-            ("nsed_keeper_jobs_abandoned_total", "Jobs closed without settlement", &self.jobs_abandoned),
+            (
+                "nsed_keeper_jobs_abandoned_total",
+                "Jobs closed without settlement",
+                &self.jobs_abandoned,
+            ),
             ("nsed_keeper_rounds_total", "Rounds closed", &self.rounds),
             ("nsed_keeper_tasks_published_total", "Tasks published", &self.tasks_published),
             ("nsed_keeper_results_accepted_total", "Results accepted", &self.results_accepted),
             ("nsed_keeper_results_rejected_total", "Results rejected", &self.results_rejected),
-            ("nsed_keeper_settle_failures_total", "Failed settlement attempts", &self.settle_failures),
+            (
+                "nsed_keeper_settle_failures_total",
+                "Failed settlement attempts",
+                &self.settle_failures,
+            ),
             ("nsed_keeper_reorgs_total", "Reorgs noticed", &self.reorgs),
         ] {
             let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
@@ -224,22 +231,20 @@ impl Keeper {
             .rpc_url
             .parse()
             .map_err(|e| KeeperError::Config(format!("`{}` is not a URL: {e}", config.rpc_url)))?;
-        let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url);
-        let chain_id = provider
-            .get_chain_id()
-            .await
-            .map_err(|e| ChainError::Rpc { operation: "eth_chainId".into(), reason: e.to_string() })?;
+        let provider = nsed_contracts::provider::wallet_provider(url, signer);
+        let chain_id = provider.get_chain_id().await.map_err(|e| ChainError::Rpc {
+            operation: "eth_chainId".into(),
+            reason: e.to_string(),
+        })?;
         let market = Market::new(provider, config.market);
         let store = Store::open(&config.db_path)?;
         let bus = Bus::connect(&config.nats_url).await?;
         bus.ensure_streams().await?;
 
         let liveness: Liveness = Arc::default();
-        let mut beats = bus
-            .client()
-            .subscribe(HEARTBEAT_WILDCARD)
-            .await
-            .map_err(|e| BusError::JetStream { operation: "subscribe to heartbeats".into(), source: e.into() })?;
+        let mut beats = bus.client().subscribe(HEARTBEAT_WILDCARD).await.map_err(|e| {
+            BusError::JetStream { operation: "subscribe to heartbeats".into(), source: e.into() }
+        })?;
         let live = liveness.clone();
         let beat_stop = shutdown.clone();
         tokio::spawn(async move {
@@ -262,7 +267,15 @@ impl Keeper {
         }
         info!(target: "keeper", %keeper, market = %config.market, chain_id, "keeper running");
 
-        let ctx = Ctx { config: &config, market: &market, store: &store, bus: &bus, metrics: &metrics, liveness: &liveness, chain_id };
+        let ctx = Ctx {
+            config: &config,
+            market: &market,
+            store: &store,
+            bus: &bus,
+            metrics: &metrics,
+            liveness: &liveness,
+            chain_id,
+        };
         while !shutdown.is_cancelled() {
             if let Err(e) = ctx.follow().await {
                 warn!(target: "keeper", error = %e, "cannot follow the chain; retrying");
@@ -311,7 +324,8 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         {
             let actual = self.market.block_hash(next - 1).await.ok();
             if actual != Some(expected) {
-                let rewound = next.saturating_sub(self.config.reorg_rewind).max(self.config.start_block);
+                let rewound =
+                    next.saturating_sub(self.config.reorg_rewind).max(self.config.start_block);
                 warn!(target: "keeper", from = next, to = rewound, "reorg noticed; rescanning");
                 self.metrics.reorgs.fetch_add(1, Ordering::Relaxed);
                 self.store.set_cursor(rewound, None)?;

@@ -95,13 +95,17 @@ impl Driver<'_> {
                             self.log(job_id, d, LogEvent::Halt(HaltReason::Deadline))?;
                             return Ok(true);
                         }
-                        Err(e) => return Err(KeeperError::Replay { job_id, reason: e.to_string() }),
+                        Err(e) => {
+                            return Err(KeeperError::Replay { job_id, reason: e.to_string() });
+                        }
                     }
                     debug!(target: "keeper::rounds", %job_id, round = d.round(), ms = started.elapsed().as_millis() as u64, "proposals closed");
                 }
                 Stage::Evaluating(_) => {
                     self.collect(d, spec, Phase::Evaluate).await?;
-                    let record = d.close_round().map_err(|e| KeeperError::Replay { job_id, reason: e.to_string() })?;
+                    let record = d
+                        .close_round()
+                        .map_err(|e| KeeperError::Replay { job_id, reason: e.to_string() })?;
                     info!(
                         target: "keeper::rounds",
                         %job_id,
@@ -117,7 +121,12 @@ impl Driver<'_> {
         }
     }
 
-    fn log(&self, job_id: alloy::primitives::U256, d: &mut Deliberation, event: LogEvent) -> Result<(), KeeperError> {
+    fn log(
+        &self,
+        job_id: alloy::primitives::U256,
+        d: &mut Deliberation,
+        event: LogEvent,
+    ) -> Result<(), KeeperError> {
         if let LogEvent::Halt(reason) = event {
             d.halt(reason).map_err(|e| KeeperError::Replay { job_id, reason: e.to_string() })?;
         }
@@ -127,12 +136,18 @@ impl Driver<'_> {
 
     /// Publishes the phase's task to every seat still missing, then accepts answers until every
     /// seat answered (or failed) or the phase times out.
-    async fn collect(&self, d: &mut Deliberation, spec: &JobSpec, phase: Phase) -> Result<(), KeeperError> {
+    async fn collect(
+        &self,
+        d: &mut Deliberation,
+        spec: &JobSpec,
+        phase: Phase,
+    ) -> Result<(), KeeperError> {
         let job_id = d.job_id();
         let round = d.round();
         let seats = d.seats().to_vec();
-        let input = serde_json::from_slice(&spec.input)
-            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&spec.input).into_owned()));
+        let input = serde_json::from_slice(&spec.input).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&spec.input).into_owned())
+        });
         let proposals = match d.stage() {
             Stage::Evaluating(set) => set.contents.clone(),
             _ => Vec::new(),
@@ -161,24 +176,32 @@ impl Driver<'_> {
         }
 
         let filter = format!("nsed.result.{job_id}.{round}.{phase}.>");
-        let stream = self
-            .bus
-            .jetstream()
-            .get_stream(RESULTS_STREAM)
-            .await
-            .map_err(|e| KeeperError::Bus(nsed_bus::BusError::JetStream { operation: format!("open {RESULTS_STREAM}"), source: e.into() }))?;
+        let stream = self.bus.jetstream().get_stream(RESULTS_STREAM).await.map_err(|e| {
+            KeeperError::Bus(nsed_bus::BusError::JetStream {
+                operation: format!("open {RESULTS_STREAM}"),
+                source: e.into(),
+            })
+        })?;
         let consumer = stream
             .create_consumer(OrderedConfig { filter_subject: filter.clone(), ..Default::default() })
             .await
-            .map_err(|e| KeeperError::Bus(nsed_bus::BusError::JetStream { operation: format!("read {filter}"), source: e.into() }))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| KeeperError::Bus(nsed_bus::BusError::JetStream { operation: format!("read {filter}"), source: e.into() }))?;
+            .map_err(|e| {
+                KeeperError::Bus(nsed_bus::BusError::JetStream {
+                    operation: format!("read {filter}"),
+                    source: e.into(),
+                })
+            })?;
+        let mut messages = consumer.messages().await.map_err(|e| {
+            KeeperError::Bus(nsed_bus::BusError::JetStream {
+                operation: format!("read {filter}"),
+                source: e.into(),
+            })
+        })?;
         let mut failed: BTreeSet<Address> = BTreeSet::new();
         let until = Instant::now() + self.phase_timeout;
         loop {
-            let missing: Vec<usize> = d.missing().into_iter().filter(|s| !failed.contains(&seats[*s])).collect();
+            let missing: Vec<usize> =
+                d.missing().into_iter().filter(|s| !failed.contains(&seats[*s])).collect();
             if missing.is_empty() {
                 break;
             }

@@ -161,10 +161,9 @@ impl Store {
             })
             .optional()?
             .map(|(next, hash)| {
-                let hash = hash
-                    .map(|h| h.parse::<B256>())
-                    .transpose()
-                    .map_err(|e| StoreError::Corrupt { what: "block hash", reason: e.to_string() })?;
+                let hash = hash.map(|h| h.parse::<B256>()).transpose().map_err(|e| {
+                    StoreError::Corrupt { what: "block hash", reason: e.to_string() }
+                })?;
                 Ok((next as u64, hash))
             })
             .transpose()
@@ -206,14 +205,14 @@ impl Store {
     pub fn active_agents(&self) -> Result<Vec<Address>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT address FROM agents WHERE active = 1")?;
-        let mut agents = stmt
-            .query_map([], |row| row.get::<_, String>(0))?
-            .map(|a| {
-                a.map_err(StoreError::from)?
-                    .parse::<Address>()
-                    .map_err(|e| StoreError::Corrupt { what: "agent address", reason: e.to_string() })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut agents =
+            stmt.query_map([], |row| row.get::<_, String>(0))?
+                .map(|a| {
+                    a.map_err(StoreError::from)?.parse::<Address>().map_err(|e| {
+                        StoreError::Corrupt { what: "agent address", reason: e.to_string() }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
         agents.sort();
         Ok(agents)
     }
@@ -292,15 +291,19 @@ impl Store {
         let mut jobs = Vec::new();
         for row in rows {
             let (spec, state, seats, tx) = row?;
-            let corrupt = |what| move |e: serde_json::Error| StoreError::Corrupt { what, reason: e.to_string() };
+            let corrupt = |what| {
+                move |e: serde_json::Error| StoreError::Corrupt { what, reason: e.to_string() }
+            };
             jobs.push(JobRow {
                 spec: serde_json::from_str(&spec).map_err(corrupt("job spec"))?,
                 state: JobState::parse(&state)?,
                 seats: serde_json::from_str(&seats).map_err(corrupt("job seats"))?,
-                settle_tx: tx
-                    .map(|t| t.parse())
-                    .transpose()
-                    .map_err(|e: alloy::hex::FromHexError| StoreError::Corrupt { what: "tx hash", reason: e.to_string() })?,
+                settle_tx: tx.map(|t| t.parse()).transpose().map_err(
+                    |e: alloy::hex::FromHexError| StoreError::Corrupt {
+                        what: "tx hash",
+                        reason: e.to_string(),
+                    },
+                )?,
             });
         }
         jobs.sort_by_key(|j| j.spec.job_id);
@@ -328,10 +331,12 @@ impl Store {
     /// [`StoreError`] on database errors or corrupt rows.
     pub fn events(&self, job_id: U256) -> Result<Vec<LogEvent>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT event FROM job_events WHERE job_id = ?1 ORDER BY seq")?;
+        let mut stmt =
+            conn.prepare("SELECT event FROM job_events WHERE job_id = ?1 ORDER BY seq")?;
         let rows = stmt.query_map(params![job_id.to_string()], |row| row.get::<_, String>(0))?;
         rows.map(|r| {
-            serde_json::from_str(&r?).map_err(|e| StoreError::Corrupt { what: "job event", reason: e.to_string() })
+            serde_json::from_str(&r?)
+                .map_err(|e| StoreError::Corrupt { what: "job event", reason: e.to_string() })
         })
         .collect()
     }
@@ -365,7 +370,14 @@ mod tests {
             assert!(store.add_job(&spec(1)).unwrap());
             assert!(!store.add_job(&spec(1)).unwrap(), "a job seen twice is stored once");
             store.add_job(&spec(2)).unwrap();
-            store.update_job(U256::from(1), JobState::Claimed, Some(&[Address::repeat_byte(1)]), None).unwrap();
+            store
+                .update_job(
+                    U256::from(1),
+                    JobState::Claimed,
+                    Some(&[Address::repeat_byte(1)]),
+                    None,
+                )
+                .unwrap();
             store.append_event(U256::from(1), &LogEvent::CloseProposals).unwrap();
             store.append_event(U256::from(1), &LogEvent::CloseRound).unwrap();
             store.set_agent(Address::repeat_byte(9), true).unwrap();
@@ -376,13 +388,24 @@ mod tests {
         assert_eq!(store.cursor().unwrap(), Some((12, Some(B256::repeat_byte(3)))));
         let jobs = store.open_jobs().unwrap();
         assert_eq!(jobs.len(), 2);
-        assert_eq!((jobs[0].state, jobs[0].seats.clone()), (JobState::Claimed, vec![Address::repeat_byte(1)]));
-        assert_eq!(store.events(U256::from(1)).unwrap(), vec![LogEvent::CloseProposals, LogEvent::CloseRound]);
+        assert_eq!(
+            (jobs[0].state, jobs[0].seats.clone()),
+            (JobState::Claimed, vec![Address::repeat_byte(1)])
+        );
+        assert_eq!(
+            store.events(U256::from(1)).unwrap(),
+            vec![LogEvent::CloseProposals, LogEvent::CloseRound]
+        );
         assert_eq!(store.active_agents().unwrap(), vec![Address::repeat_byte(8)]);
-        store.update_job(U256::from(1), JobState::Settled, None, Some(B256::repeat_byte(5))).unwrap();
+        store
+            .update_job(U256::from(1), JobState::Settled, None, Some(B256::repeat_byte(5)))
+            .unwrap();
         assert_eq!(store.open_jobs().unwrap().len(), 1);
         let settled = store.job(U256::from(1)).unwrap().unwrap();
-        assert_eq!((settled.state, settled.settle_tx), (JobState::Settled, Some(B256::repeat_byte(5))));
+        assert_eq!(
+            (settled.state, settled.settle_tx),
+            (JobState::Settled, Some(B256::repeat_byte(5)))
+        );
         assert_eq!(settled.seats, vec![Address::repeat_byte(1)], "seats are kept when not given");
     }
 }

@@ -2,11 +2,7 @@
 
 use std::path::PathBuf;
 
-use alloy::{
-    network::EthereumWallet,
-    primitives::Address,
-    providers::{Provider, ProviderBuilder},
-};
+use alloy::{primitives::Address, providers::Provider};
 use eyre::WrapErr;
 use nsed_deploy::{Deployment, SuiteParams, deploy_suite};
 
@@ -73,9 +69,10 @@ pub(crate) async fn deploy_and_record(
 ) -> eyre::Result<(Deployment, PathBuf)> {
     let signer = key.signer()?;
     let deployer = signer.address();
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer))
-        .connect_http(rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?);
+    let provider = nsed_contracts::provider::wallet_provider(
+        rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?,
+        signer,
+    );
     let chain_id = provider
         .get_chain_id()
         .await

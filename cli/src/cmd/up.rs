@@ -15,9 +15,8 @@ use std::{
 };
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, B256, U256, keccak256},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     signers::local::PrivateKeySigner,
     sol,
     sol_types::SolEvent,
@@ -193,12 +192,9 @@ impl UpArgs {
         let token_address = record.address(BOUNTY_TOKEN)?;
         let url: reqwest_url::Url =
             rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?;
-        let as_deployer = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(roles.deployer.clone()))
-            .connect_http(url.clone());
-        let as_requester = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(roles.requester.clone()))
-            .connect_http(url.clone());
+        let as_deployer =
+            nsed_contracts::provider::wallet_provider(url.clone(), roles.deployer.clone());
+        let as_requester = nsed_contracts::provider::wallet_provider(url, roles.requester.clone());
         let chain_id = as_deployer.get_chain_id().await?;
 
         // 2. Agents: three workers with their own keys and different models.
@@ -341,6 +337,7 @@ impl UpArgs {
             requested: &requested,
             settled: &settled,
             elapsed,
+            rounds: keeper_metrics.rounds.load(std::sync::atomic::Ordering::Relaxed),
         });
 
         if !self.once {
@@ -397,6 +394,7 @@ struct Report<'a> {
     requested: &'a [(U256, u8)],
     settled: &'a [Option<JobSettled>],
     elapsed: Duration,
+    rounds: u64,
 }
 
 #[allow(clippy::print_stdout)]
@@ -431,4 +429,11 @@ fn print_report(r: &Report<'_>) {
         r.elapsed.as_secs_f64(),
         total as f64 * 60.0 / r.elapsed.as_secs_f64().max(1e-9)
     );
+    println!(
+        "rounds       {} in total, {:.0} ms each on average (keeper, NATS, signing and inference; \
+         one job at a time)",
+        r.rounds,
+        r.elapsed.as_secs_f64() * 1000.0 / r.rounds.max(1) as f64
+    );
+    println!("record       {}", r.record_path.display());
 }

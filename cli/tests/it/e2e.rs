@@ -4,9 +4,8 @@
 use std::{path::Path, time::Duration};
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, B256, U256, keccak256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
     sol,
@@ -74,14 +73,8 @@ impl Stack {
         let key = |i: usize| anvil.accounts()[i].private_key().parse::<PrivateKeySigner>().unwrap();
         let (deployer_key, keeper_key, requester_key) = (key(0), key(1), key(2));
         let url: alloy::transports::http::reqwest::Url = anvil.endpoint().parse().unwrap();
-        let deployer = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(deployer_key.clone()))
-            .connect_http(url.clone())
-            .erased();
-        let requester = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(requester_key.clone()))
-            .connect_http(url)
-            .erased();
+        let deployer = nsed_contracts::provider::wallet_provider(url.clone(), deployer_key.clone());
+        let requester = nsed_contracts::provider::wallet_provider(url, requester_key.clone());
         let params = SuiteParams { challenge_window: 60, ..SuiteParams::default() };
         let record =
             deploy_suite(&deployer, deployer_key.address(), "e2e", params, None).await.unwrap();
@@ -142,12 +135,21 @@ impl Stack {
         &self,
         phase_timeout: Duration,
     ) -> (CancellationToken, JoinHandle<Result<(), KeeperError>>) {
+        self.keeper_with(phase_timeout, None)
+    }
+
+    fn keeper_with(
+        &self,
+        phase_timeout: Duration,
+        metrics_addr: Option<std::net::SocketAddr>,
+    ) -> (CancellationToken, JoinHandle<Result<(), KeeperError>>) {
         let mut config = KeeperConfig::new(self.anvil.endpoint(), self.nats.url(), self.market);
         config.start_block = self.record.start_block;
         config.db_path = self.db.path().join("keeper.sqlite");
         config.poll_interval = Duration::from_millis(100);
         config.phase_timeout = phase_timeout;
         config.liveness = Duration::from_secs(5);
+        config.metrics_addr = metrics_addr;
         let token = CancellationToken::new();
         let handle = tokio::spawn(Keeper::new(config, self.keeper_key.clone()).run(token.clone()));
         (token, handle)
@@ -248,6 +250,11 @@ impl Stack {
 
     /// The outcome the off-chain protocol computes from the keeper's stored deliberation log.
     fn offchain_answer(&self, job_id: U256) -> Option<String> {
+        self.offchain(job_id).outcome().and_then(|o| o.answer).map(|a| a.content)
+    }
+
+    /// The deliberation rebuilt by the off-chain protocol from the keeper's stored log.
+    fn offchain(&self, job_id: U256) -> Deliberation {
         let store = Store::open(&self.db.path().join("keeper.sqlite")).unwrap();
         let job = store.job(job_id).unwrap().unwrap();
         let domain = eip712::domain(self.anvil.chain_id(), self.market);
@@ -260,8 +267,20 @@ impl Stack {
         )
         .unwrap();
         replay(&mut d, store.events(job_id).unwrap()).unwrap();
-        d.outcome().and_then(|o| o.answer).map(|a| a.content)
+        d
     }
+}
+
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    socket
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.unwrap();
+    response
 }
 
 const STATUS_CLAIMED: u8 = 2;
@@ -271,7 +290,9 @@ const STATUS_REFUNDED: u8 = 4;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requested_jobs_settle_on_chain_with_the_answer_the_protocol_computes() {
     let stack = Stack::start().await;
-    let (keeper, handle) = stack.keeper(Duration::from_secs(10));
+    let port = nsed_devstack::free_port().unwrap();
+    let (keeper, handle) =
+        stack.keeper_with(Duration::from_secs(10), Some(([127, 0, 0, 1], port).into()));
     let jobs = [stack.request(0, 3600).await, stack.request(1, 3600).await];
     for job_id in jobs {
         let settled = stack.wait_settled(job_id).await;
@@ -279,6 +300,11 @@ async fn requested_jobs_settle_on_chain_with_the_answer_the_protocol_computes() 
         assert_eq!(Some(settled.content.clone()), stack.offchain_answer(job_id));
         assert!((1..=3).contains(&settled.rounds));
     }
+    let metrics = http_get(port, "/metrics").await;
+    assert!(metrics.contains("nsed_keeper_jobs_settled_total 2"), "{metrics}");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    let health = http_get(port, "/health").await;
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
     keeper.cancel();
     handle.await.unwrap().unwrap();
 }
@@ -298,7 +324,11 @@ async fn a_worker_killed_during_a_round_does_not_stop_the_job() {
     assert_eq!(Some(settled.content), stack.offchain_answer(job_id));
     let d = stack.offchain(job_id);
     let first = &d.rounds()[0];
-    assert_eq!(first.proposals.iter().filter(|p| p.is_none()).count(), 1, "the dead agent was seated and missing");
+    assert_eq!(
+        first.proposals.iter().filter(|p| p.is_none()).count(),
+        1,
+        "the dead agent was seated and missing"
+    );
     assert_eq!(first.ballots.iter().filter(|b| b.is_none()).count(), 1);
     keeper.cancel();
     handle.await.unwrap().unwrap();
@@ -337,30 +367,32 @@ async fn a_keeper_killed_mid_job_and_restarted_settles_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_nobody_settles_is_refunded_after_its_deadline() {
     let stack = Stack::start().await;
-    let before = IDemoToken::new(stack.token, &stack.deployer)
-        .balanceOf(stack.requester_address)
-        .call()
-        .await
-        .unwrap();
-    let job_id = stack.request(4, 120).await;
+    let token = IDemoToken::new(stack.token, &stack.deployer);
+    let before =
+        step("balance before", token.balanceOf(stack.requester_address).call()).await.unwrap();
+    let job_id = step("request", stack.request(4, 120)).await;
     let market = IDeliberationMarket::new(stack.market, &stack.requester);
-    // Too early: the market refuses.
-    assert!(market.refund(job_id).send().await.is_err());
-    stack
-        .deployer
-        .raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (121u64,))
-        .await
-        .unwrap();
-    stack.deployer.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
-    market.refund(job_id).send().await.unwrap().get_receipt().await.unwrap();
+    // Too early: the market refuses (gas estimation already reverts, nothing is sent).
+    assert!(step("early refund", market.refund(job_id).send()).await.is_err());
+    let increase =
+        stack.deployer.raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (121u64,));
+    step("evm_increaseTime", increase).await.unwrap();
+    let mine = stack.deployer.raw_request::<_, serde_json::Value>("evm_mine".into(), ());
+    step("evm_mine", mine).await.unwrap();
+    let pending = step("refund", market.refund(job_id).send()).await.unwrap();
+    step("refund receipt", pending.get_receipt()).await.unwrap();
     assert_eq!(stack.status(job_id).await, STATUS_REFUNDED);
-    let after = IDemoToken::new(stack.token, &stack.deployer)
-        .balanceOf(stack.requester_address)
-        .call()
-        .await
-        .unwrap();
+    let after =
+        step("balance after", token.balanceOf(stack.requester_address).call()).await.unwrap();
     // The test minted exactly the bounty before requesting, so the refund restores it.
     assert_eq!(after, before + U256::from(10u64).pow(U256::from(18)));
     // A refunded job cannot be refunded again.
-    assert!(market.refund(job_id).send().await.is_err());
+    assert!(step("second refund", market.refund(job_id).send()).await.is_err());
+}
+
+/// Awaits `fut`, failing the test with `what` if it takes longer than 30 s.
+async fn step<T>(what: &str, fut: impl std::future::IntoFuture<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), fut.into_future())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within 30 s"))
 }

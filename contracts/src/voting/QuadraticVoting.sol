@@ -138,4 +138,32 @@ library QuadraticVoting {
             }
         }
     }
+
+    /**
+     * @dev Returns the NSED winner: the highest score among seats with `supported[q]` set (seats
+     * that received at least one non-zero vote), ties going to the lowest index, so a proposal
+     * nobody really evaluated cannot win. `found` is false (and `index`, `score` are 0) when no
+     * seat is supported. Matches `Tally::supported_winner` in `nsed-protocol`.
+     *
+     * Requirements:
+     *
+     * - `supported.length == scores.length`.
+     */
+    function supportedWinner(int256[] memory scores, bool[] memory supported)
+        internal
+        pure
+        returns (uint256 index, int256 score, bool found)
+    {
+        if (supported.length != scores.length) {
+            revert QuadraticVotingLengthMismatch(scores.length, supported.length);
+        }
+        for (uint256 q = 0; q < scores.length; ++q) {
+            if (!supported[q]) continue;
+            if (!found || scores[q] > score) {
+                index = q;
+                score = scores[q];
+                found = true;
+            }
+        }
+    }
 }

@@ -9,12 +9,22 @@ use alloy::{
     sol_types::SolCall,
 };
 use nsed_contracts::{
+    bounty_token::BountyToken,
+    deliberation_market::DeliberationMarket,
+    i_deliberation_market::IDeliberationMarket,
     quadratic_voting_harness::QuadraticVotingHarness,
     rank_token::RankToken,
     testkit::{GasSnapshot, TestChain},
+    tripartite_escrow::TripartiteEscrow,
 };
 
-use crate::fixtures::{RANK_URI, qv_harness};
+use crate::{
+    fixtures::{RANK_URI, qv_harness},
+    market_fixture::{
+        CHALLENGE_WINDOW, GUILD_FEE_BPS, JOB_DURATION, KEEPER_FEE_BPS, MarketFixture, RoundPlan,
+        tokens,
+    },
+};
 
 fn u(v: u64) -> U256 {
     U256::from(v)
@@ -131,11 +141,157 @@ fn quadratic_voting_gas(snap: &mut GasSnapshot) {
     }
 }
 
+/// Deployment cost of the market suite.
+fn deployment_gas(snap: &mut GasSnapshot) {
+    let mut chain = TestChain::new();
+    let guild = chain.account(0);
+    let token = chain
+        .deploy_with_receipt(
+            guild,
+            &BountyToken::BYTECODE,
+            &BountyToken::constructorCall { initialOwner: guild },
+        )
+        .unwrap();
+    snap.record("BountyToken::constructor", token.gas_used);
+    let ranks = chain
+        .deploy(
+            guild,
+            &RankToken::BYTECODE,
+            &RankToken::constructorCall { uri_: RANK_URI.into(), admin: guild },
+        )
+        .unwrap();
+    let escrow = chain
+        .deploy_with_receipt(
+            guild,
+            &TripartiteEscrow::BYTECODE,
+            &TripartiteEscrow::constructorCall { resolver_: guild },
+        )
+        .unwrap();
+    snap.record("TripartiteEscrow::constructor", escrow.gas_used);
+    let market = chain
+        .deploy_with_receipt(
+            guild,
+            &DeliberationMarket::BYTECODE,
+            &DeliberationMarket::constructorCall {
+                token_: token.ret,
+                ranks_: ranks,
+                escrow_: escrow.ret,
+                guild_: guild,
+                keeperFeeBps_: KEEPER_FEE_BPS,
+                guildFeeBps_: GUILD_FEE_BPS,
+                challengeWindow_: CHALLENGE_WINDOW,
+            },
+        )
+        .unwrap();
+    snap.record("DeliberationMarket::constructor", market.gas_used);
+}
+
+/// Every state-changing market function, and `settleJob` for 3, 5 and 8 agents over 1, 2 and 3
+/// rounds with full participation (every agent proposes and votes).
+fn market_gas(snap: &mut GasSnapshot) {
+    let mut f = MarketFixture::new(8);
+    let agent = Address::repeat_byte(0xa9);
+    snap.record("DeliberationMarket::registerAgent", f.register(agent).unwrap().gas_used);
+    let deactivate = IDeliberationMarket::deactivateAgentCall { agent };
+    snap.record(
+        "DeliberationMarket::deactivateAgent",
+        deactivate.send(&mut f.chain, f.owner, f.market),
+    );
+
+    // A first job warms the counters and gives the winner (agent 0) its first rank, so every
+    // measured settlement below pays the same promotion (burn rank r, mint rank r + 1).
+    let warm_up = f.claimed_job(3, 1, tokens(10));
+    let t = f.transcript(warm_up, 3, &[majority(3)]);
+    f.settle(warm_up, &t).unwrap();
+
+    let spec = f.spec(3, 1);
+    let requested = f.try_request_from(f.requester, spec, tokens(10)).unwrap();
+    snap.record("DeliberationMarket::requestJob", requested.gas_used);
+    let claim = IDeliberationMarket::claimJobCall { jobId: requested.ret };
+    snap.record("DeliberationMarket::claimJob", claim.send(&mut f.chain, f.keeper, f.market));
+
+    for agents in [3usize, 5, 8] {
+        for rounds in 1..=3usize {
+            let job = f.claimed_job(agents as u8, rounds as u8, tokens(10));
+            let plan = vec![majority(agents); rounds];
+            let t = f.transcript(job, agents, &plan);
+            let gas = f.settle(job, &t).unwrap().gas_used;
+            snap.record(
+                format!("DeliberationMarket::settleJob ({agents} agents x {rounds} rounds)"),
+                gas,
+            );
+        }
+    }
+
+    f.chain.advance_time(JOB_DURATION + 1);
+    let refunded = f.refund_from(f.requester, requested.ret).unwrap();
+    snap.record("DeliberationMarket::refund (claimed job)", refunded.gas_used);
+}
+
+/// A direct escrow deal through every transition, with three recipients.
+fn escrow_gas(snap: &mut GasSnapshot) {
+    let mut f = MarketFixture::new(0);
+    let (buyer, seller, escrow) = (f.requester, f.chain.account(7), f.escrow);
+    let recipients =
+        vec![Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3)];
+    let amounts = vec![U256::from(500), U256::from(300), U256::from(200)];
+    let open = |f: &mut MarketFixture| {
+        let call = TripartiteEscrow::openCall {
+            operator: seller,
+            token: f.token,
+            amount: U256::from(1_000),
+            deliveryDeadline: f.chain.timestamp() + 3_600,
+            challengeWindow: 600,
+        };
+        f.chain.send(buyer, escrow, &call).unwrap()
+    };
+    // The first deal pays for the counter's first write; measure the steady state.
+    open(&mut f);
+    let opened = open(&mut f);
+    snap.record("TripartiteEscrow::open", opened.gas_used);
+    let deliver = |f: &mut MarketFixture, deal: U256| {
+        let call = TripartiteEscrow::deliverCall {
+            dealId: deal,
+            recipients: recipients.clone(),
+            amounts: amounts.clone(),
+        };
+        call.send(&mut f.chain, seller, escrow)
+    };
+    snap.record("TripartiteEscrow::deliver (3 recipients)", deliver(&mut f, opened.ret));
+    let disputed = open(&mut f).ret;
+    deliver(&mut f, disputed);
+    let refunded = open(&mut f).ret;
+    let dispute = TripartiteEscrow::disputeCall { dealId: disputed };
+    snap.record("TripartiteEscrow::dispute", dispute.send(&mut f.chain, buyer, escrow));
+    let rule = TripartiteEscrow::ruleCall { dealId: disputed, buyerShareBps: 2_500 };
+    snap.record(
+        "TripartiteEscrow::rule (split, 3 recipients)",
+        rule.send(&mut f.chain, f.guild, escrow),
+    );
+    f.chain.advance_time(3_601);
+    let release = TripartiteEscrow::releaseCall { dealId: opened.ret };
+    snap.record(
+        "TripartiteEscrow::release (3 recipients)",
+        release.send(&mut f.chain, seller, escrow),
+    );
+    let refund = TripartiteEscrow::refundCall { dealId: refunded };
+    snap.record("TripartiteEscrow::refund", refund.send(&mut f.chain, seller, escrow));
+}
+
+/// Every seat proposes; about two thirds answer "7" and everyone backs "7".
+fn majority(n: usize) -> RoundPlan {
+    let answers: Vec<&str> = (0..n).map(|s| if s % 3 == 2 { "1" } else { "7" }).collect();
+    RoundPlan::full(&answers, "7")
+}
+
 #[test]
 fn gas_matches_the_committed_snapshot() {
     let mut snap = GasSnapshot::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.gas-snapshot"));
     rank_token_gas(&mut snap);
     quadratic_voting_gas(&mut snap);
+    deployment_gas(&mut snap);
+    market_gas(&mut snap);
+    escrow_gas(&mut snap);
     if let Err(err) = snap.check_or_update() {
         panic!("{err}");
     }

@@ -1,7 +1,12 @@
 //! Contract tests on the revm test kit: one module per contract, plus the gas snapshot.
 
+mod bounty_token;
+mod escrow;
 mod fixtures;
 mod gas_snapshot;
+mod market;
+mod market_fixture;
+mod market_properties;
 mod quadratic_voting;
 mod rank_token;
 mod testkit;

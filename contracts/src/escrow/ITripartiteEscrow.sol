@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+/**
+ * @dev Escrow between a buyer, an operator (who delivers) and the guild, which resolves disputes
+ * (DESIGN.md §5.7).
+ *
+ * A deal holds `amount` of one ERC-20 and moves through:
+ *
+ * - `Funded` ({open}, {openFor}) → `Delivered` when the operator names who gets paid ({deliver},
+ *   at or before `deliveryDeadline`);
+ * - `Delivered` → `Released` once the challenge window has passed ({release}, anyone): the
+ *   recipients are paid as delivered;
+ * - `Delivered` → `Disputed` when the buyer objects within the window ({dispute});
+ * - `Disputed` → `Ruled` when the resolver splits the funds between buyer and recipients ({rule});
+ * - `Funded` → `Refunded` after `deliveryDeadline` without delivery ({refund}, anyone): the buyer
+ *   gets everything back.
+ *
+ * Time bounds are inclusive on the side of the earlier phase: a deal can be delivered at
+ * `deliveryDeadline` and refunded after it; it can be disputed at `deliveredAt + challengeWindow`
+ * and released after it (`deliveredAt + challengeWindow` is computed in 256 bits, so it never
+ * overflows). Every transition checks the state first and reverts with
+ * {TripartiteEscrowUnexpectedState} otherwise, so a retried call never pays twice.
+ */
+interface ITripartiteEscrow {
+    /// @dev Lifecycle of a deal. `Released`, `Ruled` and `Refunded` are final.
+    enum DealState {
+        None,
+        Funded,
+        Delivered,
+        Disputed,
+        Released,
+        Ruled,
+        Refunded
+    }
+
+    /**
+     * @dev One deal.
+     * @param buyer Who paid and receives refunds (and a ruling's buyer share).
+     * @param deliveryDeadline Unix time after which an undelivered deal can be refunded.
+     * @param state Where the deal stands.
+     * @param operator Who delivers and names the recipients.
+     * @param challengeWindow Seconds after delivery during which the buyer may dispute.
+     * @param token The escrowed ERC-20.
+     * @param deliveredAt Unix time of delivery (0 before).
+     * @param amount Escrowed amount.
+     * @param recipients Who gets paid on release, as delivered (empty before delivery).
+     * @param amounts What each recipient gets on release; sums to `amount`.
+     */
+    struct Deal {
+        address buyer;
+        uint64 deliveryDeadline;
+        DealState state;
+        address operator;
+        uint64 challengeWindow;
+        IERC20 token;
+        uint64 deliveredAt;
+        uint256 amount;
+        address[] recipients;
+        uint256[] amounts;
+    }
+
+    /**
+     * @dev A deal was opened and funded.
+     * @param dealId The new deal.
+     * @param buyer Who is refunded if the deal fails.
+     * @param operator Who delivers.
+     * @param token The escrowed ERC-20.
+     * @param amount Escrowed amount.
+     * @param deliveryDeadline Last time delivery is accepted.
+     * @param challengeWindow Seconds the buyer has to dispute after delivery.
+     */
+    event DealOpened(
+        uint256 indexed dealId,
+        address indexed buyer,
+        address indexed operator,
+        IERC20 token,
+        uint256 amount,
+        uint64 deliveryDeadline,
+        uint64 challengeWindow
+    );
+
+    /**
+     * @dev The operator delivered and named the payout.
+     * @param dealId The deal.
+     * @param recipients Who gets paid on release.
+     * @param amounts What each recipient gets.
+     * @param challengeEndsAt Last time the buyer may dispute.
+     */
+    event DealDelivered(uint256 indexed dealId, address[] recipients, uint256[] amounts, uint256 challengeEndsAt);
+
+    /**
+     * @dev The buyer disputed a delivery; the resolver decides.
+     * @param dealId The deal.
+     */
+    event DealDisputed(uint256 indexed dealId);
+
+    /**
+     * @dev The resolver ruled on a disputed deal and the funds were paid out.
+     * @param dealId The deal.
+     * @param buyerShareBps The buyer's share in basis points (10000 = full refund).
+     * @param buyerAmount What the buyer received; the rest went to the recipients pro rata.
+     */
+    event DealRuled(uint256 indexed dealId, uint16 buyerShareBps, uint256 buyerAmount);
+
+    /**
+     * @dev A delivered deal was paid out to its recipients after the challenge window.
+     * @param dealId The deal.
+     */
+    event DealReleased(uint256 indexed dealId);
+
+    /**
+     * @dev An undelivered deal was returned to its buyer after the delivery deadline.
+     * @param dealId The deal.
+     * @param amount What the buyer received.
+     */
+    event DealRefunded(uint256 indexed dealId, uint256 amount);
+
+    /**
+     * @dev The deal is not in a state that allows the call (including unknown deals, in `None`).
+     * @param dealId The deal.
+     * @param current Its current state.
+     */
+    error TripartiteEscrowUnexpectedState(uint256 dealId, DealState current);
+
+    /**
+     * @dev Only the deal's operator may deliver.
+     * @param dealId The deal.
+     * @param caller The rejected caller.
+     */
+    error TripartiteEscrowNotOperator(uint256 dealId, address caller);
+
+    /**
+     * @dev Only the deal's buyer may dispute.
+     * @param dealId The deal.
+     * @param caller The rejected caller.
+     */
+    error TripartiteEscrowNotBuyer(uint256 dealId, address caller);
+
+    /**
+     * @dev Only the resolver may rule.
+     * @param caller The rejected caller.
+     */
+    error TripartiteEscrowNotResolver(address caller);
+
+    /**
+     * @dev An address that must be set is the zero address (resolver, buyer, operator, token or a
+     * recipient).
+     */
+    error TripartiteEscrowZeroAddress();
+
+    /// @dev Deals must escrow a positive amount.
+    error TripartiteEscrowZeroAmount();
+
+    /**
+     * @dev The delivery deadline is not in the future when opening.
+     * @param deliveryDeadline The rejected deadline.
+     */
+    error TripartiteEscrowInvalidDeadline(uint64 deliveryDeadline);
+
+    /**
+     * @dev The token moved a different amount than requested (fee-on-transfer or rebasing tokens
+     * are not supported: they would break conservation).
+     * @param expected The requested amount.
+     * @param received What the escrow's balance grew by.
+     */
+    error TripartiteEscrowTransferMismatch(uint256 expected, uint256 received);
+
+    /**
+     * @dev Delivery came after the deadline.
+     * @param dealId The deal.
+     * @param deliveryDeadline The deadline that passed.
+     */
+    error TripartiteEscrowDeliveryLate(uint256 dealId, uint64 deliveryDeadline);
+
+    /**
+     * @dev A refund was asked for before the delivery deadline passed.
+     * @param dealId The deal.
+     * @param deliveryDeadline The deadline, still running.
+     */
+    error TripartiteEscrowDeadlineNotPassed(uint256 dealId, uint64 deliveryDeadline);
+
+    /**
+     * @dev A release was asked for while the buyer can still dispute.
+     * @param dealId The deal.
+     * @param challengeEndsAt Last second of the challenge window.
+     */
+    error TripartiteEscrowChallengeWindowOpen(uint256 dealId, uint256 challengeEndsAt);
+
+    /**
+     * @dev A dispute came after the challenge window closed.
+     * @param dealId The deal.
+     * @param challengeEndsAt Last second of the challenge window.
+     */
+    error TripartiteEscrowChallengeWindowClosed(uint256 dealId, uint256 challengeEndsAt);
+
+    /**
+     * @dev `recipients` and `amounts` differ in length.
+     * @param recipients Number of recipients.
+     * @param amounts Number of amounts.
+     */
+    error TripartiteEscrowLengthMismatch(uint256 recipients, uint256 amounts);
+
+    /**
+     * @dev More recipients than a release can safely pay in one transaction.
+     * @param count The number given.
+     * @param max {MAX_RECIPIENTS}.
+     */
+    error TripartiteEscrowTooManyRecipients(uint256 count, uint256 max);
+
+    /**
+     * @dev The delivered amounts do not add up to the escrowed amount.
+     * @param dealId The deal.
+     * @param expected The escrowed amount.
+     * @param actual The sum of the delivered amounts.
+     */
+    error TripartiteEscrowAmountMismatch(uint256 dealId, uint256 expected, uint256 actual);
+
+    /**
+     * @dev A ruling's buyer share is above 10000 basis points.
+     * @param buyerShareBps The rejected share.
+     */
+    error TripartiteEscrowInvalidShare(uint16 buyerShareBps);
+
+    /**
+     * @dev Opens a deal with the caller as buyer, pulling `amount` of `token` from the caller (which
+     * must have approved the escrow). Returns the new deal id (starting at 1).
+     *
+     * Requirements:
+     *
+     * - `operator` and `token` are not zero, `amount > 0`;
+     * - `deliveryDeadline` is in the future;
+     * - the token transfers exactly `amount`.
+     *
+     * Emits a {DealOpened} event.
+     */
+    function open(address operator, IERC20 token, uint256 amount, uint64 deliveryDeadline, uint64 challengeWindow)
+        external
+        returns (uint256 dealId);
+
+    /**
+     * @dev Like {open}, but records `buyer` as the deal's buyer while pulling the funds from the
+     * caller (the market opens its jobs' deals so refunds go to the requester).
+     */
+    function openFor(
+        address buyer,
+        address operator,
+        IERC20 token,
+        uint256 amount,
+        uint64 deliveryDeadline,
+        uint64 challengeWindow
+    ) external returns (uint256 dealId);
+
+    /**
+     * @dev Delivers a funded deal: on release, `recipients[i]` gets `amounts[i]`. Starts the
+     * challenge window.
+     *
+     * Requirements:
+     *
+     * - the deal is `Funded` and the caller is its operator;
+     * - `block.timestamp <= deliveryDeadline`;
+     * - one amount per recipient, at most {MAX_RECIPIENTS}, no zero recipient, `Σ amounts == amount`.
+     *
+     * Emits a {DealDelivered} event.
+     */
+    function deliver(uint256 dealId, address[] calldata recipients, uint256[] calldata amounts) external;
+
+    /**
+     * @dev Pays a delivered deal out to its recipients once the challenge window has passed; anyone
+     * may call.
+     *
+     * Requirements:
+     *
+     * - the deal is `Delivered`;
+     * - `block.timestamp > deliveredAt + challengeWindow`.
+     *
+     * Emits a {DealReleased} event.
+     */
+    function release(uint256 dealId) external;
+
+    /**
+     * @dev The buyer disputes a delivery, handing the decision to the resolver.
+     *
+     * Requirements:
+     *
+     * - the deal is `Delivered` and the caller is its buyer;
+     * - `block.timestamp <= deliveredAt + challengeWindow`.
+     *
+     * Emits a {DealDisputed} event.
+     */
+    function dispute(uint256 dealId) external;
+
+    /**
+     * @dev The resolver settles a disputed deal: the buyer gets `buyerShareBps` of the amount
+     * (rounded down), the recipients share the rest pro rata to their delivered amounts (rounded
+     * down, the dust to the last recipient). 10000 refunds the buyer in full; 0 pays as delivered.
+     *
+     * Requirements:
+     *
+     * - the caller is the resolver;
+     * - the deal is `Disputed`;
+     * - `buyerShareBps <= 10000`.
+     *
+     * Emits a {DealRuled} event.
+     */
+    function rule(uint256 dealId, uint16 buyerShareBps) external;
+
+    /**
+     * @dev Returns an undelivered deal to its buyer after the delivery deadline; anyone may call.
+     *
+     * Requirements:
+     *
+     * - the deal is `Funded`;
+     * - `block.timestamp > deliveryDeadline`.
+     *
+     * Emits a {DealRefunded} event.
+     */
+    function refund(uint256 dealId) external;
+
+    /// @dev The deal `dealId` (all zero for unknown ids).
+    function deal(uint256 dealId) external view returns (Deal memory);
+
+    /// @dev The state of deal `dealId` (`None` for unknown ids).
+    function dealState(uint256 dealId) external view returns (DealState);
+
+    /// @dev Number of deals opened so far; ids run from 1 to this count.
+    function dealCount() external view returns (uint256);
+
+    /// @dev The account that rules on disputes (the guild, later its timelock).
+    function resolver() external view returns (address);
+}

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ITripartiteEscrow} from "./ITripartiteEscrow.sol";
+
+/**
+ * @dev Buyer / operator / guild escrow (DESIGN.md §5.7); see {ITripartiteEscrow} for the state
+ * machine.
+ *
+ * - **Conservation.** The escrow's balance of a token always equals the sum of the amounts of its
+ *   open (`Funded`, `Delivered`, `Disputed`) deals in that token: {open} checks the exact amount
+ *   arrived, and every final transition pays out exactly the deal's amount.
+ * - **Retry-safe.** Each transition checks the deal's state, then writes the new state, then emits,
+ *   and only then transfers (checks-effects-interactions, plus a transient reentrancy guard).
+ * - **Bounded payouts.** A delivery names at most {MAX_RECIPIENTS} recipients, so {release} and
+ *   {rule} always fit in a block.
+ * - **Time.** Deadlines and windows are compared with `block.timestamp`; they are meant to be
+ *   minutes to days long, so the few seconds a block producer can skew it do not matter.
+ * - **Immutable resolver.** The resolver is fixed at construction (the guild; in a full deployment
+ *   its timelock). There is no admin and no upgrade path.
+ *
+ * NOTE: A recipient the token refuses to pay (e.g. a blocklisted address) makes {release} revert;
+ * the buyer can dispute within the window and the resolver can then refund. Only standard ERC-20
+ * tokens without transfer fees are supported.
+ */
+contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @dev Most recipients a delivery may name.
+    uint256 public constant MAX_RECIPIENTS = 64;
+
+    /// @dev 100% in basis points.
+    uint16 private constant _BPS = 10_000;
+
+    address private immutable _resolver;
+    uint256 private _dealCount;
+    mapping(uint256 dealId => Deal) private _deals;
+
+    /**
+     * @dev Sets the resolver of every dispute.
+     * @param resolver_ The guild (or its timelock); must not be the zero address.
+     */
+    constructor(address resolver_) {
+        if (resolver_ == address(0)) revert TripartiteEscrowZeroAddress();
+        _resolver = resolver_;
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function open(address operator, IERC20 token, uint256 amount, uint64 deliveryDeadline, uint64 challengeWindow)
+        public
+        virtual
+        nonReentrant
+        returns (uint256)
+    {
+        return _open(msg.sender, operator, token, amount, deliveryDeadline, challengeWindow);
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function openFor(
+        address buyer,
+        address operator,
+        IERC20 token,
+        uint256 amount,
+        uint64 deliveryDeadline,
+        uint64 challengeWindow
+    ) public virtual nonReentrant returns (uint256) {
+        return _open(buyer, operator, token, amount, deliveryDeadline, challengeWindow);
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function deliver(uint256 dealId, address[] calldata recipients, uint256[] calldata amounts)
+        public
+        virtual
+        nonReentrant
+    {
+        Deal storage d = _requireState(dealId, DealState.Funded);
+        if (msg.sender != d.operator) revert TripartiteEscrowNotOperator(dealId, msg.sender);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > d.deliveryDeadline) revert TripartiteEscrowDeliveryLate(dealId, d.deliveryDeadline);
+        if (recipients.length != amounts.length) {
+            revert TripartiteEscrowLengthMismatch(recipients.length, amounts.length);
+        }
+        if (recipients.length > MAX_RECIPIENTS) {
+            revert TripartiteEscrowTooManyRecipients(recipients.length, MAX_RECIPIENTS);
+        }
+        uint256 total = 0;
+        for (uint256 i = 0; i < recipients.length; ++i) {
+            if (recipients[i] == address(0)) revert TripartiteEscrowZeroAddress();
+            total += amounts[i];
+        }
+        if (total != d.amount) revert TripartiteEscrowAmountMismatch(dealId, d.amount, total);
+
+        d.state = DealState.Delivered;
+        d.deliveredAt = uint64(block.timestamp);
+        d.recipients = recipients;
+        d.amounts = amounts;
+        emit DealDelivered(dealId, recipients, amounts, _challengeEndsAt(d));
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function release(uint256 dealId) public virtual nonReentrant {
+        Deal storage d = _requireState(dealId, DealState.Delivered);
+        uint256 endsAt = _challengeEndsAt(d);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp <= endsAt) revert TripartiteEscrowChallengeWindowOpen(dealId, endsAt);
+
+        d.state = DealState.Released;
+        emit DealReleased(dealId);
+
+        IERC20 token = d.token;
+        uint256 count = d.recipients.length;
+        for (uint256 i = 0; i < count; ++i) {
+            _pay(token, d.recipients[i], d.amounts[i]);
+        }
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function dispute(uint256 dealId) public virtual nonReentrant {
+        Deal storage d = _requireState(dealId, DealState.Delivered);
+        if (msg.sender != d.buyer) revert TripartiteEscrowNotBuyer(dealId, msg.sender);
+        uint256 endsAt = _challengeEndsAt(d);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > endsAt) revert TripartiteEscrowChallengeWindowClosed(dealId, endsAt);
+
+        d.state = DealState.Disputed;
+        emit DealDisputed(dealId);
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function rule(uint256 dealId, uint16 buyerShareBps) public virtual nonReentrant {
+        if (msg.sender != _resolver) revert TripartiteEscrowNotResolver(msg.sender);
+        Deal storage d = _requireState(dealId, DealState.Disputed);
+        if (buyerShareBps > _BPS) revert TripartiteEscrowInvalidShare(buyerShareBps);
+
+        uint256 amount = d.amount;
+        uint256 buyerAmount = Math.mulDiv(amount, buyerShareBps, _BPS);
+        d.state = DealState.Ruled;
+        emit DealRuled(dealId, buyerShareBps, buyerAmount);
+
+        IERC20 token = d.token;
+        _pay(token, d.buyer, buyerAmount);
+        uint256 rest = amount - buyerAmount;
+        if (rest == 0) return;
+        uint256 count = d.recipients.length;
+        uint256 paid = 0;
+        for (uint256 i = 0; i + 1 < count; ++i) {
+            // Pro rata to the delivered amounts, rounded down: the shares of all but the last
+            // recipient sum to at most rest * (amount - amounts[last]) / amount <= rest.
+            uint256 share = Math.mulDiv(rest, d.amounts[i], amount);
+            paid += share;
+            _pay(token, d.recipients[i], share);
+        }
+        _pay(token, d.recipients[count - 1], rest - paid);
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function refund(uint256 dealId) public virtual nonReentrant {
+        Deal storage d = _requireState(dealId, DealState.Funded);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp <= d.deliveryDeadline) {
+            revert TripartiteEscrowDeadlineNotPassed(dealId, d.deliveryDeadline);
+        }
+
+        d.state = DealState.Refunded;
+        uint256 amount = d.amount;
+        emit DealRefunded(dealId, amount);
+
+        _pay(d.token, d.buyer, amount);
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function deal(uint256 dealId) public view virtual returns (Deal memory) {
+        return _deals[dealId];
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function dealState(uint256 dealId) public view virtual returns (DealState) {
+        return _deals[dealId].state;
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function dealCount() public view virtual returns (uint256) {
+        return _dealCount;
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function resolver() public view virtual returns (address) {
+        return _resolver;
+    }
+
+    /**
+     * @dev Records a new deal and pulls its funds from the caller, checking the exact amount
+     * arrived. The deal is written before the transfer; the whole call reverts if the transfer
+     * does.
+     */
+    function _open(
+        address buyer,
+        address operator,
+        IERC20 token,
+        uint256 amount,
+        uint64 deliveryDeadline,
+        uint64 challengeWindow
+    ) internal virtual returns (uint256 dealId) {
+        if (buyer == address(0) || operator == address(0) || address(token) == address(0)) {
+            revert TripartiteEscrowZeroAddress();
+        }
+        if (amount == 0) revert TripartiteEscrowZeroAmount();
+        // forge-lint: disable-next-line(block-timestamp)
+        if (deliveryDeadline <= block.timestamp) revert TripartiteEscrowInvalidDeadline(deliveryDeadline);
+
+        dealId = ++_dealCount;
+        Deal storage d = _deals[dealId];
+        d.buyer = buyer;
+        d.deliveryDeadline = deliveryDeadline;
+        d.state = DealState.Funded;
+        d.operator = operator;
+        d.challengeWindow = challengeWindow;
+        d.token = token;
+        d.amount = amount;
+        emit DealOpened(dealId, buyer, operator, token, amount, deliveryDeadline, challengeWindow);
+
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != amount) revert TripartiteEscrowTransferMismatch(amount, received);
+    }
+
+    /// @dev The deal `dealId`, which must be in `expected` state.
+    function _requireState(uint256 dealId, DealState expected) internal view virtual returns (Deal storage d) {
+        d = _deals[dealId];
+        if (d.state != expected) revert TripartiteEscrowUnexpectedState(dealId, d.state);
+    }
+
+    /// @dev Last second the buyer may dispute a delivered deal.
+    function _challengeEndsAt(Deal storage d) internal view virtual returns (uint256) {
+        return uint256(d.deliveredAt) + d.challengeWindow;
+    }
+
+    /// @dev Transfers `amount` of `token` to `to`, skipping zero amounts.
+    function _pay(IERC20 token, address to, uint256 amount) private {
+        if (amount > 0) token.safeTransfer(to, amount);
+    }
+}

@@ -1,0 +1,722 @@
+//! TripartiteEscrow: direct deals through every transition, revert path and ruling split, plus a
+//! model-based property test of the whole state machine.
+
+use alloy::primitives::{Address, U256};
+use nsed_contracts::{
+    bounty_token::BountyToken,
+    testkit::{ExpectRevert, Receipt, TxFailure},
+    tripartite_escrow::TripartiteEscrow,
+};
+use proptest::prelude::*;
+
+use crate::market_fixture::*;
+
+/// Direct deals on the market fixture's escrow: buyers are accounts 2, 8 and 9 (funded, escrow
+/// approved), the operator (a seller) is account 7, the resolver is the guild (account 0).
+struct EscrowFixture {
+    f: MarketFixture,
+    seller: Address,
+}
+
+impl EscrowFixture {
+    fn new() -> Self {
+        let f = MarketFixture::new(0);
+        let seller = f.chain.account(7);
+        Self { f, seller }
+    }
+
+    fn buyer(&self) -> Address {
+        self.f.requester
+    }
+
+    fn now(&self) -> u64 {
+        self.f.chain.timestamp()
+    }
+
+    fn open_from(
+        &mut self,
+        buyer: Address,
+        amount: U256,
+        deadline: u64,
+        window: u64,
+    ) -> Result<Receipt<U256>, TxFailure> {
+        let call = TripartiteEscrow::openCall {
+            operator: self.seller,
+            token: self.f.token,
+            amount,
+            deliveryDeadline: deadline,
+            challengeWindow: window,
+        };
+        self.f.chain.send(buyer, self.f.escrow, &call)
+    }
+
+    /// Opens a deal of `amount` from the default buyer, deliverable for an hour, with a 10-minute
+    /// challenge window.
+    fn open(&mut self, amount: u64) -> U256 {
+        let deadline = self.now() + 3600;
+        self.open_from(self.buyer(), u(amount), deadline, 600).expect("open succeeds").ret
+    }
+
+    fn deliver_from(
+        &mut self,
+        from: Address,
+        deal: U256,
+        recipients: &[Address],
+        amounts: &[u64],
+    ) -> Result<Receipt<TripartiteEscrow::deliverReturn>, TxFailure> {
+        let call = TripartiteEscrow::deliverCall {
+            dealId: deal,
+            recipients: recipients.to_vec(),
+            amounts: amounts.iter().map(|&a| u(a)).collect(),
+        };
+        self.f.chain.send(from, self.f.escrow, &call)
+    }
+
+    fn deliver(
+        &mut self,
+        deal: U256,
+        recipients: &[Address],
+        amounts: &[u64],
+    ) -> Result<Receipt<TripartiteEscrow::deliverReturn>, TxFailure> {
+        self.deliver_from(self.seller, deal, recipients, amounts)
+    }
+
+    fn release(
+        &mut self,
+        deal: U256,
+    ) -> Result<Receipt<TripartiteEscrow::releaseReturn>, TxFailure> {
+        let anyone = self.f.chain.account(6);
+        self.f.chain.send(anyone, self.f.escrow, &TripartiteEscrow::releaseCall { dealId: deal })
+    }
+
+    fn dispute_from(
+        &mut self,
+        from: Address,
+        deal: U256,
+    ) -> Result<Receipt<TripartiteEscrow::disputeReturn>, TxFailure> {
+        self.f.chain.send(from, self.f.escrow, &TripartiteEscrow::disputeCall { dealId: deal })
+    }
+
+    fn rule_from(
+        &mut self,
+        from: Address,
+        deal: U256,
+        bps: u16,
+    ) -> Result<Receipt<TripartiteEscrow::ruleReturn>, TxFailure> {
+        let call = TripartiteEscrow::ruleCall { dealId: deal, buyerShareBps: bps };
+        self.f.chain.send(from, self.f.escrow, &call)
+    }
+
+    fn refund(&mut self, deal: U256) -> Result<Receipt<TripartiteEscrow::refundReturn>, TxFailure> {
+        let anyone = self.f.chain.account(6);
+        self.f.chain.send(anyone, self.f.escrow, &TripartiteEscrow::refundCall { dealId: deal })
+    }
+
+    fn state(&mut self, deal: U256) -> u8 {
+        self.f
+            .chain
+            .call(self.f.guild, self.f.escrow, &TripartiteEscrow::dealStateCall { dealId: deal })
+            .unwrap()
+    }
+}
+
+fn unexpected(deal: U256, current: u8) -> TripartiteEscrow::TripartiteEscrowUnexpectedState {
+    TripartiteEscrow::TripartiteEscrowUnexpectedState { dealId: deal, current }
+}
+
+/// Three payees that hold nothing else.
+fn payees() -> [Address; 3] {
+    [Address::repeat_byte(0xa1), Address::repeat_byte(0xa2), Address::repeat_byte(0xa3)]
+}
+
+mod open {
+    use super::*;
+
+    #[test]
+    fn open_pulls_the_amount_and_records_the_caller_as_buyer() {
+        let mut e = EscrowFixture::new();
+        let (buyer, deadline) = (e.buyer(), e.now() + 100);
+        let before = e.f.balance(buyer);
+        let receipt = e.open_from(buyer, u(1_000), deadline, 50).unwrap();
+        assert_eq!(receipt.ret, u(1));
+        let event = receipt.event::<TripartiteEscrow::DealOpened>();
+        assert_eq!((event.dealId, event.buyer, event.operator), (u(1), buyer, e.seller));
+        assert_eq!((event.token, event.amount), (e.f.token, u(1_000)));
+        assert_eq!((event.deliveryDeadline, event.challengeWindow), (deadline, 50));
+        assert_eq!(e.f.balance(buyer), before - u(1_000));
+        assert_eq!(e.f.balance(e.f.escrow), u(1_000));
+        let deal = e.f.deal(u(1));
+        assert_eq!((deal.buyer, deal.operator, deal.token), (buyer, e.seller, e.f.token));
+        assert_eq!((deal.amount, deal.state), (u(1_000), deal_state::FUNDED));
+        assert_eq!(
+            (deal.deliveryDeadline, deal.challengeWindow, deal.deliveredAt),
+            (deadline, 50, 0)
+        );
+        assert!(deal.recipients.is_empty() && deal.amounts.is_empty());
+        let count = e.f.chain.call(buyer, e.f.escrow, &TripartiteEscrow::dealCountCall {}).unwrap();
+        assert_eq!(count, u(1));
+        assert_eq!(e.open(5), u(2));
+    }
+
+    #[test]
+    fn open_for_records_another_buyer_and_pulls_from_the_caller() {
+        let mut e = EscrowFixture::new();
+        let (payer, buyer) = (e.f.requester, e.f.chain.account(8));
+        let (payer_before, buyer_before) = (e.f.balance(payer), e.f.balance(buyer));
+        let call = TripartiteEscrow::openForCall {
+            buyer,
+            operator: e.seller,
+            token: e.f.token,
+            amount: u(40),
+            deliveryDeadline: e.now() + 10,
+            challengeWindow: 0,
+        };
+        let deal = e.f.chain.send(payer, e.f.escrow, &call).unwrap().ret;
+        assert_eq!(e.f.deal(deal).buyer, buyer);
+        assert_eq!(e.f.balance(payer), payer_before - u(40));
+        assert_eq!(e.f.balance(buyer), buyer_before);
+        e.f.chain.advance_time(11);
+        e.refund(deal).unwrap();
+        assert_eq!(e.f.balance(buyer), buyer_before + u(40));
+    }
+
+    #[test]
+    fn open_rejects_zero_addresses_amounts_and_past_deadlines() {
+        let mut e = EscrowFixture::new();
+        let (buyer, now) = (e.buyer(), e.now());
+        let valid = TripartiteEscrow::openForCall {
+            buyer,
+            operator: e.seller,
+            token: e.f.token,
+            amount: u(1),
+            deliveryDeadline: now + 1,
+            challengeWindow: 0,
+        };
+        let escrow = e.f.escrow;
+        let mut send = |call: TripartiteEscrow::openForCall| e.f.chain.send(buyer, escrow, &call);
+        for call in [
+            TripartiteEscrow::openForCall { buyer: Address::ZERO, ..valid },
+            TripartiteEscrow::openForCall { operator: Address::ZERO, ..valid },
+            TripartiteEscrow::openForCall { token: Address::ZERO, ..valid },
+        ] {
+            send(call).expect_revert(TripartiteEscrow::TripartiteEscrowZeroAddress {});
+        }
+        send(TripartiteEscrow::openForCall { amount: U256::ZERO, ..valid })
+            .expect_revert(TripartiteEscrow::TripartiteEscrowZeroAmount {});
+        send(TripartiteEscrow::openForCall { deliveryDeadline: now, ..valid }).expect_revert(
+            TripartiteEscrow::TripartiteEscrowInvalidDeadline { deliveryDeadline: now },
+        );
+        send(valid).unwrap();
+    }
+
+    #[test]
+    fn open_needs_the_callers_allowance() {
+        let mut e = EscrowFixture::new();
+        let stranger = e.f.chain.account(6);
+        let deadline = e.now() + 10;
+        e.open_from(stranger, u(1), deadline, 0).expect_revert(
+            BountyToken::ERC20InsufficientAllowance {
+                spender: e.f.escrow,
+                allowance: U256::ZERO,
+                needed: u(1),
+            },
+        );
+    }
+
+    #[test]
+    fn the_resolver_is_fixed_at_construction_and_never_zero() {
+        let mut e = EscrowFixture::new();
+        let resolver =
+            e.f.chain.call(e.seller, e.f.escrow, &TripartiteEscrow::resolverCall {}).unwrap();
+        assert_eq!(resolver, e.f.guild);
+        e.f.chain
+            .deploy_with_receipt(
+                e.f.guild,
+                &TripartiteEscrow::BYTECODE,
+                &TripartiteEscrow::constructorCall { resolver_: Address::ZERO },
+            )
+            .expect_revert(TripartiteEscrow::TripartiteEscrowZeroAddress {});
+    }
+
+    #[test]
+    fn unknown_deals_read_as_empty_and_reject_every_transition() {
+        let mut e = EscrowFixture::new();
+        let id = u(77);
+        assert_eq!(e.state(id), deal_state::NONE);
+        assert_eq!(e.f.deal(id).buyer, Address::ZERO);
+        e.deliver(id, &payees()[..1], &[1]).expect_revert(unexpected(id, deal_state::NONE));
+        e.release(id).expect_revert(unexpected(id, deal_state::NONE));
+        let buyer = e.buyer();
+        e.dispute_from(buyer, id).expect_revert(unexpected(id, deal_state::NONE));
+        let guild = e.f.guild;
+        e.rule_from(guild, id, 0).expect_revert(unexpected(id, deal_state::NONE));
+        e.refund(id).expect_revert(unexpected(id, deal_state::NONE));
+    }
+}
+
+mod deliver {
+    use super::*;
+
+    #[test]
+    fn deliver_records_the_payout_and_starts_the_challenge_window() {
+        let mut e = EscrowFixture::new();
+        let deal = e.open(100);
+        e.f.chain.advance_time(30);
+        let [a, b, _] = payees();
+        let receipt = e.deliver(deal, &[a, b], &[60, 40]).unwrap();
+        let event = receipt.event::<TripartiteEscrow::DealDelivered>();
+        assert_eq!(event.dealId, deal);
+        assert_eq!((event.recipients, event.amounts), (vec![a, b], vec![u(60), u(40)]));
+        assert_eq!(event.challengeEndsAt, u(e.now() + 600));
+        let stored = e.f.deal(deal);
+        assert_eq!((stored.state, stored.deliveredAt), (deal_state::DELIVERED, e.now()));
+        assert_eq!((stored.recipients, stored.amounts), (vec![a, b], vec![u(60), u(40)]));
+        // Nothing moves before release.
+        assert_eq!(e.f.balance(a), U256::ZERO);
+        e.deliver(deal, &[a], &[100]).expect_revert(unexpected(deal, deal_state::DELIVERED));
+    }
+
+    #[test]
+    fn only_the_operator_delivers() {
+        let mut e = EscrowFixture::new();
+        let deal = e.open(100);
+        let buyer = e.buyer();
+        e.deliver_from(buyer, deal, &payees()[..1], &[100]).expect_revert(
+            TripartiteEscrow::TripartiteEscrowNotOperator { dealId: deal, caller: buyer },
+        );
+    }
+
+    #[test]
+    fn delivery_is_accepted_up_to_the_deadline_and_not_after() {
+        let mut e = EscrowFixture::new();
+        let (on_time, late) = (e.open(10), e.open(10));
+        let deadline = e.f.deal(on_time).deliveryDeadline;
+        e.f.chain.warp(deadline);
+        e.deliver(on_time, &payees()[..1], &[10]).unwrap();
+        e.f.chain.warp(deadline + 1);
+        e.deliver(late, &payees()[..1], &[10]).expect_revert(
+            TripartiteEscrow::TripartiteEscrowDeliveryLate {
+                dealId: late,
+                deliveryDeadline: deadline,
+            },
+        );
+    }
+
+    #[test]
+    fn deliver_rejects_payouts_that_do_not_add_up() {
+        let mut e = EscrowFixture::new();
+        let deal = e.open(100);
+        let [a, b, _] = payees();
+        e.deliver(deal, &[a, b], &[100]).expect_revert(
+            TripartiteEscrow::TripartiteEscrowLengthMismatch { recipients: u(2), amounts: u(1) },
+        );
+        for (amounts, total) in [(vec![50, 49], 99), (vec![50, 51], 101)] {
+            e.deliver(deal, &[a, b], &amounts).expect_revert(
+                TripartiteEscrow::TripartiteEscrowAmountMismatch {
+                    dealId: deal,
+                    expected: u(100),
+                    actual: u(total),
+                },
+            );
+        }
+        e.deliver(deal, &[], &[]).expect_revert(TripartiteEscrow::TripartiteEscrowAmountMismatch {
+            dealId: deal,
+            expected: u(100),
+            actual: U256::ZERO,
+        });
+        e.deliver(deal, &[a, Address::ZERO], &[50, 50])
+            .expect_revert(TripartiteEscrow::TripartiteEscrowZeroAddress {});
+        let many: Vec<Address> = (0..65u8).map(|k| Address::repeat_byte(k + 1)).collect();
+        let mut amounts = vec![1u64; 65];
+        amounts[0] = 36;
+        e.deliver(deal, &many, &amounts).expect_revert(
+            TripartiteEscrow::TripartiteEscrowTooManyRecipients { count: u(65), max: u(64) },
+        );
+        assert_eq!(e.state(deal), deal_state::FUNDED);
+    }
+
+    #[test]
+    fn the_largest_payout_is_released_in_one_transaction() {
+        let mut e = EscrowFixture::new();
+        let deal = e.open(6_400);
+        let many: Vec<Address> = (0..64u8).map(|k| Address::repeat_byte(k + 1)).collect();
+        e.deliver(deal, &many, &[100; 64]).unwrap();
+        e.f.chain.advance_time(601);
+        let receipt = e.release(deal).unwrap();
+        assert!(receipt.gas_used < 3_000_000, "release used {} gas", receipt.gas_used);
+        for to in many {
+            assert_eq!(e.f.balance(to), u(100));
+        }
+    }
+}
+
+mod release {
+    use super::*;
+
+    #[test]
+    fn release_pays_the_recipients_after_the_window_and_only_once() {
+        let mut e = EscrowFixture::new();
+        let deal = e.open(100);
+        let [a, b, _] = payees();
+        e.deliver(deal, &[a, b], &[70, 30]).unwrap();
+        let ends = e.now() + 600;
+        e.f.chain.warp(ends);
+        e.release(deal).expect_revert(TripartiteEscrow::TripartiteEscrowChallengeWindowOpen {
+            dealId: deal,
+            challengeEndsAt: u(ends),
+        });
+        e.f.chain.warp(ends + 1);
+        let receipt = e.release(deal).unwrap();
+        assert_eq!(receipt.event::<TripartiteEscrow::DealReleased>().dealId, deal);
+        assert_eq!((e.f.balance(a), e.f.balance(b)), (u(70), u(30)));
+        assert_eq!(e.f.balance(e.f.escrow), U256::ZERO);
+        assert_eq!(e.state(deal), deal_state::RELEASED);
+        e.release(deal).expect_revert(unexpected(deal, deal_state::RELEASED));
+        let buyer = e.buyer();
+        e.dispute_from(buyer, deal).expect_revert(unexpected(deal, deal_state::RELEASED));
+        e.refund(deal).expect_revert(unexpected(deal, deal_state::RELEASED));
+    }
+
+    #[test]
+    fn a_funded_deal_cannot_be_released() {
+        let mut e = EscrowFixture::new();
+        let deal = e.open(100);
+        e.f.chain.advance_time(10_000);
+        e.release(deal).expect_revert(unexpected(deal, deal_state::FUNDED));
+    }
+
+    #[test]
+    fn a_zero_window_releases_one_second_after_delivery() {
+        let mut e = EscrowFixture::new();
+        let (buyer, deadline) = (e.buyer(), e.now() + 100);
+        let deal = e.open_from(buyer, u(9), deadline, 0).unwrap().ret;
+        e.deliver(deal, &payees()[..1], &[9]).unwrap();
+        e.dispute_from(buyer, deal).unwrap();
+        let deal = e.open_from(buyer, u(9), deadline, 0).unwrap().ret;
+        e.deliver(deal, &payees()[..1], &[9]).unwrap();
+        e.release(deal).expect_revert(TripartiteEscrow::TripartiteEscrowChallengeWindowOpen {
+            dealId: deal,
+            challengeEndsAt: u(e.now()),
+        });
+        e.f.chain.advance_time(1);
+        e.release(deal).unwrap();
+    }
+}
+
+mod dispute {
+    use super::*;
+
+    #[test]
+    fn only_the_buyer_disputes_and_only_within_the_window() {
+        let mut e = EscrowFixture::new();
+        let (early, late) = (e.open(10), e.open(10));
+        e.deliver(early, &payees()[..1], &[10]).unwrap();
+        e.deliver(late, &payees()[..1], &[10]).unwrap();
+        let ends = e.now() + 600;
+        let (buyer, seller) = (e.buyer(), e.seller);
+        e.dispute_from(seller, early).expect_revert(TripartiteEscrow::TripartiteEscrowNotBuyer {
+            dealId: early,
+            caller: seller,
+        });
+        e.f.chain.warp(ends);
+        let receipt = e.dispute_from(buyer, early).unwrap();
+        assert_eq!(receipt.event::<TripartiteEscrow::DealDisputed>().dealId, early);
+        assert_eq!(e.state(early), deal_state::DISPUTED);
+        e.f.chain.warp(ends + 1);
+        e.dispute_from(buyer, late).expect_revert(
+            TripartiteEscrow::TripartiteEscrowChallengeWindowClosed {
+                dealId: late,
+                challengeEndsAt: u(ends),
+            },
+        );
+        // A disputed deal waits for the resolver: no release, no second dispute.
+        e.release(early).expect_revert(unexpected(early, deal_state::DISPUTED));
+        e.dispute_from(buyer, early).expect_revert(unexpected(early, deal_state::DISPUTED));
+    }
+
+    #[test]
+    fn an_undelivered_deal_cannot_be_disputed() {
+        let mut e = EscrowFixture::new();
+        let deal = e.open(10);
+        let buyer = e.buyer();
+        e.dispute_from(buyer, deal).expect_revert(unexpected(deal, deal_state::FUNDED));
+    }
+}
+
+mod rule {
+    use super::*;
+
+    /// A disputed deal of `amount`, delivered to the payees in `shares`.
+    fn disputed(e: &mut EscrowFixture, amount: u64, shares: &[u64]) -> U256 {
+        let deal = e.open(amount);
+        e.deliver(deal, &payees()[..shares.len()], shares).unwrap();
+        let buyer = e.buyer();
+        e.dispute_from(buyer, deal).unwrap();
+        deal
+    }
+
+    #[test]
+    fn only_the_resolver_rules_on_a_disputed_deal_within_100_percent() {
+        let mut e = EscrowFixture::new();
+        let deal = disputed(&mut e, 100, &[100]);
+        let buyer = e.buyer();
+        e.rule_from(buyer, deal, 10_000)
+            .expect_revert(TripartiteEscrow::TripartiteEscrowNotResolver { caller: buyer });
+        let guild = e.f.guild;
+        e.rule_from(guild, deal, 10_001).expect_revert(
+            TripartiteEscrow::TripartiteEscrowInvalidShare { buyerShareBps: 10_001 },
+        );
+        let delivered = e.open(5);
+        e.deliver(delivered, &payees()[..1], &[5]).unwrap();
+        e.rule_from(guild, delivered, 0)
+            .expect_revert(unexpected(delivered, deal_state::DELIVERED));
+    }
+
+    #[test]
+    fn a_full_refund_ruling_returns_everything_to_the_buyer() {
+        let mut e = EscrowFixture::new();
+        let buyer = e.buyer();
+        let before = e.f.balance(buyer);
+        let deal = disputed(&mut e, 100, &[60, 40]);
+        let guild = e.f.guild;
+        let receipt = e.rule_from(guild, deal, 10_000).unwrap();
+        let event = receipt.event::<TripartiteEscrow::DealRuled>();
+        assert_eq!((event.dealId, event.buyerShareBps, event.buyerAmount), (deal, 10_000, u(100)));
+        assert_eq!(e.f.balance(buyer), before);
+        assert_eq!(e.f.balance(payees()[0]), U256::ZERO);
+        assert_eq!(e.state(deal), deal_state::RULED);
+    }
+
+    #[test]
+    fn a_zero_share_ruling_pays_as_delivered() {
+        let mut e = EscrowFixture::new();
+        let deal = disputed(&mut e, 100, &[60, 40]);
+        let guild = e.f.guild;
+        e.rule_from(guild, deal, 0).unwrap();
+        let [a, b, _] = payees();
+        assert_eq!((e.f.balance(a), e.f.balance(b)), (u(60), u(40)));
+    }
+
+    #[test]
+    fn a_split_pays_the_buyer_share_and_the_rest_pro_rata_with_dust_to_the_last() {
+        let mut e = EscrowFixture::new();
+        let buyer = e.buyer();
+        let before = e.f.balance(buyer);
+        let deal = disputed(&mut e, 1_001, &[500, 300, 201]);
+        let guild = e.f.guild;
+        let receipt = e.rule_from(guild, deal, 3_333).unwrap();
+        // buyer ⌊1001·0.3333⌋ = 333; rest 668 → ⌊668·500/1001⌋ = 333, ⌊668·300/1001⌋ = 200,
+        // and the last recipient takes 668 − 533 = 135.
+        assert_eq!(receipt.event::<TripartiteEscrow::DealRuled>().buyerAmount, u(333));
+        assert_eq!(e.f.balance(buyer), before - u(1_001) + u(333));
+        let [a, b, c] = payees();
+        assert_eq!((e.f.balance(a), e.f.balance(b), e.f.balance(c)), (u(333), u(200), u(135)));
+        assert_eq!(e.f.balance(e.f.escrow), U256::ZERO);
+    }
+
+    #[test]
+    fn a_ruling_is_final() {
+        let mut e = EscrowFixture::new();
+        let deal = disputed(&mut e, 10, &[10]);
+        let guild = e.f.guild;
+        e.rule_from(guild, deal, 5_000).unwrap();
+        e.rule_from(guild, deal, 5_000).expect_revert(unexpected(deal, deal_state::RULED));
+        e.f.chain.advance_time(10_000);
+        e.release(deal).expect_revert(unexpected(deal, deal_state::RULED));
+        e.refund(deal).expect_revert(unexpected(deal, deal_state::RULED));
+    }
+}
+
+mod refund {
+    use super::*;
+
+    #[test]
+    fn refund_returns_an_undelivered_deal_after_the_deadline_once() {
+        let mut e = EscrowFixture::new();
+        let buyer = e.buyer();
+        let before = e.f.balance(buyer);
+        let deal = e.open(100);
+        let deadline = e.f.deal(deal).deliveryDeadline;
+        e.f.chain.warp(deadline);
+        e.refund(deal).expect_revert(TripartiteEscrow::TripartiteEscrowDeadlineNotPassed {
+            dealId: deal,
+            deliveryDeadline: deadline,
+        });
+        e.f.chain.warp(deadline + 1);
+        let receipt = e.refund(deal).unwrap();
+        let event = receipt.event::<TripartiteEscrow::DealRefunded>();
+        assert_eq!((event.dealId, event.amount), (deal, u(100)));
+        assert_eq!(e.f.balance(buyer), before);
+        assert_eq!(e.state(deal), deal_state::REFUNDED);
+        e.refund(deal).expect_revert(unexpected(deal, deal_state::REFUNDED));
+        e.deliver(deal, &payees()[..1], &[100])
+            .expect_revert(unexpected(deal, deal_state::REFUNDED));
+    }
+
+    #[test]
+    fn a_delivered_deal_cannot_be_refunded() {
+        let mut e = EscrowFixture::new();
+        let deal = e.open(100);
+        e.deliver(deal, &payees()[..1], &[100]).unwrap();
+        e.f.chain.advance_time(3_601);
+        e.refund(deal).expect_revert(unexpected(deal, deal_state::DELIVERED));
+    }
+}
+
+/// One step against direct deals.
+#[derive(Debug, Clone)]
+enum Op {
+    Open { buyer: usize, amount: u64, deadline_in: u64, window: u64 },
+    Deliver { deal: usize, weights: Vec<u64> },
+    Dispute { deal: usize, by_buyer: bool },
+    Rule { deal: usize, bps: u16 },
+    Release { deal: usize },
+    Refund { deal: usize },
+    Warp { seconds: u64 },
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0usize..3, 1u64..10_000, 1u64..3_000, 0u64..2_000).prop_map(
+            |(buyer, amount, deadline_in, window)| Op::Open { buyer, amount, deadline_in, window }
+        ),
+        (0usize..8, prop::collection::vec(0u64..5, 1..4))
+            .prop_map(|(deal, weights)| Op::Deliver { deal, weights }),
+        (0usize..8, prop::bool::weighted(0.8))
+            .prop_map(|(deal, by_buyer)| Op::Dispute { deal, by_buyer }),
+        (0usize..8, prop_oneof![Just(0u16), Just(10_000u16), 0u16..=10_001])
+            .prop_map(|(deal, bps)| Op::Rule { deal, bps }),
+        (0usize..8).prop_map(|deal| Op::Release { deal }),
+        (0usize..8).prop_map(|deal| Op::Refund { deal }),
+        prop_oneof![0u64..200, 200u64..3_000].prop_map(|seconds| Op::Warp { seconds }),
+    ]
+}
+
+/// The escrow as a plain Rust model: what each deal holds and who gets what.
+#[derive(Debug, Clone)]
+struct DealModel {
+    buyer: usize,
+    amount: u64,
+    deadline: u64,
+    window: u64,
+    state: u8,
+    delivered_at: u64,
+    payout: Vec<(usize, u64)>,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// A plain model of the state machine predicts every success and failure of random direct
+    /// deals, and after every step each party's balance is what the model says and the escrow
+    /// holds exactly the sum of its open deals.
+    #[test]
+    fn deals_follow_the_model_and_conserve_funds(ops in prop::collection::vec(op_strategy(), 1..40)) {
+        let mut e = EscrowFixture::new();
+        let buyers = [e.f.requester, e.f.chain.account(8), e.f.chain.account(9)];
+        let payees = payees();
+        // Balance changes: buyers then payees.
+        let mut balances: Vec<i128> = vec![0; 6];
+        let start: Vec<U256> = buyers.iter().map(|&b| e.f.balance(b)).collect();
+        let mut deals: Vec<DealModel> = Vec::new();
+        for op in ops {
+            let now = e.now();
+            match op {
+                Op::Open { buyer, amount, deadline_in, window } => {
+                    let deal = e.open_from(buyers[buyer], u(amount), now + deadline_in, window).unwrap().ret;
+                    prop_assert_eq!(deal, u(deals.len() as u64 + 1));
+                    deals.push(DealModel { buyer, amount, deadline: now + deadline_in, window,
+                        state: deal_state::FUNDED, delivered_at: 0, payout: Vec::new() });
+                    balances[buyer] -= i128::from(amount);
+                }
+                Op::Deliver { deal, weights } => {
+                    let Some(model) = deals.get_mut(deal) else { continue };
+                    let total: u64 = weights.iter().sum::<u64>().max(1);
+                    let mut amounts: Vec<u64> = weights.iter().map(|w| model.amount * w / total).collect();
+                    let paid: u64 = amounts.iter().sum();
+                    *amounts.last_mut().unwrap() += model.amount - paid;
+                    let recipients = &payees[..amounts.len()];
+                    let ok = model.state == deal_state::FUNDED && now <= model.deadline;
+                    let result = e.deliver(u(deal as u64 + 1), recipients, &amounts);
+                    prop_assert_eq!(result.is_ok(), ok, "deliver {:?} -> {:?}", model, result);
+                    if ok {
+                        model.state = deal_state::DELIVERED;
+                        model.delivered_at = now;
+                        model.payout = amounts.iter().enumerate().map(|(k, &a)| (3 + k, a)).collect();
+                    }
+                }
+                Op::Dispute { deal, by_buyer } => {
+                    let Some(model) = deals.get_mut(deal) else { continue };
+                    let caller = if by_buyer { buyers[model.buyer] } else { e.seller };
+                    let ok = by_buyer && model.state == deal_state::DELIVERED
+                        && now <= model.delivered_at + model.window;
+                    let result = e.dispute_from(caller, u(deal as u64 + 1));
+                    prop_assert_eq!(result.is_ok(), ok, "dispute {:?}", model);
+                    if ok { model.state = deal_state::DISPUTED; }
+                }
+                Op::Rule { deal, bps } => {
+                    let Some(model) = deals.get_mut(deal) else { continue };
+                    let ok = model.state == deal_state::DISPUTED && bps <= 10_000;
+                    let guild = e.f.guild;
+                    let result = e.rule_from(guild, u(deal as u64 + 1), bps);
+                    prop_assert_eq!(result.is_ok(), ok, "rule {:?}", model);
+                    if ok {
+                        model.state = deal_state::RULED;
+                        let to_buyer = model.amount * u64::from(bps) / 10_000;
+                        balances[model.buyer] += i128::from(to_buyer);
+                        let rest = model.amount - to_buyer;
+                        let last = model.payout.len() - 1;
+                        let mut paid = 0;
+                        for (k, &(party, share)) in model.payout.iter().enumerate() {
+                            let amount = if k == last {
+                                rest - paid
+                            } else {
+                                (u128::from(rest) * u128::from(share) / u128::from(model.amount)) as u64
+                            };
+                            paid += amount;
+                            balances[party] += i128::from(amount);
+                        }
+                    }
+                }
+                Op::Release { deal } => {
+                    let Some(model) = deals.get_mut(deal) else { continue };
+                    let ok = model.state == deal_state::DELIVERED && now > model.delivered_at + model.window;
+                    let result = e.release(u(deal as u64 + 1));
+                    prop_assert_eq!(result.is_ok(), ok, "release {:?}", model);
+                    if ok {
+                        model.state = deal_state::RELEASED;
+                        for &(party, amount) in &model.payout { balances[party] += i128::from(amount); }
+                    }
+                }
+                Op::Refund { deal } => {
+                    let Some(model) = deals.get_mut(deal) else { continue };
+                    let ok = model.state == deal_state::FUNDED && now > model.deadline;
+                    let result = e.refund(u(deal as u64 + 1));
+                    prop_assert_eq!(result.is_ok(), ok, "refund {:?}", model);
+                    if ok {
+                        model.state = deal_state::REFUNDED;
+                        balances[model.buyer] += i128::from(model.amount);
+                    }
+                }
+                Op::Warp { seconds } => e.f.chain.advance_time(seconds),
+            }
+            for (k, &buyer) in buyers.iter().enumerate() {
+                let expected = start[k] - U256::from(balances[k].unsigned_abs());
+                prop_assert!(balances[k] <= 0, "a buyer never ends up with more than it put in");
+                prop_assert_eq!(e.f.balance(buyer), expected);
+            }
+            for (k, &payee) in payees.iter().enumerate() {
+                prop_assert_eq!(e.f.balance(payee), U256::from(balances[3 + k] as u128));
+            }
+            let open: u64 = deals
+                .iter()
+                .filter(|d| matches!(d.state, deal_state::FUNDED | deal_state::DELIVERED | deal_state::DISPUTED))
+                .map(|d| d.amount)
+                .sum();
+            prop_assert_eq!(e.f.balance(e.f.escrow), u(open));
+            for (k, model) in deals.iter().enumerate() {
+                prop_assert_eq!(e.state(u(k as u64 + 1)), model.state);
+            }
+        }
+    }
+}

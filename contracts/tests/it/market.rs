@@ -1,0 +1,1230 @@
+//! DeliberationMarket: agents, jobs, settlement with signed transcripts, payouts, refunds.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, I256, U256, keccak256},
+    sol_types::{SolError, SolStruct},
+};
+use nsed_contracts::{
+    deliberation_market::DeliberationMarket::{self, DeliberationMarketErrors},
+    i_deliberation_market::IDeliberationMarket::{self, Round, Transcript},
+    rank_token::RankToken,
+    testkit::{ExpectRevert, TestChain, TxFailure},
+    tripartite_escrow::TripartiteEscrow,
+};
+use nsed_protocol::eip712;
+
+use crate::market_fixture::*;
+
+type Dm = DeliberationMarket::DeliberationMarketUnexpectedJobStatus;
+
+fn unexpected(job_id: U256, current: u8) -> Dm {
+    Dm { jobId: job_id, current }
+}
+
+/// The majority plan: seats 0 and 1 answer "7", seat 2 answers "1"; everyone backs "7".
+fn majority(n: usize) -> RoundPlan {
+    let answers: Vec<&str> = (0..n).map(|s| if s % 3 == 2 { "1" } else { "7" }).collect();
+    RoundPlan::full(&answers, "7")
+}
+
+/// A signed round built by hand (for transcripts the protocol crate would refuse to produce):
+/// `contents[seat]` is signed when present, `votes[seat]` is signed over the digest of `contents`.
+fn signed_round(
+    f: &MarketFixture,
+    job_id: U256,
+    round: u32,
+    contents: &[Option<&str>],
+    votes: &[Option<Vec<i64>>],
+) -> Round {
+    let seats = f.seats(contents.len());
+    let digest = eip712::proposals_digest(&seats, contents);
+    Round {
+        contents: contents.iter().map(|c| c.unwrap_or_default().to_string()).collect(),
+        proposalSignatures: contents
+            .iter()
+            .enumerate()
+            .map(|(seat, c)| c.map(|c| f.sign_proposal(seat, job_id, round, c)).unwrap_or_default())
+            .collect(),
+        votes: votes
+            .iter()
+            .map(|v| v.as_ref().map(|v| v.iter().map(|&x| i(x)).collect()).unwrap_or_default())
+            .collect(),
+        ballotSignatures: votes
+            .iter()
+            .enumerate()
+            .map(|(seat, v)| {
+                v.as_ref()
+                    .map(|v| f.sign_ballot(seat, job_id, round, digest, v))
+                    .unwrap_or_default()
+            })
+            .collect(),
+    }
+}
+
+fn transcript_of(f: &MarketFixture, rounds: Vec<Round>) -> Transcript {
+    let n = rounds[0].contents.len();
+    Transcript { agents: f.seats(n), rounds }
+}
+
+fn scores_of(values: &[i128]) -> Vec<I256> {
+    values.iter().map(|&s| I256::try_from(s).unwrap()).collect()
+}
+
+mod deployment {
+    use super::*;
+
+    #[test]
+    fn constructor_wires_parameters_and_roles() {
+        let mut f = MarketFixture::new(0);
+        let (m, g) = (f.market, f.guild);
+        let c = &mut f.chain;
+        assert_eq!(c.call(g, m, &DeliberationMarket::tokenCall {}).unwrap(), f.token);
+        assert_eq!(c.call(g, m, &DeliberationMarket::ranksCall {}).unwrap(), f.ranks);
+        assert_eq!(c.call(g, m, &DeliberationMarket::escrowCall {}).unwrap(), f.escrow);
+        assert_eq!(c.call(g, m, &DeliberationMarket::guildCall {}).unwrap(), g);
+        assert_eq!(c.call(g, m, &DeliberationMarket::keeperFeeBpsCall {}).unwrap(), KEEPER_FEE_BPS);
+        assert_eq!(c.call(g, m, &DeliberationMarket::guildFeeBpsCall {}).unwrap(), GUILD_FEE_BPS);
+        assert_eq!(
+            c.call(g, m, &DeliberationMarket::challengeWindowCall {}).unwrap(),
+            CHALLENGE_WINDOW
+        );
+        assert_eq!(c.call(g, m, &DeliberationMarket::jobCountCall {}).unwrap(), U256::ZERO);
+        assert_eq!(c.call(g, m, &DeliberationMarket::MAX_AGENTSCall {}).unwrap(), 16);
+        assert_eq!(c.call(g, m, &DeliberationMarket::MAX_ROUNDSCall {}).unwrap(), 5);
+        assert_eq!(c.call(g, m, &DeliberationMarket::MAX_INPUT_BYTESCall {}).unwrap(), u(65_536));
+        assert_eq!(c.call(g, m, &DeliberationMarket::MAX_KIND_BYTESCall {}).unwrap(), u(64));
+        assert_eq!(c.call(g, m, &DeliberationMarket::MAX_CONTENT_BYTESCall {}).unwrap(), u(4096));
+        let keeper_role = c.call(g, m, &DeliberationMarket::KEEPER_ROLECall {}).unwrap();
+        assert_eq!(keeper_role, keccak256("KEEPER_ROLE"));
+        let has = |c: &mut TestChain, role: B256, account: Address| {
+            c.call(g, m, &DeliberationMarket::hasRoleCall { role, account }).unwrap()
+        };
+        assert!(has(c, B256::ZERO, g));
+        assert!(has(c, keeper_role, f.keeper));
+        assert!(!has(c, keeper_role, f.requester));
+        assert!(!has(c, B256::ZERO, f.keeper));
+    }
+
+    #[test]
+    fn constructor_rejects_zero_addresses() {
+        let mut f = MarketFixture::new(0);
+        let valid = DeliberationMarket::constructorCall {
+            token_: f.token,
+            ranks_: f.ranks,
+            escrow_: f.escrow,
+            guild_: f.guild,
+            keeperFeeBps_: 0,
+            guildFeeBps_: 0,
+            challengeWindow_: 0,
+        };
+        let cases = [
+            DeliberationMarket::constructorCall { token_: Address::ZERO, ..valid.clone() },
+            DeliberationMarket::constructorCall { ranks_: Address::ZERO, ..valid.clone() },
+            DeliberationMarket::constructorCall { escrow_: Address::ZERO, ..valid.clone() },
+            DeliberationMarket::constructorCall { guild_: Address::ZERO, ..valid.clone() },
+        ];
+        for args in cases {
+            f.chain
+                .deploy_with_receipt(f.guild, &DeliberationMarket::BYTECODE, &args)
+                .expect_revert(DeliberationMarket::DeliberationMarketZeroAddress {});
+        }
+        f.chain.deploy(f.guild, &DeliberationMarket::BYTECODE, &valid).unwrap();
+    }
+
+    #[test]
+    fn constructor_rejects_fees_above_the_bounty() {
+        let mut f = MarketFixture::new(0);
+        let args = |keeper: u16, guild: u16| DeliberationMarket::constructorCall {
+            token_: f.token,
+            ranks_: f.ranks,
+            escrow_: f.escrow,
+            guild_: f.guild,
+            keeperFeeBps_: keeper,
+            guildFeeBps_: guild,
+            challengeWindow_: CHALLENGE_WINDOW,
+        };
+        let (over, exact) = (args(9_000, 1_001), args(9_000, 1_000));
+        f.chain.deploy_with_receipt(f.guild, &DeliberationMarket::BYTECODE, &over).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidFees {
+                keeperFeeBps: 9_000,
+                guildFeeBps: 1_001,
+            },
+        );
+        f.chain.deploy(f.guild, &DeliberationMarket::BYTECODE, &exact).unwrap();
+    }
+
+    #[test]
+    fn the_domain_separator_is_the_protocol_crates() {
+        let mut f = MarketFixture::new(0);
+        let (g, m) = (f.guild, f.market);
+        let separator = f.chain.call(g, m, &DeliberationMarket::domainSeparatorCall {}).unwrap();
+        assert_eq!(separator, f.domain().separator());
+        let domain = f.chain.call(g, m, &DeliberationMarket::eip712DomainCall {}).unwrap();
+        assert_eq!(domain.name, eip712::DOMAIN_NAME);
+        assert_eq!(domain.version, eip712::DOMAIN_VERSION);
+        assert_eq!(domain.chainId, u(f.chain.chain_id()));
+        assert_eq!(domain.verifyingContract, m);
+    }
+
+    #[test]
+    fn type_hashes_match_the_protocol_crates_structs() {
+        let mut f = MarketFixture::new(0);
+        let (g, m) = (f.guild, f.market);
+        let proposal = f.chain.call(g, m, &DeliberationMarket::PROPOSAL_TYPEHASHCall {}).unwrap();
+        let ballot = f.chain.call(g, m, &DeliberationMarket::BALLOT_TYPEHASHCall {}).unwrap();
+        assert_eq!(proposal, keccak256(eip712::typed::Proposal::eip712_encode_type().as_bytes()));
+        assert_eq!(ballot, keccak256(eip712::typed::Ballot::eip712_encode_type().as_bytes()));
+    }
+}
+
+mod agents {
+    use super::*;
+
+    #[test]
+    fn register_agent_stores_the_owner_and_model_and_emits() {
+        let mut f = MarketFixture::new(0);
+        let agent = Address::repeat_byte(0xa1);
+        let receipt = f.register(agent).unwrap();
+        let event = receipt.event::<IDeliberationMarket::AgentRegistered>();
+        assert_eq!((event.agent, event.owner), (agent, f.owner));
+        assert_eq!(event.modelId, keccak256(format!("model of {agent}")));
+        assert_eq!(event.metadataURI, format!("ipfs://agents/{agent}"));
+        let stored = f
+            .chain
+            .call(f.guild, f.market, &DeliberationMarket::agentCall { account: agent })
+            .unwrap();
+        assert_eq!((stored.owner, stored.active, stored.rank), (f.owner, true, 0));
+        assert_eq!(stored.modelId, event.modelId);
+        assert_eq!(f.rank_of(agent), U256::ZERO);
+        let unknown = f
+            .chain
+            .call(f.guild, f.market, &DeliberationMarket::agentCall { account: Address::ZERO })
+            .unwrap();
+        assert_eq!((unknown.owner, unknown.active), (Address::ZERO, false));
+    }
+
+    #[test]
+    fn register_agent_rejects_the_zero_address_and_duplicates() {
+        let mut f = MarketFixture::new(1);
+        f.register(Address::ZERO)
+            .expect_revert(DeliberationMarket::DeliberationMarketZeroAddress {});
+        let agent = f.agents[0].address();
+        let call = IDeliberationMarket::registerAgentCall {
+            agent,
+            modelId: B256::ZERO,
+            metadataURI: String::new(),
+        };
+        let thief = f.chain.account(7);
+        f.chain
+            .send(thief, f.market, &call)
+            .expect_revert(DeliberationMarket::DeliberationMarketAgentAlreadyRegistered { agent });
+    }
+
+    #[test]
+    fn deactivate_agent_is_owner_only_and_once() {
+        let mut f = MarketFixture::new(1);
+        let agent = f.agents[0].address();
+        let stranger = f.chain.account(7);
+        let call = IDeliberationMarket::deactivateAgentCall { agent };
+        f.chain.send(stranger, f.market, &call).expect_revert(
+            DeliberationMarket::DeliberationMarketNotAgentOwner { agent, caller: stranger },
+        );
+        let receipt = f.chain.send(f.owner, f.market, &call).unwrap();
+        assert_eq!(receipt.event::<IDeliberationMarket::AgentDeactivated>().agent, agent);
+        let stored = f
+            .chain
+            .call(f.guild, f.market, &DeliberationMarket::agentCall { account: agent })
+            .unwrap();
+        assert!(!stored.active);
+        f.chain
+            .send(f.owner, f.market, &call)
+            .expect_revert(DeliberationMarket::DeliberationMarketInactiveAgent { agent });
+        // Deactivated agents stay registered: the key cannot be taken over.
+        f.register(agent)
+            .expect_revert(DeliberationMarket::DeliberationMarketAgentAlreadyRegistered { agent });
+    }
+
+    #[test]
+    fn deactivate_agent_rejects_unknown_agents() {
+        let mut f = MarketFixture::new(0);
+        let agent = Address::repeat_byte(0x55);
+        f.chain
+            .send(f.owner, f.market, &IDeliberationMarket::deactivateAgentCall { agent })
+            .expect_revert(DeliberationMarket::DeliberationMarketUnknownAgent { agent });
+    }
+}
+
+mod request {
+    use super::*;
+
+    #[test]
+    fn request_job_escrows_the_bounty_for_the_requester() {
+        let mut f = MarketFixture::new(0);
+        let spec = f.spec(3, 2);
+        let before = f.balance(f.requester);
+        let job = f.request(spec.clone(), tokens(100));
+        assert_eq!(job, u(1));
+        assert_eq!(f.balance(f.requester), before - tokens(100));
+        assert_eq!(f.balance(f.escrow), tokens(100));
+        assert_eq!(f.balance(f.market), U256::ZERO);
+        assert_eq!(f.status(job), status::REQUESTED);
+        let stored = f.job(job);
+        assert_eq!(stored.requester, f.requester);
+        assert_eq!(stored.status, status::REQUESTED);
+        assert_eq!((stored.agentsWanted, stored.maxRounds), (3, 2));
+        assert_eq!((stored.credits, stored.deadline), (CREDITS, spec.deadline));
+        assert_eq!(
+            (stored.keeper, stored.winner, stored.rounds),
+            (Address::ZERO, Address::ZERO, 0)
+        );
+        assert_eq!((stored.bounty, stored.escrowId), (tokens(100), u(1)));
+        assert_eq!(stored.inputHash, keccak256(&spec.input));
+        assert_eq!((stored.kind.as_str(), stored.answer.as_str()), ("tensor-f32", ""));
+        let deal = f.deal(stored.escrowId);
+        assert_eq!((deal.buyer, deal.operator, deal.token), (f.requester, f.market, f.token));
+        assert_eq!((deal.amount, deal.state), (tokens(100), deal_state::FUNDED));
+        assert_eq!(
+            (deal.deliveryDeadline, deal.challengeWindow),
+            (spec.deadline, CHALLENGE_WINDOW)
+        );
+        let count = f.chain.call(f.guild, f.market, &DeliberationMarket::jobCountCall {}).unwrap();
+        assert_eq!(count, u(1));
+        assert_eq!(f.request(f.spec(2, 1), tokens(1)), u(2));
+    }
+
+    #[test]
+    fn request_job_emits_everything_a_keeper_needs() {
+        let mut f = MarketFixture::new(0);
+        let spec = f.spec(4, 3);
+        let receipt = f.try_request_from(f.requester, spec.clone(), tokens(5)).unwrap();
+        let event = receipt.event::<IDeliberationMarket::JobRequested>();
+        assert_eq!((event.jobId, event.requester), (u(1), f.requester));
+        assert_eq!((event.kind, event.input), (spec.kind, spec.input));
+        assert_eq!((event.agentsWanted, event.maxRounds), (4, 3));
+        assert_eq!((event.credits, event.deadline), (CREDITS, spec.deadline));
+        assert_eq!((event.token, event.bounty, event.escrowId), (f.token, tokens(5), u(1)));
+        let opened = receipt.event::<TripartiteEscrow::DealOpened>();
+        assert_eq!((opened.dealId, opened.buyer, opened.operator), (u(1), f.requester, f.market));
+    }
+
+    #[test]
+    fn request_job_rejects_invalid_specs() {
+        let mut f = MarketFixture::new(0);
+        let now = f.chain.timestamp();
+        let base = f.spec(3, 2);
+        let mut cases: Vec<(IDeliberationMarket::JobSpec, U256, Vec<u8>)> = Vec::new();
+        let mut case = |spec, bounty, error: Vec<u8>| cases.push((spec, bounty, error));
+        fn enc<E: SolError>(error: E) -> Vec<u8> {
+            error.abi_encode()
+        }
+        use DeliberationMarket as D;
+        let spec = |edit: &dyn Fn(&mut IDeliberationMarket::JobSpec)| {
+            let mut s = base.clone();
+            edit(&mut s);
+            s
+        };
+        case(
+            spec(&|s| s.agentsWanted = 1),
+            tokens(1),
+            enc(D::DeliberationMarketInvalidAgentsWanted { agentsWanted: 1 }),
+        );
+        case(
+            spec(&|s| s.agentsWanted = 17),
+            tokens(1),
+            enc(D::DeliberationMarketInvalidAgentsWanted { agentsWanted: 17 }),
+        );
+        case(
+            spec(&|s| s.maxRounds = 0),
+            tokens(1),
+            enc(D::DeliberationMarketInvalidMaxRounds { maxRounds: 0 }),
+        );
+        case(
+            spec(&|s| s.maxRounds = 6),
+            tokens(1),
+            enc(D::DeliberationMarketInvalidMaxRounds { maxRounds: 6 }),
+        );
+        case(
+            spec(&|s| s.credits = 0),
+            tokens(1),
+            enc(D::DeliberationMarketInvalidCredits { credits: 0 }),
+        );
+        case(
+            spec(&|s| s.deadline = now),
+            tokens(1),
+            enc(D::DeliberationMarketInvalidDeadline { deadline: now }),
+        );
+        case(
+            spec(&|s| s.deadline = 1),
+            tokens(1),
+            enc(D::DeliberationMarketInvalidDeadline { deadline: 1 }),
+        );
+        case(base.clone(), U256::ZERO, enc(D::DeliberationMarketZeroBounty {}));
+        case(
+            spec(&|s| s.kind = String::new()),
+            tokens(1),
+            enc(D::DeliberationMarketInvalidKindLength { length: u(0) }),
+        );
+        case(
+            spec(&|s| s.kind = "k".repeat(65)),
+            tokens(1),
+            enc(D::DeliberationMarketInvalidKindLength { length: u(65) }),
+        );
+        case(
+            spec(&|s| s.input = vec![7u8; 65_537].into()),
+            tokens(1),
+            enc(D::DeliberationMarketInputTooLarge { length: u(65_537) }),
+        );
+        for (spec, bounty, expected) in cases {
+            let failure = f.try_request_from(f.requester, spec.clone(), bounty).unwrap_err();
+            assert_eq!(
+                failure.revert_data().map(|d| d.to_vec()),
+                Some(expected),
+                "spec {spec:?} with bounty {bounty}: {:?}",
+                failure.decode::<DeliberationMarketErrors>()
+            );
+        }
+        assert_eq!(f.balance(f.escrow), U256::ZERO);
+    }
+
+    #[test]
+    fn request_job_accepts_the_largest_spec() {
+        let mut f = MarketFixture::new(0);
+        let mut spec = f.spec(16, 5);
+        spec.kind = "k".repeat(64);
+        spec.input = vec![7u8; 65_536].into();
+        spec.credits = u64::MAX;
+        let job = f.request(spec.clone(), U256::from(1));
+        let stored = f.job(job);
+        assert_eq!((stored.agentsWanted, stored.maxRounds, stored.credits), (16, 5, u64::MAX));
+        assert_eq!(stored.inputHash, keccak256(&spec.input));
+    }
+
+    #[test]
+    fn request_job_needs_an_allowance_and_funds() {
+        let mut f = MarketFixture::new(0);
+        let poor = f.chain.account(7);
+        let spec = f.spec(2, 1);
+        f.try_request_from(poor, spec, tokens(1)).expect_revert(
+            nsed_contracts::bounty_token::BountyToken::ERC20InsufficientAllowance {
+                spender: f.market,
+                allowance: U256::ZERO,
+                needed: tokens(1),
+            },
+        );
+    }
+}
+
+mod claim {
+    use super::*;
+
+    #[test]
+    fn claim_job_requires_the_keeper_role() {
+        let mut f = MarketFixture::new(0);
+        let job = f.request(f.spec(2, 1), tokens(1));
+        let role = keccak256("KEEPER_ROLE");
+        let stranger = f.chain.account(7);
+        f.chain
+            .send(stranger, f.market, &IDeliberationMarket::claimJobCall { jobId: job })
+            .expect_revert(DeliberationMarket::AccessControlUnauthorizedAccount {
+                account: stranger,
+                neededRole: role,
+            });
+    }
+
+    #[test]
+    fn claim_job_marks_the_job_claimed_once() {
+        let mut f = MarketFixture::new(0);
+        let job = f.request(f.spec(2, 1), tokens(1));
+        let receipt = f
+            .chain
+            .send(f.keeper, f.market, &IDeliberationMarket::claimJobCall { jobId: job })
+            .unwrap();
+        let event = receipt.event::<IDeliberationMarket::JobClaimed>();
+        assert_eq!((event.jobId, event.keeper), (job, f.keeper));
+        assert_eq!(f.status(job), status::CLAIMED);
+        assert_eq!(f.job(job).keeper, f.keeper);
+        f.chain
+            .send(f.keeper, f.market, &IDeliberationMarket::claimJobCall { jobId: job })
+            .expect_revert(unexpected(job, status::CLAIMED));
+    }
+
+    #[test]
+    fn claim_job_works_at_the_deadline_and_reverts_after_it() {
+        let mut f = MarketFixture::new(0);
+        let spec = f.spec(2, 1);
+        let deadline = spec.deadline;
+        let (early, late) = (f.request(spec.clone(), tokens(1)), f.request(spec, tokens(1)));
+        f.chain.warp(deadline);
+        f.claim(early);
+        f.chain.warp(deadline + 1);
+        f.chain
+            .send(f.keeper, f.market, &IDeliberationMarket::claimJobCall { jobId: late })
+            .expect_revert(DeliberationMarket::DeliberationMarketJobExpired {
+                jobId: late,
+                deadline,
+            });
+    }
+
+    #[test]
+    fn claim_job_reverts_for_unknown_jobs() {
+        let mut f = MarketFixture::new(0);
+        f.chain
+            .send(f.keeper, f.market, &IDeliberationMarket::claimJobCall { jobId: u(9) })
+            .expect_revert(unexpected(u(9), status::NONE));
+    }
+}
+
+mod settle {
+    use super::*;
+
+    #[test]
+    fn settle_job_tallies_every_round_and_records_the_answer() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 2, tokens(100));
+        let plan = [RoundPlan::full(&["7", "1", "1"], "1"), majority(3)];
+        let d = f.deliberate(job, 3, &plan);
+        let t = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
+        let receipt = f.settle(job, &t).unwrap();
+
+        let tallies = receipt.events::<IDeliberationMarket::RoundTallied>();
+        assert_eq!(tallies.len(), 2);
+        for (tally, record) in tallies.iter().zip(d.rounds()) {
+            assert_eq!((tally.jobId, tally.round), (job, record.round));
+            assert_eq!(tally.scores, scores_of(&record.scores));
+            let winner = record.winner.unwrap();
+            assert_eq!((tally.winnerSeat, tally.hasWinner), (u(winner.seat as u64), true));
+        }
+        let answer = d.outcome().unwrap().answer.unwrap();
+        assert_eq!(answer.content, "7");
+        let settled = receipt.event::<IDeliberationMarket::JobSettled>();
+        assert_eq!((settled.jobId, settled.winner), (job, answer.agent));
+        assert_eq!(settled.content, "7");
+        assert_eq!(settled.score, I256::try_from(answer.score).unwrap());
+        assert_eq!(settled.rounds, 2);
+
+        let stored = f.job(job);
+        assert_eq!(stored.status, status::SETTLED);
+        assert_eq!((stored.winner, stored.answer.as_str(), stored.rounds), (answer.agent, "7", 2));
+        assert_eq!(f.status(job), status::SETTLED);
+    }
+
+    #[test]
+    fn settle_job_delivers_fees_and_pro_rata_shares_to_the_escrow() {
+        let mut f = MarketFixture::new(3);
+        let bounty = tokens(100) + u(7); // odd amount: the dust must land on the winner
+        let job = f.claimed_job(3, 1, bounty);
+        let d = f.deliberate(job, 3, &[majority(3)]);
+        let t = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
+        f.settle(job, &t).unwrap();
+        let last = &d.rounds()[0];
+        let (recipients, amounts) = expected_payout(
+            bounty,
+            (KEEPER_FEE_BPS, GUILD_FEE_BPS),
+            f.keeper,
+            f.guild,
+            d.seats(),
+            &last.scores,
+            last.winner.unwrap().seat,
+        );
+        let deal = f.job_deal(job);
+        assert_eq!(deal.state, deal_state::DELIVERED);
+        assert_eq!(deal.recipients, recipients);
+        assert_eq!(deal.amounts, amounts);
+        assert_eq!(amounts[0], bounty * u(500) / u(10_000));
+        assert_eq!(amounts[1], bounty * u(200) / u(10_000));
+        assert_eq!(amounts.iter().copied().sum::<U256>(), bounty);
+        // Scores are 14 / 14 / -12: the two "7" seats split the agents' share.
+        assert_eq!(last.scores, [14, 14, -12]);
+        assert_eq!(recipients.len(), 4);
+
+        // Funds move only after the challenge window, through the escrow.
+        let before: Vec<U256> = recipients.iter().map(|&r| f.balance(r)).collect();
+        f.chain.advance_time(CHALLENGE_WINDOW + 1);
+        let (anyone, deal_id) = (f.chain.account(7), f.job(job).escrowId);
+        f.chain.send(anyone, f.escrow, &TripartiteEscrow::releaseCall { dealId: deal_id }).unwrap();
+        for ((&to, amount), before) in recipients.iter().zip(&amounts).zip(before) {
+            assert_eq!(f.balance(to), before + *amount);
+        }
+        assert_eq!(f.balance(f.escrow), U256::ZERO);
+    }
+
+    #[test]
+    fn the_winner_climbs_one_rank_per_win() {
+        let mut f = MarketFixture::new(3);
+        let winner = f.agents[0].address();
+        for rank in 1..=3u64 {
+            let job = f.claimed_job(3, 1, tokens(1));
+            let t = f.transcript(job, 3, &[majority(3)]);
+            let receipt = f.settle(job, &t).unwrap();
+            let promoted = receipt.event::<IDeliberationMarket::AgentPromoted>();
+            assert_eq!((promoted.agent, promoted.newRank), (winner, u(rank)));
+            assert_eq!(f.rank_of(winner), u(rank));
+            assert_eq!(f.rank_balance(winner, rank), u(1));
+            assert_eq!(f.rank_balance(winner, rank - 1), U256::ZERO);
+            let burns = receipt
+                .events::<RankToken::TransferSingle>()
+                .into_iter()
+                .filter(|t| t.to == Address::ZERO)
+                .count();
+            assert_eq!(burns, usize::from(rank > 1));
+        }
+        assert_eq!(f.rank_of(f.agents[1].address()), U256::ZERO);
+    }
+
+    #[test]
+    fn promotion_is_skipped_while_the_rank_token_is_locked_elsewhere() {
+        let mut f = MarketFixture::new(3);
+        let winner = f.agents[0].address();
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        f.settle(job, &t).unwrap();
+        // Another game seats the agent and locks its rank-1 token.
+        let game = f.chain.account(7);
+        let role = keccak256("GAME_ROLE");
+        f.chain.send(f.guild, f.ranks, &RankToken::grantRoleCall { role, account: game }).unwrap();
+        f.chain
+            .send(game, f.ranks, &RankToken::lockCall { account: winner, rank: u(1), amount: u(1) })
+            .unwrap();
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        let receipt = f.settle(job, &t).unwrap();
+        assert!(receipt.events::<IDeliberationMarket::AgentPromoted>().is_empty());
+        assert_eq!(f.status(job), status::SETTLED);
+        assert_eq!(f.rank_of(winner), u(1));
+        assert_eq!((f.rank_balance(winner, 1), f.rank_balance(winner, 2)), (u(1), U256::ZERO));
+    }
+
+    #[test]
+    fn settle_job_reverts_while_the_market_lacks_the_game_role() {
+        let mut f = MarketFixture::new(3);
+        let role = keccak256("GAME_ROLE");
+        f.chain
+            .send(f.guild, f.ranks, &RankToken::revokeRoleCall { role, account: f.market })
+            .unwrap();
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        f.settle(job, &t).expect_revert(RankToken::AccessControlUnauthorizedAccount {
+            account: f.market,
+            neededRole: role,
+        });
+        assert_eq!(f.status(job), status::CLAIMED);
+    }
+
+    #[test]
+    fn settle_job_requires_a_claimed_job() {
+        let mut f = MarketFixture::new(3);
+        let job = f.request(f.spec(3, 1), tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        f.settle(job, &t).expect_revert(unexpected(job, status::REQUESTED));
+        f.settle(u(42), &t).expect_revert(unexpected(u(42), status::NONE));
+    }
+
+    #[test]
+    fn only_the_claiming_keeper_settles() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        let other = f.chain.account(7);
+        let role = keccak256("KEEPER_ROLE");
+        f.chain
+            .send(f.guild, f.market, &DeliberationMarket::grantRoleCall { role, account: other })
+            .unwrap();
+        f.settle_from(other, job, &t).expect_revert(
+            DeliberationMarket::DeliberationMarketNotClaimingKeeper { jobId: job, caller: other },
+        );
+        f.settle(job, &t).unwrap();
+    }
+
+    #[test]
+    fn a_revoked_keeper_cannot_settle() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        let role = keccak256("KEEPER_ROLE");
+        f.chain
+            .send(
+                f.guild,
+                f.market,
+                &DeliberationMarket::revokeRoleCall { role, account: f.keeper },
+            )
+            .unwrap();
+        f.settle(job, &t).expect_revert(DeliberationMarket::AccessControlUnauthorizedAccount {
+            account: f.keeper,
+            neededRole: role,
+        });
+    }
+
+    #[test]
+    fn settle_job_works_at_the_deadline_and_reverts_after_it() {
+        let mut f = MarketFixture::new(3);
+        let spec = f.spec(3, 1);
+        let deadline = spec.deadline;
+        let (on_time, late) = (f.request(spec.clone(), tokens(1)), f.request(spec, tokens(1)));
+        f.claim(on_time);
+        f.claim(late);
+        let (t1, t2) =
+            (f.transcript(on_time, 3, &[majority(3)]), f.transcript(late, 3, &[majority(3)]));
+        f.chain.warp(deadline);
+        f.settle(on_time, &t1).unwrap();
+        f.chain.warp(deadline + 1);
+        f.settle(late, &t2).expect_revert(DeliberationMarket::DeliberationMarketJobExpired {
+            jobId: late,
+            deadline,
+        });
+    }
+
+    #[test]
+    fn agents_must_match_the_wanted_count() {
+        let mut f = MarketFixture::new(4);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 4, &[majority(4)]);
+        f.settle(job, &t).expect_revert(DeliberationMarket::DeliberationMarketWrongAgentCount {
+            expected: u(3),
+            actual: u(4),
+        });
+    }
+
+    #[test]
+    fn agents_must_be_strictly_ascending() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let mut t = f.transcript(job, 3, &[majority(3)]);
+        t.agents.swap(1, 2);
+        f.settle(job, &t)
+            .expect_revert(DeliberationMarket::DeliberationMarketAgentsNotSorted { seat: u(2) });
+        t.agents[2] = t.agents[1];
+        f.settle(job, &t)
+            .expect_revert(DeliberationMarket::DeliberationMarketAgentsNotSorted { seat: u(2) });
+    }
+
+    #[test]
+    fn agents_must_be_registered_and_active() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        let mut unknown = t.clone();
+        unknown.agents[2] = Address::repeat_byte(0xff);
+        f.settle(job, &unknown).expect_revert(DeliberationMarket::DeliberationMarketUnknownAgent {
+            agent: Address::repeat_byte(0xff),
+        });
+        let agent = t.agents[1];
+        f.chain
+            .send(f.owner, f.market, &IDeliberationMarket::deactivateAgentCall { agent })
+            .unwrap();
+        f.settle(job, &t)
+            .expect_revert(DeliberationMarket::DeliberationMarketInactiveAgent { agent });
+    }
+
+    #[test]
+    fn round_count_must_be_between_one_and_max_rounds() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 2, tokens(1));
+        let mut t = f.transcript(job, 3, &[majority(3), majority(3), majority(3)]);
+        f.settle(job, &t).expect_revert(DeliberationMarket::DeliberationMarketInvalidRoundCount {
+            rounds: u(3),
+            maxRounds: 2,
+        });
+        t.rounds.clear();
+        f.settle(job, &t).expect_revert(DeliberationMarket::DeliberationMarketInvalidRoundCount {
+            rounds: u(0),
+            maxRounds: 2,
+        });
+    }
+
+    #[test]
+    fn every_round_array_needs_one_entry_per_seat() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        let edits: [fn(&mut Round); 4] = [
+            |r| drop(r.contents.pop()),
+            |r| drop(r.proposalSignatures.pop()),
+            |r| r.votes.push(Vec::new()),
+            |r| drop(r.ballotSignatures.pop()),
+        ];
+        for edit in edits {
+            let mut bad = t.clone();
+            edit(&mut bad.rounds[0]);
+            f.settle(job, &bad).expect_revert(
+                DeliberationMarket::DeliberationMarketRoundLengthMismatch { round: 1, seats: u(3) },
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_proposal_must_have_no_content() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let mut t = f.transcript(job, 3, &[majority(3)]);
+        t.rounds[0].proposalSignatures[1] = Bytes::new();
+        f.settle(job, &t).expect_revert(DeliberationMarket::DeliberationMarketUnsignedContent {
+            round: 1,
+            seat: u(1),
+        });
+    }
+
+    #[test]
+    fn signed_content_must_be_non_empty_and_at_most_4096_bytes() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let votes = || vec![None, None, None];
+        for (content, length) in [(String::new(), 0u64), ("x".repeat(4097), 4097)] {
+            let mut round = signed_round(&f, job, 1, &[Some("7"), Some("7"), None], &votes());
+            round.contents[2] = content.clone();
+            round.proposalSignatures[2] = f.sign_proposal(2, job, 1, &content);
+            let t = transcript_of(&f, vec![round]);
+            f.settle(job, &t).expect_revert(
+                DeliberationMarket::DeliberationMarketInvalidContentLength {
+                    round: 1,
+                    seat: u(2),
+                    length: u(length),
+                },
+            );
+        }
+        // Exactly 4096 bytes is accepted.
+        let long = "y".repeat(4096);
+        let t = transcript_of(
+            &f,
+            vec![signed_round(
+                &f,
+                job,
+                1,
+                &[Some("7"), Some(&long), None],
+                &[Some(vec![0, 1, 0]), None, None],
+            )],
+        );
+        f.settle(job, &t).unwrap();
+        assert_eq!(f.job(job).answer, long);
+    }
+
+    #[test]
+    fn a_proposal_signed_by_another_key_is_rejected() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let mut t = f.transcript(job, 3, &[majority(3)]);
+        // Seat 1's content signed by seat 0.
+        t.rounds[0].proposalSignatures[1] = f.sign_proposal(0, job, 1, "7");
+        f.settle(job, &t).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 1, seat: u(1) },
+        );
+        // Signed for another job, or another round.
+        let mut t = f.transcript(job, 3, &[majority(3)]);
+        t.rounds[0].proposalSignatures[0] = f.sign_proposal(0, job + u(1), 1, "7");
+        f.settle(job, &t).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 1, seat: u(0) },
+        );
+        t.rounds[0].proposalSignatures[0] = f.sign_proposal(0, job, 2, "7");
+        f.settle(job, &t).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 1, seat: u(0) },
+        );
+    }
+
+    #[test]
+    fn malleable_short_and_v_0_1_signatures_are_rejected() {
+        // The secp256k1 group order.
+        let n: U256 =
+            "0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141".parse().unwrap();
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        let good = t.rounds[0].proposalSignatures[1].clone();
+        let s = U256::from_be_slice(&good[32..64]);
+        let mut high_s = good.to_vec();
+        high_s[32..64].copy_from_slice(&(n - s).to_be_bytes::<32>());
+        // (r, n - s) with the other parity recovers the same signer: the malleable twin.
+        high_s[64] = if high_s[64] == 27 { 28 } else { 27 };
+        let mut v_raw = good.to_vec();
+        v_raw[64] -= 27;
+        let short = good[..64].to_vec();
+        let mut long = good.to_vec();
+        long.push(0);
+        for bad in [high_s, v_raw, short, long, Vec::new()] {
+            let mut tampered = t.clone();
+            tampered.rounds[0].proposalSignatures[1] = bad.clone().into();
+            let failure = f.settle(job, &tampered).unwrap_err();
+            let expected: Box<dyn Fn(&TxFailure) -> bool> = if bad.is_empty() {
+                // An empty signature means "missing", which the content then contradicts.
+                Box::new(|e| {
+                    e.is_error(&DeliberationMarket::DeliberationMarketUnsignedContent {
+                        round: 1,
+                        seat: u(1),
+                    })
+                })
+            } else {
+                Box::new(|e| {
+                    e.is_error(&DeliberationMarket::DeliberationMarketInvalidProposalSignature {
+                        round: 1,
+                        seat: u(1),
+                    })
+                })
+            };
+            assert!(expected(&failure), "{:?}", failure.decode::<DeliberationMarketErrors>());
+        }
+        f.settle(job, &t).unwrap();
+    }
+
+    #[test]
+    fn a_round_needs_two_proposals() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let round = signed_round(&f, job, 1, &[Some("7"), None, None], &[None, None, None]);
+        let t = transcript_of(&f, vec![round]);
+        f.settle(job, &t).expect_revert(DeliberationMarket::DeliberationMarketTooFewProposals {
+            round: 1,
+            proposals: u(1),
+        });
+    }
+
+    #[test]
+    fn a_missing_ballot_must_have_no_votes() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let mut t = f.transcript(job, 3, &[majority(3)]);
+        t.rounds[0].ballotSignatures[2] = Bytes::new();
+        f.settle(job, &t).expect_revert(DeliberationMarket::DeliberationMarketUnsignedVotes {
+            round: 1,
+            seat: u(2),
+        });
+    }
+
+    #[test]
+    fn a_ballot_replayed_from_another_round_job_or_proposal_set_is_rejected() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 2, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3), majority(3)]);
+        // Round 1's ballot copied into round 2: identical votes and proposals, other round.
+        let mut replay = t.clone();
+        replay.rounds[1].ballotSignatures[0] = t.rounds[0].ballotSignatures[0].clone();
+        f.settle(job, &replay).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidBallotSignature { round: 2, seat: u(0) },
+        );
+        // The same votes signed for another job.
+        let seats = f.seats(3);
+        let contents: Vec<Option<&str>> =
+            t.rounds[0].contents.iter().map(|c| Some(c.as_str())).collect();
+        let digest = eip712::proposals_digest(&seats, &contents);
+        let votes: Vec<i64> =
+            t.rounds[0].votes[0].iter().map(|v| i64::try_from(*v).unwrap()).collect();
+        let mut other_job = t.clone();
+        other_job.rounds[0].ballotSignatures[0] = f.sign_ballot(0, job + u(1), 1, digest, &votes);
+        f.settle(job, &other_job).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidBallotSignature { round: 1, seat: u(0) },
+        );
+        // The same votes over another proposal set.
+        let mut other_set = t.clone();
+        other_set.rounds[0].ballotSignatures[0] =
+            f.sign_ballot(0, job, 1, keccak256("other proposals"), &votes);
+        f.settle(job, &other_set).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidBallotSignature { round: 1, seat: u(0) },
+        );
+        f.settle(job, &t).unwrap();
+    }
+
+    #[test]
+    fn ballots_must_follow_the_quadratic_voting_rules() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let contents = [Some("7"), Some("1"), None];
+        let cases: [(Vec<i64>, Vec<u8>); 4] = [
+            (
+                vec![1, 1, 0],
+                SolError::abi_encode(&DeliberationMarket::QuadraticVotingSelfVote { voter: u(0) }),
+            ),
+            (
+                vec![0, 1, 1],
+                SolError::abi_encode(&DeliberationMarket::QuadraticVotingVoteForNonProposer {
+                    candidate: u(2),
+                }),
+            ),
+            (
+                vec![0, 11, 0],
+                SolError::abi_encode(&DeliberationMarket::QuadraticVotingBudgetExceeded {
+                    cost: u(121),
+                    credits: u(100),
+                }),
+            ),
+            (
+                vec![0, 1],
+                SolError::abi_encode(&DeliberationMarket::QuadraticVotingLengthMismatch {
+                    expected: u(3),
+                    actual: u(2),
+                }),
+            ),
+        ];
+        for (votes, expected) in cases {
+            let round = signed_round(&f, job, 1, &contents, &[Some(votes.clone()), None, None]);
+            let failure = f.settle(job, &transcript_of(&f, vec![round])).unwrap_err();
+            assert_eq!(
+                failure.revert_data().map(|d| d.to_vec()),
+                Some(expected),
+                "votes {votes:?}"
+            );
+        }
+        // Exactly the budget (6² + 8² = 100) is fine.
+        let round = signed_round(
+            &f,
+            job,
+            1,
+            &[Some("7"), Some("1"), Some("1")],
+            &[Some(vec![0, 6, -8]), None, None],
+        );
+        f.settle(job, &transcript_of(&f, vec![round])).unwrap();
+    }
+
+    #[test]
+    fn the_last_round_needs_a_supported_winner() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 2, tokens(1));
+        let silent = RoundPlan {
+            answers: vec![Some("7".into()), Some("1".into()), Some("1".into())],
+            weights: vec![Some(vec![0; 3]), None, Some(vec![0; 3])],
+        };
+        let d = f.deliberate(job, 3, &[majority(3), silent.clone()]);
+        assert!(d.outcome().unwrap().answer.is_none());
+        let t = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
+        f.settle(job, &t)
+            .expect_revert(DeliberationMarket::DeliberationMarketNoSupportedWinner { round: 2 });
+        // A silent first round is fine as long as the last one decides.
+        let t = f.transcript(job, 3, &[silent, majority(3)]);
+        let receipt = f.settle(job, &t).unwrap();
+        let tallies = receipt.events::<IDeliberationMarket::RoundTallied>();
+        assert_eq!((tallies[0].hasWinner, tallies[0].winnerSeat), (false, U256::ZERO));
+        assert_eq!(tallies[0].scores, scores_of(&[0, 0, 0]));
+        assert!(tallies[1].hasWinner);
+    }
+
+    #[test]
+    fn ties_go_to_the_lowest_seat() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        // Seat 2 backs seats 0 and 1 equally; nobody else votes.
+        let round = signed_round(
+            &f,
+            job,
+            1,
+            &[Some("7"), Some("1"), Some("4")],
+            &[None, None, Some(vec![5, 5, 0])],
+        );
+        let receipt = f.settle(job, &transcript_of(&f, vec![round])).unwrap();
+        let settled = receipt.event::<IDeliberationMarket::JobSettled>();
+        assert_eq!((settled.winner, settled.content.as_str()), (f.agents[0].address(), "7"));
+    }
+
+    #[test]
+    fn an_unsupported_seat_cannot_win_and_a_negative_winner_takes_the_agents_share() {
+        let mut f = MarketFixture::new(3);
+        let bounty = tokens(10);
+        let job = f.claimed_job(3, 1, bounty);
+        // Seat 0 gets no vote (score 0, unsupported); seats 1 and 2 are opposed: -3 and -5.
+        let round = signed_round(
+            &f,
+            job,
+            1,
+            &[Some("7"), Some("1"), Some("4")],
+            &[Some(vec![0, -3, -5]), None, None],
+        );
+        let receipt = f.settle(job, &transcript_of(&f, vec![round])).unwrap();
+        let settled = receipt.event::<IDeliberationMarket::JobSettled>();
+        assert_eq!((settled.winner, settled.score), (f.agents[1].address(), i(-3)));
+        let deal = f.job_deal(job);
+        let keeper_fee = bounty * u(500) / u(10_000);
+        let guild_fee = bounty * u(200) / u(10_000);
+        assert_eq!(deal.recipients, [f.keeper, f.guild, f.agents[1].address()]);
+        assert_eq!(deal.amounts, [keeper_fee, guild_fee, bounty - keeper_fee - guild_fee]);
+    }
+
+    #[test]
+    fn missing_agents_still_settle() {
+        let mut f = MarketFixture::new(4);
+        let job = f.claimed_job(4, 1, tokens(3));
+        let plan = RoundPlan {
+            answers: vec![Some("7".into()), None, Some("7".into()), Some("2".into())],
+            weights: vec![Some(vec![0, 0, 50, -10]), Some(vec![30, 0, 30, -30]), None, None],
+        };
+        let d = f.deliberate(job, 4, &[plan]);
+        let t = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
+        assert!(t.rounds[0].contents[1].is_empty() && t.rounds[0].votes[2].is_empty());
+        let receipt = f.settle(job, &t).unwrap();
+        let tally = receipt.event::<IDeliberationMarket::RoundTallied>();
+        assert_eq!(tally.scores, scores_of(&d.rounds()[0].scores));
+        let answer = d.outcome().unwrap().answer.unwrap();
+        assert_eq!(receipt.event::<IDeliberationMarket::JobSettled>().winner, answer.agent);
+    }
+
+    #[test]
+    fn zero_fees_leave_keeper_and_guild_out_of_the_payout() {
+        let mut f = MarketFixture::new(3);
+        let market = f
+            .chain
+            .deploy(
+                f.guild,
+                &DeliberationMarket::BYTECODE,
+                &DeliberationMarket::constructorCall {
+                    token_: f.token,
+                    ranks_: f.ranks,
+                    escrow_: f.escrow,
+                    guild_: f.guild,
+                    keeperFeeBps_: 0,
+                    guildFeeBps_: 0,
+                    challengeWindow_: 60,
+                },
+            )
+            .unwrap();
+        f.market = market;
+        f.chain
+            .send(
+                f.requester,
+                f.token,
+                &nsed_contracts::bounty_token::BountyToken::approveCall {
+                    spender: market,
+                    value: U256::MAX,
+                },
+            )
+            .unwrap();
+        let role = keccak256("KEEPER_ROLE");
+        f.chain
+            .send(f.guild, market, &DeliberationMarket::grantRoleCall { role, account: f.keeper })
+            .unwrap();
+        let game = keccak256("GAME_ROLE");
+        f.chain
+            .send(f.guild, f.ranks, &RankToken::grantRoleCall { role: game, account: market })
+            .unwrap();
+        for key in f.agents.clone() {
+            f.register(key.address()).unwrap();
+        }
+        let job = f.claimed_job(3, 1, u(1_000));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        f.settle(job, &t).unwrap();
+        let deal = f.job_deal(job);
+        assert_eq!(deal.recipients, [f.agents[0].address(), f.agents[1].address()]);
+        assert_eq!(deal.amounts, [u(500), u(500)]);
+        assert_eq!(deal.challengeWindow, 60);
+    }
+
+    #[test]
+    fn the_requester_can_dispute_a_settlement_and_the_guild_splits_it() {
+        let mut f = MarketFixture::new(3);
+        let bounty = tokens(100);
+        let job = f.claimed_job(3, 1, bounty);
+        let t = f.transcript(job, 3, &[majority(3)]);
+        f.settle(job, &t).unwrap();
+        let deal_id = f.job(job).escrowId;
+        let before = f.balance(f.requester);
+        f.chain
+            .send(f.requester, f.escrow, &TripartiteEscrow::disputeCall { dealId: deal_id })
+            .unwrap();
+        f.chain
+            .send(
+                f.guild,
+                f.escrow,
+                &TripartiteEscrow::ruleCall { dealId: deal_id, buyerShareBps: 5_000 },
+            )
+            .unwrap();
+        assert_eq!(f.balance(f.requester), before + tokens(50));
+        assert_eq!(f.deal(deal_id).state, deal_state::RULED);
+        assert_eq!(f.balance(f.escrow), U256::ZERO);
+        // The job itself stays settled: the answer was given, only the money was disputed.
+        assert_eq!(f.status(job), status::SETTLED);
+    }
+}
+
+mod refund {
+    use super::*;
+
+    #[test]
+    fn refund_returns_the_bounty_of_requested_and_claimed_jobs_after_the_deadline() {
+        let mut f = MarketFixture::new(0);
+        let spec = f.spec(2, 1);
+        let before = f.balance(f.requester);
+        let requested = f.request(spec.clone(), tokens(3));
+        let claimed = f.request(spec.clone(), tokens(4));
+        f.claim(claimed);
+        f.chain.warp(spec.deadline + 1);
+        let anyone = f.chain.account(7);
+        for job in [requested, claimed] {
+            let receipt = f.refund_from(anyone, job).unwrap();
+            assert_eq!(receipt.event::<IDeliberationMarket::JobRefunded>().jobId, job);
+            assert_eq!(
+                receipt.event::<TripartiteEscrow::DealRefunded>().dealId,
+                f.job(job).escrowId
+            );
+            assert_eq!(f.status(job), status::REFUNDED);
+            assert_eq!(f.job_deal(job).state, deal_state::REFUNDED);
+        }
+        assert_eq!(f.balance(f.requester), before);
+        assert_eq!(f.balance(f.escrow), U256::ZERO);
+    }
+
+    #[test]
+    fn refund_reverts_until_the_deadline_has_passed() {
+        let mut f = MarketFixture::new(0);
+        let spec = f.spec(2, 1);
+        let deadline = spec.deadline;
+        let job = f.request(spec, tokens(1));
+        for at in [f.chain.timestamp(), deadline] {
+            f.chain.warp(at);
+            f.refund_from(f.requester, job).expect_revert(
+                DeliberationMarket::DeliberationMarketJobNotExpired { jobId: job, deadline },
+            );
+        }
+        f.chain.warp(deadline + 1);
+        f.refund_from(f.requester, job).unwrap();
+    }
+
+    #[test]
+    fn a_refunded_job_cannot_be_refunded_claimed_or_settled() {
+        let mut f = MarketFixture::new(3);
+        let spec = f.spec(3, 1);
+        let job = f.request(spec.clone(), tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        f.chain.warp(spec.deadline + 1);
+        f.refund_from(f.requester, job).unwrap();
+        f.refund_from(f.requester, job).expect_revert(unexpected(job, status::REFUNDED));
+        f.chain
+            .send(f.keeper, f.market, &IDeliberationMarket::claimJobCall { jobId: job })
+            .expect_revert(unexpected(job, status::REFUNDED));
+        f.settle(job, &t).expect_revert(unexpected(job, status::REFUNDED));
+    }
+
+    #[test]
+    fn a_settled_job_cannot_be_refunded_or_settled_again() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        f.settle(job, &t).unwrap();
+        f.settle(job, &t).expect_revert(unexpected(job, status::SETTLED));
+        f.chain.advance_time(JOB_DURATION + 1);
+        f.refund_from(f.requester, job).expect_revert(unexpected(job, status::SETTLED));
+    }
+
+    #[test]
+    fn refund_marks_the_job_when_the_escrow_deal_was_already_refunded() {
+        let mut f = MarketFixture::new(0);
+        let spec = f.spec(2, 1);
+        let job = f.request(spec.clone(), tokens(2));
+        let deal_id = f.job(job).escrowId;
+        f.chain.warp(spec.deadline + 1);
+        let anyone = f.chain.account(7);
+        f.chain.send(anyone, f.escrow, &TripartiteEscrow::refundCall { dealId: deal_id }).unwrap();
+        let receipt = f.refund_from(anyone, job).unwrap();
+        assert!(receipt.events::<TripartiteEscrow::DealRefunded>().is_empty());
+        assert_eq!(f.status(job), status::REFUNDED);
+        assert_eq!(f.balance(f.requester), tokens(STARTING_TOKENS));
+    }
+
+    #[test]
+    fn refund_reverts_for_unknown_jobs() {
+        let mut f = MarketFixture::new(0);
+        f.refund_from(f.requester, u(5)).expect_revert(unexpected(u(5), status::NONE));
+    }
+}
+
+/// `settleJob` through `IDeliberationMarket` and through `DeliberationMarket` encode the same call.
+#[test]
+fn the_interface_and_the_contract_share_the_settle_selector() {
+    use alloy::sol_types::SolCall;
+    assert_eq!(
+        IDeliberationMarket::settleJobCall::SELECTOR,
+        DeliberationMarket::settleJobCall::SELECTOR
+    );
+}

@@ -1,0 +1,494 @@
+//! A deployed market suite (bounty token, ranks, escrow, market) and deliberations built with the
+//! real protocol crate, shared by the market, escrow and gas tests.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, I256, U256, keccak256},
+    signers::local::PrivateKeySigner,
+    sol_types::Eip712Domain,
+};
+use nsed_contracts::{
+    bounty_token::BountyToken,
+    deliberation_market::DeliberationMarket,
+    i_deliberation_market::IDeliberationMarket::{self, JobSpec, Transcript},
+    rank_token::RankToken,
+    testkit::{Receipt, TestChain, TxFailure},
+    transcript::transcript_from_rounds,
+    tripartite_escrow::{ITripartiteEscrow, TripartiteEscrow},
+};
+use nsed_protocol::{
+    deliberation::Deliberation,
+    eip712,
+    halting::HaltingConfig,
+    quadratic_votes,
+    wire::{SignedBallot, SignedProposal},
+};
+
+use crate::fixtures::RANK_URI;
+
+/// Keeper fee of the test market, in basis points.
+pub(crate) const KEEPER_FEE_BPS: u16 = 500;
+/// Guild fee of the test market, in basis points.
+pub(crate) const GUILD_FEE_BPS: u16 = 200;
+/// Challenge window of the test market's escrow deals, in seconds.
+pub(crate) const CHALLENGE_WINDOW: u64 = 3600;
+/// Vote credits of the default spec.
+pub(crate) const CREDITS: u64 = 100;
+/// How long after "now" the default spec's deadline is.
+pub(crate) const JOB_DURATION: u64 = 86_400;
+/// Tokens minted to the requester and the other buyers (18 decimals).
+pub(crate) const STARTING_TOKENS: u64 = 1_000_000;
+
+/// One token with 18 decimals, times `n`.
+pub(crate) fn tokens(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18))
+}
+
+pub(crate) fn u(v: u64) -> U256 {
+    U256::from(v)
+}
+
+pub(crate) fn i(v: i64) -> I256 {
+    I256::try_from(v).unwrap()
+}
+
+/// Agent keys: anvil's dev keys 4..=9 first (so a local stack's worker keys match), then keys
+/// derived from a fixed seed for larger jobs; every agent is registered by account 3.
+pub(crate) fn agent_key(chain: &TestChain, index: usize) -> PrivateKeySigner {
+    if index < 6 {
+        chain.signer(4 + index).clone()
+    } else {
+        PrivateKeySigner::from_bytes(&keccak256(format!("nsed test agent {index}"))).unwrap()
+    }
+}
+
+/// The deployed suite: guild = account 0 (admin everywhere, escrow resolver, token owner),
+/// keeper = account 1 (holds `KEEPER_ROLE`), requester = account 2, agent owner = account 3.
+pub(crate) struct MarketFixture {
+    pub(crate) chain: TestChain,
+    pub(crate) guild: Address,
+    pub(crate) keeper: Address,
+    pub(crate) requester: Address,
+    pub(crate) owner: Address,
+    pub(crate) token: Address,
+    pub(crate) ranks: Address,
+    pub(crate) escrow: Address,
+    pub(crate) market: Address,
+    /// Registered agents, sorted by address (the seat order of a job using all of them).
+    pub(crate) agents: Vec<PrivateKeySigner>,
+}
+
+impl MarketFixture {
+    /// The suite with `agents` registered agents.
+    pub(crate) fn new(agents: usize) -> Self {
+        let mut chain = TestChain::new();
+        let (guild, keeper, requester, owner) =
+            (chain.account(0), chain.account(1), chain.account(2), chain.account(3));
+        let token = chain
+            .deploy(
+                guild,
+                &BountyToken::BYTECODE,
+                &BountyToken::constructorCall { initialOwner: guild },
+            )
+            .expect("BountyToken deploys");
+        let ranks = chain
+            .deploy(
+                guild,
+                &RankToken::BYTECODE,
+                &RankToken::constructorCall { uri_: RANK_URI.into(), admin: guild },
+            )
+            .expect("RankToken deploys");
+        let escrow = chain
+            .deploy(
+                guild,
+                &TripartiteEscrow::BYTECODE,
+                &TripartiteEscrow::constructorCall { resolver_: guild },
+            )
+            .expect("TripartiteEscrow deploys");
+        let market = chain
+            .deploy(
+                guild,
+                &DeliberationMarket::BYTECODE,
+                &DeliberationMarket::constructorCall {
+                    token_: token,
+                    ranks_: ranks,
+                    escrow_: escrow,
+                    guild_: guild,
+                    keeperFeeBps_: KEEPER_FEE_BPS,
+                    guildFeeBps_: GUILD_FEE_BPS,
+                    challengeWindow_: CHALLENGE_WINDOW,
+                },
+            )
+            .expect("DeliberationMarket deploys");
+        let game_role = chain.call(guild, ranks, &RankToken::GAME_ROLECall {}).unwrap();
+        chain
+            .send(guild, ranks, &RankToken::grantRoleCall { role: game_role, account: market })
+            .unwrap();
+        let keeper_role =
+            chain.call(guild, market, &DeliberationMarket::KEEPER_ROLECall {}).unwrap();
+        chain
+            .send(
+                guild,
+                market,
+                &DeliberationMarket::grantRoleCall { role: keeper_role, account: keeper },
+            )
+            .unwrap();
+        for buyer in [requester, chain.account(8), chain.account(9)] {
+            chain
+                .send(
+                    guild,
+                    token,
+                    &BountyToken::mintCall { to: buyer, amount: tokens(STARTING_TOKENS) },
+                )
+                .unwrap();
+            for spender in [market, escrow] {
+                chain
+                    .send(buyer, token, &BountyToken::approveCall { spender, value: U256::MAX })
+                    .unwrap();
+            }
+        }
+        let mut keys: Vec<PrivateKeySigner> = (0..agents).map(|i| agent_key(&chain, i)).collect();
+        keys.sort_by_key(PrivateKeySigner::address);
+        let mut fixture = Self {
+            chain,
+            guild,
+            keeper,
+            requester,
+            owner,
+            token,
+            ranks,
+            escrow,
+            market,
+            agents: keys,
+        };
+        for index in 0..agents {
+            let agent = fixture.agents[index].address();
+            fixture.register(agent).expect("agents register");
+        }
+        fixture
+    }
+
+    /// Registers `agent` from the agent owner (account 3).
+    pub(crate) fn register(
+        &mut self,
+        agent: Address,
+    ) -> Result<Receipt<IDeliberationMarket::registerAgentReturn>, TxFailure> {
+        let call = IDeliberationMarket::registerAgentCall {
+            agent,
+            modelId: keccak256(format!("model of {agent}")),
+            metadataURI: format!("ipfs://agents/{agent}"),
+        };
+        self.chain.send(self.owner, self.market, &call)
+    }
+
+    /// The addresses of registered agents `0..n` in seat order.
+    pub(crate) fn seats(&self, n: usize) -> Vec<Address> {
+        self.agents[..n].iter().map(PrivateKeySigner::address).collect()
+    }
+
+    /// A valid spec: `agents` seats, `max_rounds` rounds, [`CREDITS`] credits, deadline a day out.
+    pub(crate) fn spec(&self, agents: u8, max_rounds: u8) -> JobSpec {
+        JobSpec {
+            kind: "tensor-f32".into(),
+            input: Bytes::from_static(br#"{"shape":[1,4],"values":[0.0,0.5,1.0,0.25]}"#),
+            agentsWanted: agents,
+            maxRounds: max_rounds,
+            credits: CREDITS,
+            deadline: self.chain.timestamp() + JOB_DURATION,
+        }
+    }
+
+    /// Sends `requestJob(spec, bounty)` from `from`.
+    pub(crate) fn try_request_from(
+        &mut self,
+        from: Address,
+        spec: JobSpec,
+        bounty: U256,
+    ) -> Result<Receipt<U256>, TxFailure> {
+        self.chain.send(from, self.market, &IDeliberationMarket::requestJobCall { spec, bounty })
+    }
+
+    /// Requests a job from the requester and returns its id.
+    pub(crate) fn request(&mut self, spec: JobSpec, bounty: U256) -> U256 {
+        self.try_request_from(self.requester, spec, bounty).expect("requestJob succeeds").ret
+    }
+
+    /// Claims `job_id` as the keeper.
+    pub(crate) fn claim(&mut self, job_id: U256) {
+        self.chain
+            .send(self.keeper, self.market, &IDeliberationMarket::claimJobCall { jobId: job_id })
+            .expect("claimJob succeeds");
+    }
+
+    /// Requests and claims a job with `agents` seats and `max_rounds` rounds.
+    pub(crate) fn claimed_job(&mut self, agents: u8, max_rounds: u8, bounty: U256) -> U256 {
+        let spec = self.spec(agents, max_rounds);
+        let job = self.request(spec, bounty);
+        self.claim(job);
+        job
+    }
+
+    /// Sends `settleJob` from `from`.
+    pub(crate) fn settle_from(
+        &mut self,
+        from: Address,
+        job_id: U256,
+        transcript: &Transcript,
+    ) -> Result<Receipt<IDeliberationMarket::settleJobReturn>, TxFailure> {
+        let call =
+            IDeliberationMarket::settleJobCall { jobId: job_id, transcript: transcript.clone() };
+        self.chain.send(from, self.market, &call)
+    }
+
+    /// Sends `settleJob` from the keeper.
+    pub(crate) fn settle(
+        &mut self,
+        job_id: U256,
+        transcript: &Transcript,
+    ) -> Result<Receipt<IDeliberationMarket::settleJobReturn>, TxFailure> {
+        self.settle_from(self.keeper, job_id, transcript)
+    }
+
+    /// Sends `refund(jobId)` from `from`.
+    pub(crate) fn refund_from(
+        &mut self,
+        from: Address,
+        job_id: U256,
+    ) -> Result<Receipt<IDeliberationMarket::refundReturn>, TxFailure> {
+        self.chain.send(from, self.market, &IDeliberationMarket::refundCall { jobId: job_id })
+    }
+
+    pub(crate) fn status(&mut self, job_id: U256) -> u8 {
+        self.chain
+            .call(self.guild, self.market, &IDeliberationMarket::jobStatusCall { jobId: job_id })
+            .unwrap()
+    }
+
+    pub(crate) fn job(&mut self, job_id: U256) -> DeliberationMarket::Job {
+        self.chain
+            .call(self.guild, self.market, &DeliberationMarket::jobCall { jobId: job_id })
+            .unwrap()
+    }
+
+    pub(crate) fn deal(&mut self, deal_id: U256) -> ITripartiteEscrow::Deal {
+        self.chain
+            .call(self.guild, self.escrow, &TripartiteEscrow::dealCall { dealId: deal_id })
+            .unwrap()
+    }
+
+    /// The escrow deal holding `job_id`'s bounty.
+    pub(crate) fn job_deal(&mut self, job_id: U256) -> ITripartiteEscrow::Deal {
+        let deal_id = self.job(job_id).escrowId;
+        self.deal(deal_id)
+    }
+
+    pub(crate) fn rank_of(&mut self, agent: Address) -> U256 {
+        self.chain
+            .call(self.guild, self.market, &DeliberationMarket::agentRankCall { account: agent })
+            .unwrap()
+    }
+
+    pub(crate) fn rank_balance(&mut self, agent: Address, rank: u64) -> U256 {
+        self.chain
+            .call(self.guild, self.ranks, &RankToken::balanceOfCall { account: agent, id: u(rank) })
+            .unwrap()
+    }
+
+    pub(crate) fn balance(&mut self, account: Address) -> U256 {
+        self.chain.call(self.guild, self.token, &BountyToken::balanceOfCall { account }).unwrap()
+    }
+
+    /// The market's EIP-712 domain, as agents sign under it.
+    pub(crate) fn domain(&self) -> Eip712Domain {
+        eip712::domain(self.chain.chain_id(), self.market)
+    }
+
+    /// Runs `plan` for `job_id` over registered agents `0..seats` with the protocol crate's
+    /// [`Deliberation`], signing every message with the agents' keys.
+    #[track_caller]
+    pub(crate) fn deliberate(
+        &self,
+        job_id: U256,
+        seats: usize,
+        plan: &[RoundPlan],
+    ) -> Deliberation {
+        deliberate(&self.agents[..seats], self.domain(), job_id, CREDITS, plan)
+    }
+
+    /// Like [`Self::deliberate`], converted to the market's transcript.
+    #[track_caller]
+    pub(crate) fn transcript(&self, job_id: U256, seats: usize, plan: &[RoundPlan]) -> Transcript {
+        let d = self.deliberate(job_id, seats, plan);
+        transcript_from_rounds(d.seats(), d.rounds())
+    }
+
+    /// Signs a proposal of agent `seat` (a registered agent index) as the market expects.
+    pub(crate) fn sign_proposal(
+        &self,
+        seat: usize,
+        job_id: U256,
+        round: u32,
+        content: &str,
+    ) -> Bytes {
+        let hash = eip712::proposal_hash(&self.domain(), job_id, round, content);
+        Bytes::from(eip712::sign(&self.agents[seat], hash).unwrap().as_bytes())
+    }
+
+    /// Signs a ballot of agent `seat` (a registered agent index) as the market expects.
+    pub(crate) fn sign_ballot(
+        &self,
+        seat: usize,
+        job_id: U256,
+        round: u32,
+        digest: B256,
+        votes: &[i64],
+    ) -> Bytes {
+        let hash = eip712::ballot_hash(&self.domain(), job_id, round, digest, votes);
+        Bytes::from(eip712::sign(&self.agents[seat], hash).unwrap().as_bytes())
+    }
+}
+
+/// One round of a planned deliberation.
+#[derive(Debug, Clone)]
+pub(crate) struct RoundPlan {
+    /// Each seat's answer; `None` if it does not propose.
+    pub(crate) answers: Vec<Option<String>>,
+    /// Each seat's raw weights in `[-100, 100]`; `None` if it does not vote. Weights for the voter's
+    /// own seat and for seats without a proposal are ignored (set to 0).
+    pub(crate) weights: Vec<Option<Vec<i32>>>,
+}
+
+impl RoundPlan {
+    /// Every seat proposes `answers[seat]` and backs seats proposing `good` (+60), opposing the
+    /// rest (-40).
+    pub(crate) fn full(answers: &[&str], good: &str) -> Self {
+        let n = answers.len();
+        Self {
+            answers: answers.iter().map(|a| Some(a.to_string())).collect(),
+            weights: (0..n)
+                .map(|voter| {
+                    Some(
+                        (0..n)
+                            .map(|q| {
+                                if q == voter {
+                                    0
+                                } else if answers[q] == good {
+                                    60
+                                } else {
+                                    -40
+                                }
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Runs `plan` with the protocol crate over `keys` (sorted by address) and returns the finished
+/// deliberation (exactly `plan.len()` rounds).
+///
+/// # Panics
+///
+/// If a round has fewer than two proposals (the protocol cannot close it).
+#[track_caller]
+pub(crate) fn deliberate(
+    keys: &[PrivateKeySigner],
+    domain: Eip712Domain,
+    job_id: U256,
+    credits: u64,
+    plan: &[RoundPlan],
+) -> Deliberation {
+    let seats: Vec<Address> = keys.iter().map(PrivateKeySigner::address).collect();
+    let rounds = plan.len() as u32;
+    let halting = HaltingConfig { min_rounds: rounds, max_rounds: rounds, effort_permille: 1000 };
+    let mut d = Deliberation::new(job_id, seats, domain.clone(), credits, halting).unwrap();
+    for (index, round) in plan.iter().enumerate() {
+        let r = index as u32 + 1;
+        for (key, answer) in keys.iter().zip(&round.answers) {
+            if let Some(answer) = answer {
+                let proposal =
+                    SignedProposal::sign(key, &domain, job_id, r, answer.clone()).unwrap();
+                d.accept_proposal(proposal).unwrap();
+            }
+        }
+        let set = d.close_proposals().unwrap();
+        let proposed = set.proposed();
+        for (voter, (key, weights)) in keys.iter().zip(&round.weights).enumerate() {
+            let Some(weights) = weights else { continue };
+            let weights: Vec<i32> = weights
+                .iter()
+                .enumerate()
+                .map(|(q, &w)| if q == voter || !proposed[q] { 0 } else { w })
+                .collect();
+            let votes = quadratic_votes(&weights, voter, &proposed, credits).unwrap();
+            let ballot = SignedBallot::sign(key, &domain, job_id, r, set.digest, votes).unwrap();
+            d.accept_ballot(ballot).unwrap();
+        }
+        d.close_round().unwrap();
+    }
+    d
+}
+
+/// Job statuses (`IDeliberationMarket.JobStatus`) as the ABI carries them.
+pub(crate) mod status {
+    pub(crate) const NONE: u8 = 0;
+    pub(crate) const REQUESTED: u8 = 1;
+    pub(crate) const CLAIMED: u8 = 2;
+    pub(crate) const SETTLED: u8 = 3;
+    pub(crate) const REFUNDED: u8 = 4;
+}
+
+/// Deal states (`ITripartiteEscrow.DealState`) as the ABI carries them.
+pub(crate) mod deal_state {
+    pub(crate) const NONE: u8 = 0;
+    pub(crate) const FUNDED: u8 = 1;
+    pub(crate) const DELIVERED: u8 = 2;
+    pub(crate) const DISPUTED: u8 = 3;
+    pub(crate) const RELEASED: u8 = 4;
+    pub(crate) const RULED: u8 = 5;
+    pub(crate) const REFUNDED: u8 = 6;
+}
+
+/// The payout the market should deliver to the escrow, computed independently: keeper fee, guild
+/// fee, then agents pro rata to their positive last-round score with the dust (or everything) to
+/// the winner; zero amounts left out.
+pub(crate) fn expected_payout(
+    bounty: U256,
+    fees: (u16, u16),
+    keeper: Address,
+    guild: Address,
+    seats: &[Address],
+    scores: &[i128],
+    winner: usize,
+) -> (Vec<Address>, Vec<U256>) {
+    let bps = U256::from(10_000u64);
+    let keeper_fee = bounty * U256::from(fees.0) / bps;
+    let guild_fee = bounty * U256::from(fees.1) / bps;
+    let rest = bounty - keeper_fee - guild_fee;
+    let positive: u128 = scores.iter().map(|&s| s.max(0) as u128).sum();
+    let mut shares: Vec<U256> = scores
+        .iter()
+        .map(|&s| {
+            if positive == 0 || s <= 0 {
+                U256::ZERO
+            } else {
+                rest * U256::from(s as u128) / U256::from(positive)
+            }
+        })
+        .collect();
+    let paid: U256 = shares.iter().copied().sum();
+    shares[winner] += rest - paid;
+    let mut recipients = Vec::new();
+    let mut amounts = Vec::new();
+    for (to, amount) in [(keeper, keeper_fee), (guild, guild_fee)]
+        .into_iter()
+        .chain(seats.iter().copied().zip(shares))
+    {
+        if amount > U256::ZERO {
+            recipients.push(to);
+            amounts.push(amount);
+        }
+    }
+    (recipients, amounts)
+}
