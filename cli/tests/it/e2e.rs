@@ -300,8 +300,17 @@ async fn requested_jobs_settle_on_chain_with_the_answer_the_protocol_computes() 
         assert_eq!(Some(settled.content.clone()), stack.offchain_answer(job_id));
         assert!((1..=3).contains(&settled.rounds));
     }
-    let metrics = http_get(port, "/metrics").await;
-    assert!(metrics.contains("nsed_keeper_jobs_settled_total 2"), "{metrics}");
+    // The keeper counts a settlement once its receipt arrives, which can trail the event.
+    let metrics = step("metrics", async {
+        loop {
+            let metrics = http_get(port, "/metrics").await;
+            if metrics.contains("nsed_keeper_jobs_settled_total 2") {
+                return metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
     assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
     let health = http_get(port, "/health").await;
     assert!(health.contains("\"status\":\"ok\""), "{health}");
