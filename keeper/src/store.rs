@@ -217,18 +217,47 @@ impl Store {
         Ok(agents)
     }
 
-    /// Adds a requested job unless it is already known (events may be seen twice).
+    /// Adds a requested job. Seeing the same request again changes nothing; seeing a *different*
+    /// request under a known id means a reorg replaced it, so the job starts over: its state,
+    /// seats and deliberation log are reset (messages signed for the old request must never be
+    /// replayed into the new one). Returns whether the job is new or was reset.
     ///
     /// # Errors
     ///
     /// [`StoreError`] on database errors.
     pub fn add_job(&self, spec: &JobSpec) -> Result<bool, StoreError> {
         let spec_json = serde_json::to_string(spec).expect("specs serialize");
-        let added = self.conn().execute(
-            "INSERT OR IGNORE INTO jobs (job_id, spec, state, seats) VALUES (?1, ?2, 'requested', '[]')",
-            params![spec.job_id.to_string(), spec_json],
-        )?;
-        Ok(added == 1)
+        let id = spec.job_id.to_string();
+        let conn = self.conn();
+        let existing: Option<(String, String)> = conn
+            .query_row("SELECT spec, state FROM jobs WHERE job_id = ?1", params![id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        match existing {
+            None => {
+                conn.execute(
+                    "INSERT INTO jobs (job_id, spec, state, seats) VALUES (?1, ?2, 'requested', '[]')",
+                    params![id, spec_json],
+                )?;
+                Ok(true)
+            }
+            // The same request re-included in another block is still the same request.
+            Some((old, _))
+                if serde_json::from_str::<JobSpec>(&old)
+                    .is_ok_and(|old| JobSpec { block: spec.block, ..old } == *spec) =>
+            {
+                Ok(false)
+            }
+            Some(_) => {
+                conn.execute(
+                    "UPDATE jobs SET spec = ?2, state = 'requested', seats = '[]', settle_tx = NULL WHERE job_id = ?1",
+                    params![id, spec_json],
+                )?;
+                conn.execute("DELETE FROM job_events WHERE job_id = ?1", params![id])?;
+                Ok(true)
+            }
+        }
     }
 
     /// Moves a job to `state`, recording its seats and settlement transaction when given.
@@ -402,10 +431,26 @@ mod tests {
             .unwrap();
         assert_eq!(store.open_jobs().unwrap().len(), 1);
         let settled = store.job(U256::from(1)).unwrap().unwrap();
+        assert!(!store.add_job(&settled.spec).unwrap(), "the same request again changes nothing");
         assert_eq!(
             (settled.state, settled.settle_tx),
             (JobState::Settled, Some(B256::repeat_byte(5)))
         );
         assert_eq!(settled.seats, vec![Address::repeat_byte(1)], "seats are kept when not given");
+    }
+
+    #[test]
+    fn a_different_request_under_a_known_id_resets_the_job() {
+        let store = Store::open(Path::new(":memory:")).unwrap();
+        store.add_job(&spec(1)).unwrap();
+        store
+            .update_job(U256::from(1), JobState::Claimed, Some(&[Address::repeat_byte(1)]), None)
+            .unwrap();
+        store.append_event(U256::from(1), &LogEvent::CloseProposals).unwrap();
+        let replaced = JobSpec { input: b"{\"other\":1}".to_vec(), block: 9, ..spec(1) };
+        assert!(store.add_job(&replaced).unwrap());
+        let job = store.job(U256::from(1)).unwrap().unwrap();
+        assert_eq!((job.spec, job.state, job.seats), (replaced, JobState::Requested, vec![]));
+        assert!(store.events(U256::from(1)).unwrap().is_empty());
     }
 }

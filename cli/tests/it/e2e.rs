@@ -68,6 +68,11 @@ struct Stack {
 
 impl Stack {
     async fn start() -> Self {
+        Self::start_with(MODELS.len()).await
+    }
+
+    /// A stack with the first `workers` of the demo agents registered and running.
+    async fn start_with(workers: usize) -> Self {
         let anvil = Anvil::spawn(AnvilConfig::default()).unwrap();
         let nats = NatsServer::spawn(NatsConfig::default()).unwrap();
         let key = |i: usize| anvil.accounts()[i].private_key().parse::<PrivateKeySigner>().unwrap();
@@ -102,7 +107,7 @@ impl Stack {
             db: tempfile::tempdir().unwrap(),
         };
         let manifest = Manifest::load(models_dir()).unwrap();
-        for name in MODELS {
+        for name in MODELS.into_iter().take(workers) {
             let classifier = Classifier::load(
                 runtime(),
                 models_dir(),
@@ -281,6 +286,76 @@ async fn http_get(port: u16, path: &str) -> String {
     let mut response = String::new();
     socket.read_to_string(&mut response).await.unwrap();
     response
+}
+
+async fn rpc(stack: &Stack, method: &'static str, params: serde_json::Value) -> serde_json::Value {
+    stack.deployer.raw_request::<_, serde_json::Value>(method.into(), params).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reorg_replacing_a_request_is_noticed_and_the_job_follows_the_new_chain() {
+    // No agents: the keeper follows and records jobs but never claims, so the test controls time.
+    let stack = Stack::start_with(0).await;
+    let snapshot = rpc(&stack, "evm_snapshot", serde_json::json!([])).await;
+    let old_job = stack.request(0, 3600).await;
+    let (keeper, handle) = stack.keeper(Duration::from_secs(5));
+    let db = stack.db.path().join("keeper.sqlite");
+    let seen = |row: usize| {
+        let db = db.clone();
+        async move {
+            loop {
+                let store = Store::open(&db).unwrap();
+                if let Some(job) = store.job(U256::from(1)).unwrap()
+                    && serde_json::from_slice::<serde_json::Value>(&job.spec.input).unwrap()["values"]
+                        == serde_json::json!(
+                            load_test_split(
+                                models_dir(),
+                                &Manifest::load(models_dir()).unwrap().dataset
+                            )
+                            .unwrap()[row]
+                                .0
+                                .to_vec()
+                        )
+                {
+                    return job;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    step("the keeper records the first request", seen(0)).await;
+    keeper.cancel();
+    handle.await.unwrap().unwrap();
+
+    // Reorg: back to before the request, then a different request under the same id and more
+    // blocks than before, so the old block hash at the keeper's cursor is gone.
+    assert_eq!(
+        rpc(&stack, "evm_revert", serde_json::json!([snapshot])).await,
+        serde_json::json!(true)
+    );
+    let new_job = stack.request(5, 3600).await;
+    assert_eq!(new_job, old_job, "the replacement reuses the id");
+    for _ in 0..3 {
+        rpc(&stack, "evm_mine", serde_json::json!([])).await;
+    }
+    let port = nsed_devstack::free_port().unwrap();
+    let (keeper, handle) =
+        stack.keeper_with(Duration::from_secs(5), Some(([127, 0, 0, 1], port).into()));
+    let job = step("the keeper follows the new chain", seen(5)).await;
+    assert_eq!(job.state, JobState::Requested);
+    let metrics = step("metrics", async {
+        loop {
+            let metrics = http_get(port, "/metrics").await;
+            if metrics.contains("nsed_keeper_reorgs_total 1") {
+                return metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(metrics.contains("nsed_keeper_reorgs_total 1"));
+    keeper.cancel();
+    handle.await.unwrap().unwrap();
 }
 
 const STATUS_CLAIMED: u8 = 2;
