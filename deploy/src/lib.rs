@@ -216,13 +216,13 @@ pub async fn deploy_suite<P: Provider>(
     existing: Option<&Deployment>,
 ) -> Result<Deployment, DeployError> {
     let chain_id = provider.get_chain_id().await.map_err(|e| rpc("eth_chainId")(e.to_string()))?;
-    let existing = match existing {
-        Some(record) if record.chain_id != chain_id => {
-            return Err(DeployError::WrongChain { record: record.chain_id, rpc: chain_id });
-        }
-        Some(record) if record.params == params => Some(record),
-        _ => None,
-    };
+    // Parameters live in constructor arguments, so comparing each contract's arguments decides
+    // what a parameter change redeploys.
+    if let Some(record) = existing
+        && record.chain_id != chain_id
+    {
+        return Err(DeployError::WrongChain { record: record.chain_id, rpc: chain_id });
+    }
     let guild = params.guild.unwrap_or(deployer);
     let mut contracts = BTreeMap::new();
     let prior = |name: &str| existing.and_then(|r| r.contracts.get(name));
