@@ -200,19 +200,8 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`ChainError`] if the transaction fails or reverts.
     pub async fn claim(&self, job_id: U256) -> Result<B256, ChainError> {
-        let op = format!("claimJob({job_id})");
-        let receipt = IDeliberationMarket::new(self.address, &self.provider)
-            .claimJob(job_id)
-            .send()
-            .await
-            .map_err(|e| rpc_err(&op, e))?
-            .get_receipt()
-            .await
-            .map_err(|e| rpc_err(&op, e))?;
-        if !receipt.status() {
-            return Err(ChainError::Reverted { operation: op, tx: receipt.transaction_hash });
-        }
-        Ok(receipt.transaction_hash)
+        let market = IDeliberationMarket::new(self.address, &self.provider);
+        confirm(format!("claimJob({job_id})"), market.claimJob(job_id).send().await).await
     }
 
     /// Settles the job with `transcript`.
@@ -221,19 +210,9 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`ChainError`] if the transaction fails or reverts.
     pub async fn settle(&self, job_id: U256, transcript: Transcript) -> Result<B256, ChainError> {
-        let op = format!("settleJob({job_id})");
-        let receipt = IDeliberationMarket::new(self.address, &self.provider)
-            .settleJob(job_id, transcript)
-            .send()
+        let market = IDeliberationMarket::new(self.address, &self.provider);
+        confirm(format!("settleJob({job_id})"), market.settleJob(job_id, transcript).send().await)
             .await
-            .map_err(|e| rpc_err(&op, e))?
-            .get_receipt()
-            .await
-            .map_err(|e| rpc_err(&op, e))?;
-        if !receipt.status() {
-            return Err(ChainError::Reverted { operation: op, tx: receipt.transaction_hash });
-        }
-        Ok(receipt.transaction_hash)
     }
 
     /// The chain's current time (latest block timestamp), in seconds.
@@ -250,4 +229,21 @@ impl<P: Provider + Clone> Market<P> {
             .ok_or_else(|| rpc_err("eth_getBlockByNumber latest", "no latest block"))?;
         Ok(block.header.timestamp)
     }
+}
+
+/// Waits for a sent transaction's receipt and turns a revert into [`ChainError::Reverted`].
+async fn confirm<N: alloy::network::Network>(
+    operation: String,
+    sent: Result<alloy::providers::PendingTransactionBuilder<N>, alloy::contract::Error>,
+) -> Result<B256, ChainError> {
+    let receipt = sent
+        .map_err(|e| rpc_err(&operation, e))?
+        .get_receipt()
+        .await
+        .map_err(|e| rpc_err(&operation, e))?;
+    let tx = alloy::network::ReceiptResponse::transaction_hash(&receipt);
+    if !alloy::network::ReceiptResponse::status(&receipt) {
+        return Err(ChainError::Reverted { operation, tx });
+    }
+    Ok(tx)
 }

@@ -18,10 +18,11 @@ use alloy::{
     primitives::{Address, B256, U256, keccak256},
     providers::Provider,
     signers::local::PrivateKeySigner,
-    sol,
     sol_types::SolEvent,
 };
 use eyre::{WrapErr, bail, eyre};
+use nsed_contracts::bounty_token::BountyToken;
+use nsed_contracts::deliberation_market::DeliberationMarket;
 use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettled, JobSpec};
 use nsed_deploy::{BOUNTY_TOKEN, MARKET};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
@@ -34,20 +35,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::deploy::{SuiteOpts, deploy_and_record};
-
-sol! {
-    #[sol(rpc)]
-    interface IDemoToken {
-        function mint(address to, uint256 amount) external;
-        function approve(address spender, uint256 amount) external returns (bool);
-        function balanceOf(address account) external view returns (uint256);
-    }
-    #[sol(rpc)]
-    interface IRoles {
-        function grantRole(bytes32 role, address account) external;
-        function hasRole(bytes32 role, address account) external view returns (bool);
-    }
-}
 
 /// The three models of the demo panel (the best three-model panel in BENCHMARKS.md).
 const DEMO_MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
@@ -233,7 +220,7 @@ impl UpArgs {
 
         // 3. Keeper.
         let keeper_role = keccak256("KEEPER_ROLE");
-        IRoles::new(market_address, &as_deployer)
+        DeliberationMarket::new(market_address, &as_deployer)
             .grantRole(keeper_role, roles.keeper.address())
             .send()
             .await?
@@ -253,14 +240,14 @@ impl UpArgs {
         let rows = load_test_split(&self.models_dir, &manifest.dataset)?;
         let jobs = self.jobs.min(rows.len());
         let bounty = U256::from(10u64).pow(U256::from(18));
-        let token = IDemoToken::new(token_address, &as_deployer);
+        let token = BountyToken::new(token_address, &as_deployer);
         token
             .mint(roles.requester.address(), bounty * U256::from(jobs))
             .send()
             .await?
             .get_receipt()
             .await?;
-        IDemoToken::new(token_address, &as_requester)
+        BountyToken::new(token_address, &as_requester)
             .approve(market_address, bounty * U256::from(jobs))
             .send()
             .await?

@@ -8,9 +8,10 @@ use alloy::{
     providers::{DynProvider, Provider},
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
-    sol,
     sol_types::SolEvent,
 };
+use nsed_contracts::bounty_token::BountyToken;
+use nsed_contracts::deliberation_market::DeliberationMarket;
 use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettled, JobSpec};
 use nsed_deploy::{BOUNTY_TOKEN, Deployment, MARKET, SuiteParams, deploy_suite};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
@@ -26,19 +27,6 @@ use nsed_keeper::{
 use nsed_protocol::{deliberation::Deliberation, eip712, halting::HaltingConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-sol! {
-    #[sol(rpc)]
-    interface IDemoToken {
-        function mint(address to, uint256 amount) external;
-        function approve(address spender, uint256 amount) external returns (bool);
-        function balanceOf(address account) external view returns (uint256);
-    }
-    #[sol(rpc)]
-    interface IRoles {
-        function grantRole(bytes32 role, address account) external;
-    }
-}
 
 const MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
 const WAIT: Duration = Duration::from_secs(90);
@@ -85,7 +73,7 @@ impl Stack {
             deploy_suite(&deployer, deployer_key.address(), "e2e", params, None).await.unwrap();
         let market = record.address(MARKET).unwrap();
         let token = record.address(BOUNTY_TOKEN).unwrap();
-        IRoles::new(market, &deployer)
+        DeliberationMarket::new(market, &deployer)
             .grantRole(keccak256("KEEPER_ROLE"), keeper_key.address())
             .send()
             .await
@@ -175,7 +163,7 @@ impl Stack {
         let rows =
             load_test_split(models_dir(), &Manifest::load(models_dir()).unwrap().dataset).unwrap();
         let bounty = U256::from(10u64).pow(U256::from(18));
-        IDemoToken::new(self.token, &self.deployer)
+        BountyToken::new(self.token, &self.deployer)
             .mint(self.requester_address, bounty)
             .send()
             .await
@@ -183,7 +171,7 @@ impl Stack {
             .get_receipt()
             .await
             .unwrap();
-        IDemoToken::new(self.token, &self.requester)
+        BountyToken::new(self.token, &self.requester)
             .approve(self.market, bounty)
             .send()
             .await
@@ -451,7 +439,7 @@ async fn a_keeper_killed_mid_job_and_restarted_settles_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_nobody_settles_is_refunded_after_its_deadline() {
     let stack = Stack::start().await;
-    let token = IDemoToken::new(stack.token, &stack.deployer);
+    let token = BountyToken::new(stack.token, &stack.deployer);
     let before =
         step("balance before", token.balanceOf(stack.requester_address).call()).await.unwrap();
     let job_id = step("request", stack.request(4, 120)).await;
