@@ -357,6 +357,10 @@ fn tempfile_dir() -> eyre::Result<PathBuf> {
 #[allow(clippy::print_stderr)]
 fn eprint_progress(done: usize, total: usize, metrics: &nsed_keeper::Metrics) {
     use std::sync::atomic::Ordering::Relaxed;
+    // A redrawn bar only makes sense on a terminal; logs get the final line only.
+    if done < total && !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return;
+    }
     let width = 24;
     let filled = done * width / total.max(1);
     eprint!(
