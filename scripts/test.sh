@@ -30,3 +30,6 @@ cargo test --workspace --locked
 
 step "wallet test with cast (anvil, nats-server, nsed worker x3, nsed keeper)"
 bash scripts/cast-e2e.sh
+
+step "arena game with cast (three wallets play a full game on anvil)"
+bash scripts/cast-arena.sh

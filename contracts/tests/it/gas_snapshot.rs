@@ -14,11 +14,15 @@ use nsed_contracts::{
     i_deliberation_market::IDeliberationMarket,
     quadratic_voting_harness::QuadraticVotingHarness,
     rank_token::RankToken,
+    rankify_arena::RankifyArena,
     testkit::{GasSnapshot, TestChain},
     tripartite_escrow::TripartiteEscrow,
 };
 
 use crate::{
+    arena_fixture::{
+        ArenaFixture, Commit, PHASE, everyone_plays, favour, params, proposal_commitment, salt,
+    },
     fixtures::{RANK_URI, qv_harness},
     market_fixture::{
         CHALLENGE_WINDOW, GUILD_FEE_BPS, JOB_DURATION, KEEPER_FEE_BPS, MarketFixture, RoundPlan,
@@ -278,6 +282,124 @@ fn escrow_gas(snap: &mut GasSnapshot) {
     snap.record("TripartiteEscrow::refund", refund.send(&mut f.chain, seller, escrow));
 }
 
+/// RankifyArena: every external state-changing function for 3, 5 and 10 players (rank-2 games,
+/// so joins lock and the close burns and mints for every seat; two turns, the second decisive).
+fn arena_gas(snap: &mut GasSnapshot) {
+    for n in [3usize, 5, 10] {
+        let mut f = ArenaFixture::new(n);
+        if n == 3 {
+            let (admin, ranks, token, treasury) = (f.admin, f.ranks, f.token, f.treasury);
+            let deployed = f
+                .chain
+                .deploy_with_receipt(
+                    admin,
+                    &RankifyArena::BYTECODE,
+                    &RankifyArena::constructorCall { ranks, feeToken: token, treasury },
+                )
+                .unwrap();
+            snap.record("RankifyArena::constructor", deployed.gas_used);
+        }
+        for k in 0..n {
+            let p = f.player(k);
+            f.mint_rank(p, 2, 1);
+        }
+        let tag = |what: &str| format!("RankifyArena::{what} ({n} players)");
+        let n8 = u8::try_from(n).unwrap();
+        let creator = f.player(0);
+        let created = f.try_create(creator, params(2, n8, n8, 2)).unwrap();
+        snap.record(tag("createGame"), created.gas_used);
+        let game = created.ret;
+        let mut last_join = 0;
+        for k in 0..n {
+            let who = f.player(k);
+            let gas = f.try_join(game, who).unwrap().gas_used;
+            if k == 0 {
+                snap.record(tag("join (first seat)"), gas);
+            }
+            last_join = gas;
+        }
+        snap.record(tag("join (last seat)"), last_join);
+        let started =
+            f.chain.send(creator, f.arena, &RankifyArena::startCall { gameId: game }).unwrap();
+        snap.record(tag("start"), started.gas_used);
+
+        // Turn 1: direct moves (last mover measured), early advances once each phase is complete.
+        let plan = everyone_plays(n);
+        let mut gas = 0;
+        for seat in 0..n {
+            gas = f.commit_proposal(game, 1, seat, &format!("proposal {seat}")).gas_used;
+        }
+        snap.record(tag("commitProposal"), gas);
+        snap.record(tag("advance (to proposal reveal)"), f.try_advance(game).unwrap().gas_used);
+        for seat in 0..n {
+            gas = f.reveal_proposal(game, 1, seat, &format!("proposal {seat}")).gas_used;
+        }
+        snap.record(tag("revealProposal"), gas);
+        snap.record(tag("advance (to voting)"), f.try_advance(game).unwrap().gas_used);
+        for (seat, s) in plan.iter().enumerate() {
+            gas = f.commit_vote(game, 1, seat, s.vote.as_ref().unwrap()).gas_used;
+        }
+        snap.record(tag("commitVote"), gas);
+        snap.record(tag("advance (to vote reveal)"), f.try_advance(game).unwrap().gas_used);
+        for (seat, s) in plan.iter().enumerate() {
+            gas = f.try_reveal_vote(game, 1, seat, s.vote.as_ref().unwrap()).unwrap().gas_used;
+        }
+        snap.record(tag("revealVote"), gas);
+        snap.record(tag("advance (end of turn)"), f.try_advance(game).unwrap().gas_used);
+
+        // Turn 2: proposal commitments relayed in one signed batch, then a decisive vote.
+        let domain = f.domain(f.chain.chain_id(), f.arena);
+        let deadline = U256::from(f.chain.timestamp() + 60);
+        let batch: Vec<_> = (0..n)
+            .map(|seat| {
+                let who = f.player(seat);
+                let commitment =
+                    proposal_commitment(game, 2, who, &format!("proposal {seat}"), salt(who, 2, 0));
+                f.signed_commit(
+                    &domain,
+                    seat,
+                    Commit { gameId: game, turn: 2, kind: 0, commitment, deadline },
+                )
+            })
+            .collect();
+        let relayer = f.chain.account(0);
+        let relayed = f
+            .chain
+            .send(relayer, f.arena, &RankifyArena::relayCommitsCall { commits: batch })
+            .unwrap();
+        snap.record(tag("relayCommits (one per player)"), relayed.gas_used);
+        f.try_advance(game).unwrap();
+        for seat in 0..n {
+            f.reveal_proposal(game, 2, seat, &format!("proposal {seat}"));
+        }
+        f.try_advance(game).unwrap();
+        let decisive = favour(n, 1, 3);
+        for (seat, s) in decisive.iter().enumerate() {
+            f.commit_vote(game, 2, seat, s.vote.as_ref().unwrap());
+        }
+        f.try_advance(game).unwrap();
+        for (seat, s) in decisive.iter().enumerate() {
+            f.try_reveal_vote(game, 2, seat, s.vote.as_ref().unwrap()).unwrap();
+        }
+        snap.record(tag("advance (close)"), f.try_advance(game).unwrap().gas_used);
+        let withdrawn = f.chain.send(creator, f.arena, &RankifyArena::withdrawCall {}).unwrap();
+        snap.record(tag("withdraw"), withdrawn.gas_used);
+
+        // Cancellation: a game below min after its window refunds and unlocks every seat.
+        for k in 0..n {
+            let p = f.player(k);
+            f.mint_rank(p, 2, 1);
+        }
+        let cancelled = f.create(params(2, 16, 16, 1));
+        for k in 0..n {
+            let who = f.player(k);
+            f.try_join(cancelled, who).unwrap();
+        }
+        f.chain.advance_time(PHASE + 1);
+        snap.record(tag("advance (cancel)"), f.try_advance(cancelled).unwrap().gas_used);
+    }
+}
+
 /// Every seat proposes; about two thirds answer "7" and everyone backs "7".
 fn majority(n: usize) -> RoundPlan {
     let answers: Vec<&str> = (0..n).map(|s| if s % 3 == 2 { "1" } else { "7" }).collect();
@@ -292,6 +414,7 @@ fn gas_matches_the_committed_snapshot() {
     deployment_gas(&mut snap);
     market_gas(&mut snap);
     escrow_gas(&mut snap);
+    arena_gas(&mut snap);
     if let Err(err) = snap.check_or_update() {
         panic!("{err}");
     }

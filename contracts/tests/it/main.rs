@@ -1,5 +1,8 @@
 //! Contract tests on the revm test kit: one module per contract, plus the gas snapshot.
 
+mod arena;
+mod arena_fixture;
+mod arena_properties;
 mod bounty_token;
 mod escrow;
 mod fixtures;
