@@ -293,7 +293,7 @@ impl Store {
     ///
     /// [`StoreError`] on database errors or corrupt rows.
     pub fn open_jobs(&self) -> Result<Vec<JobRow>, StoreError> {
-        self.jobs_where("state IN ('requested', 'claimed')")
+        self.jobs_where("state IN ('requested', 'claimed')", &[])
     }
 
     /// One job.
@@ -302,14 +302,18 @@ impl Store {
     ///
     /// [`StoreError`] on database errors or corrupt rows.
     pub fn job(&self, job_id: U256) -> Result<Option<JobRow>, StoreError> {
-        Ok(self.jobs_where(&format!("job_id = '{job_id}'"))?.pop())
+        Ok(self.jobs_where("job_id = ?1", &[&job_id.to_string()])?.pop())
     }
 
-    fn jobs_where(&self, condition: &str) -> Result<Vec<JobRow>, StoreError> {
+    fn jobs_where(
+        &self,
+        condition: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<JobRow>, StoreError> {
         let sql = format!("SELECT spec, state, seats, settle_tx FROM jobs WHERE {condition}");
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([], |row| {
+        let rows = stmt.query_map(params, |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,

@@ -288,22 +288,17 @@ async fn a_reorg_replacing_a_request_is_noticed_and_the_job_follows_the_new_chai
     let old_job = stack.request(0, 3600).await;
     let (keeper, handle) = stack.keeper(Duration::from_secs(5));
     let db = stack.db.path().join("keeper.sqlite");
+    let split =
+        load_test_split(models_dir(), &Manifest::load(models_dir()).unwrap().dataset).unwrap();
     let seen = |row: usize| {
         let db = db.clone();
+        let expected = serde_json::json!(split[row].0.to_vec());
         async move {
             loop {
                 let store = Store::open(&db).unwrap();
                 if let Some(job) = store.job(U256::from(1)).unwrap()
                     && serde_json::from_slice::<serde_json::Value>(&job.spec.input).unwrap()["values"]
-                        == serde_json::json!(
-                            load_test_split(
-                                models_dir(),
-                                &Manifest::load(models_dir()).unwrap().dataset
-                            )
-                            .unwrap()[row]
-                                .0
-                                .to_vec()
-                        )
+                        == expected
                 {
                     return job;
                 }

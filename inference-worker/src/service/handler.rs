@@ -86,8 +86,7 @@ pub(crate) fn check(task: &Task, me: Address, now_ms: u64) -> Result<[f32; FEATU
     }
     let input: TensorInput = serde_json::from_value(task.input.clone())
         .map_err(|e| Refusal::permanent(format!("input is not a tensor-f32 input: {e}")))?;
-    let expected_len: usize = input.shape.iter().product();
-    if input.shape.iter().product::<usize>() != FEATURES || expected_len != input.values.len() {
+    if input.shape.iter().product::<usize>() != FEATURES || input.values.len() != FEATURES {
         return Err(Refusal::permanent(format!(
             "input of shape {:?} with {} values; the model takes {FEATURES} values",
             input.shape,
