@@ -74,9 +74,11 @@ expect() { # what, actual, expected
 
 RANKS=$(deploy RankToken "constructor(string,address)" "ipfs://ranks/{id}.json" "$A0")
 TOKEN=$(deploy BountyToken "constructor(address)" "$A0")
-ARENA=$(deploy RankifyArena "constructor(address,address,address)" "$RANKS" "$TOKEN" "$TREASURY")
-say "ranks $RANKS token $TOKEN arena $ARENA"
+LAT=$(deploy LiquidAccessToken "constructor(string,address)" "ipfs://lat/{id}.json" "$A0")
+ARENA=$(deploy RankifyArena "constructor(address,address,address,address)" "$RANKS" "$TOKEN" "$TREASURY" "$LAT")
+say "ranks $RANKS token $TOKEN lat $LAT arena $ARENA"
 send "$K0" "$RANKS" "grantRole(bytes32,address)" "$(cast keccak GAME_ROLE)" "$ARENA"
+send "$K0" "$LAT" "grantRole(bytes32,address)" "$(cast keccak MINTER_ROLE)" "$ARENA"
 
 FEE=10
 STAKE=100
@@ -133,6 +135,15 @@ SCORES=$(call "$ARENA" "scores(uint256)(int256[])" "$GAME")
 expect "scores" "$SCORES" "[2, 6, 0]"
 expect "winner's rank-2 balance" "$(call "$RANKS" "balanceOf(address,uint256)(uint256)" "${PLAYERS[1]}" 2)" 1
 expect "a loser's rank-2 balance" "$(call "$RANKS" "balanceOf(address,uint256)(uint256)" "${PLAYERS[0]}" 2)" 0
+# The rank-1 winner earned a tier-1 access token of the arena's asset (id = asset << 8 | tier).
+# (cast prints big numbers as "N [1.2e47]": keep N.)
+ASSET=$(call "$ARENA" "latAsset()(uint248)" | awk '{print $1}')
+LAT_ID=$(call "$LAT" "tokenId(uint248,uint8)(uint256)" "$ASSET" 1 | awk '{print $1}')
+expect "winner's tier-1 access tokens" "$(call "$LAT" "balanceOf(address,uint256)(uint256)" "${PLAYERS[1]}" "$LAT_ID")" 1
+# ... tradable, then burned for access: the event names the asset, tier and account.
+send "${KEYS[1]}" "$LAT" "safeTransferFrom(address,address,uint256,uint256,bytes)" "${PLAYERS[1]}" "${PLAYERS[2]}" "$LAT_ID" 1 0x
+send "${KEYS[2]}" "$LAT" "access(uint248,uint8,uint8)" "$ASSET" 1 1
+expect "access token burned" "$(call "$LAT" "balanceOf(address,uint256)(uint256)" "${PLAYERS[2]}" "$LAT_ID")" 0
 
 # Payouts are pulled: each player withdraws the stake, the treasury the fees.
 expect "stake owed" "$(call "$ARENA" "withdrawable(address)(uint256)" "${PLAYERS[1]}")" "$STAKE"

@@ -41,7 +41,7 @@ K1=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
 K2=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 A1=$(cast wallet address "$K1"); A2=$(cast wallet address "$K2")
 
-"$NSED" -q deploy --rpc-url "$RPC" --private-key "$K0" --deployments-dir "$TMP/deployments" > "$TMP/deploy.log" 2>&1 || fail "nsed deploy"
+"$NSED" -q deploy --rpc-url "$RPC" --private-key "$K0" --deployments-dir "$TMP/deployments" --suite.keeper "$A1" > "$TMP/deploy.log" 2>&1 || fail "nsed deploy"
 json() { node -e "console.log(require('$TMP/deployments/local.json').contracts['$1'].address)"; }
 MARKET=$(json DeliberationMarket); TOKEN=$(json BountyToken)
 say "market $MARKET token $TOKEN"
@@ -57,8 +57,9 @@ for model in knn_pool4x4 mlp_pca8_left_half logreg_top_half; do
     say "agent $AGENT ($model) registered"
 done
 
-cast send --rpc-url "$RPC" --private-key "$K0" "$MARKET" "grantRole(bytes32,address)" \
-    "$(cast keccak KEEPER_ROLE)" "$A1" > /dev/null || fail "grantRole"
+# The deployment's bootstrap granted the keeper its role through the guild timelock.
+[ "$(cast call --rpc-url "$RPC" "$MARKET" "hasRole(bytes32,address)(bool)" "$(cast keccak KEEPER_ROLE)" "$A1")" = true ] \
+    || fail "keeper role not granted by the deployment"
 "$NSED" keeper --rpc-url "$RPC" --private-key "$K1" --nats-url "$NATS" \
     --deployment "$TMP/deployments/local.json" --keeper.db "$TMP/keeper.sqlite" --keeper.poll-ms 200 > "$TMP/keeper.log" 2>&1 &
 PIDS+=($!)

@@ -40,6 +40,8 @@ pub enum Commands {
     Deploy(cmd::deploy::DeployArgs),
     /// Follow a market's jobs, deliberate them over NATS and settle them on chain.
     Keeper(cmd::keeper::KeeperArgs),
+    /// Index every contract's events into SQLite and serve a subgraph-like GraphQL API.
+    Indexer(cmd::indexer::IndexerArgs),
     /// Run one inference agent: answer its NATS task queue with an ONNX model, signing results.
     Worker(cmd::worker::WorkerArgs),
 }
@@ -57,6 +59,7 @@ pub async fn run() -> eyre::Result<()> {
         Commands::Worker(args) => args.run().await,
         Commands::Deploy(args) => args.run().await,
         Commands::Keeper(args) => args.run().await,
+        Commands::Indexer(args) => args.run().await,
     }
 }
 

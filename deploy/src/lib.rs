@@ -7,7 +7,8 @@
 //! [`deploy_suite`] is idempotent: a contract whose record matches the current artifact (same
 //! creation-bytecode hash, same constructor arguments) and still has code on chain is reused;
 //! anything else is deployed again, and so is everything that takes it as a constructor argument.
-//! Role wiring (the market's `GAME_ROLE` on the rank token) is checked before it is granted.
+//! Role wiring (the games' `GAME_ROLE` on the rank token, `MINTER_ROLE` on the access token, …)
+//! is checked before it is granted, through the guild's timelock (see [`deploy_suite`]).
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 use std::{
@@ -23,8 +24,13 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
     providers::Provider,
     rpc::types::TransactionRequest,
+    sol_types::SolCall,
 };
-use nsed_contracts::rank_token::RankToken;
+// Every contract of the suite is an OpenZeppelin `AccessControl`: one binding serves them all.
+use nsed_contracts::{
+    deliberation_market::DeliberationMarket, guild_timelock::GuildTimelock,
+    liquid_access_token::LiquidAccessToken as AccessControlled,
+};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
@@ -36,6 +42,20 @@ pub const BOUNTY_TOKEN: &str = "BountyToken";
 pub const ESCROW: &str = "TripartiteEscrow";
 /// Name of the deliberation market in a record.
 pub const MARKET: &str = "DeliberationMarket";
+/// Name of the arena in a record.
+pub const ARENA: &str = "RankifyArena";
+/// Name of the Liquid Access Token in a record.
+pub const LAT: &str = "LiquidAccessToken";
+/// Name of the guild's governance token in a record.
+pub const GUILD_TOKEN: &str = "GuildToken";
+/// Name of the guild's timelock (the treasury and owner of every parameter) in a record.
+pub const TIMELOCK: &str = "GuildTimelock";
+/// Name of the guild's governor in a record.
+pub const GOVERNOR: &str = "GuildGovernor";
+/// Name of the LAT → guild token converter in a record.
+pub const CONVERTER: &str = "LatConverter";
+/// Name of the authority registry in a record.
+pub const AUTHORITY: &str = "AuthorityRegistry";
 
 /// Errors of deployment and of deployment records.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +144,9 @@ pub struct Deployment {
     pub params: SuiteParams,
     /// Contracts by name.
     pub contracts: BTreeMap<String, ContractRecord>,
+    /// Wiring the guild still has to do by governance proposal (empty once fully wired).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingCall>,
 }
 
 impl Deployment {
@@ -174,36 +197,149 @@ impl Deployment {
 }
 
 /// Tunable parameters of a suite deployment.
+///
+/// Fees, the challenge window and the keeper-authority requirement are initial values: once the
+/// suite is deployed, the guild changes them by governance proposal (`setFees`, …), not by
+/// redeploying.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct SuiteParams {
-    /// Guild address: admin of every role, treasury, escrow dispute resolver (the deployer if
-    /// `None`).
-    pub guild: Option<Address>,
     /// Keeper fee in basis points of each bounty.
     pub keeper_fee_bps: u16,
-    /// Guild fee in basis points of each bounty.
+    /// Guild fee in basis points of each bounty (paid to the guild timelock).
     pub guild_fee_bps: u16,
     /// Seconds a requester has to dispute a delivered job before it can be released.
     pub challenge_window: u64,
     /// Metadata URI template of the rank token.
     pub rank_uri: String,
+    /// Metadata URI template of the Liquid Access Tokens.
+    pub lat_uri: String,
+    /// Keepers granted the market's `KEEPER_ROLE` while the deployment is bootstrapped; later
+    /// keepers are granted by governance.
+    pub keepers: Vec<Address>,
+    /// Whether keepers must be active authority nodes of the suite's registry.
+    pub require_authority_keepers: bool,
+    /// Governance parameters.
+    pub governance: GovernanceParams,
+    /// LAT → guild token conversion parameters.
+    pub conversion: ConversionParams,
+    /// Authority-node burn curve.
+    pub authority: AuthorityParams,
 }
 
 impl Default for SuiteParams {
     fn default() -> Self {
         Self {
-            guild: None,
             keeper_fee_bps: 500,
             guild_fee_bps: 200,
             challenge_window: 3600,
             rank_uri: "nsed://rank/{id}".into(),
+            lat_uri: "nsed://lat/{id}".into(),
+            keepers: Vec::new(),
+            require_authority_keepers: false,
+            governance: GovernanceParams::default(),
+            conversion: ConversionParams::default(),
+            authority: AuthorityParams::default(),
         }
     }
 }
 
-/// Deploys (or reuses) RankToken, BountyToken, TripartiteEscrow and DeliberationMarket, grants
-/// the market `GAME_ROLE` on the rank token, and returns the record.
+/// Guild token, governor and timelock parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GovernanceParams {
+    /// Whole guild tokens minted to the genesis holder (the deployer).
+    pub genesis_supply: u64,
+    /// Seconds the timelock holds a passed proposal before it can execute.
+    pub timelock_delay: u64,
+    /// Seconds from a proposal to the start of its vote.
+    pub voting_delay: u64,
+    /// Seconds a vote stays open.
+    pub voting_period: u32,
+    /// Whole guild tokens of voting power needed to propose.
+    pub proposal_threshold: u64,
+    /// Quorum, in percent of the supply at the proposal's snapshot.
+    pub quorum_percent: u8,
+}
+
+impl Default for GovernanceParams {
+    fn default() -> Self {
+        Self {
+            genesis_supply: 1_000_000,
+            timelock_delay: 86_400,
+            voting_delay: 3_600,
+            voting_period: 259_200,
+            proposal_threshold: 1_000,
+            quorum_percent: 4,
+        }
+    }
+}
+
+/// Parameters of the LAT → guild token conversion (see `LatConverter.sol` for the formulas).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConversionParams {
+    /// `p0`: LAT value units per whole guild token at the start of an epoch.
+    pub base_price: u64,
+    /// `k` in 1e18 fixed point: how fast the price rises with the epoch's converted share.
+    pub slope_wad: U256,
+    /// Most of the epoch's base supply convertible per epoch, in basis points.
+    pub cap_bps: u16,
+    /// Seconds per epoch.
+    pub epoch_length: u64,
+    /// Seconds before converted tokens can be claimed (and vote).
+    pub vesting_period: u64,
+}
+
+impl Default for ConversionParams {
+    fn default() -> Self {
+        Self {
+            base_price: 1,
+            slope_wad: U256::from(10u64).pow(U256::from(18)),
+            cap_bps: 500,
+            epoch_length: 7 * 86_400,
+            vesting_period: 30 * 86_400,
+        }
+    }
+}
+
+/// The authority registry's burn curve: `floor + scale·(1 − decay^n)` wei for the `n+1`-th node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthorityParams {
+    /// Wei burned by the first node.
+    pub burn_floor: U256,
+    /// Wei added on top of the floor as the node count grows.
+    pub burn_scale: U256,
+    /// Per-node decay factor in 1e18 fixed point (between 0 and 1e18, exclusive).
+    pub burn_decay_wad: U256,
+}
+
+impl Default for AuthorityParams {
+    fn default() -> Self {
+        let ether = U256::from(10u64).pow(U256::from(18));
+        Self {
+            burn_floor: ether / U256::from(10),
+            burn_scale: ether * U256::from(10),
+            burn_decay_wad: ether * U256::from(9) / U256::from(10),
+        }
+    }
+}
+
+/// `keccak256` of a role name, as OpenZeppelin's `AccessControl` defines roles.
+fn role(name: &str) -> B256 {
+    keccak256(name)
+}
+
+/// Deploys (or reuses) the whole suite, wires it, and returns the record.
+///
+/// The guild's timelock owns every contract's roles and parameters from construction. To wire
+/// the suite without an admin backdoor, a fresh timelock starts with delay 0 and the deployer as
+/// its only proposer: the deployer schedules and executes one batch that grants the roles the
+/// contracts need of each other (and `KEEPER_ROLE` to [`SuiteParams::keepers`]), makes the
+/// governor the proposer and canceller, sets the real delay and revokes the deployer. After that
+/// the deployer has no power left. Wiring a later redeploy needs governance: what is missing is
+/// returned in [`Deployment::pending`] rather than failing, so the record is never lost.
 ///
 /// # Errors
 ///
@@ -223,69 +359,158 @@ pub async fn deploy_suite<P: Provider>(
     {
         return Err(DeployError::WrongChain { record: record.chain_id, rpc: chain_id });
     }
-    let guild = params.guild.unwrap_or(deployer);
-    let mut contracts = BTreeMap::new();
     let prior = |name: &str| existing.and_then(|r| r.contracts.get(name));
+    let addr = DynSolValue::Address;
+    let uint = |v: U256, bits: usize| DynSolValue::Uint(v, bits);
+    let whole = |n: u64| U256::from(n) * U256::from(10u64).pow(U256::from(18));
+    let g = &params.governance;
 
+    let timelock = ensure(
+        provider,
+        prior(TIMELOCK),
+        TIMELOCK,
+        vec![
+            uint(U256::ZERO, 256),
+            DynSolValue::Array(vec![addr(deployer)]),
+            DynSolValue::Array(vec![addr(Address::ZERO)]),
+            addr(Address::ZERO),
+        ],
+    )
+    .await?;
+    let guild = timelock.address;
+    let guild_token = ensure(
+        provider,
+        prior(GUILD_TOKEN),
+        GUILD_TOKEN,
+        vec![addr(guild), addr(deployer), uint(whole(g.genesis_supply), 256)],
+    )
+    .await?;
+    let governor = ensure(
+        provider,
+        prior(GOVERNOR),
+        GOVERNOR,
+        vec![
+            addr(guild_token.address),
+            addr(guild),
+            uint(U256::from(g.voting_delay), 48),
+            uint(U256::from(g.voting_period), 32),
+            uint(whole(g.proposal_threshold), 256),
+            uint(U256::from(g.quorum_percent), 256),
+        ],
+    )
+    .await?;
     let ranks = ensure(
         provider,
         prior(RANK_TOKEN),
         RANK_TOKEN,
-        vec![DynSolValue::String(params.rank_uri.clone()), DynSolValue::Address(guild)],
+        vec![DynSolValue::String(params.rank_uri.clone()), addr(guild)],
     )
     .await?;
-    let token =
-        ensure(provider, prior(BOUNTY_TOKEN), BOUNTY_TOKEN, vec![DynSolValue::Address(deployer)])
-            .await?;
-    let escrow = ensure(provider, prior(ESCROW), ESCROW, vec![DynSolValue::Address(guild)]).await?;
+    let lat = ensure(
+        provider,
+        prior(LAT),
+        LAT,
+        vec![DynSolValue::String(params.lat_uri.clone()), addr(guild)],
+    )
+    .await?;
+    let token = ensure(provider, prior(BOUNTY_TOKEN), BOUNTY_TOKEN, vec![addr(deployer)]).await?;
+    let escrow = ensure(provider, prior(ESCROW), ESCROW, vec![addr(guild)]).await?;
+    let a = &params.authority;
+    let authority = ensure(
+        provider,
+        prior(AUTHORITY),
+        AUTHORITY,
+        vec![
+            addr(guild),
+            uint(a.burn_floor, 256),
+            uint(a.burn_scale, 256),
+            uint(a.burn_decay_wad, 256),
+        ],
+    )
+    .await?;
     let market = ensure(
         provider,
         prior(MARKET),
         MARKET,
         vec![
-            DynSolValue::Address(token.address),
-            DynSolValue::Address(ranks.address),
-            DynSolValue::Address(escrow.address),
-            DynSolValue::Address(guild),
-            DynSolValue::Uint(U256::from(params.keeper_fee_bps), 16),
-            DynSolValue::Uint(U256::from(params.guild_fee_bps), 16),
-            DynSolValue::Uint(U256::from(params.challenge_window), 64),
+            addr(token.address),
+            addr(ranks.address),
+            addr(escrow.address),
+            addr(lat.address),
+            addr(guild),
+            uint(U256::from(params.keeper_fee_bps), 16),
+            uint(U256::from(params.guild_fee_bps), 16),
+            uint(U256::from(params.challenge_window), 64),
+        ],
+    )
+    .await?;
+    let arena = ensure(
+        provider,
+        prior(ARENA),
+        ARENA,
+        vec![addr(ranks.address), addr(token.address), addr(guild), addr(lat.address)],
+    )
+    .await?;
+    let c = &params.conversion;
+    let converter = ensure(
+        provider,
+        prior(CONVERTER),
+        CONVERTER,
+        vec![
+            addr(lat.address),
+            addr(guild_token.address),
+            addr(guild),
+            DynSolValue::Tuple(vec![
+                uint(U256::from(c.base_price), 256),
+                uint(c.slope_wad, 256),
+                uint(U256::from(c.cap_bps), 16),
+                uint(U256::from(c.epoch_length), 64),
+                uint(U256::from(c.vesting_period), 64),
+            ]),
         ],
     )
     .await?;
 
-    // Wiring: the market mints and burns ranks. Only the guild can grant it; when the guild is
-    // someone else, they must do it through governance.
-    let rank_token = RankToken::new(ranks.address, provider);
-    let game_role = rank_token
-        .GAME_ROLE()
-        .call()
-        .await
-        .map_err(|e| rpc("RankToken.GAME_ROLE")(e.to_string()))?;
-    let granted = rank_token
-        .hasRole(game_role, market.address)
-        .call()
-        .await
-        .map_err(|e| rpc("RankToken.hasRole")(e.to_string()))?;
-    if !granted && guild == deployer {
-        rank_token
-            .grantRole(game_role, market.address)
-            .send()
-            .await
-            .map_err(|e| rpc("RankToken.grantRole(GAME_ROLE, market)")(e.to_string()))?
-            .get_receipt()
-            .await
-            .map_err(|e| rpc("RankToken.grantRole receipt")(e.to_string()))?;
-        info!(target: "deploy", market = %market.address, "granted GAME_ROLE to the market");
+    let mut wiring = Vec::new();
+    let mut want_role = |target: Address, what: &str, role_name: &str, account: Address| {
+        wiring.push(Grant { target, what: what.to_string(), role: role(role_name), account });
+    };
+    want_role(ranks.address, RANK_TOKEN, "GAME_ROLE", market.address);
+    want_role(ranks.address, RANK_TOKEN, "GAME_ROLE", arena.address);
+    want_role(lat.address, LAT, "MINTER_ROLE", market.address);
+    want_role(lat.address, LAT, "MINTER_ROLE", arena.address);
+    want_role(guild_token.address, GUILD_TOKEN, "MINTER_ROLE", converter.address);
+    for &keeper in &params.keepers {
+        want_role(market.address, MARKET, "KEEPER_ROLE", keeper);
     }
+    want_role(guild, TIMELOCK, "PROPOSER_ROLE", governor.address);
+    want_role(guild, TIMELOCK, "CANCELLER_ROLE", governor.address);
+    let bootstrap = Bootstrap {
+        deployer,
+        timelock: guild,
+        market: market.address,
+        keeper_authority: params.require_authority_keepers.then_some(authority.address),
+        timelock_delay: g.timelock_delay,
+    };
+    let pending = bootstrap.wire(provider, wiring).await?;
 
-    let start_block =
-        [&ranks, &token, &escrow, &market].iter().map(|c| c.block_number).min().unwrap_or(0);
-    for (name, record) in
-        [(RANK_TOKEN, ranks), (BOUNTY_TOKEN, token), (ESCROW, escrow), (MARKET, market)]
-    {
+    let mut contracts = BTreeMap::new();
+    for (name, record) in [
+        (GUILD_TOKEN, guild_token),
+        (TIMELOCK, timelock),
+        (GOVERNOR, governor),
+        (RANK_TOKEN, ranks),
+        (LAT, lat),
+        (BOUNTY_TOKEN, token),
+        (ESCROW, escrow),
+        (AUTHORITY, authority),
+        (MARKET, market),
+        (ARENA, arena),
+        (CONVERTER, converter),
+    ] {
         contracts.insert(name.to_string(), record);
     }
+    let start_block = contracts.values().map(|c| c.block_number).min().unwrap_or(0);
     Ok(Deployment {
         network: network.to_string(),
         chain_id,
@@ -293,7 +518,181 @@ pub async fn deploy_suite<P: Provider>(
         start_block,
         params,
         contracts,
+        pending,
     })
+}
+
+/// A role the suite needs granted.
+#[derive(Debug)]
+struct Grant {
+    target: Address,
+    what: String,
+    role: B256,
+    account: Address,
+}
+
+/// Everything the one-time bootstrap batch needs to know.
+#[derive(Debug)]
+struct Bootstrap {
+    deployer: Address,
+    timelock: Address,
+    market: Address,
+    keeper_authority: Option<Address>,
+    timelock_delay: u64,
+}
+
+impl Bootstrap {
+    /// Grants what is missing through the timelock while the deployer still bootstraps it;
+    /// otherwise returns the missing calls for governance.
+    async fn wire<P: Provider>(
+        &self,
+        provider: &P,
+        grants: Vec<Grant>,
+    ) -> Result<Vec<PendingCall>, DeployError> {
+        let mut calls: Vec<PendingCall> = Vec::new();
+        for grant in grants {
+            if !has_role(provider, grant.target, grant.role, grant.account).await? {
+                calls.push(PendingCall {
+                    what: format!("{}.grantRole({}, {})", grant.what, grant.role, grant.account),
+                    target: grant.target,
+                    data: AccessControlled::grantRoleCall {
+                        role: grant.role,
+                        account: grant.account,
+                    }
+                    .abi_encode()
+                    .into(),
+                });
+            }
+        }
+        if let Some(registry) = self.keeper_authority {
+            let current = DeliberationMarket::new(self.market, provider)
+                .keeperAuthority()
+                .call()
+                .await
+                .map_err(|e| rpc("DeliberationMarket.keeperAuthority")(e.to_string()))?;
+            if current != registry {
+                calls.push(PendingCall {
+                    what: format!("{MARKET}.setKeeperAuthority({registry})"),
+                    target: self.market,
+                    data: DeliberationMarket::setKeeperAuthorityCall { registry }
+                        .abi_encode()
+                        .into(),
+                });
+            }
+        }
+        let proposer = role("PROPOSER_ROLE");
+        let bootstrapping = has_role(provider, self.timelock, proposer, self.deployer).await?;
+        if !bootstrapping {
+            if !calls.is_empty() {
+                tracing::warn!(
+                    target: "deploy",
+                    missing = calls.len(),
+                    "the guild owns the suite: missing wiring needs a governance proposal"
+                );
+            }
+            return Ok(calls);
+        }
+        // The deployer's last acts: the real delay, then giving up its timelock roles.
+        let timelock = GuildTimelock::new(self.timelock, provider);
+        let delay = timelock
+            .getMinDelay()
+            .call()
+            .await
+            .map_err(|e| rpc("GuildTimelock.getMinDelay")(e.to_string()))?;
+        if delay != U256::from(self.timelock_delay) {
+            calls.push(PendingCall {
+                what: format!("{TIMELOCK}.updateDelay({})", self.timelock_delay),
+                target: self.timelock,
+                data: GuildTimelock::updateDelayCall { newDelay: U256::from(self.timelock_delay) }
+                    .abi_encode()
+                    .into(),
+            });
+        }
+        for role_name in ["PROPOSER_ROLE", "CANCELLER_ROLE"] {
+            calls.push(PendingCall {
+                what: format!("{TIMELOCK}.revokeRole({role_name}, deployer)"),
+                target: self.timelock,
+                data: AccessControlled::revokeRoleCall {
+                    role: role(role_name),
+                    account: self.deployer,
+                }
+                .abi_encode()
+                .into(),
+            });
+        }
+        let targets: Vec<Address> = calls.iter().map(|c| c.target).collect();
+        let values = vec![U256::ZERO; calls.len()];
+        let payloads: Vec<Bytes> = calls.iter().map(|c| c.data.clone()).collect();
+        let salt = keccak256(b"nsed bootstrap");
+        send(
+            "GuildTimelock.scheduleBatch(bootstrap)",
+            timelock.scheduleBatch(
+                targets.clone(),
+                values.clone(),
+                payloads.clone(),
+                B256::ZERO,
+                salt,
+                U256::ZERO,
+            ),
+        )
+        .await?;
+        send(
+            "GuildTimelock.executeBatch(bootstrap)",
+            timelock.executeBatch(targets, values, payloads, B256::ZERO, salt),
+        )
+        .await?;
+        for call in &calls {
+            info!(target: "deploy", call = %call.what, "bootstrap");
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// A call the guild still has to make (by governance proposal) for the suite to be fully wired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCall {
+    /// What it does, for people.
+    pub what: String,
+    /// The contract to call.
+    pub target: Address,
+    /// The calldata.
+    pub data: Bytes,
+}
+
+async fn has_role<P: Provider>(
+    provider: &P,
+    target: Address,
+    role: B256,
+    account: Address,
+) -> Result<bool, DeployError> {
+    AccessControlled::new(target, provider)
+        .hasRole(role, account)
+        .call()
+        .await
+        .map_err(|e| rpc(format!("hasRole on {target}"))(e.to_string()))
+}
+
+/// Sends a contract call and waits for a successful receipt.
+async fn send<P, C>(
+    what: &str,
+    call: alloy::contract::CallBuilder<P, C, alloy::network::Ethereum>,
+) -> Result<(), DeployError>
+where
+    P: Provider,
+    C: alloy::contract::CallDecoder,
+{
+    let receipt = call
+        .send()
+        .await
+        .map_err(|e| rpc(what)(e.to_string()))?
+        .get_receipt()
+        .await
+        .map_err(|e| rpc(format!("{what}: receipt"))(e.to_string()))?;
+    if !receipt.status() {
+        return Err(rpc(what)(format!("transaction {} reverted", receipt.transaction_hash)));
+    }
+    Ok(())
 }
 
 fn arg_string(value: &DynSolValue) -> String {
@@ -301,6 +700,9 @@ fn arg_string(value: &DynSolValue) -> String {
         DynSolValue::Address(a) => a.to_checksum(None),
         DynSolValue::Uint(v, _) => v.to_string(),
         DynSolValue::String(s) => s.clone(),
+        DynSolValue::Array(items) | DynSolValue::Tuple(items) => {
+            format!("[{}]", items.iter().map(arg_string).collect::<Vec<_>>().join(","))
+        }
         other => format!("{other:?}"),
     }
 }
@@ -323,11 +725,19 @@ async fn ensure<P: Provider>(
         && prior.bytecode_hash == bytecode_hash
         && prior.args == arg_strings
     {
+        // Code alone is not enough: on a fresh dev chain another contract of the suite can sit at
+        // the recorded address (same deployer, same nonce). The recorded deployment transaction
+        // must exist and have created this very address.
         let code = provider
             .get_code_at(prior.address)
             .await
             .map_err(|e| rpc(format!("eth_getCode {}", prior.address))(e.to_string()))?;
-        if !code.is_empty() {
+        let receipt =
+            provider.get_transaction_receipt(prior.transaction_hash).await.map_err(|e| {
+                rpc(format!("eth_getTransactionReceipt {}", prior.transaction_hash))(e.to_string())
+            })?;
+        let created_here = receipt.is_some_and(|r| r.contract_address == Some(prior.address));
+        if !code.is_empty() && created_here {
             info!(target: "deploy", contract = name, address = %prior.address, "reusing");
             return Ok(prior.clone());
         }

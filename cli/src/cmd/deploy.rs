@@ -33,9 +33,16 @@ pub struct DeployArgs {
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Suite parameters")]
 pub struct SuiteOpts {
-    /// Guild address (roles admin, treasury, dispute resolver) [default: the deployer].
-    #[arg(long = "suite.guild", value_name = "ADDRESS")]
-    pub guild: Option<Address>,
+    /// Keeper granted the market's KEEPER_ROLE while the suite is bootstrapped (repeatable);
+    /// later keepers are granted by governance.
+    #[arg(long = "suite.keeper", value_name = "ADDRESS")]
+    pub keepers: Vec<Address>,
+    /// Require keepers to be active authority nodes of the suite's AuthorityRegistry.
+    #[arg(long = "suite.require-authority-keepers")]
+    pub require_authority_keepers: bool,
+    /// Seconds the guild timelock holds a passed proposal before it can execute.
+    #[arg(long = "suite.timelock-delay", value_name = "SECONDS", default_value_t = SuiteParams::default().governance.timelock_delay)]
+    pub timelock_delay: u64,
     /// Keeper fee in basis points of each bounty.
     #[arg(long = "suite.keeper-fee-bps", value_name = "BPS", default_value_t = SuiteParams::default().keeper_fee_bps)]
     pub keeper_fee_bps: u16,
@@ -49,12 +56,18 @@ pub struct SuiteOpts {
 
 impl SuiteOpts {
     pub(crate) fn params(&self) -> SuiteParams {
+        let defaults = SuiteParams::default();
         SuiteParams {
-            guild: self.guild,
             keeper_fee_bps: self.keeper_fee_bps,
             guild_fee_bps: self.guild_fee_bps,
             challenge_window: self.challenge_window,
-            ..SuiteParams::default()
+            keepers: self.keepers.clone(),
+            require_authority_keepers: self.require_authority_keepers,
+            governance: nsed_deploy::GovernanceParams {
+                timelock_delay: self.timelock_delay,
+                ..defaults.governance.clone()
+            },
+            ..defaults
         }
     }
 }
@@ -108,6 +121,12 @@ impl DeployArgs {
                 println!("{name:<20} {} (block {})", contract.address, contract.block_number);
             }
             println!("record               {}", path.display());
+            for call in &record.pending {
+                println!(
+                    "needs governance     {} (to {}, calldata {})",
+                    call.what, call.target, call.data
+                );
+            }
         }
         Ok(())
     }

@@ -2,10 +2,11 @@
 //!
 //! Starts anvil and a JetStream nats-server (unless `--rpc-url` / `--nats-url` point elsewhere),
 //! deploys the suite (recording `deployments/<network>.json`), registers three agents and starts
-//! their workers (each with its own key and a different model), grants a keeper account the
-//! keeper role and starts the keeper, then submits demo jobs from the held-out digits as a
-//! requester wallet would, shows progress while rounds run, and prints each settled answer beside
-//! the true label and the deliberation's accuracy. `--once` exits when the demo is done; otherwise
+//! their workers (each with its own key and a different model), starts a keeper (granted its role
+//! by the deployment's bootstrap), then submits demo jobs from the held-out digits as a requester
+//! wallet would, shows progress while rounds run, and prints each settled answer beside the true
+//! label, the deliberation's accuracy, the guild fees that reached the guild timelock and the
+//! access tokens (LATs) the winning agents earned. `--once` exits when the demo is done; otherwise
 //! everything keeps serving until Ctrl-C and then stops.
 
 use std::{
@@ -15,7 +16,7 @@ use std::{
 };
 
 use alloy::{
-    primitives::{Address, B256, U256, keccak256},
+    primitives::{Address, B256, U256},
     providers::Provider,
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
@@ -24,7 +25,8 @@ use eyre::{WrapErr, bail, eyre};
 use nsed_contracts::bounty_token::BountyToken;
 use nsed_contracts::deliberation_market::DeliberationMarket;
 use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettled, JobSpec};
-use nsed_deploy::{BOUNTY_TOKEN, MARKET};
+use nsed_contracts::{liquid_access_token::LiquidAccessToken, tripartite_escrow::TripartiteEscrow};
+use nsed_deploy::{BOUNTY_TOKEN, ESCROW, LAT, MARKET, TIMELOCK};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
 use nsed_inference_worker::{
     Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig,
@@ -167,14 +169,19 @@ impl UpArgs {
         // 1. Contracts.
         let deployer_key =
             SecretKey(format!("0x{}", alloy::hex::encode(roles.deployer.to_bytes())));
-        let (record, record_path) = deploy_and_record(
-            &rpc_url,
-            &deployer_key,
-            None,
-            &self.deployments_dir,
-            self.suite.params(),
-        )
-        .await?;
+        let mut params = self.suite.params();
+        params.keepers.push(roles.keeper.address());
+        let (record, record_path) =
+            deploy_and_record(&rpc_url, &deployer_key, None, &self.deployments_dir, params).await?;
+        if let Some(call) = record.pending.first() {
+            bail!(
+                "the deployment in {} belongs to its guild and still needs `{}` (and {} more) by \
+                 governance proposal; use a fresh chain or deployments directory for the demo",
+                record_path.display(),
+                call.what,
+                record.pending.len() - 1
+            );
+        }
         let market_address = record.address(MARKET)?;
         let token_address = record.address(BOUNTY_TOKEN)?;
         let url: reqwest_url::Url =
@@ -218,15 +225,7 @@ impl UpArgs {
             agents.push((agent, name));
         }
 
-        // 3. Keeper.
-        let keeper_role = keccak256("KEEPER_ROLE");
-        DeliberationMarket::new(market_address, &as_deployer)
-            .grantRole(keeper_role, roles.keeper.address())
-            .send()
-            .await?
-            .get_receipt()
-            .await
-            .wrap_err("cannot grant KEEPER_ROLE")?;
+        // 3. Keeper (granted KEEPER_ROLE by the deployment's bootstrap).
         let db = tempfile_dir()?;
         let mut keeper_config = KeeperConfig::new(&rpc_url, &nats_url, market_address);
         keeper_config.start_block = record.start_block;
@@ -313,7 +312,13 @@ impl UpArgs {
         }
         let elapsed = started.elapsed();
 
-        // 6. Report.
+        // 6. Where the money and the access tokens went.
+        let economy =
+            Economy::read(&as_requester, &record, &requested, &agents, services.anvil.is_some())
+                .await
+                .wrap_err("cannot read fees and access tokens")?;
+
+        // 7. Report.
         print_report(&Report {
             rpc_url: &rpc_url,
             chain_id,
@@ -325,6 +330,7 @@ impl UpArgs {
             settled: &settled,
             elapsed,
             rounds: keeper_metrics.rounds.load(std::sync::atomic::Ordering::Relaxed),
+            economy: &economy,
         });
 
         if !self.once {
@@ -386,6 +392,87 @@ struct Report<'a> {
     settled: &'a [Option<JobSettled>],
     elapsed: Duration,
     rounds: u64,
+    economy: &'a Economy,
+}
+
+/// Guild fees and access tokens after the demo.
+struct Economy {
+    timelock: Address,
+    /// Guild fees the timelock received, or `None` while they wait in escrow.
+    guild_fees: Option<U256>,
+    /// Guild fees delivered to the escrow for the timelock.
+    guild_fees_delivered: U256,
+    /// Per agent, its market access tokens by tier (tiers 1 to 4).
+    lats: Vec<(Address, [U256; 4])>,
+}
+
+impl Economy {
+    /// Reads the guild's fees and each agent's access tokens. On a local anvil the demo waits out
+    /// the challenge window (`evm_increaseTime`) and releases every job's escrow deal, as anyone
+    /// may, so the fees actually reach the guild timelock.
+    async fn read<P: Provider>(
+        provider: &P,
+        record: &nsed_deploy::Deployment,
+        requested: &[(U256, u8)],
+        agents: &[(Address, &str)],
+        local: bool,
+    ) -> eyre::Result<Self> {
+        let timelock = record.address(TIMELOCK)?;
+        let market = DeliberationMarket::new(record.address(MARKET)?, provider);
+        let escrow = TripartiteEscrow::new(record.address(ESCROW)?, provider);
+        let mut delivered = U256::ZERO;
+        let mut deals = Vec::new();
+        for (job_id, _) in requested {
+            let deal_id = market.job(*job_id).call().await?.escrowId;
+            let deal = escrow.deal(deal_id).call().await?;
+            for (to, amount) in deal.recipients.iter().zip(&deal.amounts) {
+                if *to == timelock {
+                    delivered += *amount;
+                }
+            }
+            deals.push(deal_id);
+        }
+        let guild_fees = if local {
+            let window = market.challengeWindow().call().await?;
+            provider.raw_request::<_, i64>("evm_increaseTime".into(), (window + 1,)).await?;
+            provider.raw_request::<_, String>("evm_mine".into(), ()).await?;
+            let before = BountyToken::new(record.address(BOUNTY_TOKEN)?, provider)
+                .balanceOf(timelock)
+                .call()
+                .await?;
+            for deal_id in deals {
+                escrow.release(deal_id).send().await?.get_receipt().await?;
+            }
+            let after = BountyToken::new(record.address(BOUNTY_TOKEN)?, provider)
+                .balanceOf(timelock)
+                .call()
+                .await?;
+            Some(after - before)
+        } else {
+            None
+        };
+        let lat = LiquidAccessToken::new(record.address(LAT)?, provider);
+        let asset = market.latAsset().call().await?;
+        let mut lats = Vec::new();
+        for (agent, _) in agents {
+            let mut tiers = [U256::ZERO; 4];
+            for (tier, balance) in (1u8..).zip(tiers.iter_mut()) {
+                let id = lat.tokenId(asset, tier).call().await?;
+                *balance = lat.balanceOf(*agent, id).call().await?;
+            }
+            lats.push((*agent, tiers));
+        }
+        Ok(Self { timelock, guild_fees, guild_fees_delivered: delivered, lats })
+    }
+}
+
+/// `amount` (18 decimals) as a decimal number of tokens.
+fn token_amount(amount: U256) -> String {
+    let unit = U256::from(10u64).pow(U256::from(18));
+    let (whole, frac) = (amount / unit, amount % unit);
+    let frac = format!("{:018}", frac.to::<u128>());
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() { whole.to_string() } else { format!("{whole}.{frac}") }
 }
 
 #[allow(clippy::print_stdout)]
@@ -426,5 +513,28 @@ fn print_report(r: &Report<'_>) {
         r.rounds,
         r.elapsed.as_secs_f64() * 1000.0 / r.rounds.max(1) as f64
     );
+    let e = r.economy;
+    match e.guild_fees {
+        Some(fees) => println!(
+            "guild fees   {} BNTY released from escrow to the guild timelock {} (its treasury)",
+            token_amount(fees),
+            e.timelock
+        ),
+        None => println!(
+            "guild fees   {} BNTY delivered in escrow to the guild timelock {}; released after \
+             the challenge window",
+            token_amount(e.guild_fees_delivered),
+            e.timelock
+        ),
+    }
+    for (agent, tiers) in &e.lats {
+        let held: Vec<String> = (1..)
+            .zip(tiers)
+            .filter(|(_, n)| !n.is_zero())
+            .map(|(tier, n)| format!("{n} × tier {tier}"))
+            .collect();
+        let held = if held.is_empty() { "none".to_string() } else { held.join(", ") };
+        println!("access       {agent} earned LATs: {held}");
+    }
     println!("record       {}", r.record_path.display());
 }

@@ -4,14 +4,13 @@
 use std::{path::Path, time::Duration};
 
 use alloy::{
-    primitives::{Address, B256, U256, keccak256},
+    primitives::{Address, B256, U256},
     providers::{DynProvider, Provider},
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
 };
 use nsed_contracts::bounty_token::BountyToken;
-use nsed_contracts::deliberation_market::DeliberationMarket;
 use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettled, JobSpec};
 use nsed_deploy::{BOUNTY_TOKEN, Deployment, MARKET, SuiteParams, deploy_suite};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
@@ -68,19 +67,15 @@ impl Stack {
         let url: alloy::transports::http::reqwest::Url = anvil.endpoint().parse().unwrap();
         let deployer = nsed_contracts::provider::wallet_provider(url.clone(), deployer_key.clone());
         let requester = nsed_contracts::provider::wallet_provider(url, requester_key.clone());
-        let params = SuiteParams { challenge_window: 60, ..SuiteParams::default() };
+        let params = SuiteParams {
+            challenge_window: 60,
+            keepers: vec![keeper_key.address()],
+            ..SuiteParams::default()
+        };
         let record =
             deploy_suite(&deployer, deployer_key.address(), "e2e", params, None).await.unwrap();
         let market = record.address(MARKET).unwrap();
         let token = record.address(BOUNTY_TOKEN).unwrap();
-        DeliberationMarket::new(market, &deployer)
-            .grantRole(keccak256("KEEPER_ROLE"), keeper_key.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
         let mut stack = Self {
             anvil,
             nats,

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `nsed` binary against real local services.
 
 mod e2e;
+mod indexer;
 mod up;
 mod worker;

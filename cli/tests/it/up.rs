@@ -27,11 +27,42 @@ fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
     assert_eq!(jobs.len(), 3, "{stdout}");
     assert!(stdout.contains("accuracy     "), "{stdout}");
     assert!(stdout.contains("jobs/minute"), "{stdout}");
+    // Three 1-token bounties at the default 2% guild fee reach the guild timelock, and every
+    // job's winner earned one access token (three in all, tier 1 for the first wins).
+    let timelock = {
+        let text = std::fs::read_to_string(deployments.path().join("local.json")).unwrap();
+        let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+        record["contracts"]["GuildTimelock"]["address"].as_str().unwrap().to_string()
+    };
+    let fees_line = stdout.lines().find(|l| l.starts_with("guild fees")).unwrap_or_default();
+    let expected =
+        format!("guild fees   0.06 BNTY released from escrow to the guild timelock {timelock}");
+    assert!(fees_line.to_lowercase().starts_with(&expected.to_lowercase()), "{stdout}");
+    let earned: u32 = stdout
+        .lines()
+        .filter_map(|l| l.split_once("earned LATs: ").map(|(_, held)| held))
+        .flat_map(|held| held.split(", "))
+        .filter_map(|part| part.split_once(" × tier ").and_then(|(n, _)| n.parse::<u32>().ok()))
+        .sum();
+    assert_eq!(earned, 3, "{stdout}");
+    assert!(stdout.contains("1 × tier 1") || stdout.contains("2 × tier 1"), "{stdout}");
     let record = deployments.path().join("local.json");
     assert!(record.exists(), "the deployment record is written");
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
-    for name in ["RankToken", "BountyToken", "TripartiteEscrow", "DeliberationMarket"] {
+    for name in [
+        "RankToken",
+        "BountyToken",
+        "TripartiteEscrow",
+        "DeliberationMarket",
+        "RankifyArena",
+        "LiquidAccessToken",
+        "GuildToken",
+        "GuildTimelock",
+        "GuildGovernor",
+        "LatConverter",
+        "AuthorityRegistry",
+    ] {
         assert!(record["contracts"][name]["address"].is_string(), "{name} in {record}");
     }
     assert!(stderr.contains("stopped"), "{stderr}");

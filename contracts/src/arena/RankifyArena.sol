@@ -9,6 +9,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {QuadraticVoting} from "../voting/QuadraticVoting.sol";
 import {RankToken} from "../rank/RankToken.sol";
+import {LiquidAccessToken} from "../lat/LiquidAccessToken.sol";
 
 /**
  * @dev Deliberation games for people and any address (DESIGN.md §5.3), with no game master.
@@ -46,12 +47,15 @@ import {RankToken} from "../rank/RankToken.sol";
  * Ladder (§5.2): in a rank-`R` game the winner's locked rank-`R` token is burned and a rank-`R+1`
  * token minted; each loser's rank-`R` token is burned and a rank-`R-1` token minted. In rank-1
  * games nothing is locked: the winner is minted rank 2 and losers keep nothing and lose nothing.
+ * The winner of a rank-`R` game also earns one tier-`R` {LiquidAccessToken} of the arena's asset
+ * ({latAsset}: this contract's address), minted without receiver hooks as well.
  *
  * Money: the join fee and the stake are pulled at {join}. At {start} the fees are credited to the
  * treasury; at close the stakes are credited back to the players; a cancelled game (below
  * `minPlayers` when the join window ends) credits fees and stakes back and releases rank locks.
  *
- * No roles, no owner, no upgrade path; the arena needs the {RankToken}'s `GAME_ROLE`.
+ * No roles, no owner, no upgrade path; the arena needs the {RankToken}'s `GAME_ROLE` and the
+ * {LiquidAccessToken}'s `MINTER_ROLE`.
  */
 contract RankifyArena is EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -194,6 +198,7 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
     RankToken private immutable _ranks;
     IERC20 private immutable _feeToken;
     address private immutable _treasury;
+    LiquidAccessToken private immutable _lat;
 
     uint256 private _gameCount;
     mapping(uint256 gameId => Game) private _games;
@@ -465,18 +470,25 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
     error ArenaNothingToWithdraw(address account);
 
     /**
-     * @dev Sets the ladder, the fee token and the treasury; all immutable.
+     * @dev Sets the ladder, the fee token, the treasury and the access token; all immutable.
      * @param ranks The rank token (the arena needs its `GAME_ROLE`).
      * @param feeToken The ERC-20 of join fees and stakes.
      * @param treasury The guild treasury receiving join fees.
+     * @param lat The access token winners earn (the arena needs its `MINTER_ROLE`).
      */
-    constructor(RankToken ranks, IERC20 feeToken, address treasury) EIP712("NSED RankifyArena", "1") {
-        if (address(ranks) == address(0) || address(feeToken) == address(0) || treasury == address(0)) {
+    constructor(RankToken ranks, IERC20 feeToken, address treasury, LiquidAccessToken lat)
+        EIP712("NSED RankifyArena", "1")
+    {
+        if (
+            address(ranks) == address(0) || address(feeToken) == address(0) || treasury == address(0)
+                || address(lat) == address(0)
+        ) {
             revert ArenaZeroAddress();
         }
         _ranks = ranks;
         _feeToken = feeToken;
         _treasury = treasury;
+        _lat = lat;
     }
 
     // ----------------------------------------------------------------------------------------
@@ -815,6 +827,16 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
         return (_ranks, _feeToken, _treasury);
     }
 
+    /// @dev The access token winners earn.
+    function lat() external view virtual returns (LiquidAccessToken) {
+        return _lat;
+    }
+
+    /// @dev The asset of the access tokens this arena mints: its own address.
+    function latAsset() public view virtual returns (uint248) {
+        return uint248(uint160(address(this)));
+    }
+
     /// @dev The EIP-712 domain separator of relayed moves.
     function domainSeparator() external view virtual returns (bytes32) {
         return _domainSeparatorV4();
@@ -993,6 +1015,9 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
             }
         }
         _ranks.mint(winnerAddr, rank + 1, 1);
+        // casting to 'uint8' is safe because the value is capped at 255 first
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _lat.mint(winnerAddr, latAsset(), uint8(Math.min(rank, type(uint8).max)), 1);
     }
 
     /// @dev Whether every awaited move of the current phase is in, so it may end before its deadline.

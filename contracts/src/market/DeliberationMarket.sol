@@ -11,6 +11,8 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {QuadraticVoting} from "../voting/QuadraticVoting.sol";
 import {RankToken} from "../rank/RankToken.sol";
 import {ITripartiteEscrow} from "../escrow/ITripartiteEscrow.sol";
+import {LiquidAccessToken} from "../lat/LiquidAccessToken.sol";
+import {IAuthorityRegistry} from "../authority/IAuthorityRegistry.sol";
 import {IDeliberationMarket} from "./IDeliberationMarket.sol";
 
 /**
@@ -36,12 +38,18 @@ import {IDeliberationMarket} from "./IDeliberationMarket.sol";
  *   `GAME_ROLE`): its rank-`r` token is burned and a rank-`r+1` token minted. If the agent's
  *   rank-`r` token is not free (another game holds it locked or burned it) the promotion is
  *   skipped, so no player of another game can block a settlement, and no rank is minted twice.
+ * - **Access tokens.** The winner also earns one {LiquidAccessToken} of the market's asset
+ *   ({latAsset}: this contract's address) at the tier of the rank it won at (at least 1); the
+ *   market needs the token's `MINTER_ROLE`.
  *
  * Deadlines are compared with `block.timestamp`; they are minutes to days long, so the few seconds
  * a block producer can skew it do not matter.
  *
- * Parameters (token, ranks, escrow, guild, fees, challenge window) are immutable; there is no
- * upgrade path. The guild holds `DEFAULT_ADMIN_ROLE` and receives the guild fee.
+ * The contracts it talks to (token, ranks, escrow, access token) and the guild are immutable; there
+ * is no upgrade path. The guild (its timelock, in a full deployment) holds `DEFAULT_ADMIN_ROLE`,
+ * receives the guild fee, and alone tunes the parameters: the fees ({setFees}), the escrow
+ * challenge window of new jobs ({setChallengeWindow}) and whether keepers must be authority nodes
+ * ({setKeeperAuthority}). A change applies to jobs requested (window) or settled (fees) after it.
  */
 contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -138,19 +146,48 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     IERC20 private immutable _token;
     RankToken private immutable _ranks;
     ITripartiteEscrow private immutable _escrow;
+    LiquidAccessToken private immutable _lat;
     address private immutable _guild;
-    uint16 private immutable _keeperFeeBps;
-    uint16 private immutable _guildFeeBps;
-    uint64 private immutable _challengeWindow;
+    // The tunable parameters share one storage slot (16 + 16 + 64 + 160 bits).
+    uint16 private _keeperFeeBps;
+    uint16 private _guildFeeBps;
+    uint64 private _challengeWindow;
+    IAuthorityRegistry private _keeperAuthority;
 
     uint256 private _jobCount;
     mapping(uint256 jobId => Job) private _jobs;
     mapping(address agent => Agent) private _agents;
 
     /**
+     * @dev The guild changed the fees; settlements from now on use them.
+     * @param keeperFeeBps The keeper fee in basis points.
+     * @param guildFeeBps The guild fee in basis points.
+     */
+    event FeesChanged(uint16 keeperFeeBps, uint16 guildFeeBps);
+
+    /**
+     * @dev The guild changed the escrow challenge window of jobs requested from now on.
+     * @param challengeWindow Seconds a requester has to dispute a settlement.
+     */
+    event ChallengeWindowChanged(uint64 challengeWindow);
+
+    /**
+     * @dev The guild set the registry keepers must be active authority nodes of (zero: no
+     * requirement).
+     * @param registry The authority registry, or the zero address.
+     */
+    event KeeperAuthorityChanged(address registry);
+
+    /**
      * @dev An address that must be set is the zero address (a constructor argument or an agent).
      */
     error DeliberationMarketZeroAddress();
+
+    /**
+     * @dev Keepers must be authority nodes and `keeper` is not an active one.
+     * @param keeper The caller.
+     */
+    error DeliberationMarketKeeperNotAuthority(address keeper);
 
     /**
      * @dev The fees add up to more than the bounty.
@@ -332,6 +369,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * @param token_ ERC-20 bounties are paid in.
      * @param ranks_ The rank ladder; the market needs its `GAME_ROLE` to promote winners.
      * @param escrow_ Escrow holding the bounties (its resolver is set at its own construction).
+     * @param lat_ Access token winners earn; the market needs its `MINTER_ROLE`.
      * @param guild_ Receives `DEFAULT_ADMIN_ROLE` and the guild fees.
      * @param keeperFeeBps_ Keeper fee in basis points of the bounty.
      * @param guildFeeBps_ Guild fee in basis points of the bounty.
@@ -341,6 +379,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         IERC20 token_,
         RankToken ranks_,
         ITripartiteEscrow escrow_,
+        LiquidAccessToken lat_,
         address guild_,
         uint16 keeperFeeBps_,
         uint16 guildFeeBps_,
@@ -348,19 +387,59 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     ) EIP712("NSED DeliberationMarket", "1") {
         if (
             address(token_) == address(0) || address(ranks_) == address(0) || address(escrow_) == address(0)
-                || guild_ == address(0)
+                || address(lat_) == address(0) || guild_ == address(0)
         ) revert DeliberationMarketZeroAddress();
-        if (uint256(keeperFeeBps_) + guildFeeBps_ > _BPS) {
-            revert DeliberationMarketInvalidFees(keeperFeeBps_, guildFeeBps_);
-        }
         _token = token_;
         _ranks = ranks_;
         _escrow = escrow_;
+        _lat = lat_;
         _guild = guild_;
-        _keeperFeeBps = keeperFeeBps_;
-        _guildFeeBps = guildFeeBps_;
-        _challengeWindow = challengeWindow_;
+        _setFees(keeperFeeBps_, guildFeeBps_);
+        _setChallengeWindow(challengeWindow_);
         _grantRole(DEFAULT_ADMIN_ROLE, guild_);
+    }
+
+    /**
+     * @dev Sets the keeper and guild fees of settlements from now on.
+     *
+     * Requirements:
+     *
+     * - the caller has `DEFAULT_ADMIN_ROLE` (the guild);
+     * - `keeperFeeBps + guildFeeBps <= 10000`.
+     *
+     * Emits a {FeesChanged} event.
+     */
+    function setFees(uint16 keeperFeeBps_, uint16 guildFeeBps_) public virtual onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setFees(keeperFeeBps_, guildFeeBps_);
+    }
+
+    /**
+     * @dev Sets the escrow challenge window of jobs requested from now on (existing deals keep
+     * theirs).
+     *
+     * Requirements:
+     *
+     * - the caller has `DEFAULT_ADMIN_ROLE` (the guild).
+     *
+     * Emits a {ChallengeWindowChanged} event.
+     */
+    function setChallengeWindow(uint64 challengeWindow_) public virtual onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setChallengeWindow(challengeWindow_);
+    }
+
+    /**
+     * @dev Requires keepers to be active authority nodes of `registry` when they claim a job, or
+     * lifts the requirement when `registry` is the zero address. Claimed jobs are not affected.
+     *
+     * Requirements:
+     *
+     * - the caller has `DEFAULT_ADMIN_ROLE` (the guild).
+     *
+     * Emits a {KeeperAuthorityChanged} event.
+     */
+    function setKeeperAuthority(IAuthorityRegistry registry) public virtual onlyRole(DEFAULT_ADMIN_ROLE) {
+        _keeperAuthority = registry;
+        emit KeeperAuthorityChanged(address(registry));
     }
 
     /**
@@ -438,11 +517,16 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * @dev Requirements:
      *
      * - the caller has {KEEPER_ROLE};
+     * - when the guild requires it ({setKeeperAuthority}), the caller is an active authority node;
      * - the job is `Requested` and `block.timestamp <= deadline`.
      *
      * Emits a {JobClaimed} event.
      */
     function claimJob(uint256 jobId) public virtual onlyRole(KEEPER_ROLE) {
+        IAuthorityRegistry authority = _keeperAuthority;
+        if (address(authority) != address(0) && !authority.isAuthority(msg.sender)) {
+            revert DeliberationMarketKeeperNotAuthority(msg.sender);
+        }
         Job storage j = _jobs[jobId];
         if (j.status != JobStatus.Requested) revert DeliberationMarketUnexpectedJobStatus(jobId, j.status);
         // forge-lint: disable-next-line(block-timestamp)
@@ -462,8 +546,8 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * - the transcript checks out (see the contract documentation) and its last round has a
      *   supported winner.
      *
-     * Emits a {RoundTallied} event per round, then {JobSettled} and, when the winner climbs,
-     * {AgentPromoted}.
+     * Emits a {RoundTallied} event per round, then {JobSettled}, {AgentPromoted} when the winner
+     * climbs, and the access token's {TransferSingle} for the winner's reward.
      */
     function settleJob(uint256 jobId, Transcript calldata transcript) public virtual nonReentrant {
         Job storage j = _jobs[jobId];
@@ -492,6 +576,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
             if (fromRank > 0) _ranks.burn(winner, fromRank, 1);
             _ranks.mint(winner, uint256(fromRank) + 1, 1);
         }
+        _lat.mint(winner, latAsset(), _rewardTier(fromRank), 1);
     }
 
     /**
@@ -584,6 +669,46 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     /// @dev The guild: role administrator and receiver of the guild fees.
     function guild() public view virtual returns (address) {
         return _guild;
+    }
+
+    /// @dev The access token winners earn.
+    function lat() public view virtual returns (LiquidAccessToken) {
+        return _lat;
+    }
+
+    /// @dev The asset of the access tokens this market mints: its own address, so rewards of
+    /// different games never mix.
+    function latAsset() public view virtual returns (uint248) {
+        return uint248(uint160(address(this)));
+    }
+
+    /// @dev The registry keepers must be active authority nodes of (zero: no requirement).
+    function keeperAuthority() public view virtual returns (IAuthorityRegistry) {
+        return _keeperAuthority;
+    }
+
+    /// @dev Validates and stores the fees; see {setFees}.
+    function _setFees(uint16 keeperFeeBps_, uint16 guildFeeBps_) internal virtual {
+        if (uint256(keeperFeeBps_) + guildFeeBps_ > _BPS) {
+            revert DeliberationMarketInvalidFees(keeperFeeBps_, guildFeeBps_);
+        }
+        _keeperFeeBps = keeperFeeBps_;
+        _guildFeeBps = guildFeeBps_;
+        emit FeesChanged(keeperFeeBps_, guildFeeBps_);
+    }
+
+    /// @dev Stores the challenge window; see {setChallengeWindow}.
+    function _setChallengeWindow(uint64 challengeWindow_) internal virtual {
+        _challengeWindow = challengeWindow_;
+        emit ChallengeWindowChanged(challengeWindow_);
+    }
+
+    /// @dev The access-token tier of a win at market rank `rank`: the rank, at least 1, at most 255.
+    function _rewardTier(uint64 rank) internal pure virtual returns (uint8) {
+        if (rank <= 1) return 1;
+        // casting to 'uint8' is safe because `rank` is at most 255 on this branch
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return rank >= type(uint8).max ? type(uint8).max : uint8(rank);
     }
 
     /**

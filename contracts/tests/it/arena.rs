@@ -25,14 +25,15 @@ fn constructor_rejects_zero_addresses() {
     let mut chain = TestChain::new();
     let admin = chain.account(0);
     let one = chain.account(1);
-    for (ranks, token, treasury) in
-        [(Address::ZERO, one, one), (one, Address::ZERO, one), (one, one, Address::ZERO)]
+    let zero = Address::ZERO;
+    for (ranks, token, treasury, lat) in
+        [(zero, one, one, one), (one, zero, one, one), (one, one, zero, one), (one, one, one, zero)]
     {
         chain
             .deploy_with_receipt(
                 admin,
                 &RankifyArena::BYTECODE,
-                &RankifyArena::constructorCall { ranks, feeToken: token, treasury },
+                &RankifyArena::constructorCall { ranks, feeToken: token, treasury, lat },
             )
             .expect_revert(RankifyArena::ArenaZeroAddress {});
     }
@@ -261,6 +262,9 @@ fn a_full_game_scores_votes_closes_and_promotes_the_winner() {
     assert_eq!((g.phase, g.winner), (phase::ENDED, 2));
     assert_eq!(f.rank_balance(f.player(2), 2), u(1));
     assert_eq!(f.rank_balance(f.player(0), 2), U256::ZERO);
+    // The rank-1 winner earns one tier-1 access token; nobody else earns any.
+    assert_eq!(f.lat_balance(f.player(2), 1), u(1));
+    assert_eq!(f.lat_balance(f.player(0), 1), U256::ZERO);
     for k in 0..3 {
         assert_eq!(f.owed(f.player(k)), u(STAKE));
     }
@@ -295,7 +299,9 @@ fn a_ranked_game_burns_every_stake_promotes_the_winner_and_demotes_losers() {
         (f.rank_balance(p1, 3), f.rank_balance(p1, 4), f.rank_balance(p1, 2)),
         (U256::ZERO, u(1), U256::ZERO)
     );
+    assert_eq!((f.lat_balance(p1, 3), f.lat_balance(p1, 1)), (u(1), U256::ZERO));
     for loser in [p0, p2] {
+        assert_eq!(f.lat_balance(loser, 3), U256::ZERO);
         assert_eq!((f.rank_balance(loser, 3), f.rank_balance(loser, 2)), (U256::ZERO, u(1)));
         assert_eq!(f.locked(loser, 3), U256::ZERO);
     }

@@ -9,12 +9,13 @@ use alloy::{
 };
 use nsed_contracts::{
     bounty_token::BountyToken,
+    liquid_access_token::LiquidAccessToken,
     rank_token::RankToken,
     rankify_arena::RankifyArena::{self, GameParams, SignedCommit},
     testkit::{Receipt, TestChain, TxFailure},
 };
 
-use crate::fixtures::RANK_URI;
+use crate::fixtures::{RANK_URI, deploy_lat, grant_lat_minter};
 
 sol! {
     /// The EIP-712 struct a player signs for a relayed commitment.
@@ -125,6 +126,7 @@ pub(crate) struct ArenaFixture {
     pub(crate) treasury: Address,
     pub(crate) ranks: Address,
     pub(crate) token: Address,
+    pub(crate) lat: Address,
     pub(crate) arena: Address,
     pub(crate) keys: Vec<PrivateKeySigner>,
 }
@@ -155,9 +157,10 @@ impl ArenaFixture {
                 &BountyToken::constructorCall { initialOwner: admin },
             )
             .unwrap();
-        let arena = Self::deploy_arena(&mut chain, admin, ranks, token, treasury);
+        let lat = deploy_lat(&mut chain, admin, &[]);
+        let arena = Self::deploy_arena(&mut chain, admin, ranks, token, treasury, lat);
         let keys: Vec<_> = (0..players).map(|k| player_key(&chain, k)).collect();
-        let mut f = Self { chain, admin, treasury, ranks, token, arena, keys };
+        let mut f = Self { chain, admin, treasury, ranks, token, lat, arena, keys };
         for k in 0..players {
             let p = f.player(k);
             f.fund(p);
@@ -165,23 +168,25 @@ impl ArenaFixture {
         f
     }
 
-    /// Deploys an arena and grants it `GAME_ROLE`.
+    /// Deploys an arena and grants it `GAME_ROLE` on the ranks and `MINTER_ROLE` on the LATs.
     pub(crate) fn deploy_arena(
         chain: &mut TestChain,
         admin: Address,
         ranks: Address,
         token: Address,
         treasury: Address,
+        lat: Address,
     ) -> Address {
         let arena = chain
             .deploy(
                 admin,
                 &RankifyArena::BYTECODE,
-                &RankifyArena::constructorCall { ranks, feeToken: token, treasury },
+                &RankifyArena::constructorCall { ranks, feeToken: token, treasury, lat },
             )
             .unwrap();
         let role = chain.call(admin, ranks, &RankToken::GAME_ROLECall {}).unwrap();
         chain.send(admin, ranks, &RankToken::grantRoleCall { role, account: arena }).unwrap();
+        grant_lat_minter(chain, admin, lat, arena);
         arena
     }
 
@@ -212,6 +217,15 @@ impl ArenaFixture {
     pub(crate) fn rank_balance(&mut self, who: Address, rank: u64) -> U256 {
         self.chain
             .call(self.admin, self.ranks, &RankToken::balanceOfCall { account: who, id: u(rank) })
+            .unwrap()
+    }
+
+    /// `who`'s balance of the arena's tier-`tier` access tokens.
+    pub(crate) fn lat_balance(&mut self, who: Address, tier: u8) -> U256 {
+        let asset = self.chain.call(self.admin, self.arena, &RankifyArena::latAssetCall {});
+        let id = (U256::from(asset.unwrap()) << 8) | U256::from(tier);
+        self.chain
+            .call(self.admin, self.lat, &LiquidAccessToken::balanceOfCall { account: who, id })
             .unwrap()
     }
 

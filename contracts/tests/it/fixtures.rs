@@ -2,11 +2,40 @@
 
 use alloy::primitives::{Address, B256, U256};
 use nsed_contracts::{
-    quadratic_voting_harness::QuadraticVotingHarness, rank_token::RankToken, testkit::TestChain,
+    liquid_access_token::LiquidAccessToken, quadratic_voting_harness::QuadraticVotingHarness,
+    rank_token::RankToken, testkit::TestChain,
 };
 
 /// Metadata URI template given to every test RankToken.
 pub(crate) const RANK_URI: &str = "ipfs://ranks/{id}.json";
+/// Metadata URI template given to every test LiquidAccessToken.
+pub(crate) const LAT_URI: &str = "ipfs://lat/{id}.json";
+
+/// Deploys a LiquidAccessToken administered by `admin` and grants `MINTER_ROLE` to `minters`.
+pub(crate) fn deploy_lat(chain: &mut TestChain, admin: Address, minters: &[Address]) -> Address {
+    let lat = chain
+        .deploy(
+            admin,
+            &LiquidAccessToken::BYTECODE,
+            &LiquidAccessToken::constructorCall { uri_: LAT_URI.into(), admin },
+        )
+        .expect("LiquidAccessToken deploys");
+    for &minter in minters {
+        grant_lat_minter(chain, admin, lat, minter);
+    }
+    lat
+}
+
+/// Grants `MINTER_ROLE` on `lat` to `minter`.
+pub(crate) fn grant_lat_minter(
+    chain: &mut TestChain,
+    admin: Address,
+    lat: Address,
+    minter: Address,
+) {
+    let role = chain.call(admin, lat, &LiquidAccessToken::MINTER_ROLECall {}).unwrap();
+    chain.send(admin, lat, &LiquidAccessToken::grantRoleCall { role, account: minter }).unwrap();
+}
 
 /// A deployed RankToken with an admin (account 0) and two authorised games (accounts 1 and 2).
 pub(crate) struct RankFixture {

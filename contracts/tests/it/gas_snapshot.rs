@@ -12,6 +12,7 @@ use nsed_contracts::{
     bounty_token::BountyToken,
     deliberation_market::DeliberationMarket,
     i_deliberation_market::IDeliberationMarket,
+    liquid_access_token::LiquidAccessToken,
     quadratic_voting_harness::QuadraticVotingHarness,
     rank_token::RankToken,
     rankify_arena::RankifyArena,
@@ -23,7 +24,7 @@ use crate::{
     arena_fixture::{
         ArenaFixture, Commit, PHASE, everyone_plays, favour, params, proposal_commitment, salt,
     },
-    fixtures::{RANK_URI, qv_harness},
+    fixtures::{LAT_URI, RANK_URI, qv_harness},
     market_fixture::{
         CHALLENGE_WINDOW, GUILD_FEE_BPS, JOB_DURATION, KEEPER_FEE_BPS, MarketFixture, RoundPlan,
         tokens,
@@ -172,6 +173,14 @@ fn deployment_gas(snap: &mut GasSnapshot) {
         )
         .unwrap();
     snap.record("TripartiteEscrow::constructor", escrow.gas_used);
+    let lat = chain
+        .deploy_with_receipt(
+            guild,
+            &LiquidAccessToken::BYTECODE,
+            &LiquidAccessToken::constructorCall { uri_: LAT_URI.into(), admin: guild },
+        )
+        .unwrap();
+    snap.record("LiquidAccessToken::constructor", lat.gas_used);
     let market = chain
         .deploy_with_receipt(
             guild,
@@ -180,6 +189,7 @@ fn deployment_gas(snap: &mut GasSnapshot) {
                 token_: token.ret,
                 ranks_: ranks,
                 escrow_: escrow.ret,
+                lat_: lat.ret,
                 guild_: guild,
                 keeperFeeBps_: KEEPER_FEE_BPS,
                 guildFeeBps_: GUILD_FEE_BPS,
@@ -288,13 +298,14 @@ fn arena_gas(snap: &mut GasSnapshot) {
     for n in [3usize, 5, 10] {
         let mut f = ArenaFixture::new(n);
         if n == 3 {
-            let (admin, ranks, token, treasury) = (f.admin, f.ranks, f.token, f.treasury);
+            let (admin, ranks, token, treasury, lat) =
+                (f.admin, f.ranks, f.token, f.treasury, f.lat);
             let deployed = f
                 .chain
                 .deploy_with_receipt(
                     admin,
                     &RankifyArena::BYTECODE,
-                    &RankifyArena::constructorCall { ranks, feeToken: token, treasury },
+                    &RankifyArena::constructorCall { ranks, feeToken: token, treasury, lat },
                 )
                 .unwrap();
             snap.record("RankifyArena::constructor", deployed.gas_used);

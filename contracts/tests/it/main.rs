@@ -3,10 +3,15 @@
 mod arena;
 mod arena_fixture;
 mod arena_properties;
+mod authority;
 mod bounty_token;
 mod escrow;
 mod fixtures;
 mod gas_snapshot;
+mod governance;
+mod guild;
+mod lat;
+mod lat_converter;
 mod market;
 mod market_fixture;
 mod market_properties;

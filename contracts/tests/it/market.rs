@@ -5,8 +5,10 @@ use alloy::{
     sol_types::{SolError, SolStruct},
 };
 use nsed_contracts::{
+    authority_registry::AuthorityRegistry,
     deliberation_market::DeliberationMarket::{self, DeliberationMarketErrors},
     i_deliberation_market::IDeliberationMarket::{self, Round, Transcript},
+    liquid_access_token::LiquidAccessToken,
     rank_token::RankToken,
     testkit::{ExpectRevert, TestChain, TxFailure},
     tripartite_escrow::TripartiteEscrow,
@@ -112,6 +114,7 @@ mod deployment {
             token_: f.token,
             ranks_: f.ranks,
             escrow_: f.escrow,
+            lat_: f.lat,
             guild_: f.guild,
             keeperFeeBps_: 0,
             guildFeeBps_: 0,
@@ -121,6 +124,7 @@ mod deployment {
             DeliberationMarket::constructorCall { token_: Address::ZERO, ..valid.clone() },
             DeliberationMarket::constructorCall { ranks_: Address::ZERO, ..valid.clone() },
             DeliberationMarket::constructorCall { escrow_: Address::ZERO, ..valid.clone() },
+            DeliberationMarket::constructorCall { lat_: Address::ZERO, ..valid.clone() },
             DeliberationMarket::constructorCall { guild_: Address::ZERO, ..valid.clone() },
         ];
         for args in cases {
@@ -138,6 +142,7 @@ mod deployment {
             token_: f.token,
             ranks_: f.ranks,
             escrow_: f.escrow,
+            lat_: f.lat,
             guild_: f.guild,
             keeperFeeBps_: keeper,
             guildFeeBps_: guild,
@@ -569,6 +574,37 @@ mod settle {
             assert_eq!(burns, usize::from(rank > 1));
         }
         assert_eq!(f.rank_of(f.agents[1].address()), U256::ZERO);
+    }
+
+    #[test]
+    fn the_winner_earns_an_access_token_at_the_tier_of_the_rank_it_won_at() {
+        let mut f = MarketFixture::new(3);
+        let (winner, loser) = (f.agents[0].address(), f.agents[1].address());
+        let asset = f.chain.call(f.guild, f.market, &DeliberationMarket::latAssetCall {}).unwrap();
+        assert_eq!(U256::from(asset), U256::from_be_slice(f.market.as_slice()));
+        // Unranked (0) and rank 1 both earn tier 1; rank 2 earns tier 2.
+        for (tier1, tier2) in [(1, 0), (2, 0), (2, 1)] {
+            let job = f.claimed_job(3, 1, tokens(1));
+            let t = f.transcript(job, 3, &[majority(3)]);
+            f.settle(job, &t).unwrap();
+            assert_eq!((f.lat_balance(winner, 1), f.lat_balance(winner, 2)), (u(tier1), u(tier2)));
+        }
+        assert_eq!(f.lat_balance(loser, 1), U256::ZERO);
+    }
+
+    #[test]
+    fn settle_job_reverts_while_the_market_cannot_mint_access_tokens() {
+        let mut f = MarketFixture::new(3);
+        let role = keccak256("MINTER_ROLE");
+        let revoke = LiquidAccessToken::revokeRoleCall { role, account: f.market };
+        f.chain.send(f.guild, f.lat, &revoke).unwrap();
+        let job = f.claimed_job(3, 1, tokens(1));
+        let t = f.transcript(job, 3, &[majority(3)]);
+        f.settle(job, &t).expect_revert(LiquidAccessToken::AccessControlUnauthorizedAccount {
+            account: f.market,
+            neededRole: role,
+        });
+        assert_eq!(f.status(job), status::CLAIMED);
     }
 
     #[test]
@@ -1063,6 +1099,7 @@ mod settle {
                     token_: f.token,
                     ranks_: f.ranks,
                     escrow_: f.escrow,
+                    lat_: f.lat,
                     guild_: f.guild,
                     keeperFeeBps_: 0,
                     guildFeeBps_: 0,
@@ -1070,6 +1107,7 @@ mod settle {
                 },
             )
             .unwrap();
+        crate::fixtures::grant_lat_minter(&mut f.chain, f.guild, f.lat, market);
         f.market = market;
         f.chain
             .send(
@@ -1125,6 +1163,143 @@ mod settle {
         assert_eq!(f.balance(f.escrow), U256::ZERO);
         // The job itself stays settled: the answer was given, only the money was disputed.
         assert_eq!(f.status(job), status::SETTLED);
+    }
+}
+
+mod parameters {
+    use super::*;
+
+    #[test]
+    fn the_guild_changes_fees_for_later_settlements_and_strangers_cannot() {
+        let mut f = MarketFixture::new(3);
+        let stranger = f.chain.account(7);
+        f.chain
+            .send(
+                stranger,
+                f.market,
+                &DeliberationMarket::setFeesCall { keeperFeeBps_: 1, guildFeeBps_: 1 },
+            )
+            .expect_revert(DeliberationMarket::AccessControlUnauthorizedAccount {
+                account: stranger,
+                neededRole: B256::ZERO,
+            });
+        f.chain
+            .send(
+                f.guild,
+                f.market,
+                &DeliberationMarket::setFeesCall { keeperFeeBps_: 5_000, guildFeeBps_: 5_001 },
+            )
+            .expect_revert(DeliberationMarket::DeliberationMarketInvalidFees {
+                keeperFeeBps: 5_000,
+                guildFeeBps: 5_001,
+            });
+        let receipt = f
+            .chain
+            .send(
+                f.guild,
+                f.market,
+                &DeliberationMarket::setFeesCall { keeperFeeBps_: 0, guildFeeBps_: 1_000 },
+            )
+            .unwrap();
+        let changed = receipt.event::<DeliberationMarket::FeesChanged>();
+        assert_eq!((changed.keeperFeeBps, changed.guildFeeBps), (0, 1_000));
+        let bounty = tokens(10);
+        let job = f.claimed_job(3, 1, bounty);
+        let t = f.transcript(job, 3, &[majority(3)]);
+        f.settle(job, &t).unwrap();
+        let deal = f.job_deal(job);
+        assert_eq!((deal.recipients[0], deal.amounts[0]), (f.guild, bounty / u(10)));
+        assert!(!deal.recipients.contains(&f.keeper));
+    }
+
+    #[test]
+    fn the_guild_can_require_keepers_to_be_authority_nodes() {
+        let mut f = MarketFixture::new(0);
+        let ether = U256::from(10u64).pow(U256::from(18));
+        let registry = f
+            .chain
+            .deploy(
+                f.guild,
+                &AuthorityRegistry::BYTECODE,
+                &AuthorityRegistry::constructorCall {
+                    guild: f.guild,
+                    burnFloor: ether,
+                    burnScale: ether,
+                    burnDecayWad: ether / u(2),
+                },
+            )
+            .unwrap();
+        let require = DeliberationMarket::setKeeperAuthorityCall { registry };
+        let stranger = f.chain.account(7);
+        f.chain.send(stranger, f.market, &require).expect_revert(
+            DeliberationMarket::AccessControlUnauthorizedAccount {
+                account: stranger,
+                neededRole: B256::ZERO,
+            },
+        );
+        let receipt = f.chain.send(f.guild, f.market, &require).unwrap();
+        assert_eq!(
+            receipt.event::<DeliberationMarket::KeeperAuthorityChanged>().registry,
+            registry
+        );
+        assert_eq!(
+            f.chain.call(f.guild, f.market, &DeliberationMarket::keeperAuthorityCall {}).unwrap(),
+            registry
+        );
+
+        let job = f.request(f.spec(2, 1), tokens(1));
+        let claim = IDeliberationMarket::claimJobCall { jobId: job };
+        f.chain.send(f.keeper, f.market, &claim).expect_revert(
+            DeliberationMarket::DeliberationMarketKeeperNotAuthority { keeper: f.keeper },
+        );
+        // The guild admits the keeper by consensus grant; then it may claim.
+        let grant = AuthorityRegistry::grantCall {
+            account: f.keeper,
+            jurisdiction: B256::repeat_byte(1),
+            geoCell: 42,
+            metadataURI: "ipfs://keeper".into(),
+        };
+        f.chain.send(f.guild, registry, &grant).unwrap();
+        f.chain.send(f.keeper, f.market, &claim).unwrap();
+        // Revoked, it can claim no more; lifting the requirement lets it claim again.
+        let revoke =
+            AuthorityRegistry::revokeCall { account: f.keeper, reason: "misbehaved".into() };
+        f.chain.send(f.guild, registry, &revoke).unwrap();
+        let next = f.request(f.spec(2, 1), tokens(1));
+        let claim_next = IDeliberationMarket::claimJobCall { jobId: next };
+        f.chain.send(f.keeper, f.market, &claim_next).expect_revert(
+            DeliberationMarket::DeliberationMarketKeeperNotAuthority { keeper: f.keeper },
+        );
+        let lift = DeliberationMarket::setKeeperAuthorityCall { registry: Address::ZERO };
+        f.chain.send(f.guild, f.market, &lift).unwrap();
+        f.chain.send(f.keeper, f.market, &claim_next).unwrap();
+        assert_eq!(f.status(next), status::CLAIMED);
+    }
+
+    #[test]
+    fn the_guild_changes_the_challenge_window_of_new_jobs_only() {
+        let mut f = MarketFixture::new(0);
+        let before = f.request(f.spec(2, 1), tokens(1));
+        let set = DeliberationMarket::setChallengeWindowCall { challengeWindow_: 60 };
+        let stranger = f.chain.account(7);
+        f.chain.send(stranger, f.market, &set).expect_revert(
+            DeliberationMarket::AccessControlUnauthorizedAccount {
+                account: stranger,
+                neededRole: B256::ZERO,
+            },
+        );
+        let receipt = f.chain.send(f.guild, f.market, &set).unwrap();
+        assert_eq!(
+            receipt.event::<DeliberationMarket::ChallengeWindowChanged>().challengeWindow,
+            60
+        );
+        let after = f.request(f.spec(2, 1), tokens(1));
+        assert_eq!(f.job_deal(before).challengeWindow, CHALLENGE_WINDOW);
+        assert_eq!(f.job_deal(after).challengeWindow, 60);
+        assert_eq!(
+            f.chain.call(f.guild, f.market, &DeliberationMarket::challengeWindowCall {}).unwrap(),
+            60
+        );
     }
 }
 

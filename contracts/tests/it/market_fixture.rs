@@ -10,6 +10,7 @@ use nsed_contracts::{
     bounty_token::BountyToken,
     deliberation_market::DeliberationMarket,
     i_deliberation_market::IDeliberationMarket::{self, JobSpec, Transcript},
+    liquid_access_token::LiquidAccessToken,
     rank_token::RankToken,
     testkit::{Receipt, TestChain, TxFailure},
     transcript::transcript_from_rounds,
@@ -23,7 +24,7 @@ use nsed_protocol::{
     wire::{SignedBallot, SignedProposal},
 };
 
-use crate::fixtures::RANK_URI;
+use crate::fixtures::{RANK_URI, deploy_lat, grant_lat_minter};
 
 /// Keeper fee of the test market, in basis points.
 pub(crate) const KEEPER_FEE_BPS: u16 = 500;
@@ -72,6 +73,7 @@ pub(crate) struct MarketFixture {
     pub(crate) token: Address,
     pub(crate) ranks: Address,
     pub(crate) escrow: Address,
+    pub(crate) lat: Address,
     pub(crate) market: Address,
     /// Registered agents, sorted by address (the seat order of a job using all of them).
     pub(crate) agents: Vec<PrivateKeySigner>,
@@ -104,6 +106,7 @@ impl MarketFixture {
                 &TripartiteEscrow::constructorCall { resolver_: guild },
             )
             .expect("TripartiteEscrow deploys");
+        let lat = deploy_lat(&mut chain, guild, &[]);
         let market = chain
             .deploy(
                 guild,
@@ -112,6 +115,7 @@ impl MarketFixture {
                     token_: token,
                     ranks_: ranks,
                     escrow_: escrow,
+                    lat_: lat,
                     guild_: guild,
                     keeperFeeBps_: KEEPER_FEE_BPS,
                     guildFeeBps_: GUILD_FEE_BPS,
@@ -119,6 +123,7 @@ impl MarketFixture {
                 },
             )
             .expect("DeliberationMarket deploys");
+        grant_lat_minter(&mut chain, guild, lat, market);
         let game_role = chain.call(guild, ranks, &RankToken::GAME_ROLECall {}).unwrap();
         chain
             .send(guild, ranks, &RankToken::grantRoleCall { role: game_role, account: market })
@@ -157,6 +162,7 @@ impl MarketFixture {
             token,
             ranks,
             escrow,
+            lat,
             market,
             agents: keys,
         };
@@ -290,6 +296,15 @@ impl MarketFixture {
     pub(crate) fn rank_balance(&mut self, agent: Address, rank: u64) -> U256 {
         self.chain
             .call(self.guild, self.ranks, &RankToken::balanceOfCall { account: agent, id: u(rank) })
+            .unwrap()
+    }
+
+    /// `agent`'s balance of the market's tier-`tier` access tokens.
+    pub(crate) fn lat_balance(&mut self, agent: Address, tier: u8) -> U256 {
+        let asset = self.chain.call(self.guild, self.market, &DeliberationMarket::latAssetCall {});
+        let id = (U256::from(asset.unwrap()) << 8) | U256::from(tier);
+        self.chain
+            .call(self.guild, self.lat, &LiquidAccessToken::balanceOfCall { account: agent, id })
             .unwrap()
     }
 

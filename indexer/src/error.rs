@@ -1,0 +1,75 @@
+//! The indexer's errors.
+
+/// Errors of the indexer library.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    /// SQLite failed.
+    #[error("indexer database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written for another chain or deployment, or by an incompatible version.
+    #[error("indexer database {path} belongs to {found}, not {expected}; use another --db")]
+    WrongDatabase {
+        /// The database file.
+        path: String,
+        /// What this run indexes.
+        expected: String,
+        /// What the database holds.
+        found: String,
+    },
+    /// A stored value does not parse (the database was edited by hand or is corrupt).
+    #[error("indexer database holds a malformed {what}: {value}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// The offending value.
+        value: String,
+    },
+    /// A JSON-RPC call failed or answered something unusable.
+    #[error("{operation}: {reason}")]
+    Rpc {
+        /// What was being done.
+        operation: String,
+        /// The error.
+        reason: String,
+    },
+    /// The configuration is unusable.
+    #[error("invalid indexer configuration: {0}")]
+    Config(String),
+    /// The deployment record could not be read.
+    #[error(transparent)]
+    Deployment(#[from] nsed_deploy::DeployError),
+    /// The GraphQL listener could not be bound or failed.
+    #[error("graphql listener {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The GraphQL schema could not be built (a bug in the entity table).
+    #[error("graphql schema: {0}")]
+    Schema(String),
+    /// Waiting for a block took longer than allowed.
+    #[error("block {block} was not indexed within {timeout_ms} ms (indexed head: {head:?})")]
+    WaitTimeout {
+        /// The awaited block.
+        block: u64,
+        /// The limit.
+        timeout_ms: u128,
+        /// The last indexed block at the time.
+        head: Option<u64>,
+    },
+    /// The indexer stopped (shut down or failed) before the awaited block.
+    #[error("the indexer stopped before block {0} was indexed")]
+    Stopped(u64),
+    /// A background task panicked or was aborted.
+    #[error("indexer task failed: {0}")]
+    Task(String),
+}
+
+/// Results of the indexer library.
+pub type IndexerResult<T> = Result<T, IndexerError>;
+
+pub(crate) fn rpc_err(operation: impl Into<String>, err: impl std::fmt::Display) -> IndexerError {
+    IndexerError::Rpc { operation: operation.into(), reason: err.to_string() }
+}

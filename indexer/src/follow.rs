@@ -1,0 +1,278 @@
+//! The follower: scans every known contract's logs from the cursor up to `head − confirmations`
+//! in bounded `eth_getLogs` windows, applies them through the handlers, and commits each window
+//! (raw logs, entity versions, block hashes, cursor) in one SQLite transaction.
+//!
+//! Reorgs: before each window the stored hash of the cursor block is compared with the chain's.
+//! On a mismatch (or when the chain no longer has that block) the follower walks back through the
+//! stored block hashes to the newest one the chain still agrees with (the fork point), rolls
+//! everything above it back, and scans again from there.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256},
+    providers::{DynProvider, Provider},
+    rpc::types::{Filter, Log},
+};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::{
+    error::{IndexerError, IndexerResult, rpc_err},
+    handlers::{ContractHandler, HandlerCtx, Outcome},
+    store::{self, RawLog, Store},
+};
+
+/// Block hashes kept below the cursor for finding fork points.
+const KEEP_BLOCKS: u64 = 4096;
+/// Most stored hashes compared with the chain while looking for a fork point.
+const FORK_SEARCH: u32 = 512;
+
+/// The last indexed block (number and hash), `None` before the first window.
+pub(crate) type Head = Option<(u64, B256)>;
+
+/// Settings of a follower.
+#[derive(Debug, Clone)]
+pub(crate) struct FollowConfig {
+    pub(crate) start_block: u64,
+    pub(crate) confirmations: u64,
+    pub(crate) log_window: u64,
+    pub(crate) poll_interval: Duration,
+}
+
+/// Follows the chain into the store.
+#[derive(Debug)]
+pub(crate) struct Follower {
+    pub(crate) provider: DynProvider,
+    pub(crate) store: Store,
+    pub(crate) contracts: BTreeMap<Address, &'static ContractHandler>,
+    pub(crate) config: FollowConfig,
+    pub(crate) head: watch::Sender<Head>,
+}
+
+impl Follower {
+    /// Runs until `shutdown`. RPC failures are logged and retried after the poll interval; a
+    /// database failure stops the follower with an error.
+    pub(crate) async fn run(mut self, shutdown: CancellationToken) -> IndexerResult<()> {
+        info!(target: "indexer::follow", start = self.config.start_block, contracts = self.contracts.len(), "following");
+        loop {
+            let wait = match self.step().await {
+                Ok(caught_up) => caught_up,
+                Err(IndexerError::Rpc { operation, reason }) => {
+                    warn!(target: "indexer::follow", %operation, %reason, "rpc failed; retrying");
+                    true
+                }
+                Err(other) => return Err(other),
+            };
+            if wait {
+                tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                }
+            } else if shutdown.is_cancelled() {
+                break;
+            }
+        }
+        info!(target: "indexer::follow", "stopped");
+        Ok(())
+    }
+
+    /// One iteration: reorg check, then at most one window. Returns whether it is caught up.
+    async fn step(&mut self) -> IndexerResult<bool> {
+        let head =
+            self.provider.get_block_number().await.map_err(|e| rpc_err("eth_blockNumber", e))?;
+        let safe = head.saturating_sub(self.config.confirmations);
+        let cursor = self.store.cursor()?;
+        if let Some((number, hash)) = cursor {
+            let on_chain = self.block_hash(number).await?;
+            if on_chain != Some(hash) {
+                self.handle_reorg(number).await?;
+                return Ok(false);
+            }
+        }
+        let next = cursor.map_or(self.config.start_block, |(n, _)| n + 1);
+        if next > safe {
+            return Ok(true);
+        }
+        let to = next.saturating_add(self.config.log_window - 1).min(safe);
+        self.ingest(next, to).await?;
+        Ok(to >= safe)
+    }
+
+    /// The chain's hash of block `number`, `None` if it has no such block (yet, or any more).
+    async fn block_hash(&self, number: u64) -> IndexerResult<Option<B256>> {
+        let op = || format!("eth_getBlockByNumber {number}");
+        let block = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Number(number))
+            .await
+            .map_err(|e| rpc_err(op(), e))?;
+        Ok(block.map(|b| b.header.hash))
+    }
+
+    async fn handle_reorg(&mut self, cursor: u64) -> IndexerResult<()> {
+        let mut fork = None;
+        for (number, hash) in self.store.recent_blocks(cursor, FORK_SEARCH)? {
+            if self.block_hash(number).await? == Some(hash) {
+                fork = Some((number, hash));
+                break;
+            }
+        }
+        warn!(target: "indexer::follow", cursor, fork = ?fork.map(|(n, _)| n), "reorg detected; rolling back above the fork");
+        self.store.rollback(fork)?;
+        self.head.send_replace(fork);
+        Ok(())
+    }
+
+    /// Fetches, checks and applies the logs of blocks `from..=to`, then moves the cursor to `to`.
+    async fn ingest(&mut self, from: u64, to: u64) -> IndexerResult<()> {
+        let Some(to_hash) = self.block_hash(to).await? else {
+            return Err(rpc_err(
+                format!("eth_getBlockByNumber {to}"),
+                "the node lacks a block below its head",
+            ));
+        };
+        let filter = Filter::new()
+            .address(self.contracts.keys().copied().collect::<Vec<_>>())
+            .from_block(from)
+            .to_block(to);
+        let mut logs = self
+            .provider
+            .get_logs(&filter)
+            .await
+            .map_err(|e| rpc_err(format!("eth_getLogs {from}..={to}"), e))?;
+        // A reorg between the two reads would mix forks; the next step notices it and rolls back.
+        if self.block_hash(to).await? != Some(to_hash) {
+            debug!(target: "indexer::follow", to, "head moved during the window; retrying");
+            return Ok(());
+        }
+        let checked = check_logs(&mut logs, from, to)?;
+        let tx = self.store.transaction()?;
+        let mut applied = 0usize;
+        for (block, log_index, block_hash, tx_hash, log) in checked {
+            let address = log.address();
+            let Some(handler) = self.contracts.get(&address) else {
+                continue;
+            };
+            store::write_log(
+                &tx,
+                &RawLog {
+                    block_number: block,
+                    log_index,
+                    block_hash,
+                    tx_hash,
+                    address,
+                    contract: handler.contract,
+                    topics: log.topics(),
+                    data: &log.data().data,
+                },
+            )?;
+            store::write_block(&tx, block, block_hash)?;
+            let mut ctx = HandlerCtx { tx: &tx, block, tx_hash };
+            match (handler.handle)(&mut ctx, log)? {
+                Outcome::Applied => applied += 1,
+                Outcome::Ignored => {
+                    debug!(target: "indexer::follow", contract = handler.contract, block, log_index, "event without entities");
+                }
+                Outcome::Malformed(reason) => {
+                    warn!(target: "indexer::follow", contract = handler.contract, block, log_index, %reason, "log does not decode; kept raw only");
+                }
+            }
+        }
+        store::write_block(&tx, to, to_hash)?;
+        store::write_cursor(&tx, to, to_hash)?;
+        tx.commit()?;
+        if to.is_multiple_of(256) || to - from >= 256 {
+            self.store.prune_blocks(to.saturating_sub(KEEP_BLOCKS))?;
+        }
+        debug!(target: "indexer::follow", from, to, applied, "indexed");
+        self.head.send_replace(Some((to, to_hash)));
+        Ok(())
+    }
+}
+
+/// A log with its required metadata checked.
+type Checked<'a> = (u64, u64, B256, B256, &'a Log);
+
+/// Checks every log has the metadata an indexer needs, lies in the window and agrees with the
+/// other logs of its block on the block hash; sorts them into chain order. A node answering
+/// otherwise is treated as an RPC failure (retried), so nothing half-valid reaches the database.
+fn check_logs(logs: &mut [Log], from: u64, to: u64) -> IndexerResult<Vec<Checked<'_>>> {
+    let bad = |why: String| rpc_err(format!("eth_getLogs {from}..={to}"), why);
+    let mut out = Vec::with_capacity(logs.len());
+    let mut hashes: BTreeMap<u64, B256> = BTreeMap::new();
+    for log in logs.iter() {
+        if log.removed {
+            continue;
+        }
+        let (Some(block), Some(block_hash), Some(index), Some(tx_hash)) =
+            (log.block_number, log.block_hash, log.log_index, log.transaction_hash)
+        else {
+            return Err(bad(
+                "a log lacks its block number, block hash, index or transaction".into()
+            ));
+        };
+        if !(from..=to).contains(&block) {
+            return Err(bad(format!("a log of block {block} is outside the window")));
+        }
+        if *hashes.entry(block).or_insert(block_hash) != block_hash {
+            return Err(bad(format!("logs of block {block} disagree on its hash")));
+        }
+        out.push((block, index, block_hash, tx_hash, log));
+    }
+    out.sort_by_key(|(block, index, ..)| (*block, *index));
+    if out.windows(2).any(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1)) {
+        return Err(bad("two logs share a block and log index".into()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{LogData, b256};
+
+    use super::*;
+
+    fn log(block: Option<u64>, index: u64, hash: B256) -> Log {
+        Log {
+            inner: alloy::primitives::Log {
+                address: Address::ZERO,
+                data: LogData::new_unchecked(vec![], Default::default()),
+            },
+            block_hash: Some(hash),
+            block_number: block,
+            block_timestamp: None,
+            transaction_hash: Some(B256::ZERO),
+            transaction_index: Some(0),
+            log_index: Some(index),
+            removed: false,
+        }
+    }
+
+    #[test]
+    fn logs_are_sorted_into_chain_order() {
+        let h = b256!("0x1111111111111111111111111111111111111111111111111111111111111111");
+        let mut logs = vec![log(Some(5), 1, h), log(Some(4), 3, h), log(Some(5), 0, h)];
+        let order: Vec<(u64, u64)> =
+            check_logs(&mut logs, 1, 9).unwrap().iter().map(|c| (c.0, c.1)).collect();
+        assert_eq!(order, [(4, 3), (5, 0), (5, 1)]);
+    }
+
+    #[test]
+    fn malformed_answers_are_rpc_errors() {
+        let h = b256!("0x1111111111111111111111111111111111111111111111111111111111111111");
+        let g = b256!("0x2222222222222222222222222222222222222222222222222222222222222222");
+        for mut logs in [
+            vec![log(None, 0, h)],
+            vec![log(Some(10), 0, h)],
+            vec![log(Some(3), 0, h), log(Some(3), 1, g)],
+            vec![log(Some(3), 0, h), log(Some(3), 0, h)],
+        ] {
+            let err = check_logs(&mut logs, 1, 9).unwrap_err();
+            assert!(matches!(err, IndexerError::Rpc { .. }), "{err}");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Event handlers, one module per contract, and the registry that maps a deployment record's
+//! contract names to them.
+//!
+//! A handler turns one decoded log into entity writes through [`HandlerCtx`]; it never touches
+//! SQLite directly, so every write is versioned by block and rolled back on reorgs. To index a new
+//! contract, add a module with its `ENTITIES` and a `HANDLER`, and list it in [`REGISTRY`].
+
+use alloy::{primitives::B256, rpc::types::Log};
+use rusqlite::Transaction;
+
+use crate::{
+    entity::{EntityDef, Record, enc_id},
+    error::IndexerResult,
+    store,
+};
+
+pub mod deliberation_market;
+pub mod rank_token;
+pub mod rankify_arena;
+pub mod tripartite_escrow;
+
+/// What a handler did with a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It updated entities.
+    Applied,
+    /// The event is not one this indexer derives entities from (kept as a raw log only).
+    Ignored,
+    /// The log carries a known event signature but does not decode; kept as a raw log only.
+    Malformed(String),
+}
+
+/// One contract's handler.
+#[derive(Debug)]
+pub struct ContractHandler {
+    /// The contract's name in deployment records.
+    pub contract: &'static str,
+    /// The entities it writes.
+    pub entities: &'static [&'static EntityDef],
+    /// Applies one log of this contract.
+    pub handle: fn(&mut HandlerCtx<'_>, &Log) -> IndexerResult<Outcome>,
+}
+
+/// Every known contract handler.
+pub const REGISTRY: &[&ContractHandler] = &[
+    &rank_token::HANDLER,
+    &deliberation_market::HANDLER,
+    &tripartite_escrow::HANDLER,
+    &rankify_arena::HANDLER,
+];
+
+/// The handler for a deployment record's contract `name`, if this indexer knows it.
+pub fn handler_for(name: &str) -> Option<&'static ContractHandler> {
+    REGISTRY.iter().copied().find(|h| h.contract == name)
+}
+
+/// Every entity of every handler, in registry order.
+pub fn all_entities() -> Vec<&'static EntityDef> {
+    REGISTRY.iter().flat_map(|h| h.entities.iter().copied()).collect()
+}
+
+/// What a handler may do while applying one log: read the current version of an entity and write
+/// a new version at the log's block.
+#[derive(Debug)]
+pub struct HandlerCtx<'a> {
+    pub(crate) tx: &'a Transaction<'a>,
+    /// The log's block.
+    pub block: u64,
+    /// The log's transaction.
+    pub tx_hash: B256,
+}
+
+impl HandlerCtx<'_> {
+    /// The current version of `def`'s entity with display id `id`.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn load(&self, def: &'static EntityDef, id: &str) -> IndexerResult<Option<Record>> {
+        let stored = enc_id(def.id, id).unwrap_or_else(|| id.to_string());
+        store::load_current(self.tx, def, &stored)
+    }
+
+    /// The current version, or a new empty record.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn load_or_new(&self, def: &'static EntityDef, id: &str) -> IndexerResult<Record> {
+        Ok(self.load(def, id)?.unwrap_or_else(|| Record::new(def, id)))
+    }
+
+    /// Writes `record` as the version at this block.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn save(&self, record: &Record) -> IndexerResult<()> {
+        store::save_version(self.tx, record, self.block)
+    }
+}
+
+/// Decodes `log` as event `E`, turning a decode failure into [`Outcome::Malformed`].
+pub(crate) fn decode<E: alloy::sol_types::SolEvent>(log: &Log) -> Result<E, Outcome> {
+    E::decode_log(&log.inner)
+        .map(|decoded| decoded.data)
+        .map_err(|e| Outcome::Malformed(format!("{}: {e}", E::SIGNATURE)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::entity::Kind;
+
+    #[test]
+    fn entity_table_is_consistent() {
+        let entities = all_entities();
+        let names: HashSet<&str> = entities.iter().map(|e| e.name).collect();
+        assert_eq!(names.len(), entities.len(), "entity names are unique");
+        for e in &entities {
+            for field in e.fields {
+                if let Kind::Ref(target) = field.kind {
+                    assert!(names.contains(target), "{}.{} refers to {target}", e.name, field.name);
+                }
+            }
+            for d in e.derived {
+                let target = entities.iter().find(|t| t.name == d.entity).unwrap();
+                let via = &target.fields[target.field_index(d.via).unwrap()];
+                assert_eq!(via.kind, Kind::Ref(e.name), "{}.{} via {}", e.name, d.name, d.via);
+                assert!(e.field_index(d.name).is_none(), "{}.{} clashes", e.name, d.name);
+            }
+        }
+    }
+
+    #[test]
+    fn registry_names_are_the_deployment_record_names() {
+        assert!(handler_for(nsed_deploy::RANK_TOKEN).is_some());
+        assert!(handler_for(nsed_deploy::MARKET).is_some());
+        assert!(handler_for(nsed_deploy::ESCROW).is_some());
+        assert!(handler_for("RankifyArena").is_some());
+        assert!(handler_for(nsed_deploy::BOUNTY_TOKEN).is_none());
+    }
+}

@@ -1,0 +1,355 @@
+//! `RankifyArena` (DESIGN.md §5.3): Game, Player, Turn, Proposal, Ballot.
+
+use alloy::{
+    primitives::{Address, I256, U256},
+    rpc::types::Log,
+    sol_types::SolEvent,
+};
+use nsed_contracts::rankify_arena::RankifyArena::{
+    GameCancelled, GameCreated, GameEnded, GameStarted, OvertimeStarted, PhaseStarted,
+    PlayerJoined, ProposalCommitted, ProposalRevealed, TurnEnded, VoteCommitted, VoteRevealed,
+};
+
+use super::{ContractHandler, HandlerCtx, Outcome, decode};
+use crate::{
+    entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
+    error::IndexerResult,
+};
+
+/// A game (id: the game id).
+pub static GAME: EntityDef = EntityDef {
+    name: "Game",
+    single: "game",
+    plural: "games",
+    table: "game",
+    id: IdKind::Number,
+    doc: "A RankifyArena deliberation game (id: the game id).",
+    fields: &[
+        f("creator", Kind::Bytes, "Who created it."),
+        f("rank", Kind::BigInt, "Rank level its seats require."),
+        f("minPlayers", Kind::Int, "Fewest players it starts with."),
+        f("maxPlayers", Kind::Int, "Most players."),
+        f("numTurns", Kind::Int, "Regular turns."),
+        f("maxOvertimeTurns", Kind::Int, "Most overtime turns."),
+        f("voteCredits", Kind::BigInt, "Quadratic vote credits per ballot."),
+        f("joinFee", Kind::BigInt, "Fee per seat."),
+        f("stake", Kind::BigInt, "Stake per seat."),
+        f("metadataURI", Kind::String, "Game description for a UI."),
+        f("joinDeadline", Kind::BigInt, "Last second of the join window."),
+        f(
+            "phase",
+            Kind::String,
+            "Joining, Proposing, ProposalReveal, Voting, VoteReveal, Ended or Cancelled.",
+        ),
+        f("currentTurn", Kind::Int, "Current turn (0 before start)."),
+        f("phaseDeadline", Kind::BigInt, "Last second of the current phase."),
+        f("playerCount", Kind::Int, "Seated players."),
+        f("overtimeTurns", Kind::Int, "Overtime turns started."),
+        f("seats", Kind::BytesList, "Players by seat, once started."),
+        f("winner", Kind::Bytes, "The winner once ended."),
+        f("scores", Kind::BigIntList, "Cumulative scores by seat."),
+        f("createdAtBlock", Kind::Int, "Block of creation."),
+        f("updatedAtBlock", Kind::Int, "Block of the last change."),
+    ],
+    derived: &[
+        derived("players", "Player", "game", true),
+        derived("turns", "Turn", "game", true),
+        derived("proposals", "Proposal", "game", true),
+        derived("ballots", "Ballot", "game", true),
+    ],
+};
+
+/// A seat in a game (id: `<game>-<account>`).
+pub static PLAYER: EntityDef = EntityDef {
+    name: "Player",
+    single: "player",
+    plural: "players",
+    table: "player",
+    id: IdKind::Text,
+    doc: "A player seated in a game (id: <game>-<account>).",
+    fields: &[
+        f("game", Kind::Ref("Game"), "The game."),
+        f("account", Kind::Bytes, "The player's address."),
+        f("seat", Kind::Int, "Seat index."),
+        f("score", Kind::SignedBigInt, "Cumulative score."),
+        f("winner", Kind::Boolean, "Whether the player won the game."),
+        f("joinedAtBlock", Kind::Int, "Block of joining."),
+    ],
+    derived: &[
+        derived("proposals", "Proposal", "player", true),
+        derived("ballots", "Ballot", "player", true),
+    ],
+};
+
+/// A turn of a game (id: `<game>-<turn>`).
+pub static TURN: EntityDef = EntityDef {
+    name: "Turn",
+    single: "turn",
+    plural: "turns",
+    table: "turn",
+    id: IdKind::Text,
+    doc: "A turn of a game (id: <game>-<turn>).",
+    fields: &[
+        f("game", Kind::Ref("Game"), "The game."),
+        f("turn", Kind::Int, "Turn number, from 1."),
+        f("phase", Kind::String, "The turn's latest phase."),
+        f("phaseDeadline", Kind::BigInt, "Last second of that phase."),
+        f("overtime", Kind::Boolean, "Whether it is an overtime turn."),
+        f("ended", Kind::Boolean, "Whether it ended."),
+        f("scores", Kind::BigIntList, "Cumulative scores by seat after the turn."),
+        f("startedAtBlock", Kind::Int, "Block of its first phase."),
+    ],
+    derived: &[
+        derived("proposals", "Proposal", "turnRef", true),
+        derived("ballots", "Ballot", "turnRef", true),
+    ],
+};
+
+/// A proposal move (id: `<game>-<turn>-<account>`).
+pub static PROPOSAL: EntityDef = EntityDef {
+    name: "Proposal",
+    single: "proposal",
+    plural: "proposals",
+    table: "proposal",
+    id: IdKind::Text,
+    doc: "A player's proposal in a turn (id: <game>-<turn>-<account>).",
+    fields: &[
+        f("game", Kind::Ref("Game"), "The game."),
+        f("turnRef", Kind::Ref("Turn"), "The turn."),
+        f("turn", Kind::Int, "Turn number."),
+        f("player", Kind::Ref("Player"), "The player."),
+        f("commitment", Kind::Bytes, "The commitment."),
+        f("content", Kind::String, "The proposal text once revealed."),
+        f("revealed", Kind::Boolean, "Whether it was revealed."),
+        f("committedAtBlock", Kind::Int, "Block of the commitment."),
+        f("revealedAtBlock", Kind::Int, "Block of the reveal."),
+    ],
+    derived: &[],
+};
+
+/// A ballot move (id: `<game>-<turn>-<account>`).
+pub static BALLOT: EntityDef = EntityDef {
+    name: "Ballot",
+    single: "ballot",
+    plural: "ballots",
+    table: "ballot",
+    id: IdKind::Text,
+    doc: "A player's ballot in a turn (id: <game>-<turn>-<account>).",
+    fields: &[
+        f("game", Kind::Ref("Game"), "The game."),
+        f("turnRef", Kind::Ref("Turn"), "The turn."),
+        f("turn", Kind::Int, "Turn number."),
+        f("player", Kind::Ref("Player"), "The player."),
+        f("commitment", Kind::Bytes, "The commitment."),
+        f("votes", Kind::BigIntList, "Votes by seat once revealed."),
+        f("revealed", Kind::Boolean, "Whether it was revealed."),
+        f("committedAtBlock", Kind::Int, "Block of the commitment."),
+        f("revealedAtBlock", Kind::Int, "Block of the reveal."),
+    ],
+    derived: &[],
+};
+
+/// The arena's handler.
+pub static HANDLER: ContractHandler = ContractHandler {
+    contract: "RankifyArena",
+    entities: &[&GAME, &PLAYER, &TURN, &PROPOSAL, &BALLOT],
+    handle,
+};
+
+const PHASES: [&str; 8] = [
+    "None",
+    "Joining",
+    "Proposing",
+    "ProposalReveal",
+    "Voting",
+    "VoteReveal",
+    "Ended",
+    "Cancelled",
+];
+
+fn phase_name(phase: u8) -> String {
+    PHASES.get(usize::from(phase)).map_or_else(|| format!("Unknown({phase})"), |p| (*p).to_string())
+}
+
+fn player_id(game: U256, account: Address) -> String {
+    format!("{game}-{}", enc_bytes(account.as_slice()))
+}
+
+/// Sets each seated player's cumulative score from `scores` (by seat).
+fn set_scores(
+    ctx: &HandlerCtx<'_>,
+    game: U256,
+    seats: &[String],
+    scores: &[I256],
+) -> IndexerResult<()> {
+    for (account, score) in seats.iter().zip(scores) {
+        let mut player = ctx.load_or_new(&PLAYER, &format!("{game}-{account}"))?;
+        player.set_int("score", *score);
+        ctx.save(&player)?;
+    }
+    Ok(())
+}
+
+/// Writes a proposal or ballot commitment.
+fn commit(
+    ctx: &HandlerCtx<'_>,
+    def: &'static EntityDef,
+    (game, turn, player): (U256, u16, Address),
+    commitment: &[u8],
+) -> IndexerResult<()> {
+    let mut mv =
+        ctx.load_or_new(def, &format!("{game}-{turn}-{}", enc_bytes(player.as_slice())))?;
+    mv.set_ref("game", &GAME, &game.to_string())
+        .set_ref("turnRef", &TURN, &format!("{game}-{turn}"))
+        .set_i64("turn", i64::from(turn))
+        .set_ref("player", &PLAYER, &player_id(game, player))
+        .set_bytes("commitment", commitment)
+        .set_bool("revealed", false)
+        .set_i64("committedAtBlock", i64::try_from(ctx.block).unwrap_or(i64::MAX));
+    ctx.save(&mv)
+}
+
+fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
+    let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
+    let block = i64::try_from(ctx.block).unwrap_or(i64::MAX);
+    macro_rules! ev {
+        ($t:ty) => {
+            match decode::<$t>(log) {
+                Ok(e) => e,
+                Err(outcome) => return Ok(outcome),
+            }
+        };
+    }
+    if topic == GameCreated::SIGNATURE_HASH {
+        let e = ev!(GameCreated);
+        let p = &e.params;
+        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+        game.set_bytes("creator", e.creator.as_slice())
+            .set_uint("rank", U256::from(e.rank))
+            .set_i64("minPlayers", i64::from(p.minPlayers))
+            .set_i64("maxPlayers", i64::from(p.maxPlayers))
+            .set_i64("numTurns", i64::from(p.turns))
+            .set_i64("maxOvertimeTurns", i64::from(p.maxOvertimeTurns))
+            .set_uint("voteCredits", U256::from(p.voteCredits))
+            .set_uint("joinFee", p.joinFee)
+            .set_uint("stake", p.stake)
+            .set_str("metadataURI", p.metadataURI.clone())
+            .set_uint("joinDeadline", U256::from(e.joinDeadline))
+            .set_str("phase", "Joining")
+            .set_i64("currentTurn", 0)
+            .set_uint("phaseDeadline", U256::from(e.joinDeadline))
+            .set_i64("playerCount", 0)
+            .set_i64("overtimeTurns", 0)
+            .set_i64("createdAtBlock", block)
+            .set_i64("updatedAtBlock", block);
+        ctx.save(&game)?;
+    } else if topic == PlayerJoined::SIGNATURE_HASH {
+        let e = ev!(PlayerJoined);
+        let mut player = ctx.load_or_new(&PLAYER, &player_id(e.gameId, e.player))?;
+        player
+            .set_ref("game", &GAME, &e.gameId.to_string())
+            .set_bytes("account", e.player.as_slice())
+            .set_i64("seat", i64::from(e.seat))
+            .set_int("score", I256::ZERO)
+            .set_bool("winner", false)
+            .set_i64("joinedAtBlock", block);
+        ctx.save(&player)?;
+        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+        let count = game.i64("playerCount") + 1;
+        game.set_i64("playerCount", count).set_i64("updatedAtBlock", block);
+        ctx.save(&game)?;
+    } else if topic == GameStarted::SIGNATURE_HASH {
+        let e = ev!(GameStarted);
+        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+        game.set_list("seats", e.players.iter().map(|a| enc_bytes(a.as_slice())).collect())
+            .set_i64("playerCount", i64::try_from(e.players.len()).unwrap_or(i64::MAX))
+            .set_uint("phaseDeadline", U256::from(e.deadline))
+            .set_i64("updatedAtBlock", block);
+        ctx.save(&game)?;
+    } else if topic == PhaseStarted::SIGNATURE_HASH {
+        let e = ev!(PhaseStarted);
+        let phase = phase_name(e.phase);
+        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+        game.set_str("phase", phase.clone())
+            .set_i64("currentTurn", i64::from(e.turn))
+            .set_uint("phaseDeadline", U256::from(e.deadline))
+            .set_i64("updatedAtBlock", block);
+        ctx.save(&game)?;
+        let mut turn = ctx.load_or_new(&TURN, &format!("{}-{}", e.gameId, e.turn))?;
+        if turn.get("game") == &rusqlite::types::Value::Null {
+            turn.set_ref("game", &GAME, &e.gameId.to_string())
+                .set_i64("turn", i64::from(e.turn))
+                .set_bool("ended", false)
+                .set_i64("startedAtBlock", block);
+            if turn.get("overtime") == &rusqlite::types::Value::Null {
+                turn.set_bool("overtime", false);
+            }
+        }
+        turn.set_str("phase", phase).set_uint("phaseDeadline", U256::from(e.deadline));
+        ctx.save(&turn)?;
+    } else if topic == OvertimeStarted::SIGNATURE_HASH {
+        let e = ev!(OvertimeStarted);
+        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+        let overtime = game.i64("overtimeTurns") + 1;
+        game.set_i64("overtimeTurns", overtime).set_i64("updatedAtBlock", block);
+        ctx.save(&game)?;
+        let mut turn = ctx.load_or_new(&TURN, &format!("{}-{}", e.gameId, e.turn))?;
+        turn.set_ref("game", &GAME, &e.gameId.to_string())
+            .set_i64("turn", i64::from(e.turn))
+            .set_bool("overtime", true);
+        ctx.save(&turn)?;
+    } else if topic == ProposalCommitted::SIGNATURE_HASH {
+        let e = ev!(ProposalCommitted);
+        commit(ctx, &PROPOSAL, (e.gameId, e.turn, e.player), e.commitment.as_slice())?;
+    } else if topic == VoteCommitted::SIGNATURE_HASH {
+        let e = ev!(VoteCommitted);
+        commit(ctx, &BALLOT, (e.gameId, e.turn, e.player), e.commitment.as_slice())?;
+    } else if topic == ProposalRevealed::SIGNATURE_HASH {
+        let e = ev!(ProposalRevealed);
+        let id = format!("{}-{}-{}", e.gameId, e.turn, enc_bytes(e.player.as_slice()));
+        let mut mv = ctx.load_or_new(&PROPOSAL, &id)?;
+        mv.set_str("content", e.proposal)
+            .set_bool("revealed", true)
+            .set_i64("revealedAtBlock", block);
+        ctx.save(&mv)?;
+    } else if topic == VoteRevealed::SIGNATURE_HASH {
+        let e = ev!(VoteRevealed);
+        let id = format!("{}-{}-{}", e.gameId, e.turn, enc_bytes(e.player.as_slice()));
+        let mut mv = ctx.load_or_new(&BALLOT, &id)?;
+        mv.set_list("votes", e.votes.iter().map(ToString::to_string).collect())
+            .set_bool("revealed", true)
+            .set_i64("revealedAtBlock", block);
+        ctx.save(&mv)?;
+    } else if topic == TurnEnded::SIGNATURE_HASH {
+        let e = ev!(TurnEnded);
+        let mut turn = ctx.load_or_new(&TURN, &format!("{}-{}", e.gameId, e.turn))?;
+        turn.set_bool("ended", true)
+            .set_list("scores", e.scores.iter().map(ToString::to_string).collect());
+        ctx.save(&turn)?;
+        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+        game.set_list("scores", e.scores.iter().map(ToString::to_string).collect())
+            .set_i64("updatedAtBlock", block);
+        ctx.save(&game)?;
+        set_scores(ctx, e.gameId, &game.list("seats"), &e.scores)?;
+    } else if topic == GameEnded::SIGNATURE_HASH {
+        let e = ev!(GameEnded);
+        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+        game.set_str("phase", "Ended")
+            .set_bytes("winner", e.winner.as_slice())
+            .set_list("scores", e.scores.iter().map(ToString::to_string).collect())
+            .set_i64("updatedAtBlock", block);
+        ctx.save(&game)?;
+        set_scores(ctx, e.gameId, &game.list("seats"), &e.scores)?;
+        let mut winner = ctx.load_or_new(&PLAYER, &player_id(e.gameId, e.winner))?;
+        winner.set_bool("winner", true);
+        ctx.save(&winner)?;
+    } else if topic == GameCancelled::SIGNATURE_HASH {
+        let e = ev!(GameCancelled);
+        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+        game.set_str("phase", "Cancelled").set_i64("updatedAtBlock", block);
+        ctx.save(&game)?;
+    } else {
+        return Ok(Outcome::Ignored);
+    }
+    Ok(Outcome::Applied)
+}

@@ -1,0 +1,100 @@
+//! `TripartiteEscrow` (DESIGN.md §5.7): EscrowDeal.
+
+use alloy::{primitives::U256, rpc::types::Log, sol_types::SolEvent};
+use nsed_contracts::i_tripartite_escrow::ITripartiteEscrow::{
+    DealDelivered, DealDisputed, DealOpened, DealRefunded, DealReleased, DealRuled,
+};
+
+use super::{ContractHandler, HandlerCtx, Outcome, decode};
+use crate::{
+    entity::{EntityDef, IdKind, Kind, enc_bytes, f},
+    error::IndexerResult,
+};
+
+/// An escrow deal (id: the deal id).
+pub static ESCROW_DEAL: EntityDef = EntityDef {
+    name: "EscrowDeal",
+    single: "escrowDeal",
+    plural: "escrowDeals",
+    table: "escrow_deal",
+    id: IdKind::Number,
+    doc: "A tripartite escrow deal (id: the deal id).",
+    fields: &[
+        f("buyer", Kind::Bytes, "Who paid and is refunded."),
+        f("operator", Kind::Bytes, "Who delivers."),
+        f("token", Kind::Bytes, "The escrowed ERC-20."),
+        f("amount", Kind::BigInt, "Escrowed amount."),
+        f("deliveryDeadline", Kind::BigInt, "Last time delivery is accepted (unix seconds)."),
+        f("challengeWindow", Kind::BigInt, "Seconds the buyer may dispute after delivery."),
+        f("state", Kind::String, "Funded, Delivered, Disputed, Released, Ruled or Refunded."),
+        f("recipients", Kind::BytesList, "Who is paid on release (after delivery)."),
+        f("amounts", Kind::BigIntList, "What each recipient is paid."),
+        f("challengeEndsAt", Kind::BigInt, "Last time the buyer may dispute."),
+        f("buyerShareBps", Kind::Int, "A ruling's buyer share in basis points."),
+        f("buyerAmount", Kind::BigInt, "What the buyer got back (ruling or refund)."),
+        f("openedAtBlock", Kind::Int, "Block of opening."),
+        f("updatedAtBlock", Kind::Int, "Block of the last transition."),
+    ],
+    derived: &[],
+};
+
+/// The escrow's handler.
+pub static HANDLER: ContractHandler =
+    ContractHandler { contract: "TripartiteEscrow", entities: &[&ESCROW_DEAL], handle };
+
+fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
+    let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
+    let block = i64::try_from(ctx.block).unwrap_or(i64::MAX);
+    macro_rules! ev {
+        ($t:ty) => {
+            match decode::<$t>(log) {
+                Ok(e) => e,
+                Err(outcome) => return Ok(outcome),
+            }
+        };
+    }
+    let (id, state) = if topic == DealOpened::SIGNATURE_HASH {
+        let e = ev!(DealOpened);
+        let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+        deal.set_bytes("buyer", e.buyer.as_slice())
+            .set_bytes("operator", e.operator.as_slice())
+            .set_bytes("token", e.token.as_slice())
+            .set_uint("amount", e.amount)
+            .set_uint("deliveryDeadline", U256::from(e.deliveryDeadline))
+            .set_uint("challengeWindow", U256::from(e.challengeWindow))
+            .set_i64("openedAtBlock", block);
+        ctx.save(&deal)?;
+        (e.dealId, "Funded")
+    } else if topic == DealDelivered::SIGNATURE_HASH {
+        let e = ev!(DealDelivered);
+        let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+        deal.set_list("recipients", e.recipients.iter().map(|a| enc_bytes(a.as_slice())).collect())
+            .set_list("amounts", e.amounts.iter().map(ToString::to_string).collect())
+            .set_uint("challengeEndsAt", e.challengeEndsAt);
+        ctx.save(&deal)?;
+        (e.dealId, "Delivered")
+    } else if topic == DealDisputed::SIGNATURE_HASH {
+        (ev!(DealDisputed).dealId, "Disputed")
+    } else if topic == DealRuled::SIGNATURE_HASH {
+        let e = ev!(DealRuled);
+        let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+        deal.set_i64("buyerShareBps", i64::from(e.buyerShareBps))
+            .set_uint("buyerAmount", e.buyerAmount);
+        ctx.save(&deal)?;
+        (e.dealId, "Ruled")
+    } else if topic == DealReleased::SIGNATURE_HASH {
+        (ev!(DealReleased).dealId, "Released")
+    } else if topic == DealRefunded::SIGNATURE_HASH {
+        let e = ev!(DealRefunded);
+        let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+        deal.set_uint("buyerAmount", e.amount);
+        ctx.save(&deal)?;
+        (e.dealId, "Refunded")
+    } else {
+        return Ok(Outcome::Ignored);
+    };
+    let mut deal = ctx.load_or_new(&ESCROW_DEAL, &id.to_string())?;
+    deal.set_str("state", state).set_i64("updatedAtBlock", block);
+    ctx.save(&deal)?;
+    Ok(Outcome::Applied)
+}

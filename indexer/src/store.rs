@@ -1,0 +1,392 @@
+//! SQLite storage: the cursor, recent block hashes, raw logs and versioned entities, in one file.
+//!
+//! Every entity table holds versions (`vid`, `id`, `block_from`, `block_to`, fields…), like
+//! graph-node: the version valid at block N is the one with `block_from ≤ N` and
+//! (`block_to` NULL or `block_to > N`); the current version has `block_to` NULL. A reorg back to
+//! fork block F deletes versions with `block_from > F` and reopens versions closed above F, and
+//! deletes raw logs and block hashes above F, which restores exactly the state as of F.
+//!
+//! The follower writes one SQLite transaction per batch of blocks: raw logs, entity versions,
+//! block hashes and the cursor together, so a crash leaves either the whole batch or none of it.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Mutex,
+    time::Instant,
+};
+
+use alloy::primitives::B256;
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, params, types::Value as Sql,
+};
+
+use crate::{
+    entity::{EntityDef, Record},
+    error::{IndexerError, IndexerResult},
+};
+
+/// Bumped when the table layout changes; an older file is refused rather than misread.
+const SCHEMA_VERSION: &str = "1";
+
+/// Quoted SQL identifier of a field name from the static entity table (never user input).
+pub(crate) fn col(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+fn columns(def: &EntityDef) -> String {
+    def.fields.iter().map(|f| col(f.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// Creates (if needed) every table for `entities` and the bookkeeping tables.
+fn migrate(conn: &Connection, entities: &[&'static EntityDef]) -> IndexerResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 1), block INTEGER NOT NULL, hash TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS logs (
+             block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_hash TEXT NOT NULL,
+             tx_hash TEXT NOT NULL, address TEXT NOT NULL, contract TEXT NOT NULL,
+             topics TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (block_number, log_index));",
+    )?;
+    for def in entities {
+        let fields: String = def.fields.iter().map(|f| format!(", {}", col(f.name))).collect();
+        let t = def.table;
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS \"{t}\" (vid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,
+                 block_from INTEGER NOT NULL, block_to INTEGER{fields});
+             CREATE INDEX IF NOT EXISTS \"{t}_id\" ON \"{t}\" (id, block_from);
+             CREATE INDEX IF NOT EXISTS \"{t}_current\" ON \"{t}\" (id) WHERE block_to IS NULL;
+             CREATE INDEX IF NOT EXISTS \"{t}_from\" ON \"{t}\" (block_from);
+             CREATE INDEX IF NOT EXISTS \"{t}_to\" ON \"{t}\" (block_to);"
+        ))?;
+        for field in def.fields {
+            if matches!(field.kind, crate::entity::Kind::Ref(_)) || field.name == "status" {
+                conn.execute_batch(&format!(
+                    "CREATE INDEX IF NOT EXISTS \"{t}_{n}\" ON \"{t}\" ({c}, id);",
+                    n = field.name,
+                    c = col(field.name)
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The follower's read-write connection.
+#[derive(Debug)]
+pub(crate) struct Store {
+    // A mutex only to make the follower's future `Send` across awaits; the follower is the only
+    // user, so it is never contended.
+    conn: Mutex<Connection>,
+    entities: Vec<&'static EntityDef>,
+}
+
+impl Store {
+    /// Opens or creates the database at `path` for the deployment described by `identity`.
+    pub(crate) fn open(
+        path: &Path,
+        identity: &str,
+        entities: Vec<&'static EntityDef>,
+    ) -> IndexerResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                IndexerError::Config(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
+        )?;
+        migrate(&conn, &entities)?;
+        let expected = format!("schema {SCHEMA_VERSION}; {identity}");
+        let found: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0))
+            .optional()?;
+        match found {
+            Some(found) if found != expected => {
+                return Err(IndexerError::WrongDatabase {
+                    path: path.display().to_string(),
+                    expected,
+                    found,
+                });
+            }
+            Some(_) => {}
+            None => {
+                conn.execute("INSERT INTO meta (key, value) VALUES ('identity', ?1)", [&expected])?;
+            }
+        }
+        Ok(Self { conn: Mutex::new(conn), entities })
+    }
+
+    /// The last indexed block and its hash.
+    pub(crate) fn cursor(&self) -> IndexerResult<Option<(u64, B256)>> {
+        read_cursor(&self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn conn_mut(&mut self) -> &mut Connection {
+        self.conn.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stored block hashes at or below `at_most`, newest first, at most `limit`.
+    pub(crate) fn recent_blocks(
+        &self,
+        at_most: u64,
+        limit: u32,
+    ) -> IndexerResult<Vec<(u64, B256)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT number, hash FROM blocks WHERE number <= ?1 ORDER BY number DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![to_sql_u64(at_most), limit], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (n, h) = row?;
+            out.push((from_sql_u64(n), parse_hash(&h)?));
+        }
+        Ok(out)
+    }
+
+    /// Starts a write transaction.
+    pub(crate) fn transaction(&mut self) -> IndexerResult<Transaction<'_>> {
+        Ok(self.conn_mut().transaction()?)
+    }
+
+    /// Undoes everything above block `fork` (all of it when `None`), in one transaction.
+    pub(crate) fn rollback(&mut self, fork: Option<(u64, B256)>) -> IndexerResult<()> {
+        // Everything strictly above `above` goes; -1 (no fork) removes all.
+        let above: i64 = fork.map_or(-1, |(n, _)| to_sql_u64(n));
+        let entities = self.entities.clone();
+        let tx = self.conn_mut().transaction()?;
+        for def in &entities {
+            let t = def.table;
+            tx.execute(&format!("DELETE FROM \"{t}\" WHERE block_from > ?1"), [above])?;
+            tx.execute(
+                &format!("UPDATE \"{t}\" SET block_to = NULL WHERE block_to > ?1"),
+                [above],
+            )?;
+        }
+        tx.execute("DELETE FROM logs WHERE block_number > ?1", [above])?;
+        tx.execute("DELETE FROM blocks WHERE number > ?1", [above])?;
+        match fork {
+            Some((n, hash)) => write_cursor(&tx, n, hash)?,
+            None => {
+                tx.execute("DELETE FROM cursor", [])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Drops block hashes far below the cursor: reorgs deeper than `keep` blocks are not
+    /// expected, and a missing hash only makes the fork search conservative (it re-indexes more).
+    pub(crate) fn prune_blocks(&self, below: u64) -> IndexerResult<()> {
+        self.lock().execute("DELETE FROM blocks WHERE number < ?1", [to_sql_u64(below)])?;
+        Ok(())
+    }
+}
+
+/// Writes the cursor.
+pub(crate) fn write_cursor(tx: &Transaction<'_>, block: u64, hash: B256) -> IndexerResult<()> {
+    tx.execute(
+        "INSERT INTO cursor (id, block, hash) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET block = excluded.block, hash = excluded.hash",
+        params![to_sql_u64(block), hash.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Records the hash of block `number`.
+pub(crate) fn write_block(tx: &Transaction<'_>, number: u64, hash: B256) -> IndexerResult<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?1, ?2)")?
+        .execute(params![to_sql_u64(number), hash.to_string()])?;
+    Ok(())
+}
+
+/// One raw log as stored.
+#[derive(Debug)]
+pub(crate) struct RawLog<'a> {
+    pub(crate) block_number: u64,
+    pub(crate) log_index: u64,
+    pub(crate) block_hash: B256,
+    pub(crate) tx_hash: B256,
+    pub(crate) address: alloy::primitives::Address,
+    pub(crate) contract: &'a str,
+    pub(crate) topics: &'a [B256],
+    pub(crate) data: &'a [u8],
+}
+
+/// Stores a raw log.
+pub(crate) fn write_log(tx: &Transaction<'_>, log: &RawLog<'_>) -> IndexerResult<()> {
+    let topics =
+        serde_json::Value::Array(log.topics.iter().map(|t| t.to_string().into()).collect());
+    tx.prepare_cached(
+        "INSERT INTO logs (block_number, log_index, block_hash, tx_hash, address, contract, topics, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        to_sql_u64(log.block_number),
+        to_sql_u64(log.log_index),
+        log.block_hash.to_string(),
+        log.tx_hash.to_string(),
+        crate::entity::enc_bytes(log.address.as_slice()),
+        log.contract,
+        topics.to_string(),
+        crate::entity::enc_bytes(log.data),
+    ])?;
+    Ok(())
+}
+
+/// The current version of `def`'s entity with stored id `id`.
+pub(crate) fn load_current(
+    tx: &Transaction<'_>,
+    def: &'static EntityDef,
+    id: &str,
+) -> IndexerResult<Option<Record>> {
+    let sql = format!(
+        "SELECT {} FROM \"{}\" WHERE id = ?1 AND block_to IS NULL",
+        columns(def),
+        def.table
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let n = def.fields.len();
+    Ok(stmt
+        .query_row([id], |r| (0..n).map(|i| r.get::<_, Sql>(i)).collect::<Result<Vec<_>, _>>())
+        .optional()?
+        .map(|values| Record { def, id: id.to_string(), values }))
+}
+
+/// Writes `record` as its version from `block` on: updates the version in place when it already
+/// starts at `block`, otherwise closes the current version at `block` and inserts a new one.
+pub(crate) fn save_version(tx: &Transaction<'_>, record: &Record, block: u64) -> IndexerResult<()> {
+    let def = record.def;
+    let t = def.table;
+    let block = to_sql_u64(block);
+    let current: Option<(i64, i64)> = tx
+        .prepare_cached(&format!(
+            "SELECT vid, block_from FROM \"{t}\" WHERE id = ?1 AND block_to IS NULL"
+        ))?
+        .query_row([&record.id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match current {
+        Some((vid, from)) if from == block => {
+            let sets: Vec<String> = def
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| format!("{} = ?{}", col(f.name), i + 2))
+                .collect();
+            let sql = format!("UPDATE \"{t}\" SET {} WHERE vid = ?1", sets.join(", "));
+            let mut values: Vec<Sql> = vec![Sql::Integer(vid)];
+            values.extend(record.values.iter().cloned());
+            tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
+        }
+        other => {
+            if let Some((vid, _)) = other {
+                tx.prepare_cached(&format!("UPDATE \"{t}\" SET block_to = ?1 WHERE vid = ?2"))?
+                    .execute(params![block, vid])?;
+            }
+            let placeholders: String =
+                (0..def.fields.len()).map(|i| format!(", ?{}", i + 3)).collect();
+            let fields: String = def.fields.iter().map(|f| format!(", {}", col(f.name))).collect();
+            let sql = format!(
+                "INSERT INTO \"{t}\" (id, block_from, block_to{fields}) VALUES (?1, ?2, NULL{placeholders})"
+            );
+            let mut values: Vec<Sql> = vec![Sql::Text(record.id.clone()), Sql::Integer(block)];
+            values.extend(record.values.iter().cloned());
+            tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
+        }
+    }
+    Ok(())
+}
+
+fn read_cursor(conn: &Connection) -> IndexerResult<Option<(u64, B256)>> {
+    let row: Option<(i64, String)> = conn
+        .query_row("SELECT block, hash FROM cursor WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    row.map(|(n, h)| Ok((from_sql_u64(n), parse_hash(&h)?))).transpose()
+}
+
+fn parse_hash(s: &str) -> IndexerResult<B256> {
+    s.parse().map_err(|_| IndexerError::Corrupt { what: "block hash", value: s.into() })
+}
+
+/// Block numbers fit i64 on every real chain; saturate rather than wrap if one does not.
+pub(crate) fn to_sql_u64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn from_sql_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or_default()
+}
+
+/// Read-only connections for queries, reused across requests. WAL mode lets them read while the
+/// follower writes.
+#[derive(Debug)]
+pub(crate) struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// A pooled connection, returned to the pool on drop.
+#[derive(Debug)]
+pub(crate) struct Pooled<'a> {
+    pool: &'a ReadPool,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("a pooled connection is present until drop")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            // Clear any deadline so the next request starts fresh.
+            let _ = conn.progress_handler(0, None::<fn() -> bool>);
+            self.pool.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(conn);
+        }
+    }
+}
+
+impl ReadPool {
+    /// A pool over the database at `path` (which the follower created).
+    pub(crate) fn new(path: &Path) -> Self {
+        Self { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) }
+    }
+
+    /// A connection whose statements are interrupted once `deadline` passes.
+    pub(crate) fn get(&self, deadline: Instant) -> IndexerResult<Pooled<'_>> {
+        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+                conn
+            }
+        };
+        conn.progress_handler(10_000, Some(move || Instant::now() > deadline))?;
+        Ok(Pooled { pool: self, conn: Some(conn) })
+    }
+
+    /// The last indexed block and its hash.
+    pub(crate) fn cursor(&self) -> IndexerResult<Option<(u64, B256)>> {
+        let conn = self.get(Instant::now() + std::time::Duration::from_secs(5))?;
+        read_cursor(&conn)
+    }
+}

@@ -1,0 +1,106 @@
+//! The indexer against real anvil: every test deploys the suite, sends real transactions, runs an
+//! indexer on a temporary SQLite file and checks its GraphQL answers against the chain (read with
+//! Foundry's `cast` or JSON-RPC).
+
+mod history;
+mod hostile;
+mod reorg;
+mod restart;
+mod sync;
+
+use std::{path::PathBuf, process::Command, time::Duration};
+
+use alloy::{primitives::Address, providers::Provider, rpc::types::Filter};
+use nsed_indexer::{IndexerHandle, test_utils::Chain};
+
+/// Longest a test waits for the indexer to reach a block.
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
+
+/// The `cast` binary: on PATH (after `source .cache/env`) or the project's npm install.
+fn cast_bin() -> PathBuf {
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../node_modules/.bin/cast");
+    if local.exists() { local } else { PathBuf::from("cast") }
+}
+
+/// `cast call <to> <sig> <args…>` against the chain; the first token of the answer (cast appends
+/// `[1e3]`-style hints to large numbers).
+pub(crate) fn cast_call(chain: &Chain, to: Address, sig: &str, args: &[&str]) -> String {
+    let out = Command::new(cast_bin())
+        .args(["call", "--rpc-url", &chain.anvil.endpoint(), &to.to_string(), sig])
+        .args(args)
+        .output()
+        .expect("cast runs");
+    assert!(out.status.success(), "cast call {sig}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf-8").trim().to_string();
+    if text.starts_with('[') {
+        text
+    } else {
+        text.split_whitespace().next().unwrap_or("").to_string()
+    }
+}
+
+/// Parses cast's `[a, b, c]` list output.
+pub(crate) fn cast_list(text: &str) -> Vec<String> {
+    text.trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|s| s.split_whitespace().next().unwrap_or("").to_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Runs `query` and returns `data`, failing the test on any GraphQL error.
+pub(crate) async fn data(indexer: &IndexerHandle, query: &str) -> serde_json::Value {
+    let response = nsed_indexer::test_utils::graphql(&indexer.graphql_url(), query).await;
+    assert!(response.get("errors").is_none(), "query {query} failed: {response}");
+    response["data"].clone()
+}
+
+/// Runs `query` and returns its error messages joined (failing when there are none).
+pub(crate) async fn errors(indexer: &IndexerHandle, query: &str) -> String {
+    let response = nsed_indexer::test_utils::graphql(&indexer.graphql_url(), query).await;
+    let errors = response["errors"].as_array().unwrap_or_else(|| panic!("no errors: {response}"));
+    errors
+        .iter()
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Waits until the indexer has the chain's current head.
+pub(crate) async fn catch_up(chain: &Chain, indexer: &IndexerHandle) -> u64 {
+    let head = chain.head().await;
+    indexer.wait_for_block(head, WAIT).await.expect("indexer catches up");
+    head
+}
+
+/// Every (block, log index) the chain has for the followed contracts, by `eth_getLogs`.
+pub(crate) async fn chain_logs(chain: &Chain) -> Vec<(u64, u64)> {
+    let head = chain.head().await;
+    let names = ["RankToken", "TripartiteEscrow", "DeliberationMarket", "RankifyArena"];
+    let addresses: Vec<Address> =
+        names.iter().map(|n| chain.record.address(n).expect("contract")).collect();
+    let filter =
+        Filter::new().address(addresses).from_block(chain.record.start_block).to_block(head);
+    let mut logs: Vec<(u64, u64)> = chain
+        .deployer
+        .get_logs(&filter)
+        .await
+        .expect("eth_getLogs")
+        .iter()
+        .map(|l| (l.block_number.unwrap(), l.log_index.unwrap()))
+        .collect();
+    logs.sort_unstable();
+    logs
+}
+
+/// Every (block, log index) the indexer stored, read from its SQLite file.
+pub(crate) fn stored_logs(path: &std::path::Path) -> Vec<(u64, u64)> {
+    let conn = rusqlite::Connection::open(path).expect("open db");
+    let mut stmt = conn
+        .prepare("SELECT block_number, log_index FROM logs ORDER BY block_number, log_index")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
