@@ -28,6 +28,7 @@ use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettle
 use nsed_contracts::{liquid_access_token::LiquidAccessToken, tripartite_escrow::TripartiteEscrow};
 use nsed_deploy::{BOUNTY_TOKEN, ESCROW, LAT, MARKET, TIMELOCK};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
+use nsed_indexer::{Indexer, IndexerConfig};
 use nsed_inference_worker::{
     Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig,
     model::load_test_split,
@@ -65,7 +66,14 @@ pub struct UpArgs {
     /// Deployment parameters.
     #[command(flatten)]
     pub suite: SuiteOpts,
+    /// Where the indexer serves GraphQL (port 0 picks a free port).
+    #[arg(long = "indexer.listen", value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    pub indexer_listen: std::net::SocketAddr,
 }
+
+/// The query `nsed up` runs against its indexer and prints as an example.
+const EXAMPLE_QUERY: &str = "{ jobs(first: 2, orderBy: id) { id status settlement { content rounds \
+                             winner { id } } } _meta { block { number } } }";
 
 /// Which chain to talk to and who signs.
 #[derive(Debug, Clone, clap::Args)]
@@ -225,8 +233,18 @@ impl UpArgs {
             agents.push((agent, name));
         }
 
-        // 3. Keeper (granted KEEPER_ROLE by the deployment's bootstrap).
+        // 3. Keeper (granted KEEPER_ROLE by the deployment's bootstrap) and indexer.
         let db = tempfile_dir()?;
+        let mut indexer_config = IndexerConfig::new(&rpc_url, record.clone());
+        indexer_config.db_path = db.join("indexer.sqlite");
+        indexer_config.listen = self.indexer_listen;
+        indexer_config.poll_interval = Duration::from_millis(200);
+        let indexer = Indexer::start(indexer_config).await.wrap_err_with(|| {
+            format!(
+                "cannot start the indexer on {} (pass --indexer.listen 127.0.0.1:0 for a free port)",
+                self.indexer_listen
+            )
+        })?;
         let mut keeper_config = KeeperConfig::new(&rpc_url, &nats_url, market_address);
         keeper_config.start_block = record.start_block;
         keeper_config.db_path = db.join("keeper.sqlite");
@@ -318,7 +336,24 @@ impl UpArgs {
                 .await
                 .wrap_err("cannot read fees and access tokens")?;
 
-        // 7. Report.
+        // 7. The indexer catches up, and answers an example query.
+        let head = as_requester.get_block_number().await?;
+        indexer
+            .wait_for_block(head, Duration::from_secs(60))
+            .await
+            .wrap_err("the indexer did not catch up with the chain")?;
+        let graphql_url = indexer.graphql_url();
+        let example_answer = alloy::transports::http::reqwest::Client::new()
+            .post(&graphql_url)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "query": EXAMPLE_QUERY }).to_string())
+            .send()
+            .await
+            .wrap_err("cannot query the indexer")?
+            .text()
+            .await?;
+
+        // 8. Report.
         print_report(&Report {
             rpc_url: &rpc_url,
             chain_id,
@@ -331,6 +366,8 @@ impl UpArgs {
             elapsed,
             rounds: keeper_metrics.rounds.load(std::sync::atomic::Ordering::Relaxed),
             economy: &economy,
+            graphql_url: &graphql_url,
+            example_answer: &example_answer,
         });
 
         if !self.once {
@@ -342,6 +379,7 @@ impl UpArgs {
             task.await??;
         }
         keeper_task.await??;
+        indexer.shutdown().await.wrap_err("indexer")?;
         drop(services);
         let _ = std::fs::remove_dir_all(&db);
         info!(target: "nsed::up", "stopped");
@@ -393,6 +431,8 @@ struct Report<'a> {
     elapsed: Duration,
     rounds: u64,
     economy: &'a Economy,
+    graphql_url: &'a str,
+    example_answer: &'a str,
 }
 
 /// Guild fees and access tokens after the demo.
@@ -537,4 +577,7 @@ fn print_report(r: &Report<'_>) {
         println!("access       {agent} earned LATs: {held}");
     }
     println!("record       {}", r.record_path.display());
+    println!("graphql      {} (GraphiQL in a browser; POST queries)", r.graphql_url);
+    println!("example      {EXAMPLE_QUERY}");
+    println!("answer       {}", r.example_answer);
 }

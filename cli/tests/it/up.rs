@@ -7,7 +7,7 @@ fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let deployments = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_nsed"))
-        .args(["up", "--once", "--jobs", "3"])
+        .args(["up", "--once", "--jobs", "3", "--indexer.listen", "127.0.0.1:0"])
         .arg("--models-dir")
         .arg(root.join("models"))
         .arg("--deployments-dir")
@@ -64,6 +64,16 @@ fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
         "AuthorityRegistry",
     ] {
         assert!(record["contracts"][name]["address"].is_string(), "{name} in {record}");
+    }
+    // The indexer serves GraphQL and answered the example query with the settled jobs.
+    assert!(stdout.contains("graphql      http://127.0.0.1:"), "{stdout}");
+    let answer = stdout.lines().find_map(|l| l.strip_prefix("answer       ")).expect("an answer");
+    let answer: serde_json::Value = serde_json::from_str(answer).unwrap();
+    let jobs = answer["data"]["jobs"].as_array().unwrap_or_else(|| panic!("{answer}"));
+    assert_eq!(jobs.len(), 2, "{answer}");
+    for job in jobs {
+        assert_eq!(job["status"], "Settled", "{answer}");
+        assert!(job["settlement"]["content"].is_string(), "{answer}");
     }
     assert!(stderr.contains("stopped"), "{stderr}");
 }
