@@ -6,7 +6,7 @@ use nsed_contracts::i_deliberation_market::IDeliberationMarket::{
     JobSettled, RoundTallied,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
     error::IndexerResult,
@@ -115,10 +115,6 @@ pub static HANDLER: ContractHandler = ContractHandler {
 
 fn addr_id(a: &alloy::primitives::Address) -> String {
     enc_bytes(a.as_slice())
-}
-
-fn block_i64(ctx: &HandlerCtx<'_>) -> i64 {
-    i64::try_from(ctx.block).unwrap_or(i64::MAX)
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {

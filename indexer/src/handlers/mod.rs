@@ -14,7 +14,10 @@ use crate::{
     store,
 };
 
+pub mod authority_registry;
 pub mod deliberation_market;
+pub mod guild_governor;
+pub mod liquid_access_token;
 pub mod rank_token;
 pub mod rankify_arena;
 pub mod tripartite_escrow;
@@ -47,6 +50,9 @@ pub const REGISTRY: &[&ContractHandler] = &[
     &deliberation_market::HANDLER,
     &tripartite_escrow::HANDLER,
     &rankify_arena::HANDLER,
+    &liquid_access_token::HANDLER,
+    &authority_registry::HANDLER,
+    &guild_governor::HANDLER,
 ];
 
 /// The handler for a deployment record's contract `name`, if this indexer knows it.
@@ -98,6 +104,12 @@ impl HandlerCtx<'_> {
     pub fn save(&self, record: &Record) -> IndexerResult<()> {
         store::save_version(self.tx, record, self.block)
     }
+}
+
+/// The log's block as an SQLite integer (block numbers fit i64 on every real chain; saturating
+/// rather than wrapping if one does not).
+pub(crate) fn block_i64(ctx: &HandlerCtx<'_>) -> i64 {
+    i64::try_from(ctx.block).unwrap_or(i64::MAX)
 }
 
 /// Decodes `log` as event `E`, turning a decode failure into [`Outcome::Malformed`].

@@ -10,7 +10,7 @@ use nsed_contracts::rank_token::RankToken::{
     RankLocked, RankUnlocked, TransferBatch, TransferSingle,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, enc_bytes, f},
     error::IndexerResult,
@@ -62,8 +62,7 @@ fn adjust(
     // Saturating: a balance can only go negative if events were missed, which the cursor rules out;
     // clamping keeps the row meaningful instead of wrapping to 2^256 - x.
     let next = if add { current.saturating_add(delta) } else { current.saturating_sub(delta) };
-    row.set_uint(field, next)
-        .set_i64("updatedAtBlock", i64::try_from(ctx.block).unwrap_or(i64::MAX));
+    row.set_uint(field, next).set_i64("updatedAtBlock", block_i64(ctx));
     ctx.save(&row)
 }
 

@@ -10,7 +10,7 @@ use nsed_contracts::rankify_arena::RankifyArena::{
     PlayerJoined, ProposalCommitted, ProposalRevealed, TurnEnded, VoteCommitted, VoteRevealed,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
     error::IndexerResult,
@@ -205,13 +205,13 @@ fn commit(
         .set_ref("player", &PLAYER, &player_id(game, player))
         .set_bytes("commitment", commitment)
         .set_bool("revealed", false)
-        .set_i64("committedAtBlock", i64::try_from(ctx.block).unwrap_or(i64::MAX));
+        .set_i64("committedAtBlock", block_i64(ctx));
     ctx.save(&mv)
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    let block = i64::try_from(ctx.block).unwrap_or(i64::MAX);
+    let block = block_i64(ctx);
     macro_rules! ev {
         ($t:ty) => {
             match decode::<$t>(log) {

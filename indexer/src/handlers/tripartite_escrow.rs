@@ -5,7 +5,7 @@ use nsed_contracts::i_tripartite_escrow::ITripartiteEscrow::{
     DealDelivered, DealDisputed, DealOpened, DealRefunded, DealReleased, DealRuled,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, enc_bytes, f},
     error::IndexerResult,
@@ -44,7 +44,7 @@ pub static HANDLER: ContractHandler =
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    let block = i64::try_from(ctx.block).unwrap_or(i64::MAX);
+    let block = block_i64(ctx);
     macro_rules! ev {
         ($t:ty) => {
             match decode::<$t>(log) {

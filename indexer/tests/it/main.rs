@@ -2,6 +2,7 @@
 //! indexer on a temporary SQLite file and checks its GraphQL answers against the chain (read with
 //! Foundry's `cast` or JSON-RPC).
 
+mod economy;
 mod history;
 mod hostile;
 mod reorg;
@@ -76,9 +77,15 @@ pub(crate) async fn catch_up(chain: &Chain, indexer: &IndexerHandle) -> u64 {
 /// Every (block, log index) the chain has for the followed contracts, by `eth_getLogs`.
 pub(crate) async fn chain_logs(chain: &Chain) -> Vec<(u64, u64)> {
     let head = chain.head().await;
-    let names = ["RankToken", "TripartiteEscrow", "DeliberationMarket", "RankifyArena"];
-    let addresses: Vec<Address> =
-        names.iter().map(|n| chain.record.address(n).expect("contract")).collect();
+    // Every contract of the record the indexer has a handler for, as it follows them.
+    let addresses: Vec<Address> = chain
+        .record
+        .contracts
+        .iter()
+        .filter(|(name, _)| nsed_indexer::handlers::handler_for(name).is_some())
+        .map(|(_, c)| c.address)
+        .collect();
+    assert!(addresses.len() >= 7, "the suite's indexed contracts: {addresses:?}");
     let filter =
         Filter::new().address(addresses).from_block(chain.record.start_block).to_block(head);
     let mut logs: Vec<(u64, u64)> = chain

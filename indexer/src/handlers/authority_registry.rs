@@ -1,0 +1,149 @@
+//! `AuthorityRegistry` (DESIGN.md §5.8): AuthorityNode per node account and Did per identity.
+
+use alloy::{
+    primitives::{Address, U256},
+    rpc::types::Log,
+    sol_types::SolEvent,
+};
+use nsed_contracts::authority_registry::AuthorityRegistry::{
+    DIDAttributeChanged, DIDDelegateChanged, DIDIssued, DIDOwnerChanged, NodeRegistered,
+    NodeRevoked, NodeUpdated,
+};
+
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
+use crate::{
+    entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
+    error::IndexerResult,
+};
+
+/// An authority node (id: its account).
+pub static AUTHORITY_NODE: EntityDef = EntityDef {
+    name: "AuthorityNode",
+    single: "authorityNode",
+    plural: "authorityNodes",
+    table: "authority_node",
+    id: IdKind::Text,
+    doc: "An authority node, admitted by burn or by the guild's consensus grant (id: its account).",
+    fields: &[
+        f("jurisdiction", Kind::Bytes, "Jurisdiction code (bytes32)."),
+        f("geoCell", Kind::BigInt, "Geo cell id."),
+        f("metadataURI", Kind::String, "Metadata URI."),
+        f("origin", Kind::String, "Burn or Grant."),
+        f("burned", Kind::BigInt, "Wei burned at its latest admission."),
+        f("active", Kind::Boolean, "Whether it is an authority now."),
+        f("revokedReason", Kind::String, "Why the guild revoked it, if it did."),
+        f("registeredAtBlock", Kind::Int, "Block of its latest admission."),
+        f("updatedAtBlock", Kind::Int, "Block of the last change."),
+    ],
+    derived: &[derived("dids", "Did", "issuer", true)],
+};
+
+/// A DID issued by an authority node (id: the identity).
+pub static DID: EntityDef = EntityDef {
+    name: "Did",
+    single: "did",
+    plural: "dids",
+    table: "did",
+    id: IdKind::Text,
+    doc: "An ERC-1056-style DID issued to an agent or expert (id: the identity address).",
+    fields: &[
+        f("issuer", Kind::Ref("AuthorityNode"), "The issuing authority node."),
+        f("role", Kind::Bytes, "keccak256 of the role, e.g. \"agent\" or \"expert\"."),
+        f("owner", Kind::Bytes, "The identity's current owner."),
+        f("delegateChanges", Kind::Int, "Delegate additions and revocations so far."),
+        f("attributeChanges", Kind::Int, "Attribute changes so far."),
+        f("issuedAtBlock", Kind::Int, "Block of the (latest) issuance."),
+        f("changedAtBlock", Kind::Int, "Block of the last change."),
+    ],
+    derived: &[],
+};
+
+/// The registry's handler.
+pub static HANDLER: ContractHandler =
+    ContractHandler { contract: "AuthorityRegistry", entities: &[&AUTHORITY_NODE, &DID], handle };
+
+fn id(a: Address) -> String {
+    enc_bytes(a.as_slice())
+}
+
+/// Counts one more change in `field` of `identity`'s DID. The contract rejects changes to
+/// identities without a DID, so a missing row means nothing to count.
+fn bump(ctx: &HandlerCtx<'_>, identity: Address, field: &str) -> IndexerResult<()> {
+    let Some(mut row) = ctx.load(&DID, &id(identity))? else { return Ok(()) };
+    let n = row.i64(field);
+    row.set_i64(field, n.saturating_add(1)).set_i64("changedAtBlock", block_i64(ctx));
+    ctx.save(&row)
+}
+
+fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
+    let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
+    macro_rules! ev {
+        ($t:ty) => {
+            match decode::<$t>(log) {
+                Ok(e) => e,
+                Err(outcome) => return Ok(outcome),
+            }
+        };
+    }
+    let block = block_i64(ctx);
+    if topic == NodeRegistered::SIGNATURE_HASH {
+        let e = ev!(NodeRegistered);
+        let mut row = ctx.load_or_new(&AUTHORITY_NODE, &id(e.node))?;
+        row.set_bytes("jurisdiction", e.jurisdiction.as_slice())
+            .set_uint("geoCell", U256::from(e.geoCell))
+            .set_str("metadataURI", e.metadataURI)
+            .set_str("origin", if e.origin == 0 { "Burn" } else { "Grant" })
+            .set_uint("burned", e.burned)
+            .set_bool("active", true)
+            .set_str("revokedReason", "")
+            .set_i64("registeredAtBlock", block)
+            .set_i64("updatedAtBlock", block);
+        ctx.save(&row)?;
+    } else if topic == NodeUpdated::SIGNATURE_HASH {
+        let e = ev!(NodeUpdated);
+        let Some(mut row) = ctx.load(&AUTHORITY_NODE, &id(e.node))? else {
+            return Ok(Outcome::Malformed(format!("NodeUpdated for unknown node {}", e.node)));
+        };
+        row.set_bytes("jurisdiction", e.jurisdiction.as_slice())
+            .set_uint("geoCell", U256::from(e.geoCell))
+            .set_str("metadataURI", e.metadataURI)
+            .set_i64("updatedAtBlock", block);
+        ctx.save(&row)?;
+    } else if topic == NodeRevoked::SIGNATURE_HASH {
+        let e = ev!(NodeRevoked);
+        let Some(mut row) = ctx.load(&AUTHORITY_NODE, &id(e.node))? else {
+            return Ok(Outcome::Malformed(format!("NodeRevoked for unknown node {}", e.node)));
+        };
+        row.set_bool("active", false)
+            .set_str("revokedReason", e.reason)
+            .set_i64("updatedAtBlock", block);
+        ctx.save(&row)?;
+    } else if topic == DIDIssued::SIGNATURE_HASH {
+        let e = ev!(DIDIssued);
+        let mut row = ctx.load_or_new(&DID, &id(e.identity))?;
+        if row.get("owner") == &rusqlite::types::Value::Null {
+            // ERC-1056: an identity owns itself until it hands over; counters start at zero.
+            row.set_bytes("owner", e.identity.as_slice())
+                .set_i64("delegateChanges", 0)
+                .set_i64("attributeChanges", 0);
+        }
+        row.set_ref("issuer", &AUTHORITY_NODE, &id(e.issuer))
+            .set_bytes("role", e.role.as_slice())
+            .set_i64("issuedAtBlock", block)
+            .set_i64("changedAtBlock", block);
+        ctx.save(&row)?;
+    } else if topic == DIDOwnerChanged::SIGNATURE_HASH {
+        let e = ev!(DIDOwnerChanged);
+        if let Some(mut row) = ctx.load(&DID, &id(e.identity))? {
+            row.set_bytes("owner", e.owner.as_slice()).set_i64("changedAtBlock", block);
+            ctx.save(&row)?;
+        }
+    } else if topic == DIDDelegateChanged::SIGNATURE_HASH {
+        bump(ctx, ev!(DIDDelegateChanged).identity, "delegateChanges")?;
+    } else if topic == DIDAttributeChanged::SIGNATURE_HASH {
+        bump(ctx, ev!(DIDAttributeChanged).identity, "attributeChanges")?;
+    } else {
+        return Ok(Outcome::Ignored);
+    }
+    Ok(Outcome::Applied)
+}

@@ -1,0 +1,202 @@
+//! The economic layer's entities (LatBalance, AuthorityNode, Did, GovernanceProposal) equal chain
+//! state read with `cast`, after real transactions: a settled job and a game mint LATs, a node
+//! burns ETH to register and issues a DID, and a guild proposal passes through vote, queue and
+//! timelock execution.
+
+use alloy::{
+    hex,
+    primitives::{Address, Bytes, U256, keccak256},
+    providers::Provider,
+    sol_types::SolCall,
+};
+use nsed_contracts::{
+    authority_registry::AuthorityRegistry, deliberation_market::DeliberationMarket,
+    guild_governor::GuildGovernor, guild_token::GuildToken,
+};
+use nsed_indexer::test_utils::Chain;
+
+use crate::{cast_call, catch_up, data};
+
+fn lower(a: Address) -> String {
+    format!("0x{}", hex::encode(a))
+}
+
+/// Sends a contract call and waits for a successful receipt.
+macro_rules! confirm {
+    ($what:expr, $call:expr) => {{
+        let receipt = $call.send().await.expect($what).get_receipt().await.expect($what);
+        assert!(receipt.status(), "{} reverted", $what);
+        receipt
+    }};
+}
+
+/// Moves anvil's clock forward by `seconds` and mines a block.
+async fn warp(chain: &Chain, seconds: u64) {
+    chain.rpc("evm_increaseTime", serde_json::json!([seconds])).await;
+    chain.rpc("evm_mine", serde_json::json!([])).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn economic_layer_entities_equal_chain_state_read_with_cast() {
+    let chain = Chain::start().await;
+    let record = &chain.record;
+    let at = |name: &str| record.address(name).unwrap();
+    let (lat, registry, governor, guild_token, market) = (
+        at(nsed_deploy::LAT),
+        at(nsed_deploy::AUTHORITY),
+        at(nsed_deploy::GOVERNOR),
+        at(nsed_deploy::GUILD_TOKEN),
+        chain.market(),
+    );
+
+    // LATs: a settled job and a finished game mint one to each winner.
+    let job = chain.request_job(1000).await;
+    chain.claim_job(job).await;
+    chain.settle_job(job, ["7", "3", "7"]).await;
+    chain.play_game().await;
+
+    // Authority: the deployer burns the required ETH and issues a DID to an agent, whose owner
+    // (the agent itself) then sets an attribute.
+    let deployer = chain.deployer.get_accounts().await.unwrap()[0];
+    let authority = AuthorityRegistry::new(registry, &chain.deployer);
+    let burn = authority.requiredBurn().call().await.unwrap();
+    let jurisdiction = keccak256("DE");
+    confirm!(
+        "register",
+        authority.register(jurisdiction, 851_200_000_000, "ipfs://node".into()).value(burn)
+    );
+    let agent = chain.agents[0].address();
+    confirm!("issueDid", authority.issueDid(agent, keccak256("agent")));
+    let as_agent = nsed_contracts::provider::wallet_provider(
+        chain.anvil.endpoint().parse().unwrap(),
+        chain.agents[0].clone(),
+    );
+    confirm!(
+        "setAttribute",
+        AuthorityRegistry::new(registry, &as_agent).setAttribute(
+            agent,
+            keccak256("model"),
+            Bytes::from_static(b"knn_pool4x4"),
+            U256::from(86_400u64),
+        )
+    );
+
+    // Governance: the genesis holder delegates, proposes new market fees, votes, queues and
+    // executes after the timelock's delay.
+    confirm!("delegate", GuildToken::new(guild_token, &chain.deployer).delegate(deployer));
+    warp(&chain, 1).await;
+    let gov = GuildGovernor::new(governor, &chain.deployer);
+    let calldata: Bytes = DeliberationMarket::setFeesCall { keeperFeeBps_: 300, guildFeeBps_: 400 }
+        .abi_encode()
+        .into();
+    let description = "Lower the keeper fee to 3% and raise the guild fee to 4%".to_string();
+    let (targets, values, calldatas) = (vec![market], vec![U256::ZERO], vec![calldata]);
+    confirm!(
+        "propose",
+        gov.propose(targets.clone(), values.clone(), calldatas.clone(), description.clone())
+    );
+    let created_block = chain.head().await;
+    let proposal = gov
+        .hashProposal(targets.clone(), values.clone(), calldatas.clone(), keccak256(&description))
+        .call()
+        .await
+        .unwrap();
+    let delay = gov.votingDelay().call().await.unwrap();
+    warp(&chain, delay.to::<u64>() + 1).await;
+    confirm!("castVote", gov.castVote(proposal, 1));
+    let period = gov.votingPeriod().call().await.unwrap();
+    warp(&chain, period.to::<u64>() + 1).await;
+    let description_hash = keccak256(&description);
+    confirm!(
+        "queue",
+        gov.queue(targets.clone(), values.clone(), calldatas.clone(), description_hash)
+    );
+    let queued_block = chain.head().await;
+    warp(&chain, record.params.governance.timelock_delay + 1).await;
+    confirm!("execute", gov.execute(targets, values, calldatas, description_hash));
+    assert_eq!(cast_call(&chain, market, "keeperFeeBps()(uint16)", &[]), "300");
+
+    let indexer = chain.indexer("economy.sqlite").await;
+    catch_up(&chain, &indexer).await;
+
+    // Every LAT balance equals the token's balanceOf.
+    let d =
+        data(&indexer, "{ latBalances(first: 1000) { account tokenId asset tier balance } }").await;
+    let balances = d["latBalances"].as_array().unwrap();
+    assert_eq!(balances.len(), 2, "one job winner and one game winner: {d}");
+    for b in balances {
+        let (account, id) = (b["account"].as_str().unwrap(), b["tokenId"].as_str().unwrap());
+        let onchain = cast_call(&chain, lat, "balanceOf(address,uint256)(uint256)", &[account, id]);
+        assert_eq!(b["balance"].as_str().unwrap(), onchain, "{b}");
+        assert_eq!(b["tier"], 1, "first wins are at rank 1 or unranked: {b}");
+        let asset = U256::from_str_radix(b["asset"].as_str().unwrap(), 10).unwrap();
+        let id = U256::from_str_radix(id, 10).unwrap();
+        assert_eq!(asset, id >> 8);
+    }
+
+    // The authority node and its DID.
+    let d = data(
+        &indexer,
+        &format!(
+            "{{ authorityNode(id: \"{}\") {{ active origin burned jurisdiction geoCell
+                 dids {{ id owner role attributeChanges delegateChanges issuer {{ id }} }} }} }}",
+            lower(deployer)
+        ),
+    )
+    .await;
+    let node = &d["authorityNode"];
+    assert_eq!(
+        node["active"],
+        cast_call(&chain, registry, "isAuthority(address)(bool)", &[&lower(deployer)]) == "true"
+    );
+    assert_eq!(node["active"], true);
+    assert_eq!(node["origin"], "Burn");
+    assert_eq!(node["burned"].as_str().unwrap(), burn.to_string());
+    assert_eq!(node["jurisdiction"].as_str().unwrap(), lower_bytes(jurisdiction.as_slice()));
+    assert_eq!(node["geoCell"], "851200000000");
+    let did = &node["dids"][0];
+    assert_eq!(did["id"].as_str().unwrap(), lower(agent));
+    assert_eq!(
+        did["owner"].as_str().unwrap(),
+        cast_call(&chain, registry, "identityOwner(address)(address)", &[&lower(agent)])
+            .to_lowercase()
+    );
+    assert_eq!(did["role"].as_str().unwrap(), lower_bytes(keccak256("agent").as_slice()));
+    assert_eq!(
+        (did["attributeChanges"].as_i64(), did["delegateChanges"].as_i64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(did["issuer"]["id"].as_str().unwrap(), lower(deployer));
+
+    // The proposal: executed, with the votes the governor counted, and Created as of its block.
+    let query = |block: Option<u64>| {
+        let at = block.map(|b| format!(", block: {{ number: {b} }}")).unwrap_or_default();
+        format!(
+            "{{ governanceProposal(id: \"{proposal}\"{at}) {{ status proposer forVotes
+                 againstVotes abstainVotes targets description }} }}"
+        )
+    };
+    let d = data(&indexer, &query(None)).await;
+    let p = &d["governanceProposal"];
+    // Governor states: 7 = Executed.
+    assert_eq!(cast_call(&chain, governor, "state(uint256)(uint8)", &[&proposal.to_string()]), "7");
+    assert_eq!(p["status"], "Executed");
+    assert_eq!(p["proposer"].as_str().unwrap(), lower(deployer));
+    assert_eq!(p["targets"], serde_json::json!([lower(market)]));
+    assert_eq!(p["description"], description.as_str());
+    let votes = gov.proposalVotes(proposal).call().await.unwrap();
+    assert_eq!(p["againstVotes"].as_str().unwrap(), votes.againstVotes.to_string());
+    assert_eq!(p["forVotes"].as_str().unwrap(), votes.forVotes.to_string());
+    assert_eq!(p["abstainVotes"].as_str().unwrap(), votes.abstainVotes.to_string());
+    assert_ne!(votes.forVotes, U256::ZERO);
+    let past = data(&indexer, &query(Some(created_block))).await;
+    assert_eq!(past["governanceProposal"]["status"], "Created");
+    assert_eq!(past["governanceProposal"]["forVotes"], "0");
+    let queued = data(&indexer, &query(Some(queued_block))).await;
+    assert_eq!(queued["governanceProposal"]["status"], "Queued");
+    indexer.shutdown().await.unwrap();
+}
+
+fn lower_bytes(b: &[u8]) -> String {
+    format!("0x{}", hex::encode(b))
+}
