@@ -10,7 +10,7 @@ use nsed_contracts::authority_registry::AuthorityRegistry::{
     NodeRevoked, NodeUpdated,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, ev};
 use crate::{
     entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
     error::IndexerResult,
@@ -77,17 +77,9 @@ fn bump(ctx: &HandlerCtx<'_>, identity: Address, field: &str) -> IndexerResult<(
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    macro_rules! ev {
-        ($t:ty) => {
-            match decode::<$t>(log) {
-                Ok(e) => e,
-                Err(outcome) => return Ok(outcome),
-            }
-        };
-    }
     let block = block_i64(ctx);
     if topic == NodeRegistered::SIGNATURE_HASH {
-        let e = ev!(NodeRegistered);
+        let e = ev!(log, NodeRegistered);
         let mut row = ctx.load_or_new(&AUTHORITY_NODE, &id(e.node))?;
         row.set_bytes("jurisdiction", e.jurisdiction.as_slice())
             .set_uint("geoCell", U256::from(e.geoCell))
@@ -100,7 +92,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_i64("updatedAtBlock", block);
         ctx.save(&row)?;
     } else if topic == NodeUpdated::SIGNATURE_HASH {
-        let e = ev!(NodeUpdated);
+        let e = ev!(log, NodeUpdated);
         let Some(mut row) = ctx.load(&AUTHORITY_NODE, &id(e.node))? else {
             return Ok(Outcome::Malformed(format!("NodeUpdated for unknown node {}", e.node)));
         };
@@ -110,7 +102,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_i64("updatedAtBlock", block);
         ctx.save(&row)?;
     } else if topic == NodeRevoked::SIGNATURE_HASH {
-        let e = ev!(NodeRevoked);
+        let e = ev!(log, NodeRevoked);
         let Some(mut row) = ctx.load(&AUTHORITY_NODE, &id(e.node))? else {
             return Ok(Outcome::Malformed(format!("NodeRevoked for unknown node {}", e.node)));
         };
@@ -119,7 +111,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_i64("updatedAtBlock", block);
         ctx.save(&row)?;
     } else if topic == DIDIssued::SIGNATURE_HASH {
-        let e = ev!(DIDIssued);
+        let e = ev!(log, DIDIssued);
         let mut row = ctx.load_or_new(&DID, &id(e.identity))?;
         if row.get("owner") == &rusqlite::types::Value::Null {
             // ERC-1056: an identity owns itself until it hands over; counters start at zero.
@@ -133,15 +125,15 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_i64("changedAtBlock", block);
         ctx.save(&row)?;
     } else if topic == DIDOwnerChanged::SIGNATURE_HASH {
-        let e = ev!(DIDOwnerChanged);
+        let e = ev!(log, DIDOwnerChanged);
         if let Some(mut row) = ctx.load(&DID, &id(e.identity))? {
             row.set_bytes("owner", e.owner.as_slice()).set_i64("changedAtBlock", block);
             ctx.save(&row)?;
         }
     } else if topic == DIDDelegateChanged::SIGNATURE_HASH {
-        bump(ctx, ev!(DIDDelegateChanged).identity, "delegateChanges")?;
+        bump(ctx, ev!(log, DIDDelegateChanged).identity, "delegateChanges")?;
     } else if topic == DIDAttributeChanged::SIGNATURE_HASH {
-        bump(ctx, ev!(DIDAttributeChanged).identity, "attributeChanges")?;
+        bump(ctx, ev!(log, DIDAttributeChanged).identity, "attributeChanges")?;
     } else {
         return Ok(Outcome::Ignored);
     }

@@ -6,7 +6,7 @@ use nsed_contracts::i_deliberation_market::IDeliberationMarket::{
     JobSettled, RoundTallied,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, ev};
 use crate::{
     entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
     error::IndexerResult,
@@ -120,16 +120,8 @@ fn addr_id(a: &alloy::primitives::Address) -> String {
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
     let block = block_i64(ctx);
-    macro_rules! ev {
-        ($t:ty) => {
-            match decode::<$t>(log) {
-                Ok(e) => e,
-                Err(outcome) => return Ok(outcome),
-            }
-        };
-    }
     if topic == AgentRegistered::SIGNATURE_HASH {
-        let e = ev!(AgentRegistered);
+        let e = ev!(log, AgentRegistered);
         let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
         agent
             .set_bytes("owner", e.owner.as_slice())
@@ -142,17 +134,17 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         }
         ctx.save(&agent)?;
     } else if topic == AgentDeactivated::SIGNATURE_HASH {
-        let e = ev!(AgentDeactivated);
+        let e = ev!(log, AgentDeactivated);
         let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
         agent.set_bool("active", false);
         ctx.save(&agent)?;
     } else if topic == AgentPromoted::SIGNATURE_HASH {
-        let e = ev!(AgentPromoted);
+        let e = ev!(log, AgentPromoted);
         let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
         agent.set_uint("rank", e.newRank);
         ctx.save(&agent)?;
     } else if topic == JobRequested::SIGNATURE_HASH {
-        let e = ev!(JobRequested);
+        let e = ev!(log, JobRequested);
         let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
         job.set_bytes("requester", e.requester.as_slice())
             .set_str("kind", e.kind)
@@ -170,14 +162,14 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_bytes("transactionHash", ctx.tx_hash.as_slice());
         ctx.save(&job)?;
     } else if topic == JobClaimed::SIGNATURE_HASH {
-        let e = ev!(JobClaimed);
+        let e = ev!(log, JobClaimed);
         let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
         job.set_str("status", "Claimed")
             .set_bytes("keeper", e.keeper.as_slice())
             .set_i64("updatedAtBlock", block);
         ctx.save(&job)?;
     } else if topic == RoundTallied::SIGNATURE_HASH {
-        let e = ev!(RoundTallied);
+        let e = ev!(log, RoundTallied);
         let id = format!("{}-{}", e.jobId, e.round);
         let mut round = ctx.load_or_new(&ROUND, &id)?;
         round
@@ -189,7 +181,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_i64("block", block);
         ctx.save(&round)?;
     } else if topic == JobSettled::SIGNATURE_HASH {
-        let e = ev!(JobSettled);
+        let e = ev!(log, JobSettled);
         let job_id = e.jobId.to_string();
         let winner = addr_id(&e.winner);
         let mut job = ctx.load_or_new(&JOB, &job_id)?;
@@ -212,7 +204,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         agent.set_i64("jobsWon", won);
         ctx.save(&agent)?;
     } else if topic == JobRefunded::SIGNATURE_HASH {
-        let e = ev!(JobRefunded);
+        let e = ev!(log, JobRefunded);
         let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
         job.set_str("status", "Refunded").set_i64("updatedAtBlock", block);
         ctx.save(&job)?;

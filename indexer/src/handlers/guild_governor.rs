@@ -7,7 +7,7 @@ use nsed_contracts::guild_governor::GuildGovernor::{
     VoteCastWithParams,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, ev};
 use crate::{
     entity::{EntityDef, IdKind, Kind, enc_bytes, f},
     error::IndexerResult,
@@ -80,16 +80,8 @@ fn count(ctx: &HandlerCtx<'_>, id: U256, support: u8, weight: U256) -> IndexerRe
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    macro_rules! ev {
-        ($t:ty) => {
-            match decode::<$t>(log) {
-                Ok(e) => e,
-                Err(outcome) => return Ok(outcome),
-            }
-        };
-    }
     if topic == ProposalCreated::SIGNATURE_HASH {
-        let e = ev!(ProposalCreated);
+        let e = ev!(log, ProposalCreated);
         let block = block_i64(ctx);
         let mut row = ctx.load_or_new(&GOVERNANCE_PROPOSAL, &e.proposalId.to_string())?;
         row.set_bytes("proposer", e.proposer.as_slice())
@@ -107,18 +99,18 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         ctx.save(&row)?;
         Ok(Outcome::Applied)
     } else if topic == VoteCast::SIGNATURE_HASH {
-        let e = ev!(VoteCast);
+        let e = ev!(log, VoteCast);
         count(ctx, e.proposalId, e.support, e.weight)
     } else if topic == VoteCastWithParams::SIGNATURE_HASH {
-        let e = ev!(VoteCastWithParams);
+        let e = ev!(log, VoteCastWithParams);
         count(ctx, e.proposalId, e.support, e.weight)
     } else if topic == ProposalQueued::SIGNATURE_HASH {
-        let e = ev!(ProposalQueued);
+        let e = ev!(log, ProposalQueued);
         set_status(ctx, e.proposalId, "Queued", Some(e.etaSeconds))
     } else if topic == ProposalExecuted::SIGNATURE_HASH {
-        set_status(ctx, ev!(ProposalExecuted).proposalId, "Executed", None)
+        set_status(ctx, ev!(log, ProposalExecuted).proposalId, "Executed", None)
     } else if topic == ProposalCanceled::SIGNATURE_HASH {
-        set_status(ctx, ev!(ProposalCanceled).proposalId, "Canceled", None)
+        set_status(ctx, ev!(log, ProposalCanceled).proposalId, "Canceled", None)
     } else {
         Ok(Outcome::Ignored)
     }

@@ -8,9 +8,9 @@ use alloy::{
 };
 use nsed_contracts::liquid_access_token::LiquidAccessToken::{TransferBatch, TransferSingle};
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, adjust_uint, ev};
 use crate::{
-    entity::{EntityDef, IdKind, Kind, enc_bytes, f},
+    entity::{EntityDef, IdKind, Kind, Record, enc_bytes, f},
     error::IndexerResult,
 };
 
@@ -49,20 +49,15 @@ fn transfer(
         if account == Address::ZERO {
             continue;
         }
-        let mut row =
-            ctx.load_or_new(&LAT_BALANCE, &format!("{}-{id}", enc_bytes(account.as_slice())))?;
-        if row.get("balance") == &rusqlite::types::Value::Null {
+        let init = |row: &mut Record| {
             row.set_bytes("account", account.as_slice())
                 .set_uint("tokenId", id)
                 .set_uint("asset", id >> 8)
                 .set_i64("tier", i64::from(id.byte(0)))
                 .set_uint("balance", U256::ZERO);
-        }
-        let current = row.uint("balance");
-        // Saturating for the same reason as rank balances: only missed events could underflow.
-        let next = if add { current.saturating_add(value) } else { current.saturating_sub(value) };
-        row.set_uint("balance", next).set_i64("updatedAtBlock", block_i64(ctx));
-        ctx.save(&row)?;
+        };
+        let key = format!("{}-{id}", enc_bytes(account.as_slice()));
+        adjust_uint(ctx, &LAT_BALANCE, &key, init, "balance", value, add)?;
     }
     Ok(())
 }
@@ -70,16 +65,10 @@ fn transfer(
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
     if topic == TransferSingle::SIGNATURE_HASH {
-        let e = match decode::<TransferSingle>(log) {
-            Ok(e) => e,
-            Err(outcome) => return Ok(outcome),
-        };
+        let e = ev!(log, TransferSingle);
         transfer(ctx, e.from, e.to, e.id, e.value)?;
     } else if topic == TransferBatch::SIGNATURE_HASH {
-        let e = match decode::<TransferBatch>(log) {
-            Ok(e) => e,
-            Err(outcome) => return Ok(outcome),
-        };
+        let e = ev!(log, TransferBatch);
         if e.ids.len() != e.values.len() {
             return Ok(Outcome::Malformed(format!(
                 "TransferBatch with {} ids and {} values",

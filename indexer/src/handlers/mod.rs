@@ -112,6 +112,41 @@ pub(crate) fn block_i64(ctx: &HandlerCtx<'_>) -> i64 {
     i64::try_from(ctx.block).unwrap_or(i64::MAX)
 }
 
+/// `ev!(log, Event)`: decodes `log` as `Event`, or returns the handler's [`Outcome`] for a log
+/// that does not decode (kept raw, reported as malformed).
+macro_rules! ev {
+    ($log:expr, $t:ty) => {
+        match $crate::handlers::decode::<$t>($log) {
+            Ok(e) => e,
+            Err(outcome) => return Ok(outcome),
+        }
+    };
+}
+use ev;
+
+/// Adds `delta` to (`add`) or takes it from the uint field `field` of `def`'s entity `id`,
+/// creating the entity with `init` first, and stamps `updatedAtBlock`. Saturating: a balance could
+/// only go negative if events were missed, which the cursor rules out; clamping keeps the row
+/// meaningful instead of wrapping to 2^256 - x.
+pub(crate) fn adjust_uint(
+    ctx: &HandlerCtx<'_>,
+    def: &'static EntityDef,
+    id: &str,
+    init: impl FnOnce(&mut Record),
+    field: &str,
+    delta: alloy::primitives::U256,
+    add: bool,
+) -> IndexerResult<()> {
+    let mut row = ctx.load_or_new(def, id)?;
+    if row.get(field) == &rusqlite::types::Value::Null {
+        init(&mut row);
+    }
+    let current = row.uint(field);
+    let next = if add { current.saturating_add(delta) } else { current.saturating_sub(delta) };
+    row.set_uint(field, next).set_i64("updatedAtBlock", block_i64(ctx));
+    ctx.save(&row)
+}
+
 /// Decodes `log` as event `E`, turning a decode failure into [`Outcome::Malformed`].
 pub(crate) fn decode<E: alloy::sol_types::SolEvent>(log: &Log) -> Result<E, Outcome> {
     E::decode_log(&log.inner)

@@ -10,9 +10,9 @@ use nsed_contracts::rank_token::RankToken::{
     RankLocked, RankUnlocked, TransferBatch, TransferSingle,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, adjust_uint, ev};
 use crate::{
-    entity::{EntityDef, IdKind, Kind, enc_bytes, f},
+    entity::{EntityDef, IdKind, Kind, Record, enc_bytes, f},
     error::IndexerResult,
 };
 
@@ -38,7 +38,7 @@ pub static RANK_BALANCE: EntityDef = EntityDef {
 pub static HANDLER: ContractHandler =
     ContractHandler { contract: "RankToken", entities: &[&RANK_BALANCE], handle };
 
-/// Adds `delta` (or subtracts when `add` is false) to `field` of `account`'s `rank` balance.
+/// Adds `delta` to (or, when `add` is false, takes it from) `field` of `account`'s `rank` balance.
 fn adjust(
     ctx: &HandlerCtx<'_>,
     account: Address,
@@ -50,38 +50,24 @@ fn adjust(
     if account == Address::ZERO {
         return Ok(());
     }
-    let account_hex = enc_bytes(account.as_slice());
-    let mut row = ctx.load_or_new(&RANK_BALANCE, &format!("{account_hex}-{rank}"))?;
-    if row.get("balance") == &rusqlite::types::Value::Null {
+    let id = format!("{}-{rank}", enc_bytes(account.as_slice()));
+    let init = |row: &mut Record| {
         row.set_bytes("account", account.as_slice())
             .set_uint("rank", rank)
             .set_uint("balance", U256::ZERO)
             .set_uint("locked", U256::ZERO);
-    }
-    let current = row.uint(field);
-    // Saturating: a balance can only go negative if events were missed, which the cursor rules out;
-    // clamping keeps the row meaningful instead of wrapping to 2^256 - x.
-    let next = if add { current.saturating_add(delta) } else { current.saturating_sub(delta) };
-    row.set_uint(field, next).set_i64("updatedAtBlock", block_i64(ctx));
-    ctx.save(&row)
+    };
+    adjust_uint(ctx, &RANK_BALANCE, &id, init, field, delta, add)
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    macro_rules! ev {
-        ($t:ty) => {
-            match decode::<$t>(log) {
-                Ok(e) => e,
-                Err(outcome) => return Ok(outcome),
-            }
-        };
-    }
     if topic == TransferSingle::SIGNATURE_HASH {
-        let e = ev!(TransferSingle);
+        let e = ev!(log, TransferSingle);
         adjust(ctx, e.from, e.id, "balance", e.value, false)?;
         adjust(ctx, e.to, e.id, "balance", e.value, true)?;
     } else if topic == TransferBatch::SIGNATURE_HASH {
-        let e = ev!(TransferBatch);
+        let e = ev!(log, TransferBatch);
         if e.ids.len() != e.values.len() {
             return Ok(Outcome::Malformed(format!(
                 "TransferBatch with {} ids and {} values",
@@ -94,10 +80,10 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             adjust(ctx, e.to, *id, "balance", *value, true)?;
         }
     } else if topic == RankLocked::SIGNATURE_HASH {
-        let e = ev!(RankLocked);
+        let e = ev!(log, RankLocked);
         adjust(ctx, e.account, e.rank, "locked", e.amount, true)?;
     } else if topic == RankUnlocked::SIGNATURE_HASH {
-        let e = ev!(RankUnlocked);
+        let e = ev!(log, RankUnlocked);
         adjust(ctx, e.account, e.rank, "locked", e.amount, false)?;
     } else {
         return Ok(Outcome::Ignored);

@@ -10,7 +10,7 @@ use nsed_contracts::rankify_arena::RankifyArena::{
     PlayerJoined, ProposalCommitted, ProposalRevealed, TurnEnded, VoteCommitted, VoteRevealed,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, ev};
 use crate::{
     entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
     error::IndexerResult,
@@ -212,16 +212,8 @@ fn commit(
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
     let block = block_i64(ctx);
-    macro_rules! ev {
-        ($t:ty) => {
-            match decode::<$t>(log) {
-                Ok(e) => e,
-                Err(outcome) => return Ok(outcome),
-            }
-        };
-    }
     if topic == GameCreated::SIGNATURE_HASH {
-        let e = ev!(GameCreated);
+        let e = ev!(log, GameCreated);
         let p = &e.params;
         let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
         game.set_bytes("creator", e.creator.as_slice())
@@ -244,7 +236,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_i64("updatedAtBlock", block);
         ctx.save(&game)?;
     } else if topic == PlayerJoined::SIGNATURE_HASH {
-        let e = ev!(PlayerJoined);
+        let e = ev!(log, PlayerJoined);
         let mut player = ctx.load_or_new(&PLAYER, &player_id(e.gameId, e.player))?;
         player
             .set_ref("game", &GAME, &e.gameId.to_string())
@@ -259,7 +251,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         game.set_i64("playerCount", count).set_i64("updatedAtBlock", block);
         ctx.save(&game)?;
     } else if topic == GameStarted::SIGNATURE_HASH {
-        let e = ev!(GameStarted);
+        let e = ev!(log, GameStarted);
         let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
         game.set_list("seats", e.players.iter().map(|a| enc_bytes(a.as_slice())).collect())
             .set_i64("playerCount", i64::try_from(e.players.len()).unwrap_or(i64::MAX))
@@ -267,7 +259,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_i64("updatedAtBlock", block);
         ctx.save(&game)?;
     } else if topic == PhaseStarted::SIGNATURE_HASH {
-        let e = ev!(PhaseStarted);
+        let e = ev!(log, PhaseStarted);
         let phase = phase_name(e.phase);
         let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
         game.set_str("phase", phase.clone())
@@ -288,7 +280,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         turn.set_str("phase", phase).set_uint("phaseDeadline", U256::from(e.deadline));
         ctx.save(&turn)?;
     } else if topic == OvertimeStarted::SIGNATURE_HASH {
-        let e = ev!(OvertimeStarted);
+        let e = ev!(log, OvertimeStarted);
         let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
         let overtime = game.i64("overtimeTurns") + 1;
         game.set_i64("overtimeTurns", overtime).set_i64("updatedAtBlock", block);
@@ -299,13 +291,13 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_bool("overtime", true);
         ctx.save(&turn)?;
     } else if topic == ProposalCommitted::SIGNATURE_HASH {
-        let e = ev!(ProposalCommitted);
+        let e = ev!(log, ProposalCommitted);
         commit(ctx, &PROPOSAL, (e.gameId, e.turn, e.player), e.commitment.as_slice())?;
     } else if topic == VoteCommitted::SIGNATURE_HASH {
-        let e = ev!(VoteCommitted);
+        let e = ev!(log, VoteCommitted);
         commit(ctx, &BALLOT, (e.gameId, e.turn, e.player), e.commitment.as_slice())?;
     } else if topic == ProposalRevealed::SIGNATURE_HASH {
-        let e = ev!(ProposalRevealed);
+        let e = ev!(log, ProposalRevealed);
         let id = format!("{}-{}-{}", e.gameId, e.turn, enc_bytes(e.player.as_slice()));
         let mut mv = ctx.load_or_new(&PROPOSAL, &id)?;
         mv.set_str("content", e.proposal)
@@ -313,7 +305,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_i64("revealedAtBlock", block);
         ctx.save(&mv)?;
     } else if topic == VoteRevealed::SIGNATURE_HASH {
-        let e = ev!(VoteRevealed);
+        let e = ev!(log, VoteRevealed);
         let id = format!("{}-{}-{}", e.gameId, e.turn, enc_bytes(e.player.as_slice()));
         let mut mv = ctx.load_or_new(&BALLOT, &id)?;
         mv.set_list("votes", e.votes.iter().map(ToString::to_string).collect())
@@ -321,7 +313,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
             .set_i64("revealedAtBlock", block);
         ctx.save(&mv)?;
     } else if topic == TurnEnded::SIGNATURE_HASH {
-        let e = ev!(TurnEnded);
+        let e = ev!(log, TurnEnded);
         let mut turn = ctx.load_or_new(&TURN, &format!("{}-{}", e.gameId, e.turn))?;
         turn.set_bool("ended", true)
             .set_list("scores", e.scores.iter().map(ToString::to_string).collect());
@@ -332,7 +324,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         ctx.save(&game)?;
         set_scores(ctx, e.gameId, &game.list("seats"), &e.scores)?;
     } else if topic == GameEnded::SIGNATURE_HASH {
-        let e = ev!(GameEnded);
+        let e = ev!(log, GameEnded);
         let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
         game.set_str("phase", "Ended")
             .set_bytes("winner", e.winner.as_slice())
@@ -344,7 +336,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         winner.set_bool("winner", true);
         ctx.save(&winner)?;
     } else if topic == GameCancelled::SIGNATURE_HASH {
-        let e = ev!(GameCancelled);
+        let e = ev!(log, GameCancelled);
         let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
         game.set_str("phase", "Cancelled").set_i64("updatedAtBlock", block);
         ctx.save(&game)?;

@@ -5,7 +5,7 @@ use nsed_contracts::i_tripartite_escrow::ITripartiteEscrow::{
     DealDelivered, DealDisputed, DealOpened, DealRefunded, DealReleased, DealRuled,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, ev};
 use crate::{
     entity::{EntityDef, IdKind, Kind, enc_bytes, f},
     error::IndexerResult,
@@ -45,16 +45,8 @@ pub static HANDLER: ContractHandler =
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
     let block = block_i64(ctx);
-    macro_rules! ev {
-        ($t:ty) => {
-            match decode::<$t>(log) {
-                Ok(e) => e,
-                Err(outcome) => return Ok(outcome),
-            }
-        };
-    }
     let (id, state) = if topic == DealOpened::SIGNATURE_HASH {
-        let e = ev!(DealOpened);
+        let e = ev!(log, DealOpened);
         let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
         deal.set_bytes("buyer", e.buyer.as_slice())
             .set_bytes("operator", e.operator.as_slice())
@@ -66,7 +58,7 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         ctx.save(&deal)?;
         (e.dealId, "Funded")
     } else if topic == DealDelivered::SIGNATURE_HASH {
-        let e = ev!(DealDelivered);
+        let e = ev!(log, DealDelivered);
         let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
         deal.set_list("recipients", e.recipients.iter().map(|a| enc_bytes(a.as_slice())).collect())
             .set_list("amounts", e.amounts.iter().map(ToString::to_string).collect())
@@ -74,18 +66,18 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         ctx.save(&deal)?;
         (e.dealId, "Delivered")
     } else if topic == DealDisputed::SIGNATURE_HASH {
-        (ev!(DealDisputed).dealId, "Disputed")
+        (ev!(log, DealDisputed).dealId, "Disputed")
     } else if topic == DealRuled::SIGNATURE_HASH {
-        let e = ev!(DealRuled);
+        let e = ev!(log, DealRuled);
         let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
         deal.set_i64("buyerShareBps", i64::from(e.buyerShareBps))
             .set_uint("buyerAmount", e.buyerAmount);
         ctx.save(&deal)?;
         (e.dealId, "Ruled")
     } else if topic == DealReleased::SIGNATURE_HASH {
-        (ev!(DealReleased).dealId, "Released")
+        (ev!(log, DealReleased).dealId, "Released")
     } else if topic == DealRefunded::SIGNATURE_HASH {
-        let e = ev!(DealRefunded);
+        let e = ev!(log, DealRefunded);
         let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
         deal.set_uint("buyerAmount", e.amount);
         ctx.save(&deal)?;
