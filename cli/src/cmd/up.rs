@@ -442,8 +442,8 @@ struct Economy {
     guild_fees: Option<U256>,
     /// Guild fees delivered to the escrow for the timelock.
     guild_fees_delivered: U256,
-    /// Per agent, its market access tokens by tier (tiers 1 to 4).
-    lats: Vec<(Address, [U256; 4])>,
+    /// Per agent, its market access tokens by tier (index 0 is tier 1).
+    lats: Vec<(Address, Vec<U256>)>,
 }
 
 impl Economy {
@@ -495,10 +495,14 @@ impl Economy {
         let asset = market.latAsset().call().await?;
         let mut lats = Vec::new();
         for (agent, _) in agents {
-            let mut tiers = [U256::ZERO; 4];
-            for (tier, balance) in (1u8..).zip(tiers.iter_mut()) {
+            // A win at market rank r earns tier max(r, 1), and every win raises the rank by one,
+            // so no agent holds a tier above its current rank.
+            let rank = market.agentRank(*agent).call().await?;
+            let top = u8::try_from(rank.max(U256::from(1)).min(U256::from(u8::MAX)).to::<u64>())?;
+            let mut tiers = Vec::new();
+            for tier in 1..=top {
                 let id = lat.tokenId(asset, tier).call().await?;
-                *balance = lat.balanceOf(*agent, id).call().await?;
+                tiers.push(lat.balanceOf(*agent, id).call().await?);
             }
             lats.push((*agent, tiers));
         }
