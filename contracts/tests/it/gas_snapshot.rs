@@ -5,13 +5,16 @@
 //! `NSED_GAS_SNAPSHOT=update cargo test -p nsed-contracts --test it gas_snapshot`.
 
 use alloy::{
-    primitives::{Address, I256, U256},
+    primitives::{Address, Bytes, I256, U256, aliases::U248, keccak256},
     sol_types::SolCall,
 };
 use nsed_contracts::{
+    authority_registry::AuthorityRegistry,
     bounty_token::BountyToken,
     deliberation_market::DeliberationMarket,
+    guild_governor::GuildGovernor,
     i_deliberation_market::IDeliberationMarket,
+    lat_converter::LatConverter,
     liquid_access_token::LiquidAccessToken,
     quadratic_voting_harness::QuadraticVotingHarness,
     rank_token::RankToken,
@@ -24,10 +27,13 @@ use crate::{
     arena_fixture::{
         ArenaFixture, Commit, PHASE, everyone_plays, favour, params, proposal_commitment, salt,
     },
-    fixtures::{LAT_URI, RANK_URI, qv_harness},
+    fixtures::{LAT_URI, RANK_URI, deploy_lat, qv_harness},
+    guild::{
+        GuildDeployment, TIMELOCK_DELAY, VOTING_DELAY, VOTING_PERIOD, genesis_holders, tokens,
+    },
+    lat_converter::{self, ConverterFixture},
     market_fixture::{
         CHALLENGE_WINDOW, GUILD_FEE_BPS, JOB_DURATION, KEEPER_FEE_BPS, MarketFixture, RoundPlan,
-        tokens,
     },
 };
 
@@ -95,6 +101,164 @@ fn rank_token_gas(snap: &mut GasSnapshot) {
         "RankToken::revokeRole (game)",
         admin,
         &RankToken::revokeRoleCall { role, account: game },
+    );
+}
+
+/// The economic layer: access tokens, the authority registry, the LAT converter and one guild
+/// governance round that changes the market's fees through the timelock.
+fn economy_gas(snap: &mut GasSnapshot) {
+    let mut chain = TestChain::new();
+    let (admin, minter, a, b) =
+        (chain.account(0), chain.account(1), chain.account(5), chain.account(6));
+    let lat = deploy_lat(&mut chain, admin, &[minter]);
+    let asset = U248::from(1);
+    let id = (u(1) << 8) | u(1);
+    let measure =
+        |snap: &mut GasSnapshot,
+         chain: &mut TestChain,
+         name: &str,
+         from: Address,
+         to: Address,
+         call: &dyn SolCallDyn| { snap.record(name, call.send(chain, from, to)) };
+    let mint = LiquidAccessToken::mintCall { to: a, asset, tier: 1, amount: u(2) };
+    measure(snap, &mut chain, "LiquidAccessToken::mint (new holder)", minter, lat, &mint);
+    measure(snap, &mut chain, "LiquidAccessToken::mint (existing holder)", minter, lat, &mint);
+    let transfer = LiquidAccessToken::safeTransferFromCall {
+        from: a,
+        to: b,
+        id,
+        value: u(1),
+        data: Default::default(),
+    };
+    measure(snap, &mut chain, "LiquidAccessToken::safeTransferFrom", a, lat, &transfer);
+    let access = LiquidAccessToken::accessCall { asset, tier: 1, requestedTier: 1 };
+    measure(snap, &mut chain, "LiquidAccessToken::access", a, lat, &access);
+
+    let ether = u(10).pow(u(18));
+    let registry = chain
+        .deploy_with_receipt(
+            admin,
+            &AuthorityRegistry::BYTECODE,
+            &AuthorityRegistry::constructorCall {
+                guild: admin,
+                burnFloor: ether / u(10),
+                burnScale: ether * u(10),
+                burnDecayWad: ether * u(9) / u(10),
+            },
+        )
+        .unwrap();
+    snap.record("AuthorityRegistry::constructor", registry.gas_used);
+    let registry = registry.ret;
+    let register = AuthorityRegistry::registerCall {
+        jurisdiction: keccak256("DE"),
+        geoCell: 42,
+        metadataURI: "ipfs://node".into(),
+    };
+    for (node, what) in [(a, "first node"), (b, "second node, excess refunded")] {
+        chain.deal(node, ether * u(100));
+        let burn = chain.call(node, registry, &AuthorityRegistry::requiredBurnCall {}).unwrap();
+        let gas = chain.send_with_value(node, registry, &register, burn + ether).unwrap().gas_used;
+        snap.record(format!("AuthorityRegistry::register ({what})"), gas);
+    }
+    let institution = chain.account(7);
+    let grant = AuthorityRegistry::grantCall {
+        account: institution,
+        jurisdiction: keccak256("FR"),
+        geoCell: 7,
+        metadataURI: "ipfs://institution".into(),
+    };
+    measure(snap, &mut chain, "AuthorityRegistry::grant", admin, registry, &grant);
+    let identity = chain.account(8);
+    let issue = AuthorityRegistry::issueDidCall { identity, role: keccak256("agent") };
+    measure(snap, &mut chain, "AuthorityRegistry::issueDid", a, registry, &issue);
+    let attribute = AuthorityRegistry::setAttributeCall {
+        identity,
+        name: keccak256("model"),
+        value: Bytes::from_static(b"knn_pool4x4"),
+        validity: u(86_400),
+    };
+    measure(
+        snap,
+        &mut chain,
+        "AuthorityRegistry::setAttribute (by the issuer)",
+        a,
+        registry,
+        &attribute,
+    );
+    let delegate = AuthorityRegistry::addDelegateCall {
+        identity,
+        delegateType: keccak256("sigAuth"),
+        delegate: chain.account(9),
+        validity: u(86_400),
+    };
+    measure(snap, &mut chain, "AuthorityRegistry::addDelegate", identity, registry, &delegate);
+    let revoke = AuthorityRegistry::revokeCall { account: b, reason: "test".into() };
+    measure(snap, &mut chain, "AuthorityRegistry::revoke", admin, registry, &revoke);
+
+    let mut f = ConverterFixture::with(lat_converter::default_params(), tokens(1_000_000));
+    let (user, converter) = (f.user, f.converter);
+    for (what, value) in [("first of an epoch", 1_000u64), ("second in the epoch", 1_000)] {
+        f.mint_lat(user, 1, u(value));
+        let call = LatConverter::convertCall {
+            ids: vec![lat_converter::lat_id(1)],
+            amounts: vec![u(value)],
+            minOut: U256::ZERO,
+        };
+        snap.record(
+            format!("LatConverter::convert ({what})"),
+            call.send(&mut f.chain, user, converter),
+        );
+    }
+    f.chain.advance_time(f.params.vestingPeriod);
+    let claim = LatConverter::claimCall { positionId: u(1) };
+    snap.record("LatConverter::claim", claim.send(&mut f.chain, user, converter));
+
+    let mut m = MarketFixture::new(0);
+    let deployer = m.guild;
+    let holders = genesis_holders(&m.chain);
+    let guild = GuildDeployment::deploy(&mut m.chain, deployer, &holders);
+    guild.hand_over(&mut m.chain, deployer, m.market);
+    let targets = vec![m.market];
+    let values = vec![U256::ZERO];
+    let calldatas: Vec<Bytes> = vec![
+        DeliberationMarket::setFeesCall { keeperFeeBps_: 300, guildFeeBps_: 400 }
+            .abi_encode()
+            .into(),
+    ];
+    let description = "fees".to_string();
+    let propose = GuildGovernor::proposeCall {
+        targets: targets.clone(),
+        values: values.clone(),
+        calldatas: calldatas.clone(),
+        description: description.clone(),
+    };
+    let proposer = holders[0].0;
+    // Votes are read one second back (timestamp clock): let the genesis delegation settle.
+    m.chain.advance_time(1);
+    let proposed = m.chain.send(proposer, guild.governor, &propose).unwrap();
+    snap.record("GuildGovernor::propose (one call)", proposed.gas_used);
+    m.chain.advance_time(VOTING_DELAY + 1);
+    for (i, &(voter, _)) in holders.iter().enumerate() {
+        let vote = GuildGovernor::castVoteCall { proposalId: proposed.ret, support: 1 };
+        let gas = vote.send(&mut m.chain, voter, guild.governor);
+        if i == 0 {
+            snap.record("GuildGovernor::castVote", gas);
+        }
+    }
+    m.chain.advance_time(VOTING_PERIOD + 1);
+    let hash = keccak256(&description);
+    let queue = GuildGovernor::queueCall {
+        targets: targets.clone(),
+        values: values.clone(),
+        calldatas: calldatas.clone(),
+        descriptionHash: hash,
+    };
+    snap.record("GuildGovernor::queue", queue.send(&mut m.chain, proposer, guild.governor));
+    m.chain.advance_time(TIMELOCK_DELAY + 1);
+    let execute = GuildGovernor::executeCall { targets, values, calldatas, descriptionHash: hash };
+    snap.record(
+        "GuildGovernor::execute (market.setFees)",
+        execute.send(&mut m.chain, proposer, guild.governor),
     );
 }
 
@@ -426,6 +590,7 @@ fn gas_matches_the_committed_snapshot() {
     market_gas(&mut snap);
     escrow_gas(&mut snap);
     arena_gas(&mut snap);
+    economy_gas(&mut snap);
     if let Err(err) = snap.check_or_update() {
         panic!("{err}");
     }

@@ -90,7 +90,7 @@ pub(crate) fn lat_id(tier: u8) -> U256 {
 
 /// p0 = 10 value units per token, k = 1 (the price doubles at a full supply converted), 10% cap,
 /// daily epochs, three-day vesting.
-fn default_params() -> Params {
+pub(crate) fn default_params() -> Params {
     Params {
         basePrice: u(10),
         slope: u(model::WAD),
