@@ -21,7 +21,7 @@ use alloy::{
     dyn_abi::DynSolValue,
     json_abi::JsonAbi,
     network::TransactionBuilder,
-    primitives::{Address, B256, Bytes, U256, keccak256},
+    primitives::{Address, B256, Bytes, U160, U256, aliases::U248, keccak256},
     providers::Provider,
     rpc::types::TransactionRequest,
     sol_types::SolCall,
@@ -29,7 +29,7 @@ use alloy::{
 // Every contract of the suite is an OpenZeppelin `AccessControl`: one binding serves them all.
 use nsed_contracts::{
     deliberation_market::DeliberationMarket, guild_timelock::GuildTimelock,
-    liquid_access_token::LiquidAccessToken as AccessControlled,
+    lat_converter::LatConverter, liquid_access_token::LiquidAccessToken as AccessControlled,
 };
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -490,6 +490,8 @@ pub async fn deploy_suite<P: Provider>(
         timelock: guild,
         market: market.address,
         keeper_authority: params.require_authority_keepers.then_some(authority.address),
+        converter: converter.address,
+        arena: arena.address,
         timelock_delay: g.timelock_delay,
     };
     let pending = bootstrap.wire(provider, wiring).await?;
@@ -538,6 +540,8 @@ struct Bootstrap {
     timelock: Address,
     market: Address,
     keeper_authority: Option<Address>,
+    converter: Address,
+    arena: Address,
     timelock_delay: u64,
 }
 
@@ -579,6 +583,24 @@ impl Bootstrap {
                         .into(),
                 });
             }
+        }
+        // Only the arena's LATs buy guild votes at first: its ranks cost locked stakes and
+        // demotions, while market ranks rise by one per won job (see LatConverter's docs).
+        let arena_asset = U248::from(U160::from_be_bytes(self.arena.into_array()));
+        let converter = LatConverter::new(self.converter, provider);
+        let convertible = converter
+            .isConvertible(arena_asset)
+            .call()
+            .await
+            .map_err(|e| rpc("LatConverter.isConvertible")(e.to_string()))?;
+        if !convertible {
+            calls.push(PendingCall {
+                what: format!("{CONVERTER}.setConvertible(arena asset {}, true)", self.arena),
+                target: self.converter,
+                data: LatConverter::setConvertibleCall { asset: arena_asset, convertible: true }
+                    .abi_encode()
+                    .into(),
+            });
         }
         let proposer = role("PROPOSER_ROLE");
         let bootstrapping = has_role(provider, self.timelock, proposer, self.deployer).await?;

@@ -47,6 +47,12 @@ import {GuildToken} from "./GuildToken.sol";
  * integral, `C(c, q1) + C(c + q1, q2) = C(c, q1 + q2)` exactly, so splitting a conversion into
  * pieces within one epoch never mints more than converting everything at once.
  *
+ * Convertible assets. Only LATs of assets the guild approved ({setConvertible}) convert. A tier is
+ * worth `2^(t−1)` because it should stand for an exponentially costly climb; that holds for the
+ * arena's ladder (locked rank tokens, demotion of every loser) but not, for instance, for the
+ * market's agent ranks, which rise by one per won job with nothing at stake. Such LATs still grant
+ * access; whether they also buy votes is the guild's decision.
+ *
  * Cap. Within an epoch `c + q ≤ ⌊S · capBps / 10000⌋`; a conversion that would pass it reverts with
  * {LatConverterEpochCapExceeded} (nothing is minted partially).
  *
@@ -133,6 +139,20 @@ contract LatConverter is AccessControl {
     uint256 private _epochConverted;
     uint256 private _positionCount;
     mapping(uint256 positionId => Position) private _positions;
+    mapping(uint248 asset => bool) private _convertible;
+
+    /**
+     * @dev The guild allowed (`convertible`) or stopped conversions of `asset`'s LATs.
+     * @param asset The LAT asset.
+     * @param convertible Whether its LATs convert from now on.
+     */
+    event ConvertibilityChanged(uint248 indexed asset, bool convertible);
+
+    /**
+     * @dev LATs of `asset` do not convert (the guild has not approved the asset).
+     * @param asset The LAT asset.
+     */
+    error LatConverterAssetNotConvertible(uint248 asset);
 
     /**
      * @dev `account` burned LATs worth `value` and opened position `positionId` of `amount` tokens.
@@ -309,7 +329,8 @@ contract LatConverter is AccessControl {
      *
      * Requirements:
      *
-     * - `ids` and `amounts` have equal length; every id has a tier of at least 1;
+     * - `ids` and `amounts` have equal length; every id has a tier of at least 1 and a convertible
+     *   asset;
      * - the guild token supply is positive (and at most {MAX_BASE_SUPPLY}) when the epoch starts;
      * - `q > 0`, `q` fits under the epoch's cap and `q >= minOut`;
      * - the caller holds the LATs.
@@ -354,6 +375,7 @@ contract LatConverter is AccessControl {
         if (owner == address(0)) revert LatConverterUnknownPosition(positionId);
         if (owner != msg.sender) revert LatConverterNotPositionOwner(positionId, msg.sender);
         if (pos.claimed) revert LatConverterAlreadyClaimed(positionId);
+        // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp < pos.vestsAt) revert LatConverterNotVested(positionId, pos.vestsAt);
         pos.claimed = true;
         uint256 amount = pos.amount;
@@ -379,6 +401,28 @@ contract LatConverter is AccessControl {
     function setParams(Params calldata params_) external virtual onlyRole(DEFAULT_ADMIN_ROLE) {
         if (params_.epochLength != _params.epochLength) _epochBase = 0;
         _setParams(params_);
+    }
+
+    /**
+     * @dev Allows or stops conversions of `asset`'s LATs (see "Convertible assets" above).
+     *
+     * Requirements:
+     *
+     * - the caller has `DEFAULT_ADMIN_ROLE` (the guild timelock).
+     *
+     * Emits a {ConvertibilityChanged} event.
+     *
+     * @param asset The LAT asset.
+     * @param convertible Whether its LATs convert.
+     */
+    function setConvertible(uint248 asset, bool convertible) external virtual onlyRole(DEFAULT_ADMIN_ROLE) {
+        _convertible[asset] = convertible;
+        emit ConvertibilityChanged(asset, convertible);
+    }
+
+    /// @dev Whether LATs of `asset` convert.
+    function isConvertible(uint248 asset) external view virtual returns (bool) {
+        return _convertible[asset];
     }
 
     /**
@@ -446,7 +490,7 @@ contract LatConverter is AccessControl {
      * @dev The value `x` of `amounts[i]` LATs of `ids[i]`: `Σ amounts[i] · 2^(min(tier, 64) − 1)`,
      * saturating at `type(uint256).max`.
      *
-     * Requirements: equal lengths; every tier at least 1.
+     * Requirements: equal lengths; every tier at least 1; every asset convertible.
      *
      * @param ids LAT token ids.
      * @param amounts Amount of each id.
@@ -457,6 +501,8 @@ contract LatConverter is AccessControl {
         for (uint256 i = 0; i < ids.length; ++i) {
             uint8 tier = _lat.tierOf(ids[i]);
             if (tier == 0) revert LatConverterInvalidTier(ids[i]);
+            uint248 asset = _lat.assetOf(ids[i]);
+            if (!_convertible[asset]) revert LatConverterAssetNotConvertible(asset);
             uint256 weight = uint256(1) << (Math.min(tier, MAX_WEIGHT_TIER) - 1);
             value = Math.saturatingAdd(value, Math.saturatingMul(amounts[i], weight));
         }

@@ -66,7 +66,7 @@ impl Governed {
                 &LatConverter::constructorCall {
                     lat_: f.lat,
                     token_: guild.token,
-                    guild_: guild.timelock,
+                    guild_: deployer,
                     params_: capture_params(),
                 },
             )
@@ -81,7 +81,12 @@ impl Governed {
             .unwrap();
         // LATs are earned in games and jobs; here the old admin mints them directly for the test.
         grant_lat_minter(&mut f.chain, deployer, f.lat, deployer);
-        for target in [guild.token, f.market, f.lat] {
+        let convertible = LatConverter::setConvertibleCall {
+            asset: alloy::primitives::Uint::from(crate::lat_converter::ASSET),
+            convertible: true,
+        };
+        f.chain.send(deployer, converter, &convertible).unwrap();
+        for target in [guild.token, f.market, f.lat, converter] {
             guild.hand_over(&mut f.chain, deployer, target);
         }
         // Votes are read at `clock() - 1`: let the genesis delegations settle.

@@ -163,6 +163,11 @@ impl ConverterFixture {
                 )
                 .unwrap();
         }
+        let convertible = LatConverter::setConvertibleCall {
+            asset: alloy::primitives::Uint::from(ASSET),
+            convertible: true,
+        };
+        chain.send(guild, converter, &convertible).unwrap();
         Self { chain, guild, holder, user, other, token, lat, converter, params }
     }
 
@@ -349,6 +354,54 @@ mod deployment {
 
 mod value {
     use super::*;
+
+    #[test]
+    fn only_assets_the_guild_approved_convert_and_only_the_guild_approves() {
+        let mut f = ConverterFixture::new();
+        let (user, guild, converter) = (f.user, f.guild, f.converter);
+        let other_asset = ASSET + 1;
+        let other_id = (U256::from(other_asset) << 8) | U256::from(1);
+        let mint = LiquidAccessToken::mintCall {
+            to: user,
+            asset: alloy::primitives::Uint::from(other_asset),
+            tier: 1,
+            amount: u(10),
+        };
+        f.chain.send(guild, f.lat, &mint).unwrap();
+        let not_convertible = LatConverter::LatConverterAssetNotConvertible {
+            asset: alloy::primitives::Uint::from(other_asset),
+        };
+        f.convert(user, vec![other_id], vec![u(10)], U256::ZERO)
+            .expect_revert(not_convertible.clone());
+        // Mixed with a convertible id, the whole conversion fails and nothing is burned.
+        f.mint_lat(user, 1, u(10));
+        f.convert(user, vec![lat_id(1), other_id], vec![u(10), u(10)], U256::ZERO)
+            .expect_revert(not_convertible);
+        assert_eq!(f.lat_balance(user, 1), u(10));
+
+        let set = |convertible| LatConverter::setConvertibleCall {
+            asset: alloy::primitives::Uint::from(other_asset),
+            convertible,
+        };
+        f.chain.send(user, converter, &set(true)).expect_revert(
+            LatConverter::AccessControlUnauthorizedAccount {
+                account: user,
+                neededRole: B256::ZERO,
+            },
+        );
+        let receipt = f.chain.send(guild, converter, &set(true)).unwrap();
+        let changed = receipt.event::<LatConverter::ConvertibilityChanged>();
+        assert_eq!(
+            (changed.asset, changed.convertible),
+            (alloy::primitives::Uint::from(other_asset), true)
+        );
+        f.convert(user, vec![other_id], vec![u(10)], U256::ZERO).unwrap();
+        f.chain.send(guild, converter, &set(false)).unwrap();
+        let asset = alloy::primitives::Uint::from(other_asset);
+        assert!(
+            !f.chain.call(user, converter, &LatConverter::isConvertibleCall { asset }).unwrap()
+        );
+    }
 
     #[test]
     fn a_tier_t_lat_is_worth_two_to_the_t_minus_one_value_units_capped_at_tier_64() {
