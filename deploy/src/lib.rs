@@ -646,18 +646,32 @@ impl Bootstrap {
         let values = vec![U256::ZERO; calls.len()];
         let payloads: Vec<Bytes> = calls.iter().map(|c| c.data.clone()).collect();
         let salt = keccak256(b"nsed bootstrap");
-        send(
-            "GuildTimelock.scheduleBatch(bootstrap)",
-            timelock.scheduleBatch(
-                targets.clone(),
-                values.clone(),
-                payloads.clone(),
-                B256::ZERO,
-                salt,
-                U256::ZERO,
-            ),
-        )
-        .await?;
+        // A deployment interrupted between scheduling and executing left this very batch
+        // scheduled; scheduling it again would revert, so only execute it then.
+        let id = timelock
+            .hashOperationBatch(targets.clone(), values.clone(), payloads.clone(), B256::ZERO, salt)
+            .call()
+            .await
+            .map_err(|e| rpc("GuildTimelock.hashOperationBatch")(e.to_string()))?;
+        let scheduled = timelock
+            .isOperation(id)
+            .call()
+            .await
+            .map_err(|e| rpc("GuildTimelock.isOperation")(e.to_string()))?;
+        if !scheduled {
+            send(
+                "GuildTimelock.scheduleBatch(bootstrap)",
+                timelock.scheduleBatch(
+                    targets.clone(),
+                    values.clone(),
+                    payloads.clone(),
+                    B256::ZERO,
+                    salt,
+                    U256::ZERO,
+                ),
+            )
+            .await?;
+        }
         send(
             "GuildTimelock.executeBatch(bootstrap)",
             timelock.executeBatch(targets, values, payloads, B256::ZERO, salt),
