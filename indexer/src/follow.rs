@@ -152,6 +152,7 @@ impl Follower {
         let checked = check_logs(&mut logs, from, to)?;
         let tx = self.store.transaction()?;
         let mut applied = 0usize;
+        let mut last_block = None;
         for (block, log_index, block_hash, tx_hash, log) in checked {
             let address = log.address();
             let Some(handler) = self.contracts.get(&address) else {
@@ -170,7 +171,11 @@ impl Follower {
                     data: &log.data().data,
                 },
             )?;
-            store::write_block(&tx, block, block_hash)?;
+            // Logs come in chain order: one row per block, not per log.
+            if last_block != Some(block) {
+                store::write_block(&tx, block, block_hash)?;
+                last_block = Some(block);
+            }
             let mut ctx = HandlerCtx { tx: &tx, block, tx_hash };
             match (handler.handle)(&mut ctx, log)? {
                 Outcome::Applied => applied += 1,

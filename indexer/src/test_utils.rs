@@ -35,7 +35,9 @@ use crate::{Indexer, IndexerConfig, IndexerHandle};
 /// Vote credits of fixture jobs and games.
 pub const CREDITS: u64 = 100;
 
-/// Waits on the receipt of a sent call and panics on a revert.
+/// `confirm!("what", contract.call(..))`: sends the call, waits for its receipt and panics on a
+/// failure or revert, naming `what`; returns the receipt.
+#[macro_export]
 macro_rules! confirm {
     ($what:expr, $call:expr) => {{
         let receipt = $call

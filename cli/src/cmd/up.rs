@@ -476,18 +476,12 @@ impl Economy {
             let window = market.challengeWindow().call().await?;
             provider.raw_request::<_, i64>("evm_increaseTime".into(), (window + 1,)).await?;
             provider.raw_request::<_, String>("evm_mine".into(), ()).await?;
-            let before = BountyToken::new(record.address(BOUNTY_TOKEN)?, provider)
-                .balanceOf(timelock)
-                .call()
-                .await?;
+            let token = BountyToken::new(record.address(BOUNTY_TOKEN)?, provider);
+            let before = token.balanceOf(timelock).call().await?;
             for deal_id in deals {
                 escrow.release(deal_id).send().await?.get_receipt().await?;
             }
-            let after = BountyToken::new(record.address(BOUNTY_TOKEN)?, provider)
-                .balanceOf(timelock)
-                .call()
-                .await?;
-            Some(after - before)
+            Some(token.balanceOf(timelock).call().await? - before)
         } else {
             None
         };
@@ -498,25 +492,21 @@ impl Economy {
             // A win at market rank r earns tier max(r, 1), and every win raises the rank by one,
             // so no agent holds a tier above its current rank.
             let rank = market.agentRank(*agent).call().await?;
-            let top = u8::try_from(rank.max(U256::from(1)).min(U256::from(u8::MAX)).to::<u64>())?;
-            let mut tiers = Vec::new();
-            for tier in 1..=top {
-                let id = lat.tokenId(asset, tier).call().await?;
-                tiers.push(lat.balanceOf(*agent, id).call().await?);
-            }
+            let top = rank.max(U256::from(1)).min(U256::from(u8::MAX)).to::<u64>();
+            // Token ids are `asset << 8 | tier`; one batch call reads every tier.
+            let ids: Vec<U256> =
+                (1..=top).map(|tier| (U256::from(asset) << 8) | U256::from(tier)).collect();
+            let tiers = lat.balanceOfBatch(vec![*agent; ids.len()], ids).call().await?;
             lats.push((*agent, tiers));
         }
         Ok(Self { timelock, guild_fees, guild_fees_delivered: delivered, lats })
     }
 }
 
-/// `amount` (18 decimals) as a decimal number of tokens.
+/// `amount` (18 decimals) as a decimal number of tokens without trailing zeros.
 fn token_amount(amount: U256) -> String {
-    let unit = U256::from(10u64).pow(U256::from(18));
-    let (whole, frac) = (amount / unit, amount % unit);
-    let frac = format!("{:018}", frac.to::<u128>());
-    let frac = frac.trim_end_matches('0');
-    if frac.is_empty() { whole.to_string() } else { format!("{whole}.{frac}") }
+    let text = alloy::primitives::utils::format_ether(amount);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 #[allow(clippy::print_stdout)]

@@ -4,8 +4,7 @@
 //! timelock execution.
 
 use alloy::{
-    hex,
-    primitives::{Address, Bytes, U256, keccak256},
+    primitives::{Bytes, U256, keccak256},
     providers::Provider,
     sol_types::SolCall,
 };
@@ -13,22 +12,9 @@ use nsed_contracts::{
     authority_registry::AuthorityRegistry, deliberation_market::DeliberationMarket,
     guild_governor::GuildGovernor, guild_token::GuildToken,
 };
-use nsed_indexer::test_utils::Chain;
+use nsed_indexer::{confirm, entity::enc_bytes, test_utils::Chain};
 
 use crate::{cast_call, catch_up, data};
-
-fn lower(a: Address) -> String {
-    format!("0x{}", hex::encode(a))
-}
-
-/// Sends a contract call and waits for a successful receipt.
-macro_rules! confirm {
-    ($what:expr, $call:expr) => {{
-        let receipt = $call.send().await.expect($what).get_receipt().await.expect($what);
-        assert!(receipt.status(), "{} reverted", $what);
-        receipt
-    }};
-}
 
 /// Moves anvil's clock forward by `seconds` and mines a block.
 async fn warp(chain: &Chain, seconds: u64) {
@@ -140,33 +126,43 @@ async fn economic_layer_entities_equal_chain_state_read_with_cast() {
         &format!(
             "{{ authorityNode(id: \"{}\") {{ active origin burned jurisdiction geoCell
                  dids {{ id owner role attributeChanges delegateChanges issuer {{ id }} }} }} }}",
-            lower(deployer)
+            enc_bytes(deployer.as_slice())
         ),
     )
     .await;
     let node = &d["authorityNode"];
     assert_eq!(
         node["active"],
-        cast_call(&chain, registry, "isAuthority(address)(bool)", &[&lower(deployer)]) == "true"
+        cast_call(
+            &chain,
+            registry,
+            "isAuthority(address)(bool)",
+            &[&enc_bytes(deployer.as_slice())]
+        ) == "true"
     );
     assert_eq!(node["active"], true);
     assert_eq!(node["origin"], "Burn");
     assert_eq!(node["burned"].as_str().unwrap(), burn.to_string());
-    assert_eq!(node["jurisdiction"].as_str().unwrap(), lower_bytes(jurisdiction.as_slice()));
+    assert_eq!(node["jurisdiction"].as_str().unwrap(), enc_bytes(jurisdiction.as_slice()));
     assert_eq!(node["geoCell"], "851200000000");
     let did = &node["dids"][0];
-    assert_eq!(did["id"].as_str().unwrap(), lower(agent));
+    assert_eq!(did["id"].as_str().unwrap(), enc_bytes(agent.as_slice()));
     assert_eq!(
         did["owner"].as_str().unwrap(),
-        cast_call(&chain, registry, "identityOwner(address)(address)", &[&lower(agent)])
-            .to_lowercase()
+        cast_call(
+            &chain,
+            registry,
+            "identityOwner(address)(address)",
+            &[&enc_bytes(agent.as_slice())]
+        )
+        .to_lowercase()
     );
-    assert_eq!(did["role"].as_str().unwrap(), lower_bytes(keccak256("agent").as_slice()));
+    assert_eq!(did["role"].as_str().unwrap(), enc_bytes(keccak256("agent").as_slice()));
     assert_eq!(
         (did["attributeChanges"].as_i64(), did["delegateChanges"].as_i64()),
         (Some(1), Some(0))
     );
-    assert_eq!(did["issuer"]["id"].as_str().unwrap(), lower(deployer));
+    assert_eq!(did["issuer"]["id"].as_str().unwrap(), enc_bytes(deployer.as_slice()));
 
     // The proposal: executed, with the votes the governor counted, and Created as of its block.
     let query = |block: Option<u64>| {
@@ -181,8 +177,8 @@ async fn economic_layer_entities_equal_chain_state_read_with_cast() {
     // Governor states: 7 = Executed.
     assert_eq!(cast_call(&chain, governor, "state(uint256)(uint8)", &[&proposal.to_string()]), "7");
     assert_eq!(p["status"], "Executed");
-    assert_eq!(p["proposer"].as_str().unwrap(), lower(deployer));
-    assert_eq!(p["targets"], serde_json::json!([lower(market)]));
+    assert_eq!(p["proposer"].as_str().unwrap(), enc_bytes(deployer.as_slice()));
+    assert_eq!(p["targets"], serde_json::json!([enc_bytes(market.as_slice())]));
     assert_eq!(p["description"], description.as_str());
     let votes = gov.proposalVotes(proposal).call().await.unwrap();
     assert_eq!(p["againstVotes"].as_str().unwrap(), votes.againstVotes.to_string());
@@ -195,8 +191,4 @@ async fn economic_layer_entities_equal_chain_state_read_with_cast() {
     let queued = data(&indexer, &query(Some(queued_block))).await;
     assert_eq!(queued["governanceProposal"]["status"], "Queued");
     indexer.shutdown().await.unwrap();
-}
-
-fn lower_bytes(b: &[u8]) -> String {
-    format!("0x{}", hex::encode(b))
 }

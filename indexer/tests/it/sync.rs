@@ -1,14 +1,9 @@
 //! Indexed entities equal chain state read with `cast`.
 
-use alloy::{hex, primitives::Address};
-use nsed_indexer::test_utils::Chain;
+use nsed_indexer::{entity::enc_bytes, test_utils::Chain};
 use serde_json::Value;
 
 use crate::{cast_call, cast_list, catch_up, data};
-
-fn lower(a: Address) -> String {
-    format!("0x{}", hex::encode(a))
-}
 
 const JOB_STATUS: [&str; 5] = ["None", "Requested", "Claimed", "Settled", "Refunded"];
 const DEAL_STATE: [&str; 7] =
@@ -56,12 +51,12 @@ async fn graphql_answers_equal_chain_state_read_with_cast() {
             .unwrap();
         assert_eq!(job["escrow"]["state"], DEAL_STATE[state], "deal {deal}");
         assert_eq!(job["escrow"]["amount"], job["bounty"]);
-        assert_eq!(job["requester"], lower(chain.requester_address));
+        assert_eq!(job["requester"], enc_bytes(chain.requester_address.as_slice()));
     }
     // The settled job: one round, the favourite seat 0 wins with its answer.
     let job = &jobs[0];
     assert_eq!(job["status"], "Settled");
-    let favourite = lower(chain.agents[0].address());
+    let favourite = enc_bytes(chain.agents[0].address().as_slice());
     assert_eq!(job["winner"]["id"], favourite);
     assert_eq!(job["settlement"]["winner"]["id"], favourite);
     assert_eq!(job["settlement"]["content"], "7");
