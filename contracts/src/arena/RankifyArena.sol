@@ -10,6 +10,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {QuadraticVoting} from "../voting/QuadraticVoting.sol";
 import {RankToken} from "../rank/RankToken.sol";
 import {LiquidAccessToken} from "../lat/LiquidAccessToken.sol";
+import {LatId} from "../lat/LatId.sol";
 
 /**
  * @dev Deliberation games for people and any address (DESIGN.md §5.3), with no game master.
@@ -1015,9 +1016,7 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
             }
         }
         _ranks.mint(winnerAddr, rank + 1, 1);
-        // casting to 'uint8' is safe because the value is capped at 255 first
-        // forge-lint: disable-next-line(unsafe-typecast)
-        _lat.mint(winnerAddr, latAsset(), uint8(Math.min(rank, type(uint8).max)), 1);
+        _lat.mint(winnerAddr, latAsset(), LatId.tierForRank(rank), 1);
     }
 
     /// @dev Whether every awaited move of the current phase is in, so it may end before its deadline.

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {LiquidAccessToken} from "../lat/LiquidAccessToken.sol";
+import {LatId} from "../lat/LatId.sol";
 import {GuildToken} from "./GuildToken.sol";
 
 /**
@@ -499,9 +500,9 @@ contract LatConverter is AccessControl {
     function latValue(uint256[] calldata ids, uint256[] calldata amounts) public view virtual returns (uint256 value) {
         if (ids.length != amounts.length) revert LatConverterInvalidArrayLength(ids.length, amounts.length);
         for (uint256 i = 0; i < ids.length; ++i) {
-            uint8 tier = _lat.tierOf(ids[i]);
+            uint8 tier = LatId.tier(ids[i]);
             if (tier == 0) revert LatConverterInvalidTier(ids[i]);
-            uint248 asset = _lat.assetOf(ids[i]);
+            uint248 asset = LatId.asset(ids[i]);
             if (!_convertible[asset]) revert LatConverterAssetNotConvertible(asset);
             uint256 weight = uint256(1) << (Math.min(tier, MAX_WEIGHT_TIER) - 1);
             value = Math.saturatingAdd(value, Math.saturatingMul(amounts[i], weight));

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {ERC1155Burnable} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155Burnable.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {LatId} from "./LatId.sol";
 
 /**
  * @dev Liquid Access Tokens (DESIGN.md §5.5): an ERC-1155 whose id encodes an IP asset and a quality
@@ -101,21 +102,17 @@ contract LiquidAccessToken is ERC1155, ERC1155Burnable, AccessControl {
 
     /// @dev The token id of `asset` at `tier`: `asset << 8 | tier`.
     function tokenId(uint248 asset, uint8 tier) public pure virtual returns (uint256) {
-        return (uint256(asset) << 8) | tier;
+        return LatId.encode(asset, tier);
     }
 
     /// @dev The IP asset of token `id`.
     function assetOf(uint256 id) public pure virtual returns (uint248) {
-        // casting to 'uint248' is safe because `id >> 8` has at most 248 significant bits
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return uint248(id >> 8);
+        return LatId.asset(id);
     }
 
     /// @dev The tier of token `id`.
     function tierOf(uint256 id) public pure virtual returns (uint8) {
-        // casting to 'uint8' is safe because truncating to the low byte is the encoding
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return uint8(id);
+        return LatId.tier(id);
     }
 
     /// @inheritdoc ERC1155

@@ -12,6 +12,7 @@ import {QuadraticVoting} from "../voting/QuadraticVoting.sol";
 import {RankToken} from "../rank/RankToken.sol";
 import {ITripartiteEscrow} from "../escrow/ITripartiteEscrow.sol";
 import {LiquidAccessToken} from "../lat/LiquidAccessToken.sol";
+import {LatId} from "../lat/LatId.sol";
 import {IAuthorityRegistry} from "../authority/IAuthorityRegistry.sol";
 import {IDeliberationMarket} from "./IDeliberationMarket.sol";
 
@@ -576,7 +577,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
             if (fromRank > 0) _ranks.burn(winner, fromRank, 1);
             _ranks.mint(winner, uint256(fromRank) + 1, 1);
         }
-        _lat.mint(winner, latAsset(), _rewardTier(fromRank), 1);
+        _lat.mint(winner, latAsset(), LatId.tierForRank(fromRank), 1);
     }
 
     /**
@@ -701,14 +702,6 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     function _setChallengeWindow(uint64 challengeWindow_) internal virtual {
         _challengeWindow = challengeWindow_;
         emit ChallengeWindowChanged(challengeWindow_);
-    }
-
-    /// @dev The access-token tier of a win at market rank `rank`: the rank, at least 1, at most 255.
-    function _rewardTier(uint64 rank) internal pure virtual returns (uint8) {
-        if (rank <= 1) return 1;
-        // casting to 'uint8' is safe because `rank` is at most 255 on this branch
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return rank >= type(uint8).max ? type(uint8).max : uint8(rank);
     }
 
     /**
