@@ -67,17 +67,7 @@ impl GuildDeployment {
         holders: &[(Address, U256)],
     ) -> Self {
         let genesis: U256 = holders.iter().map(|(_, amount)| *amount).sum();
-        let token = chain
-            .deploy(
-                deployer,
-                &GuildToken::BYTECODE,
-                &GuildToken::constructorCall {
-                    admin: deployer,
-                    genesisHolder: deployer,
-                    genesisSupply: genesis,
-                },
-            )
-            .expect("GuildToken deploys");
+        let token = deploy_guild_token(chain, deployer, deployer, genesis);
         for &(holder, amount) in holders {
             chain
                 .send(deployer, token, &GuildToken::transferCall { to: holder, value: amount })
@@ -168,6 +158,22 @@ impl GuildDeployment {
             )
             .unwrap()
     }
+}
+
+/// Deploys a GuildToken administered by `admin` with `supply` genesis tokens minted to `holder`.
+pub(crate) fn deploy_guild_token(
+    chain: &mut TestChain,
+    admin: Address,
+    holder: Address,
+    supply: U256,
+) -> Address {
+    chain
+        .deploy(
+            admin,
+            &GuildToken::BYTECODE,
+            &GuildToken::constructorCall { admin, genesisHolder: holder, genesisSupply: supply },
+        )
+        .expect("GuildToken deploys")
 }
 
 /// Accounts 5, 6 and 7 with 500k, 300k and 200k genesis tokens.

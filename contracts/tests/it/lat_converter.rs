@@ -10,7 +10,10 @@ use nsed_contracts::{
 };
 use proptest::prelude::*;
 
-use crate::{fixtures::deploy_lat, guild::tokens};
+use crate::{
+    fixtures::deploy_lat,
+    guild::{deploy_guild_token, tokens},
+};
 
 /// The exact conversion rule, independent of the contract's root-and-correct computation: the
 /// largest `q` with `p0·q·(2·S·WAD + k·(2c + q)) ≤ 2·S·WAD²·x`, found by bisection in 512 bits.
@@ -123,17 +126,7 @@ impl ConverterFixture {
         let mut chain = TestChain::new();
         let (guild, holder, user, other) =
             (chain.account(0), chain.account(1), chain.account(2), chain.account(3));
-        let token = chain
-            .deploy(
-                guild,
-                &GuildToken::BYTECODE,
-                &GuildToken::constructorCall {
-                    admin: guild,
-                    genesisHolder: holder,
-                    genesisSupply: genesis,
-                },
-            )
-            .expect("GuildToken deploys");
+        let token = deploy_guild_token(&mut chain, guild, holder, genesis);
         let lat = deploy_lat(&mut chain, guild, &[guild]);
         let converter = chain
             .deploy(
@@ -265,17 +258,7 @@ mod deployment {
     fn the_guild_holds_the_admin_role_and_the_constructor_announces_the_params() {
         let mut chain = TestChain::new();
         let guild = chain.account(0);
-        let token = chain
-            .deploy(
-                guild,
-                &GuildToken::BYTECODE,
-                &GuildToken::constructorCall {
-                    admin: guild,
-                    genesisHolder: guild,
-                    genesisSupply: tokens(1),
-                },
-            )
-            .unwrap();
+        let token = deploy_guild_token(&mut chain, guild, guild, tokens(1));
         let lat = deploy_lat(&mut chain, guild, &[]);
         let p = default_params();
         let receipt = chain
@@ -320,17 +303,7 @@ mod deployment {
         let mut chain = TestChain::new();
         let guild = chain.account(0);
         let lat = deploy_lat(&mut chain, guild, &[]);
-        let token = chain
-            .deploy(
-                guild,
-                &GuildToken::BYTECODE,
-                &GuildToken::constructorCall {
-                    admin: guild,
-                    genesisHolder: guild,
-                    genesisSupply: tokens(1),
-                },
-            )
-            .unwrap();
+        let token = deploy_guild_token(&mut chain, guild, guild, tokens(1));
         let deploy = |chain: &mut TestChain, lat: Address, guild_: Address, params: Params| {
             chain.deploy_with_receipt(
                 guild,
