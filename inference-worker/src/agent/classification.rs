@@ -1,28 +1,16 @@
-//! The classification policy for `tensor-f32` tasks (DESIGN.md §7.1).
-//!
-//! - **Belief.** Round 1: the model's class probabilities `p`. From round 2 on, the agent combines
-//!   its own belief with the previous round's support: `r = α·p + (1 − α)·q`, where `q` spreads
-//!   the positive net support of each proposed answer (the summed scores of the seats that
-//!   proposed it) over those answers. `α` = [`REVISION_SELF_WEIGHT`].
-//! - **Propose.** The class with the highest belief (ties to the lowest class).
-//! - **Evaluate.** Each other seat's answer `c` gets the weight `100 · (2·r_c / r_max − 1)`,
-//!   rounded and clamped to `[−100, 100]`: +100 for an answer as plausible as the agent's own
-//!   favourite, 0 for half as plausible, −100 for one it rules out. Unparseable answers get −100.
+//! The classification policy for `tensor-f32` tasks (DESIGN.md §7.1): the shared [`Belief`] rule
+//! over the ten digit classes, with the model's class probabilities as the agent's own belief and
+//! [`REVISION_SELF_WEIGHT`] as `α`.
 
 use nsed_protocol::wire::RoundView;
 
+use super::Belief;
 use crate::model::{NUM_CLASSES, Prediction};
 
 /// `α`: how much of the revised belief is the agent's own model (the rest is the previous
 /// round's support). At 0.5 support concentrated on one answer wins, while a confident own belief
 /// survives support split between several answers. `bench-deliberation` measures the effect.
 pub const REVISION_SELF_WEIGHT: f32 = 0.5;
-
-/// An agent's current belief over the classes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Belief {
-    weights: [f32; NUM_CLASSES],
-}
 
 /// The class a proposal's content names: a canonical decimal `0..NUM_CLASSES` and nothing else.
 ///
@@ -38,62 +26,11 @@ pub fn parse_answer(content: &str) -> Option<usize> {
     (class < NUM_CLASSES && class.to_string() == content).then_some(class)
 }
 
-impl Belief {
-    /// The belief for a round: the model's probabilities, revised by `previous` when given.
-    pub fn new(prediction: &Prediction, previous: Option<&RoundView>) -> Self {
-        let own = prediction.probabilities;
-        let Some(view) = previous else { return Self { weights: own } };
-        let mut support = [0f64; NUM_CLASSES];
-        for (content, score) in view.contents.iter().zip(&view.scores) {
-            if let Some(class) = content.as_deref().and_then(parse_answer) {
-                support[class] += *score as f64;
-            }
-        }
-        let positive: Vec<f64> = support.iter().map(|s| s.max(0.0)).collect();
-        let total: f64 = positive.iter().sum();
-        if total <= 0.0 {
-            return Self { weights: own };
-        }
-        let mut weights = [0f32; NUM_CLASSES];
-        for (class, w) in weights.iter_mut().enumerate() {
-            let crowd = (positive[class] / total) as f32;
-            *w = REVISION_SELF_WEIGHT * own[class] + (1.0 - REVISION_SELF_WEIGHT) * crowd;
-        }
-        Self { weights }
-    }
-
-    /// The class to propose and the belief in it.
-    pub fn proposal(&self) -> (usize, f32) {
-        let mut best = 0;
-        for class in 1..NUM_CLASSES {
-            if self.weights[class] > self.weights[best] {
-                best = class;
-            }
-        }
-        (best, self.weights[best])
-    }
-
-    /// Raw evaluation weights in `[−100, 100]` for the seats' `contents`, 0 for the agent's own
-    /// seat and for seats without a proposal.
-    pub fn evaluate(&self, contents: &[Option<String>], own_seat: usize) -> Vec<i32> {
-        let (_, top) = self.proposal();
-        contents
-            .iter()
-            .enumerate()
-            .map(|(seat, content)| match content {
-                _ if seat == own_seat => 0,
-                None => 0,
-                Some(content) => match parse_answer(content) {
-                    Some(class) if top > 0.0 => {
-                        let w = 100.0 * (2.0 * self.weights[class] / top - 1.0);
-                        w.round().clamp(-100.0, 100.0) as i32
-                    }
-                    Some(_) => 0,
-                    None => -100,
-                },
-            })
-            .collect()
-    }
+/// A classifier's belief for a round: its class probabilities over the classes `"0"`…`"9"`,
+/// revised by `previous` when given.
+pub fn class_belief(prediction: &Prediction, previous: Option<&RoundView>) -> Belief {
+    let answers = (0..NUM_CLASSES).map(|c| c.to_string()).collect();
+    Belief::new(answers, prediction.probabilities.to_vec()).revised(previous, REVISION_SELF_WEIGHT)
 }
 
 #[cfg(test)]
@@ -118,8 +55,8 @@ mod tests {
 
     #[test]
     fn round_one_proposes_the_models_label() {
-        let belief = Belief::new(&prediction(one_hot_ish(4, 0.7)), None);
-        assert_eq!(belief.proposal().0, 4);
+        let belief = class_belief(&prediction(one_hot_ish(4, 0.7)), None);
+        assert_eq!(belief.proposal().0, "4");
     }
 
     #[test]
@@ -127,7 +64,7 @@ mod tests {
         let mut probs = one_hot_ish(4, 0.6);
         probs[9] = 0.3;
         probs[0] = 0.0;
-        let belief = Belief::new(&prediction(probs), None);
+        let belief = class_belief(&prediction(probs), None);
         let contents = vec![
             Some("4".to_string()),
             None,
@@ -152,9 +89,10 @@ mod tests {
             contents: vec![Some("3".into()), Some("8".into()), Some("8".into())],
             votes: vec![None, None, None],
             scores: vec![-5, 12, 12],
+            rationales: vec![],
         };
-        let weak = Belief::new(&prediction(one_hot_ish(3, 0.35)), Some(&view));
-        assert_eq!(weak.proposal().0, 8);
+        let weak = class_belief(&prediction(one_hot_ish(3, 0.35)), Some(&view));
+        assert_eq!(weak.proposal().0, "8");
     }
 
     #[test]
@@ -164,10 +102,11 @@ mod tests {
             contents: vec![Some("3".into()), Some("8".into()), Some("1".into())],
             votes: vec![None, None, None],
             scores: vec![6, 8, -4],
+            rationales: vec![],
         };
-        assert_eq!(Belief::new(&prediction(one_hot_ish(3, 0.99)), Some(&view)).proposal().0, 3);
-        assert_eq!(Belief::new(&prediction(one_hot_ish(5, 0.99)), Some(&view)).proposal().0, 5);
-        assert_eq!(Belief::new(&prediction(one_hot_ish(5, 0.3)), Some(&view)).proposal().0, 8);
+        assert_eq!(class_belief(&prediction(one_hot_ish(3, 0.99)), Some(&view)).proposal().0, "3");
+        assert_eq!(class_belief(&prediction(one_hot_ish(5, 0.99)), Some(&view)).proposal().0, "5");
+        assert_eq!(class_belief(&prediction(one_hot_ish(5, 0.3)), Some(&view)).proposal().0, "8");
     }
 
     #[test]
@@ -177,11 +116,12 @@ mod tests {
             contents: vec![Some("1".into()), Some("2".into())],
             votes: vec![None, None],
             scores: vec![-3, 0],
+            rationales: vec![],
         };
         let probs = one_hot_ish(5, 0.5);
         assert_eq!(
-            Belief::new(&prediction(probs), Some(&view)),
-            Belief::new(&prediction(probs), None)
+            class_belief(&prediction(probs), Some(&view)),
+            class_belief(&prediction(probs), None)
         );
     }
 }

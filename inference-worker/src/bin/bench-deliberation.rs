@@ -3,7 +3,7 @@
 //!
 //! NSED runs through the very code the keeper and workers use: agents sign proposals and ballots
 //! (EIP-712), the [`Deliberation`] state machine checks and tallies them, and the agents' answers
-//! come from [`Belief`]. Only the transport is skipped: messages go straight from agent to state
+//! come from [`class_belief`]. Only the transport is skipped: messages go straight from agent to state
 //! machine instead of over NATS. Keys are derived from a fixed seed, so the run is reproducible.
 //!
 //! ```sh
@@ -18,7 +18,7 @@ use clap::Parser;
 use eyre::{WrapErr, eyre};
 use nsed_inference_worker::{
     Classifier, ClassifierOptions, ExecutionTarget, Manifest, OnnxRuntime, Prediction,
-    agent::{Belief, parse_answer},
+    agent::{Belief, class_belief, parse_answer},
     model::{NUM_CLASSES, load_test_split},
 };
 use nsed_protocol::{
@@ -122,10 +122,10 @@ fn deliberate(
         let round = d.round();
         let previous = d.previous_view();
         let beliefs: Vec<Belief> =
-            preds.iter().map(|p| Belief::new(p, previous.as_ref())).collect();
+            preds.iter().map(|p| class_belief(p, previous.as_ref())).collect();
         for (key, belief) in keys.iter().zip(&beliefs) {
             let (class, _) = belief.proposal();
-            d.accept_proposal(SignedProposal::sign(key, &domain, job, round, class.to_string())?)?;
+            d.accept_proposal(SignedProposal::sign(key, &domain, job, round, class.to_owned())?)?;
         }
         let set = d.close_proposals()?;
         for (seat, (key, belief)) in keys.iter().zip(&beliefs).enumerate() {

@@ -24,6 +24,9 @@ pub enum InferenceError {
     /// The model rejected the input or failed.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The language model rejected the prompt or failed.
+    #[error(transparent)]
+    Language(#[from] crate::llm::LlmError),
     /// The inference thread is gone (it panicked or the worker is shutting down).
     #[error("the inference thread has stopped")]
     Stopped,

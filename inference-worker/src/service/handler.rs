@@ -4,11 +4,26 @@ use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 use nsed_protocol::{
     quadratic_votes,
-    wire::{self, Phase, SignedBallot, SignedProposal, TASK_KIND_TENSOR_F32, Task, TensorInput},
+    wire::{
+        self, ChoiceInput, Phase, SignedBallot, SignedProposal, TASK_KIND_TENSOR_F32,
+        TASK_KIND_TEXT, TASK_KIND_TEXT_CHOICE, Task, TensorInput, TextInput,
+    },
 };
 
-use super::batcher::{Batcher, InferenceError};
-use crate::{agent::Belief, model::FEATURES};
+use super::{
+    batcher::{Batcher, InferenceError},
+    language::LanguageEngine,
+};
+use crate::{
+    agent::{
+        Belief, class_belief,
+        language::{
+            LanguagePolicy, answer_prompt, choice_belief, choice_prompt, judge_prompt,
+            normalize_answer, option_probabilities,
+        },
+    },
+    model::FEATURES,
+};
 
 /// A signed answer ready to publish.
 #[derive(Debug, Clone)]
@@ -40,9 +55,38 @@ impl Refusal {
     }
 }
 
-/// Checks what can be checked before any inference: addressee, deadline, kind, shape, and the
-/// phase's own fields. Returns the input row.
-pub(crate) fn check(task: &Task, me: Address, now_ms: u64) -> Result<[f32; FEATURES], Refusal> {
+/// What a worker answers with: a classifier or a language model and its policy.
+#[derive(Debug, Clone)]
+pub(crate) enum Engine {
+    Classifier(Batcher),
+    Language(LanguageEngine, LanguagePolicy),
+}
+
+impl Engine {
+    fn kinds(&self) -> &'static [&'static str] {
+        match self {
+            Self::Classifier(_) => &[TASK_KIND_TENSOR_F32],
+            Self::Language(..) => &[TASK_KIND_TEXT_CHOICE, TASK_KIND_TEXT],
+        }
+    }
+}
+
+/// A task's input, checked and decoded for its kind.
+#[derive(Debug, Clone)]
+pub(crate) enum Input {
+    Tensor([f32; FEATURES]),
+    Choice(ChoiceInput),
+    Text(TextInput),
+}
+
+/// Checks what can be checked before any inference: addressee, deadline, kind, the phase's own
+/// fields and the input's shape. Returns the decoded input.
+pub(crate) fn check(
+    task: &Task,
+    me: Address,
+    now_ms: u64,
+    engine: &Engine,
+) -> Result<Input, Refusal> {
     match task.agent() {
         Some(agent) if agent == me => {}
         Some(agent) => {
@@ -65,10 +109,11 @@ pub(crate) fn check(task: &Task, me: Address, now_ms: u64) -> Result<[f32; FEATU
             task.deadline_ms
         )));
     }
-    if task.kind != TASK_KIND_TENSOR_F32 {
+    if !engine.kinds().contains(&task.kind.as_str()) {
         return Err(Refusal::permanent(format!(
-            "unknown task kind {:?}: this worker handles {TASK_KIND_TENSOR_F32:?}",
-            task.kind
+            "unknown task kind {:?}: this worker handles {:?}",
+            task.kind,
+            engine.kinds()
         )));
     }
     if task.phase == Phase::Evaluate && task.proposals.len() != task.seats.len() {
@@ -84,6 +129,26 @@ pub(crate) fn check(task: &Task, me: Address, now_ms: u64) -> Result<[f32; FEATU
     {
         return Err(Refusal::permanent("previous round does not have one entry per seat"));
     }
+    match task.kind.as_str() {
+        TASK_KIND_TEXT_CHOICE => {
+            let input: ChoiceInput = serde_json::from_value(task.input.clone()).map_err(|e| {
+                Refusal::permanent(format!("input is not a {TASK_KIND_TEXT_CHOICE} input: {e}"))
+            })?;
+            input.validate().map_err(|e| Refusal::permanent(format!("bad question: {e}")))?;
+            Ok(Input::Choice(input))
+        }
+        TASK_KIND_TEXT => {
+            let input: TextInput = serde_json::from_value(task.input.clone()).map_err(|e| {
+                Refusal::permanent(format!("input is not a {TASK_KIND_TEXT} input: {e}"))
+            })?;
+            input.validate().map_err(|e| Refusal::permanent(format!("bad question: {e}")))?;
+            Ok(Input::Text(input))
+        }
+        _ => check_tensor(task).map(Input::Tensor),
+    }
+}
+
+fn check_tensor(task: &Task) -> Result<[f32; FEATURES], Refusal> {
     let input: TensorInput = serde_json::from_value(task.input.clone())
         .map_err(|e| Refusal::permanent(format!("input is not a tensor-f32 input: {e}")))?;
     if input.shape.iter().product::<usize>() != FEATURES || input.values.len() != FEATURES {
@@ -101,26 +166,46 @@ pub(crate) fn check(task: &Task, me: Address, now_ms: u64) -> Result<[f32; FEATU
     Ok(row)
 }
 
+fn inference_refusal(e: InferenceError) -> Refusal {
+    match e {
+        InferenceError::Stopped => Refusal { reason: e.to_string(), retry: true },
+        e => Refusal::permanent(format!("inference failed: {e}")),
+    }
+}
+
 /// Runs the model and signs the answer for a checked task.
 pub(crate) async fn answer(
     task: &Task,
-    row: [f32; FEATURES],
+    input: Input,
     signer: &PrivateKeySigner,
-    batcher: &Batcher,
+    engine: &Engine,
 ) -> Result<Answer, Refusal> {
-    let prediction = batcher.classify(row).await.map_err(|e| match e {
-        InferenceError::Stopped => Refusal { reason: e.to_string(), retry: true },
-        InferenceError::Model(e) => Refusal::permanent(format!("inference failed: {e}")),
-    })?;
-    let belief = Belief::new(&prediction, task.previous.as_ref());
+    let previous = task.previous.as_ref();
+    let (belief, rationale) = match (engine, input) {
+        (Engine::Classifier(batcher), Input::Tensor(row)) => {
+            let prediction = batcher.classify(row).await.map_err(inference_refusal)?;
+            (class_belief(&prediction, previous), None)
+        }
+        (Engine::Language(model, policy), Input::Choice(input)) => {
+            let (prompt, continuations) = choice_prompt(policy.style, &input);
+            let scores = model.score(prompt, continuations).await.map_err(inference_refusal)?;
+            let belief = choice_belief(&input, option_probabilities(policy, &scores));
+            (belief.revised(previous, policy.self_weight), None)
+        }
+        (Engine::Language(model, policy), Input::Text(input)) => {
+            text_belief(task, &input, model, policy).await?
+        }
+        _ => return Err(Refusal::permanent("the task's input does not suit this worker's model")),
+    };
     let domain = task.domain();
     match task.phase {
         Phase::Propose => {
-            let (class, confidence) = belief.proposal();
+            let (content, confidence) = belief.proposal();
             let mut proposal =
-                SignedProposal::sign(signer, &domain, task.job_id, task.round, class.to_string())
+                SignedProposal::sign(signer, &domain, task.job_id, task.round, content.to_owned())
                     .map_err(|e| Refusal::permanent(e.to_string()))?;
             proposal.confidence = Some(confidence);
+            proposal.rationale = rationale;
             Ok(Answer::Proposal(proposal))
         }
         Phase::Evaluate => {
@@ -142,3 +227,48 @@ pub(crate) async fn answer(
         }
     }
 }
+
+/// A free-form task's belief, and the rationale to share with a round-1 proposal.
+///
+/// Round 1 proposes what the model generates. Otherwise the candidates are the answers on the
+/// table (this round's proposals when evaluating, the previous round's when revising), each
+/// scored by the model as the answer to the question.
+async fn text_belief(
+    task: &Task,
+    input: &TextInput,
+    model: &LanguageEngine,
+    policy: &LanguagePolicy,
+) -> Result<(Belief, Option<String>), Refusal> {
+    let on_table: Vec<Option<String>> = match (task.phase, &task.previous) {
+        (Phase::Evaluate, _) => task.proposals.clone(),
+        (Phase::Propose, Some(previous)) => previous.contents.clone(),
+        (Phase::Propose, None) => {
+            let text = model
+                .generate(answer_prompt(policy.style, input), policy.max_new_tokens)
+                .await
+                .map_err(inference_refusal)?;
+            let answer = normalize_answer(input.format, &text).ok_or_else(|| {
+                Refusal::permanent("the model's answer has no final answer in the asked format")
+            })?;
+            let rationale: String = text.trim().chars().take(MAX_RATIONALE_CHARS).collect();
+            return Ok((Belief::new(vec![answer], vec![1.0]), Some(rationale)));
+        }
+    };
+    let mut candidates: Vec<String> = Vec::new();
+    for content in on_table.into_iter().flatten() {
+        if !candidates.contains(&content) {
+            candidates.push(content);
+        }
+    }
+    if candidates.is_empty() {
+        return Err(Refusal::permanent("no answers on the table to judge"));
+    }
+    let (prompt, continuations) = judge_prompt(policy.style, input, &candidates);
+    let scores = model.score(prompt, continuations).await.map_err(inference_refusal)?;
+    let belief = Belief::new(candidates, option_probabilities(policy, &scores));
+    Ok((belief.revised(task.previous.as_ref(), policy.self_weight), None))
+}
+
+/// Rationales shared with a proposal are cut to this many characters (well inside the
+/// deliberation's byte limit for any UTF-8 text).
+const MAX_RATIONALE_CHARS: usize = 500;

@@ -16,6 +16,7 @@
 
 mod batcher;
 mod handler;
+mod language;
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -41,9 +42,10 @@ use tracing::{debug, info, warn};
 
 use batcher::Batcher;
 pub use batcher::InferenceError;
-use handler::Refusal;
+use handler::{Engine, Refusal};
+use language::LanguageEngine;
 
-use crate::model::Classifier;
+use crate::{agent::language::LanguagePolicy, llm::LanguageModel, model::Classifier};
 
 /// How a worker runs; `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -105,7 +107,16 @@ pub enum WorkerError {
 pub struct Worker {
     config: WorkerConfig,
     signer: PrivateKeySigner,
-    classifier: Classifier,
+    model: AgentModel,
+}
+
+/// The model an agent answers with.
+#[derive(Debug)]
+enum AgentModel {
+    /// A digits classifier: answers `tensor-f32` tasks.
+    Classifier(Classifier),
+    /// A language model and its deliberation policy: answers `text-choice` and `text` tasks.
+    Language(Box<LanguageModel>, LanguagePolicy),
 }
 
 /// Shared by the consumer loop and every task handler.
@@ -114,7 +125,7 @@ struct Shared {
     bus: Bus,
     signer: PrivateKeySigner,
     agent: Address,
-    batcher: Batcher,
+    engine: Engine,
     config: WorkerConfig,
     in_flight: AtomicU32,
     done: Mutex<RecentIds>,
@@ -129,7 +140,17 @@ impl Worker {
         signer: PrivateKeySigner,
         classifier: Classifier,
     ) -> Self {
-        Self { config, signer, classifier }
+        Self { config, signer, model: AgentModel::Classifier(classifier) }
+    }
+
+    /// A worker for `signer`'s agent answering text tasks with `model` under `policy`.
+    pub fn with_language_model(
+        config: WorkerConfig,
+        signer: PrivateKeySigner,
+        model: LanguageModel,
+        policy: LanguagePolicy,
+    ) -> Self {
+        Self { config, signer, model: AgentModel::Language(Box::new(model), policy) }
     }
 
     /// The agent's address.
@@ -144,19 +165,29 @@ impl Worker {
     /// [`WorkerError`] if NATS is unreachable, the streams cannot be set up or the subscription
     /// breaks. Errors of single tasks are reported on the bus and never end the worker.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), WorkerError> {
-        let Self { config, signer, classifier } = self;
+        let Self { config, signer, model: agent_model } = self;
         let agent = signer.address();
-        let model = classifier.name().to_string();
-        let model_id = B256::from(classifier.model_id());
+        let (model, model_id) = match &agent_model {
+            AgentModel::Classifier(c) => (c.name().to_string(), B256::from(c.model_id())),
+            AgentModel::Language(m, _) => (m.name().to_string(), B256::from(m.model_id())),
+        };
         let bus = Bus::connect(&config.nats_url).await?;
         bus.ensure_streams().await?;
         let consumer = bus.task_consumer(agent, config.ack_wait, config.max_deliver).await?;
-        let batcher = Batcher::spawn(classifier, config.max_batch).map_err(WorkerError::Thread)?;
+        let engine = match agent_model {
+            AgentModel::Classifier(classifier) => Engine::Classifier(
+                Batcher::spawn(classifier, config.max_batch).map_err(WorkerError::Thread)?,
+            ),
+            AgentModel::Language(model, policy) => Engine::Language(
+                LanguageEngine::spawn(*model).map_err(WorkerError::Thread)?,
+                policy,
+            ),
+        };
         let shared = Arc::new(Shared {
             bus: bus.clone(),
             signer,
             agent,
-            batcher,
+            engine,
             config: config.clone(),
             in_flight: AtomicU32::new(0),
             done: Mutex::new(RecentIds::new(10_000)),
@@ -257,8 +288,8 @@ async fn handle(shared: &Shared, message: jetstream::Message) {
         ack(&message, AckKind::Ack).await;
         return;
     }
-    let row = match handler::check(&task, agent, now_ms()) {
-        Ok(row) => row,
+    let input = match handler::check(&task, agent, now_ms(), &shared.engine) {
+        Ok(input) => input,
         Err(refusal) => return refuse(shared, &message, &task, refusal).await,
     };
 
@@ -266,7 +297,7 @@ async fn handle(shared: &Shared, message: jetstream::Message) {
         if !shared.config.simulated_latency.is_zero() {
             tokio::time::sleep(shared.config.simulated_latency).await;
         }
-        handler::answer(&task, row, &shared.signer, &shared.batcher).await
+        handler::answer(&task, input, &shared.signer, &shared.engine).await
     };
     let outcome =
         with_progress_acks(&message, shared.config.ack_wait, &shared.give_back, work).await;

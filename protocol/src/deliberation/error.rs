@@ -64,6 +64,12 @@ pub enum RejectError {
         /// The content's length in bytes.
         len: usize,
     },
+    /// The proposal's rationale is longer than [`super::MAX_RATIONALE_BYTES`].
+    #[error("rationale of {len} bytes is over the limit")]
+    RationaleSize {
+        /// The rationale's length in bytes.
+        len: usize,
+    },
     /// The ballot judges a different proposal set.
     #[error("ballot commits to proposals {got}, the round's digest is {expected}")]
     DigestMismatch {

@@ -61,6 +61,9 @@ use crate::{
 
 /// Longest accepted proposal content in bytes.
 pub const MAX_CONTENT_BYTES: usize = 4096;
+/// Longest accepted rationale in bytes: rationales travel in every later task of the job, so they
+/// stay short enough that a round view of many seats fits one message.
+pub const MAX_RATIONALE_BYTES: usize = 2048;
 
 /// The round's proposals once collection closed: what evaluators judge and ballots commit to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,6 +231,11 @@ impl Deliberation {
         let len = proposal.content.len();
         if len == 0 || len > MAX_CONTENT_BYTES {
             return Err(RejectError::ContentSize { len });
+        }
+        if let Some(rationale) = &proposal.rationale
+            && rationale.len() > MAX_RATIONALE_BYTES
+        {
+            return Err(RejectError::RationaleSize { len: rationale.len() });
         }
         proposal
             .verify(&self.domain)

@@ -60,6 +60,11 @@ impl RoundRecord {
                 .collect(),
             votes: self.ballots.iter().map(|b| b.as_ref().map(|b| b.votes.clone())).collect(),
             scores: self.scores.clone(),
+            rationales: self
+                .proposals
+                .iter()
+                .map(|p| p.as_ref().and_then(|p| p.rationale.clone()))
+                .collect(),
         }
     }
 

@@ -18,7 +18,10 @@ pub use subjects::{
     HEARTBEAT_WILDCARD, RESULTS_STREAM, RESULTS_WILDCARD, TASKS_STREAM, TASKS_WILDCARD,
     failed_subject, heartbeat_subject, result_subject, task_message_id, task_subject,
 };
-pub use task::{RoundView, TASK_KIND_TENSOR_F32, Task, TensorInput};
+pub use task::{
+    AnswerFormat, ChoiceInput, MAX_CHOICES, MAX_QUESTION_BYTES, RoundView, TASK_KIND_TENSOR_F32,
+    TASK_KIND_TEXT, TASK_KIND_TEXT_CHOICE, Task, TensorInput, TextInput, TextInputError,
+};
 
 /// Version written into every message this crate produces.
 pub const WIRE_VERSION: u16 = 1;

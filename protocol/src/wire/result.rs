@@ -28,6 +28,10 @@ pub struct SignedProposal {
     /// How sure the agent is, in `[0, 1]`; informational, not signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f32>,
+    /// A short explanation shared with the other agents in the next round; advisory, not signed
+    /// and never settled on chain (agents treat it as untrusted text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rationale: Option<String>,
 }
 
 impl Versioned for SignedProposal {
@@ -68,6 +72,7 @@ impl SignedProposal {
             content,
             signature,
             confidence: None,
+            rationale: None,
         })
     }
 

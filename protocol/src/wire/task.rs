@@ -9,6 +9,16 @@ use crate::eip712;
 
 /// Task kind: classify a float32 tensor (`input` is a [`TensorInput`]).
 pub const TASK_KIND_TENSOR_F32: &str = "tensor-f32";
+/// Task kind: a multiple-choice question (`input` is a [`ChoiceInput`]); the answer is a label.
+pub const TASK_KIND_TEXT_CHOICE: &str = "text-choice";
+/// Task kind: a question answered in free form (`input` is a [`TextInput`]); the answer is the
+/// normalised final answer (for [`AnswerFormat::Number`], a canonical decimal number).
+pub const TASK_KIND_TEXT: &str = "text";
+
+/// Longest question accepted in a text task, in bytes (prompts must also fit the model's context).
+pub const MAX_QUESTION_BYTES: usize = 8192;
+/// Most options of a multiple-choice question.
+pub const MAX_CHOICES: usize = 26;
 
 /// One phase of one round of one job, addressed to the agent in seat `seat`.
 ///
@@ -88,6 +98,125 @@ pub struct TensorInput {
     pub values: Vec<f32>,
 }
 
+/// Input of a [`TASK_KIND_TEXT_CHOICE`] task: a question and its labelled options.
+///
+/// The answer a proposal carries is one of `labels` (by default `A`, `B`, `C`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChoiceInput {
+    /// The question.
+    pub question: String,
+    /// The options, in order.
+    pub choices: Vec<String>,
+    /// One label per option; empty means `A`, `B`, `C`, ….
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+/// Why a text task's input is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextInputError {
+    /// The question is empty or longer than [`MAX_QUESTION_BYTES`].
+    #[error("question of {0} bytes; 1 to {MAX_QUESTION_BYTES} bytes are accepted")]
+    QuestionLength(usize),
+    /// Fewer than two or more than [`MAX_CHOICES`] options.
+    #[error("{0} options; 2 to {MAX_CHOICES} are accepted")]
+    ChoiceCount(usize),
+    /// An option is empty.
+    #[error("option {0} is empty")]
+    EmptyChoice(usize),
+    /// Labels given, but not one per option, or repeated, or empty.
+    #[error("labels {0:?} are not one distinct, non-empty label per option")]
+    Labels(Vec<String>),
+}
+
+impl ChoiceInput {
+    /// The options' labels: the given ones, or `A`, `B`, `C`, ….
+    ///
+    /// ```
+    /// use nsed_protocol::wire::ChoiceInput;
+    /// let q = ChoiceInput { question: "2+2?".into(), choices: vec!["3".into(), "4".into()], labels: vec![] };
+    /// assert_eq!(q.labels(), ["A", "B"]);
+    /// ```
+    pub fn labels(&self) -> Vec<String> {
+        if self.labels.is_empty() {
+            (0..self.choices.len()).map(|i| char::from(b'A' + (i % 26) as u8).to_string()).collect()
+        } else {
+            self.labels.clone()
+        }
+    }
+
+    /// Checks the question, the options and the labels.
+    ///
+    /// # Errors
+    ///
+    /// [`TextInputError`] naming the first problem.
+    ///
+    /// ```
+    /// use nsed_protocol::wire::{ChoiceInput, TextInputError};
+    /// let q = ChoiceInput { question: "2+2?".into(), choices: vec!["4".into()], labels: vec![] };
+    /// assert_eq!(q.validate(), Err(TextInputError::ChoiceCount(1)));
+    /// ```
+    pub fn validate(&self) -> Result<(), TextInputError> {
+        check_question(&self.question)?;
+        let n = self.choices.len();
+        if !(2..=MAX_CHOICES).contains(&n) {
+            return Err(TextInputError::ChoiceCount(n));
+        }
+        if let Some(i) = self.choices.iter().position(|c| c.trim().is_empty()) {
+            return Err(TextInputError::EmptyChoice(i));
+        }
+        if !self.labels.is_empty() {
+            let distinct: std::collections::BTreeSet<&String> = self.labels.iter().collect();
+            if self.labels.len() != n
+                || distinct.len() != n
+                || self.labels.iter().any(|l| l.trim().is_empty())
+            {
+                return Err(TextInputError::Labels(self.labels.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a free-form answer is normalised before it is proposed and compared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerFormat {
+    /// The final number of the answer, as a canonical decimal (`"1,200.50"` → `"1200.5"`).
+    #[default]
+    Number,
+    /// The answer's first line, trimmed.
+    Line,
+}
+
+/// Input of a [`TASK_KIND_TEXT`] task: a question answered in free form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextInput {
+    /// The question.
+    pub question: String,
+    /// How answers are normalised.
+    #[serde(default)]
+    pub format: AnswerFormat,
+}
+
+impl TextInput {
+    /// Checks the question.
+    ///
+    /// # Errors
+    ///
+    /// [`TextInputError::QuestionLength`] for an empty or over-long question.
+    pub fn validate(&self) -> Result<(), TextInputError> {
+        check_question(&self.question)
+    }
+}
+
+fn check_question(question: &str) -> Result<(), TextInputError> {
+    if question.trim().is_empty() || question.len() > MAX_QUESTION_BYTES {
+        return Err(TextInputError::QuestionLength(question.len()));
+    }
+    Ok(())
+}
+
 /// What an agent sees of the previous round when it may revise its answer (DESIGN.md §6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundView {
@@ -99,4 +228,7 @@ pub struct RoundView {
     pub votes: Vec<Option<Vec<i64>>>,
     /// Net score of each seat.
     pub scores: Vec<i128>,
+    /// The rationale each seat shared with its proposal, if any (unsigned, advisory text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rationales: Vec<Option<String>>,
 }
