@@ -3,9 +3,11 @@
 //! The crate owns loading ONNX Runtime ([`runtime`]): the shared library extracted from the PyPI
 //! `onnxruntime` wheel by `scripts/setup.sh`, found through `ORT_DYLIB_PATH` and loaded with
 //! `ort`'s `load-dynamic`. On it, [`model`] verifies and runs the committed classifiers of
-//! `models/` (DESIGN.md §7.2). [`agent`] is the deliberation policy (how a model's beliefs become
-//! proposals and evaluation weights) and the agent key; [`service`] is the agent process — a
-//! JetStream consumer of the agent's task queue that answers with signed proposals and ballots.
+//! `models/` (DESIGN.md §7.2), and [`llm`] runs decoder-only language models (generation with a
+//! KV cache, chat templates, batched continuation scoring). [`agent`] is the deliberation policy
+//! (how a model's beliefs become proposals and evaluation weights) and the agent key; [`service`]
+//! is the agent process — a JetStream consumer of the agent's task queue that answers with signed
+//! proposals and ballots.
 //!
 //! The `bench-inference` binary measures [`Classifier::classify`] latency against Python
 //! `onnxruntime` on the same models and inputs.
@@ -22,10 +24,15 @@ use clap as _;
 use eyre as _;
 
 pub mod agent;
+pub mod llm;
 pub mod model;
 pub mod runtime;
 pub mod service;
 
+pub use llm::{
+    ChatMessage, ContinuationScore, Generation, GenerationParams, LanguageModel,
+    LanguageModelOptions, LlmError, LlmResult, Sampling, StopReason,
+};
 pub use model::{
     Classifier, ClassifierOptions, ExecutionReport, ExecutionTarget, Manifest, ModelEntry,
     ModelError, ModelResult, Prediction, Sha256Digest,

@@ -5,7 +5,7 @@
 //! CPU, logs a warning and says so in its [`ExecutionReport`]. The answers are the same either
 //! way, only slower or faster.
 
-use std::{fmt, num::NonZeroUsize};
+use std::{fmt, num::NonZeroUsize, path::Path};
 
 use ort::{
     environment::Environment,
@@ -108,28 +108,44 @@ pub(crate) fn build_session(
     model_bytes: &[u8],
     options: ClassifierOptions,
 ) -> ModelResult<(Session, ExecutionReport)> {
-    let session_error =
-        |source: ort::Error| ModelError::Session { model: model.to_owned(), source };
-    let cpu = || -> ModelResult<Session> {
-        builder(environment, options)
-            .map_err(session_error)?
-            .commit_from_memory(model_bytes)
-            .map_err(session_error)
+    build_session_from(environment, model, SessionSource::Memory(model_bytes), options)
+        .map_err(|source| ModelError::Session { model: model.to_owned(), source })
+}
+
+/// Where a session's graph comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SessionSource<'a> {
+    /// The bytes of a self-contained `.onnx` file.
+    Memory(&'a [u8]),
+    /// An `.onnx` file on disk; external data files beside it resolve relative to it.
+    File(&'a Path),
+}
+
+/// Builds a session for `source` on the requested target, falling back to the CPU when CUDA is
+/// requested but unavailable; `model` names the model in the fallback warning.
+pub(crate) fn build_session_from(
+    environment: &Environment,
+    model: &str,
+    source: SessionSource<'_>,
+    options: ClassifierOptions,
+) -> ort::Result<(Session, ExecutionReport)> {
+    let commit = |builder: &mut SessionBuilder| match source {
+        SessionSource::Memory(bytes) => builder.commit_from_memory(bytes),
+        SessionSource::File(path) => builder.commit_from_file(path),
     };
+    let cpu = || -> ort::Result<Session> { commit(&mut builder(environment, options)?) };
 
     let reason = match options.target {
         ExecutionTarget::Cpu => return Ok((cpu()?, ExecutionReport::on(ExecutionTarget::Cpu))),
-        ExecutionTarget::Cuda => {
-            match register_cuda(builder(environment, options).map_err(session_error)?) {
-                Ok(mut cuda) => match cuda.commit_from_memory(model_bytes) {
-                    Ok(session) => {
-                        return Ok((session, ExecutionReport::on(ExecutionTarget::Cuda)));
-                    }
-                    Err(e) => format!("cannot create a cuda session: {e}"),
-                },
-                Err(reason) => reason,
-            }
-        }
+        ExecutionTarget::Cuda => match register_cuda(builder(environment, options)?) {
+            Ok(mut cuda) => match commit(&mut cuda) {
+                Ok(session) => {
+                    return Ok((session, ExecutionReport::on(ExecutionTarget::Cuda)));
+                }
+                Err(e) => format!("cannot create a cuda session: {e}"),
+            },
+            Err(reason) => reason,
+        },
     };
     tracing::warn!(
         target: "inference_worker::model",

@@ -25,6 +25,7 @@ pub use classifier::Classifier;
 pub use digest::{DigestParseError, Sha256Digest};
 pub use error::{ModelError, ModelResult};
 pub use execution::{ClassifierOptions, ExecutionReport, ExecutionTarget};
+pub(crate) use execution::{SessionSource, build_session_from};
 pub use interface::{FEATURES, NUM_CLASSES};
 pub use manifest::{DatasetEntry, MANIFEST_FILE, Manifest, ModelEntry, ModelOutputs, TensorSpec};
 pub use prediction::Prediction;

@@ -7,4 +7,5 @@ mod execution;
 mod fixtures;
 mod input;
 mod integrity;
+mod llm;
 mod worker;
