@@ -460,7 +460,11 @@ impl LanguageModel {
                 next = sampler.next(self.last_logits(&step.logits)?);
             }
         }
-        let decode_ms = start.elapsed().as_secs_f64() * 1000.0 - prefill_ms;
+        let decode_ms = if params.max_new_tokens > 0 {
+            start.elapsed().as_secs_f64() * 1000.0 - prefill_ms
+        } else {
+            0.0
+        };
         let mut text = self.decode_with(&tokens, true)?;
         if let Some(at) = stop_at {
             text.truncate(at);

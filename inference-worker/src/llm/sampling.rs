@@ -135,7 +135,8 @@ pub struct Generation {
     pub stop: StopReason,
     /// Milliseconds spent on the prompt (one forward pass over it).
     pub prefill_ms: f64,
-    /// Milliseconds spent generating after the prompt: every token but the first.
+    /// Milliseconds spent generating after the prompt: every token but the first (0 when nothing
+    /// was generated).
     pub decode_ms: f64,
 }
 
