@@ -17,7 +17,7 @@
 //! re-prompts with the other answers; it only moves when the numeric support of the previous round
 //! outweighs its own belief, with `α` tuned on a dev split.
 
-use nsed_protocol::wire::{AnswerFormat, ChoiceInput, TextInput};
+use nsed_protocol::wire::{AnswerFormat, ChoiceInput, RoundView, TextInput};
 
 use super::Belief;
 
@@ -188,10 +188,71 @@ fn softmax(values: &[f64], temperature: f64) -> Vec<f32> {
     exp.iter().map(|e| (e / total) as f32).collect()
 }
 
-/// The agent's belief over a question's option labels.
-pub fn choice_belief(input: &ChoiceInput, probabilities: Vec<f32>) -> Belief {
-    Belief::new(input.labels(), probabilities)
+/// The agent's belief over a question's option labels in a round: its option probabilities
+/// under `policy`, revised by the previous round's support.
+pub fn choice_belief(
+    policy: &LanguagePolicy,
+    input: &ChoiceInput,
+    scores: &[OptionScore],
+    previous: Option<&RoundView>,
+) -> Belief {
+    Belief::new(input.labels(), option_probabilities(policy, scores))
+        .revised(previous, policy.self_weight)
 }
+
+/// The distinct answers on the table (proposal contents), in seat order.
+pub fn answer_candidates(contents: &[Option<String>]) -> Vec<String> {
+    let mut candidates: Vec<String> = Vec::new();
+    for content in contents.iter().flatten() {
+        if !candidates.contains(content) {
+            candidates.push(content.clone());
+        }
+    }
+    candidates
+}
+
+/// The agent's belief over free-form `candidates` scored with [`judge_prompt`], revised by the
+/// previous round's support.
+pub fn judged_belief(
+    policy: &LanguagePolicy,
+    candidates: Vec<String>,
+    scores: &[OptionScore],
+    previous: Option<&RoundView>,
+) -> Belief {
+    Belief::new(candidates, option_probabilities(policy, scores))
+        .revised(previous, policy.self_weight)
+}
+
+/// One agent of a language-model panel: a prepared model and how it deliberates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PanelAgent {
+    /// The agent's name (model and prompting).
+    pub name: &'static str,
+    /// The prepared model directory (under `.cache/llm/`) it runs.
+    pub model: &'static str,
+    /// Its policy.
+    pub policy: LanguagePolicy,
+}
+
+/// The three-agent panel of `nsed up --agents llm` and the language-model benchmark: two model
+/// families (SmolLM2 with its chat template; Gemma 3 zero-shot and with worked examples).
+pub const PANEL: [PanelAgent; 3] = [
+    PanelAgent {
+        name: "smollm2-chat",
+        model: "smollm2-135m-int4",
+        policy: LanguagePolicy::new(PromptStyle::Chat),
+    },
+    PanelAgent {
+        name: "gemma3-plain",
+        model: "gemma3-270m-int4",
+        policy: LanguagePolicy::new(PromptStyle::Plain),
+    },
+    PanelAgent {
+        name: "gemma3-few-shot",
+        model: "gemma3-270m-int4",
+        policy: LanguagePolicy::new(PromptStyle::FewShot),
+    },
+];
 
 /// The prompt a free-form answer is generated from; the model is asked to end with
 /// `The answer is …`.
@@ -370,8 +431,18 @@ mod tests {
 
     #[test]
     fn the_belief_is_over_the_option_labels() {
-        let belief = choice_belief(&question(), vec![0.2, 0.8]);
-        assert_eq!(belief.proposal(), ("B", 0.8));
+        let policy = LanguagePolicy {
+            normalization: ScoreNormalization::Sum,
+            temperature: 1.0,
+            ..LanguagePolicy::new(PromptStyle::Plain)
+        };
+        let scores = [
+            OptionScore { logprob: 0.2f64.ln(), tokens: 1, chars: 1 },
+            OptionScore { logprob: 0.8f64.ln(), tokens: 1, chars: 1 },
+        ];
+        let belief = choice_belief(&policy, &question(), &scores, None);
+        assert_eq!(belief.proposal().0, "B");
+        assert!((belief.proposal().1 - 0.8).abs() < 1e-6);
         let w = belief.evaluate(&[Some("A".into()), Some("B".into()), Some("Z".into())], 1);
         assert_eq!(w, vec![-50, 0, -100]);
     }

@@ -8,6 +8,7 @@ mod belief;
 mod classification;
 mod key;
 pub mod language;
+pub mod offline;
 
 pub use belief::Belief;
 pub use classification::{REVISION_SELF_WEIGHT, class_belief, parse_answer};

@@ -2,7 +2,7 @@
 //! (one round, and up to three rounds) on the held-out digits split.
 //!
 //! NSED runs through the very code the keeper and workers use: agents sign proposals and ballots
-//! (EIP-712), the [`Deliberation`] state machine checks and tallies them, and the agents' answers
+//! (EIP-712), the keeper's `Deliberation` state machine checks and tallies them, and the agents' answers
 //! come from [`class_belief`]. Only the transport is skipped: messages go straight from agent to state
 //! machine instead of over NATS. Keys are derived from a fixed seed, so the run is reproducible.
 //!
@@ -12,22 +12,16 @@
 
 use std::{num::NonZeroUsize, path::PathBuf};
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{B256, U256};
 use alloy_signer_local::PrivateKeySigner;
 use clap::Parser;
 use eyre::{WrapErr, eyre};
 use nsed_inference_worker::{
     Classifier, ClassifierOptions, ExecutionTarget, Manifest, OnnxRuntime, Prediction,
-    agent::{Belief, class_belief, parse_answer},
+    agent::{class_belief, offline, parse_answer},
     model::{NUM_CLASSES, load_test_split},
 };
-use nsed_protocol::{
-    deliberation::{Deliberation, Stage},
-    eip712,
-    halting::HaltingConfig,
-    quadratic_votes,
-    wire::{SignedBallot, SignedProposal},
-};
+use nsed_protocol::halting::HaltingConfig;
 
 /// Accuracy of single models, majority vote, probability averaging and NSED on the test split.
 #[derive(Debug, Parser)]
@@ -114,35 +108,14 @@ fn deliberate(
     credits: u64,
     halting: HaltingConfig,
 ) -> eyre::Result<NsedRun> {
-    let domain = eip712::domain(31337, Address::repeat_byte(0x4d));
-    let seats: Vec<Address> = keys.iter().map(PrivateKeySigner::address).collect();
-    let mut d = Deliberation::new(job, seats, domain.clone(), credits, halting)?;
-    let mut first_round = None;
-    while !matches!(d.stage(), Stage::Finished(_)) {
-        let round = d.round();
-        let previous = d.previous_view();
-        let beliefs: Vec<Belief> =
-            preds.iter().map(|p| class_belief(p, previous.as_ref())).collect();
-        for (key, belief) in keys.iter().zip(&beliefs) {
-            let (class, _) = belief.proposal();
-            d.accept_proposal(SignedProposal::sign(key, &domain, job, round, class.to_owned())?)?;
-        }
-        let set = d.close_proposals()?;
-        for (seat, (key, belief)) in keys.iter().zip(&beliefs).enumerate() {
-            let weights = belief.evaluate(&set.contents, seat);
-            let votes = quadratic_votes(&weights, seat, &set.proposed(), credits)?;
-            d.accept_ballot(SignedBallot::sign(key, &domain, job, round, set.digest, votes)?)?;
-        }
-        let record = d.close_round()?;
-        if round == 1 {
-            first_round = record.winning_content().and_then(parse_answer);
-        }
-    }
-    let outcome = d.outcome().ok_or_else(|| eyre!("a finished deliberation has an outcome"))?;
+    let run = offline::deliberate(keys, job, credits, halting, |seat, previous| {
+        class_belief(preds[seat], previous)
+    })
+    .map_err(|e| eyre!(e))?;
     Ok(NsedRun {
-        first_round,
-        answer: outcome.answer.and_then(|a| parse_answer(&a.content)),
-        rounds: outcome.rounds,
+        first_round: run.first_round.as_deref().and_then(parse_answer),
+        answer: run.answer.as_deref().and_then(parse_answer),
+        rounds: run.rounds,
     })
 }
 

@@ -21,7 +21,9 @@ pub enum LlmError {
         file: String,
     },
     /// No prepared model has this name.
-    #[error("no prepared model named `{name}`; the manifest lists {known:?} (run scripts/prepare-llms.sh)")]
+    #[error(
+        "no prepared model named `{name}`; the manifest lists {known:?} (run scripts/prepare-llms.sh)"
+    )]
     UnknownModel {
         /// The name asked for.
         name: String,

@@ -58,12 +58,15 @@ impl PreparedModels {
         let root = root.as_ref();
         let path = root.join(PREPARED_MANIFEST);
         if !path.is_file() {
-            return Err(LlmError::MissingFile { dir: root.to_path_buf(), file: PREPARED_MANIFEST.into() });
+            return Err(LlmError::MissingFile {
+                dir: root.to_path_buf(),
+                file: PREPARED_MANIFEST.into(),
+            });
         }
         let text = std::fs::read_to_string(&path)
             .map_err(|source| LlmError::Io { path: path.clone(), source })?;
-        let mut manifest: Self = serde_json::from_str(&text)
-            .map_err(|source| LlmError::InvalidJson { path, source })?;
+        let mut manifest: Self =
+            serde_json::from_str(&text).map_err(|source| LlmError::InvalidJson { path, source })?;
         manifest.root = root.to_path_buf();
         Ok(manifest)
     }

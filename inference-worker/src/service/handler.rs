@@ -18,8 +18,8 @@ use crate::{
     agent::{
         Belief, class_belief,
         language::{
-            LanguagePolicy, answer_prompt, choice_belief, choice_prompt, judge_prompt,
-            normalize_answer, option_probabilities,
+            LanguagePolicy, answer_candidates, answer_prompt, choice_belief, choice_prompt,
+            judge_prompt, judged_belief, normalize_answer,
         },
     },
     model::FEATURES,
@@ -189,8 +189,7 @@ pub(crate) async fn answer(
         (Engine::Language(model, policy), Input::Choice(input)) => {
             let (prompt, continuations) = choice_prompt(policy.style, &input);
             let scores = model.score(prompt, continuations).await.map_err(inference_refusal)?;
-            let belief = choice_belief(&input, option_probabilities(policy, &scores));
-            (belief.revised(previous, policy.self_weight), None)
+            (choice_belief(policy, &input, &scores, previous), None)
         }
         (Engine::Language(model, policy), Input::Text(input)) => {
             text_belief(task, &input, model, policy).await?
@@ -254,19 +253,13 @@ async fn text_belief(
             return Ok((Belief::new(vec![answer], vec![1.0]), Some(rationale)));
         }
     };
-    let mut candidates: Vec<String> = Vec::new();
-    for content in on_table.into_iter().flatten() {
-        if !candidates.contains(&content) {
-            candidates.push(content);
-        }
-    }
+    let candidates = answer_candidates(&on_table);
     if candidates.is_empty() {
         return Err(Refusal::permanent("no answers on the table to judge"));
     }
     let (prompt, continuations) = judge_prompt(policy.style, input, &candidates);
     let scores = model.score(prompt, continuations).await.map_err(inference_refusal)?;
-    let belief = Belief::new(candidates, option_probabilities(policy, &scores));
-    Ok((belief.revised(task.previous.as_ref(), policy.self_weight), None))
+    Ok((judged_belief(policy, candidates, &scores, task.previous.as_ref()), None))
 }
 
 /// Rationales shared with a proposal are cut to this many characters (well inside the
