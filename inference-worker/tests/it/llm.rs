@@ -9,7 +9,8 @@ use std::{
 
 use nsed_inference_worker::{
     ChatMessage, ExecutionTarget, GenerationParams, LanguageModel, LanguageModelOptions, LlmError,
-    Sha256Digest, StopReason, llm::ModelConfig,
+    Sha256Digest, StopReason,
+    llm::{DEFAULT_LLM_DIR, ModelConfig, PreparedModels},
 };
 
 use crate::fixtures::runtime;
@@ -520,21 +521,20 @@ fn a_language_model_can_move_to_another_thread() {
     assert_eq!(tokens.len(), 3);
 }
 
-/// The prepared models of `scripts/prepare-llms.sh`, when it has run.
-fn prepared(name: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/llm").join(name);
-    if dir.join("model.onnx").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} is not prepared (run scripts/prepare-llms.sh)", dir.display());
-        None
-    }
+/// A prepared model of `scripts/prepare-llms.sh`, verified against its manifest, when the
+/// script has run.
+fn prepared(name: &str) -> Option<LanguageModel> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(DEFAULT_LLM_DIR);
+    let Ok(manifest) = PreparedModels::load(&root) else {
+        eprintln!("skipping: {} has no manifest (run scripts/prepare-llms.sh)", root.display());
+        return None;
+    };
+    Some(manifest.load_model(runtime(), name, LanguageModelOptions::default()).unwrap())
 }
 
 #[test]
 fn smollm2_int4_knows_the_capital_of_france() {
-    let Some(dir) = prepared("smollm2-135m-int4") else { return };
-    let mut model = LanguageModel::load(runtime(), &dir, LanguageModelOptions::default()).unwrap();
+    let Some(mut model) = prepared("smollm2-135m-int4") else { return };
     let prompt = model
         .apply_chat_template(&[ChatMessage::user("What is the capital of France?")], true)
         .unwrap();
