@@ -4,18 +4,42 @@ use std::{path::PathBuf, time::Duration};
 
 use eyre::WrapErr;
 use nsed_inference_worker::{
-    Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig,
-    agent::{AGENT_KEY_ENV, KeyOrigin, load_or_create_key},
+    Classifier, ExecutionTarget, Manifest, OnnxRuntime, Sha256Digest, Worker, WorkerConfig,
+    agent::{
+        AGENT_KEY_ENV, KeyOrigin,
+        language::{LanguagePolicy, PromptStyle},
+        load_or_create_key,
+    },
+    llm::{DEFAULT_LLM_DIR, LanguageModel, LanguageModelOptions, PreparedModels},
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 /// Arguments of `nsed worker`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("engine").required(true).args(["model", "llm", "model_dir"])))]
 pub struct WorkerArgs {
-    /// Model to serve, by its name in the models manifest (e.g. `knn_pool4x4`).
+    /// Classifier to serve (`tensor-f32` tasks), by its name in the models manifest (e.g.
+    /// `knn_pool4x4`).
     #[arg(long, value_name = "NAME", env = "NSED_MODEL")]
-    pub model: String,
+    pub model: Option<String>,
+    /// Language model to serve (`text-choice` and `text` tasks), by its name among the prepared
+    /// models (e.g. `smollm2-135m-int4`; `scripts/prepare-llms.sh` prepares them).
+    #[arg(long, value_name = "NAME")]
+    pub llm: Option<String>,
+    /// Language model to serve from any model directory in the standard ONNX decoder layout (a
+    /// Hugging Face Optimum or onnxruntime-genai export: model.onnx, config.json, tokenizer.json).
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Directory of the prepared language models (manifest.json).
+    #[arg(long = "llm.dir", value_name = "DIR", default_value = DEFAULT_LLM_DIR)]
+    pub llm_dir: PathBuf,
+    /// How the language model is prompted: `chat` (its chat template), `plain` or `few-shot`.
+    #[arg(long = "llm.prompt-style", value_name = "STYLE", default_value = "chat")]
+    pub prompt_style: PromptStyle,
+    /// ONNX Runtime threads of the language model's session (default: ONNX Runtime's choice).
+    #[arg(long = "llm.threads", value_name = "N")]
+    pub llm_threads: Option<std::num::NonZeroUsize>,
     /// Directory holding manifest.json and the .onnx files.
     #[arg(long, value_name = "DIR", env = "NSED_MODELS_DIR", default_value = "models")]
     pub models_dir: PathBuf,
@@ -55,10 +79,17 @@ impl WorkerArgs {
     /// When the key, ONNX Runtime, the model or NATS cannot be set up, or the task subscription
     /// fails.
     pub async fn run(self) -> eyre::Result<()> {
+        let agent_name = match (&self.model, &self.llm, &self.model_dir) {
+            (Some(name), _, _) | (_, Some(name), _) => name.clone(),
+            (_, _, Some(dir)) => {
+                dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            }
+            _ => unreachable!("clap requires one of --model, --llm, --model-dir"),
+        };
         let key_file = self
             .key_file
             .clone()
-            .unwrap_or_else(|| PathBuf::from(format!(".nsed/keys/{}.key", self.model)));
+            .unwrap_or_else(|| PathBuf::from(format!(".nsed/keys/{agent_name}.key")));
         let env_key = std::env::var(AGENT_KEY_ENV).ok();
         let (signer, origin) = load_or_create_key(env_key.as_deref(), &key_file)?;
         match &origin {
@@ -74,21 +105,9 @@ impl WorkerArgs {
         }
 
         let runtime = OnnxRuntime::load(None).wrap_err("cannot load ONNX Runtime")?;
-        let manifest = Manifest::load(&self.models_dir)
-            .wrap_err_with(|| format!("cannot read the models in {}", self.models_dir.display()))?;
-        let entry = manifest.try_get(&self.model)?;
         let target = if self.cuda { ExecutionTarget::Cuda } else { ExecutionTarget::Cpu };
-        let classifier = Classifier::load(&runtime, &self.models_dir, entry, target)?;
-        if let Some(reason) = classifier.execution().fallback_reason() {
-            warn!(target: "nsed::worker", %reason, "running on the CPU instead of CUDA");
-        }
-        #[allow(clippy::print_stdout)]
-        {
-            println!("agent {} model {} sha256 {}", signer.address(), entry.name, entry.sha256);
-        }
-
         let config = WorkerConfig {
-            nats_url: self.nats_url,
+            nats_url: self.nats_url.clone(),
             capacity: self.capacity,
             max_batch: self.max_batch,
             ack_wait: Duration::from_millis(self.ack_wait_ms),
@@ -96,9 +115,50 @@ impl WorkerArgs {
             simulated_latency: Duration::from_millis(self.simulated_latency_ms),
             ..WorkerConfig::default()
         };
+        let worker = if let Some(name) = &self.model {
+            let manifest = Manifest::load(&self.models_dir).wrap_err_with(|| {
+                format!("cannot read the models in {}", self.models_dir.display())
+            })?;
+            let entry = manifest.try_get(name)?;
+            let classifier = Classifier::load(&runtime, &self.models_dir, entry, target)?;
+            if let Some(reason) = classifier.execution().fallback_reason() {
+                warn!(target: "nsed::worker", %reason, "running on the CPU instead of CUDA");
+            }
+            #[allow(clippy::print_stdout)]
+            {
+                println!("agent {} model {} sha256 {}", signer.address(), entry.name, entry.sha256);
+            }
+            Worker::new(config, signer, classifier)
+        } else {
+            let mut options = LanguageModelOptions::new(target);
+            options.intra_threads = self.llm_threads;
+            let model = match (&self.llm, &self.model_dir) {
+                (Some(name), _) => PreparedModels::load(&self.llm_dir)
+                    .and_then(|prepared| prepared.load_model(&runtime, name, options))
+                    .wrap_err_with(|| format!("cannot load the prepared model `{name}`"))?,
+                (_, Some(dir)) => LanguageModel::load(&runtime, dir, options)
+                    .wrap_err_with(|| format!("cannot load the model in {}", dir.display()))?,
+                _ => unreachable!("clap requires one of --model, --llm, --model-dir"),
+            };
+            if let Some(reason) = model.execution().fallback_reason() {
+                warn!(target: "nsed::worker", %reason, "running on the CPU instead of CUDA");
+            }
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "agent {} model {} sha256 {}",
+                    signer.address(),
+                    model.name(),
+                    Sha256Digest::from(model.model_id())
+                );
+            }
+            let policy = LanguagePolicy::new(self.prompt_style);
+            Worker::with_language_model(config, signer, model, policy)
+        };
+
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
-        Worker::new(config, signer, classifier).run(shutdown).await?;
+        worker.run(shutdown).await?;
         Ok(())
     }
 }

@@ -3,11 +3,17 @@
 //! Starts anvil and a JetStream nats-server (unless `--rpc-url` / `--nats-url` point elsewhere),
 //! deploys the suite (recording `deployments/<network>.json`), registers three agents and starts
 //! their workers (each with its own key and a different model), starts a keeper (granted its role
-//! by the deployment's bootstrap), then submits demo jobs from the held-out digits as a requester
-//! wallet would, shows progress while rounds run, and prints each settled answer beside the true
-//! label, the deliberation's accuracy, the guild fees that reached the guild timelock and the
-//! access tokens (LATs) the winning agents earned. `--once` exits when the demo is done; otherwise
-//! everything keeps serving until Ctrl-C and then stops.
+//! by the deployment's bootstrap), then submits demo jobs as a requester wallet would, shows
+//! progress while rounds run, and prints each settled answer beside the truth, the deliberation's
+//! accuracy, the guild fees that reached the guild timelock and the access tokens (LATs) the
+//! winning agents earned. `--once` exits when the demo is done; otherwise everything keeps serving
+//! until Ctrl-C and then stops.
+//!
+//! `--agents digits` (the default, fastest) seats three ONNX digit classifiers on held-out digits;
+//! `--agents llm` seats three language-model agents of two families ([`PANEL`]) on held-out
+//! multiple-choice questions and prints every round's proposals and support.
+
+mod text_demo;
 
 use std::{
     fmt,
@@ -31,9 +37,12 @@ use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance,
 use nsed_indexer::{Indexer, IndexerConfig};
 use nsed_inference_worker::{
     Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig,
+    agent::language::PANEL,
+    llm::{DEFAULT_LLM_DIR, LanguageModelOptions, PreparedModels},
     model::load_test_split,
 };
 use nsed_keeper::{Keeper, KeeperConfig};
+use nsed_protocol::wire::{TASK_KIND_TENSOR_F32, TASK_KIND_TEXT_CHOICE};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -42,15 +51,38 @@ use super::deploy::{SuiteOpts, deploy_and_record};
 /// The three models of the demo panel (the best three-model panel in BENCHMARKS.md).
 const DEMO_MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
 
+/// Which agents `nsed up` seats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentPanel {
+    /// Three ONNX digit classifiers answering held-out digits (fast).
+    Digits,
+    /// Three language-model agents (SmolLM2, Gemma 3 zero-shot, Gemma 3 with worked examples)
+    /// answering held-out multiple-choice questions.
+    Llm,
+}
+
 /// Arguments of `nsed up`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// Exit once the demo is done instead of serving until Ctrl-C.
     #[arg(long)]
     pub once: bool,
-    /// Number of demo jobs (held-out digits) to submit.
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    pub jobs: usize,
+    /// Which agents deliberate.
+    #[arg(long, value_enum, value_name = "PANEL", default_value_t = AgentPanel::Digits)]
+    pub agents: AgentPanel,
+    /// Number of demo jobs to submit [default: 8 digits, or 3 questions with `--agents llm`].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Directory of the prepared language models (`--agents llm`).
+    #[arg(long = "llm.dir", value_name = "DIR", default_value = DEFAULT_LLM_DIR)]
+    pub llm_dir: PathBuf,
+    /// Multiple-choice questions (JSONL) the language-model demo asks (`--agents llm`).
+    #[arg(
+        long = "llm.questions",
+        value_name = "PATH",
+        default_value = ".cache/llm/eval/arc_easy-test.jsonl"
+    )]
+    pub llm_questions: PathBuf,
     /// Chain to use.
     #[command(flatten)]
     pub rpc: RpcOpts,
@@ -208,27 +240,53 @@ impl UpArgs {
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
         let mut agents = Vec::new();
-        for name in DEMO_MODELS {
-            let entry = manifest.try_get(name)?;
-            let classifier =
-                Classifier::load(&runtime, &self.models_dir, entry, ExecutionTarget::Cpu)?;
-            let key = PrivateKeySigner::random();
-            let agent = key.address();
+        let worker_config = WorkerConfig { nats_url: nats_url.clone(), ..WorkerConfig::default() };
+        let mut panel: Vec<(&str, B256, Worker)> = Vec::new();
+        match self.agents {
+            AgentPanel::Digits => {
+                for name in DEMO_MODELS {
+                    let entry = manifest.try_get(name)?;
+                    let classifier =
+                        Classifier::load(&runtime, &self.models_dir, entry, ExecutionTarget::Cpu)?;
+                    let id = B256::from(classifier.model_id());
+                    let key = PrivateKeySigner::random();
+                    panel.push((name, id, Worker::new(worker_config.clone(), key, classifier)));
+                }
+            }
+            AgentPanel::Llm => {
+                let prepared = PreparedModels::load(&self.llm_dir).wrap_err(
+                    "the language models are not prepared (scripts/setup.sh prepares them)",
+                )?;
+                for agent in PANEL {
+                    // Three sessions share two cores: one thread each keeps them from
+                    // oversubscribing the machine.
+                    let mut options = LanguageModelOptions::new(ExecutionTarget::Cpu);
+                    options.intra_threads = Some(std::num::NonZeroUsize::MIN);
+                    let model = prepared
+                        .load_model(&runtime, agent.model, options)
+                        .wrap_err_with(|| format!("cannot load {}", agent.model))?;
+                    let id = B256::from(model.model_id());
+                    let key = PrivateKeySigner::random();
+                    let worker = Worker::with_language_model(
+                        worker_config.clone(),
+                        key,
+                        model,
+                        agent.policy,
+                    );
+                    panel.push((agent.name, id, worker));
+                }
+            }
+        }
+        for (name, model_id, worker) in panel {
+            let agent = worker.agent();
             market
-                .registerAgent(
-                    agent,
-                    B256::from(classifier.model_id()),
-                    format!("nsed://model/{name}"),
-                )
+                .registerAgent(agent, model_id, format!("nsed://model/{name}"))
                 .send()
                 .await?
                 .get_receipt()
                 .await
                 .wrap_err_with(|| format!("cannot register agent {agent}"))?;
-            let config = WorkerConfig { nats_url: nats_url.clone(), ..WorkerConfig::default() };
-            tasks.push(tokio::spawn(
-                Worker::new(config, key, classifier).run(shutdown.child_token()),
-            ));
+            tasks.push(tokio::spawn(worker.run(shutdown.child_token())));
             info!(target: "nsed::up", %agent, model = name, "agent registered and worker started");
             agents.push((agent, name));
         }
@@ -249,13 +307,41 @@ impl UpArgs {
         keeper_config.start_block = record.start_block;
         keeper_config.db_path = db.join("keeper.sqlite");
         keeper_config.poll_interval = Duration::from_millis(200);
+        if self.agents == AgentPanel::Llm {
+            // Three models share two cores: a phase can take tens of seconds.
+            keeper_config.phase_timeout = Duration::from_secs(120);
+        }
         let keeper = Keeper::new(keeper_config, roles.keeper.clone());
         let keeper_metrics = keeper.metrics();
         let keeper_task = tokio::spawn(keeper.run(shutdown.child_token()));
 
         // 4. Demo jobs, requested as a wallet would: mint, approve, requestJob.
-        let rows = load_test_split(&self.models_dir, &manifest.dataset)?;
-        let jobs = self.jobs.min(rows.len());
+        let mut demo: Vec<(&str, Vec<u8>, String)> = Vec::new();
+        let mut questions = Vec::new();
+        match self.agents {
+            AgentPanel::Digits => {
+                let rows = load_test_split(&self.models_dir, &manifest.dataset)?;
+                for (features, label) in rows.iter().take(self.jobs.unwrap_or(8)) {
+                    let input = serde_json::json!({"shape": [64], "values": features.to_vec()});
+                    demo.push((
+                        TASK_KIND_TENSOR_F32,
+                        serde_json::to_vec(&input)?,
+                        label.to_string(),
+                    ));
+                }
+            }
+            AgentPanel::Llm => {
+                questions = text_demo::load_questions(&self.llm_questions, self.jobs.unwrap_or(3))?;
+                for q in &questions {
+                    demo.push((
+                        TASK_KIND_TEXT_CHOICE,
+                        serde_json::to_vec(&q.input)?,
+                        q.truth.clone(),
+                    ));
+                }
+            }
+        }
+        let jobs = demo.len();
         let bounty = U256::from(10u64).pow(U256::from(18));
         let token = BountyToken::new(token_address, &as_deployer);
         token
@@ -277,11 +363,10 @@ impl UpArgs {
             .map(|b| b.header.timestamp)
             .unwrap_or_default();
         let mut requested = Vec::new();
-        for (features, label) in rows.iter().take(jobs) {
-            let input = serde_json::json!({"shape": [64], "values": features.to_vec()});
+        for (kind, input, truth) in demo {
             let spec = JobSpec {
-                kind: "tensor-f32".into(),
-                input: serde_json::to_vec(&input)?.into(),
+                kind: kind.into(),
+                input: input.into(),
                 agentsWanted: 3,
                 maxRounds: 3,
                 credits: 100,
@@ -296,16 +381,21 @@ impl UpArgs {
                 .find_map(|log| IDeliberationMarket::JobRequested::decode_log(&log.inner).ok())
                 .map(|e| e.jobId)
                 .ok_or_else(|| eyre!("requestJob emitted no JobRequested"))?;
-            requested.push((job_id, *label));
+            requested.push((job_id, truth));
         }
         info!(target: "nsed::up", jobs, chain_id, "demo jobs requested; deliberating");
 
         // 5. Progress until every job is settled.
         let started = Instant::now();
         let mut settled: Vec<Option<JobSettled>> = vec![None; requested.len()];
+        let mut settled_at: Vec<f64> = vec![0.0; requested.len()];
+        let limit = match self.agents {
+            AgentPanel::Digits => Duration::from_secs(300),
+            AgentPanel::Llm => Duration::from_secs(120 + 300 * jobs as u64),
+        };
         while settled.iter().any(Option::is_none) {
-            if started.elapsed() > Duration::from_secs(300) {
-                bail!("demo jobs did not settle within 5 minutes");
+            if started.elapsed() > limit {
+                bail!("demo jobs did not settle within {} s", limit.as_secs());
             }
             let logs = as_requester
                 .get_logs(
@@ -318,8 +408,10 @@ impl UpArgs {
             for log in logs {
                 if let Ok(event) = JobSettled::decode_log(&log.inner)
                     && let Some(i) = requested.iter().position(|(id, _)| *id == event.jobId)
+                    && settled[i].is_none()
                 {
                     settled[i] = Some(event.data);
+                    settled_at[i] = started.elapsed().as_secs_f64();
                 }
             }
             let done = settled.iter().filter(|s| s.is_some()).count();
@@ -329,6 +421,28 @@ impl UpArgs {
             }
         }
         let elapsed = started.elapsed();
+
+        if self.agents == AgentPanel::Llm {
+            // Jobs run one after another: each one's time is the gap since the previous one.
+            let mut previous = 0.0;
+            for (i, (job_id, _)) in requested.iter().enumerate() {
+                let Some(event) = &settled[i] else { continue };
+                let rounds = text_demo::settled_rounds(
+                    &as_requester,
+                    market_address,
+                    record.start_block,
+                    *job_id,
+                )
+                .await?;
+                let seconds = settled_at[i] - previous;
+                previous = settled_at[i];
+                text_demo::print_job(*job_id, &questions[i], &rounds, &event.content, seconds);
+            }
+            #[allow(clippy::print_stdout)]
+            {
+                println!();
+            }
+        }
 
         // 6. Where the money and the access tokens went.
         let economy =
@@ -426,7 +540,7 @@ struct Report<'a> {
     record_path: &'a std::path::Path,
     market: Address,
     agents: &'a [(Address, &'a str)],
-    requested: &'a [(U256, u8)],
+    requested: &'a [(U256, String)],
     settled: &'a [Option<JobSettled>],
     elapsed: Duration,
     rounds: u64,
@@ -453,7 +567,7 @@ impl Economy {
     async fn read<P: Provider>(
         provider: &P,
         record: &nsed_deploy::Deployment,
-        requested: &[(U256, u8)],
+        requested: &[(U256, String)],
         agents: &[(Address, &str)],
         local: bool,
     ) -> eyre::Result<Self> {
@@ -523,7 +637,7 @@ fn print_report(r: &Report<'_>) {
     let mut correct = 0;
     for ((job_id, truth), event) in r.requested.iter().zip(r.settled) {
         let Some(e) = event else { continue };
-        let ok = e.content == truth.to_string();
+        let ok = e.content == *truth;
         correct += usize::from(ok);
         println!(
             "{job_id:<4} {:<7} {truth:<6} {:<7} {} {}",
