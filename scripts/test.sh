@@ -31,5 +31,8 @@ cargo test --workspace --locked
 step "wallet test with cast (anvil, nats-server, nsed worker x3, nsed keeper)"
 bash scripts/cast-e2e.sh
 
+step "wallet test with cast, language-model agents (SmolLM2, Gemma 3 x2 on ONNX Runtime)"
+bash scripts/cast-e2e.sh llm
+
 step "arena game with cast (three wallets play a full game on anvil)"
 bash scripts/cast-arena.sh
