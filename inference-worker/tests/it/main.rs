@@ -8,4 +8,5 @@ mod fixtures;
 mod input;
 mod integrity;
 mod llm;
+mod text_worker;
 mod worker;

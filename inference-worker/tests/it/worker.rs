@@ -23,10 +23,11 @@ use crate::fixtures::{classifier, features};
 const MODEL: &str = "knn_pool4x4";
 const WAIT: Duration = Duration::from_secs(20);
 
-struct Running {
+/// A worker serving on a fresh nats-server, with a subscription to every result.
+pub(crate) struct Running {
     _nats: NatsInstance,
-    bus: Bus,
-    agent: Address,
+    pub(crate) bus: Bus,
+    pub(crate) agent: Address,
     other: Address,
     shutdown: CancellationToken,
     handle: tokio::task::JoinHandle<Result<(), nsed_inference_worker::WorkerError>>,
@@ -35,6 +36,13 @@ struct Running {
 
 impl Running {
     async fn start() -> Self {
+        Self::start_with(|config, signer| Worker::new(config, signer, classifier(MODEL))).await
+    }
+
+    /// Starts the worker `make` builds from a configuration and a fresh agent key.
+    pub(crate) async fn start_with(
+        make: impl FnOnce(WorkerConfig, PrivateKeySigner) -> Worker,
+    ) -> Self {
         let nats = NatsServer::spawn(NatsConfig::default()).unwrap();
         let signer = PrivateKeySigner::random();
         let agent = signer.address();
@@ -48,7 +56,7 @@ impl Running {
         // Subscribe before any task is sent so no answer can be missed.
         let results = bus.client().subscribe("nsed.result.>").await.unwrap();
         let shutdown = CancellationToken::new();
-        let worker = Worker::new(config, signer, classifier(MODEL));
+        let worker = make(config, signer);
         let handle = tokio::spawn(worker.run(shutdown.clone()));
         Self {
             _nats: nats,
@@ -67,7 +75,8 @@ impl Running {
         seats
     }
 
-    fn task(&self, phase: Phase, row: usize) -> Task {
+    /// A round-1 task of job 77 for this worker's seat, with the digits input of test row `row`.
+    pub(crate) fn task(&self, phase: Phase, row: usize) -> Task {
         let seats = self.seats();
         Task {
             version: wire::WIRE_VERSION,
@@ -87,11 +96,11 @@ impl Running {
         }
     }
 
-    async fn next_result(&mut self) -> async_nats::Message {
+    pub(crate) async fn next_result(&mut self) -> async_nats::Message {
         tokio::time::timeout(WAIT, self.results.next()).await.expect("an answer in time").unwrap()
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.shutdown.cancel();
         tokio::time::timeout(WAIT, self.handle).await.expect("stops in time").unwrap().unwrap();
     }

@@ -1,0 +1,93 @@
+//! A language-model worker (the tiny fixture decoder) answering text tasks over a real
+//! nats-server: signed proposals that name an option, valid ballots, and clear refusals.
+
+use nsed_inference_worker::{
+    LanguageModel, LanguageModelOptions, Worker,
+    agent::language::{LanguagePolicy, PromptStyle},
+};
+use nsed_protocol::{
+    validate_ballot,
+    wire::{self, Phase, SignedBallot, SignedProposal, TASK_KIND_TEXT_CHOICE, Task, TaskFailure},
+};
+
+use crate::{fixtures::runtime, worker::Running};
+
+async fn start(style: PromptStyle) -> Running {
+    Running::start_with(|config, signer| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-llm");
+        let model = LanguageModel::load(runtime(), dir, LanguageModelOptions::default()).unwrap();
+        Worker::with_language_model(config, signer, model, LanguagePolicy::new(style))
+    })
+    .await
+}
+
+fn choice_task(w: &Running, phase: Phase) -> Task {
+    let mut task = w.task(phase, 0);
+    task.kind = TASK_KIND_TEXT_CHOICE.into();
+    task.input = serde_json::json!({
+        "question": "Which planet is known as the red planet?",
+        "choices": ["Venus", "Mars", "Jupiter"],
+    });
+    task
+}
+
+#[tokio::test]
+async fn a_language_worker_proposes_an_option_label_and_votes_validly() {
+    for style in [PromptStyle::Chat, PromptStyle::Plain, PromptStyle::FewShot] {
+        let mut w = start(style).await;
+        let task = choice_task(&w, Phase::Propose);
+        w.bus.publish_task(&task).await.unwrap();
+        let proposal: SignedProposal = wire::decode(&w.next_result().await.payload).unwrap();
+        proposal.verify(&task.domain()).unwrap();
+        assert!(["A", "B", "C"].contains(&proposal.content.as_str()), "{}", proposal.content);
+        assert!(proposal.confidence.is_some_and(|c| c > 0.0 && c <= 1.0));
+
+        // The other seat proposes the option this agent did not: it is judged below its own.
+        let other = if proposal.content == "A" { "B" } else { "A" };
+        let mut eval = choice_task(&w, Phase::Evaluate);
+        eval.proposals = eval
+            .seats
+            .iter()
+            .map(|s| Some(if *s == w.agent { proposal.content.clone() } else { other.into() }))
+            .collect();
+        w.bus.publish_task(&eval).await.unwrap();
+        let ballot: SignedBallot = wire::decode(&w.next_result().await.payload).unwrap();
+        ballot.verify(&eval.domain()).unwrap();
+        validate_ballot(&ballot.votes, eval.seat, &[true, true], 100).unwrap();
+        let other_seat = 1 - eval.seat;
+        assert!(ballot.weights[other_seat] < 100, "{:?}", ballot.weights);
+        w.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_language_worker_refuses_digits_and_malformed_questions() {
+    let mut w = start(PromptStyle::Plain).await;
+    let digits = w.task(Phase::Propose, 0);
+    w.bus.publish_task(&digits).await.unwrap();
+    let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
+    assert!(failure.reason.contains("unknown task kind \"tensor-f32\""), "{}", failure.reason);
+
+    let mut one_option = choice_task(&w, Phase::Propose);
+    one_option.round = 2;
+    one_option.input = serde_json::json!({"question": "Why?", "choices": ["Because"]});
+    w.bus.publish_task(&one_option).await.unwrap();
+    let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
+    assert!(failure.reason.contains("1 options"), "{}", failure.reason);
+
+    let mut not_a_question = choice_task(&w, Phase::Propose);
+    not_a_question.round = 3;
+    not_a_question.input = serde_json::json!([1, 2, 3]);
+    w.bus.publish_task(&not_a_question).await.unwrap();
+    let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
+    assert!(failure.reason.contains("not a text-choice input"), "{}", failure.reason);
+
+    let mut free_form = choice_task(&w, Phase::Propose);
+    free_form.round = 4;
+    free_form.kind = wire::TASK_KIND_TEXT.into();
+    free_form.input = serde_json::json!({"question": ""});
+    w.bus.publish_task(&free_form).await.unwrap();
+    let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
+    assert!(failure.reason.contains("question of 0 bytes"), "{}", failure.reason);
+    w.stop().await;
+}
