@@ -8,5 +8,6 @@ mod fixtures;
 mod input;
 mod integrity;
 mod llm;
+mod llm_accuracy;
 mod text_worker;
 mod worker;
