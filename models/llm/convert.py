@@ -81,9 +81,12 @@ def hf_config(cfg, variant):
                             for t in cfg["layer_types"]],
         })
     if variant == "int4":
+        bits = cfg.get("weight_bits") or {}
         out["quantization_config"] = {
             "quant_method": "onnxruntime-matmulnbits", "bits": 4, "block_size": graph.BLOCK,
-            "symmetric": False, "embedding": "GatherBlockQuantized",
+            "symmetric": False, "zero_points": "uint8", "embedding": "GatherBlockQuantized",
+            "weights_8bit": sorted(k for k, v in bits.items() if v == 8),
+            "weights_fp16": sorted(k for k, v in bits.items() if v == 16),
         }
     return {k: v for k, v in out.items() if v is not None}
 
@@ -92,7 +95,7 @@ def save_model_dir(out, cfg, weights, variant, tok_json, tok_config, license_tex
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    model = graph.build_decoder(cfg, weights, variant)
+    model = graph.build_decoder(cfg, weights, variant, cfg.get("weight_bits"))
     say(f"graph built in {time.time() - t0:.1f}s ({len(model.graph.node)} nodes)")
     weight_bytes = sum(len(t.raw_data) for t in model.graph.initializer)
     onnx_path = out / "model.onnx"
@@ -106,6 +109,9 @@ def save_model_dir(out, cfg, weights, variant, tok_json, tok_config, license_tex
     else:
         onnx.save_model(model, str(onnx_path))
     del model
+    for p in (onnx_path, data_path):
+        if p.exists():
+            os.chmod(p, 0o644)  # onnx writes external data as 0600
     write_json(out / "config.json", hf_config(cfg, variant))
     (out / "tokenizer.json").write_text(tok_json, encoding="utf-8")
     write_json(out / "tokenizer_config.json", tok_config)

@@ -48,6 +48,25 @@ def unpermute_rope(w, n_heads):
     return w.reshape(n_heads, hd // 2, 2, inp).swapaxes(1, 2).reshape(out, inp)
 
 
+# GGUF tensor types with 6 or more bits per weight. The int4 variant does not bring these down to
+# 4 bits (Q4_K_M itself keeps attn_v, half of ffn_down and the embedding at 6-8 bits because
+# they are the sensitive ones): a projection stays fp16 on disk (a Cast that ONNX Runtime folds
+# into an fp32 weight at load), the embedding / output table gets 8 bits.
+HIGH_PRECISION_TYPES = {"F32", "F16", "BF16", "Q8_0", "Q8_1", "Q8_K", "Q6_K"}
+TABLES = ("token_embd.weight", "output.weight")
+
+
+def weight_bits(reader):
+    """name -> 4, 8 or 16 for every matrix, for graph.build_decoder's int4 variant."""
+    out = {}
+    for t in reader.tensors:
+        if len(t.shape) != 2:
+            continue
+        high = t.tensor_type.name in HIGH_PRECISION_TYPES
+        out[t.name] = (8 if t.name in TABLES else 16) if high else 4
+    return out
+
+
 def load_weights(reader, arch, n_heads, n_kv):
     weights = {}
     for t in reader.tensors:
@@ -167,8 +186,11 @@ def license_text(path):
         return None
     raw = Path(path).read_text(encoding="utf-8", errors="replace")
     if Path(path).suffix.lower() in (".html", ".htm"):
-        body = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", raw)
+        article = re.search(r"(?is)<article\b.*?</article>", raw)  # the page's text, no site chrome
+        body = article.group(0) if article else raw
+        body = re.sub(r"(?is)<(script|style|head|nav|devsite-[a-z-]+)\b.*?</\1>", " ", body)
         body = re.sub(r"(?i)<br\s*/?>|</(p|div|h[1-6]|li|tr|section|article)>", "\n", body)
+        body = re.sub(r"(?i)</?(a|strong|b|em|i|code|span|sup|sub)\b[^>]*>", "", body)  # inline
         body = html.unescape(re.sub(r"<[^>]+>", " ", body))
         lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in body.splitlines()]
         out, blank = [], False
@@ -186,6 +208,7 @@ def license_text(path):
 def convert(gguf_path, variant, out, license_path, save_model_dir, say):
     reader = GGUFReader(gguf_path)
     cfg = model_config(reader)
+    cfg["weight_bits"] = weight_bits(reader)
     say(f"{Path(gguf_path).name}: {cfg['family']}, {cfg['num_hidden_layers']} layers, hidden "
         f"{cfg['hidden_size']}, heads {cfg['num_attention_heads']}/{cfg['num_key_value_heads']}, "
         f"vocab {cfg['vocab_size']} -> {variant}")

@@ -19,44 +19,86 @@ BLOCK = 32      # int4 block size along the input dimension
 
 
 # ---------------------------------------------------------------------------------------------
-# int4 block quantization (asymmetric, uint8 zero points), the layout MatMulNBits expects
+# block quantization (asymmetric, uint8 zero points), the layout MatMulNBits expects
 # ---------------------------------------------------------------------------------------------
 
-def quantize_int4(w):
-    """w: float [N, K] (K % 32 == 0). Returns (packed [N, K/32, 16] uint8, scales [N, K/32] f32,
-    zero_points [N, ceil(K/64)] uint8) such that w ~= (q - zp) * scale per block of 32 along K.
+SEARCH_FACTORS = np.linspace(0.6, 1.0, 9, dtype=np.float32)  # range shrink factors tried (4-bit)
 
-    Block range always includes 0 (min <= 0 <= max) so the integer zero point is in 0..15.
-    Nibbles are packed low first: byte j of a block holds element 2j (low) and 2j+1 (high).
+
+def _pack_zero_points(zp, bits):
+    n, nb = zp.shape
+    if bits == 8:
+        return zp
+    if nb % 2:
+        zp = np.concatenate([zp, np.zeros((n, 1), np.uint8)], axis=1)
+    return (zp[:, 0::2] | (zp[:, 1::2] << 4)).astype(np.uint8)
+
+
+def _quantize_rows(blocks, bits):
+    """blocks [n, nb, 32] -> (q uint8 [n, nb, 32], scale f32 [n, nb], zp uint8 [n, nb])."""
+    qmax = (1 << bits) - 1
+    lo0 = np.minimum(blocks.min(axis=2), 0.0)
+    hi0 = np.maximum(blocks.max(axis=2), 0.0)
+    factors = SEARCH_FACTORS if bits == 4 else np.ones(1, np.float32)
+    best_err = np.full(lo0.shape, np.inf, np.float32)
+    best_scale = np.ones(lo0.shape, np.float32)
+    best_zp = np.zeros(lo0.shape, np.float32)
+    for f in factors:
+        scale = (hi0 - lo0) * f / qmax
+        scale = np.where(scale == 0.0, 1.0, scale).astype(np.float32)
+        zp = np.clip(np.rint(-lo0 * f / scale), 0, qmax)
+        q = np.clip(np.rint(blocks / scale[..., None]) + zp[..., None], 0, qmax) - zp[..., None]
+        if bits == 4:  # least-squares scale for these integer levels
+            num, den = (blocks * q).sum(axis=2), (q * q).sum(axis=2)
+            fitted = num / np.maximum(den, 1e-30)
+            scale = np.where((den > 0) & (fitted > 0), fitted, scale).astype(np.float32)
+        err = ((q * scale[..., None] - blocks) ** 2).sum(axis=2)
+        better = err < best_err
+        best_err = np.where(better, err, best_err)
+        best_scale = np.where(better, scale, best_scale)
+        best_zp = np.where(better, zp, best_zp)
+    q = np.clip(np.rint(blocks / best_scale[..., None]) + best_zp[..., None], 0, qmax).astype(np.uint8)
+    return q, best_scale.astype(np.float32), best_zp.astype(np.uint8)
+
+
+def quantize_blocks(w, bits=4):
+    """w: float [N, K] (K % 32 == 0), bits 4 or 8. Returns (packed [N, K/32, 32*bits/8] uint8,
+    scales [N, K/32] f32, zero_points uint8: [N, ceil(K/64)] for 4 bits (two per byte, low nibble
+    first), [N, K/32] for 8 bits) with w ~= (q - zp) * scale per block of 32 along K.
+
+    Each block's range includes 0, so the integer zero point fits. 4 bits: the range is shrunk by
+    each of SEARCH_FACTORS and the scale refitted by least squares; the choice with the smallest
+    squared error wins. 8 bits: plain min/max. Nibbles are packed low first: byte j of a block
+    holds element 2j (low) and 2j+1 (high).
     """
     w = np.asarray(w, dtype=np.float32)
     n, k = w.shape
     if k % BLOCK:
-        raise ValueError(f"int4: input dimension {k} is not a multiple of {BLOCK}")
+        raise ValueError(f"block quantization: input dimension {k} is not a multiple of {BLOCK}")
+    if bits not in (4, 8):
+        raise ValueError(f"bits must be 4 or 8, not {bits}")
     nb = k // BLOCK
-    blocks = w.reshape(n, nb, BLOCK)
-    lo = np.minimum(blocks.min(axis=2), 0.0)
-    hi = np.maximum(blocks.max(axis=2), 0.0)
-    scale = (hi - lo) / 15.0
-    scale = np.where(scale == 0.0, 1.0, scale).astype(np.float32)
-    zp = np.clip(np.rint(-lo / scale), 0, 15).astype(np.uint8)
-    q = np.clip(np.rint(blocks / scale[:, :, None]) + zp[:, :, None], 0, 15).astype(np.uint8)
-    packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8)
-    if nb % 2:
-        zp = np.concatenate([zp, np.zeros((n, 1), np.uint8)], axis=1)
-    zp_packed = (zp[:, 0::2] | (zp[:, 1::2] << 4)).astype(np.uint8)
-    return packed, scale, zp_packed
+    qs, scales, zps = [], [], []
+    for r0 in range(0, n, 8192):  # bounded temporaries for the large embedding tables
+        q, sc, zp = _quantize_rows(w[r0:r0 + 8192].reshape(-1, nb, BLOCK), bits)
+        qs.append(q if bits == 8 else (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8))
+        scales.append(sc)
+        zps.append(zp)
+    return np.concatenate(qs), np.concatenate(scales), _pack_zero_points(np.concatenate(zps), bits)
 
 
-def dequantize_int4(packed, scale, zp_packed):
+def dequantize_blocks(packed, scale, zp_packed, bits=4):
     n, nb, _ = packed.shape
-    q = np.empty((n, nb, BLOCK), np.float32)
-    q[:, :, 0::2] = packed & 0x0F
-    q[:, :, 1::2] = packed >> 4
-    zp = np.empty((n, zp_packed.shape[1] * 2), np.float32)
-    zp[:, 0::2] = zp_packed & 0x0F
-    zp[:, 1::2] = zp_packed >> 4
-    zp = zp[:, :nb]
+    if bits == 8:
+        q, zp = packed.astype(np.float32), zp_packed.astype(np.float32)
+    else:
+        q = np.empty((n, nb, BLOCK), np.float32)
+        q[:, :, 0::2] = packed & 0x0F
+        q[:, :, 1::2] = packed >> 4
+        zp = np.empty((n, zp_packed.shape[1] * 2), np.float32)
+        zp[:, 0::2] = zp_packed & 0x0F
+        zp[:, 1::2] = zp_packed >> 4
+        zp = zp[:, :nb]
     return ((q - zp[:, :, None]) * scale[:, :, None]).reshape(n, nb * BLOCK)
 
 
@@ -95,9 +137,16 @@ class Builder:
         return self.consts[key]
 
 
-def build_decoder(cfg, weights, variant):
+def build_decoder(cfg, weights, variant, weight_bits=None):
     """cfg: dict (see convert.py `model_config`); weights: dict name -> float32 numpy array;
-    variant: "fp32" or "int4". Returns an onnx.ModelProto."""
+    variant: "fp32" or "int4". In int4, every projection is a MatMulNBits with 4 bits, except
+    where weight_bits (name -> 4, 8 or 16) says otherwise: 8 is a MatMulNBits with 8 bits (with
+    accuracy_level 4, int8 compute, which ONNX Runtime's CPU kernels need to be fast at 8 bits;
+    meant for the embedding / lm_head table), 16 an fp16 initializer Cast to fp32 (folded into
+    an fp32 weight when the session loads). The embedding is a GatherBlockQuantized over the same
+    quantized table as a tied lm_head (one copy on disk).
+    Returns an onnx.ModelProto."""
+    weight_bits = weight_bits or {}
     if variant not in ("fp32", "int4"):
         raise ValueError(f"unknown variant {variant}")
     b = Builder()
@@ -108,6 +157,16 @@ def build_decoder(cfg, weights, variant):
     eps = cfg["rms_norm_eps"]
     gemma = cfg["family"] == "gemma3"
     int4 = variant == "int4"
+    shared = {}  # initializer names of quantized tables, by weight name (a tied table is shared)
+
+    def quantized(wname, w):
+        if wname not in shared:
+            bits = weight_bits.get(wname, 4)
+            packed, scale, zp = quantize_blocks(w, bits)
+            base = wname.replace(".weight", "")
+            shared[wname] = (b.init(base + ".qweight", packed), b.init(base + ".scales", scale),
+                             b.init(base + ".qzeros", zp), bits)
+        return shared[wname]
 
     f32 = TensorProto.FLOAT
     i64 = TensorProto.INT64
@@ -129,13 +188,15 @@ def build_decoder(cfg, weights, variant):
         w = weights[wname]
         assert w.shape == (out_features, in_features), (wname, w.shape)
         base = wname.replace(".weight", "")
+        if int4 and weight_bits.get(wname) == 16:  # fp16 on disk, folded to fp32 at load
+            wt = b.init(base + ".weight_t_fp16", w.T.astype(np.float16))
+            return b.op("MatMul", [x, b.op("Cast", [wt], hint=base + "_f32", to=TensorProto.FLOAT)],
+                        hint=base)
         if int4:
-            packed, scale, zp = quantize_int4(w)
-            bq = b.init(base + ".qweight", packed)
-            sc = b.init(base + ".scales", scale.reshape(-1))
-            z = b.init(base + ".qzeros", zp.reshape(-1))
+            bq, sc, z, bits = quantized(wname, w)
+            extra = {"accuracy_level": 4} if bits == 8 else {}
             return b.op("MatMulNBits", [x, bq, sc, z], hint=base, domain="com.microsoft",
-                        K=in_features, N=out_features, bits=4, block_size=BLOCK)
+                        K=in_features, N=out_features, bits=bits, block_size=BLOCK, **extra)
         wt = b.init(base + ".weight_t", w.T)
         return b.op("MatMul", [x, wt], hint=base)
 
@@ -151,12 +212,13 @@ def build_decoder(cfg, weights, variant):
     emb = weights["token_embd.weight"]
     assert emb.shape == (vocab, h), emb.shape
     if int4:
-        packed, scale, zp = quantize_int4(emb)
-        edata = b.init("token_embd.qweight", packed.reshape(vocab, h // 2))
-        escale = b.init("token_embd.scales", scale)
-        ezp = b.init("token_embd.qzeros", zp)
+        # MatMulNBits wants the table as [N, K/32, bytes per block]; GatherBlockQuantized as
+        # [N, K*bits/8]: the same bytes, reshaped (no second copy for a tied lm_head)
+        eq, escale, ezp, ebits = quantized("token_embd.weight", emb)
+        edata = b.op("Reshape", [eq, b.const([vocab, h * ebits // 8])], hint="embed_table")
         hidden = b.op("GatherBlockQuantized", [edata, "input_ids", escale, ezp], hint="embed",
-                      domain="com.microsoft", gather_axis=0, quantize_axis=1, block_size=BLOCK, bits=4)
+                      domain="com.microsoft", gather_axis=0, quantize_axis=1, block_size=BLOCK,
+                      bits=ebits)
     else:
         etab = b.init("token_embd.weight", emb)
         hidden = b.op("Gather", [etab, "input_ids"], hint="embed", axis=0)
@@ -292,13 +354,8 @@ def build_decoder(cfg, weights, variant):
 
     x = rms_norm(hidden, "output_norm.weight")
     head = "output.weight" if "output.weight" in weights else None
-    if int4:
-        if head is None:  # tied: quantize the embedding once more for MatMulNBits
-            weights = dict(weights, **{"lm_head.weight": emb})
-            head = "lm_head.weight"
-        logits = linear(x, head, vocab, h)
-    elif head is None:
-        # tied weights in fp32: share the embedding table through Gemm(transB=1)
+    if head is None and not int4:
+        # tied weights kept in fp32: share the embedding table through Gemm(transB=1)
         x2 = b.op("Reshape", [x, b.const([-1, h])], hint="x2d")
         l2 = b.op("Gemm", [x2, "token_embd.weight"], hint="lm_head", transB=1)
         out_shape = b.op("Concat", [b.op("Unsqueeze", [batch, b.const([0])]),
@@ -306,6 +363,7 @@ def build_decoder(cfg, weights, variant):
                          hint="shp_logits", axis=0)
         logits = b.op("Reshape", [l2, out_shape], hint="logits3")
     else:
+        head = head or "token_embd.weight"  # tied, int4: MatMulNBits over the same table
         logits = linear(x, head, vocab, h)
     if cfg.get("final_logit_softcapping"):
         cap = b.const(cfg["final_logit_softcapping"], np.float32)
