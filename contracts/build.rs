@@ -1,17 +1,29 @@
-//! Compiles `contracts/src` with foundry-compilers and generates the Rust side of every contract.
+//! Compiles `contracts/src` and the test harnesses of `contracts/harness` with foundry-compilers
+//! and generates the Rust side of every contract.
 //!
 //! `foundry.toml` at the workspace root is the single source of truth for the Solidity build:
 //! `npx forge build` reads it, and this script parses the same keys instead of repeating them.
-//! Unknown keys are rejected, so a setting forge would honour can never be silently ignored here.
+//! Unknown build keys are rejected, so a setting forge would honour can never be silently ignored
+//! here. forge's own `[fmt]` and `[lint]` sections configure `forge fmt` / `forge lint`, not the
+//! build, and are skipped.
 //!
 //! Outputs, all under `OUT_DIR`:
 //! - `artifacts/`, `solidity-files-cache.json`: foundry-compilers' own output and cache, so an
 //!   unchanged source tree does not call solc again;
-//! - `abi/<Name>.json`: `{abi, bytecode, deployedBytecode}` per contract of `contracts/src`, the
-//!   shape `alloy::sol!` reads;
-//! - `contracts.rs`: the artifact table and one `sol!` binding module per contract.
+//! - `abi/<Name>.json`: `{abi, bytecode, deployedBytecode}` per contract of `contracts/src` and
+//!   `contracts/harness`, the shape `alloy::sol!` reads;
+//! - `contracts.rs`: the artifact table and one `sol!` binding module per contract. A JSON ABI
+//!   carries enums as bare `uint8`s, so each module also gets a `sol!` enum (with its variants,
+//!   read from solc's AST) for every enum its contract declares, e.g.
+//!   `i_deliberation_market::JobStatus`. Only
+//!   `contracts/src` is production: harness contracts (foundry.toml's `test` directory) are left
+//!   out of `ARTIFACTS` and their bindings exist only with the `testkit` feature.
 //!
 //! A contract that does not compile fails `cargo build` with solc's own diagnostics.
+#![allow(
+    clippy::disallowed_macros,
+    reason = "cargo reads a build script's instructions from its stdout"
+)]
 
 use std::{
     collections::BTreeMap,
@@ -28,13 +40,19 @@ use foundry_compilers::{
     artifacts::{EvmVersion, Optimizer, Remapping, Settings},
     solc::{Solc, SolcCompiler, SolcLanguage, SolcSettings},
 };
-use serde::Deserialize;
+use serde::{Deserialize, de::IgnoredAny};
 
 /// The `foundry.toml` document; only `[profile.default]` is used.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FoundryToml {
     profile: Profiles,
+    /// `forge fmt` settings: formatting only, nothing the build reads.
+    #[serde(default, rename = "fmt")]
+    _fmt: Option<IgnoredAny>,
+    /// `forge lint` settings: linting only, nothing the build reads.
+    #[serde(default, rename = "lint")]
+    _lint: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,8 +120,10 @@ fn run() -> Result<(), String> {
     }
 
     let sources_dir = root.join(&profile.src);
+    let harness_dir = root.join(&profile.test);
     println!("cargo:rerun-if-changed={}", foundry_toml.display());
     println!("cargo:rerun-if-changed={}", sources_dir.display());
+    println!("cargo:rerun-if-changed={}", harness_dir.display());
     println!("cargo:rerun-if-changed={}", root.join(&profile.solc).display());
     println!("cargo:rerun-if-changed={}", root.join("package-lock.json").display());
 
@@ -117,7 +137,7 @@ fn run() -> Result<(), String> {
     let paths = ProjectPathsConfig::builder()
         .root(&root)
         .sources(&sources_dir)
-        .tests(root.join(&profile.test))
+        .tests(&harness_dir)
         .scripts(root.join(&profile.script))
         .libs(profile.libs.iter().map(|l| root.join(l)))
         .remappings(remappings)
@@ -153,7 +173,8 @@ fn run() -> Result<(), String> {
         .map_err(|e| format!("cannot set up the Solidity project: {e}"))?;
 
     // Only sources the project owns matter for the sources list; the rest are compiled as
-    // dependencies. Listing contracts only from `contracts/src` keeps OpenZeppelin's out of the API.
+    // dependencies. Listing contracts only from `contracts/src` (production) and the harness
+    // directory (tests) keeps OpenZeppelin's out of the API.
     let output = project.compile().map_err(|e| format!("solc failed: {e}"))?;
     if output.has_compiler_errors() {
         return Err(format!("Solidity compilation failed:\n{output}"));
@@ -166,11 +187,18 @@ fn run() -> Result<(), String> {
     for (id, artifact) in output.artifact_ids() {
         let source =
             if id.source.is_absolute() { id.source.clone() } else { root.join(&id.source) };
-        if !source.starts_with(&sources_dir) {
+        let harness = if source.starts_with(&sources_dir) {
+            false
+        } else if source.starts_with(&harness_dir) {
+            true
+        } else {
             continue;
-        }
+        };
         let json = serde_json::to_value(artifact).map_err(|e| e.to_string())?;
-        let contract = ContractFiles::from_artifact(&json);
+        let mut contract = ContractFiles::from_artifact(&json, harness);
+        if let Some(ast) = json.get("ast") {
+            collect_enums(ast, &format!("{}.", id.name), &mut contract.enums);
+        }
         let relative = source.strip_prefix(&root).unwrap_or(&source).display().to_string();
         if let Some((previous, _)) = contracts.insert(id.name.clone(), (relative.clone(), contract))
         {
@@ -181,8 +209,9 @@ fn run() -> Result<(), String> {
         }
     }
 
-    let mut generated =
-        String::from("// @generated by contracts/build.rs from contracts/src; do not edit.\n\n");
+    let mut generated = String::from(
+        "// @generated by contracts/build.rs from contracts/src and contracts/harness; do not edit.\n\n",
+    );
     let mut table = String::new();
     for (name, (source, contract)) in &contracts {
         let file = abi_dir.join(format!("{name}.json"));
@@ -193,10 +222,24 @@ fn run() -> Result<(), String> {
         });
         write_if_changed(&file, &serde_json::to_string(&body).map_err(|e| e.to_string())?)?;
         let module = snake_case(name);
+        let gate = if contract.harness { "#[cfg(feature = \"testkit\")]\n" } else { "" };
+        let enums: String = contract
+            .enums
+            .iter()
+            .map(|(enum_name, variants)| {
+                format!(
+                    "    alloy::sol! {{\n        \
+                         #[sol(all_derives)]\n        \
+                         enum {enum_name} {{ {} }}\n    \
+                     }}\n",
+                    variants.join(", ")
+                )
+            })
+            .collect();
         let _ = writeln!(
             generated,
             "#[doc = \"Alloy bindings for `{name}` ({source}).\"]\n\
-             pub mod {module} {{\n    \
+             {gate}pub mod {module} {{\n    \
                  #![allow(missing_docs, clippy::all)]\n    \
                  alloy::sol!(\n        \
                      #[allow(missing_docs, clippy::all)]\n        \
@@ -204,8 +247,11 @@ fn run() -> Result<(), String> {
                      {name},\n        \
                      {file:?}\n    \
                  );\n\
-             }}\n"
+             {enums}}}\n"
         );
+        if contract.harness {
+            continue;
+        }
         let _ = writeln!(
             table,
             "    crate::Artifact {{ name: {name:?}, source: {source:?}, json: include_str!({file:?}) }},"
@@ -225,10 +271,46 @@ struct ContractFiles {
     abi: serde_json::Value,
     bytecode: String,
     deployed_bytecode: String,
+    /// A test harness (foundry.toml's `test` directory): bindings only under `testkit`, never
+    /// in `ARTIFACTS`.
+    harness: bool,
+    /// The enums the contract declares: name and variants, in declaration order.
+    enums: BTreeMap<String, Vec<String>>,
+}
+
+/// Collects the `EnumDefinition`s of solc's AST whose canonical name starts with `prefix`
+/// (`<Contract>.`): the enums that contract declares.
+fn collect_enums(node: &serde_json::Value, prefix: &str, out: &mut BTreeMap<String, Vec<String>>) {
+    match node {
+        serde_json::Value::Object(map) => {
+            if map.get("nodeType").and_then(|t| t.as_str()) == Some("EnumDefinition")
+                && let Some(name) = map
+                    .get("canonicalName")
+                    .and_then(|n| n.as_str())
+                    .and_then(|n| n.strip_prefix(prefix))
+            {
+                let variants = map
+                    .get("members")
+                    .and_then(|m| m.as_array())
+                    .map(|members| {
+                        members
+                            .iter()
+                            .filter_map(|m| m.get("name").and_then(|n| n.as_str()))
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.insert(name.to_string(), variants);
+            }
+            map.values().for_each(|v| collect_enums(v, prefix, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_enums(v, prefix, out)),
+        _ => {}
+    }
 }
 
 impl ContractFiles {
-    fn from_artifact(json: &serde_json::Value) -> Self {
+    fn from_artifact(json: &serde_json::Value, harness: bool) -> Self {
         let hex = |key: &str| {
             json.get(key)
                 .and_then(|b| b.get("object"))
@@ -240,6 +322,8 @@ impl ContractFiles {
             abi: json.get("abi").cloned().unwrap_or_else(|| serde_json::json!([])),
             bytecode: hex("bytecode"),
             deployed_bytecode: hex("deployedBytecode"),
+            harness,
+            enums: BTreeMap::new(),
         }
     }
 }

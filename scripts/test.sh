@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check of the project — the README's test command and what CI runs:
-# formatting, clippy, `forge build`, the solc shim's tests, and every Rust test (which includes the
-# contract tests on revm, the gas snapshot check, and tests against real anvil, nats-server and
-# ONNX Runtime), then the cast wallet test. Does its own set-up first (scripts/setup.sh). Fails on the first failing step.
+# formatting, clippy, `forge build`, `forge fmt --check`, the solc shim's tests, and every Rust
+# test (which includes the contract tests on revm, the gas snapshot check, and tests against real
+# anvil, nats-server and ONNX Runtime), then the cast wallet tests. Does its own set-up first
+# (scripts/setup.sh). Fails on the first failing step.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +22,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "forge build (foundry.toml, solc-js shim)"
 forge build --quiet
+
+step "forge fmt --check (foundry.toml [fmt])"
+forge fmt --check
 
 step "solc shim tests (node --test)"
 node --test tools/

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {QuadraticVoting} from "../voting/QuadraticVoting.sol";
+import {QuadraticVoting} from "../src/voting/QuadraticVoting.sol";
 
 /**
  * @dev Exposes the internal {QuadraticVoting} library as external functions, so Rust tests and the
