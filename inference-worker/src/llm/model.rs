@@ -3,6 +3,7 @@
 use std::{
     borrow::Cow,
     collections::BTreeMap,
+    fmt,
     num::NonZeroUsize,
     path::{Path, PathBuf},
     time::Instant,
@@ -108,7 +109,6 @@ fn peak_rss_bytes() -> Option<u64> {
 /// `tokenizer_config.json` and `generation_config.json`. The graph's interface is read from the
 /// session and checked against the config. Running takes `&mut self` because an ONNX Runtime
 /// session must not run concurrently; the model can move between threads.
-#[derive(Debug)]
 pub struct LanguageModel {
     name: String,
     dir: PathBuf,
@@ -126,6 +126,20 @@ pub struct LanguageModel {
     execution: ExecutionReport,
     peak_kv_bytes: u64,
     session: Session,
+}
+
+impl fmt::Debug for LanguageModel {
+    /// The model's identity and settings; the tokenizer's vocabulary and the session are left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LanguageModel")
+            .field("name", &self.name)
+            .field("dir", &self.dir)
+            .field("model_id", &hex::encode(self.model_id))
+            .field("config", &self.config)
+            .field("execution", &self.execution)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The past keys and values fed to a run.

@@ -63,6 +63,8 @@ fn loads_the_tiny_model_with_its_config_and_interface() {
     assert_eq!((config.num_hidden_layers, config.num_key_value_heads, config.head_dim), (2, 2, 8));
     assert_eq!(config.eos_token_ids, vec![2, 0]);
     assert_eq!(model.execution().actual(), ExecutionTarget::Cpu);
+    let debug = format!("{model:?}");
+    assert!(debug.contains("tiny-llm") && debug.len() < 2000, "{debug}");
     let names: Vec<&str> = model.file_digests().keys().map(String::as_str).collect();
     assert_eq!(
         names,
