@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Wallet test of RankifyArena with Foundry's `cast` (issue 5): on a fresh anvil, deploy RankToken,
+# Wallet test of RankifyArena with Foundry's `cast`: on a fresh anvil, deploy RankToken,
 # BountyToken and RankifyArena from `forge build` artifacts, grant the arena GAME_ROLE, and let
 # three dev accounts play a full rank-1 game with `cast send` — create, join, start, commit,
 # reveal, vote, advance, end — then check the winner's rank-2 token and withdraw a stake with

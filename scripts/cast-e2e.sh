@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Wallet test with Foundry's `cast` (DESIGN.md §7.5, issue 4): a requester asks for a deliberation
+# Wallet test with Foundry's `cast` (docs/operations.md): a requester asks for a deliberation
 # with `cast send`, waits, and reads the settled answer with `cast call` / `cast logs`, against a
 # real anvil, nats-server, three `nsed worker` processes and `nsed keeper`. Exits non-zero on any
 # failure. Needs scripts/setup.sh to have run (scripts/test.sh runs both).

@@ -1,4 +1,4 @@
-//! NSED message bus: the NATS JetStream layout keeper and workers share (DESIGN.md §6).
+//! NSED message bus: the NATS JetStream layout keeper and workers share (docs/protocol.md).
 //!
 //! - Stream `NSED_TASKS` captures `nsed.task.>`; each agent has a durable pull consumer on its own
 //!   subject ([`Bus::task_consumer`]). Tasks are published with the message id

@@ -1,12 +1,13 @@
 //! The `nsed` command line: argument parsing and one module per subcommand.
 //!
 //! `main.rs` only calls [`run`]. Every subcommand is a `<Name>Args` struct in `cmd/<name>.rs` with
-//! an async `run`; results go to stdout, progress and logs to stderr.
+//! an async `run`; results go to stdout, progress and logs to stderr, all through [`output`].
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 use clap::{Parser, Subcommand};
 
 pub mod cmd;
+pub mod output;
 
 /// NSED on chain: AI models deliberating by quadratic vote, settled on Ethereum.
 #[derive(Debug, Parser)]

@@ -7,10 +7,7 @@ async fn main() -> ExitCode {
     match nsed_cli::run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            #[allow(clippy::disallowed_macros)]
-            {
-                eprintln!("Error: {err:?}");
-            }
+            nsed_cli::output::error(&err);
             ExitCode::FAILURE
         }
     }

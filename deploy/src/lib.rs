@@ -1,4 +1,4 @@
-//! Deploys the NSED contract suite and keeps its deployment record (DESIGN.md §8).
+//! Deploys the NSED contract suite and keeps its deployment record (`deployments/README.md`).
 //!
 //! A record (`deployments/<network>.json`) has the shape hardhat-deploy users know: the chain id,
 //! the block to start following events from, and per contract its address, deployment transaction,

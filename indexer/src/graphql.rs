@@ -671,7 +671,6 @@ fn condition(
 }
 
 /// Runs one versioned select as of `block` and charges the rows to the request's budget.
-#[allow(clippy::too_many_arguments)]
 fn fetch(
     ctx: &ResolverContext<'_>,
     def: &'static EntityDef,

@@ -1,5 +1,5 @@
 //! NSED indexer: follows every contract's events into SQLite and serves them as a subgraph-like
-//! GraphQL API (DESIGN.md §7.4).
+//! GraphQL API (docs/operations.md).
 //!
 //! - The follower scans the deployment's contracts in bounded `eth_getLogs` windows
 //!   from the record's start block, then polls for new blocks, `confirmations` behind the head.

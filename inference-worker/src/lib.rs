@@ -3,7 +3,7 @@
 //! The crate owns loading ONNX Runtime ([`runtime`]): the shared library extracted from the PyPI
 //! `onnxruntime` wheel by `scripts/setup.sh`, found through `ORT_DYLIB_PATH` and loaded with
 //! `ort`'s `load-dynamic`. On it, [`model`] verifies and runs the committed classifiers of
-//! `models/` (DESIGN.md §7.2), and [`llm`] runs decoder-only language models (generation with a
+//! `models/`, and [`llm`] runs decoder-only language models (generation with a
 //! KV cache, chat templates, batched continuation scoring). [`agent`] is the deliberation policy
 //! (how a model's beliefs become proposals and evaluation weights) and the agent key; [`service`]
 //! is the agent process — a JetStream consumer of the agent's task queue that answers with signed

@@ -1,5 +1,5 @@
 //! NSED keeper: follows deliberation jobs on chain, runs the NSED rounds over NATS and settles the
-//! signed quadratic-vote outcome back on chain (DESIGN.md §7.3).
+//! signed quadratic-vote outcome back on chain (docs/architecture.md).
 //!
 //! The loop, every `poll_interval`:
 //! 1. **Follow.** Scan the market's logs from the persisted cursor up to `head − confirmations`

@@ -1,4 +1,4 @@
-//! When a deliberation stops (DESIGN.md §6).
+//! When a deliberation stops (docs/protocol.md).
 //!
 //! After round `r` closes, stop when `r ≥ min_rounds` and the round has a supported winner and
 //! either every proposal in the round is the same answer or the winner's conviction reaches the

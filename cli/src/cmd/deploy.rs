@@ -7,6 +7,7 @@ use eyre::WrapErr;
 use nsed_deploy::{Deployment, SuiteParams, deploy_suite};
 
 use super::up::SecretKey;
+use crate::output::out;
 
 /// Arguments of `nsed deploy`.
 #[derive(Debug, Clone, clap::Args)]
@@ -115,18 +116,12 @@ impl DeployArgs {
             self.params.params(),
         )
         .await?;
-        #[allow(clippy::print_stdout)]
-        {
-            for (name, contract) in &record.contracts {
-                println!("{name:<20} {} (block {})", contract.address, contract.block_number);
-            }
-            println!("record               {}", path.display());
-            for call in &record.pending {
-                println!(
-                    "needs governance     {} (to {}, calldata {})",
-                    call.what, call.target, call.data
-                );
-            }
+        for (name, contract) in &record.contracts {
+            out!("{name:<20} {} (block {})", contract.address, contract.block_number);
+        }
+        out!("record               {}", path.display());
+        for call in &record.pending {
+            out!("needs governance     {} (to {}, calldata {})", call.what, call.target, call.data);
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use nsed_indexer::{Indexer, IndexerConfig};
 use tokio_util::sync::CancellationToken;
 
 use super::worker::cancel_on_signal;
+use crate::output::out;
 
 /// Arguments of `nsed indexer`.
 #[derive(Debug, Clone, clap::Args)]
@@ -68,7 +69,7 @@ impl IndexerArgs {
         let mut handle = Indexer::start(config).await.wrap_err_with(|| {
             format!("starting the indexer on {} with database {}", self.rpc_url, self.db.display())
         })?;
-        println!("{}", handle.graphql_url());
+        out!("{}", handle.graphql_url());
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
         tokio::select! {

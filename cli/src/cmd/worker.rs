@@ -15,6 +15,8 @@ use nsed_inference_worker::{
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::output::out;
+
 /// Arguments of `nsed worker`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("engine").required(true).args(["model", "llm", "model_dir"])))]
@@ -124,10 +126,7 @@ impl WorkerArgs {
             if let Some(reason) = classifier.execution().fallback_reason() {
                 warn!(target: "nsed::worker", %reason, "running on the CPU instead of CUDA");
             }
-            #[allow(clippy::print_stdout)]
-            {
-                println!("agent {} model {} sha256 {}", signer.address(), entry.name, entry.sha256);
-            }
+            out!("agent {} model {} sha256 {}", signer.address(), entry.name, entry.sha256);
             Worker::new(config, signer, classifier)
         } else {
             let mut options = LanguageModelOptions::new(target);
@@ -143,15 +142,12 @@ impl WorkerArgs {
             if let Some(reason) = model.execution().fallback_reason() {
                 warn!(target: "nsed::worker", %reason, "running on the CPU instead of CUDA");
             }
-            #[allow(clippy::print_stdout)]
-            {
-                println!(
-                    "agent {} model {} sha256 {}",
-                    signer.address(),
-                    model.name(),
-                    Sha256Digest::from(model.model_id())
-                );
-            }
+            out!(
+                "agent {} model {} sha256 {}",
+                signer.address(),
+                model.name(),
+                Sha256Digest::from(model.model_id())
+            );
             let policy = LanguagePolicy::new(self.prompt_style);
             Worker::with_language_model(config, signer, model, policy)
         };

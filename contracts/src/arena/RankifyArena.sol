@@ -13,7 +13,7 @@ import {LiquidAccessToken} from "../lat/LiquidAccessToken.sol";
 import {LatId} from "../lat/LatId.sol";
 
 /**
- * @dev Deliberation games for people and any address (DESIGN.md §5.3), with no game master.
+ * @dev Deliberation games for people and any address (docs/contracts.md), with no game master.
  *
  * Lifecycle: {createGame} → {join} (rank-gated: a rank-`R` game locks one rank-`R` token when
  * `R > 1`) → {start} → turns → close. Every turn has four phases, each with its own deadline:
@@ -45,7 +45,7 @@ import {LatId} from "../lat/LatId.sol";
  * burned by this contract on the {RankToken} (no receiver hooks) and stakes are credited for
  * {withdraw} (pull payments), so no player can make it revert.
  *
- * Ladder (§5.2): in a rank-`R` game the winner's locked rank-`R` token is burned and a rank-`R+1`
+ * Ladder (docs/economics.md): in a rank-`R` game the winner's locked rank-`R` token is burned and a rank-`R+1`
  * token minted; each loser's rank-`R` token is burned and a rank-`R-1` token minted. In rank-1
  * games nothing is locked: the winner is minted rank 2 and losers keep nothing and lose nothing.
  * The winner of a rank-`R` game also earns one tier-`R` {LiquidAccessToken} of the arena's asset
@@ -994,7 +994,7 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
         _enter(gameId, g, Phase.Proposing, g.params.proposingDuration);
     }
 
-    /// @dev Ends the game: lowest-index top score wins; stakes credited; ladder burns and mints (§5.2).
+    /// @dev Ends the game: lowest-index top score wins; stakes credited; ladder burns and mints.
     function _close(uint256 gameId, Game storage g, int256[] memory finalScores) internal virtual {
         (uint256 winnerSeat,,) = QuadraticVoting.winner(finalScores);
         g.phase = Phase.Ended;

@@ -7,7 +7,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IAuthorityRegistry} from "./IAuthorityRegistry.sol";
 
 /**
- * @dev Authority nodes and the DIDs they issue (DESIGN.md §5.8).
+ * @dev Authority nodes and the DIDs they issue (docs/economics.md).
  *
  * - **Burn to register.** Anyone becomes an authority node by burning ETH: {register} takes exactly
  *   {requiredBurn}, sends it to the zero address and refunds the excess. The burn rises with the

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 /**
- * @dev What other contracts ask of the authority registry (DESIGN.md §5.8): whether an account is
+ * @dev What other contracts ask of the authority registry (docs/economics.md): whether an account is
  * a currently active authority node. The deliberation market uses it to require that keepers are
  * authority nodes when the guild turns that on.
  */

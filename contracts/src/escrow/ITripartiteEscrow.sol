@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 /**
  * @dev Escrow between a buyer, an operator (who delivers) and the guild, which resolves disputes
- * (DESIGN.md §5.7).
+ * (docs/economics.md).
  *
  * A deal holds `amount` of one ERC-20 and moves through:
  *

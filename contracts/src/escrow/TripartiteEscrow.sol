@@ -8,7 +8,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {ITripartiteEscrow} from "./ITripartiteEscrow.sol";
 
 /**
- * @dev Buyer / operator / guild escrow (DESIGN.md §5.7); see {ITripartiteEscrow} for the state
+ * @dev Buyer / operator / guild escrow (docs/economics.md); see {ITripartiteEscrow} for the state
  * machine.
  *
  * - **Conservation.** The escrow's balance of a token always equals the sum of the amounts of its

@@ -13,7 +13,7 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 
 /**
- * @dev The guild's governor (DESIGN.md §5.6), "NSED Guild Governor": OpenZeppelin's {Governor} with
+ * @dev The guild's governor (docs/contracts.md), "NSED Guild Governor": OpenZeppelin's {Governor} with
  * adjustable settings, simple for/against/abstain counting, {GuildToken} votes, a quorum that is a
  * fraction of the supply at the snapshot, and execution through the {GuildTimelock}.
  *

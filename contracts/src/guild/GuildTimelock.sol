@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 
 /**
- * @dev The guild's timelock (DESIGN.md §5.6): OpenZeppelin's {TimelockController} under its own name,
+ * @dev The guild's timelock (docs/contracts.md): OpenZeppelin's {TimelockController} under its own name,
  * so the build emits a deployable artifact and bindings for it.
  *
  * In a full deployment the {GuildGovernor} is the only proposer and canceller, anyone may execute a

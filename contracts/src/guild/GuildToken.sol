@@ -9,7 +9,7 @@ import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {Time} from "@openzeppelin/contracts/utils/types/Time.sol";
 
 /**
- * @dev The guild's governance token (DESIGN.md §5.6): an ERC-20 with ERC-5805 votes and ERC-2612
+ * @dev The guild's governance token (docs/contracts.md): an ERC-20 with ERC-5805 votes and ERC-2612
  * permits, named "NSED Guild" ("GUILD").
  *
  * - **Timestamp clock.** Vote checkpoints are keyed by `block.timestamp` ({clock} / {CLOCK_MODE}

@@ -8,7 +8,7 @@ import {LatId} from "../lat/LatId.sol";
 import {GuildToken} from "./GuildToken.sol";
 
 /**
- * @dev LAT → guild token conversion under the time-cost rule `q = f(x, t)` (DESIGN.md §5.6, the
+ * @dev LAT → guild token conversion under the time-cost rule `q = f(x, t)` (docs/economics.md, the
  * "dilution dilemma"). Converting burns the caller's Liquid Access Tokens and opens a vesting
  * position of newly minted {GuildToken}s, diluting every holder; the rule makes a fast capture of
  * the guild expensive and slow.

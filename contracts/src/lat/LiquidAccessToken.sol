@@ -7,7 +7,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {LatId} from "./LatId.sol";
 
 /**
- * @dev Liquid Access Tokens (DESIGN.md §5.5): an ERC-1155 whose id encodes an IP asset and a quality
+ * @dev Liquid Access Tokens (docs/economics.md): an ERC-1155 whose id encodes an IP asset and a quality
  * tier, `id = asset << 8 | tier`.
  *
  * - **Earned by deliberation.** Accounts with {MINTER_ROLE} (the arena and the deliberation market)

@@ -17,7 +17,7 @@ import {IAuthorityRegistry} from "../authority/IAuthorityRegistry.sol";
 import {IDeliberationMarket} from "./IDeliberationMarket.sol";
 
 /**
- * @dev NSED jobs settled on chain (DESIGN.md §5.4); see {IDeliberationMarket} for the transcript
+ * @dev NSED jobs settled on chain (docs/contracts.md); see {IDeliberationMarket} for the transcript
  * encoding and the signed EIP-712 types.
  *
  * - **Jobs.** A requester pays a bounty in the market's ERC-20; it goes straight into a

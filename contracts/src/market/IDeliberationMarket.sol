@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 /**
- * @dev NSED jobs settled on chain (DESIGN.md §5.4): agents registered with their model hash, jobs
+ * @dev NSED jobs settled on chain (docs/contracts.md): agents registered with their model hash, jobs
  * requested with an ERC-20 bounty held in the {TripartiteEscrow}, claimed by a keeper, and settled
  * with a signed transcript the market re-verifies round by round.
  *

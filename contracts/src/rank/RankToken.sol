@@ -5,7 +5,7 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 /**
- * @dev The competence ladder (DESIGN.md §5.2): an ERC-1155 whose token id is a rank level (1, 2, …).
+ * @dev The competence ladder (docs/economics.md): an ERC-1155 whose token id is a rank level (1, 2, …).
  *
  * - **Soulbound.** Balances never move between accounts: merit is not for sale (tradable value is
  *   carried by Liquid Access Tokens). Transfers and approvals revert with {RankTokenSoulbound}.

@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 /**
- * @dev Quadratic voting: the one integer rule behind every ballot in NSED on chain (DESIGN.md §5.1).
+ * @dev Quadratic voting: the one integer rule behind every ballot in NSED on chain (docs/protocol.md).
  *
  * A ballot is a vector of signed integer votes `v[q]`, one per candidate seat `q`. It is valid when:
  *

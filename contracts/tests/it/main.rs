@@ -1,4 +1,8 @@
 //! Contract tests on the revm test kit: one module per contract, plus the gas snapshot.
+#![allow(
+    clippy::disallowed_macros,
+    reason = "tests may report measured gas next to their assertions"
+)]
 
 mod arena;
 mod arena_fixture;

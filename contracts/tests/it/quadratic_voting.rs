@@ -282,7 +282,7 @@ fn round_strategy() -> impl Strategy<Value = Round> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// The one-rule promise of DESIGN.md §5.1: for random ballots the contract and `nsed-protocol`
+    /// The one-rule promise (docs/protocol.md): for random ballots the contract and `nsed-protocol`
     /// accept and reject the same ballots with the same error, compute the same cost, and the same
     /// tally and winner for whole rounds.
     #[test]

@@ -7,6 +7,10 @@
 //!
 //! `cargo run --release -p nsed-indexer --features test-utils --bin bench-indexer -- [--jobs N]
 //! [--games N] [--queries N]` (after `source .cache/env`).
+#![allow(
+    clippy::disallowed_macros,
+    reason = "a benchmark's report is its stdout, its progress on stderr"
+)]
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! `AuthorityRegistry` (DESIGN.md §5.8): AuthorityNode per node account and Did per identity.
+//! `AuthorityRegistry`: AuthorityNode per node account and Did per identity.
 
 use alloy::{
     primitives::{Address, U256},

@@ -1,4 +1,4 @@
-//! `DeliberationMarket` (DESIGN.md §5.4): Agent, Job, Round, Settlement.
+//! `DeliberationMarket`: Agent, Job, Round, Settlement.
 
 use alloy::{primitives::U256, rpc::types::Log, sol_types::SolEvent};
 use nsed_contracts::i_deliberation_market::IDeliberationMarket::{

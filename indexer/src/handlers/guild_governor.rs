@@ -1,4 +1,4 @@
-//! `GuildGovernor` (DESIGN.md §5.6): GovernanceProposal per proposal, with its vote tallies and
+//! `GuildGovernor`: GovernanceProposal per proposal, with its vote tallies and
 //! lifecycle (Created → Queued → Executed, or Canceled).
 
 use alloy::{primitives::U256, rpc::types::Log, sol_types::SolEvent};

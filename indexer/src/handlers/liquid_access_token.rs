@@ -1,4 +1,4 @@
-//! `LiquidAccessToken` (DESIGN.md §5.5): LatBalance per account and token id (asset, tier), from
+//! `LiquidAccessToken`: LatBalance per account and token id (asset, tier), from
 //! the ERC-1155 transfer events (mints to winners, trades, burns for access or conversion).
 
 use alloy::{

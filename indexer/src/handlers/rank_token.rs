@@ -1,4 +1,4 @@
-//! `RankToken` (DESIGN.md §5.2): RankBalance per account and rank, from the ERC-1155 transfer
+//! `RankToken`: RankBalance per account and rank, from the ERC-1155 transfer
 //! events (mints and burns: the token is soulbound) and the lock events.
 
 use alloy::{

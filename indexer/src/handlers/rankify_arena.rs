@@ -1,4 +1,4 @@
-//! `RankifyArena` (DESIGN.md §5.3): Game, Player, Turn, Proposal, Ballot.
+//! `RankifyArena`: Game, Player, Turn, Proposal, Ballot.
 
 use alloy::{
     primitives::{Address, I256, U256},

@@ -1,4 +1,4 @@
-//! `TripartiteEscrow` (DESIGN.md §5.7): EscrowDeal.
+//! `TripartiteEscrow`: EscrowDeal.
 
 use alloy::{primitives::U256, rpc::types::Log, sol_types::SolEvent};
 use nsed_contracts::i_tripartite_escrow::ITripartiteEscrow::{

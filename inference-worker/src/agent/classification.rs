@@ -1,4 +1,4 @@
-//! The classification policy for `tensor-f32` tasks (DESIGN.md §7.1): the shared [`Belief`] rule
+//! The classification policy for `tensor-f32` tasks: the shared [`Belief`] rule
 //! over the ten digit classes, with the model's class probabilities as the agent's own belief and
 //! [`REVISION_SELF_WEIGHT`] as `α`.
 

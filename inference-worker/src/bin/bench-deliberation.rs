@@ -9,6 +9,10 @@
 //! ```sh
 //! cargo run --release -p nsed-inference-worker --bin bench-deliberation -- --models models
 //! ```
+#![allow(
+    clippy::disallowed_macros,
+    reason = "a benchmark's report is its stdout, its progress on stderr"
+)]
 
 use std::{num::NonZeroUsize, path::PathBuf};
 

@@ -1,4 +1,4 @@
-//! The classifiers of `models/` (DESIGN.md §7.2) and what it takes to trust and run them.
+//! The classifiers of `models/` and what it takes to trust and run them.
 //!
 //! - [`Manifest`] reads `models/manifest.json`: per model its file, sha256, interface, classes and
 //!   held-out accuracy.

@@ -1,4 +1,4 @@
-//! The agent process: a NATS JetStream consumer answering its own task queue (DESIGN.md §6, §7.1).
+//! The agent process: a NATS JetStream consumer answering its own task queue (docs/protocol.md).
 //!
 //! Delivery: each agent has a durable pull consumer on `nsed.task.<agent>`. While a task is being
 //! worked on the worker sends progress acks, so a slow model is not mistaken for a dead one; a

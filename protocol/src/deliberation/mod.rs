@@ -1,4 +1,4 @@
-//! The deliberation state machine the keeper drives (DESIGN.md §6), without any I/O.
+//! The deliberation state machine the keeper drives (docs/protocol.md), without any I/O.
 //!
 //! A [`Deliberation`] walks one job through its rounds. Each round collects signed proposals
 //! ([`Deliberation::accept_proposal`]) until the keeper closes them

@@ -1,4 +1,4 @@
-//! Quadratic voting (DESIGN.md §5.1): one integer rule, shared with the contracts.
+//! Quadratic voting (docs/protocol.md): one integer rule, shared with the contracts.
 //!
 //! - A ballot holds one signed integer vote per seat; it costs `Σ v²`, at most the voter's credits.
 //! - A voter's vote for their own seat is 0, and so is every vote for a seat that did not propose.

@@ -82,7 +82,7 @@ impl Tally {
         &self.scores
     }
 
-    /// Whether seat `q` received at least one non-zero vote ("real evaluations", DESIGN.md §6).
+    /// Whether seat `q` received at least one non-zero vote (the halting rule's "real evaluations").
     ///
     /// # Examples
     ///

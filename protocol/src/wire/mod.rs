@@ -1,4 +1,4 @@
-//! Messages exchanged over NATS (DESIGN.md §6): JSON with serde, versioned, tolerant of unknown
+//! Messages exchanged over NATS (docs/protocol.md): JSON with serde, versioned, tolerant of unknown
 //! fields, size-limited on the way in.
 //!
 //! Every message carries a `version` (currently [`WIRE_VERSION`]); readers ignore fields they do

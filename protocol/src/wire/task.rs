@@ -217,7 +217,7 @@ fn check_question(question: &str) -> Result<(), TextInputError> {
     Ok(())
 }
 
-/// What an agent sees of the previous round when it may revise its answer (DESIGN.md §6).
+/// What an agent sees of the previous round when it may revise its answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundView {
     /// The round this describes.

@@ -48,6 +48,7 @@ use tracing::info;
 
 use super::deploy::{SuiteOpts, deploy_and_record};
 
+use crate::output::{self, out};
 /// The three models of the demo panel (the best three-model panel in BENCHMARKS.md).
 const DEMO_MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
 
@@ -438,10 +439,7 @@ impl UpArgs {
                 previous = settled_at[i];
                 text_demo::print_job(*job_id, &questions[i], &rounds, &event.content, seconds);
             }
-            #[allow(clippy::print_stdout)]
-            {
-                println!();
-            }
+            out!();
         }
 
         // 6. Where the money and the access tokens went.
@@ -512,7 +510,6 @@ fn tempfile_dir() -> eyre::Result<PathBuf> {
     Ok(dir)
 }
 
-#[allow(clippy::print_stderr)]
 fn eprint_progress(done: usize, total: usize, metrics: &nsed_keeper::Metrics) {
     use std::sync::atomic::Ordering::Relaxed;
     // A redrawn bar only makes sense on a terminal; logs get the final line only.
@@ -521,15 +518,15 @@ fn eprint_progress(done: usize, total: usize, metrics: &nsed_keeper::Metrics) {
     }
     let width = 24;
     let filled = done * width / total.max(1);
-    eprint!(
+    output::progress(format_args!(
         "\r[{}{}] {done}/{total} jobs settled · {} rounds · {} results accepted ",
         "#".repeat(filled),
         "-".repeat(width - filled),
         metrics.rounds.load(Relaxed),
         metrics.results_accepted.load(Relaxed),
-    );
+    ));
     if done == total {
-        eprintln!();
+        output::progress_end();
     }
 }
 
@@ -623,23 +620,22 @@ fn token_amount(amount: U256) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-#[allow(clippy::print_stdout)]
 fn print_report(r: &Report<'_>) {
-    println!("chain        {} (chain id {})", r.rpc_url, r.chain_id);
-    println!("nats         {} (JetStream)", r.nats_url);
-    println!("deployment   {}", r.record_path.display());
-    println!("market       {}", r.market);
+    out!("chain        {} (chain id {})", r.rpc_url, r.chain_id);
+    out!("nats         {} (JetStream)", r.nats_url);
+    out!("deployment   {}", r.record_path.display());
+    out!("market       {}", r.market);
     for (agent, model) in r.agents {
-        println!("agent        {agent} ({model})");
+        out!("agent        {agent} ({model})");
     }
-    println!();
-    println!("job  answer  truth  rounds  winner");
+    out!();
+    out!("job  answer  truth  rounds  winner");
     let mut correct = 0;
     for ((job_id, truth), event) in r.requested.iter().zip(r.settled) {
         let Some(e) = event else { continue };
         let ok = e.content == *truth;
         correct += usize::from(ok);
-        println!(
+        out!(
             "{job_id:<4} {:<7} {truth:<6} {:<7} {} {}",
             e.content,
             e.rounds,
@@ -648,14 +644,14 @@ fn print_report(r: &Report<'_>) {
         );
     }
     let total = r.requested.len();
-    println!();
-    println!(
+    out!();
+    out!(
         "accuracy     {correct}/{total} ({:.1}%) settled on chain in {:.1} s ({:.1} jobs/minute)",
         100.0 * correct as f64 / total.max(1) as f64,
         r.elapsed.as_secs_f64(),
         total as f64 * 60.0 / r.elapsed.as_secs_f64().max(1e-9)
     );
-    println!(
+    out!(
         "rounds       {} in total, {:.0} ms each on average (keeper, NATS, signing and inference; \
          one job at a time)",
         r.rounds,
@@ -663,12 +659,12 @@ fn print_report(r: &Report<'_>) {
     );
     let e = r.economy;
     match e.guild_fees {
-        Some(fees) => println!(
+        Some(fees) => out!(
             "guild fees   {} BNTY released from escrow to the guild timelock {} (its treasury)",
             token_amount(fees),
             e.timelock
         ),
-        None => println!(
+        None => out!(
             "guild fees   {} BNTY delivered in escrow to the guild timelock {}; released after \
              the challenge window",
             token_amount(e.guild_fees_delivered),
@@ -682,10 +678,10 @@ fn print_report(r: &Report<'_>) {
             .map(|(tier, n)| format!("{n} × tier {tier}"))
             .collect();
         let held = if held.is_empty() { "none".to_string() } else { held.join(", ") };
-        println!("access       {agent} earned LATs: {held}");
+        out!("access       {agent} earned LATs: {held}");
     }
-    println!("record       {}", r.record_path.display());
-    println!("graphql      {} (GraphiQL in a browser; POST queries)", r.graphql_url);
-    println!("example      {EXAMPLE_QUERY}");
-    println!("answer       {}", r.example_answer);
+    out!("record       {}", r.record_path.display());
+    out!("graphql      {} (GraphiQL in a browser; POST queries)", r.graphql_url);
+    out!("example      {EXAMPLE_QUERY}");
+    out!("answer       {}", r.example_answer);
 }

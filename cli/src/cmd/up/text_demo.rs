@@ -15,6 +15,8 @@ use nsed_contracts::i_deliberation_market::IDeliberationMarket::{
 };
 use nsed_protocol::wire::ChoiceInput;
 
+use crate::output::out;
+
 /// One demo question and its true label.
 #[derive(Debug, Clone)]
 pub(super) struct DemoQuestion {
@@ -112,7 +114,6 @@ pub(super) async fn settled_rounds<P: Provider>(
 
 /// Prints one settled job: the question, every round's proposals with their net support, the
 /// answer and the truth.
-#[allow(clippy::print_stdout)]
 pub(super) fn print_job(
     job: U256,
     question: &DemoQuestion,
@@ -120,9 +121,9 @@ pub(super) fn print_job(
     answer: &str,
     seconds: f64,
 ) {
-    println!("job {job}: {}", question.input.question.trim());
+    out!("job {job}: {}", question.input.question.trim());
     for (label, choice) in question.input.labels().iter().zip(&question.input.choices) {
-        println!("    {label}. {choice}");
+        out!("    {label}. {choice}");
     }
     for (i, round) in rounds.iter().enumerate() {
         let cells: Vec<String> = round
@@ -135,10 +136,10 @@ pub(super) fn print_job(
                 format!("seat {seat}: {shown} ({score:>3})")
             })
             .collect();
-        println!("    round {}  {}", i + 1, cells.join("   "));
+        out!("    round {}  {}", i + 1, cells.join("   "));
     }
     let mark = if answer == question.truth { "✓" } else { "✗" };
-    println!(
+    out!(
         "    settled {answer}  truth {}  after {} round(s) in {seconds:.1} s {mark}",
         question.truth,
         rounds.len()

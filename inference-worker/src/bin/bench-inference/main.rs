@@ -10,6 +10,10 @@
 //! python3 -m venv /tmp/venv-ort && /tmp/venv-ort/bin/pip install onnxruntime==1.32.0 numpy
 //! cargo run --release -p nsed-inference-worker --bin bench-inference -- --python /tmp/venv-ort/bin/python
 //! ```
+#![allow(
+    clippy::disallowed_macros,
+    reason = "a benchmark's report is its stdout, its progress on stderr"
+)]
 
 mod python;
 mod report;

@@ -14,6 +14,10 @@
 //! scripts/prepare-llms.sh && scripts/prepare-eval.sh
 //! cargo run --release -p nsed-inference-worker --bin bench-llm -- --test-limit 500
 //! ```
+#![allow(
+    clippy::disallowed_macros,
+    reason = "a benchmark's report is its stdout, its progress on stderr"
+)]
 
 mod data;
 mod speed;
