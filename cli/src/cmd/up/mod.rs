@@ -47,8 +47,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::deploy::{SuiteOpts, deploy_and_record};
-
 use crate::output::{self, out};
+
 /// The three models of the demo panel (the best three-model panel in BENCHMARKS.md).
 const DEMO_MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
 
