@@ -166,7 +166,7 @@ pub enum LlmError {
         index: usize,
     },
     /// Generation parameters out of range (a temperature that is not positive, a `top_p` outside
-    /// `(0, 1]`).
+    /// `(0, 1]`, an empty stop string).
     #[error("invalid generation parameter `{name}` = {value}: {reason}")]
     InvalidParams {
         /// The parameter.

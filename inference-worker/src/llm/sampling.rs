@@ -88,8 +88,15 @@ impl GenerationParams {
         self
     }
 
-    /// Checks the sampling parameters' ranges.
+    /// Checks the sampling parameters' ranges and that no stop string is empty.
     pub(crate) fn check(&self) -> LlmResult<()> {
+        if let Some(index) = self.stop_strings.iter().position(String::is_empty) {
+            return Err(LlmError::InvalidParams {
+                name: "stop_strings",
+                value: format!("[{index}] = \"\""),
+                reason: "a stop string must not be empty",
+            });
+        }
         if let Sampling::Sample { temperature, top_p, .. } = self.sampling {
             if !(temperature.is_finite() && temperature > 0.0) {
                 return Err(LlmError::InvalidParams {
@@ -274,6 +281,10 @@ mod tests {
             GenerationParams::sample(1, 1.0, 1.5, 0).check(),
             Err(LlmError::InvalidParams { name: "top_p", .. })
         ));
-        assert!(GenerationParams::greedy(1).check().is_ok());
+        assert!(matches!(
+            GenerationParams::greedy(1).with_stop_string("").check(),
+            Err(LlmError::InvalidParams { name: "stop_strings", .. })
+        ));
+        assert!(GenerationParams::greedy(1).with_stop_string(".").check().is_ok());
     }
 }
