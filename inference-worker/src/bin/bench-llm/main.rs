@@ -228,8 +228,8 @@ fn evaluate(
         let probs: Vec<Vec<f32>> =
             (0..n).map(|a| option_probabilities(&policies[a], &scores[a][q])).collect();
         let picks: Vec<usize> = probs.iter().map(|p| argmax(p)).collect();
-        for a in 0..n {
-            let ok = picks[a] == item.answer;
+        for (a, &pick) in picks.iter().enumerate() {
+            let ok = pick == item.answer;
             m.singles[a].add(ok);
             m.errors[a].push(!ok);
         }
@@ -405,9 +405,9 @@ fn main() -> eyre::Result<()> {
         "\n### Pairwise error correlation (phi coefficient of the agents' error indicators, test)\n"
     );
     let mut pairs = Vec::new();
-    for i in 0..PANEL.len() {
-        for j in i + 1..PANEL.len() {
-            pairs.push(format!("`{}` × `{}`", PANEL[i].name, PANEL[j].name));
+    for (i, first) in PANEL.iter().enumerate() {
+        for second in &PANEL[i + 1..] {
+            pairs.push(format!("`{}` × `{}`", first.name, second.name));
         }
     }
     println!("| set | {} |\n|---|{}", pairs.join(" | "), "---|".repeat(pairs.len()));
