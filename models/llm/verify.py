@@ -3,7 +3,7 @@
 
 Usage:
     verify.py DIR [--prompt TEXT] [--chat] [--expect WORD] [--new-tokens N]
-                  [--arc PATH.jsonl|json] [--arc-n 100] [--reference] [--threads 2]
+                  [--arc PATH] [--arc-n 100] [--arc-skip 0] [--reference] [--threads 2]
 
 Always: KV-cache incremental decoding vs one full forward pass (max abs logit difference),
 a right-padded batch (prefill and two decode steps) vs each row alone, and greedy generation
@@ -240,6 +240,7 @@ def main(argv=None):
     ap.add_argument("--new-tokens", type=int, default=24)
     ap.add_argument("--arc")
     ap.add_argument("--arc-n", type=int, default=100)
+    ap.add_argument("--arc-skip", type=int, default=0, help="skip the first N questions")
     ap.add_argument("--reference", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
@@ -272,7 +273,7 @@ def main(argv=None):
         ok &= res["expect_found"]
     if args.arc:
         t0 = time.time()
-        items = load_arc(args.arc, args.arc_n)
+        items = load_arc(args.arc, args.arc_skip + args.arc_n)[args.arc_skip:]
         res["arc_n"] = len(items)
         res["arc_accuracy"] = arc_accuracy(m, items)
         res["arc_seconds"] = round(time.time() - t0, 1)
