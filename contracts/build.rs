@@ -229,7 +229,7 @@ fn run() -> Result<(), String> {
             .map(|(enum_name, variants)| {
                 format!(
                     "    alloy::sol! {{\n        \
-                         #[sol(all_derives)]\n        \
+                         #[derive(Debug, PartialEq, Eq, Hash)]\n        \
                          enum {enum_name} {{ {} }}\n    \
                      }}\n",
                     variants.join(", ")

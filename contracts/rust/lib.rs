@@ -8,8 +8,10 @@
 //! - alloy `sol!` bindings with typed calls, events, errors and `rpc` helpers, one module per
 //!   contract in snake case (e.g. [`rank_token::RankToken`]).
 //!
-//! It also builds the market's `settleJob` transcript from `nsed-protocol`'s round records:
-//! [`transcript::transcript_from_rounds`].
+//! It also builds the market's `settleJob` transcript from `nsed-protocol`'s round records
+//! ([`transcript::transcript_from_rounds`]), mirrors the LAT id encoding of `LatId.sol`
+//! ([`lat`]), and is the one way the services talk to the chain: [`tx`] sends and confirms
+//! transactions and turns failures into a typed [`tx::TxError`] that decodes reverts.
 //!
 //! # Feature flags
 //!
@@ -19,10 +21,12 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod artifact;
+pub mod lat;
 pub mod provider;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transcript;
+pub mod tx;
 
 pub use artifact::{Artifact, ArtifactError, artifact};
 

@@ -21,12 +21,13 @@ use alloy::{
     dyn_abi::DynSolValue,
     json_abi::JsonAbi,
     network::TransactionBuilder,
-    primitives::{Address, B256, Bytes, U160, U256, aliases::U248, keccak256},
+    primitives::{Address, B256, Bytes, U256, keccak256},
     providers::Provider,
     rpc::types::TransactionRequest,
     sol_types::SolCall,
 };
 // Every contract of the suite is an OpenZeppelin `AccessControl`: one binding serves them all.
+use nsed_contracts::tx::{self, TxContext, TxError};
 use nsed_contracts::{
     deliberation_market::DeliberationMarket, guild_timelock::GuildTimelock,
     lat_converter::LatConverter, liquid_access_token::LiquidAccessToken as AccessControlled,
@@ -96,18 +97,8 @@ pub enum DeployError {
     #[error("contract {0} is not in the compiled artifacts")]
     Artifact(String),
     /// A JSON-RPC call or transaction failed.
-    #[error("{operation}: {reason}")]
-    Rpc {
-        /// What was being done.
-        operation: String,
-        /// The error.
-        reason: String,
-    },
-}
-
-fn rpc(operation: impl Into<String>) -> impl FnOnce(String) -> DeployError {
-    let operation = operation.into();
-    move |reason| DeployError::Rpc { operation, reason }
+    #[error(transparent)]
+    Tx(#[from] TxError),
 }
 
 /// One deployed contract.
@@ -351,7 +342,7 @@ pub async fn deploy_suite<P: Provider>(
     params: SuiteParams,
     existing: Option<&Deployment>,
 ) -> Result<Deployment, DeployError> {
-    let chain_id = provider.get_chain_id().await.map_err(|e| rpc("eth_chainId")(e.to_string()))?;
+    let chain_id = provider.get_chain_id().await.during("eth_chainId")?;
     // Parameters live in constructor arguments, so comparing each contract's arguments decides
     // what a parameter change redeploys.
     if let Some(record) = existing
@@ -573,7 +564,7 @@ impl Bootstrap {
                 .keeperAuthority()
                 .call()
                 .await
-                .map_err(|e| rpc("DeliberationMarket.keeperAuthority")(e.to_string()))?;
+                .during("DeliberationMarket.keeperAuthority")?;
             if current != registry {
                 calls.push(PendingCall {
                     what: format!("{MARKET}.setKeeperAuthority({registry})"),
@@ -586,13 +577,13 @@ impl Bootstrap {
         }
         // Only the arena's LATs buy guild votes at first: its ranks cost locked stakes and
         // demotions, while market ranks rise by one per won job (see LatConverter's docs).
-        let arena_asset = U248::from(U160::from_be_bytes(self.arena.into_array()));
+        let arena_asset = nsed_contracts::lat::asset_of(self.arena);
         let converter = LatConverter::new(self.converter, provider);
         let convertible = converter
             .isConvertible(arena_asset)
             .call()
             .await
-            .map_err(|e| rpc("LatConverter.isConvertible")(e.to_string()))?;
+            .during("LatConverter.isConvertible")?;
         if !convertible {
             calls.push(PendingCall {
                 what: format!("{CONVERTER}.setConvertible(arena asset {}, true)", self.arena),
@@ -616,11 +607,7 @@ impl Bootstrap {
         }
         // The deployer's last acts: the real delay, then giving up its timelock roles.
         let timelock = GuildTimelock::new(self.timelock, provider);
-        let delay = timelock
-            .getMinDelay()
-            .call()
-            .await
-            .map_err(|e| rpc("GuildTimelock.getMinDelay")(e.to_string()))?;
+        let delay = timelock.getMinDelay().call().await.during("GuildTimelock.getMinDelay")?;
         if delay != U256::from(self.timelock_delay) {
             calls.push(PendingCall {
                 what: format!("{TIMELOCK}.updateDelay({})", self.timelock_delay),
@@ -652,12 +639,9 @@ impl Bootstrap {
             .hashOperationBatch(targets.clone(), values.clone(), payloads.clone(), B256::ZERO, salt)
             .call()
             .await
-            .map_err(|e| rpc("GuildTimelock.hashOperationBatch")(e.to_string()))?;
-        let scheduled = timelock
-            .isOperation(id)
-            .call()
-            .await
-            .map_err(|e| rpc("GuildTimelock.isOperation")(e.to_string()))?;
+            .during("GuildTimelock.hashOperationBatch")?;
+        let scheduled =
+            timelock.isOperation(id).call().await.during("GuildTimelock.isOperation")?;
         if !scheduled {
             send(
                 "GuildTimelock.scheduleBatch(bootstrap)",
@@ -702,11 +686,11 @@ async fn has_role<P: Provider>(
     role: B256,
     account: Address,
 ) -> Result<bool, DeployError> {
-    AccessControlled::new(target, provider)
+    Ok(AccessControlled::new(target, provider)
         .hasRole(role, account)
         .call()
         .await
-        .map_err(|e| rpc(format!("hasRole on {target}"))(e.to_string()))
+        .during(format!("hasRole on {target}"))?)
 }
 
 /// Sends a contract call and waits for a successful receipt.
@@ -718,16 +702,7 @@ where
     P: Provider,
     C: alloy::contract::CallDecoder,
 {
-    let receipt = call
-        .send()
-        .await
-        .map_err(|e| rpc(what)(e.to_string()))?
-        .get_receipt()
-        .await
-        .map_err(|e| rpc(format!("{what}: receipt"))(e.to_string()))?;
-    if !receipt.status() {
-        return Err(rpc(what)(format!("transaction {} reverted", receipt.transaction_hash)));
-    }
+    tx::send_call(what, call).await?;
     Ok(())
 }
 
@@ -767,11 +742,11 @@ async fn ensure<P: Provider>(
         let code = provider
             .get_code_at(prior.address)
             .await
-            .map_err(|e| rpc(format!("eth_getCode {}", prior.address))(e.to_string()))?;
-        let receipt =
-            provider.get_transaction_receipt(prior.transaction_hash).await.map_err(|e| {
-                rpc(format!("eth_getTransactionReceipt {}", prior.transaction_hash))(e.to_string())
-            })?;
+            .during(format!("eth_getCode {}", prior.address))?;
+        let receipt = provider
+            .get_transaction_receipt(prior.transaction_hash)
+            .await
+            .during(format!("eth_getTransactionReceipt {}", prior.transaction_hash))?;
         let created_here = receipt.is_some_and(|r| r.contract_address == Some(prior.address));
         if !code.is_empty() && created_here {
             info!(target: "deploy", contract = name, address = %prior.address, "reusing");
@@ -780,23 +755,12 @@ async fn ensure<P: Provider>(
     }
     let mut init = bytecode.to_vec();
     init.extend_from_slice(&DynSolValue::Tuple(args).abi_encode_params());
-    let tx = TransactionRequest::default().with_deploy_code(Bytes::from(init));
-    let receipt = provider
-        .send_transaction(tx)
-        .await
-        .map_err(|e| rpc(format!("deploy {name}"))(e.to_string()))?
-        .get_receipt()
-        .await
-        .map_err(|e| rpc(format!("deploy {name}: receipt"))(e.to_string()))?;
-    if !receipt.status() {
-        return Err(rpc(format!("deploy {name}"))(format!(
-            "transaction {} reverted",
-            receipt.transaction_hash
-        )));
-    }
+    let request = TransactionRequest::default().with_deploy_code(Bytes::from(init));
+    let operation = format!("deploy {name}");
+    let receipt = tx::send_tx(provider, operation.clone(), request).await?;
     let address = receipt
         .contract_address
-        .ok_or_else(|| rpc(format!("deploy {name}"))("receipt has no contract address".into()))?;
+        .ok_or(TxError::Missing { operation, missing: "a contract address in the receipt" })?;
     info!(target: "deploy", contract = name, %address, tx = %receipt.transaction_hash, "deployed");
     Ok(ContractRecord {
         address,

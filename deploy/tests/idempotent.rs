@@ -1,6 +1,6 @@
 //! Deploying twice on a real anvil reuses what is there; changed parameters redeploy.
 
-use alloy::primitives::{Address, B256, U160, U256, aliases::U248, keccak256};
+use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::{providers::Provider, signers::local::PrivateKeySigner};
 use nsed_contracts::{
     deliberation_market::DeliberationMarket, guild_timelock::GuildTimelock,
@@ -100,7 +100,7 @@ async fn the_bootstrap_wires_the_suite_and_leaves_the_guild_timelock_in_charge()
     assert_eq!(delay, U256::from(params.governance.timelock_delay));
     // Only the arena's access tokens convert into guild votes.
     let converter = LatConverter::new(at(CONVERTER), &provider);
-    let asset = |a: Address| U248::from(U160::from_be_bytes(a.into_array()));
+    let asset = nsed_contracts::lat::asset_of;
     assert!(converter.isConvertible(asset(at(ARENA))).call().await.unwrap());
     assert!(!converter.isConvertible(asset(market)).call().await.unwrap());
     let market_contract = DeliberationMarket::new(market, &provider);

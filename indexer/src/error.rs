@@ -24,13 +24,18 @@ pub enum IndexerError {
         /// The offending value.
         value: String,
     },
-    /// A JSON-RPC call failed or answered something unusable.
-    #[error("{operation}: {reason}")]
-    Rpc {
-        /// What was being done.
-        operation: String,
-        /// The error.
-        reason: String,
+    /// A JSON-RPC call failed.
+    #[error(transparent)]
+    Tx(#[from] nsed_contracts::tx::TxError),
+    /// `eth_getLogs` answered logs an indexer cannot trust; retried like a failed call.
+    #[error("eth_getLogs {from}..={to}: {problem}")]
+    UnusableLogs {
+        /// First block of the window.
+        from: u64,
+        /// Last block of the window.
+        to: u64,
+        /// What was wrong.
+        problem: LogProblem,
     },
     /// The configuration is unusable.
     #[error("invalid indexer configuration: {0}")]
@@ -67,9 +72,30 @@ pub enum IndexerError {
     Task(String),
 }
 
+impl IndexerError {
+    /// Whether the chain failed (a call, or an answer that cannot be trusted): the follower
+    /// retries these; anything else stops it.
+    pub const fn is_chain(&self) -> bool {
+        matches!(self, Self::Tx(_) | Self::UnusableLogs { .. })
+    }
+}
+
+/// What was wrong with an `eth_getLogs` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LogProblem {
+    /// A log lacks its block number, block hash, index or transaction.
+    #[error("a log lacks its block number, block hash, index or transaction")]
+    MissingMetadata,
+    /// A log lies outside the requested window.
+    #[error("a log of block {0} is outside the window")]
+    OutsideWindow(u64),
+    /// Logs of one block disagree on its hash.
+    #[error("logs of block {0} disagree on its hash")]
+    HashMismatch(u64),
+    /// Two logs share a block and log index.
+    #[error("two logs share a block and log index")]
+    DuplicateIndex,
+}
+
 /// Results of the indexer library.
 pub type IndexerResult<T> = Result<T, IndexerError>;
-
-pub(crate) fn rpc_err(operation: impl Into<String>, err: impl std::fmt::Display) -> IndexerError {
-    IndexerError::Rpc { operation: operation.into(), reason: err.to_string() }
-}

@@ -15,12 +15,13 @@ use alloy::{
     providers::{DynProvider, Provider},
     rpc::types::{Filter, Log},
 };
+use nsed_contracts::tx::{TxContext, TxError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::{
-    error::{IndexerError, IndexerResult, rpc_err},
+    error::{IndexerError, IndexerResult, LogProblem},
     handlers::{ContractHandler, HandlerCtx, Outcome},
     store::{self, RawLog, Store},
 };
@@ -60,8 +61,8 @@ impl Follower {
         loop {
             let wait = match self.step().await {
                 Ok(caught_up) => caught_up,
-                Err(IndexerError::Rpc { operation, reason }) => {
-                    warn!(target: "indexer::follow", %operation, %reason, "rpc failed; retrying");
+                Err(e) if e.is_chain() => {
+                    warn!(target: "indexer::follow", error = %e, "rpc failed; retrying");
                     true
                 }
                 Err(other) => return Err(other),
@@ -82,8 +83,7 @@ impl Follower {
 
     /// One iteration: reorg check, then at most one window. Returns whether it is caught up.
     async fn step(&mut self) -> IndexerResult<bool> {
-        let head =
-            self.provider.get_block_number().await.map_err(|e| rpc_err("eth_blockNumber", e))?;
+        let head = self.provider.get_block_number().await.during("eth_blockNumber")?;
         let safe = head.saturating_sub(self.config.confirmations);
         let cursor = self.store.cursor()?;
         if let Some((number, hash)) = cursor {
@@ -104,12 +104,11 @@ impl Follower {
 
     /// The chain's hash of block `number`, `None` if it has no such block (yet, or any more).
     async fn block_hash(&self, number: u64) -> IndexerResult<Option<B256>> {
-        let op = || format!("eth_getBlockByNumber {number}");
         let block = self
             .provider
             .get_block_by_number(BlockNumberOrTag::Number(number))
             .await
-            .map_err(|e| rpc_err(op(), e))?;
+            .during(format!("eth_getBlockByNumber {number}"))?;
         Ok(block.map(|b| b.header.hash))
     }
 
@@ -130,20 +129,18 @@ impl Follower {
     /// Fetches, checks and applies the logs of blocks `from..=to`, then moves the cursor to `to`.
     async fn ingest(&mut self, from: u64, to: u64) -> IndexerResult<()> {
         let Some(to_hash) = self.block_hash(to).await? else {
-            return Err(rpc_err(
-                format!("eth_getBlockByNumber {to}"),
-                "the node lacks a block below its head",
-            ));
+            return Err(TxError::Missing {
+                operation: format!("eth_getBlockByNumber {to}"),
+                missing: "a block below its head",
+            }
+            .into());
         };
         let filter = Filter::new()
             .address(self.contracts.keys().copied().collect::<Vec<_>>())
             .from_block(from)
             .to_block(to);
-        let mut logs = self
-            .provider
-            .get_logs(&filter)
-            .await
-            .map_err(|e| rpc_err(format!("eth_getLogs {from}..={to}"), e))?;
+        let mut logs =
+            self.provider.get_logs(&filter).await.during(format!("eth_getLogs {from}..={to}"))?;
         // A reorg between the two reads would mix forks; the next step notices it and rolls back.
         if self.block_hash(to).await? != Some(to_hash) {
             debug!(target: "indexer::follow", to, "head moved during the window; retrying");
@@ -206,7 +203,7 @@ type Checked<'a> = (u64, u64, B256, B256, &'a Log);
 /// other logs of its block on the block hash; sorts them into chain order. A node answering
 /// otherwise is treated as an RPC failure (retried), so nothing half-valid reaches the database.
 fn check_logs(logs: &mut [Log], from: u64, to: u64) -> IndexerResult<Vec<Checked<'_>>> {
-    let bad = |why: String| rpc_err(format!("eth_getLogs {from}..={to}"), why);
+    let bad = |problem| IndexerError::UnusableLogs { from, to, problem };
     let mut out = Vec::with_capacity(logs.len());
     let mut hashes: BTreeMap<u64, B256> = BTreeMap::new();
     for log in logs.iter() {
@@ -216,21 +213,19 @@ fn check_logs(logs: &mut [Log], from: u64, to: u64) -> IndexerResult<Vec<Checked
         let (Some(block), Some(block_hash), Some(index), Some(tx_hash)) =
             (log.block_number, log.block_hash, log.log_index, log.transaction_hash)
         else {
-            return Err(bad(
-                "a log lacks its block number, block hash, index or transaction".into()
-            ));
+            return Err(bad(LogProblem::MissingMetadata));
         };
         if !(from..=to).contains(&block) {
-            return Err(bad(format!("a log of block {block} is outside the window")));
+            return Err(bad(LogProblem::OutsideWindow(block)));
         }
         if *hashes.entry(block).or_insert(block_hash) != block_hash {
-            return Err(bad(format!("logs of block {block} disagree on its hash")));
+            return Err(bad(LogProblem::HashMismatch(block)));
         }
         out.push((block, index, block_hash, tx_hash, log));
     }
     out.sort_by_key(|(block, index, ..)| (*block, *index));
     if out.windows(2).any(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1)) {
-        return Err(bad("two logs share a block and log index".into()));
+        return Err(bad(LogProblem::DuplicateIndex));
     }
     Ok(out)
 }
@@ -267,17 +262,21 @@ mod tests {
     }
 
     #[test]
-    fn malformed_answers_are_rpc_errors() {
+    fn malformed_answers_are_chain_errors_retried_by_the_follower() {
         let h = b256!("0x1111111111111111111111111111111111111111111111111111111111111111");
         let g = b256!("0x2222222222222222222222222222222222222222222222222222222222222222");
-        for mut logs in [
-            vec![log(None, 0, h)],
-            vec![log(Some(10), 0, h)],
-            vec![log(Some(3), 0, h), log(Some(3), 1, g)],
-            vec![log(Some(3), 0, h), log(Some(3), 0, h)],
+        for (mut logs, expected) in [
+            (vec![log(None, 0, h)], LogProblem::MissingMetadata),
+            (vec![log(Some(10), 0, h)], LogProblem::OutsideWindow(10)),
+            (vec![log(Some(3), 0, h), log(Some(3), 1, g)], LogProblem::HashMismatch(3)),
+            (vec![log(Some(3), 0, h), log(Some(3), 0, h)], LogProblem::DuplicateIndex),
         ] {
             let err = check_logs(&mut logs, 1, 9).unwrap_err();
-            assert!(matches!(err, IndexerError::Rpc { .. }), "{err}");
+            assert!(err.is_chain(), "{err}");
+            assert!(
+                matches!(err, IndexerError::UnusableLogs { from: 1, to: 9, problem } if problem == expected),
+                "{err}"
+            );
         }
     }
 }

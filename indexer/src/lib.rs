@@ -39,8 +39,9 @@ use alloy::{
     primitives::B256,
     providers::{Provider, ProviderBuilder},
 };
-pub use error::{IndexerError, IndexerResult};
+pub use error::{IndexerError, IndexerResult, LogProblem};
 pub use graphql::QueryLimits;
+use nsed_contracts::tx::TxContext;
 use nsed_deploy::Deployment;
 use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -100,7 +101,7 @@ impl Indexer {
     /// # Errors
     ///
     /// [`IndexerError::Config`] for unusable settings or a record of another chain,
-    /// [`IndexerError::Rpc`] when the chain cannot be reached, [`IndexerError::WrongDatabase`] when
+    /// [`IndexerError::Tx`] when the chain cannot be reached, [`IndexerError::WrongDatabase`] when
     /// the database belongs to another deployment, [`IndexerError::Listen`] when the address is
     /// taken.
     pub async fn start(config: IndexerConfig) -> IndexerResult<IndexerHandle> {
@@ -112,10 +113,8 @@ impl Indexer {
         })?;
         let provider =
             ProviderBuilder::new().disable_recommended_fillers().connect_http(url).erased();
-        let chain_id = provider
-            .get_chain_id()
-            .await
-            .map_err(|e| error::rpc_err(format!("eth_chainId at {}", config.rpc_url), e))?;
+        let chain_id =
+            provider.get_chain_id().await.during(format!("eth_chainId at {}", config.rpc_url))?;
         let record = &config.deployment;
         if chain_id != record.chain_id {
             return Err(IndexerError::Config(format!(

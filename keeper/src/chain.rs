@@ -1,73 +1,30 @@
 //! What the keeper reads from and writes to the chain: market events in bounded windows, job
-//! status, claims and settlements.
+//! status, claims and settlements. Every call goes through [`nsed_contracts::tx`], so failures
+//! are [`TxError`]s that keep alloy's error and decode the market's reverts.
 
 use alloy::{
     eips::BlockNumberOrTag,
+    network::ReceiptResponse,
     primitives::{Address, B256, U256},
     providers::Provider,
-    rpc::types::Filter,
-    sol_types::SolEvent,
+    rpc::types::{Filter, Log},
+    sol_types::{SolEvent, SolEventInterface},
 };
-use nsed_contracts::i_deliberation_market::IDeliberationMarket::{
-    self, AgentDeactivated, AgentRegistered, JobRequested, Transcript,
+use nsed_contracts::{
+    deliberation_market::DeliberationMarket::{
+        DeliberationMarketErrors, DeliberationMarketUnexpectedJobStatus,
+    },
+    i_deliberation_market::{
+        IDeliberationMarket::{
+            self, AgentDeactivated, AgentRegistered, IDeliberationMarketEvents, JobRequested,
+            Transcript,
+        },
+        JobStatus,
+    },
+    tx::{self, TxContext, TxError, TxResult},
 };
 
 use crate::store::JobSpec;
-
-/// Errors talking to the chain.
-#[derive(Debug, thiserror::Error)]
-pub enum ChainError {
-    /// A JSON-RPC call failed or returned something unusable.
-    #[error("{operation}: {reason}")]
-    Rpc {
-        /// What was being done.
-        operation: String,
-        /// The error.
-        reason: String,
-    },
-    /// A transaction was mined but reverted.
-    #[error("{operation} reverted in transaction {tx}")]
-    Reverted {
-        /// What was being done.
-        operation: String,
-        /// The transaction.
-        tx: B256,
-    },
-}
-
-fn rpc_err(operation: impl Into<String>, err: impl std::fmt::Display) -> ChainError {
-    ChainError::Rpc { operation: operation.into(), reason: err.to_string() }
-}
-
-/// `IDeliberationMarket.JobStatus` (the ABI carries it as a `uint8`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobStatus {
-    /// No such job.
-    None,
-    /// Requested, not claimed.
-    Requested,
-    /// Claimed by a keeper.
-    Claimed,
-    /// Settled.
-    Settled,
-    /// Refunded.
-    Refunded,
-    /// A value this keeper does not know (a newer market).
-    Unknown(u8),
-}
-
-impl From<u8> for JobStatus {
-    fn from(value: u8) -> Self {
-        match value {
-            0 => Self::None,
-            1 => Self::Requested,
-            2 => Self::Claimed,
-            3 => Self::Settled,
-            4 => Self::Refunded,
-            other => Self::Unknown(other),
-        }
-    }
-}
 
 /// A market event the keeper acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +35,49 @@ pub enum MarketEvent {
     AgentRegistered(Address),
     /// An agent left.
     AgentDeactivated(Address),
+}
+
+impl MarketEvent {
+    /// The keeper's view of a market log: `None` for events it does not act on and for logs that
+    /// do not decode (they cannot come from this market's ABI).
+    pub fn from_log(log: &Log) -> Option<Self> {
+        let block = log.block_number.unwrap_or_default();
+        match IDeliberationMarketEvents::decode_log(&log.inner).ok()?.data {
+            IDeliberationMarketEvents::JobRequested(e) => Some(requested(e, block)),
+            IDeliberationMarketEvents::AgentRegistered(e) => Some(Self::AgentRegistered(e.agent)),
+            IDeliberationMarketEvents::AgentDeactivated(e) => Some(Self::AgentDeactivated(e.agent)),
+            _ => None,
+        }
+    }
+}
+
+fn requested(e: JobRequested, block: u64) -> MarketEvent {
+    MarketEvent::Requested(JobSpec {
+        job_id: e.jobId,
+        kind: e.kind,
+        input: e.input.to_vec(),
+        agents_wanted: e.agentsWanted,
+        max_rounds: e.maxRounds,
+        credits: e.credits,
+        deadline: e.deadline,
+        block,
+    })
+}
+
+/// Why a claim was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// The job is no longer open: another keeper claimed it, or it was settled or refunded.
+    #[error("job {job_id} is no longer open (status {current:?})")]
+    Taken {
+        /// The job.
+        job_id: U256,
+        /// Its status when the claim was refused.
+        current: JobStatus,
+    },
+    /// Anything else (an expired job, a missing role, the node failed); worth retrying.
+    #[error(transparent)]
+    Tx(#[from] TxError),
 }
 
 /// The market contract as the keeper uses it.
@@ -107,23 +107,24 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// # Errors
     ///
-    /// [`ChainError::Rpc`].
-    pub async fn head(&self) -> Result<u64, ChainError> {
-        self.provider.get_block_number().await.map_err(|e| rpc_err("eth_blockNumber", e))
+    /// [`TxError::Rpc`].
+    pub async fn head(&self) -> TxResult<u64> {
+        self.provider.get_block_number().await.during("eth_blockNumber")
     }
 
     /// The hash of block `number`.
     ///
     /// # Errors
     ///
-    /// [`ChainError::Rpc`], also when the node does not have the block.
-    pub async fn block_hash(&self, number: u64) -> Result<B256, ChainError> {
+    /// [`TxError::Rpc`], or [`TxError::Missing`] when the node does not have the block.
+    pub async fn block_hash(&self, number: u64) -> TxResult<B256> {
+        let operation = format!("eth_getBlockByNumber {number}");
         let block = self
             .provider
             .get_block_by_number(BlockNumberOrTag::Number(number))
             .await
-            .map_err(|e| rpc_err(format!("eth_getBlockByNumber {number}"), e))?
-            .ok_or_else(|| rpc_err(format!("eth_getBlockByNumber {number}"), "no such block"))?;
+            .during(operation.clone())?
+            .ok_or(TxError::Missing { operation, missing: "the block" })?;
         Ok(block.header.hash)
     }
 
@@ -132,8 +133,8 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// # Errors
     ///
-    /// [`ChainError::Rpc`].
-    pub async fn events(&self, from: u64, to: u64) -> Result<Vec<MarketEvent>, ChainError> {
+    /// [`TxError::Rpc`].
+    pub async fn events(&self, from: u64, to: u64) -> TxResult<Vec<MarketEvent>> {
         let filter =
             Filter::new().address(self.address).from_block(from).to_block(to).event_signature(
                 vec![
@@ -142,108 +143,135 @@ impl<P: Provider + Clone> Market<P> {
                     AgentDeactivated::SIGNATURE_HASH,
                 ],
             );
-        let logs = self
-            .provider
-            .get_logs(&filter)
-            .await
-            .map_err(|e| rpc_err(format!("eth_getLogs {from}..={to}"), e))?;
-        let mut events = Vec::new();
-        for log in logs {
-            let block = log.block_number.unwrap_or_default();
-            let Some(topic) = log.topic0().copied() else { continue };
-            let event = if topic == JobRequested::SIGNATURE_HASH {
-                JobRequested::decode_log(&log.inner).ok().map(|e| {
-                    MarketEvent::Requested(JobSpec {
-                        job_id: e.jobId,
-                        kind: e.kind.clone(),
-                        input: e.input.to_vec(),
-                        agents_wanted: e.agentsWanted,
-                        max_rounds: e.maxRounds,
-                        credits: e.credits,
-                        deadline: e.deadline,
-                        block,
-                    })
-                })
-            } else if topic == AgentRegistered::SIGNATURE_HASH {
-                AgentRegistered::decode_log(&log.inner)
-                    .ok()
-                    .map(|e| MarketEvent::AgentRegistered(e.agent))
-            } else {
-                AgentDeactivated::decode_log(&log.inner)
-                    .ok()
-                    .map(|e| MarketEvent::AgentDeactivated(e.agent))
-            };
-            if let Some(event) = event {
-                events.push(event);
-            }
-        }
-        Ok(events)
+        let logs =
+            self.provider.get_logs(&filter).await.during(format!("eth_getLogs {from}..={to}"))?;
+        Ok(logs.iter().filter_map(MarketEvent::from_log).collect())
     }
 
     /// The job's status on chain.
     ///
     /// # Errors
     ///
-    /// [`ChainError::Rpc`].
-    pub async fn status(&self, job_id: U256) -> Result<JobStatus, ChainError> {
-        IDeliberationMarket::new(self.address, &self.provider)
+    /// [`TxError::Call`], also for a status this keeper does not know (a newer market).
+    pub async fn status(&self, job_id: U256) -> TxResult<JobStatus> {
+        let raw = IDeliberationMarket::new(self.address, &self.provider)
             .jobStatus(job_id)
             .call()
             .await
-            .map(JobStatus::from)
-            .map_err(|e| rpc_err(format!("jobStatus({job_id})"), e))
+            .during(format!("jobStatus({job_id})"))?;
+        JobStatus::try_from(raw).map_err(|e| TxError::Call {
+            operation: format!("jobStatus({job_id})"),
+            source: Box::new(e.into()),
+        })
     }
 
     /// Claims the job.
     ///
     /// # Errors
     ///
-    /// [`ChainError`] if the transaction fails or reverts.
-    pub async fn claim(&self, job_id: U256) -> Result<B256, ChainError> {
+    /// [`ClaimError::Taken`] when the market refuses because the job is no longer `Requested`
+    /// (read from the revert, not guessed); [`ClaimError::Tx`] for every other failure.
+    pub async fn claim(&self, job_id: U256) -> Result<B256, ClaimError> {
         let market = IDeliberationMarket::new(self.address, &self.provider);
-        confirm(format!("claimJob({job_id})"), market.claimJob(job_id).send().await).await
+        match tx::send_call(format!("claimJob({job_id})"), market.claimJob(job_id)).await {
+            Ok(receipt) => Ok(receipt.transaction_hash()),
+            Err(e) => match e.decoded::<DeliberationMarketErrors>() {
+                Some(DeliberationMarketErrors::DeliberationMarketUnexpectedJobStatus(
+                    DeliberationMarketUnexpectedJobStatus { current, .. },
+                )) => match JobStatus::try_from(current) {
+                    Ok(JobStatus::Requested) | Err(_) => Err(e.into()),
+                    Ok(current) => Err(ClaimError::Taken { job_id, current }),
+                },
+                _ => Err(e.into()),
+            },
+        }
     }
 
     /// Settles the job with `transcript`.
     ///
     /// # Errors
     ///
-    /// [`ChainError`] if the transaction fails or reverts.
-    pub async fn settle(&self, job_id: U256, transcript: Transcript) -> Result<B256, ChainError> {
+    /// [`TxError`] if the transaction fails or reverts.
+    pub async fn settle(&self, job_id: U256, transcript: Transcript) -> TxResult<B256> {
         let market = IDeliberationMarket::new(self.address, &self.provider);
-        confirm(format!("settleJob({job_id})"), market.settleJob(job_id, transcript).send().await)
-            .await
+        let receipt =
+            tx::send_call(format!("settleJob({job_id})"), market.settleJob(job_id, transcript))
+                .await?;
+        Ok(receipt.transaction_hash())
     }
 
     /// The chain's current time (latest block timestamp), in seconds.
     ///
     /// # Errors
     ///
-    /// [`ChainError::Rpc`].
-    pub async fn now(&self) -> Result<u64, ChainError> {
+    /// [`TxError::Rpc`], or [`TxError::Missing`] if the node has no latest block.
+    pub async fn now(&self) -> TxResult<u64> {
+        let operation = "eth_getBlockByNumber latest";
         let block = self
             .provider
             .get_block_by_number(BlockNumberOrTag::Latest)
             .await
-            .map_err(|e| rpc_err("eth_getBlockByNumber latest", e))?
-            .ok_or_else(|| rpc_err("eth_getBlockByNumber latest", "no latest block"))?;
+            .during(operation)?
+            .ok_or(TxError::Missing { operation: operation.into(), missing: "a latest block" })?;
         Ok(block.header.timestamp)
     }
 }
 
-/// Waits for a sent transaction's receipt and turns a revert into [`ChainError::Reverted`].
-async fn confirm<N: alloy::network::Network>(
-    operation: String,
-    sent: Result<alloy::providers::PendingTransactionBuilder<N>, alloy::contract::Error>,
-) -> Result<B256, ChainError> {
-    let receipt = sent
-        .map_err(|e| rpc_err(&operation, e))?
-        .get_receipt()
-        .await
-        .map_err(|e| rpc_err(&operation, e))?;
-    let tx = alloy::network::ReceiptResponse::transaction_hash(&receipt);
-    if !alloy::network::ReceiptResponse::status(&receipt) {
-        return Err(ChainError::Reverted { operation, tx });
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{Bytes, LogData, address};
+
+    use super::*;
+
+    fn log(data: LogData, block: u64) -> Log {
+        Log {
+            inner: alloy::primitives::Log { address: Address::ZERO, data },
+            block_number: Some(block),
+            ..Log::default()
+        }
     }
-    Ok(tx)
+
+    #[test]
+    fn market_logs_become_keeper_events() {
+        let agent = address!("0x00000000000000000000000000000000000000aa");
+        let requested = JobRequested {
+            jobId: U256::from(4),
+            requester: agent,
+            kind: "tensor-f32".into(),
+            input: Bytes::from_static(b"[1]"),
+            agentsWanted: 3,
+            maxRounds: 2,
+            credits: 100,
+            deadline: 99,
+            token: Address::ZERO,
+            bounty: U256::from(1),
+            escrowId: U256::from(1),
+        };
+        let event = MarketEvent::from_log(&log(requested.encode_log_data(), 7)).unwrap();
+        let MarketEvent::Requested(spec) = event else { panic!("{event:?}") };
+        assert_eq!((spec.job_id, spec.block, spec.agents_wanted), (U256::from(4), 7, 3));
+        let registered = AgentRegistered {
+            agent,
+            owner: agent,
+            modelId: B256::ZERO,
+            metadataURI: String::new(),
+        };
+        assert_eq!(
+            MarketEvent::from_log(&log(registered.encode_log_data(), 8)),
+            Some(MarketEvent::AgentRegistered(agent))
+        );
+        assert_eq!(
+            MarketEvent::from_log(&log(AgentDeactivated { agent }.encode_log_data(), 9)),
+            Some(MarketEvent::AgentDeactivated(agent))
+        );
+    }
+
+    #[test]
+    fn other_events_and_undecodable_logs_are_skipped() {
+        let claimed =
+            IDeliberationMarket::JobClaimed { jobId: U256::from(1), keeper: Address::ZERO };
+        assert_eq!(MarketEvent::from_log(&log(claimed.encode_log_data(), 1)), None);
+        let garbage = LogData::new_unchecked(vec![JobRequested::SIGNATURE_HASH], Bytes::new());
+        assert_eq!(MarketEvent::from_log(&log(garbage, 1)), None);
+    }
 }

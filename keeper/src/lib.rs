@@ -16,6 +16,11 @@
 //!
 //! State lives in SQLite ([`store`]): cursor, agents, jobs and each job's deliberation log.
 //! `/health` and `/metrics` (Prometheus text) are served on `metrics_addr`.
+//!
+//! Shutdown: the background tasks (heartbeat listener, HTTP server) run on a `TaskTracker`, each
+//! with a child of the keeper's token. Cancelling the token lets the job step in progress finish
+//! within `shutdown_grace` (what it already did is in the store, so an unfinished step resumes
+//! on the next start), stops the background tasks, waits for them and drains NATS.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod chain;
@@ -41,17 +46,21 @@ use alloy::{
 };
 use futures::StreamExt;
 use nsed_bus::{Bus, BusError};
+use nsed_contracts::{
+    i_deliberation_market::JobStatus,
+    tx::{TxContext, TxError},
+};
 use nsed_protocol::{
     deliberation::Deliberation,
     eip712,
     halting::HaltingConfig,
     wire::{self, HEARTBEAT_WILDCARD, Heartbeat},
 };
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use crate::{
-    chain::{ChainError, JobStatus, Market, MarketEvent},
+    chain::{ClaimError, Market, MarketEvent},
     rounds::Driver,
     store::{JobRow, JobState, Store, StoreError},
 };
@@ -61,7 +70,7 @@ use crate::{
 pub enum KeeperError {
     /// The chain failed.
     #[error(transparent)]
-    Chain(#[from] ChainError),
+    Chain(#[from] TxError),
     /// NATS failed.
     #[error(transparent)]
     Bus(#[from] BusError),
@@ -79,6 +88,14 @@ pub enum KeeperError {
     /// The configuration is unusable.
     #[error("invalid keeper configuration: {0}")]
     Config(String),
+    /// The `/health` and `/metrics` listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// Counters exported on `/metrics`.
@@ -171,6 +188,9 @@ pub struct KeeperConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Halting parameters (`max_rounds` is further capped by each job's own limit).
     pub halting: HaltingConfig,
+    /// Time the job step in progress gets to finish at shutdown, and the background tasks to
+    /// stop (default 5 s).
+    pub shutdown_grace: Duration,
 }
 
 impl KeeperConfig {
@@ -190,6 +210,7 @@ impl KeeperConfig {
             db_path: PathBuf::from(".nsed/keeper.sqlite"),
             metrics_addr: None,
             halting: HaltingConfig::default(),
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }
@@ -232,39 +253,29 @@ impl Keeper {
             .parse()
             .map_err(|e| KeeperError::Config(format!("`{}` is not a URL: {e}", config.rpc_url)))?;
         let provider = nsed_contracts::provider::wallet_provider(url, signer);
-        let chain_id = provider.get_chain_id().await.map_err(|e| ChainError::Rpc {
-            operation: "eth_chainId".into(),
-            reason: e.to_string(),
-        })?;
+        let chain_id = provider.get_chain_id().await.during("eth_chainId")?;
         let market = Market::new(provider, config.market);
         let store = Store::open(&config.db_path)?;
         let bus = Bus::connect(&config.nats_url).await?;
         bus.ensure_streams().await?;
 
         let liveness: Liveness = Arc::default();
-        let mut beats = bus.client().subscribe(HEARTBEAT_WILDCARD).await.map_err(|e| {
+        let beats = bus.client().subscribe(HEARTBEAT_WILDCARD).await.map_err(|e| {
             BusError::JetStream { operation: "subscribe to heartbeats".into(), source: e.into() }
         })?;
-        let live = liveness.clone();
-        let beat_stop = shutdown.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = beat_stop.cancelled() => return,
-                    msg = beats.next() => match msg {
-                        Some(msg) => {
-                            if let Ok(beat) = wire::decode::<Heartbeat>(&msg.payload) {
-                                live.lock().expect("no panics under the lock").insert(beat.agent, Instant::now());
-                            }
-                        }
-                        None => return,
-                    }
-                }
-            }
-        });
-        if let Some(addr) = config.metrics_addr {
-            http::serve(addr, metrics.clone(), shutdown.clone()).await?;
+        let http_listener = match config.metrics_addr {
+            Some(addr) => Some(http::bind(addr).await?),
+            None => None,
+        };
+        // Background tasks stop with the keeper's token, and also when the loop below ends on an
+        // error; none outlives `run`.
+        let background = shutdown.child_token();
+        let tracker = TaskTracker::new();
+        tracker.spawn(listen_to_heartbeats(beats, liveness.clone(), background.child_token()));
+        if let Some(listener) = http_listener {
+            tracker.spawn(http::serve(listener, metrics.clone(), background.child_token()));
         }
+        tracker.close();
         info!(target: "keeper", %keeper, market = %config.market, chain_id, "keeper running");
 
         let ctx = Ctx {
@@ -276,30 +287,42 @@ impl Keeper {
             liveness: &liveness,
             chain_id,
         };
-        while !shutdown.is_cancelled() {
-            if let Err(e) = ctx.follow().await {
-                warn!(target: "keeper", error = %e, "cannot follow the chain; retrying");
-            }
-            for job in store.open_jobs()? {
-                if shutdown.is_cancelled() {
-                    break;
-                }
-                let job_id = job.spec.job_id;
-                if let Err(e) = ctx.act(job).await {
-                    if matches!(e, KeeperError::Store(_)) {
-                        return Err(e);
-                    }
-                    warn!(target: "keeper", %job_id, error = %e, "job step failed; retrying later");
-                }
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(config.poll_interval) => {}
-            }
+        let result = ctx.serve(&shutdown).await;
+        info!(target: "keeper", "stopping");
+        background.cancel();
+        if tokio::time::timeout(config.shutdown_grace, tracker.wait()).await.is_err() {
+            warn!(target: "keeper", "background tasks did not stop in time");
+        }
+        if let Err(e) = bus.drain().await {
+            warn!(target: "keeper", error = %e, "drain failed");
         }
         info!(target: "keeper", "stopped");
-        let _ = bus.drain().await;
-        Ok(())
+        result
+    }
+}
+
+/// Records when each agent last sent a heartbeat, until `shutdown`.
+async fn listen_to_heartbeats(
+    mut beats: async_nats::Subscriber,
+    liveness: Liveness,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return,
+            msg = beats.next() => match msg {
+                Some(msg) => {
+                    if let Ok(beat) = wire::decode::<Heartbeat>(&msg.payload) {
+                        liveness.lock().expect("no panics under the lock").insert(beat.agent, Instant::now());
+                    }
+                }
+                None => {
+                    warn!(target: "keeper", "heartbeat subscription ended; agents will count as offline");
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -314,6 +337,49 @@ struct Ctx<'a, P> {
 }
 
 impl<P: Provider + Clone> Ctx<'_, P> {
+    /// The keeper's loop: follow, act on every open job, pause; until `shutdown`. A job step
+    /// under way when `shutdown` fires gets `shutdown_grace` to finish.
+    async fn serve(&self, shutdown: &CancellationToken) -> Result<(), KeeperError> {
+        while !shutdown.is_cancelled() {
+            if let Err(e) = self.follow().await {
+                warn!(target: "keeper", error = %e, "cannot follow the chain; retrying");
+            }
+            for job in self.store.open_jobs()? {
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                let job_id = job.spec.job_id;
+                let step = self.act(job);
+                tokio::pin!(step);
+                let done = tokio::select! {
+                    biased;
+                    done = &mut step => done,
+                    () = shutdown.cancelled() => {
+                        match tokio::time::timeout(self.config.shutdown_grace, &mut step).await {
+                            Ok(done) => done,
+                            Err(_) => {
+                                info!(target: "keeper", %job_id, "job step unfinished at shutdown; it resumes from the store");
+                                return Ok(());
+                            }
+                        }
+                    }
+                };
+                if let Err(e) = done {
+                    if matches!(e, KeeperError::Store(_)) {
+                        return Err(e);
+                    }
+                    warn!(target: "keeper", %job_id, error = %e, "job step failed; retrying later");
+                }
+            }
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Scans new confirmed blocks, handling reorgs.
     async fn follow(&self) -> Result<(), KeeperError> {
         let head = self.market.head().await?;
@@ -387,17 +453,21 @@ impl<P: Provider + Clone> Ctx<'_, P> {
                     Ok(tx) => {
                         self.metrics.jobs_claimed.fetch_add(1, Ordering::Relaxed);
                         info!(target: "keeper", %job_id, %tx, ?seats, "claimed");
+                        Ok(())
                     }
-                    Err(e) => {
-                        let state = match self.market.status(job_id).await? {
-                            JobStatus::Requested => JobState::Requested,
-                            _ => JobState::Closed,
-                        };
-                        self.store.update_job(job_id, state, None, None)?;
-                        return Err(e.into());
+                    // Another keeper claimed it, or it was settled or refunded: never retried.
+                    Err(ClaimError::Taken { current, .. }) => {
+                        info!(target: "keeper", %job_id, ?current, "job taken before our claim; closing");
+                        self.store.update_job(job_id, JobState::Closed, None, None)?;
+                        Ok(())
+                    }
+                    Err(ClaimError::Tx(e)) => {
+                        let revert = e.revert();
+                        warn!(target: "keeper", %job_id, revert = ?revert.map(|r| r.to_string()), "claim failed; retrying later");
+                        self.store.update_job(job_id, JobState::Requested, None, None)?;
+                        Err(e.into())
                     }
                 }
-                Ok(())
             }
             (JobStatus::Claimed, JobState::Claimed) => self.deliberate_and_settle(job).await,
             (JobStatus::Settled, JobState::Claimed) => {

@@ -1,5 +1,6 @@
 //! End to end with real anvil, nats-server, ONNX Runtime and models: jobs requested through the
-//! contract are deliberated by in-process workers and a keeper and settled on chain.
+//! contract are deliberated by in-process workers and a keeper and settled on chain. The keeper's
+//! own tests (reorgs, claims, refunds, its HTTP endpoint) are in `keeper/tests/it`.
 
 use std::{path::Path, time::Duration};
 
@@ -11,7 +12,10 @@ use alloy::{
     sol_types::SolEvent,
 };
 use nsed_contracts::bounty_token::BountyToken;
-use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettled, JobSpec};
+use nsed_contracts::i_deliberation_market::{
+    IDeliberationMarket::{self, JobSettled, JobSpec},
+    JobStatus,
+};
 use nsed_deploy::{BOUNTY_TOKEN, Deployment, MARKET, SuiteParams, deploy_suite};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
 use nsed_inference_worker::{
@@ -215,12 +219,13 @@ impl Stack {
             .collect()
     }
 
-    async fn status(&self, job_id: U256) -> u8 {
-        IDeliberationMarket::new(self.market, &self.deployer)
+    async fn status(&self, job_id: U256) -> JobStatus {
+        let raw = IDeliberationMarket::new(self.market, &self.deployer)
             .jobStatus(job_id)
             .call()
             .await
-            .unwrap()
+            .unwrap();
+        JobStatus::try_from(raw).unwrap()
     }
 
     async fn wait_settled(&self, job_id: U256) -> JobSettled {
@@ -263,82 +268,16 @@ async fn http_get(port: u16, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     socket
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
         .await
         .unwrap();
     let mut response = String::new();
     socket.read_to_string(&mut response).await.unwrap();
     response
 }
-
-async fn rpc(stack: &Stack, method: &'static str, params: serde_json::Value) -> serde_json::Value {
-    stack.deployer.raw_request::<_, serde_json::Value>(method.into(), params).await.unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_reorg_replacing_a_request_is_noticed_and_the_job_follows_the_new_chain() {
-    // No agents: the keeper follows and records jobs but never claims, so the test controls time.
-    let stack = Stack::start_with(0).await;
-    let snapshot = rpc(&stack, "evm_snapshot", serde_json::json!([])).await;
-    let old_job = stack.request(0, 3600).await;
-    let (keeper, handle) = stack.keeper(Duration::from_secs(5));
-    let db = stack.db.path().join("keeper.sqlite");
-    let split =
-        load_test_split(models_dir(), &Manifest::load(models_dir()).unwrap().dataset).unwrap();
-    let seen = |row: usize| {
-        let db = db.clone();
-        let expected = serde_json::json!(split[row].0.to_vec());
-        async move {
-            loop {
-                let store = Store::open(&db).unwrap();
-                if let Some(job) = store.job(U256::from(1)).unwrap()
-                    && serde_json::from_slice::<serde_json::Value>(&job.spec.input).unwrap()["values"]
-                        == expected
-                {
-                    return job;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
-    step("the keeper records the first request", seen(0)).await;
-    keeper.cancel();
-    handle.await.unwrap().unwrap();
-
-    // Reorg: back to before the request, then a different request under the same id and more
-    // blocks than before, so the old block hash at the keeper's cursor is gone.
-    assert_eq!(
-        rpc(&stack, "evm_revert", serde_json::json!([snapshot])).await,
-        serde_json::json!(true)
-    );
-    let new_job = stack.request(5, 3600).await;
-    assert_eq!(new_job, old_job, "the replacement reuses the id");
-    for _ in 0..3 {
-        rpc(&stack, "evm_mine", serde_json::json!([])).await;
-    }
-    let port = nsed_devstack::free_port().unwrap();
-    let (keeper, handle) =
-        stack.keeper_with(Duration::from_secs(5), Some(([127, 0, 0, 1], port).into()));
-    let job = step("the keeper follows the new chain", seen(5)).await;
-    assert_eq!(job.state, JobState::Requested);
-    let metrics = step("metrics", async {
-        loop {
-            let metrics = http_get(port, "/metrics").await;
-            if metrics.contains("nsed_keeper_reorgs_total 1") {
-                return metrics;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    assert!(metrics.contains("nsed_keeper_reorgs_total 1"));
-    keeper.cancel();
-    handle.await.unwrap().unwrap();
-}
-
-const STATUS_CLAIMED: u8 = 2;
-const STATUS_SETTLED: u8 = 3;
-const STATUS_REFUNDED: u8 = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requested_jobs_settle_on_chain_with_the_answer_the_protocol_computes() {
@@ -349,7 +288,7 @@ async fn requested_jobs_settle_on_chain_with_the_answer_the_protocol_computes() 
     let jobs = [stack.request(0, 3600).await, stack.request(1, 3600).await];
     for job_id in jobs {
         let settled = stack.wait_settled(job_id).await;
-        assert_eq!(stack.status(job_id).await, STATUS_SETTLED);
+        assert_eq!(stack.status(job_id).await, JobStatus::Settled);
         assert_eq!(Some(settled.content.clone()), stack.offchain_answer(job_id));
         assert!((1..=3).contains(&settled.rounds));
     }
@@ -403,8 +342,8 @@ async fn a_keeper_killed_mid_job_and_restarted_settles_exactly_once() {
     let job_id = stack.request(3, 3600).await;
     // Kill the keeper as soon as the job is claimed: deliberation may be under way.
     tokio::time::timeout(WAIT, async {
-        while stack.status(job_id).await != STATUS_CLAIMED
-            && stack.status(job_id).await != STATUS_SETTLED
+        while stack.status(job_id).await != JobStatus::Claimed
+            && stack.status(job_id).await != JobStatus::Settled
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -419,37 +358,11 @@ async fn a_keeper_killed_mid_job_and_restarted_settles_exactly_once() {
     // Give the restarted keeper time to (wrongly) act again, then check it did not.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(stack.settlements(job_id).await.len(), 1, "settled exactly once");
-    assert_eq!(stack.status(job_id).await, STATUS_SETTLED);
+    assert_eq!(stack.status(job_id).await, JobStatus::Settled);
     let store = Store::open(&stack.db.path().join("keeper.sqlite")).unwrap();
     assert_eq!(store.job(job_id).unwrap().unwrap().state, JobState::Settled);
     second.cancel();
     second_handle.await.unwrap().unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_job_nobody_settles_is_refunded_after_its_deadline() {
-    let stack = Stack::start().await;
-    let token = BountyToken::new(stack.token, &stack.deployer);
-    let before =
-        step("balance before", token.balanceOf(stack.requester_address).call()).await.unwrap();
-    let job_id = step("request", stack.request(4, 120)).await;
-    let market = IDeliberationMarket::new(stack.market, &stack.requester);
-    // Too early: the market refuses (gas estimation already reverts, nothing is sent).
-    assert!(step("early refund", market.refund(job_id).send()).await.is_err());
-    let increase =
-        stack.deployer.raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (121u64,));
-    step("evm_increaseTime", increase).await.unwrap();
-    let mine = stack.deployer.raw_request::<_, serde_json::Value>("evm_mine".into(), ());
-    step("evm_mine", mine).await.unwrap();
-    let pending = step("refund", market.refund(job_id).send()).await.unwrap();
-    step("refund receipt", pending.get_receipt()).await.unwrap();
-    assert_eq!(stack.status(job_id).await, STATUS_REFUNDED);
-    let after =
-        step("balance after", token.balanceOf(stack.requester_address).call()).await.unwrap();
-    // The test minted exactly the bounty before requesting, so the refund restores it.
-    assert_eq!(after, before + U256::from(10u64).pow(U256::from(18)));
-    // A refunded job cannot be refunded again.
-    assert!(step("second refund", market.refund(job_id).send()).await.is_err());
 }
 
 /// Awaits `fut`, failing the test with `what` if it takes longer than 30 s.

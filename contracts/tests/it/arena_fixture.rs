@@ -223,7 +223,7 @@ impl ArenaFixture {
     /// `who`'s balance of the arena's tier-`tier` access tokens.
     pub(crate) fn lat_balance(&mut self, who: Address, tier: u8) -> U256 {
         let asset = self.chain.call(self.admin, self.arena, &RankifyArena::latAssetCall {});
-        let id = (U256::from(asset.unwrap()) << 8) | U256::from(tier);
+        let id = nsed_contracts::lat::encode(asset.unwrap(), tier);
         self.chain
             .call(self.admin, self.lat, &LiquidAccessToken::balanceOfCall { account: who, id })
             .unwrap()

@@ -1,7 +1,7 @@
 //! LatConverter: LAT value by tier, the rising epoch price and its exact Rust model, the per-epoch
 //! cap, epoch rollover, vesting positions, slippage and parameter governance.
 
-use alloy::primitives::{Address, B256, U256, U512};
+use alloy::primitives::{Address, B256, U256, U512, aliases::U248};
 use nsed_contracts::{
     guild_token::GuildToken,
     lat_converter::LatConverter::{self, Params},
@@ -86,9 +86,9 @@ fn u(v: u64) -> U256 {
     U256::from(v)
 }
 
-/// `(asset << 8) | tier`, the LAT id encoding.
+/// The token id of the test asset at `tier`.
 pub(crate) fn lat_id(tier: u8) -> U256 {
-    (U256::from(ASSET) << 8) | U256::from(tier)
+    nsed_contracts::lat::encode(U248::from(ASSET), tier)
 }
 
 /// p0 = 10 value units per token, k = 1 (the price doubles at a full supply converted), 10% cap,
@@ -333,7 +333,7 @@ mod value {
         let mut f = ConverterFixture::new();
         let (user, guild, converter) = (f.user, f.guild, f.converter);
         let other_asset = ASSET + 1;
-        let other_id = (U256::from(other_asset) << 8) | U256::from(1);
+        let other_id = nsed_contracts::lat::encode(U248::from(other_asset), 1);
         let mint = LiquidAccessToken::mintCall {
             to: user,
             asset: alloy::primitives::Uint::from(other_asset),
@@ -426,7 +426,7 @@ mod value {
     fn tier_zero_ids_and_mismatched_arrays_are_rejected() {
         let mut f = ConverterFixture::new();
         let (user, converter) = (f.user, f.converter);
-        let tier_zero = U256::from(ASSET) << 8;
+        let tier_zero = lat_id(0);
         f.convert(user, vec![lat_id(1), tier_zero], vec![u(1), u(1)], U256::ZERO)
             .expect_revert(LatConverter::LatConverterInvalidTier { id: tier_zero });
         f.convert(user, vec![lat_id(1)], vec![u(1), u(1)], U256::ZERO).expect_revert(

@@ -16,6 +16,7 @@ mod governance;
 mod guild;
 mod lat;
 mod lat_converter;
+mod lat_id;
 mod market;
 mod market_fixture;
 mod market_properties;

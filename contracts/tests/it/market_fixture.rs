@@ -302,7 +302,7 @@ impl MarketFixture {
     /// `agent`'s balance of the market's tier-`tier` access tokens.
     pub(crate) fn lat_balance(&mut self, agent: Address, tier: u8) -> U256 {
         let asset = self.chain.call(self.guild, self.market, &DeliberationMarket::latAssetCall {});
-        let id = (U256::from(asset.unwrap()) << 8) | U256::from(tier);
+        let id = nsed_contracts::lat::encode(asset.unwrap(), tier);
         self.chain
             .call(self.guild, self.lat, &LiquidAccessToken::balanceOfCall { account: agent, id })
             .unwrap()

@@ -3,14 +3,13 @@
 use alloy::{
     primitives::{Address, U256},
     rpc::types::Log,
-    sol_types::SolEvent,
 };
 use nsed_contracts::authority_registry::AuthorityRegistry::{
-    DIDAttributeChanged, DIDDelegateChanged, DIDIssued, DIDOwnerChanged, NodeRegistered,
-    NodeRevoked, NodeUpdated,
+    AuthorityRegistryEvents, DIDAttributeChanged, DIDDelegateChanged, DIDIssued, DIDOwnerChanged,
+    NodeRegistered, NodeRevoked, NodeUpdated,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, ev};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
     error::IndexerResult,
@@ -76,66 +75,98 @@ fn bump(ctx: &HandlerCtx<'_>, identity: Address, field: &str) -> IndexerResult<(
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
-    let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    let block = block_i64(ctx);
-    if topic == NodeRegistered::SIGNATURE_HASH {
-        let e = ev!(log, NodeRegistered);
-        let mut row = ctx.load_or_new(&AUTHORITY_NODE, &id(e.node))?;
-        row.set_bytes("jurisdiction", e.jurisdiction.as_slice())
-            .set_uint("geoCell", U256::from(e.geoCell))
-            .set_str("metadataURI", e.metadataURI)
-            .set_str("origin", if e.origin == 0 { "Burn" } else { "Grant" })
-            .set_uint("burned", e.burned)
-            .set_bool("active", true)
-            .set_str("revokedReason", "")
-            .set_i64("registeredAtBlock", block)
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&row)?;
-    } else if topic == NodeUpdated::SIGNATURE_HASH {
-        let e = ev!(log, NodeUpdated);
-        let Some(mut row) = ctx.load(&AUTHORITY_NODE, &id(e.node))? else {
-            return Ok(Outcome::Malformed(format!("NodeUpdated for unknown node {}", e.node)));
-        };
-        row.set_bytes("jurisdiction", e.jurisdiction.as_slice())
-            .set_uint("geoCell", U256::from(e.geoCell))
-            .set_str("metadataURI", e.metadataURI)
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&row)?;
-    } else if topic == NodeRevoked::SIGNATURE_HASH {
-        let e = ev!(log, NodeRevoked);
-        let Some(mut row) = ctx.load(&AUTHORITY_NODE, &id(e.node))? else {
-            return Ok(Outcome::Malformed(format!("NodeRevoked for unknown node {}", e.node)));
-        };
-        row.set_bool("active", false)
-            .set_str("revokedReason", e.reason)
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&row)?;
-    } else if topic == DIDIssued::SIGNATURE_HASH {
-        let e = ev!(log, DIDIssued);
-        let mut row = ctx.load_or_new(&DID, &id(e.identity))?;
-        if row.get("owner") == &rusqlite::types::Value::Null {
-            // ERC-1056: an identity owns itself until it hands over; counters start at zero.
-            row.set_bytes("owner", e.identity.as_slice())
-                .set_i64("delegateChanges", 0)
-                .set_i64("attributeChanges", 0);
-        }
-        row.set_ref("issuer", &AUTHORITY_NODE, &id(e.issuer))
-            .set_bytes("role", e.role.as_slice())
-            .set_i64("issuedAtBlock", block)
-            .set_i64("changedAtBlock", block);
-        ctx.save(&row)?;
-    } else if topic == DIDOwnerChanged::SIGNATURE_HASH {
-        let e = ev!(log, DIDOwnerChanged);
-        if let Some(mut row) = ctx.load(&DID, &id(e.identity))? {
-            row.set_bytes("owner", e.owner.as_slice()).set_i64("changedAtBlock", block);
-            ctx.save(&row)?;
-        }
-    } else if topic == DIDDelegateChanged::SIGNATURE_HASH {
-        bump(ctx, ev!(log, DIDDelegateChanged).identity, "delegateChanges")?;
-    } else if topic == DIDAttributeChanged::SIGNATURE_HASH {
-        bump(ctx, ev!(log, DIDAttributeChanged).identity, "attributeChanges")?;
-    } else {
-        return Ok(Outcome::Ignored);
+    let event = match decode::<AuthorityRegistryEvents>(log) {
+        Ok(event) => event,
+        Err(outcome) => return Ok(outcome),
+    };
+    match event {
+        AuthorityRegistryEvents::NodeRegistered(e) => node_registered(ctx, e),
+        AuthorityRegistryEvents::NodeUpdated(e) => node_updated(ctx, e),
+        AuthorityRegistryEvents::NodeRevoked(e) => node_revoked(ctx, e),
+        AuthorityRegistryEvents::DIDIssued(e) => did_issued(ctx, e),
+        AuthorityRegistryEvents::DIDOwnerChanged(e) => did_owner_changed(ctx, e),
+        AuthorityRegistryEvents::DIDDelegateChanged(e) => did_delegate_changed(ctx, e),
+        AuthorityRegistryEvents::DIDAttributeChanged(e) => did_attribute_changed(ctx, e),
+        _ => Ok(Outcome::Ignored),
     }
+}
+
+fn node_registered(ctx: &mut HandlerCtx<'_>, e: NodeRegistered) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut row = ctx.load_or_new(&AUTHORITY_NODE, &id(e.node))?;
+    row.set_bytes("jurisdiction", e.jurisdiction.as_slice())
+        .set_uint("geoCell", U256::from(e.geoCell))
+        .set_str("metadataURI", e.metadataURI)
+        .set_str("origin", if e.origin == 0 { "Burn" } else { "Grant" })
+        .set_uint("burned", e.burned)
+        .set_bool("active", true)
+        .set_str("revokedReason", "")
+        .set_i64("registeredAtBlock", block)
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&row)?;
+    Ok(Outcome::Applied)
+}
+
+fn node_updated(ctx: &mut HandlerCtx<'_>, e: NodeUpdated) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let Some(mut row) = ctx.load(&AUTHORITY_NODE, &id(e.node))? else {
+        return Ok(Outcome::Malformed(format!("NodeUpdated for unknown node {}", e.node)));
+    };
+    row.set_bytes("jurisdiction", e.jurisdiction.as_slice())
+        .set_uint("geoCell", U256::from(e.geoCell))
+        .set_str("metadataURI", e.metadataURI)
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&row)?;
+    Ok(Outcome::Applied)
+}
+
+fn node_revoked(ctx: &mut HandlerCtx<'_>, e: NodeRevoked) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let Some(mut row) = ctx.load(&AUTHORITY_NODE, &id(e.node))? else {
+        return Ok(Outcome::Malformed(format!("NodeRevoked for unknown node {}", e.node)));
+    };
+    row.set_bool("active", false)
+        .set_str("revokedReason", e.reason)
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&row)?;
+    Ok(Outcome::Applied)
+}
+
+fn did_issued(ctx: &mut HandlerCtx<'_>, e: DIDIssued) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut row = ctx.load_or_new(&DID, &id(e.identity))?;
+    if row.get("owner") == &rusqlite::types::Value::Null {
+        // ERC-1056: an identity owns itself until it hands over; counters start at zero.
+        row.set_bytes("owner", e.identity.as_slice())
+            .set_i64("delegateChanges", 0)
+            .set_i64("attributeChanges", 0);
+    }
+    row.set_ref("issuer", &AUTHORITY_NODE, &id(e.issuer))
+        .set_bytes("role", e.role.as_slice())
+        .set_i64("issuedAtBlock", block)
+        .set_i64("changedAtBlock", block);
+    ctx.save(&row)?;
+    Ok(Outcome::Applied)
+}
+
+fn did_owner_changed(ctx: &mut HandlerCtx<'_>, e: DIDOwnerChanged) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    if let Some(mut row) = ctx.load(&DID, &id(e.identity))? {
+        row.set_bytes("owner", e.owner.as_slice()).set_i64("changedAtBlock", block);
+        ctx.save(&row)?;
+    }
+    Ok(Outcome::Applied)
+}
+
+fn did_delegate_changed(ctx: &mut HandlerCtx<'_>, e: DIDDelegateChanged) -> IndexerResult<Outcome> {
+    bump(ctx, e.identity, "delegateChanges")?;
+    Ok(Outcome::Applied)
+}
+
+fn did_attribute_changed(
+    ctx: &mut HandlerCtx<'_>,
+    e: DIDAttributeChanged,
+) -> IndexerResult<Outcome> {
+    bump(ctx, e.identity, "attributeChanges")?;
     Ok(Outcome::Applied)
 }

@@ -1,12 +1,12 @@
 //! `DeliberationMarket`: Agent, Job, Round, Settlement.
 
-use alloy::{primitives::U256, rpc::types::Log, sol_types::SolEvent};
+use alloy::{primitives::U256, rpc::types::Log};
 use nsed_contracts::i_deliberation_market::IDeliberationMarket::{
-    AgentDeactivated, AgentPromoted, AgentRegistered, JobClaimed, JobRefunded, JobRequested,
-    JobSettled, RoundTallied,
+    AgentDeactivated, AgentPromoted, AgentRegistered, IDeliberationMarketEvents, JobClaimed,
+    JobRefunded, JobRequested, JobSettled, RoundTallied,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, ev};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
     error::IndexerResult,
@@ -118,98 +118,128 @@ fn addr_id(a: &alloy::primitives::Address) -> String {
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
-    let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    let block = block_i64(ctx);
-    if topic == AgentRegistered::SIGNATURE_HASH {
-        let e = ev!(log, AgentRegistered);
-        let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
-        agent
-            .set_bytes("owner", e.owner.as_slice())
-            .set_bytes("modelId", e.modelId.as_slice())
-            .set_str("metadataURI", e.metadataURI)
-            .set_bool("active", true)
-            .set_i64("registeredAtBlock", block);
-        if agent.get("rank") == &rusqlite::types::Value::Null {
-            agent.set_uint("rank", U256::ZERO).set_i64("jobsWon", 0);
-        }
-        ctx.save(&agent)?;
-    } else if topic == AgentDeactivated::SIGNATURE_HASH {
-        let e = ev!(log, AgentDeactivated);
-        let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
-        agent.set_bool("active", false);
-        ctx.save(&agent)?;
-    } else if topic == AgentPromoted::SIGNATURE_HASH {
-        let e = ev!(log, AgentPromoted);
-        let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
-        agent.set_uint("rank", e.newRank);
-        ctx.save(&agent)?;
-    } else if topic == JobRequested::SIGNATURE_HASH {
-        let e = ev!(log, JobRequested);
-        let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
-        job.set_bytes("requester", e.requester.as_slice())
-            .set_str("kind", e.kind)
-            .set_bytes("input", &e.input)
-            .set_i64("agentsWanted", i64::from(e.agentsWanted))
-            .set_i64("maxRounds", i64::from(e.maxRounds))
-            .set_uint("credits", U256::from(e.credits))
-            .set_uint("deadline", U256::from(e.deadline))
-            .set_bytes("token", e.token.as_slice())
-            .set_uint("bounty", e.bounty)
-            .set_ref("escrow", &super::tripartite_escrow::ESCROW_DEAL, &e.escrowId.to_string())
-            .set_str("status", "Requested")
-            .set_i64("requestedAtBlock", block)
-            .set_i64("updatedAtBlock", block)
-            .set_bytes("transactionHash", ctx.tx_hash.as_slice());
-        ctx.save(&job)?;
-    } else if topic == JobClaimed::SIGNATURE_HASH {
-        let e = ev!(log, JobClaimed);
-        let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
-        job.set_str("status", "Claimed")
-            .set_bytes("keeper", e.keeper.as_slice())
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&job)?;
-    } else if topic == RoundTallied::SIGNATURE_HASH {
-        let e = ev!(log, RoundTallied);
-        let id = format!("{}-{}", e.jobId, e.round);
-        let mut round = ctx.load_or_new(&ROUND, &id)?;
-        round
-            .set_ref("job", &JOB, &e.jobId.to_string())
-            .set_i64("round", i64::from(e.round))
-            .set_list("scores", e.scores.iter().map(ToString::to_string).collect())
-            .set_uint("winnerSeat", e.winnerSeat)
-            .set_bool("hasWinner", e.hasWinner)
-            .set_i64("block", block);
-        ctx.save(&round)?;
-    } else if topic == JobSettled::SIGNATURE_HASH {
-        let e = ev!(log, JobSettled);
-        let job_id = e.jobId.to_string();
-        let winner = addr_id(&e.winner);
-        let mut job = ctx.load_or_new(&JOB, &job_id)?;
-        job.set_str("status", "Settled")
-            .set_ref("winner", &AGENT, &winner)
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&job)?;
-        let mut settlement = ctx.load_or_new(&SETTLEMENT, &job_id)?;
-        settlement
-            .set_ref("job", &JOB, &job_id)
-            .set_ref("winner", &AGENT, &winner)
-            .set_str("content", e.content)
-            .set_int("score", e.score)
-            .set_i64("rounds", i64::from(e.rounds))
-            .set_i64("block", block)
-            .set_bytes("transactionHash", ctx.tx_hash.as_slice());
-        ctx.save(&settlement)?;
-        let mut agent = ctx.load_or_new(&AGENT, &winner)?;
-        let won = agent.i64("jobsWon") + 1;
-        agent.set_i64("jobsWon", won);
-        ctx.save(&agent)?;
-    } else if topic == JobRefunded::SIGNATURE_HASH {
-        let e = ev!(log, JobRefunded);
-        let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
-        job.set_str("status", "Refunded").set_i64("updatedAtBlock", block);
-        ctx.save(&job)?;
-    } else {
-        return Ok(Outcome::Ignored);
+    let event = match decode::<IDeliberationMarketEvents>(log) {
+        Ok(event) => event,
+        Err(outcome) => return Ok(outcome),
+    };
+    match event {
+        IDeliberationMarketEvents::AgentRegistered(e) => agent_registered(ctx, e),
+        IDeliberationMarketEvents::AgentDeactivated(e) => agent_deactivated(ctx, e),
+        IDeliberationMarketEvents::AgentPromoted(e) => agent_promoted(ctx, e),
+        IDeliberationMarketEvents::JobRequested(e) => job_requested(ctx, e),
+        IDeliberationMarketEvents::JobClaimed(e) => job_claimed(ctx, e),
+        IDeliberationMarketEvents::RoundTallied(e) => round_tallied(ctx, e),
+        IDeliberationMarketEvents::JobSettled(e) => job_settled(ctx, e),
+        IDeliberationMarketEvents::JobRefunded(e) => job_refunded(ctx, e),
     }
+}
+
+fn agent_registered(ctx: &mut HandlerCtx<'_>, e: AgentRegistered) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
+    agent
+        .set_bytes("owner", e.owner.as_slice())
+        .set_bytes("modelId", e.modelId.as_slice())
+        .set_str("metadataURI", e.metadataURI)
+        .set_bool("active", true)
+        .set_i64("registeredAtBlock", block);
+    if agent.get("rank") == &rusqlite::types::Value::Null {
+        agent.set_uint("rank", U256::ZERO).set_i64("jobsWon", 0);
+    }
+    ctx.save(&agent)?;
+    Ok(Outcome::Applied)
+}
+
+fn agent_deactivated(ctx: &mut HandlerCtx<'_>, e: AgentDeactivated) -> IndexerResult<Outcome> {
+    let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
+    agent.set_bool("active", false);
+    ctx.save(&agent)?;
+    Ok(Outcome::Applied)
+}
+
+fn agent_promoted(ctx: &mut HandlerCtx<'_>, e: AgentPromoted) -> IndexerResult<Outcome> {
+    let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
+    agent.set_uint("rank", e.newRank);
+    ctx.save(&agent)?;
+    Ok(Outcome::Applied)
+}
+
+fn job_requested(ctx: &mut HandlerCtx<'_>, e: JobRequested) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
+    job.set_bytes("requester", e.requester.as_slice())
+        .set_str("kind", e.kind)
+        .set_bytes("input", &e.input)
+        .set_i64("agentsWanted", i64::from(e.agentsWanted))
+        .set_i64("maxRounds", i64::from(e.maxRounds))
+        .set_uint("credits", U256::from(e.credits))
+        .set_uint("deadline", U256::from(e.deadline))
+        .set_bytes("token", e.token.as_slice())
+        .set_uint("bounty", e.bounty)
+        .set_ref("escrow", &super::tripartite_escrow::ESCROW_DEAL, &e.escrowId.to_string())
+        .set_str("status", "Requested")
+        .set_i64("requestedAtBlock", block)
+        .set_i64("updatedAtBlock", block)
+        .set_bytes("transactionHash", ctx.tx_hash.as_slice());
+    ctx.save(&job)?;
+    Ok(Outcome::Applied)
+}
+
+fn job_claimed(ctx: &mut HandlerCtx<'_>, e: JobClaimed) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
+    job.set_str("status", "Claimed")
+        .set_bytes("keeper", e.keeper.as_slice())
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&job)?;
+    Ok(Outcome::Applied)
+}
+
+fn round_tallied(ctx: &mut HandlerCtx<'_>, e: RoundTallied) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let id = format!("{}-{}", e.jobId, e.round);
+    let mut round = ctx.load_or_new(&ROUND, &id)?;
+    round
+        .set_ref("job", &JOB, &e.jobId.to_string())
+        .set_i64("round", i64::from(e.round))
+        .set_list("scores", e.scores.iter().map(ToString::to_string).collect())
+        .set_uint("winnerSeat", e.winnerSeat)
+        .set_bool("hasWinner", e.hasWinner)
+        .set_i64("block", block);
+    ctx.save(&round)?;
+    Ok(Outcome::Applied)
+}
+
+fn job_settled(ctx: &mut HandlerCtx<'_>, e: JobSettled) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let job_id = e.jobId.to_string();
+    let winner = addr_id(&e.winner);
+    let mut job = ctx.load_or_new(&JOB, &job_id)?;
+    job.set_str("status", "Settled")
+        .set_ref("winner", &AGENT, &winner)
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&job)?;
+    let mut settlement = ctx.load_or_new(&SETTLEMENT, &job_id)?;
+    settlement
+        .set_ref("job", &JOB, &job_id)
+        .set_ref("winner", &AGENT, &winner)
+        .set_str("content", e.content)
+        .set_int("score", e.score)
+        .set_i64("rounds", i64::from(e.rounds))
+        .set_i64("block", block)
+        .set_bytes("transactionHash", ctx.tx_hash.as_slice());
+    ctx.save(&settlement)?;
+    let mut agent = ctx.load_or_new(&AGENT, &winner)?;
+    let won = agent.i64("jobsWon") + 1;
+    agent.set_i64("jobsWon", won);
+    ctx.save(&agent)?;
+    Ok(Outcome::Applied)
+}
+
+fn job_refunded(ctx: &mut HandlerCtx<'_>, e: JobRefunded) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
+    job.set_str("status", "Refunded").set_i64("updatedAtBlock", block);
+    ctx.save(&job)?;
     Ok(Outcome::Applied)
 }

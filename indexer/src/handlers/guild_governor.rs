@@ -1,13 +1,10 @@
 //! `GuildGovernor`: GovernanceProposal per proposal, with its vote tallies and
 //! lifecycle (Created → Queued → Executed, or Canceled).
 
-use alloy::{primitives::U256, rpc::types::Log, sol_types::SolEvent};
-use nsed_contracts::guild_governor::GuildGovernor::{
-    ProposalCanceled, ProposalCreated, ProposalExecuted, ProposalQueued, VoteCast,
-    VoteCastWithParams,
-};
+use alloy::{primitives::U256, rpc::types::Log};
+use nsed_contracts::guild_governor::GuildGovernor::{GuildGovernorEvents, ProposalCreated};
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, ev};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, enc_bytes, f},
     error::IndexerResult,
@@ -79,39 +76,38 @@ fn count(ctx: &HandlerCtx<'_>, id: U256, support: u8, weight: U256) -> IndexerRe
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
-    let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    if topic == ProposalCreated::SIGNATURE_HASH {
-        let e = ev!(log, ProposalCreated);
-        let block = block_i64(ctx);
-        let mut row = ctx.load_or_new(&GOVERNANCE_PROPOSAL, &e.proposalId.to_string())?;
-        row.set_bytes("proposer", e.proposer.as_slice())
-            .set_list("targets", e.targets.iter().map(|t| enc_bytes(t.as_slice())).collect())
-            .set_list("calldatas", e.calldatas.iter().map(|c| enc_bytes(c)).collect())
-            .set_str("description", e.description)
-            .set_uint("voteStart", e.voteStart)
-            .set_uint("voteEnd", e.voteEnd)
-            .set_uint("forVotes", U256::ZERO)
-            .set_uint("againstVotes", U256::ZERO)
-            .set_uint("abstainVotes", U256::ZERO)
-            .set_str("status", "Created")
-            .set_i64("createdAtBlock", block)
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&row)?;
-        Ok(Outcome::Applied)
-    } else if topic == VoteCast::SIGNATURE_HASH {
-        let e = ev!(log, VoteCast);
-        count(ctx, e.proposalId, e.support, e.weight)
-    } else if topic == VoteCastWithParams::SIGNATURE_HASH {
-        let e = ev!(log, VoteCastWithParams);
-        count(ctx, e.proposalId, e.support, e.weight)
-    } else if topic == ProposalQueued::SIGNATURE_HASH {
-        let e = ev!(log, ProposalQueued);
-        set_status(ctx, e.proposalId, "Queued", Some(e.etaSeconds))
-    } else if topic == ProposalExecuted::SIGNATURE_HASH {
-        set_status(ctx, ev!(log, ProposalExecuted).proposalId, "Executed", None)
-    } else if topic == ProposalCanceled::SIGNATURE_HASH {
-        set_status(ctx, ev!(log, ProposalCanceled).proposalId, "Canceled", None)
-    } else {
-        Ok(Outcome::Ignored)
+    let event = match decode::<GuildGovernorEvents>(log) {
+        Ok(event) => event,
+        Err(outcome) => return Ok(outcome),
+    };
+    match event {
+        GuildGovernorEvents::ProposalCreated(e) => proposal_created(ctx, e),
+        GuildGovernorEvents::VoteCast(e) => count(ctx, e.proposalId, e.support, e.weight),
+        GuildGovernorEvents::VoteCastWithParams(e) => count(ctx, e.proposalId, e.support, e.weight),
+        GuildGovernorEvents::ProposalQueued(e) => {
+            set_status(ctx, e.proposalId, "Queued", Some(e.etaSeconds))
+        }
+        GuildGovernorEvents::ProposalExecuted(e) => set_status(ctx, e.proposalId, "Executed", None),
+        GuildGovernorEvents::ProposalCanceled(e) => set_status(ctx, e.proposalId, "Canceled", None),
+        _ => Ok(Outcome::Ignored),
     }
+}
+
+fn proposal_created(ctx: &HandlerCtx<'_>, e: ProposalCreated) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut row = ctx.load_or_new(&GOVERNANCE_PROPOSAL, &e.proposalId.to_string())?;
+    row.set_bytes("proposer", e.proposer.as_slice())
+        .set_list("targets", e.targets.iter().map(|t| enc_bytes(t.as_slice())).collect())
+        .set_list("calldatas", e.calldatas.iter().map(|c| enc_bytes(c)).collect())
+        .set_str("description", e.description)
+        .set_uint("voteStart", e.voteStart)
+        .set_uint("voteEnd", e.voteEnd)
+        .set_uint("forVotes", U256::ZERO)
+        .set_uint("againstVotes", U256::ZERO)
+        .set_uint("abstainVotes", U256::ZERO)
+        .set_str("status", "Created")
+        .set_i64("createdAtBlock", block)
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&row)?;
+    Ok(Outcome::Applied)
 }

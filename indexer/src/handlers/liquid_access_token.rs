@@ -4,11 +4,15 @@
 use alloy::{
     primitives::{Address, U256},
     rpc::types::Log,
-    sol_types::SolEvent,
 };
-use nsed_contracts::liquid_access_token::LiquidAccessToken::{TransferBatch, TransferSingle};
+use nsed_contracts::{
+    lat,
+    liquid_access_token::LiquidAccessToken::{
+        LiquidAccessTokenEvents, TransferBatch, TransferSingle,
+    },
+};
 
-use super::{ContractHandler, HandlerCtx, Outcome, adjust_uint, ev};
+use super::{ContractHandler, HandlerCtx, Outcome, adjust_uint, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, Record, enc_bytes, f},
     error::IndexerResult,
@@ -52,8 +56,8 @@ fn transfer(
         let init = |row: &mut Record| {
             row.set_bytes("account", account.as_slice())
                 .set_uint("tokenId", id)
-                .set_uint("asset", id >> 8)
-                .set_i64("tier", i64::from(id.byte(0)))
+                .set_uint("asset", U256::from(lat::asset(id)))
+                .set_i64("tier", i64::from(lat::tier(id)))
                 .set_uint("balance", U256::ZERO);
         };
         let key = format!("{}-{id}", enc_bytes(account.as_slice()));
@@ -63,24 +67,32 @@ fn transfer(
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
-    let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    if topic == TransferSingle::SIGNATURE_HASH {
-        let e = ev!(log, TransferSingle);
-        transfer(ctx, e.from, e.to, e.id, e.value)?;
-    } else if topic == TransferBatch::SIGNATURE_HASH {
-        let e = ev!(log, TransferBatch);
-        if e.ids.len() != e.values.len() {
-            return Ok(Outcome::Malformed(format!(
-                "TransferBatch with {} ids and {} values",
-                e.ids.len(),
-                e.values.len()
-            )));
-        }
-        for (id, value) in e.ids.iter().zip(&e.values) {
-            transfer(ctx, e.from, e.to, *id, *value)?;
-        }
-    } else {
-        return Ok(Outcome::Ignored);
+    let event = match decode::<LiquidAccessTokenEvents>(log) {
+        Ok(event) => event,
+        Err(outcome) => return Ok(outcome),
+    };
+    match event {
+        LiquidAccessTokenEvents::TransferSingle(e) => transfer_single(ctx, e),
+        LiquidAccessTokenEvents::TransferBatch(e) => transfer_batch(ctx, e),
+        _ => Ok(Outcome::Ignored),
+    }
+}
+
+fn transfer_single(ctx: &mut HandlerCtx<'_>, e: TransferSingle) -> IndexerResult<Outcome> {
+    transfer(ctx, e.from, e.to, e.id, e.value)?;
+    Ok(Outcome::Applied)
+}
+
+fn transfer_batch(ctx: &mut HandlerCtx<'_>, e: TransferBatch) -> IndexerResult<Outcome> {
+    if e.ids.len() != e.values.len() {
+        return Ok(Outcome::Malformed(format!(
+            "TransferBatch with {} ids and {} values",
+            e.ids.len(),
+            e.values.len()
+        )));
+    }
+    for (id, value) in e.ids.iter().zip(&e.values) {
+        transfer(ctx, e.from, e.to, *id, *value)?;
     }
     Ok(Outcome::Applied)
 }

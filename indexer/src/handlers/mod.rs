@@ -1,8 +1,10 @@
 //! Event handlers, one module per contract, and the registry that maps a deployment record's
 //! contract names to them.
 //!
-//! A handler turns one decoded log into entity writes through [`HandlerCtx`]; it never touches
-//! SQLite directly, so every write is versioned by block and rolled back on reorgs. To index a new
+//! A handler decodes a log with its contract's `sol!`-generated `<Contract>Events` enum and routes
+//! it by `match` to one small function per event (as graph-node routes by event signature). That
+//! function turns the event into entity writes through [`HandlerCtx`]; it never touches SQLite
+//! directly, so every write is versioned by block and rolled back on reorgs. To index a new
 //! contract, add a module with its `ENTITIES` and a `HANDLER`, and list it in [`REGISTRY`].
 
 use alloy::{primitives::B256, rpc::types::Log};
@@ -112,18 +114,6 @@ pub(crate) fn block_i64(ctx: &HandlerCtx<'_>) -> i64 {
     i64::try_from(ctx.block).unwrap_or(i64::MAX)
 }
 
-/// `ev!(log, Event)`: decodes `log` as `Event`, or returns the handler's [`Outcome`] for a log
-/// that does not decode (kept raw, reported as malformed).
-macro_rules! ev {
-    ($log:expr, $t:ty) => {
-        match $crate::handlers::decode::<$t>($log) {
-            Ok(e) => e,
-            Err(outcome) => return Ok(outcome),
-        }
-    };
-}
-use ev;
-
 /// Adds `delta` to (`add`) or takes it from the uint field `field` of `def`'s entity `id`,
 /// creating the entity with `init` first, and stamps `updatedAtBlock`. Saturating: a balance could
 /// only go negative if events were missed, which the cursor rules out; clamping keeps the row
@@ -147,11 +137,14 @@ pub(crate) fn adjust_uint(
     ctx.save(&row)
 }
 
-/// Decodes `log` as event `E`, turning a decode failure into [`Outcome::Malformed`].
-pub(crate) fn decode<E: alloy::sol_types::SolEvent>(log: &Log) -> Result<E, Outcome> {
-    E::decode_log(&log.inner)
-        .map(|decoded| decoded.data)
-        .map_err(|e| Outcome::Malformed(format!("{}: {e}", E::SIGNATURE)))
+/// Decodes `log` with a contract's `sol!` events enum (`<Contract>Events`), routing by its
+/// signature: a signature the contract does not declare is [`Outcome::Ignored`], a known one that
+/// does not decode is [`Outcome::Malformed`].
+pub(crate) fn decode<E: alloy::sol_types::SolEventInterface>(log: &Log) -> Result<E, Outcome> {
+    E::decode_raw_log(log.topics(), &log.data().data).map_err(|e| match e {
+        alloy::sol_types::Error::InvalidLog { .. } => Outcome::Ignored,
+        e => Outcome::Malformed(format!("{} log: {e}", E::NAME)),
+    })
 }
 
 #[cfg(test)]

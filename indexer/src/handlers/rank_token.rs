@@ -4,13 +4,12 @@
 use alloy::{
     primitives::{Address, U256},
     rpc::types::Log,
-    sol_types::SolEvent,
 };
 use nsed_contracts::rank_token::RankToken::{
-    RankLocked, RankUnlocked, TransferBatch, TransferSingle,
+    RankLocked, RankTokenEvents, RankUnlocked, TransferBatch, TransferSingle,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, adjust_uint, ev};
+use super::{ContractHandler, HandlerCtx, Outcome, adjust_uint, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, Record, enc_bytes, f},
     error::IndexerResult,
@@ -61,32 +60,46 @@ fn adjust(
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
-    let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    if topic == TransferSingle::SIGNATURE_HASH {
-        let e = ev!(log, TransferSingle);
-        adjust(ctx, e.from, e.id, "balance", e.value, false)?;
-        adjust(ctx, e.to, e.id, "balance", e.value, true)?;
-    } else if topic == TransferBatch::SIGNATURE_HASH {
-        let e = ev!(log, TransferBatch);
-        if e.ids.len() != e.values.len() {
-            return Ok(Outcome::Malformed(format!(
-                "TransferBatch with {} ids and {} values",
-                e.ids.len(),
-                e.values.len()
-            )));
-        }
-        for (id, value) in e.ids.iter().zip(&e.values) {
-            adjust(ctx, e.from, *id, "balance", *value, false)?;
-            adjust(ctx, e.to, *id, "balance", *value, true)?;
-        }
-    } else if topic == RankLocked::SIGNATURE_HASH {
-        let e = ev!(log, RankLocked);
-        adjust(ctx, e.account, e.rank, "locked", e.amount, true)?;
-    } else if topic == RankUnlocked::SIGNATURE_HASH {
-        let e = ev!(log, RankUnlocked);
-        adjust(ctx, e.account, e.rank, "locked", e.amount, false)?;
-    } else {
-        return Ok(Outcome::Ignored);
+    let event = match decode::<RankTokenEvents>(log) {
+        Ok(event) => event,
+        Err(outcome) => return Ok(outcome),
+    };
+    match event {
+        RankTokenEvents::TransferSingle(e) => transfer_single(ctx, e),
+        RankTokenEvents::TransferBatch(e) => transfer_batch(ctx, e),
+        RankTokenEvents::RankLocked(e) => rank_locked(ctx, e),
+        RankTokenEvents::RankUnlocked(e) => rank_unlocked(ctx, e),
+        _ => Ok(Outcome::Ignored),
     }
+}
+
+fn transfer_single(ctx: &mut HandlerCtx<'_>, e: TransferSingle) -> IndexerResult<Outcome> {
+    adjust(ctx, e.from, e.id, "balance", e.value, false)?;
+    adjust(ctx, e.to, e.id, "balance", e.value, true)?;
+    Ok(Outcome::Applied)
+}
+
+fn transfer_batch(ctx: &mut HandlerCtx<'_>, e: TransferBatch) -> IndexerResult<Outcome> {
+    if e.ids.len() != e.values.len() {
+        return Ok(Outcome::Malformed(format!(
+            "TransferBatch with {} ids and {} values",
+            e.ids.len(),
+            e.values.len()
+        )));
+    }
+    for (id, value) in e.ids.iter().zip(&e.values) {
+        adjust(ctx, e.from, *id, "balance", *value, false)?;
+        adjust(ctx, e.to, *id, "balance", *value, true)?;
+    }
+    Ok(Outcome::Applied)
+}
+
+fn rank_locked(ctx: &mut HandlerCtx<'_>, e: RankLocked) -> IndexerResult<Outcome> {
+    adjust(ctx, e.account, e.rank, "locked", e.amount, true)?;
+    Ok(Outcome::Applied)
+}
+
+fn rank_unlocked(ctx: &mut HandlerCtx<'_>, e: RankUnlocked) -> IndexerResult<Outcome> {
+    adjust(ctx, e.account, e.rank, "locked", e.amount, false)?;
     Ok(Outcome::Applied)
 }

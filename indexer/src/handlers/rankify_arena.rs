@@ -3,14 +3,17 @@
 use alloy::{
     primitives::{Address, I256, U256},
     rpc::types::Log,
-    sol_types::SolEvent,
 };
-use nsed_contracts::rankify_arena::RankifyArena::{
-    GameCancelled, GameCreated, GameEnded, GameStarted, OvertimeStarted, PhaseStarted,
-    PlayerJoined, ProposalCommitted, ProposalRevealed, TurnEnded, VoteCommitted, VoteRevealed,
+use nsed_contracts::rankify_arena::{
+    Phase,
+    RankifyArena::{
+        GameCancelled, GameCreated, GameEnded, GameStarted, OvertimeStarted, PhaseStarted,
+        PlayerJoined, ProposalCommitted, ProposalRevealed, RankifyArenaEvents, TurnEnded,
+        VoteCommitted, VoteRevealed,
+    },
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, ev};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
     error::IndexerResult,
@@ -156,19 +159,9 @@ pub static HANDLER: ContractHandler = ContractHandler {
     handle,
 };
 
-const PHASES: [&str; 8] = [
-    "None",
-    "Joining",
-    "Proposing",
-    "ProposalReveal",
-    "Voting",
-    "VoteReveal",
-    "Ended",
-    "Cancelled",
-];
-
+/// The name of the arena's `Phase` value `phase` (its variant in the generated enum).
 fn phase_name(phase: u8) -> String {
-    PHASES.get(usize::from(phase)).map_or_else(|| format!("Unknown({phase})"), |p| (*p).to_string())
+    Phase::try_from(phase).map_or_else(|_| format!("Unknown({phase})"), |p| format!("{p:?}"))
 }
 
 fn player_id(game: U256, account: Address) -> String {
@@ -210,138 +203,183 @@ fn commit(
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
-    let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
+    let event = match decode::<RankifyArenaEvents>(log) {
+        Ok(event) => event,
+        Err(outcome) => return Ok(outcome),
+    };
+    match event {
+        RankifyArenaEvents::GameCreated(e) => game_created(ctx, e),
+        RankifyArenaEvents::PlayerJoined(e) => player_joined(ctx, e),
+        RankifyArenaEvents::GameStarted(e) => game_started(ctx, e),
+        RankifyArenaEvents::PhaseStarted(e) => phase_started(ctx, e),
+        RankifyArenaEvents::OvertimeStarted(e) => overtime_started(ctx, e),
+        RankifyArenaEvents::ProposalCommitted(e) => proposal_committed(ctx, e),
+        RankifyArenaEvents::VoteCommitted(e) => vote_committed(ctx, e),
+        RankifyArenaEvents::ProposalRevealed(e) => proposal_revealed(ctx, e),
+        RankifyArenaEvents::VoteRevealed(e) => vote_revealed(ctx, e),
+        RankifyArenaEvents::TurnEnded(e) => turn_ended(ctx, e),
+        RankifyArenaEvents::GameEnded(e) => game_ended(ctx, e),
+        RankifyArenaEvents::GameCancelled(e) => game_cancelled(ctx, e),
+        _ => Ok(Outcome::Ignored),
+    }
+}
+
+fn game_created(ctx: &mut HandlerCtx<'_>, e: GameCreated) -> IndexerResult<Outcome> {
     let block = block_i64(ctx);
-    if topic == GameCreated::SIGNATURE_HASH {
-        let e = ev!(log, GameCreated);
-        let p = &e.params;
-        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
-        game.set_bytes("creator", e.creator.as_slice())
-            .set_uint("rank", U256::from(e.rank))
-            .set_i64("minPlayers", i64::from(p.minPlayers))
-            .set_i64("maxPlayers", i64::from(p.maxPlayers))
-            .set_i64("numTurns", i64::from(p.turns))
-            .set_i64("maxOvertimeTurns", i64::from(p.maxOvertimeTurns))
-            .set_uint("voteCredits", U256::from(p.voteCredits))
-            .set_uint("joinFee", p.joinFee)
-            .set_uint("stake", p.stake)
-            .set_str("metadataURI", p.metadataURI.clone())
-            .set_uint("joinDeadline", U256::from(e.joinDeadline))
-            .set_str("phase", "Joining")
-            .set_i64("currentTurn", 0)
-            .set_uint("phaseDeadline", U256::from(e.joinDeadline))
-            .set_i64("playerCount", 0)
-            .set_i64("overtimeTurns", 0)
-            .set_i64("createdAtBlock", block)
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&game)?;
-    } else if topic == PlayerJoined::SIGNATURE_HASH {
-        let e = ev!(log, PlayerJoined);
-        let mut player = ctx.load_or_new(&PLAYER, &player_id(e.gameId, e.player))?;
-        player
-            .set_ref("game", &GAME, &e.gameId.to_string())
-            .set_bytes("account", e.player.as_slice())
-            .set_i64("seat", i64::from(e.seat))
-            .set_int("score", I256::ZERO)
-            .set_bool("winner", false)
-            .set_i64("joinedAtBlock", block);
-        ctx.save(&player)?;
-        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
-        let count = game.i64("playerCount") + 1;
-        game.set_i64("playerCount", count).set_i64("updatedAtBlock", block);
-        ctx.save(&game)?;
-    } else if topic == GameStarted::SIGNATURE_HASH {
-        let e = ev!(log, GameStarted);
-        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
-        game.set_list("seats", e.players.iter().map(|a| enc_bytes(a.as_slice())).collect())
-            .set_i64("playerCount", i64::try_from(e.players.len()).unwrap_or(i64::MAX))
-            .set_uint("phaseDeadline", U256::from(e.deadline))
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&game)?;
-    } else if topic == PhaseStarted::SIGNATURE_HASH {
-        let e = ev!(log, PhaseStarted);
-        let phase = phase_name(e.phase);
-        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
-        game.set_str("phase", phase.clone())
-            .set_i64("currentTurn", i64::from(e.turn))
-            .set_uint("phaseDeadline", U256::from(e.deadline))
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&game)?;
-        let mut turn = ctx.load_or_new(&TURN, &format!("{}-{}", e.gameId, e.turn))?;
-        if turn.get("game") == &rusqlite::types::Value::Null {
-            turn.set_ref("game", &GAME, &e.gameId.to_string())
-                .set_i64("turn", i64::from(e.turn))
-                .set_bool("ended", false)
-                .set_i64("startedAtBlock", block);
-            if turn.get("overtime") == &rusqlite::types::Value::Null {
-                turn.set_bool("overtime", false);
-            }
-        }
-        turn.set_str("phase", phase).set_uint("phaseDeadline", U256::from(e.deadline));
-        ctx.save(&turn)?;
-    } else if topic == OvertimeStarted::SIGNATURE_HASH {
-        let e = ev!(log, OvertimeStarted);
-        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
-        let overtime = game.i64("overtimeTurns") + 1;
-        game.set_i64("overtimeTurns", overtime).set_i64("updatedAtBlock", block);
-        ctx.save(&game)?;
-        let mut turn = ctx.load_or_new(&TURN, &format!("{}-{}", e.gameId, e.turn))?;
+    let p = &e.params;
+    let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+    game.set_bytes("creator", e.creator.as_slice())
+        .set_uint("rank", U256::from(e.rank))
+        .set_i64("minPlayers", i64::from(p.minPlayers))
+        .set_i64("maxPlayers", i64::from(p.maxPlayers))
+        .set_i64("numTurns", i64::from(p.turns))
+        .set_i64("maxOvertimeTurns", i64::from(p.maxOvertimeTurns))
+        .set_uint("voteCredits", U256::from(p.voteCredits))
+        .set_uint("joinFee", p.joinFee)
+        .set_uint("stake", p.stake)
+        .set_str("metadataURI", p.metadataURI.clone())
+        .set_uint("joinDeadline", U256::from(e.joinDeadline))
+        .set_str("phase", "Joining")
+        .set_i64("currentTurn", 0)
+        .set_uint("phaseDeadline", U256::from(e.joinDeadline))
+        .set_i64("playerCount", 0)
+        .set_i64("overtimeTurns", 0)
+        .set_i64("createdAtBlock", block)
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&game)?;
+    Ok(Outcome::Applied)
+}
+
+fn player_joined(ctx: &mut HandlerCtx<'_>, e: PlayerJoined) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut player = ctx.load_or_new(&PLAYER, &player_id(e.gameId, e.player))?;
+    player
+        .set_ref("game", &GAME, &e.gameId.to_string())
+        .set_bytes("account", e.player.as_slice())
+        .set_i64("seat", i64::from(e.seat))
+        .set_int("score", I256::ZERO)
+        .set_bool("winner", false)
+        .set_i64("joinedAtBlock", block);
+    ctx.save(&player)?;
+    let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+    let count = game.i64("playerCount") + 1;
+    game.set_i64("playerCount", count).set_i64("updatedAtBlock", block);
+    ctx.save(&game)?;
+    Ok(Outcome::Applied)
+}
+
+fn game_started(ctx: &mut HandlerCtx<'_>, e: GameStarted) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+    game.set_list("seats", e.players.iter().map(|a| enc_bytes(a.as_slice())).collect())
+        .set_i64("playerCount", i64::try_from(e.players.len()).unwrap_or(i64::MAX))
+        .set_uint("phaseDeadline", U256::from(e.deadline))
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&game)?;
+    Ok(Outcome::Applied)
+}
+
+fn phase_started(ctx: &mut HandlerCtx<'_>, e: PhaseStarted) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let phase = phase_name(e.phase);
+    let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+    game.set_str("phase", phase.clone())
+        .set_i64("currentTurn", i64::from(e.turn))
+        .set_uint("phaseDeadline", U256::from(e.deadline))
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&game)?;
+    let mut turn = ctx.load_or_new(&TURN, &format!("{}-{}", e.gameId, e.turn))?;
+    if turn.get("game") == &rusqlite::types::Value::Null {
         turn.set_ref("game", &GAME, &e.gameId.to_string())
             .set_i64("turn", i64::from(e.turn))
-            .set_bool("overtime", true);
-        ctx.save(&turn)?;
-    } else if topic == ProposalCommitted::SIGNATURE_HASH {
-        let e = ev!(log, ProposalCommitted);
-        commit(ctx, &PROPOSAL, (e.gameId, e.turn, e.player), e.commitment.as_slice())?;
-    } else if topic == VoteCommitted::SIGNATURE_HASH {
-        let e = ev!(log, VoteCommitted);
-        commit(ctx, &BALLOT, (e.gameId, e.turn, e.player), e.commitment.as_slice())?;
-    } else if topic == ProposalRevealed::SIGNATURE_HASH {
-        let e = ev!(log, ProposalRevealed);
-        let id = format!("{}-{}-{}", e.gameId, e.turn, enc_bytes(e.player.as_slice()));
-        let mut mv = ctx.load_or_new(&PROPOSAL, &id)?;
-        mv.set_str("content", e.proposal)
-            .set_bool("revealed", true)
-            .set_i64("revealedAtBlock", block);
-        ctx.save(&mv)?;
-    } else if topic == VoteRevealed::SIGNATURE_HASH {
-        let e = ev!(log, VoteRevealed);
-        let id = format!("{}-{}-{}", e.gameId, e.turn, enc_bytes(e.player.as_slice()));
-        let mut mv = ctx.load_or_new(&BALLOT, &id)?;
-        mv.set_list("votes", e.votes.iter().map(ToString::to_string).collect())
-            .set_bool("revealed", true)
-            .set_i64("revealedAtBlock", block);
-        ctx.save(&mv)?;
-    } else if topic == TurnEnded::SIGNATURE_HASH {
-        let e = ev!(log, TurnEnded);
-        let mut turn = ctx.load_or_new(&TURN, &format!("{}-{}", e.gameId, e.turn))?;
-        turn.set_bool("ended", true)
-            .set_list("scores", e.scores.iter().map(ToString::to_string).collect());
-        ctx.save(&turn)?;
-        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
-        game.set_list("scores", e.scores.iter().map(ToString::to_string).collect())
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&game)?;
-        set_scores(ctx, e.gameId, &game.list("seats"), &e.scores)?;
-    } else if topic == GameEnded::SIGNATURE_HASH {
-        let e = ev!(log, GameEnded);
-        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
-        game.set_str("phase", "Ended")
-            .set_bytes("winner", e.winner.as_slice())
-            .set_list("scores", e.scores.iter().map(ToString::to_string).collect())
-            .set_i64("updatedAtBlock", block);
-        ctx.save(&game)?;
-        set_scores(ctx, e.gameId, &game.list("seats"), &e.scores)?;
-        let mut winner = ctx.load_or_new(&PLAYER, &player_id(e.gameId, e.winner))?;
-        winner.set_bool("winner", true);
-        ctx.save(&winner)?;
-    } else if topic == GameCancelled::SIGNATURE_HASH {
-        let e = ev!(log, GameCancelled);
-        let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
-        game.set_str("phase", "Cancelled").set_i64("updatedAtBlock", block);
-        ctx.save(&game)?;
-    } else {
-        return Ok(Outcome::Ignored);
+            .set_bool("ended", false)
+            .set_i64("startedAtBlock", block);
+        if turn.get("overtime") == &rusqlite::types::Value::Null {
+            turn.set_bool("overtime", false);
+        }
     }
+    turn.set_str("phase", phase).set_uint("phaseDeadline", U256::from(e.deadline));
+    ctx.save(&turn)?;
+    Ok(Outcome::Applied)
+}
+
+fn overtime_started(ctx: &mut HandlerCtx<'_>, e: OvertimeStarted) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+    let overtime = game.i64("overtimeTurns") + 1;
+    game.set_i64("overtimeTurns", overtime).set_i64("updatedAtBlock", block);
+    ctx.save(&game)?;
+    let mut turn = ctx.load_or_new(&TURN, &format!("{}-{}", e.gameId, e.turn))?;
+    turn.set_ref("game", &GAME, &e.gameId.to_string())
+        .set_i64("turn", i64::from(e.turn))
+        .set_bool("overtime", true);
+    ctx.save(&turn)?;
+    Ok(Outcome::Applied)
+}
+
+fn proposal_committed(ctx: &mut HandlerCtx<'_>, e: ProposalCommitted) -> IndexerResult<Outcome> {
+    commit(ctx, &PROPOSAL, (e.gameId, e.turn, e.player), e.commitment.as_slice())?;
+    Ok(Outcome::Applied)
+}
+
+fn vote_committed(ctx: &mut HandlerCtx<'_>, e: VoteCommitted) -> IndexerResult<Outcome> {
+    commit(ctx, &BALLOT, (e.gameId, e.turn, e.player), e.commitment.as_slice())?;
+    Ok(Outcome::Applied)
+}
+
+fn proposal_revealed(ctx: &mut HandlerCtx<'_>, e: ProposalRevealed) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let id = format!("{}-{}-{}", e.gameId, e.turn, enc_bytes(e.player.as_slice()));
+    let mut mv = ctx.load_or_new(&PROPOSAL, &id)?;
+    mv.set_str("content", e.proposal).set_bool("revealed", true).set_i64("revealedAtBlock", block);
+    ctx.save(&mv)?;
+    Ok(Outcome::Applied)
+}
+
+fn vote_revealed(ctx: &mut HandlerCtx<'_>, e: VoteRevealed) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let id = format!("{}-{}-{}", e.gameId, e.turn, enc_bytes(e.player.as_slice()));
+    let mut mv = ctx.load_or_new(&BALLOT, &id)?;
+    mv.set_list("votes", e.votes.iter().map(ToString::to_string).collect())
+        .set_bool("revealed", true)
+        .set_i64("revealedAtBlock", block);
+    ctx.save(&mv)?;
+    Ok(Outcome::Applied)
+}
+
+fn turn_ended(ctx: &mut HandlerCtx<'_>, e: TurnEnded) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut turn = ctx.load_or_new(&TURN, &format!("{}-{}", e.gameId, e.turn))?;
+    turn.set_bool("ended", true)
+        .set_list("scores", e.scores.iter().map(ToString::to_string).collect());
+    ctx.save(&turn)?;
+    let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+    game.set_list("scores", e.scores.iter().map(ToString::to_string).collect())
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&game)?;
+    set_scores(ctx, e.gameId, &game.list("seats"), &e.scores)?;
+    Ok(Outcome::Applied)
+}
+
+fn game_ended(ctx: &mut HandlerCtx<'_>, e: GameEnded) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+    game.set_str("phase", "Ended")
+        .set_bytes("winner", e.winner.as_slice())
+        .set_list("scores", e.scores.iter().map(ToString::to_string).collect())
+        .set_i64("updatedAtBlock", block);
+    ctx.save(&game)?;
+    set_scores(ctx, e.gameId, &game.list("seats"), &e.scores)?;
+    let mut winner = ctx.load_or_new(&PLAYER, &player_id(e.gameId, e.winner))?;
+    winner.set_bool("winner", true);
+    ctx.save(&winner)?;
+    Ok(Outcome::Applied)
+}
+
+fn game_cancelled(ctx: &mut HandlerCtx<'_>, e: GameCancelled) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let mut game = ctx.load_or_new(&GAME, &e.gameId.to_string())?;
+    game.set_str("phase", "Cancelled").set_i64("updatedAtBlock", block);
+    ctx.save(&game)?;
     Ok(Outcome::Applied)
 }

@@ -1,11 +1,11 @@
 //! `TripartiteEscrow`: EscrowDeal.
 
-use alloy::{primitives::U256, rpc::types::Log, sol_types::SolEvent};
+use alloy::{primitives::U256, rpc::types::Log};
 use nsed_contracts::i_tripartite_escrow::ITripartiteEscrow::{
-    DealDelivered, DealDisputed, DealOpened, DealRefunded, DealReleased, DealRuled,
+    DealDelivered, DealOpened, DealRefunded, DealRuled, ITripartiteEscrowEvents,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, ev};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
 use crate::{
     entity::{EntityDef, IdKind, Kind, enc_bytes, f},
     error::IndexerResult,
@@ -43,50 +43,58 @@ pub static HANDLER: ContractHandler =
     ContractHandler { contract: "TripartiteEscrow", entities: &[&ESCROW_DEAL], handle };
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
-    let Some(topic) = log.topic0().copied() else { return Ok(Outcome::Ignored) };
-    let block = block_i64(ctx);
-    let (id, state) = if topic == DealOpened::SIGNATURE_HASH {
-        let e = ev!(log, DealOpened);
-        let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
-        deal.set_bytes("buyer", e.buyer.as_slice())
-            .set_bytes("operator", e.operator.as_slice())
-            .set_bytes("token", e.token.as_slice())
-            .set_uint("amount", e.amount)
-            .set_uint("deliveryDeadline", U256::from(e.deliveryDeadline))
-            .set_uint("challengeWindow", U256::from(e.challengeWindow))
-            .set_i64("openedAtBlock", block);
-        ctx.save(&deal)?;
-        (e.dealId, "Funded")
-    } else if topic == DealDelivered::SIGNATURE_HASH {
-        let e = ev!(log, DealDelivered);
-        let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
-        deal.set_list("recipients", e.recipients.iter().map(|a| enc_bytes(a.as_slice())).collect())
-            .set_list("amounts", e.amounts.iter().map(ToString::to_string).collect())
-            .set_uint("challengeEndsAt", e.challengeEndsAt);
-        ctx.save(&deal)?;
-        (e.dealId, "Delivered")
-    } else if topic == DealDisputed::SIGNATURE_HASH {
-        (ev!(log, DealDisputed).dealId, "Disputed")
-    } else if topic == DealRuled::SIGNATURE_HASH {
-        let e = ev!(log, DealRuled);
-        let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
-        deal.set_i64("buyerShareBps", i64::from(e.buyerShareBps))
-            .set_uint("buyerAmount", e.buyerAmount);
-        ctx.save(&deal)?;
-        (e.dealId, "Ruled")
-    } else if topic == DealReleased::SIGNATURE_HASH {
-        (ev!(log, DealReleased).dealId, "Released")
-    } else if topic == DealRefunded::SIGNATURE_HASH {
-        let e = ev!(log, DealRefunded);
-        let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
-        deal.set_uint("buyerAmount", e.amount);
-        ctx.save(&deal)?;
-        (e.dealId, "Refunded")
-    } else {
-        return Ok(Outcome::Ignored);
+    let event = match decode::<ITripartiteEscrowEvents>(log) {
+        Ok(event) => event,
+        Err(outcome) => return Ok(outcome),
     };
+    let (id, state) = match event {
+        ITripartiteEscrowEvents::DealOpened(e) => (deal_opened(ctx, &e)?, "Funded"),
+        ITripartiteEscrowEvents::DealDelivered(e) => (deal_delivered(ctx, &e)?, "Delivered"),
+        ITripartiteEscrowEvents::DealDisputed(e) => (e.dealId, "Disputed"),
+        ITripartiteEscrowEvents::DealRuled(e) => (deal_ruled(ctx, &e)?, "Ruled"),
+        ITripartiteEscrowEvents::DealReleased(e) => (e.dealId, "Released"),
+        ITripartiteEscrowEvents::DealRefunded(e) => (deal_refunded(ctx, &e)?, "Refunded"),
+    };
+    // Every deal event moves the deal's state.
     let mut deal = ctx.load_or_new(&ESCROW_DEAL, &id.to_string())?;
-    deal.set_str("state", state).set_i64("updatedAtBlock", block);
+    deal.set_str("state", state).set_i64("updatedAtBlock", block_i64(ctx));
     ctx.save(&deal)?;
     Ok(Outcome::Applied)
+}
+
+fn deal_opened(ctx: &HandlerCtx<'_>, e: &DealOpened) -> IndexerResult<U256> {
+    let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+    deal.set_bytes("buyer", e.buyer.as_slice())
+        .set_bytes("operator", e.operator.as_slice())
+        .set_bytes("token", e.token.as_slice())
+        .set_uint("amount", e.amount)
+        .set_uint("deliveryDeadline", U256::from(e.deliveryDeadline))
+        .set_uint("challengeWindow", U256::from(e.challengeWindow))
+        .set_i64("openedAtBlock", block_i64(ctx));
+    ctx.save(&deal)?;
+    Ok(e.dealId)
+}
+
+fn deal_delivered(ctx: &HandlerCtx<'_>, e: &DealDelivered) -> IndexerResult<U256> {
+    let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+    deal.set_list("recipients", e.recipients.iter().map(|a| enc_bytes(a.as_slice())).collect())
+        .set_list("amounts", e.amounts.iter().map(ToString::to_string).collect())
+        .set_uint("challengeEndsAt", e.challengeEndsAt);
+    ctx.save(&deal)?;
+    Ok(e.dealId)
+}
+
+fn deal_ruled(ctx: &HandlerCtx<'_>, e: &DealRuled) -> IndexerResult<U256> {
+    let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+    deal.set_i64("buyerShareBps", i64::from(e.buyerShareBps))
+        .set_uint("buyerAmount", e.buyerAmount);
+    ctx.save(&deal)?;
+    Ok(e.dealId)
+}
+
+fn deal_refunded(ctx: &HandlerCtx<'_>, e: &DealRefunded) -> IndexerResult<U256> {
+    let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+    deal.set_uint("buyerAmount", e.amount);
+    ctx.save(&deal)?;
+    Ok(e.dealId)
 }

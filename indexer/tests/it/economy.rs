@@ -117,7 +117,7 @@ async fn economic_layer_entities_equal_chain_state_read_with_cast() {
         assert_eq!(b["tier"], 1, "first wins are at rank 1 or unranked: {b}");
         let asset = U256::from_str_radix(b["asset"].as_str().unwrap(), 10).unwrap();
         let id = U256::from_str_radix(id, 10).unwrap();
-        assert_eq!(asset, id >> 8);
+        assert_eq!(asset, U256::from(nsed_contracts::lat::asset(id)));
     }
 
     // The authority node and its DID.

@@ -437,7 +437,14 @@ impl UpArgs {
                 .await?;
                 let seconds = settled_at[i] - previous;
                 previous = settled_at[i];
-                text_demo::print_job(*job_id, &questions[i], &rounds, &event.content, seconds);
+                text_demo::print_job(
+                    *job_id,
+                    &questions[i],
+                    &rounds,
+                    &event.content,
+                    seconds,
+                    &agents,
+                );
             }
             out!();
         }
@@ -603,10 +610,10 @@ impl Economy {
             // A win at market rank r earns tier max(r, 1), and every win raises the rank by one,
             // so no agent holds a tier above its current rank.
             let rank = market.agentRank(*agent).call().await?;
-            let top = rank.max(U256::from(1)).min(U256::from(u8::MAX)).to::<u64>();
-            // Token ids are `asset << 8 | tier`; one batch call reads every tier.
+            let top = nsed_contracts::lat::tier_for_rank(rank);
+            // One batch call reads every tier.
             let ids: Vec<U256> =
-                (1..=top).map(|tier| (U256::from(asset) << 8) | U256::from(tier)).collect();
+                (1..=top).map(|tier| nsed_contracts::lat::encode(asset, tier)).collect();
             let tiers = lat.balanceOfBatch(vec![*agent; ids.len()], ids).call().await?;
             lats.push((*agent, tiers));
         }
