@@ -55,6 +55,7 @@ pub(super) fn load_questions(path: &Path, n: usize) -> eyre::Result<Vec<DemoQues
 /// One settled round as the chain recorded it.
 #[derive(Debug, Clone)]
 pub(super) struct RoundLine {
+    pub(super) agents: Vec<alloy::primitives::Address>,
     pub(super) contents: Vec<String>,
     pub(super) scores: Vec<I256>,
 }
@@ -106,6 +107,7 @@ pub(super) async fn settled_rounds<P: Provider>(
         .iter()
         .enumerate()
         .map(|(i, r)| RoundLine {
+            agents: call.transcript.agents.clone(),
             contents: r.contents.clone(),
             scores: scores.get(i).map(|(_, s)| s.clone()).unwrap_or_default(),
         })
@@ -113,13 +115,14 @@ pub(super) async fn settled_rounds<P: Provider>(
 }
 
 /// Prints one settled job: the question, every round's proposals with their net support, the
-/// answer and the truth.
+/// answer and the truth. `names` names the agents.
 pub(super) fn print_job(
     job: U256,
     question: &DemoQuestion,
     rounds: &[RoundLine],
     answer: &str,
     seconds: f64,
+    names: &[(alloy::primitives::Address, &str)],
 ) {
     out!("job {job}: {}", question.input.question.trim());
     for (label, choice) in question.input.labels().iter().zip(&question.input.choices) {
@@ -133,7 +136,9 @@ pub(super) fn print_job(
             .map(|(seat, content)| {
                 let shown = if content.is_empty() { "—" } else { content.as_str() };
                 let score = round.scores.get(seat).map(ToString::to_string).unwrap_or_default();
-                format!("seat {seat}: {shown} ({score:>3})")
+                let agent = round.agents.get(seat).copied().unwrap_or_default();
+                let name = names.iter().find(|(a, _)| *a == agent).map_or("?", |(_, n)| n);
+                format!("{name} {shown} ({score:>+3})")
             })
             .collect();
         out!("    round {}  {}", i + 1, cells.join("   "));
