@@ -3,4 +3,5 @@
 mod e2e;
 mod indexer;
 mod up;
+mod up_llm;
 mod worker;
