@@ -131,8 +131,15 @@ fn score_split(
     let mut out = Vec::new();
     for agent in PANEL {
         let path = scores_dir.join(format!("{}-{set}-{split}.jsonl", agent.name));
-        let mut cached = data::read_scores(&path)?;
         let model = models.get_mut(agent.model).ok_or_else(|| eyre!("model not loaded"))?;
+        // Scores belong to the model that made them: a reconverted model starts afresh.
+        let id_path = path.with_extension("model-id");
+        let id = alloy_primitives::hex::encode(model.model_id());
+        if std::fs::read_to_string(&id_path).is_ok_and(|old| old.trim() != id) {
+            std::fs::remove_file(&path).ok();
+        }
+        std::fs::write(&id_path, &id)?;
+        let mut cached = data::read_scores(&path)?;
         let todo = items.iter().filter(|i| !cached.contains_key(&i.id)).count();
         if todo > 0 {
             eprintln!("[bench-llm] {} on {set}-{split}: scoring {todo} questions", agent.name);
