@@ -34,38 +34,34 @@ use alloy::{
 pub type TxResult<T> = Result<T, TxError>;
 
 /// A chain operation that failed, with what was being done.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Display` and `Error` are written out rather than derived so that `source()` is alloy's error
+/// itself, not the `Box` that keeps this enum small.
+#[derive(Debug)]
 pub enum TxError {
     /// A JSON-RPC request failed: unreachable node, an error answer, or a malformed one.
-    #[error("{operation}: {source}")]
     Rpc {
         /// What was being done, e.g. `eth_getLogs 10..=20`.
         operation: String,
         /// alloy's error (boxed: it is large and errors are the cold path).
-        #[source]
         source: Box<TransportError>,
     },
     /// A contract call or transaction was refused before it was mined: the call or the gas
     /// estimate reverted ([`TxError::decoded`], [`TxError::revert`]), or the node failed.
-    #[error("{operation}: {source}")]
     Call {
         /// What was being done, e.g. `claimJob(3)`.
         operation: String,
         /// alloy's error (boxed: it is large and errors are the cold path).
-        #[source]
         source: Box<alloy::contract::Error>,
     },
     /// A transaction was sent but its receipt could not be obtained.
-    #[error("{operation}: waiting for the receipt: {source}")]
     Receipt {
         /// What was being done.
         operation: String,
         /// alloy's error (boxed: it is large and errors are the cold path).
-        #[source]
         source: Box<PendingTransactionError>,
     },
     /// A transaction was mined but reverted.
-    #[error("{operation} reverted in transaction {tx}")]
     Reverted {
         /// What was being done.
         operation: String,
@@ -73,13 +69,41 @@ pub enum TxError {
         tx: B256,
     },
     /// The node answered without something it must have.
-    #[error("{operation}: the node answered without {missing}")]
     Missing {
         /// What was being done.
         operation: String,
         /// What was absent, e.g. `the block` or `a contract address`.
         missing: &'static str,
     },
+}
+
+impl std::fmt::Display for TxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rpc { operation, source } => write!(f, "{operation}: {source}"),
+            Self::Call { operation, source } => write!(f, "{operation}: {source}"),
+            Self::Receipt { operation, source } => {
+                write!(f, "{operation}: waiting for the receipt: {source}")
+            }
+            Self::Reverted { operation, tx } => {
+                write!(f, "{operation} reverted in transaction {tx}")
+            }
+            Self::Missing { operation, missing } => {
+                write!(f, "{operation}: the node answered without {missing}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TxError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Rpc { source, .. } => Some(source.as_ref()),
+            Self::Call { source, .. } => Some(source.as_ref()),
+            Self::Receipt { source, .. } => Some(source.as_ref()),
+            Self::Reverted { .. } | Self::Missing { .. } => None,
+        }
+    }
 }
 
 impl TxError {
@@ -106,10 +130,22 @@ impl TxError {
     /// The revert as one of the custom errors of `E` (a `sol!` `<Contract>Errors` enum), if it
     /// was one of them.
     ///
-    /// ```ignore
-    /// use nsed_contracts::deliberation_market::DeliberationMarket::DeliberationMarketErrors;
-    /// if let Some(DeliberationMarketErrors::DeliberationMarketUnexpectedJobStatus(e)) =
-    ///     err.decoded::<DeliberationMarketErrors>() { /* .. */ }
+    /// ```no_run
+    /// # use alloy::{primitives::U256, providers::DynProvider};
+    /// use nsed_contracts::{
+    ///     deliberation_market::DeliberationMarket::{
+    ///         DeliberationMarketErrors as Errors, DeliberationMarketInstance,
+    ///     },
+    ///     tx,
+    /// };
+    /// # async fn f(market: DeliberationMarketInstance<DynProvider>) {
+    /// let Err(err) = tx::send_call("claimJob(1)", market.claimJob(U256::from(1))).await else {
+    ///     return;
+    /// };
+    /// if let Some(Errors::DeliberationMarketUnexpectedJobStatus(e)) = err.decoded::<Errors>() {
+    ///     println!("job {} is {}", e.jobId, e.current);
+    /// }
+    /// # }
     /// ```
     pub fn decoded<E: SolInterface>(&self) -> Option<E> {
         self.revert_data().and_then(|data| E::abi_decode(&data).ok())
@@ -317,6 +353,44 @@ mod tests {
         assert_eq!(decode_revert(&data).unwrap().to_string(), "Error(\"nope\")");
         let data = Panic { code: U256::from(0x11) }.abi_encode();
         assert_eq!(decode_revert(&data).unwrap().to_string(), "Panic(17)");
+    }
+
+    /// A node's answer to a reverting `eth_estimateGas`/`eth_call`: code 3 and the revert data.
+    fn reverted(data: &[u8]) -> TransportError {
+        let payload = serde_json::json!({
+            "code": 3,
+            "message": "execution reverted",
+            "data": Bytes::copy_from_slice(data),
+        });
+        alloy::transports::RpcError::ErrorResp(serde_json::from_value(payload).unwrap())
+    }
+
+    #[test]
+    fn failures_keep_alloys_error_as_their_source() {
+        let failed: Result<(), TransportError> =
+            Err(alloy::transports::TransportErrorKind::custom_str("connection refused"));
+        let err = failed.during("eth_blockNumber").unwrap_err();
+        assert_eq!(err.operation(), "eth_blockNumber");
+        let source = std::error::Error::source(&err).unwrap();
+        assert!(source.downcast_ref::<TransportError>().is_some(), "{source:?}");
+        assert_eq!(err.revert_data(), None);
+    }
+
+    #[test]
+    fn reverts_decode_into_the_contracts_error_enum_and_by_name() {
+        let data =
+            DeliberationMarket::DeliberationMarketJobExpired { jobId: U256::from(3), deadline: 99 }
+                .abi_encode();
+        let failed: Result<(), TransportError> = Err(reverted(&data));
+        let err = failed.during("claimJob(3)").unwrap_err();
+        assert!(matches!(
+            err.decoded::<DeliberationMarket::DeliberationMarketErrors>(),
+            Some(DeliberationMarket::DeliberationMarketErrors::DeliberationMarketJobExpired(e))
+                if e.jobId == U256::from(3) && e.deadline == 99
+        ));
+        assert_eq!(err.revert().unwrap().to_string(), "DeliberationMarketJobExpired(3, 99)");
+        let call: Result<(), alloy::contract::Error> = Err(reverted(&data).into());
+        assert_eq!(call.during("claimJob(3)").unwrap_err().revert_data(), Some(data.into()));
     }
 
     #[test]

@@ -35,20 +35,15 @@ use crate::{Indexer, IndexerConfig, IndexerHandle};
 /// Vote credits of fixture jobs and games.
 pub const CREDITS: u64 = 100;
 
-/// `confirm!("what", contract.call(..))`: sends the call, waits for its receipt and panics on a
-/// failure or revert, naming `what`; returns the receipt.
+/// `confirm!("what", contract.call(..))`: sends the call through [`nsed_contracts::tx::send_call`]
+/// and panics on a failure or revert, naming `what` and the decoded revert; returns the receipt.
 #[macro_export]
 macro_rules! confirm {
     ($what:expr, $call:expr) => {{
-        let receipt = $call
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", $what))
-            .get_receipt()
-            .await
-            .unwrap_or_else(|e| panic!("{} receipt: {e}", $what));
-        assert!(receipt.status(), "{} reverted", $what);
-        receipt
+        match ::nsed_contracts::tx::send_call($what, $call).await {
+            Ok(receipt) => receipt,
+            Err(e) => panic!("{e} (revert: {:?})", e.revert().map(|r| r.to_string())),
+        }
     }};
 }
 

@@ -31,7 +31,9 @@ use eyre::{WrapErr, bail, eyre};
 use nsed_contracts::bounty_token::BountyToken;
 use nsed_contracts::deliberation_market::DeliberationMarket;
 use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettled, JobSpec};
-use nsed_contracts::{liquid_access_token::LiquidAccessToken, tripartite_escrow::TripartiteEscrow};
+use nsed_contracts::{
+    liquid_access_token::LiquidAccessToken, tripartite_escrow::TripartiteEscrow, tx,
+};
 use nsed_deploy::{BOUNTY_TOKEN, ESCROW, LAT, MARKET, TIMELOCK};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
 use nsed_indexer::{Indexer, IndexerConfig};
@@ -280,11 +282,8 @@ impl UpArgs {
         }
         for (name, model_id, worker) in panel {
             let agent = worker.agent();
-            market
-                .registerAgent(agent, model_id, format!("nsed://model/{name}"))
-                .send()
-                .await?
-                .get_receipt()
+            let register = market.registerAgent(agent, model_id, format!("nsed://model/{name}"));
+            tx::send_call("registerAgent", register)
                 .await
                 .wrap_err_with(|| format!("cannot register agent {agent}"))?;
             tasks.push(tokio::spawn(worker.run(shutdown.child_token())));
@@ -345,18 +344,14 @@ impl UpArgs {
         let jobs = demo.len();
         let bounty = U256::from(10u64).pow(U256::from(18));
         let token = BountyToken::new(token_address, &as_deployer);
-        token
-            .mint(roles.requester.address(), bounty * U256::from(jobs))
-            .send()
-            .await?
-            .get_receipt()
+        tx::send_call("mint", token.mint(roles.requester.address(), bounty * U256::from(jobs)))
             .await?;
-        BountyToken::new(token_address, &as_requester)
-            .approve(market_address, bounty * U256::from(jobs))
-            .send()
-            .await?
-            .get_receipt()
-            .await?;
+        let requester_token = BountyToken::new(token_address, &as_requester);
+        tx::send_call(
+            "approve",
+            requester_token.approve(market_address, bounty * U256::from(jobs)),
+        )
+        .await?;
         let as_requester_market = IDeliberationMarket::new(market_address, &as_requester);
         let now = as_requester
             .get_block_by_number(Default::default())
@@ -374,7 +369,7 @@ impl UpArgs {
                 deadline: now + 3600,
             };
             let receipt =
-                as_requester_market.requestJob(spec, bounty).send().await?.get_receipt().await?;
+                tx::send_call("requestJob", as_requester_market.requestJob(spec, bounty)).await?;
             let job_id = receipt
                 .inner
                 .logs()
@@ -597,7 +592,7 @@ impl Economy {
             let token = BountyToken::new(record.address(BOUNTY_TOKEN)?, provider);
             let before = token.balanceOf(timelock).call().await?;
             for deal_id in deals {
-                escrow.release(deal_id).send().await?.get_receipt().await?;
+                tx::send_call(format!("release({deal_id})"), escrow.release(deal_id)).await?;
             }
             Some(token.balanceOf(timelock).call().await? - before)
         } else {
