@@ -45,8 +45,8 @@ GEMMA3 = {
 }
 MODELS = [
     # name, family, variant, source, license
-    ("smollm2-135m-fp32", "llama", "fp32", SMOLLM2, "Apache-2.0"),
-    ("smollm2-135m-int4", "llama", "int4", SMOLLM2, "Apache-2.0"),
+    ("smollm2-135m-fp32", "smollm2", "fp32", SMOLLM2, "Apache-2.0"),
+    ("smollm2-135m-int4", "smollm2", "int4", SMOLLM2, "Apache-2.0"),
     ("gemma3-270m-fp32", "gemma3", "fp32", GEMMA3, "Gemma Terms of Use"),
     ("gemma3-270m-int4", "gemma3", "int4", GEMMA3, "Gemma Terms of Use"),
 ]
