@@ -47,6 +47,10 @@ use language::LanguageEngine;
 
 use crate::{agent::language::LanguagePolicy, llm::LanguageModel, model::Classifier};
 
+/// Lifetime of the worker's pull requests: a stopping worker's requests are gone this long after
+/// it stops pulling, which is when the tasks it returns are redelivered.
+const PULL_EXPIRES: Duration = Duration::from_secs(2);
+
 /// How a worker runs; `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -207,7 +211,12 @@ impl Worker {
         ));
 
         let permits = Arc::new(Semaphore::new(config.capacity.max(1)));
+        // Short pull requests for no more tasks than the worker can take: a task returned at
+        // shutdown must not be redelivered into a pull request of this (stopping) worker.
         let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(config.capacity.max(1))
+            .expires(PULL_EXPIRES)
             .messages()
             .await
             .map_err(|e| WorkerError::Subscription { agent, reason: e.to_string() })?;
@@ -323,7 +332,9 @@ async fn handle(shared: &Shared, message: jetstream::Message) {
         Some(Err(refusal)) => refuse(shared, &message, &task, refusal).await,
         None => {
             info!(target: "worker", %id, "shutting down before the task finished; returning it");
-            ack(&message, AckKind::Nak(None)).await;
+            // Redelivered once this worker's last pull request has expired, so it goes to a
+            // live worker instead of back into this one's stale request.
+            ack(&message, AckKind::Nak(Some(PULL_EXPIRES))).await;
         }
     }
 }
