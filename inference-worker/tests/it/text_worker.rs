@@ -91,3 +91,36 @@ async fn a_language_worker_refuses_digits_and_malformed_questions() {
     assert!(failure.reason.contains("question of 0 bytes"), "{}", failure.reason);
     w.stop().await;
 }
+
+#[tokio::test]
+async fn a_language_worker_judges_free_form_answers_on_the_table() {
+    let mut w = start(PromptStyle::Chat).await;
+    let mut eval = choice_task(&w, Phase::Evaluate);
+    eval.kind = wire::TASK_KIND_TEXT.into();
+    eval.input = serde_json::json!({"question": "Tom has 3 apples and buys 4 more. How many?"});
+    eval.proposals =
+        eval.seats.iter().map(|s| Some(if *s == w.agent { "7" } else { "12" }.into())).collect();
+    w.bus.publish_task(&eval).await.unwrap();
+    let ballot: SignedBallot = wire::decode(&w.next_result().await.payload).unwrap();
+    ballot.verify(&eval.domain()).unwrap();
+    validate_ballot(&ballot.votes, eval.seat, &[true, true], 100).unwrap();
+    assert_eq!(ballot.weights[eval.seat], 0, "no weight on its own seat");
+
+    // Round 2: the agent revises among the answers of round 1 and proposes one of them.
+    let mut revise = choice_task(&w, Phase::Propose);
+    revise.kind = wire::TASK_KIND_TEXT.into();
+    revise.input = eval.input.clone();
+    revise.round = 2;
+    revise.previous = Some(wire::RoundView {
+        round: 1,
+        contents: eval.proposals.clone(),
+        votes: vec![None, None],
+        scores: vec![0, 0],
+        rationales: vec![],
+    });
+    w.bus.publish_task(&revise).await.unwrap();
+    let proposal: SignedProposal = wire::decode(&w.next_result().await.payload).unwrap();
+    proposal.verify(&revise.domain()).unwrap();
+    assert!(["7", "12"].contains(&proposal.content.as_str()), "{}", proposal.content);
+    w.stop().await;
+}
