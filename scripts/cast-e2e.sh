@@ -47,9 +47,12 @@ K1=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
 K2=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 A1=$(cast wallet address "$K1"); A2=$(cast wallet address "$K2")
 
-"$NSED" -q deploy --rpc-url "$RPC" --private-key "$K0" --deployments-dir "$TMP/deployments" --suite.keeper "$A1" > "$TMP/deploy.log" 2>&1 || fail "nsed deploy"
-json() { node -e "console.log(require('$TMP/deployments/local.json').contracts['$1'].address)"; }
+# `--json` prints one document on stdout: the record's path and every contract's address.
+"$NSED" -q --json deploy --rpc-url "$RPC" --private-key "$K0" --deployments-dir "$TMP/deployments" \
+    --suite.keeper "$A1" > "$TMP/deploy.json" 2> "$TMP/deploy.log" || fail "nsed deploy"
+json() { node -e "console.log(require('$TMP/deploy.json').contracts['$1'].address)"; }
 MARKET=$(json DeliberationMarket); TOKEN=$(json BountyToken)
+[ -f "$(node -e "console.log(require('$TMP/deploy.json').record)")" ] || fail "nsed deploy wrote no record"
 say "market $MARKET token $TOKEN"
 
 register() { # agent address, sha256 (hex), name
@@ -59,11 +62,13 @@ register() { # agent address, sha256 (hex), name
 }
 start_worker() { # name, then the worker's model flags
     local name=$1; shift
-    "$NSED" -q worker "$@" --nats-url "$NATS" --key-file "$TMP/keys/$name.key" \
-        --worker.heartbeat-ms 200 > "$TMP/worker-$name.log" 2>&1 &
+    # `--json` prints the agent line as one JSON document: address, model and its sha256.
+    "$NSED" -q --json worker "$@" --nats-url "$NATS" --key-file "$TMP/keys/$name.key" \
+        --worker.heartbeat-ms 200 > "$TMP/worker-$name.json" 2> "$TMP/worker-$name.log" &
     PIDS+=($!)
-    for _ in $(seq 600); do grep -q '^agent ' "$TMP/worker-$name.log" && break; sleep 0.1; done
-    read -r _ AGENT _ _ _ SHA < <(grep '^agent ' "$TMP/worker-$name.log") || fail "worker $name did not start"
+    for _ in $(seq 600); do [ -s "$TMP/worker-$name.json" ] && break; sleep 0.1; done
+    read -r AGENT SHA < <(node -e "const a=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8')); console.log(a.agent, a.sha256)" "$TMP/worker-$name.json") \
+        || fail "worker $name did not start"
     register "$AGENT" "$SHA" "$name"
 }
 if [ "$PANEL" = digits ]; then

@@ -1,13 +1,18 @@
 //! The `nsed` command line: argument parsing and one module per subcommand.
 //!
 //! `main.rs` only calls [`run`]. Every subcommand is a `<Name>Args` struct in `cmd/<name>.rs` with
-//! an async `run`; results go to stdout, progress and logs to stderr, all through [`output`].
+//! an async `run`; the option groups several commands share are in [`opts`], signal handling in
+//! [`signal`], and no command module imports another. Results go to stdout (text, or one JSON
+//! document under `--json`), progress and logs to stderr, all through [`output`]. What a command
+//! does lives in the library crates (`nsed-client`, `nsed-deploy`, `nsed-keeper`, ...).
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 use clap::{Parser, Subcommand};
 
 pub mod cmd;
+pub mod opts;
 pub mod output;
+pub mod signal;
 
 /// NSED on chain: AI models deliberating by quadratic vote, settled on Ethereum.
 #[derive(Debug, Parser)]
@@ -24,12 +29,16 @@ pub struct Cli {
 /// Options shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
-    /// More log output on stderr (-v: debug, -vv: trace). `RUST_LOG` overrides it.
+    /// More log output on stderr (-v: debug, -vv: trace; `RUST_LOG` overrides it); errors also
+    /// show where they happened.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Print the result as one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 /// The `nsed` subcommands.
@@ -54,6 +63,7 @@ pub enum Commands {
 /// Whatever the subcommand reports; `main` prints the chain of causes.
 pub async fn run() -> eyre::Result<()> {
     let cli = Cli::parse();
+    output::init(output::OutputMode { json: cli.global.json, verbose: cli.global.verbose });
     init_tracing(&cli.global);
     match cli.command {
         Commands::Up(args) => args.run().await,
@@ -97,7 +107,14 @@ mod tests {
         let Commands::Up(args) = cli.command else { panic!("parsed as up") };
         assert!(!args.once);
         assert!(args.rpc.rpc_url.is_none());
-        assert!(args.nats_url.is_none());
+        assert!(args.nats.nats_url.is_none());
+    }
+
+    #[test]
+    fn json_and_verbose_are_global() {
+        let cli = Cli::try_parse_from(["nsed", "up", "--json", "-vv"]).unwrap();
+        assert!(cli.global.json);
+        assert_eq!(cli.global.verbose, 2);
     }
 
     #[test]

@@ -119,8 +119,8 @@ pub struct ContractRecord {
     pub abi: JsonAbi,
 }
 
-/// A network's deployment record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A network's deployment record ([`Default`]: an empty record of no network).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
     /// Network name (the record's file name).
@@ -320,6 +320,36 @@ impl Default for AuthorityParams {
 /// `keccak256` of a role name, as OpenZeppelin's `AccessControl` defines roles.
 fn role(name: &str) -> B256 {
     keccak256(name)
+}
+
+/// The record name of chain `chain_id` when none is given: `local` for a dev chain (31337), else
+/// `chain-<id>`.
+pub fn network_name(chain_id: u64) -> String {
+    if chain_id == 31337 { "local".into() } else { format!("chain-{chain_id}") }
+}
+
+/// Deploys (or reuses) the suite and keeps its record in `dir`: `<dir>/<network>.json` (network
+/// [`network_name`] unless given) is read first when it exists, then written back. Returns the
+/// record and its path.
+///
+/// # Errors
+///
+/// [`DeployError`] when the chain cannot be reached, a transaction fails, the existing record is
+/// unreadable or for another chain, or the record cannot be written.
+pub async fn deploy_to_dir<P: Provider>(
+    provider: &P,
+    deployer: Address,
+    network: Option<&str>,
+    dir: &Path,
+    params: SuiteParams,
+) -> Result<(Deployment, PathBuf), DeployError> {
+    let chain_id = provider.get_chain_id().await.during("eth_chainId")?;
+    let network = network.map_or_else(|| network_name(chain_id), str::to_string);
+    let path = dir.join(format!("{network}.json"));
+    let existing = if path.exists() { Some(Deployment::load(&path)?) } else { None };
+    let record = deploy_suite(provider, deployer, &network, params, existing.as_ref()).await?;
+    record.save(&path)?;
+    Ok((record, path))
 }
 
 /// Deploys (or reuses) the whole suite, wires it, and returns the record.

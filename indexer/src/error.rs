@@ -7,7 +7,7 @@ pub enum IndexerError {
     #[error("indexer database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The database was written for another chain or deployment, or by an incompatible version.
-    #[error("indexer database {path} belongs to {found}, not {expected}; use another --db")]
+    #[error("indexer database {path} belongs to {found}, not {expected}; use another --indexer.db")]
     WrongDatabase {
         /// The database file.
         path: String,

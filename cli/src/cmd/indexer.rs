@@ -6,10 +6,15 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use eyre::WrapErr;
 use nsed_deploy::Deployment;
 use nsed_indexer::{Indexer, IndexerConfig};
-use tokio_util::sync::CancellationToken;
 
-use super::worker::cancel_on_signal;
-use crate::output::out;
+use crate::{
+    opts::RpcOpts,
+    output::{self, out},
+    signal,
+};
+
+/// The chain `nsed indexer` follows without `--rpc-url` or `NSED_RPC_URL`: a local node.
+const LOCAL_RPC_URL: &str = "http://127.0.0.1:8545";
 
 /// Arguments of `nsed indexer`.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,66 +22,122 @@ pub struct IndexerArgs {
     /// Deployment record to follow (contracts, their blocks, chain id).
     #[arg(long, value_name = "PATH", default_value = "deployments/local.json")]
     pub deployment: PathBuf,
-    /// JSON-RPC endpoint.
-    #[arg(long, value_name = "URL", env = "ETH_RPC_URL", default_value = "http://127.0.0.1:8545")]
-    pub rpc_url: String,
+    /// The chain (`--rpc-url` or `NSED_RPC_URL`) [default: http://127.0.0.1:8545].
+    #[command(flatten)]
+    pub rpc: RpcOpts,
+    /// Indexer settings.
+    #[command(flatten)]
+    pub opts: IndexerOpts,
+}
+
+/// The indexer library's defaults, which the flags' defaults are.
+fn defaults() -> IndexerConfig {
+    IndexerConfig::new(LOCAL_RPC_URL, Deployment::default())
+}
+
+/// Indexer flags; their defaults are [`IndexerConfig::new`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Indexer")]
+pub struct IndexerOpts {
     /// SQLite database of indexed logs and entities (created if missing).
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "NSED_INDEXER_DB",
-        default_value = ".nsed/indexer.sqlite"
-    )]
+    #[arg(long = "indexer.db", value_name = "PATH", env = "NSED_INDEXER_DB", default_value_os_t = defaults().db_path)]
     pub db: PathBuf,
     /// Address the GraphQL server listens on (port 0 picks a free port).
-    #[arg(
-        long,
-        value_name = "ADDR",
-        env = "NSED_INDEXER_LISTEN",
-        default_value = "127.0.0.1:8000"
-    )]
+    #[arg(long = "indexer.listen", value_name = "ADDR", env = "NSED_INDEXER_LISTEN", default_value_t = defaults().listen)]
     pub listen: SocketAddr,
     /// Blocks a log must be buried under before it is indexed.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long = "indexer.confirmations", value_name = "N", default_value_t = defaults().confirmations)]
     pub confirmations: u64,
     /// Milliseconds between polls for new blocks once caught up.
-    #[arg(long, value_name = "MS", default_value_t = 500)]
-    pub poll_interval: u64,
+    #[arg(long = "indexer.poll-ms", value_name = "MS", default_value_t = millis(defaults().poll_interval))]
+    pub poll_ms: u64,
     /// Most blocks per eth_getLogs call.
-    #[arg(long, value_name = "N", default_value_t = 2000)]
+    #[arg(long = "indexer.log-window", value_name = "N", default_value_t = defaults().log_window)]
     pub log_window: u64,
 }
 
+impl Default for IndexerOpts {
+    fn default() -> Self {
+        let d = defaults();
+        Self {
+            db: d.db_path,
+            listen: d.listen,
+            confirmations: d.confirmations,
+            poll_ms: millis(d.poll_interval),
+            log_window: d.log_window,
+        }
+    }
+}
+
+/// `d` in whole milliseconds (saturating).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl IndexerOpts {
+    /// Writes these settings into `config`.
+    fn apply(&self, config: &mut IndexerConfig) {
+        config.db_path = self.db.clone();
+        config.listen = self.listen;
+        config.confirmations = self.confirmations;
+        config.poll_interval = Duration::from_millis(self.poll_ms.max(1));
+        config.log_window = self.log_window;
+    }
+}
+
 impl IndexerArgs {
-    /// Runs the indexer until SIGINT or SIGTERM; prints the GraphQL URL on stdout once listening.
+    /// Runs the indexer until SIGINT or SIGTERM; prints the GraphQL URL on stdout once listening
+    /// (`{"graphql": URL}` under `--json`).
     ///
     /// # Errors
     ///
     /// When the record, chain, database or listen address cannot be used, or indexing fails.
     pub async fn run(self) -> eyre::Result<()> {
+        let rpc_url = self.rpc.url_with_env().unwrap_or_else(|| LOCAL_RPC_URL.to_string());
         let record = Deployment::load(&self.deployment).wrap_err_with(|| {
             format!(
                 "run `nsed deploy` first, or pass --deployment (tried {})",
                 self.deployment.display()
             )
         })?;
-        let mut config = IndexerConfig::new(&self.rpc_url, record);
-        config.db_path = self.db.clone();
-        config.listen = self.listen;
-        config.confirmations = self.confirmations;
-        config.poll_interval = Duration::from_millis(self.poll_interval.max(1));
-        config.log_window = self.log_window;
+        let mut config = IndexerConfig::new(&rpc_url, record);
+        self.opts.apply(&mut config);
         let mut handle = Indexer::start(config).await.wrap_err_with(|| {
-            format!("starting the indexer on {} with database {}", self.rpc_url, self.db.display())
+            format!("starting the indexer on {rpc_url} with database {}", self.opts.db.display())
         })?;
-        out!("{}", handle.graphql_url());
-        let shutdown = CancellationToken::new();
-        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        if output::is_json() {
+            output::json(&serde_json::json!({ "graphql": handle.graphql_url() }));
+        } else {
+            out!("{}", handle.graphql_url());
+        }
+        let shutdown = signal::shutdown_token();
         tokio::select! {
             () = shutdown.cancelled() => {}
             () = handle.stopped() => {}
         }
         handle.shutdown().await.wrap_err("indexer failed")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct CommandParser<T: clap::Args> {
+        #[command(flatten)]
+        args: T,
+    }
+
+    #[test]
+    fn no_flags_parse_to_the_indexer_library_defaults() {
+        let parsed = CommandParser::<IndexerOpts>::parse_from(["nsed"]).args;
+        assert_eq!(parsed, IndexerOpts::default());
+        let mut config = defaults();
+        let expected = format!("{config:?}");
+        parsed.apply(&mut config);
+        assert_eq!(format!("{config:?}"), expected);
     }
 }

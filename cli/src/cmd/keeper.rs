@@ -2,59 +2,87 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use alloy::primitives::Address;
 use eyre::WrapErr;
 use nsed_deploy::{Deployment, MARKET};
 use nsed_keeper::{Keeper, KeeperConfig};
-use tokio_util::sync::CancellationToken;
 
-use super::{up::SecretKey, worker::cancel_on_signal};
+use crate::{
+    opts::{NatsOpts, RpcOpts, WalletOpts},
+    signal,
+};
 
 /// Arguments of `nsed keeper`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct KeeperArgs {
-    /// JSON-RPC endpoint.
-    #[arg(long, value_name = "URL", env = "ETH_RPC_URL")]
-    pub rpc_url: String,
-    /// Keeper key (hex); the account needs the market's KEEPER_ROLE.
-    #[arg(long, value_name = "HEX", env = "NSED_PRIVATE_KEY", hide_env_values = true)]
-    pub private_key: SecretKey,
-    /// NATS server URL.
-    #[arg(long, value_name = "URL", env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    pub nats_url: String,
     /// Deployment record to follow (market address and start block).
     #[arg(long, value_name = "PATH", default_value = "deployments/local.json")]
     pub deployment: PathBuf,
+    /// The chain (`--rpc-url` or `NSED_RPC_URL`).
+    #[command(flatten)]
+    pub rpc: RpcOpts,
+    /// The keeper's key; the account needs the market's KEEPER_ROLE.
+    #[command(flatten)]
+    pub wallet: WalletOpts,
+    /// The NATS server the agents listen on.
+    #[command(flatten)]
+    pub nats: NatsOpts,
     /// Keeper tuning.
     #[command(flatten)]
     pub opts: KeeperOpts,
 }
 
-/// Keeper tuning flags.
-#[derive(Debug, Clone, clap::Args)]
+/// The keeper library's defaults, which the flags' defaults are.
+fn defaults() -> KeeperConfig {
+    KeeperConfig::new("", "", Address::ZERO)
+}
+
+/// Keeper tuning flags; their defaults are [`KeeperConfig::new`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 #[command(next_help_heading = "Keeper")]
 pub struct KeeperOpts {
     /// Blocks a request must be buried under before the keeper acts.
-    #[arg(long = "keeper.confirmations", value_name = "N", default_value_t = 0)]
+    #[arg(long = "keeper.confirmations", value_name = "N", default_value_t = defaults().confirmations)]
     pub confirmations: u64,
     /// Most blocks per eth_getLogs call.
-    #[arg(long = "keeper.log-window", value_name = "N", default_value_t = 1000)]
+    #[arg(long = "keeper.log-window", value_name = "N", default_value_t = defaults().log_window)]
     pub log_window: u64,
     /// SQLite database of the keeper's cursor and jobs.
-    #[arg(long = "keeper.db", value_name = "PATH", default_value = ".nsed/keeper.sqlite")]
+    #[arg(long = "keeper.db", value_name = "PATH", default_value_os_t = defaults().db_path)]
     pub db: PathBuf,
     /// Serve /health and /metrics here.
     #[arg(long = "keeper.metrics-addr", value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
     /// Milliseconds a phase waits for agents' answers.
-    #[arg(long = "keeper.phase-timeout-ms", value_name = "MS", default_value_t = 15_000)]
+    #[arg(long = "keeper.phase-timeout-ms", value_name = "MS", default_value_t = millis(defaults().phase_timeout))]
     pub phase_timeout_ms: u64,
     /// Milliseconds between iterations.
-    #[arg(long = "keeper.poll-ms", value_name = "MS", default_value_t = 500)]
+    #[arg(long = "keeper.poll-ms", value_name = "MS", default_value_t = millis(defaults().poll_interval))]
     pub poll_ms: u64,
 }
 
+impl Default for KeeperOpts {
+    fn default() -> Self {
+        let d = defaults();
+        Self {
+            confirmations: d.confirmations,
+            log_window: d.log_window,
+            db: d.db_path,
+            metrics_addr: d.metrics_addr,
+            phase_timeout_ms: millis(d.phase_timeout),
+            poll_ms: millis(d.poll_interval),
+        }
+    }
+}
+
+/// `d` in whole milliseconds (saturating: no flag takes half a billion years).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl KeeperOpts {
-    pub(crate) fn apply(&self, config: &mut KeeperConfig) {
+    /// Writes these settings into `config`.
+    fn apply(&self, config: &mut KeeperConfig) {
         config.confirmations = self.confirmations;
         config.log_window = self.log_window;
         config.db_path = self.db.clone();
@@ -71,14 +99,39 @@ impl KeeperArgs {
     ///
     /// When the record, chain, NATS or database cannot be used.
     pub async fn run(self) -> eyre::Result<()> {
+        let rpc_url = self.rpc.try_url_with_env()?;
+        let signer = self.wallet.try_signer()?;
         let record = Deployment::load(&self.deployment)
             .wrap_err("run `nsed deploy` first, or pass --deployment")?;
-        let mut config = KeeperConfig::new(&self.rpc_url, &self.nats_url, record.address(MARKET)?);
+        let mut config =
+            KeeperConfig::new(&rpc_url, self.nats.url_or_default(), record.address(MARKET)?);
         config.start_block = record.start_block;
         self.opts.apply(&mut config);
-        let shutdown = CancellationToken::new();
-        tokio::spawn(cancel_on_signal(shutdown.clone()));
-        Keeper::new(config, self.private_key.signer()?).run(shutdown).await?;
+        let shutdown = signal::shutdown_token();
+        Keeper::new(config, signer).run(shutdown).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct CommandParser<T: clap::Args> {
+        #[command(flatten)]
+        args: T,
+    }
+
+    #[test]
+    fn no_flags_parse_to_the_keeper_library_defaults() {
+        let parsed = CommandParser::<KeeperOpts>::parse_from(["nsed"]).args;
+        assert_eq!(parsed, KeeperOpts::default());
+        let mut config = defaults();
+        config.start_block = 7;
+        let expected = format!("{config:?}");
+        parsed.apply(&mut config);
+        assert_eq!(format!("{config:?}"), expected);
     }
 }

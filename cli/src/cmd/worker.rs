@@ -2,6 +2,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use alloy::primitives::Address;
 use eyre::WrapErr;
 use nsed_inference_worker::{
     Classifier, ExecutionTarget, Manifest, OnnxRuntime, Sha256Digest, Worker, WorkerConfig,
@@ -12,10 +13,13 @@ use nsed_inference_worker::{
     },
     llm::{DEFAULT_LLM_DIR, LanguageModel, LanguageModelOptions, PreparedModels},
 };
-use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::output::out;
+use crate::{
+    opts::NatsOpts,
+    output::{self, out},
+    signal,
+};
 
 /// Arguments of `nsed worker`.
 #[derive(Debug, Clone, clap::Args)]
@@ -49,28 +53,70 @@ pub struct WorkerArgs {
     /// set, takes precedence. [default: .nsed/keys/<model>.key]
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
-    /// NATS server URL.
-    #[arg(long, value_name = "URL", env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    pub nats_url: String,
     /// Run the model on the GPU through ONNX Runtime's CUDA provider (needs the `cuda` build;
     /// falls back to the CPU, saying so, when unavailable).
     #[arg(long)]
     pub cuda: bool,
+    /// The NATS server the keeper sends tasks through.
+    #[command(flatten)]
+    pub nats: NatsOpts,
+    /// Worker tuning.
+    #[command(flatten)]
+    pub opts: WorkerOpts,
+}
+
+/// `d` in whole milliseconds (saturating).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Worker tuning flags; their defaults are [`WorkerConfig::default`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Worker")]
+pub struct WorkerOpts {
     /// Tasks worked on at once.
-    #[arg(long = "worker.capacity", value_name = "N", default_value_t = 4)]
+    #[arg(long = "worker.capacity", value_name = "N", default_value_t = WorkerConfig::default().capacity)]
     pub capacity: usize,
     /// Most rows classified in one model run.
-    #[arg(long = "worker.max-batch", value_name = "N", default_value_t = 16)]
+    #[arg(long = "worker.max-batch", value_name = "N", default_value_t = WorkerConfig::default().max_batch)]
     pub max_batch: usize,
     /// Milliseconds before an unacknowledged task is redelivered (progress acks extend it).
-    #[arg(long = "worker.ack-wait-ms", value_name = "MS", default_value_t = 30_000)]
+    #[arg(long = "worker.ack-wait-ms", value_name = "MS", default_value_t = millis(WorkerConfig::default().ack_wait))]
     pub ack_wait_ms: u64,
     /// Milliseconds between heartbeats.
-    #[arg(long = "worker.heartbeat-ms", value_name = "MS", default_value_t = 2_000)]
+    #[arg(long = "worker.heartbeat-ms", value_name = "MS", default_value_t = millis(WorkerConfig::default().heartbeat_interval))]
     pub heartbeat_ms: u64,
     /// Extra milliseconds spent on every task, emulating a slower model (demos, tests).
-    #[arg(long = "worker.simulated-latency-ms", value_name = "MS", default_value_t = 0)]
+    #[arg(long = "worker.simulated-latency-ms", value_name = "MS", default_value_t = millis(WorkerConfig::default().simulated_latency))]
     pub simulated_latency_ms: u64,
+}
+
+impl Default for WorkerOpts {
+    fn default() -> Self {
+        let d = WorkerConfig::default();
+        Self {
+            capacity: d.capacity,
+            max_batch: d.max_batch,
+            ack_wait_ms: millis(d.ack_wait),
+            heartbeat_ms: millis(d.heartbeat_interval),
+            simulated_latency_ms: millis(d.simulated_latency),
+        }
+    }
+}
+
+impl WorkerOpts {
+    /// The worker configuration these flags set, for NATS at `nats_url`.
+    fn config(&self, nats_url: String) -> WorkerConfig {
+        WorkerConfig {
+            nats_url,
+            capacity: self.capacity,
+            max_batch: self.max_batch,
+            ack_wait: Duration::from_millis(self.ack_wait_ms),
+            heartbeat_interval: Duration::from_millis(self.heartbeat_ms),
+            simulated_latency: Duration::from_millis(self.simulated_latency_ms),
+            ..WorkerConfig::default()
+        }
+    }
 }
 
 impl WorkerArgs {
@@ -108,15 +154,7 @@ impl WorkerArgs {
 
         let runtime = OnnxRuntime::load(None).wrap_err("cannot load ONNX Runtime")?;
         let target = if self.cuda { ExecutionTarget::Cuda } else { ExecutionTarget::Cpu };
-        let config = WorkerConfig {
-            nats_url: self.nats_url.clone(),
-            capacity: self.capacity,
-            max_batch: self.max_batch,
-            ack_wait: Duration::from_millis(self.ack_wait_ms),
-            heartbeat_interval: Duration::from_millis(self.heartbeat_ms),
-            simulated_latency: Duration::from_millis(self.simulated_latency_ms),
-            ..WorkerConfig::default()
-        };
+        let config = self.opts.config(self.nats.url_or_default());
         let worker = if let Some(name) = &self.model {
             let manifest = Manifest::load(&self.models_dir).wrap_err_with(|| {
                 format!("cannot read the models in {}", self.models_dir.display())
@@ -126,7 +164,7 @@ impl WorkerArgs {
             if let Some(reason) = classifier.execution().fallback_reason() {
                 warn!(target: "nsed::worker", %reason, "running on the CPU instead of CUDA");
             }
-            out!("agent {} model {} sha256 {}", signer.address(), entry.name, entry.sha256);
+            print_agent(signer.address(), &entry.name, &entry.sha256.to_string());
             Worker::new(config, signer, classifier)
         } else {
             let mut options = LanguageModelOptions::new(target);
@@ -142,43 +180,42 @@ impl WorkerArgs {
             if let Some(reason) = model.execution().fallback_reason() {
                 warn!(target: "nsed::worker", %reason, "running on the CPU instead of CUDA");
             }
-            out!(
-                "agent {} model {} sha256 {}",
-                signer.address(),
-                model.name(),
-                Sha256Digest::from(model.model_id())
-            );
+            let sha256 = Sha256Digest::from(model.model_id()).to_string();
+            print_agent(signer.address(), model.name(), &sha256);
             let policy = LanguagePolicy::new(self.prompt_style);
             Worker::with_language_model(config, signer, model, policy)
         };
 
-        let shutdown = CancellationToken::new();
-        tokio::spawn(cancel_on_signal(shutdown.clone()));
-        worker.run(shutdown).await?;
+        worker.run(signal::shutdown_token()).await?;
         Ok(())
     }
 }
 
-/// Cancels `token` on SIGINT or SIGTERM.
-pub(crate) async fn cancel_on_signal(token: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    token.cancel();
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+/// Prints the worker's agent line, what `registerAgent` needs (the hash is the model id).
+fn print_agent(agent: Address, model: &str, sha256: &str) {
+    if output::is_json() {
+        output::json(&serde_json::json!({ "agent": agent, "model": model, "sha256": sha256 }));
+    } else {
+        out!("agent {agent} model {model} sha256 {sha256}");
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    token.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct CommandParser<T: clap::Args> {
+        #[command(flatten)]
+        args: T,
+    }
+
+    #[test]
+    fn no_flags_parse_to_the_worker_library_defaults() {
+        let parsed = CommandParser::<WorkerOpts>::parse_from(["nsed"]).args;
+        assert_eq!(parsed, WorkerOpts::default());
+        let nats = WorkerConfig::default().nats_url;
+        assert_eq!(format!("{:?}", parsed.config(nats)), format!("{:?}", WorkerConfig::default()));
+    }
 }

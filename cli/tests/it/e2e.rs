@@ -6,17 +6,15 @@ use std::{path::Path, time::Duration};
 
 use alloy::{
     primitives::{Address, B256, U256},
-    providers::{DynProvider, Provider},
-    rpc::types::Filter,
+    providers::DynProvider,
     signers::local::PrivateKeySigner,
-    sol_types::SolEvent,
 };
-use nsed_contracts::bounty_token::BountyToken;
+use nsed_client::{JobRequest, ONE_TOKEN, Requester};
 use nsed_contracts::i_deliberation_market::{
-    IDeliberationMarket::{self, JobSettled, JobSpec},
+    IDeliberationMarket::{self, JobSettled},
     JobStatus,
 };
-use nsed_deploy::{BOUNTY_TOKEN, Deployment, MARKET, SuiteParams, deploy_suite};
+use nsed_deploy::{Deployment, MARKET, SuiteParams, deploy_suite};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
 use nsed_inference_worker::{
     Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig, WorkerError,
@@ -48,10 +46,8 @@ struct Stack {
     nats: NatsInstance,
     record: Deployment,
     market: Address,
-    token: Address,
     deployer: DynProvider,
-    requester: DynProvider,
-    requester_address: Address,
+    requester: Requester<DynProvider>,
     keeper_key: PrivateKeySigner,
     workers: Vec<(CancellationToken, JoinHandle<Result<(), WorkerError>>)>,
     db: tempfile::TempDir,
@@ -79,16 +75,14 @@ impl Stack {
         let record =
             deploy_suite(&deployer, deployer_key.address(), "e2e", params, None).await.unwrap();
         let market = record.address(MARKET).unwrap();
-        let token = record.address(BOUNTY_TOKEN).unwrap();
+        let requester = Requester::new(requester, requester_key.address(), record.clone()).unwrap();
         let mut stack = Self {
             anvil,
             nats,
             record,
             market,
-            token,
             deployer,
             requester,
-            requester_address: requester_key.address(),
             keeper_key,
             workers: Vec::new(),
             db: tempfile::tempdir().unwrap(),
@@ -147,76 +141,22 @@ impl Stack {
         (token, handle)
     }
 
-    async fn now(&self) -> u64 {
-        self.deployer
-            .get_block_by_number(Default::default())
-            .await
-            .unwrap()
-            .unwrap()
-            .header
-            .timestamp
-    }
-
-    /// Requests a job classifying held-out row `row` with a bounty of 1 token; returns the job id.
+    /// Requests a job classifying held-out row `row` with a bounty of 1 token, as a requester
+    /// wallet does (mint, approve, requestJob); returns the job id.
     async fn request(&self, row: usize, deadline_in: u64) -> U256 {
         let rows =
             load_test_split(models_dir(), &Manifest::load(models_dir()).unwrap().dataset).unwrap();
-        let bounty = U256::from(10u64).pow(U256::from(18));
-        BountyToken::new(self.token, &self.deployer)
-            .mint(self.requester_address, bounty)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        BountyToken::new(self.token, &self.requester)
-            .approve(self.market, bounty)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        self.requester.fund(&self.deployer, ONE_TOKEN).await.unwrap();
         let input = serde_json::json!({"shape": [64], "values": rows[row].0.to_vec()});
-        let spec = JobSpec {
-            kind: "tensor-f32".into(),
-            input: serde_json::to_vec(&input).unwrap().into(),
-            agentsWanted: 3,
-            maxRounds: 3,
-            credits: 100,
-            deadline: self.now().await + deadline_in,
+        let job = JobRequest {
+            deadline_secs: deadline_in,
+            ..JobRequest::new("tensor-f32", serde_json::to_vec(&input).unwrap())
         };
-        let receipt = IDeliberationMarket::new(self.market, &self.requester)
-            .requestJob(spec, bounty)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| IDeliberationMarket::JobRequested::decode_log(&log.inner).ok())
-            .unwrap()
-            .jobId
+        self.requester.request_job(&job).await.unwrap()
     }
 
     async fn settlements(&self, job_id: U256) -> Vec<JobSettled> {
-        let filter = Filter::new()
-            .address(self.market)
-            .from_block(self.record.start_block)
-            .event_signature(JobSettled::SIGNATURE_HASH);
-        self.deployer
-            .get_logs(&filter)
-            .await
-            .unwrap()
-            .iter()
-            .filter_map(|log| JobSettled::decode_log(&log.inner).ok().map(|e| e.data))
-            .filter(|e| e.jobId == job_id)
-            .collect()
+        self.requester.settlements_of(job_id).await.unwrap()
     }
 
     async fn status(&self, job_id: U256) -> JobStatus {
@@ -229,16 +169,9 @@ impl Stack {
     }
 
     async fn wait_settled(&self, job_id: U256) -> JobSettled {
-        tokio::time::timeout(WAIT, async {
-            loop {
-                if let Some(e) = self.settlements(job_id).await.pop() {
-                    return e;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-        .await
-        .expect("the job settles in time")
+        let mut settled =
+            self.requester.wait_settled(&[job_id], WAIT, |_| {}).await.expect("settles in time");
+        settled.remove(0).event
     }
 
     /// The outcome the off-chain protocol computes from the keeper's stored deliberation log.

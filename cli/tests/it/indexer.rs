@@ -52,11 +52,11 @@ async fn indexer_command_serves_the_deployment_over_graphql() {
     let head = provider.get_block_number().await.unwrap();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_nsed"))
-        .args(["indexer", "--rpc-url", &anvil.endpoint(), "--listen", "127.0.0.1:0"])
-        .args(["--poll-interval", "50"])
+        .args(["--json", "indexer", "--rpc-url", &anvil.endpoint()])
+        .args(["--indexer.listen", "127.0.0.1:0", "--indexer.poll-ms", "50"])
         .arg("--deployment")
         .arg(&path)
-        .arg("--db")
+        .arg("--indexer.db")
         .arg(dir.path().join("indexer.sqlite"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -67,7 +67,8 @@ async fn indexer_command_serves_the_deployment_over_graphql() {
     let url = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
-        line.trim().to_string()
+        let doc: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+        doc["graphql"].as_str().expect("the GraphQL URL").to_string()
     })
     .await
     .unwrap();
@@ -94,7 +95,7 @@ async fn indexer_command_serves_the_deployment_over_graphql() {
 fn indexer_command_without_a_record_says_how_to_fix_it() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_nsed"))
-        .args(["indexer", "--listen", "127.0.0.1:0"])
+        .args(["indexer", "--indexer.listen", "127.0.0.1:0"])
         .arg("--deployment")
         .arg(dir.path().join("missing.json"))
         .output()

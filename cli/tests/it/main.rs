@@ -1,6 +1,7 @@
 //! End-to-end tests of the `nsed` binary against real local services.
 
 mod e2e;
+mod errors;
 mod indexer;
 mod up;
 mod up_llm;

@@ -2,12 +2,14 @@
 
 use std::process::Command;
 
+use serde_json::Value;
+
 #[test]
 fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let deployments = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_nsed"))
-        .args(["up", "--once", "--jobs", "3", "--indexer.listen", "127.0.0.1:0"])
+        .args(["up", "--once", "--json", "--jobs", "3", "--indexer.listen", "127.0.0.1:0"])
         .arg("--models-dir")
         .arg(root.join("models"))
         .arg("--deployments-dir")
@@ -19,37 +21,49 @@ fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "nsed up failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("(chain id 31337)"), "{stdout}");
-    assert!(stdout.contains("nats://127.0.0.1:"), "{stdout}");
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("agent ")).count(), 3, "{stdout}");
-    // One line per settled job: id, answer digit, truth digit, rounds, winner.
-    let jobs: Vec<&str> = stdout.lines().filter(|l| l.ends_with('✓') || l.ends_with('✗')).collect();
-    assert_eq!(jobs.len(), 3, "{stdout}");
-    assert!(stdout.contains("accuracy     "), "{stdout}");
-    assert!(stdout.contains("jobs/minute"), "{stdout}");
+    // stdout is exactly one JSON document.
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(doc["chain"]["chainId"], 31337, "{doc}");
+    assert!(doc["nats"].as_str().unwrap().starts_with("nats://127.0.0.1:"), "{doc}");
+    assert_eq!(doc["agents"].as_array().unwrap().len(), 3, "{doc}");
+    // One entry per settled job: id, answer digit, truth digit, rounds, winner.
+    let jobs = doc["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 3, "{doc}");
+    for job in jobs {
+        for digit in [&job["answer"], &job["truth"]] {
+            let digit = digit.as_str().unwrap();
+            assert!(digit.len() == 1 && digit.chars().all(|c| c.is_ascii_digit()), "{job}");
+        }
+        assert!((1..=3).contains(&job["rounds"].as_u64().unwrap()), "{job}");
+        assert!(job["winner"].as_str().unwrap().starts_with("0x"), "{job}");
+    }
+    assert_eq!(doc["accuracy"]["total"], 3, "{doc}");
+    assert!(doc["accuracy"]["correct"].as_u64().unwrap() <= 3, "{doc}");
+    assert!(doc["accuracy"]["jobsPerMinute"].as_f64().unwrap() > 0.0, "{doc}");
     // Three 1-token bounties at the default 2% guild fee reach the guild timelock, and every
     // job's winner earned one access token (three in all, tier 1 for the first wins).
     let timelock = {
         let text = std::fs::read_to_string(deployments.path().join("local.json")).unwrap();
-        let record: serde_json::Value = serde_json::from_str(&text).unwrap();
-        record["contracts"]["GuildTimelock"]["address"].as_str().unwrap().to_string()
+        let record: Value = serde_json::from_str(&text).unwrap();
+        record["contracts"]["GuildTimelock"]["address"].as_str().unwrap().to_lowercase()
     };
-    let fees_line = stdout.lines().find(|l| l.starts_with("guild fees")).unwrap_or_default();
-    let expected =
-        format!("guild fees   0.06 BNTY released from escrow to the guild timelock {timelock}");
-    assert!(fees_line.to_lowercase().starts_with(&expected.to_lowercase()), "{stdout}");
-    let earned: u32 = stdout
-        .lines()
-        .filter_map(|l| l.split_once("earned LATs: ").map(|(_, held)| held))
-        .flat_map(|held| held.split(", "))
-        .filter_map(|part| part.split_once(" × tier ").and_then(|(n, _)| n.parse::<u32>().ok()))
-        .sum();
-    assert_eq!(earned, 3, "{stdout}");
-    assert!(stdout.contains("1 × tier 1") || stdout.contains("2 × tier 1"), "{stdout}");
+    assert_eq!(doc["fees"]["releasedBnty"], "0.06", "{doc}");
+    assert_eq!(doc["fees"]["timelock"].as_str().unwrap().to_lowercase(), timelock, "{doc}");
+    let tiers: Vec<Vec<u64>> = doc["lats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["tiers"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect())
+        .collect();
+    assert_eq!(tiers.iter().flatten().sum::<u64>(), 3, "{doc}");
+    assert!(tiers.iter().any(|t| matches!(t.first(), Some(1 | 2))), "{doc}");
     let record = deployments.path().join("local.json");
     assert!(record.exists(), "the deployment record is written");
-    let record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
+    assert_eq!(
+        doc["deployment"]["record"].as_str().map(std::path::PathBuf::from),
+        Some(record.clone())
+    );
+    let record: Value = serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
     for name in [
         "RankToken",
         "BountyToken",
@@ -66,9 +80,8 @@ fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
         assert!(record["contracts"][name]["address"].is_string(), "{name} in {record}");
     }
     // The indexer serves GraphQL and answered the example query with the settled jobs.
-    assert!(stdout.contains("graphql      http://127.0.0.1:"), "{stdout}");
-    let answer = stdout.lines().find_map(|l| l.strip_prefix("answer       ")).expect("an answer");
-    let answer: serde_json::Value = serde_json::from_str(answer).unwrap();
+    assert!(doc["graphql"]["url"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{doc}");
+    let answer = &doc["graphql"]["exampleAnswer"];
     let jobs = answer["data"]["jobs"].as_array().unwrap_or_else(|| panic!("{answer}"));
     assert_eq!(jobs.len(), 2, "{answer}");
     for job in jobs {

@@ -4,12 +4,15 @@
 
 use std::process::Command;
 
+use serde_json::Value;
+
 #[test]
 fn up_with_language_model_agents_settles_a_question_and_shows_its_rounds() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let deployments = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_nsed"))
-        .args(["up", "--once", "--agents", "llm", "--jobs", "1", "--indexer.listen", "127.0.0.1:0"])
+        .args(["up", "--once", "--json", "--agents", "llm", "--jobs", "1"])
+        .args(["--indexer.listen", "127.0.0.1:0"])
         .arg("--models-dir")
         .arg(root.join("models"))
         .arg("--llm.dir")
@@ -25,21 +28,31 @@ fn up_with_language_model_agents_settles_a_question_and_shows_its_rounds() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "nsed up failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let names: Vec<&str> =
+        doc["agents"].as_array().unwrap().iter().filter_map(|a| a["name"].as_str()).collect();
     for agent in ["smollm2-chat", "gemma3-plain", "gemma3-few-shot"] {
-        assert!(stdout.contains(&format!("({agent})")), "{agent} registered\n{stdout}");
+        assert!(names.contains(&agent), "{agent} registered\n{doc}");
     }
     // The first held-out ARC-Easy question and its options.
-    assert!(stdout.contains("job 1: Which statement best explains why photosynthesis"), "{stdout}");
-    assert!(stdout.contains("    A. Sunlight is the source of energy"), "{stdout}");
+    let job = &doc["jobs"][0];
+    assert_eq!(job["id"], "1", "{job}");
+    let question = job["question"].as_str().unwrap();
+    assert!(question.starts_with("Which statement best explains why photosynthesis"), "{job}");
+    assert_eq!(job["choices"][0]["label"], "A", "{job}");
+    let first = job["choices"][0]["text"].as_str().unwrap();
+    assert!(first.starts_with("Sunlight is the source of energy"), "{job}");
     // Round 1 shows every agent's proposal (an option label) and its signed support.
-    let round = stdout.lines().find(|l| l.trim_start().starts_with("round 1")).expect("round 1");
+    let round = &job["transcript"][0];
+    assert_eq!(round["round"], 1, "{job}");
+    let proposals = round["proposals"].as_array().unwrap();
     for agent in ["smollm2-chat", "gemma3-plain", "gemma3-few-shot"] {
-        assert!(round.contains(agent), "{round}");
+        let p = proposals.iter().find(|p| p["name"] == agent).unwrap_or_else(|| panic!("{job}"));
+        assert!(p["score"].is_string(), "{job}");
     }
-    let settled = stdout.lines().find(|l| l.trim_start().starts_with("settled ")).expect("settled");
-    let words: Vec<&str> = settled.split_whitespace().collect();
-    assert!(["A", "B", "C", "D"].contains(&words[1]), "{settled}");
-    assert_eq!(&words[2..4], ["truth", "A"], "{settled}");
-    assert!(settled.contains(" s "), "the job's time: {settled}");
-    assert!(stdout.contains("accuracy     "), "{stdout}");
+    assert!(["A", "B", "C", "D"].contains(&job["answer"].as_str().unwrap()), "{job}");
+    assert_eq!(job["truth"], "A", "{job}");
+    assert_eq!(job["rounds"].as_u64(), Some(job["transcript"].as_array().unwrap().len() as u64));
+    assert!(job["seconds"].as_f64().unwrap() > 0.0, "the job's time: {job}");
+    assert_eq!(doc["accuracy"]["total"], 1, "{doc}");
 }

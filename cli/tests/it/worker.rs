@@ -1,6 +1,7 @@
 //! `nsed worker` as a real process: crash mid-task, redelivery, exactly-once answers, clean stop.
 
 use std::{
+    io::{BufRead, BufReader},
     path::Path,
     process::{Child, Command, Stdio},
     time::Duration,
@@ -32,6 +33,7 @@ fn spawn_worker(nats_url: &str, extra: &[&str]) -> WorkerProcess {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
     let child = Command::new(env!("CARGO_BIN_EXE_nsed"))
         .args([
+            "--json",
             "worker",
             "--model",
             "gnb_full",
@@ -44,11 +46,19 @@ fn spawn_worker(nats_url: &str, extra: &[&str]) -> WorkerProcess {
         .arg(models)
         .args(extra)
         .env("NSED_AGENT_KEY", KEY)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("nsed runs");
     WorkerProcess(child)
+}
+
+/// The worker's agent line (`--json`): its address and model, what `registerAgent` needs.
+fn agent_line(worker: &mut WorkerProcess) -> serde_json::Value {
+    let stdout = worker.0.stdout.as_mut().expect("stdout is piped");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("the agent line");
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
 
 fn task(agent: Address) -> Task {
@@ -102,6 +112,10 @@ async fn a_task_of_a_killed_worker_is_redelivered_and_answered_exactly_once() {
         &nats.url(),
         &["--worker.ack-wait-ms", "1500", "--worker.simulated-latency-ms", "20000"],
     );
+    let line = agent_line(&mut slow);
+    assert_eq!(line["agent"].as_str().unwrap().parse::<Address>().unwrap(), agent, "{line}");
+    assert_eq!(line["model"], "gnb_full", "{line}");
+    assert_eq!(line["sha256"].as_str().unwrap().len(), 64, "{line}");
     heartbeat_where(&mut beats, |_| true).await;
     let task = task(agent);
     bus.publish_task(&task).await.unwrap();

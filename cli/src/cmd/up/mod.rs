@@ -16,8 +16,8 @@
 mod text_demo;
 
 use std::{
-    fmt,
     path::PathBuf,
+    sync::atomic::Ordering::Relaxed,
     time::{Duration, Instant},
 };
 
@@ -25,16 +25,11 @@ use alloy::{
     primitives::{Address, B256, U256},
     providers::Provider,
     signers::local::PrivateKeySigner,
-    sol_types::SolEvent,
 };
-use eyre::{WrapErr, bail, eyre};
-use nsed_contracts::bounty_token::BountyToken;
-use nsed_contracts::deliberation_market::DeliberationMarket;
-use nsed_contracts::i_deliberation_market::IDeliberationMarket::{self, JobSettled, JobSpec};
-use nsed_contracts::{
-    liquid_access_token::LiquidAccessToken, tripartite_escrow::TripartiteEscrow, tx,
-};
-use nsed_deploy::{BOUNTY_TOKEN, ESCROW, LAT, MARKET, TIMELOCK};
+use eyre::{WrapErr, bail};
+use nsed_client::{Economy, JobRequest, Requester, Settled, SettledRound};
+use nsed_contracts::{i_deliberation_market::IDeliberationMarket, tx};
+use nsed_deploy::{MARKET, deploy_to_dir};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
 use nsed_indexer::{Indexer, IndexerConfig};
 use nsed_inference_worker::{
@@ -45,11 +40,14 @@ use nsed_inference_worker::{
 };
 use nsed_keeper::{Keeper, KeeperConfig};
 use nsed_protocol::wire::{TASK_KIND_TENSOR_F32, TASK_KIND_TEXT_CHOICE};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::deploy::{SuiteOpts, deploy_and_record};
-use crate::output::{self, out};
+use crate::{
+    opts::{NatsOpts, RpcOpts, SuiteOpts, WalletOpts},
+    output::{self, out},
+};
 
 /// The three models of the demo panel (the best three-model panel in BENCHMARKS.md).
 const DEMO_MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
@@ -86,71 +84,39 @@ pub struct UpArgs {
         default_value = ".cache/llm/eval/arc_easy-test.jsonl"
     )]
     pub llm_questions: PathBuf,
-    /// Chain to use.
-    #[command(flatten)]
-    pub rpc: RpcOpts,
-    /// NATS server to use instead of starting a local nats-server.
-    #[arg(long, value_name = "URL", env = "NATS_URL", help_heading = "NATS")]
-    pub nats_url: Option<String>,
     /// Directory with the models manifest, the .onnx files and the held-out split.
     #[arg(long, value_name = "DIR", env = "NSED_MODELS_DIR", default_value = "models")]
     pub models_dir: PathBuf,
     /// Directory holding deployment records.
     #[arg(long, value_name = "DIR", default_value = "deployments")]
     pub deployments_dir: PathBuf,
+    /// Where the indexer serves GraphQL (port 0 picks a free port).
+    #[arg(long = "indexer.listen", value_name = "ADDR", default_value_t = indexer_defaults().listen)]
+    pub indexer_listen: std::net::SocketAddr,
+    /// An existing chain to use instead of starting a local anvil (never read from the
+    /// environment).
+    #[command(flatten)]
+    pub rpc: RpcOpts,
+    /// Funded key for `--rpc-url`: it deploys, registers, keeps and requests in the demo. A local
+    /// anvil uses its dev accounts instead.
+    #[command(flatten)]
+    pub wallet: WalletOpts,
+    /// A NATS server to use instead of starting a local nats-server.
+    #[command(flatten)]
+    pub nats: NatsOpts,
     /// Deployment parameters.
     #[command(flatten)]
     pub suite: SuiteOpts,
-    /// Where the indexer serves GraphQL (port 0 picks a free port).
-    #[arg(long = "indexer.listen", value_name = "ADDR", default_value = "127.0.0.1:8000")]
-    pub indexer_listen: std::net::SocketAddr,
+}
+
+/// The indexer library's defaults (the `--indexer.listen` default is theirs).
+fn indexer_defaults() -> IndexerConfig {
+    IndexerConfig::new("", nsed_deploy::Deployment::default())
 }
 
 /// The query `nsed up` runs against its indexer and prints as an example.
 const EXAMPLE_QUERY: &str = "{ jobs(first: 2, orderBy: id) { id status settlement { content rounds \
                              winner { id } } } _meta { block { number } } }";
-
-/// Which chain to talk to and who signs.
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Chain")]
-pub struct RpcOpts {
-    /// JSON-RPC endpoint of an existing chain; without it a local anvil is started.
-    ///
-    /// Deliberately not read from `ETH_RPC_URL`: a stray environment variable must never point a
-    /// local demo at a real network.
-    #[arg(long, value_name = "URL")]
-    pub rpc_url: Option<String>,
-    /// Funded key (hex) for `--rpc-url`: it deploys, registers, keeps and requests in the demo. A
-    /// local anvil uses its dev accounts instead.
-    #[arg(long, value_name = "HEX", env = "NSED_PRIVATE_KEY", hide_env_values = true)]
-    pub private_key: Option<SecretKey>,
-}
-
-/// A private key from the command line or environment; never printed.
-#[derive(Clone)]
-pub struct SecretKey(String);
-
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(<redacted>)")
-    }
-}
-
-// Parsing only stores the text: clap quotes rejected values in its errors, so validation happens
-// in `signer`, whose error never repeats the key.
-impl std::str::FromStr for SecretKey {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_string()))
-    }
-}
-
-impl SecretKey {
-    pub(crate) fn signer(&self) -> eyre::Result<PrivateKeySigner> {
-        self.0.parse().map_err(|_| eyre!("the private key is not a 32-byte hex secp256k1 key"))
-    }
-}
 
 /// Services this command started itself; dropping them stops them.
 struct LocalServices {
@@ -165,6 +131,12 @@ struct Roles {
     requester: PrivateKeySigner,
 }
 
+/// One demo job: what is asked and the true answer.
+struct DemoJob {
+    request: JobRequest,
+    truth: String,
+}
+
 impl UpArgs {
     /// Runs `nsed up`.
     ///
@@ -174,7 +146,7 @@ impl UpArgs {
     /// transaction fails, or the demo does not settle in time.
     pub async fn run(self) -> eyre::Result<()> {
         let mut services = LocalServices { anvil: None, nats: None };
-        let (rpc_url, roles) = match (&self.rpc.rpc_url, &self.rpc.private_key) {
+        let (rpc_url, roles) = match (&self.rpc.rpc_url, &self.wallet.private_key) {
             (Some(url), Some(key)) => {
                 let signer = key.signer()?;
                 let roles =
@@ -196,7 +168,7 @@ impl UpArgs {
                 (url, roles)
             }
         };
-        let nats_url = match &self.nats_url {
+        let nats_url = match &self.nats.nats_url {
             Some(url) => url.clone(),
             None => {
                 let nats = tokio::task::spawn_blocking(|| NatsServer::spawn(NatsConfig::default()))
@@ -210,12 +182,22 @@ impl UpArgs {
         };
 
         // 1. Contracts.
-        let deployer_key =
-            SecretKey(format!("0x{}", alloy::hex::encode(roles.deployer.to_bytes())));
+        let url: reqwest_url::Url =
+            rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?;
+        let as_deployer =
+            nsed_contracts::provider::wallet_provider(url.clone(), roles.deployer.clone());
+        let as_requester = nsed_contracts::provider::wallet_provider(url, roles.requester.clone());
         let mut params = self.suite.params();
         params.keepers.push(roles.keeper.address());
-        let (record, record_path) =
-            deploy_and_record(&rpc_url, &deployer_key, None, &self.deployments_dir, params).await?;
+        let (record, record_path) = deploy_to_dir(
+            &as_deployer,
+            roles.deployer.address(),
+            None,
+            &self.deployments_dir,
+            params,
+        )
+        .await
+        .wrap_err_with(|| format!("cannot deploy the suite on {rpc_url}"))?;
         if let Some(call) = record.pending.first() {
             bail!(
                 "the deployment in {} belongs to its guild and still needs `{}` (and {} more) by \
@@ -226,13 +208,9 @@ impl UpArgs {
             );
         }
         let market_address = record.address(MARKET)?;
-        let token_address = record.address(BOUNTY_TOKEN)?;
-        let url: reqwest_url::Url =
-            rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?;
-        let as_deployer =
-            nsed_contracts::provider::wallet_provider(url.clone(), roles.deployer.clone());
-        let as_requester = nsed_contracts::provider::wallet_provider(url, roles.requester.clone());
         let chain_id = as_deployer.get_chain_id().await?;
+        let requester =
+            Requester::new(as_requester.clone(), roles.requester.address(), record.clone())?;
 
         // 2. Agents: three workers with their own keys and different models.
         let runtime =
@@ -316,139 +294,82 @@ impl UpArgs {
         let keeper_task = tokio::spawn(keeper.run(shutdown.child_token()));
 
         // 4. Demo jobs, requested as a wallet would: mint, approve, requestJob.
-        let mut demo: Vec<(&str, Vec<u8>, String)> = Vec::new();
+        let mut demo: Vec<DemoJob> = Vec::new();
         let mut questions = Vec::new();
         match self.agents {
             AgentPanel::Digits => {
                 let rows = load_test_split(&self.models_dir, &manifest.dataset)?;
                 for (features, label) in rows.iter().take(self.jobs.unwrap_or(8)) {
-                    let input = serde_json::json!({"shape": [64], "values": features.to_vec()});
-                    demo.push((
-                        TASK_KIND_TENSOR_F32,
-                        serde_json::to_vec(&input)?,
-                        label.to_string(),
-                    ));
+                    let input = json!({"shape": [64], "values": features.to_vec()});
+                    let request =
+                        JobRequest::new(TASK_KIND_TENSOR_F32, serde_json::to_vec(&input)?);
+                    demo.push(DemoJob { request, truth: label.to_string() });
                 }
             }
             AgentPanel::Llm => {
                 questions = text_demo::load_questions(&self.llm_questions, self.jobs.unwrap_or(3))?;
                 for q in &questions {
-                    demo.push((
-                        TASK_KIND_TEXT_CHOICE,
-                        serde_json::to_vec(&q.input)?,
-                        q.truth.clone(),
-                    ));
+                    let request =
+                        JobRequest::new(TASK_KIND_TEXT_CHOICE, serde_json::to_vec(&q.input)?);
+                    demo.push(DemoJob { request, truth: q.truth.clone() });
                 }
             }
         }
         let jobs = demo.len();
-        let bounty = U256::from(10u64).pow(U256::from(18));
-        let token = BountyToken::new(token_address, &as_deployer);
-        tx::send_call("mint", token.mint(roles.requester.address(), bounty * U256::from(jobs)))
-            .await?;
-        let requester_token = BountyToken::new(token_address, &as_requester);
-        tx::send_call(
-            "approve",
-            requester_token.approve(market_address, bounty * U256::from(jobs)),
-        )
-        .await?;
-        let as_requester_market = IDeliberationMarket::new(market_address, &as_requester);
-        let now = as_requester
-            .get_block_by_number(Default::default())
-            .await?
-            .map(|b| b.header.timestamp)
-            .unwrap_or_default();
-        let mut requested = Vec::new();
-        for (kind, input, truth) in demo {
-            let spec = JobSpec {
-                kind: kind.into(),
-                input: input.into(),
-                agentsWanted: 3,
-                maxRounds: 3,
-                credits: 100,
-                deadline: now + 3600,
-            };
-            let receipt =
-                tx::send_call("requestJob", as_requester_market.requestJob(spec, bounty)).await?;
-            let job_id = receipt
-                .inner
-                .logs()
-                .iter()
-                .find_map(|log| IDeliberationMarket::JobRequested::decode_log(&log.inner).ok())
-                .map(|e| e.jobId)
-                .ok_or_else(|| eyre!("requestJob emitted no JobRequested"))?;
-            requested.push((job_id, truth));
+        let total_bounty = demo.iter().map(|d| d.request.bounty).fold(U256::ZERO, |a, b| a + b);
+        requester.fund(&as_deployer, total_bounty).await.wrap_err("cannot fund the requester")?;
+        let mut requested: Vec<(U256, String)> = Vec::new();
+        for job in demo {
+            let id = requester.request_job(&job.request).await.wrap_err("cannot request a job")?;
+            requested.push((id, job.truth));
         }
         info!(target: "nsed::up", jobs, chain_id, "demo jobs requested; deliberating");
 
         // 5. Progress until every job is settled.
         let started = Instant::now();
-        let mut settled: Vec<Option<JobSettled>> = vec![None; requested.len()];
-        let mut settled_at: Vec<f64> = vec![0.0; requested.len()];
         let limit = match self.agents {
             AgentPanel::Digits => Duration::from_secs(300),
             AgentPanel::Llm => Duration::from_secs(120 + 300 * jobs as u64),
         };
-        while settled.iter().any(Option::is_none) {
-            if started.elapsed() > limit {
-                bail!("demo jobs did not settle within {} s", limit.as_secs());
-            }
-            let logs = as_requester
-                .get_logs(
-                    &alloy::rpc::types::Filter::new()
-                        .address(market_address)
-                        .from_block(record.start_block)
-                        .event_signature(JobSettled::SIGNATURE_HASH),
-                )
-                .await?;
-            for log in logs {
-                if let Ok(event) = JobSettled::decode_log(&log.inner)
-                    && let Some(i) = requested.iter().position(|(id, _)| *id == event.jobId)
-                    && settled[i].is_none()
-                {
-                    settled[i] = Some(event.data);
-                    settled_at[i] = started.elapsed().as_secs_f64();
-                }
-            }
-            let done = settled.iter().filter(|s| s.is_some()).count();
-            eprint_progress(done, requested.len(), &keeper_metrics);
-            if done < requested.len() {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-        }
+        let ids: Vec<U256> = requested.iter().map(|(id, _)| *id).collect();
+        let settled = requester
+            .wait_settled(&ids, limit, |found| {
+                let done = found.iter().filter(|s| s.is_some()).count();
+                eprint_progress(done, found.len(), &keeper_metrics);
+            })
+            .await
+            .wrap_err("the demo jobs did not settle")?;
         let elapsed = started.elapsed();
 
+        let mut transcripts = Vec::new();
         if self.agents == AgentPanel::Llm {
             // Jobs run one after another: each one's time is the gap since the previous one.
             let mut previous = 0.0;
             for (i, (job_id, _)) in requested.iter().enumerate() {
-                let Some(event) = &settled[i] else { continue };
-                let rounds = text_demo::settled_rounds(
-                    &as_requester,
-                    market_address,
-                    record.start_block,
-                    *job_id,
-                )
-                .await?;
-                let seconds = settled_at[i] - previous;
-                previous = settled_at[i];
+                let rounds = requester.settled_rounds(*job_id).await?;
+                let at = settled[i].after.as_secs_f64();
+                let seconds = at - previous;
+                previous = at;
                 text_demo::print_job(
                     *job_id,
                     &questions[i],
                     &rounds,
-                    &event.content,
+                    &settled[i].event.content,
                     seconds,
                     &agents,
                 );
+                transcripts.push((seconds, rounds));
             }
             out!();
         }
 
-        // 6. Where the money and the access tokens went.
-        let economy =
-            Economy::read(&as_requester, &record, &requested, &agents, services.anvil.is_some())
-                .await
-                .wrap_err("cannot read fees and access tokens")?;
+        // 6. Where the money and the access tokens went. On a local anvil the demo waits out the
+        // challenge window and releases every deal, so the fees actually reach the guild.
+        let winners: Vec<Address> = agents.iter().map(|(a, _)| *a).collect();
+        let economy = requester
+            .economy(&ids, &winners, services.anvil.is_some())
+            .await
+            .wrap_err("cannot read fees and access tokens")?;
 
         // 7. The indexer catches up, and answers an example query.
         let head = as_requester.get_block_number().await?;
@@ -460,7 +381,7 @@ impl UpArgs {
         let example_answer = alloy::transports::http::reqwest::Client::new()
             .post(&graphql_url)
             .header("content-type", "application/json")
-            .body(serde_json::json!({ "query": EXAMPLE_QUERY }).to_string())
+            .body(json!({ "query": EXAMPLE_QUERY }).to_string())
             .send()
             .await
             .wrap_err("cannot query the indexer")?
@@ -468,7 +389,7 @@ impl UpArgs {
             .await?;
 
         // 8. Report.
-        print_report(&Report {
+        let report = Report {
             rpc_url: &rpc_url,
             chain_id,
             nats_url: &nats_url,
@@ -478,11 +399,17 @@ impl UpArgs {
             requested: &requested,
             settled: &settled,
             elapsed,
-            rounds: keeper_metrics.rounds.load(std::sync::atomic::Ordering::Relaxed),
+            rounds: keeper_metrics.rounds.load(Relaxed),
             economy: &economy,
             graphql_url: &graphql_url,
             example_answer: &example_answer,
-        });
+        };
+        if output::is_json() {
+            let questions = (self.agents == AgentPanel::Llm).then_some(&questions[..]);
+            output::json(&report.to_json(questions, &transcripts));
+        } else {
+            print_report(&report);
+        }
 
         if !self.once {
             info!(target: "nsed::up", "serving; press Ctrl-C to stop");
@@ -513,7 +440,6 @@ fn tempfile_dir() -> eyre::Result<PathBuf> {
 }
 
 fn eprint_progress(done: usize, total: usize, metrics: &nsed_keeper::Metrics) {
-    use std::sync::atomic::Ordering::Relaxed;
     // A redrawn bar only makes sense on a terminal; logs get the final line only.
     if done < total && !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return;
@@ -540,7 +466,7 @@ struct Report<'a> {
     market: Address,
     agents: &'a [(Address, &'a str)],
     requested: &'a [(U256, String)],
-    settled: &'a [Option<JobSettled>],
+    settled: &'a [Settled],
     elapsed: Duration,
     rounds: u64,
     economy: &'a Economy,
@@ -548,71 +474,115 @@ struct Report<'a> {
     example_answer: &'a str,
 }
 
-/// Guild fees and access tokens after the demo.
-struct Economy {
-    timelock: Address,
-    /// Guild fees the timelock received, or `None` while they wait in escrow.
-    guild_fees: Option<U256>,
-    /// Guild fees delivered to the escrow for the timelock.
-    guild_fees_delivered: U256,
-    /// Per agent, its market access tokens by tier (index 0 is tier 1).
-    lats: Vec<(Address, Vec<U256>)>,
-}
+impl Report<'_> {
+    fn correct(&self) -> usize {
+        self.requested.iter().zip(self.settled).filter(|((_, t), s)| s.event.content == *t).count()
+    }
 
-impl Economy {
-    /// Reads the guild's fees and each agent's access tokens. On a local anvil the demo waits out
-    /// the challenge window (`evm_increaseTime`) and releases every job's escrow deal, as anyone
-    /// may, so the fees actually reach the guild timelock.
-    async fn read<P: Provider>(
-        provider: &P,
-        record: &nsed_deploy::Deployment,
-        requested: &[(U256, String)],
-        agents: &[(Address, &str)],
-        local: bool,
-    ) -> eyre::Result<Self> {
-        let timelock = record.address(TIMELOCK)?;
-        let market = DeliberationMarket::new(record.address(MARKET)?, provider);
-        let escrow = TripartiteEscrow::new(record.address(ESCROW)?, provider);
-        let mut delivered = U256::ZERO;
-        let mut deals = Vec::new();
-        for (job_id, _) in requested {
-            let deal_id = market.job(*job_id).call().await?.escrowId;
-            let deal = escrow.deal(deal_id).call().await?;
-            for (to, amount) in deal.recipients.iter().zip(&deal.amounts) {
-                if *to == timelock {
-                    delivered += *amount;
+    fn jobs_per_minute(&self) -> f64 {
+        self.requested.len() as f64 * 60.0 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn name_of(&self, agent: Address) -> Option<&str> {
+        self.agents.iter().find(|(a, _)| *a == agent).map(|(_, n)| *n)
+    }
+
+    /// The `--json` document: everything the text report shows, and for language-model jobs
+    /// their questions and rounds (`transcripts`: each job's time and rounds).
+    fn to_json(
+        &self,
+        questions: Option<&[text_demo::DemoQuestion]>,
+        transcripts: &[(f64, Vec<SettledRound>)],
+    ) -> serde_json::Value {
+        let e = self.economy;
+        let jobs: Vec<serde_json::Value> = self
+            .requested
+            .iter()
+            .zip(self.settled)
+            .enumerate()
+            .map(|(i, ((id, truth), s))| {
+                let mut job = json!({
+                    "id": id.to_string(),
+                    "answer": s.event.content,
+                    "truth": truth,
+                    "correct": s.event.content == *truth,
+                    "rounds": s.event.rounds,
+                    "winner": s.event.winner,
+                    "score": s.event.score.to_string(),
+                    "settledAfterSecs": s.after.as_secs_f64(),
+                });
+                if let (Some(q), Some((seconds, rounds))) =
+                    (questions.and_then(|q| q.get(i)), transcripts.get(i))
+                {
+                    job["question"] = json!(q.input.question.trim());
+                    job["choices"] = q
+                        .input
+                        .labels()
+                        .iter()
+                        .zip(&q.input.choices)
+                        .map(|(label, text)| json!({ "label": label, "text": text }))
+                        .collect();
+                    job["seconds"] = json!(seconds);
+                    job["transcript"] = rounds
+                        .iter()
+                        .enumerate()
+                        .map(|(r, round)| {
+                            let proposals: Vec<serde_json::Value> = round
+                                .contents
+                                .iter()
+                                .enumerate()
+                                .map(|(seat, content)| {
+                                    let agent = round.agents.get(seat).copied().unwrap_or_default();
+                                    json!({
+                                        "agent": agent,
+                                        "name": self.name_of(agent),
+                                        "content": content,
+                                        "score": round.scores.get(seat).map(ToString::to_string),
+                                    })
+                                })
+                                .collect();
+                            json!({ "round": r + 1, "proposals": proposals })
+                        })
+                        .collect();
                 }
-            }
-            deals.push(deal_id);
-        }
-        let guild_fees = if local {
-            let window = market.challengeWindow().call().await?;
-            provider.raw_request::<_, i64>("evm_increaseTime".into(), (window + 1,)).await?;
-            provider.raw_request::<_, String>("evm_mine".into(), ()).await?;
-            let token = BountyToken::new(record.address(BOUNTY_TOKEN)?, provider);
-            let before = token.balanceOf(timelock).call().await?;
-            for deal_id in deals {
-                tx::send_call(format!("release({deal_id})"), escrow.release(deal_id)).await?;
-            }
-            Some(token.balanceOf(timelock).call().await? - before)
-        } else {
-            None
-        };
-        let lat = LiquidAccessToken::new(record.address(LAT)?, provider);
-        let asset = market.latAsset().call().await?;
-        let mut lats = Vec::new();
-        for (agent, _) in agents {
-            // A win at market rank r earns tier max(r, 1), and every win raises the rank by one,
-            // so no agent holds a tier above its current rank.
-            let rank = market.agentRank(*agent).call().await?;
-            let top = nsed_contracts::lat::tier_for_rank(rank);
-            // One batch call reads every tier.
-            let ids: Vec<U256> =
-                (1..=top).map(|tier| nsed_contracts::lat::encode(asset, tier)).collect();
-            let tiers = lat.balanceOfBatch(vec![*agent; ids.len()], ids).call().await?;
-            lats.push((*agent, tiers));
-        }
-        Ok(Self { timelock, guild_fees, guild_fees_delivered: delivered, lats })
+                job
+            })
+            .collect();
+        let lats: Vec<serde_json::Value> = e
+            .lats
+            .iter()
+            .map(|(agent, tiers)| {
+                let tiers: Vec<u64> = tiers.iter().map(|n| n.saturating_to::<u64>()).collect();
+                json!({ "agent": agent, "name": self.name_of(*agent), "tiers": tiers })
+            })
+            .collect();
+        let example: serde_json::Value = serde_json::from_str(self.example_answer)
+            .unwrap_or_else(|_| json!(self.example_answer));
+        json!({
+            "chain": { "rpcUrl": self.rpc_url, "chainId": self.chain_id },
+            "nats": self.nats_url,
+            "deployment": { "record": self.record_path, "market": self.market },
+            "agents": self
+                .agents
+                .iter()
+                .map(|(agent, name)| json!({ "address": agent, "name": name }))
+                .collect::<Vec<_>>(),
+            "jobs": jobs,
+            "accuracy": {
+                "correct": self.correct(),
+                "total": self.requested.len(),
+                "elapsedSecs": self.elapsed.as_secs_f64(),
+                "jobsPerMinute": self.jobs_per_minute(),
+            },
+            "rounds": self.rounds,
+            "fees": {
+                "timelock": e.timelock,
+                "releasedBnty": e.guild_fees.map(token_amount),
+                "deliveredBnty": token_amount(e.guild_fees_delivered),
+            },
+            "lats": lats,
+            "graphql": { "url": self.graphql_url, "exampleQuery": EXAMPLE_QUERY, "exampleAnswer": example },
+        })
     }
 }
 
@@ -632,11 +602,9 @@ fn print_report(r: &Report<'_>) {
     }
     out!();
     out!("job  answer  truth  rounds  winner");
-    let mut correct = 0;
-    for ((job_id, truth), event) in r.requested.iter().zip(r.settled) {
-        let Some(e) = event else { continue };
+    for ((job_id, truth), s) in r.requested.iter().zip(r.settled) {
+        let e = &s.event;
         let ok = e.content == *truth;
-        correct += usize::from(ok);
         out!(
             "{job_id:<4} {:<7} {truth:<6} {:<7} {} {}",
             e.content,
@@ -648,10 +616,11 @@ fn print_report(r: &Report<'_>) {
     let total = r.requested.len();
     out!();
     out!(
-        "accuracy     {correct}/{total} ({:.1}%) settled on chain in {:.1} s ({:.1} jobs/minute)",
-        100.0 * correct as f64 / total.max(1) as f64,
+        "accuracy     {}/{total} ({:.1}%) settled on chain in {:.1} s ({:.1} jobs/minute)",
+        r.correct(),
+        100.0 * r.correct() as f64 / total.max(1) as f64,
         r.elapsed.as_secs_f64(),
-        total as f64 * 60.0 / r.elapsed.as_secs_f64().max(1e-9)
+        r.jobs_per_minute()
     );
     out!(
         "rounds       {} in total, {:.0} ms each on average (keeper, NATS, signing and inference; \

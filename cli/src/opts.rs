@@ -1,0 +1,237 @@
+//! Option groups shared by several subcommands, flattened into their `<Name>Args` under their own
+//! help heading, and the redacting [`SecretKey`].
+//!
+//! No group binds `ETH_RPC_URL`: a stray environment variable must never point a command that
+//! sends transactions at a real network (foundry's rule). Commands that only make sense against an
+//! existing chain resolve `NSED_RPC_URL` explicitly ([`RpcOpts::url_with_env`]); `nsed up` never
+//! does.
+
+use std::fmt;
+
+use alloy::{primitives::Address, signers::local::PrivateKeySigner};
+use eyre::eyre;
+use nsed_deploy::{GovernanceParams, SuiteParams};
+use nsed_inference_worker::WorkerConfig;
+
+/// The environment variable `nsed deploy`, `nsed keeper` and `nsed indexer` read when
+/// `--rpc-url` is absent.
+pub const RPC_URL_ENV: &str = "NSED_RPC_URL";
+
+/// Which chain to talk to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Chain")]
+pub struct RpcOpts {
+    /// JSON-RPC endpoint. `nsed deploy`, `keeper` and `indexer` fall back to `NSED_RPC_URL`;
+    /// `nsed up` starts a local anvil without it and never reads the environment, so a stray
+    /// variable cannot point the demo at a real network.
+    #[arg(long, value_name = "URL")]
+    pub rpc_url: Option<String>,
+}
+
+impl RpcOpts {
+    /// `--rpc-url`, else `NSED_RPC_URL`.
+    pub fn url_with_env(&self) -> Option<String> {
+        self.rpc_url.clone().or_else(|| std::env::var(RPC_URL_ENV).ok().filter(|u| !u.is_empty()))
+    }
+
+    /// `--rpc-url`, else `NSED_RPC_URL`, else an error that says how to give one.
+    ///
+    /// # Errors
+    ///
+    /// When neither is set.
+    pub fn try_url_with_env(&self) -> eyre::Result<String> {
+        self.url_with_env()
+            .ok_or_else(|| eyre!("no chain to talk to: pass `--rpc-url` or set {RPC_URL_ENV}"))
+    }
+}
+
+/// Who signs transactions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Wallet")]
+pub struct WalletOpts {
+    /// Private key (hex) of the account that signs and pays for transactions.
+    #[arg(long, value_name = "HEX", env = "NSED_PRIVATE_KEY", hide_env_values = true)]
+    pub private_key: Option<SecretKey>,
+}
+
+impl WalletOpts {
+    /// The signer of `--private-key` / `NSED_PRIVATE_KEY`.
+    ///
+    /// # Errors
+    ///
+    /// When no key is given or it is malformed (the error never repeats the key).
+    pub fn try_signer(&self) -> eyre::Result<PrivateKeySigner> {
+        self.private_key
+            .as_ref()
+            .ok_or_else(|| {
+                eyre!("no key to sign with: pass `--private-key` or set NSED_PRIVATE_KEY")
+            })?
+            .signer()
+    }
+}
+
+/// Which NATS server to use.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "NATS")]
+pub struct NatsOpts {
+    /// NATS server URL (JetStream enabled) [default: nats://127.0.0.1:4222; `nsed up` starts its
+    /// own nats-server instead].
+    #[arg(long, value_name = "URL", env = "NATS_URL")]
+    pub nats_url: Option<String>,
+}
+
+impl NatsOpts {
+    /// `--nats-url` / `NATS_URL`, else the library default (a local server).
+    pub fn url_or_default(&self) -> String {
+        self.nats_url.clone().unwrap_or_else(|| WorkerConfig::default().nats_url)
+    }
+}
+
+/// Tunable parameters of the contract suite (`nsed deploy`, `nsed up`); defaults are
+/// [`SuiteParams::default`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Suite parameters")]
+pub struct SuiteOpts {
+    /// Keeper granted the market's KEEPER_ROLE while the suite is bootstrapped (repeatable);
+    /// later keepers are granted by governance.
+    #[arg(long = "suite.keeper", value_name = "ADDRESS")]
+    pub keepers: Vec<Address>,
+    /// Require keepers to be active authority nodes of the suite's AuthorityRegistry.
+    #[arg(long = "suite.require-authority-keepers")]
+    pub require_authority_keepers: bool,
+    /// Seconds the guild timelock holds a passed proposal before it can execute.
+    #[arg(long = "suite.timelock-delay-secs", value_name = "SECONDS", default_value_t = SuiteParams::default().governance.timelock_delay)]
+    pub timelock_delay_secs: u64,
+    /// Keeper fee in basis points of each bounty.
+    #[arg(long = "suite.keeper-fee-bps", value_name = "BPS", default_value_t = SuiteParams::default().keeper_fee_bps)]
+    pub keeper_fee_bps: u16,
+    /// Guild fee in basis points of each bounty.
+    #[arg(long = "suite.guild-fee-bps", value_name = "BPS", default_value_t = SuiteParams::default().guild_fee_bps)]
+    pub guild_fee_bps: u16,
+    /// Seconds a requester may dispute a delivered job.
+    #[arg(long = "suite.challenge-window-secs", value_name = "SECONDS", default_value_t = SuiteParams::default().challenge_window)]
+    pub challenge_window_secs: u64,
+}
+
+impl Default for SuiteOpts {
+    fn default() -> Self {
+        let d = SuiteParams::default();
+        Self {
+            keepers: d.keepers,
+            require_authority_keepers: d.require_authority_keepers,
+            timelock_delay_secs: d.governance.timelock_delay,
+            keeper_fee_bps: d.keeper_fee_bps,
+            guild_fee_bps: d.guild_fee_bps,
+            challenge_window_secs: d.challenge_window,
+        }
+    }
+}
+
+impl SuiteOpts {
+    /// The suite parameters these flags set, the rest at their defaults.
+    pub fn params(&self) -> SuiteParams {
+        let defaults = SuiteParams::default();
+        SuiteParams {
+            keeper_fee_bps: self.keeper_fee_bps,
+            guild_fee_bps: self.guild_fee_bps,
+            challenge_window: self.challenge_window_secs,
+            keepers: self.keepers.clone(),
+            require_authority_keepers: self.require_authority_keepers,
+            governance: GovernanceParams {
+                timelock_delay: self.timelock_delay_secs,
+                ..defaults.governance.clone()
+            },
+            ..defaults
+        }
+    }
+}
+
+/// A private key from the command line or environment; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(String);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+// Parsing only stores the text: clap quotes rejected values in its errors, so validation happens
+// in `signer`, whose error never repeats the key.
+impl std::str::FromStr for SecretKey {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl From<&PrivateKeySigner> for SecretKey {
+    fn from(signer: &PrivateKeySigner) -> Self {
+        Self(format!("0x{}", alloy::hex::encode(signer.to_bytes())))
+    }
+}
+
+impl SecretKey {
+    /// The signer this key stands for.
+    ///
+    /// # Errors
+    ///
+    /// When the text is not a 32-byte hex secp256k1 key; the message never repeats it.
+    pub fn signer(&self) -> eyre::Result<PrivateKeySigner> {
+        self.0.parse().map_err(|_| eyre!("the private key is not a 32-byte hex secp256k1 key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct CommandParser<T: clap::Args> {
+        #[command(flatten)]
+        args: T,
+    }
+
+    #[test]
+    fn a_secret_key_never_shows_in_debug_output() {
+        let key: SecretKey =
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80".parse().unwrap();
+        let shown = format!("{key:?} {:?}", WalletOpts { private_key: Some(key.clone()) });
+        assert!(!shown.contains("ac0974"), "{shown}");
+        assert!(key.signer().is_ok());
+    }
+
+    #[test]
+    fn a_malformed_key_is_rejected_without_repeating_it() {
+        let key: SecretKey = "0xnot-a-secret".parse().unwrap();
+        let err = key.signer().unwrap_err().to_string();
+        assert!(!err.contains("not-a-secret"), "{err}");
+    }
+
+    #[test]
+    fn rpc_url_is_never_read_from_eth_rpc_url() {
+        let parsed = CommandParser::<RpcOpts>::try_parse_from(["nsed"]).unwrap().args;
+        assert_eq!(parsed, RpcOpts::default());
+        let help = CommandParser::<RpcOpts>::command_for_help();
+        assert!(!help.contains("ETH_RPC_URL"), "{help}");
+    }
+
+    #[test]
+    fn no_flags_parse_to_the_defaults() {
+        assert_eq!(CommandParser::<WalletOpts>::parse_from(["nsed"]).args, WalletOpts::default());
+        assert_eq!(CommandParser::<NatsOpts>::parse_from(["nsed"]).args.nats_url, None);
+        assert_eq!(NatsOpts::default().url_or_default(), WorkerConfig::default().nats_url);
+        let suite = CommandParser::<SuiteOpts>::parse_from(["nsed"]).args;
+        assert_eq!(suite, SuiteOpts::default());
+        assert_eq!(suite.params(), SuiteParams::default());
+    }
+
+    impl<T: clap::Args> CommandParser<T> {
+        fn command_for_help() -> String {
+            use clap::CommandFactory;
+            Self::command().render_long_help().to_string()
+        }
+    }
+}
