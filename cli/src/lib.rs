@@ -28,6 +28,7 @@ pub struct Cli {
 
 /// Options shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Display options")]
 pub struct GlobalArgs {
     /// More log output on stderr (-v: debug, -vv: trace; `RUST_LOG` overrides it); errors also
     /// show where they happened.

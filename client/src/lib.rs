@@ -327,9 +327,9 @@ impl<P: Provider> Requester<P> {
     /// [`ClientError::Tx`] when the market or escrow cannot be read.
     pub async fn guild_fees_delivered(&self, jobs: &[U256]) -> ClientResult<U256> {
         let timelock = self.record.address(TIMELOCK)?;
+        let escrow = TripartiteEscrow::new(self.record.address(ESCROW)?, &self.provider);
         let mut delivered = U256::ZERO;
         for deal in self.escrow_deals(jobs).await? {
-            let escrow = TripartiteEscrow::new(self.record.address(ESCROW)?, &self.provider);
             let deal = escrow.deal(deal).call().await.during(format!("deal({deal})"))?;
             for (to, amount) in deal.recipients.iter().zip(&deal.amounts) {
                 if *to == timelock {
