@@ -31,7 +31,7 @@ fn up_with_language_model_agents_settles_a_question_and_shows_its_rounds() {
     let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     let names: Vec<&str> =
         doc["agents"].as_array().unwrap().iter().filter_map(|a| a["name"].as_str()).collect();
-    for agent in ["smollm2-chat", "gemma3-plain", "gemma3-few-shot"] {
+    for agent in ["smollm2-few-shot", "gemma3-plain", "gemma3-few-shot"] {
         assert!(names.contains(&agent), "{agent} registered\n{doc}");
     }
     // The first held-out ARC-Easy question and its options.
@@ -46,7 +46,7 @@ fn up_with_language_model_agents_settles_a_question_and_shows_its_rounds() {
     let round = &job["transcript"][0];
     assert_eq!(round["round"], 1, "{job}");
     let proposals = round["proposals"].as_array().unwrap();
-    for agent in ["smollm2-chat", "gemma3-plain", "gemma3-few-shot"] {
+    for agent in ["smollm2-few-shot", "gemma3-plain", "gemma3-few-shot"] {
         let p = proposals.iter().find(|p| p["name"] == agent).unwrap_or_else(|| panic!("{job}"));
         assert!(p["score"].is_string(), "{job}");
     }

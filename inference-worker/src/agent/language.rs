@@ -235,12 +235,14 @@ pub struct PanelAgent {
 }
 
 /// The three-agent panel of `nsed up --agents llm` and the language-model benchmark: two model
-/// families (SmolLM2 with its chat template; Gemma 3 zero-shot and with worked examples).
+/// families, the three best single agents on the dev splits among every model × prompt style
+/// (`bench-llm` prints that table): SmolLM2 with worked examples, Gemma 3 zero-shot and Gemma 3
+/// with worked examples.
 pub const PANEL: [PanelAgent; 3] = [
     PanelAgent {
-        name: "smollm2-chat",
+        name: "smollm2-few-shot",
         model: "smollm2-135m-int4",
-        policy: LanguagePolicy::new(PromptStyle::Chat),
+        policy: LanguagePolicy::new(PromptStyle::FewShot),
     },
     PanelAgent {
         name: "gemma3-plain",

@@ -36,8 +36,8 @@ use nsed_inference_worker::{
     ExecutionTarget, OnnxRuntime,
     agent::{
         language::{
-            LanguagePolicy, OptionScore, PANEL, Prompt, ScoreNormalization, choice_belief,
-            choice_prompt, option_probabilities,
+            LanguagePolicy, OptionScore, PANEL, PanelAgent, Prompt, PromptStyle,
+            ScoreNormalization, choice_belief, choice_prompt, option_probabilities,
         },
         offline,
     },
@@ -86,6 +86,36 @@ struct Args {
     seed: u64,
 }
 
+/// Every model of the panel under every prompt style it supports, tried on the dev splits (the
+/// base Gemma model has no chat template).
+const STYLE_CANDIDATES: [PanelAgent; 5] = [
+    PanelAgent {
+        name: "smollm2-chat",
+        model: "smollm2-135m-int4",
+        policy: LanguagePolicy::new(PromptStyle::Chat),
+    },
+    PanelAgent {
+        name: "smollm2-plain",
+        model: "smollm2-135m-int4",
+        policy: LanguagePolicy::new(PromptStyle::Plain),
+    },
+    PanelAgent {
+        name: "smollm2-few-shot",
+        model: "smollm2-135m-int4",
+        policy: LanguagePolicy::new(PromptStyle::FewShot),
+    },
+    PanelAgent {
+        name: "gemma3-plain",
+        model: "gemma3-270m-int4",
+        policy: LanguagePolicy::new(PromptStyle::Plain),
+    },
+    PanelAgent {
+        name: "gemma3-few-shot",
+        model: "gemma3-270m-int4",
+        policy: LanguagePolicy::new(PromptStyle::FewShot),
+    },
+];
+
 /// Option scores of one agent on one split, by question.
 type Scores = Vec<Vec<OptionScore>>;
 
@@ -121,6 +151,7 @@ fn render(model: &LanguageModel, prompt: &Prompt) -> eyre::Result<String> {
 
 /// Scores every question of `items` for every panel agent, reading and extending the cache.
 fn score_split(
+    agents: &[PanelAgent],
     models: &mut HashMap<&'static str, LanguageModel>,
     items: &[ChoiceItem],
     set: &str,
@@ -129,7 +160,7 @@ fn score_split(
     ms_per_task: &mut BTreeMap<&'static str, (f64, usize)>,
 ) -> eyre::Result<Vec<Scores>> {
     let mut out = Vec::new();
-    for agent in PANEL {
+    for agent in agents {
         let path = scores_dir.join(format!("{}-{set}-{split}.jsonl", agent.name));
         let model = models.get_mut(agent.model).ok_or_else(|| eyre!("model not loaded"))?;
         // Scores belong to the model that made them: a reconverted model starts afresh.
@@ -284,17 +315,68 @@ fn main() -> eyre::Result<()> {
     let halting = HaltingConfig::default();
 
     let mut ms_per_task = BTreeMap::new();
+    let mut style_dev = Vec::new();
     let mut dev = Vec::new();
     let mut test = Vec::new();
     for set in &args.sets {
         let dev_items = load_choice_set(&args.eval_dir, set, "dev", args.dev_limit)?;
         let test_items = load_choice_set(&args.eval_dir, set, "test", args.test_limit)?;
-        let dev_scores =
-            score_split(&mut models, &dev_items, set, "dev", &args.scores_dir, &mut ms_per_task)?;
-        let test_scores =
-            score_split(&mut models, &test_items, set, "test", &args.scores_dir, &mut ms_per_task)?;
+        let dev_scores = score_split(
+            &PANEL,
+            &mut models,
+            &dev_items,
+            set,
+            "dev",
+            &args.scores_dir,
+            &mut ms_per_task,
+        )?;
+        let test_scores = score_split(
+            &PANEL,
+            &mut models,
+            &test_items,
+            set,
+            "test",
+            &args.scores_dir,
+            &mut ms_per_task,
+        )?;
+        let style_scores = score_split(
+            &STYLE_CANDIDATES,
+            &mut models,
+            &dev_items,
+            set,
+            "dev",
+            &args.scores_dir,
+            &mut ms_per_task,
+        )?;
+        style_dev.push((dev_items.clone(), style_scores));
         dev.push((set.clone(), dev_items, dev_scores));
         test.push((set.clone(), test_items, test_scores));
+    }
+
+    // 0. Prompt styles on dev: each model alone under every style it supports.
+    println!("## Language-model deliberation (tuned on dev, reported on test)\n");
+    println!("Prompt styles on dev (single-model accuracy pooled over the dev splits):\n");
+    println!("| model | style | sum | per token | per char |\n|---|---|---|---|---|");
+    for (c, candidate) in STYLE_CANDIDATES.iter().enumerate() {
+        let mut cells = Vec::new();
+        for n in
+            [ScoreNormalization::Sum, ScoreNormalization::PerToken, ScoreNormalization::PerChar]
+        {
+            let policy = LanguagePolicy { normalization: n, ..candidate.policy };
+            let mut t = Tally::default();
+            for (items, scores) in &style_dev {
+                for (q, item) in items.iter().enumerate() {
+                    t.add(argmax(&option_probabilities(&policy, &scores[c][q])) == item.answer);
+                }
+            }
+            cells.push(format!("{:.1}%", t.pct()));
+        }
+        println!(
+            "| `{}` | {:?} | {} |",
+            candidate.model,
+            candidate.policy.style,
+            cells.join(" | ")
+        );
     }
 
     // 1. Tune on dev: each agent's normalization by its own pooled accuracy, then the shared
@@ -321,7 +403,7 @@ fn main() -> eyre::Result<()> {
     }
     let mut tuning = Vec::new();
     let mut best = (1.0f32, 1.0f32, -1.0f64);
-    for temperature in [0.25f32, 0.5, 1.0, 2.0] {
+    for temperature in [0.02f32, 0.05, 0.1, 0.25, 0.5, 1.0] {
         for alpha in [1.0f32, 0.9, 0.8, 0.7, 0.6, 0.5] {
             let ps = policies(&norms, temperature, alpha);
             let mut pooled = Tally::default();
@@ -338,8 +420,7 @@ fn main() -> eyre::Result<()> {
     let (temperature, alpha, _) = best;
     let tuned = policies(&norms, temperature, alpha);
 
-    println!("## Language-model deliberation (tuned on dev, reported on test)\n");
-    println!("Agents (the `nsed up --agents llm` panel):\n");
+    println!("\nAgents (the `nsed up --agents llm` panel):\n");
     println!("| agent | model | prompt | normalization (dev) |\n|---|---|---|---|");
     for (a, p) in PANEL.iter().zip(&tuned) {
         println!("| `{}` | `{}` | {:?} | {:?} |", a.name, a.model, p.style, p.normalization);
