@@ -118,6 +118,37 @@ mod tests {
         assert_eq!(cli.global.verbose, 2);
     }
 
+    /// One naming scheme: service settings in dotted groups, durations with their unit in the
+    /// name, every option documented and its value named.
+    #[test]
+    fn every_flag_follows_the_naming_scheme() {
+        const GROUPS: [&str; 5] = ["keeper", "worker", "indexer", "llm", "suite"];
+        let cli = Cli::command();
+        for command in cli.get_subcommands() {
+            for arg in command.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                let at = format!("nsed {} --{long}", command.get_name());
+                assert!(arg.get_help().is_some(), "{at} has no help");
+                if let Some((group, _)) = long.split_once('.') {
+                    assert!(GROUPS.contains(&group), "{at}: unknown group `{group}`");
+                }
+                let takes_value = arg.get_action().takes_values();
+                if takes_value {
+                    assert!(arg.get_value_names().is_some(), "{at} has no value name");
+                }
+                match arg.get_value_names().and_then(|names| names.first()).map(|n| n.as_str()) {
+                    Some("MS") => assert!(long.ends_with("-ms"), "{at}: milliseconds end in -ms"),
+                    Some("SECONDS") => {
+                        assert!(long.ends_with("-secs"), "{at}: seconds end in -secs")
+                    }
+                    _ => {}
+                }
+                let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+                assert_ne!(env.as_deref(), Some("ETH_RPC_URL"), "{at} reads ETH_RPC_URL");
+            }
+        }
+    }
+
     #[test]
     fn quiet_and_verbose_conflict() {
         assert!(Cli::try_parse_from(["nsed", "-q", "-v", "up"]).is_err());

@@ -13,6 +13,16 @@ use eyre::eyre;
 use nsed_deploy::{GovernanceParams, SuiteParams};
 use nsed_inference_worker::WorkerConfig;
 
+/// Where deployment records are kept unless `--deployments-dir` says otherwise.
+pub const DEPLOYMENTS_DIR: &str = "deployments";
+
+/// The record `nsed keeper` and `nsed indexer` follow unless `--deployment` says otherwise (the
+/// one `nsed deploy` writes on a local dev chain).
+pub const LOCAL_DEPLOYMENT: &str = "deployments/local.json";
+
+/// Where the digit classifiers live unless `--models-dir` / `NSED_MODELS_DIR` say otherwise.
+pub const MODELS_DIR: &str = "models";
+
 /// The environment variable `nsed deploy`, `nsed keeper` and `nsed indexer` read when
 /// `--rpc-url` is absent.
 pub const RPC_URL_ENV: &str = "NSED_RPC_URL";

@@ -6,7 +6,7 @@ use eyre::WrapErr;
 use nsed_deploy::{Deployment, deploy_to_dir};
 
 use crate::{
-    opts::{RpcOpts, SuiteOpts, WalletOpts},
+    opts::{DEPLOYMENTS_DIR, RpcOpts, SuiteOpts, WalletOpts},
     output::{self, out},
 };
 
@@ -18,7 +18,7 @@ pub struct DeployArgs {
     #[arg(long, value_name = "NAME")]
     pub network: Option<String>,
     /// Directory holding the deployment records.
-    #[arg(long, value_name = "DIR", default_value = "deployments")]
+    #[arg(long, value_name = "DIR", default_value = DEPLOYMENTS_DIR)]
     pub deployments_dir: PathBuf,
     /// The chain to deploy to (`--rpc-url` or `NSED_RPC_URL`).
     #[command(flatten)]

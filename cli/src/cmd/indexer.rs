@@ -8,7 +8,7 @@ use nsed_deploy::Deployment;
 use nsed_indexer::{Indexer, IndexerConfig};
 
 use crate::{
-    opts::RpcOpts,
+    opts::{LOCAL_DEPLOYMENT, RpcOpts},
     output::{self, out},
     signal,
 };
@@ -20,7 +20,7 @@ const LOCAL_RPC_URL: &str = "http://127.0.0.1:8545";
 #[derive(Debug, Clone, clap::Args)]
 pub struct IndexerArgs {
     /// Deployment record to follow (contracts, their blocks, chain id).
-    #[arg(long, value_name = "PATH", default_value = "deployments/local.json")]
+    #[arg(long, value_name = "PATH", default_value = LOCAL_DEPLOYMENT)]
     pub deployment: PathBuf,
     /// The chain (`--rpc-url` or `NSED_RPC_URL`) [default: http://127.0.0.1:8545].
     #[command(flatten)]

@@ -8,7 +8,7 @@ use nsed_deploy::{Deployment, MARKET};
 use nsed_keeper::{Keeper, KeeperConfig};
 
 use crate::{
-    opts::{NatsOpts, RpcOpts, WalletOpts},
+    opts::{LOCAL_DEPLOYMENT, NatsOpts, RpcOpts, WalletOpts},
     signal,
 };
 
@@ -16,7 +16,7 @@ use crate::{
 #[derive(Debug, Clone, clap::Args)]
 pub struct KeeperArgs {
     /// Deployment record to follow (market address and start block).
-    #[arg(long, value_name = "PATH", default_value = "deployments/local.json")]
+    #[arg(long, value_name = "PATH", default_value = LOCAL_DEPLOYMENT)]
     pub deployment: PathBuf,
     /// The chain (`--rpc-url` or `NSED_RPC_URL`).
     #[command(flatten)]

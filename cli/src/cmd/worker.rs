@@ -16,7 +16,7 @@ use nsed_inference_worker::{
 use tracing::{info, warn};
 
 use crate::{
-    opts::NatsOpts,
+    opts::{MODELS_DIR, NatsOpts},
     output::{self, out},
     signal,
 };
@@ -47,7 +47,7 @@ pub struct WorkerArgs {
     #[arg(long = "llm.threads", value_name = "N")]
     pub llm_threads: Option<std::num::NonZeroUsize>,
     /// Directory holding manifest.json and the .onnx files.
-    #[arg(long, value_name = "DIR", env = "NSED_MODELS_DIR", default_value = "models")]
+    #[arg(long, value_name = "DIR", env = "NSED_MODELS_DIR", default_value = MODELS_DIR)]
     pub models_dir: PathBuf,
     /// Agent key file; created with a new random key on first run. The key in NSED_AGENT_KEY, if
     /// set, takes precedence. [default: .nsed/keys/<model>.key]

@@ -45,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::{
-    opts::{NatsOpts, RpcOpts, SuiteOpts, WalletOpts},
+    opts::{DEPLOYMENTS_DIR, MODELS_DIR, NatsOpts, RpcOpts, SuiteOpts, WalletOpts},
     output::{self, out},
 };
 
@@ -85,10 +85,10 @@ pub struct UpArgs {
     )]
     pub llm_questions: PathBuf,
     /// Directory with the models manifest, the .onnx files and the held-out split.
-    #[arg(long, value_name = "DIR", env = "NSED_MODELS_DIR", default_value = "models")]
+    #[arg(long, value_name = "DIR", env = "NSED_MODELS_DIR", default_value = MODELS_DIR)]
     pub models_dir: PathBuf,
     /// Directory holding deployment records.
-    #[arg(long, value_name = "DIR", default_value = "deployments")]
+    #[arg(long, value_name = "DIR", default_value = DEPLOYMENTS_DIR)]
     pub deployments_dir: PathBuf,
     /// Where the indexer serves GraphQL (port 0 picks a free port).
     #[arg(long = "indexer.listen", value_name = "ADDR", default_value_t = indexer_defaults().listen)]
