@@ -1,5 +1,6 @@
 //! End-to-end tests of the `nsed` binary against real local services.
 
+mod deploy;
 mod e2e;
 mod errors;
 mod indexer;

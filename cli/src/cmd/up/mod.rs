@@ -47,6 +47,7 @@ use tracing::info;
 use crate::{
     opts::{DEPLOYMENTS_DIR, MODELS_DIR, NatsOpts, RpcOpts, SuiteOpts, WalletOpts},
     output::{self, out},
+    signal,
 };
 
 /// The three models of the demo panel (the best three-model panel in BENCHMARKS.md).
@@ -413,7 +414,9 @@ impl UpArgs {
 
         if !self.once {
             info!(target: "nsed::up", "serving; press Ctrl-C to stop");
-            tokio::signal::ctrl_c().await.wrap_err("cannot wait for Ctrl-C")?;
+            // SIGTERM stops it as cleanly as Ctrl-C: the workers, keeper and indexer wind down
+            // and the local anvil and nats-server are stopped.
+            signal::cancel_on_signal(shutdown.clone()).await;
         }
         shutdown.cancel();
         for task in tasks {
