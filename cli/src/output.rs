@@ -71,9 +71,36 @@ pub fn progress_end() {
 
 /// Reports a failed command on stderr (`main`'s last word): the message and its causes, one per
 /// line; with `-v`, eyre's full report (source locations, and a backtrace when `RUST_BACKTRACE`
-/// captured one).
+/// captured one). Under `--json` (and without `-v`) it is one JSON document instead:
+/// `{"error": .., "causes": [..]}`.
 pub fn error(err: &eyre::Report) {
-    eprintln!("{}", error_text(err, mode().verbose));
+    let mode = mode();
+    if mode.json && mode.verbose == 0 {
+        eprintln!("{}", error_json(err));
+    } else {
+        eprintln!("{}", error_text(err, mode.verbose));
+    }
+}
+
+/// The causes of `err` below its own message, each once (see [`error_text`]).
+fn causes(err: &eyre::Report) -> Vec<String> {
+    let mut previous = err.to_string();
+    let mut causes = Vec::new();
+    for cause in err.chain().skip(1) {
+        // Wrappers that display their source's message (alloy's transport error around
+        // reqwest's) would repeat the line before: it is shown once.
+        let cause = cause.to_string();
+        if cause != previous {
+            causes.push(cause.clone());
+        }
+        previous = cause;
+    }
+    causes
+}
+
+/// The JSON document [`error`] prints under `--json`.
+pub fn error_json(err: &eyre::Report) -> serde_json::Value {
+    serde_json::json!({ "error": err.to_string(), "causes": causes(err) })
 }
 
 /// The text [`error`] prints.
@@ -82,15 +109,8 @@ pub fn error_text(err: &eyre::Report, verbose: u8) -> String {
         return format!("Error: {err:?}");
     }
     let mut text = format!("Error: {err}");
-    let mut previous = err.to_string();
-    for cause in err.chain().skip(1) {
-        // Wrappers that display their source's message (alloy's transport error around
-        // reqwest's) would repeat the line before: it is shown once.
-        let cause = cause.to_string();
-        if cause != previous {
-            text.push_str(&format!("\n  caused by: {cause}"));
-        }
-        previous = cause;
+    for cause in causes(err) {
+        text.push_str(&format!("\n  caused by: {cause}"));
     }
     text
 }
@@ -119,6 +139,17 @@ mod tests {
         let io = std::io::Error::other("connection refused");
         let err = eyre::Report::new(io).wrap_err("connection refused").wrap_err("no answer");
         assert_eq!(error_text(&err, 0), "Error: no answer\n  caused by: connection refused");
+    }
+
+    #[test]
+    fn a_json_error_is_one_document_with_its_causes() {
+        assert_eq!(
+            error_json(&failed()),
+            serde_json::json!({
+                "error": "no JSON-RPC answer from http://127.0.0.1:1",
+                "causes": ["connection refused"],
+            })
+        );
     }
 
     #[test]

@@ -99,3 +99,19 @@ fn nsed_rpc_url_is_the_environment_binding() {
     let stderr = assert_clean(&output);
     assert!(stderr.contains("cannot deploy the suite on http://127.0.0.1:1"), "{stderr}");
 }
+
+#[test]
+fn under_json_an_error_is_one_json_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = nsed(&["-q", "--json", "deploy", "--rpc-url", "http://127.0.0.1:1"])
+        .args(["--private-key", DEV_KEY])
+        .arg("--deployments-dir")
+        .arg(dir.path())
+        .output()
+        .expect("nsed runs");
+    let stderr = assert_clean(&output);
+    let doc: serde_json::Value =
+        serde_json::from_str(&stderr).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(doc["error"], "cannot deploy the suite on http://127.0.0.1:1", "{doc}");
+    assert!(doc["causes"][0].as_str().unwrap().starts_with("eth_chainId: "), "{doc}");
+}
