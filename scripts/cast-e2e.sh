@@ -76,7 +76,7 @@ if [ "$PANEL" = digits ]; then
         start_worker "$model" --model "$model" --models-dir models
     done
 else
-    start_worker smollm2-few-shot --llm smollm2-135m-int4 --llm.prompt-style few-shot --llm.threads 1
+    start_worker smollm2-few-shot --llm smollm2-135m-int4 --llm.prompt-style few-shot --llm.normalization per-token --llm.threads 1
     start_worker gemma3-plain --llm gemma3-270m-int4 --llm.prompt-style plain --llm.threads 1
     start_worker gemma3-few-shot --llm gemma3-270m-int4 --llm.prompt-style few-shot --llm.threads 1
 fi

@@ -8,7 +8,7 @@ use nsed_inference_worker::{
     Classifier, ExecutionTarget, Manifest, OnnxRuntime, Sha256Digest, Worker, WorkerConfig,
     agent::{
         AGENT_KEY_ENV, KeyOrigin,
-        language::{LanguagePolicy, PromptStyle},
+        language::{LanguagePolicy, PromptStyle, ScoreNormalization},
         load_or_create_key,
     },
     llm::{DEFAULT_LLM_DIR, LanguageModel, LanguageModelOptions, PreparedModels},
@@ -43,6 +43,10 @@ pub struct WorkerArgs {
     /// How the language model is prompted: `chat` (its chat template), `plain` or `few-shot`.
     #[arg(long = "llm.prompt-style", value_name = "STYLE", default_value = "chat")]
     pub prompt_style: PromptStyle,
+    /// How option log-likelihoods are normalised before they become beliefs: `sum`,
+    /// `per-token` or `per-char` (the panel's choices are in docs/language-models.md).
+    #[arg(long = "llm.normalization", value_name = "NORM", default_value = "per-char")]
+    pub normalization: ScoreNormalization,
     /// ONNX Runtime threads of the language model's session (default: ONNX Runtime's choice).
     #[arg(long = "llm.threads", value_name = "N")]
     pub llm_threads: Option<std::num::NonZeroUsize>,
@@ -182,7 +186,8 @@ impl WorkerArgs {
             }
             let sha256 = Sha256Digest::from(model.model_id()).to_string();
             print_agent(signer.address(), model.name(), &sha256);
-            let policy = LanguagePolicy::new(self.prompt_style);
+            let policy =
+                LanguagePolicy::new(self.prompt_style).with_normalization(self.normalization);
             Worker::with_language_model(config, signer, model, policy)
         };
 

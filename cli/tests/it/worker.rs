@@ -196,7 +196,9 @@ async fn sigterm_stops_a_worker_cleanly_and_returns_its_task() {
     // (ten minutes) is far from over; without the nak it would wait for the ack wait to expire.
     let mut answers = bus.client().subscribe("nsed.result.>").await.unwrap();
     let _next = spawn_worker(&nats.url(), &["--worker.ack-wait-ms", "600000"]);
-    let msg = tokio::time::timeout(WAIT, answers.next())
+    // Generous: a new worker process starts slowly on a loaded machine, and the ack wait it must
+    // beat is ten minutes.
+    let msg = tokio::time::timeout(3 * WAIT, answers.next())
         .await
         .expect("answered by the next worker")
         .unwrap();
