@@ -1,12 +1,12 @@
 //! The prepared SmolLM2 (scripts/prepare-llms.sh, run by scripts/setup.sh) answers held-out
-//! ARC-Easy questions above chance through the worker's own multiple-choice policy.
+//! ARC-Easy questions above chance through the panel agent's own multiple-choice policy.
 
 use nsed_inference_worker::{
     ExecutionTarget, LanguageModelOptions,
     agent::language::{
-        LanguagePolicy, OptionScore, Prompt, PromptStyle, choice_prompt, option_probabilities,
+        OptionScore, PANEL, Prompt, PromptStyle, choice_prompt, option_probabilities,
     },
-    llm::{ChatMessage, DEFAULT_LLM_DIR, PreparedModels},
+    llm::{DEFAULT_LLM_DIR, PreparedModels},
 };
 use nsed_protocol::wire::ChoiceInput;
 
@@ -29,16 +29,16 @@ fn smollm2_scores_above_chance_on_20_arc_easy_questions() {
     let mut model = prepared.load_model(runtime(), "smollm2-135m-int4", options).unwrap();
     let text = std::fs::read_to_string(root.join(".cache/llm/eval/arc_easy-test.jsonl"))
         .expect("evaluation sets (scripts/setup.sh runs scripts/prepare-eval.sh)");
-    let policy = LanguagePolicy::new(PromptStyle::Chat);
+    // The panel's SmolLM2 agent: worked examples, per-token normalisation.
+    let policy = PANEL[0].policy;
+    assert_eq!((PANEL[0].model, policy.style), ("smollm2-135m-int4", PromptStyle::FewShot));
     let (mut correct, mut chance) = (0usize, 0f64);
     for line in text.lines().take(20) {
         let q: Question = serde_json::from_str(line).unwrap();
         chance += 1.0 / q.choices.len() as f64;
         let input = ChoiceInput { question: q.question, choices: q.choices, labels: vec![] };
         let (prompt, continuations) = choice_prompt(policy.style, &input);
-        let Prompt::Chat { user, assistant_prefix } = prompt else { panic!("a chat prompt") };
-        let rendered = model.apply_chat_template(&[ChatMessage::user(user)], true).unwrap()
-            + &assistant_prefix;
+        let Prompt::Plain(rendered) = prompt else { panic!("a few-shot prompt is plain text") };
         let scores: Vec<OptionScore> = model
             .score(&rendered, &continuations)
             .unwrap()
