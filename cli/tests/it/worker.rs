@@ -30,6 +30,11 @@ impl Drop for WorkerProcess {
 }
 
 fn spawn_worker(nats_url: &str, extra: &[&str]) -> WorkerProcess {
+    spawn_worker_with_log(nats_url, extra, Stdio::null())
+}
+
+/// A worker whose log (stderr) goes to `log`.
+fn spawn_worker_with_log(nats_url: &str, extra: &[&str], log: Stdio) -> WorkerProcess {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
     let child = Command::new(env!("CARGO_BIN_EXE_nsed"))
         .args([
@@ -47,7 +52,7 @@ fn spawn_worker(nats_url: &str, extra: &[&str]) -> WorkerProcess {
         .args(extra)
         .env("NSED_AGENT_KEY", KEY)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("nsed runs");
     WorkerProcess(child)
@@ -169,10 +174,11 @@ async fn sigterm_stops_a_worker_cleanly_and_returns_its_task() {
     let bus = Bus::connect(&nats.url()).await.unwrap();
     bus.ensure_streams().await.unwrap();
     let mut beats = bus.client().subscribe(wire::heartbeat_subject(agent)).await.unwrap();
-    // A long ack wait: the task can only come back before it through the worker's nak.
-    let mut worker = spawn_worker(
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut worker = spawn_worker_with_log(
         &nats.url(),
-        &["--worker.ack-wait-ms", "600000", "--worker.simulated-latency-ms", "600000"],
+        &["--worker.ack-wait-ms", "1500", "--worker.simulated-latency-ms", "600000"],
+        Stdio::from(log.reopen().unwrap()),
     );
     heartbeat_where(&mut beats, |_| true).await;
     bus.publish_task(&task(agent)).await.unwrap();
@@ -192,12 +198,12 @@ async fn sigterm_stops_a_worker_cleanly_and_returns_its_task() {
     .0
     .unwrap();
     assert!(status.success(), "clean exit, got {status}");
-    // The unfinished task was returned (nak): the next worker answers it although the ack wait
-    // (ten minutes) is far from over; without the nak it would wait for the ack wait to expire.
+    // The unfinished task was returned (nak) before the worker exited, and the next worker
+    // answers it.
+    let log = std::fs::read_to_string(log.path()).unwrap();
+    assert!(log.contains("shutting down before the task finished; returning it"), "{log}");
     let mut answers = bus.client().subscribe("nsed.result.>").await.unwrap();
-    let _next = spawn_worker(&nats.url(), &["--worker.ack-wait-ms", "600000"]);
-    // Generous: a new worker process starts slowly on a loaded machine, and the ack wait it must
-    // beat is ten minutes.
+    let _next = spawn_worker(&nats.url(), &["--worker.ack-wait-ms", "1500"]);
     let msg = tokio::time::timeout(3 * WAIT, answers.next())
         .await
         .expect("answered by the next worker")
