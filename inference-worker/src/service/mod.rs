@@ -261,6 +261,13 @@ impl Worker {
         }
         heartbeat_stop.cancel();
         let _ = heartbeat.await;
+        // Acks and naks are fire-and-forget publishes: wait until the server has them (bounded,
+        // in case the connection is gone) so a returned task is not lost with the process.
+        match tokio::time::timeout(Duration::from_secs(2), bus.client().flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(target: "worker", %agent, error = %e, "flush failed"),
+            Err(_) => warn!(target: "worker", %agent, "flush timed out"),
+        }
         if let Err(e) = bus.drain().await {
             warn!(target: "worker", %agent, error = %e, "drain failed");
         }
