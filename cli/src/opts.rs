@@ -193,16 +193,19 @@ impl SecretKey {
     }
 }
 
+/// A bare command around one option group, so tests parse a group on its own (e.g. no flags
+/// at all, to compare with the library defaults).
+#[cfg(test)]
+#[derive(Debug, clap::Parser)]
+pub(crate) struct CommandParser<T: clap::Args> {
+    #[command(flatten)]
+    pub(crate) args: T,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct CommandParser<T: clap::Args> {
-        #[command(flatten)]
-        args: T,
-    }
 
     #[test]
     fn a_secret_key_never_shows_in_debug_output() {

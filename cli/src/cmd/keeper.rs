@@ -116,13 +116,8 @@ impl KeeperArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::opts::CommandParser;
     use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct CommandParser<T: clap::Args> {
-        #[command(flatten)]
-        args: T,
-    }
 
     #[test]
     fn no_flags_parse_to_the_keeper_library_defaults() {

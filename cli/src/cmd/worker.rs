@@ -208,13 +208,8 @@ fn print_agent(agent: Address, model: &str, sha256: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::opts::CommandParser;
     use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct CommandParser<T: clap::Args> {
-        #[command(flatten)]
-        args: T,
-    }
 
     #[test]
     fn no_flags_parse_to_the_worker_library_defaults() {
