@@ -11,6 +11,11 @@
 //!   alloy's signers only produce low-`s` ones);
 //! - a present ballot is its votes as `int256` and its signature in the same layout;
 //! - a missing proposal or ballot is an empty content, signature and vote list.
+//!
+//! The transcript carries no hashes: every signature covers the job's input hash and the digest
+//! of the rounds before its own ([`RoundRecord::previous_round_digest`]), and the market
+//! recomputes both from its stored input hash and the transcript's earlier rounds. So the records
+//! must be the job's rounds in order, from round 1.
 
 use alloy::primitives::{Address, Bytes, I256, Signature};
 use nsed_protocol::deliberation::RoundRecord;
@@ -75,7 +80,10 @@ fn vote(v: i64) -> I256 {
 
 #[cfg(test)]
 mod tests {
-    use alloy::{primitives::U256, signers::local::PrivateKeySigner};
+    use alloy::{
+        primitives::{U256, keccak256},
+        signers::local::PrivateKeySigner,
+    };
     use nsed_protocol::{
         deliberation::Deliberation,
         eip712,
@@ -94,10 +102,13 @@ mod tests {
         let seats: Vec<Address> = keys.iter().map(PrivateKeySigner::address).collect();
         let domain = eip712::domain(31337, Address::repeat_byte(9));
         let job = U256::from(4);
+        let input_hash = keccak256(b"the job's input");
         let halting = HaltingConfig { min_rounds: 1, max_rounds: 1, effort_permille: 600 };
-        let mut d = Deliberation::new(job, seats, domain.clone(), 100, halting).unwrap();
+        let mut d =
+            Deliberation::new(job, input_hash, seats, domain.clone(), 100, halting).unwrap();
+        let ctx = d.context();
         for (key, answer) in keys.iter().zip(["7", "3"]) {
-            let proposal = SignedProposal::sign(key, &domain, job, 1, answer.into()).unwrap();
+            let proposal = SignedProposal::sign(key, &domain, &ctx, answer.into()).unwrap();
             d.accept_proposal(proposal).unwrap();
         }
         let set = d.close_proposals().unwrap();
@@ -106,8 +117,7 @@ mod tests {
                 .map(|q| if q == seat || set.contents[q].is_none() { 0 } else { 10 })
                 .collect();
             let votes = quadratic_votes(&weights, seat, &set.proposed(), 100).unwrap();
-            let ballot =
-                SignedBallot::sign(&keys[seat], &domain, job, 1, set.digest, votes).unwrap();
+            let ballot = SignedBallot::sign(&keys[seat], &domain, &ctx, set.digest, votes).unwrap();
             d.accept_ballot(ballot).unwrap();
         }
         d.close_round().unwrap();
@@ -146,7 +156,13 @@ mod tests {
             assert_eq!(&bytes[32..64], &signed.signature.s().to_be_bytes::<32>());
             assert!(matches!(bytes[64], 27 | 28), "v = {}", bytes[64]);
             let parsed = Signature::try_from(&bytes[..]).unwrap();
-            let hash = eip712::proposal_hash(d.domain(), d.job_id(), 1, &signed.content);
+            let ctx = eip712::RoundContext {
+                job_id: d.job_id(),
+                round: 1,
+                input_hash: keccak256(b"the job's input"),
+                previous_round_digest: record.previous_round_digest,
+            };
+            let hash = eip712::proposal_hash(d.domain(), &ctx, &signed.content);
             assert_eq!(parsed.recover_address_from_prehash(&hash).unwrap(), keys[seat].address());
         }
     }

@@ -35,6 +35,9 @@ use crate::{Indexer, IndexerConfig, IndexerHandle};
 /// Vote credits of fixture jobs and games.
 pub const CREDITS: u64 = 100;
 
+/// The input of every fixture job; its `keccak256` is what the market stores and agents sign.
+pub const JOB_INPUT: &[u8] = br#"{"shape":[1,4],"values":[0.0,0.5,1.0,0.25]}"#;
+
 /// `confirm!("what", contract.call(..))`: sends the call through [`nsed_contracts::tx::send_call`]
 /// and panics on a failure or revert, naming `what` and the decoded revert; returns the receipt.
 #[macro_export]
@@ -193,7 +196,7 @@ impl Chain {
             .timestamp;
         let spec = JobSpec {
             kind: "tensor-f32".into(),
-            input: Bytes::from_static(br#"{"shape":[1,4],"values":[0.0,0.5,1.0,0.25]}"#),
+            input: Bytes::from_static(JOB_INPUT),
             agentsWanted: 3,
             maxRounds: 1,
             credits: CREDITS,
@@ -215,8 +218,9 @@ impl Chain {
         confirm!("claimJob", IDeliberationMarket::new(self.market(), &self.keeper).claimJob(job));
     }
 
-    /// Settles a claimed `job` with a signed one-round deliberation of the three agents in which
-    /// every agent answers `answers[seat]` and supports the others equally.
+    /// Settles a claimed `job` (requested with [`Self::request_job`], so its input is
+    /// [`JOB_INPUT`]) with a signed one-round deliberation of the three agents in which every
+    /// agent answers `answers[seat]` and seat 0 is everyone's favourite.
     ///
     /// # Panics
     ///
@@ -225,11 +229,13 @@ impl Chain {
         let seats: Vec<Address> = self.agents.iter().map(PrivateKeySigner::address).collect();
         let domain = eip712::domain(self.chain_id, self.market());
         let halting = HaltingConfig { min_rounds: 1, max_rounds: 1, effort_permille: 600 };
-        let mut d = Deliberation::new(job, seats.clone(), domain.clone(), CREDITS, halting)
+        let input_hash = keccak256(JOB_INPUT);
+        let mut d = Deliberation::new(job, input_hash, seats, domain.clone(), CREDITS, halting)
             .expect("deliberation");
+        let ctx = d.context();
         for (key, answer) in self.agents.iter().zip(answers) {
             let proposal =
-                SignedProposal::sign(key, &domain, job, 1, answer.into()).expect("sign proposal");
+                SignedProposal::sign(key, &domain, &ctx, answer.into()).expect("sign proposal");
             d.accept_proposal(proposal).expect("proposal accepted");
         }
         let set = d.close_proposals().expect("proposals close");
@@ -248,7 +254,7 @@ impl Chain {
                 .collect();
             let votes = quadratic_votes(&weights, seat, &set.proposed(), CREDITS).expect("votes");
             let ballot =
-                SignedBallot::sign(key, &domain, job, 1, set.digest, votes).expect("sign ballot");
+                SignedBallot::sign(key, &domain, &ctx, set.digest, votes).expect("sign ballot");
             d.accept_ballot(ballot).expect("ballot accepted");
         }
         d.close_round().expect("round closes");

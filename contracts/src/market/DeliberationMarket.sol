@@ -30,6 +30,11 @@ import {IDeliberationMarket} from "./IDeliberationMarket.sol";
  *   ballot is signed by its seat's agent (EIP-712, low-s, 65-byte signatures); every ballot follows
  *   {QuadraticVoting-validate}; each round has at least two proposals; the answer is the last
  *   round's {QuadraticVoting-supportedWinner}.
+ * - **Context.** Every signature covers the job's stored input hash and the digest of the rounds
+ *   before its own (zero in round 1), which the market recomputes round by round from the
+ *   transcript. An answer given to another question, or after another history than the one the
+ *   transcript shows, fails as an invalid signature: a keeper can neither reuse answers across
+ *   jobs' inputs nor splice, reorder or rewrite rounds.
  * - **Payment.** The bounty is delivered to the escrow split into a keeper fee, a guild fee and the
  *   agents' share, pro rata to each agent's positive net score in the last round (integer dust,
  *   or everything if no score is positive, to the winner). Funds move when the escrow's challenge
@@ -108,8 +113,14 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * @param jobId The j.
      * @param round Round number, from 1.
      * @param credits Vote credits per ballot.
-     * @param digest The round's proposals digest.
+     * @param inputHash The job's stored `keccak256(input)`, signed by every proposal and ballot.
+     * @param previousRoundDigest The previous round's {digest} (zero in round 1), signed by every
+     * proposal and ballot of this round.
+     * @param proposalsDigest The round's proposals digest, signed by every ballot.
+     * @param digest The round's own digest, chained over the rounds before it; the next round's
+     * `previousRoundDigest`.
      * @param proposed Which seats proposed.
+     * @param votesHashes `keccak256(abi.encodePacked(votes))` by seat, zero for a seat without a ballot.
      * @param scores Net score by seat.
      * @param supported Which seats received a non-zero vote.
      */
@@ -117,8 +128,12 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         uint256 jobId;
         uint32 round;
         uint64 credits;
+        bytes32 inputHash;
+        bytes32 previousRoundDigest;
+        bytes32 proposalsDigest;
         bytes32 digest;
         bool[] proposed;
+        bytes32[] votesHashes;
         int256[] scores;
         bool[] supported;
     }
@@ -135,11 +150,14 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     uint256 public constant MAX_KIND_BYTES = 64;
     /// @dev Longest proposal content in bytes, as `nsed-protocol` enforces off chain.
     uint256 public constant MAX_CONTENT_BYTES = 4096;
-    /// @dev EIP-712 type hash of a proposal.
-    bytes32 public constant PROPOSAL_TYPEHASH = keccak256("Proposal(uint256 jobId,uint32 round,bytes32 contentHash)");
-    /// @dev EIP-712 type hash of a ballot.
-    bytes32 public constant BALLOT_TYPEHASH =
-        keccak256("Ballot(uint256 jobId,uint32 round,bytes32 proposalsDigest,int256[] votes)");
+    /// @dev EIP-712 type hash of a proposal (see {IDeliberationMarket} for what each field commits to).
+    bytes32 public constant PROPOSAL_TYPEHASH = keccak256(
+        "Proposal(uint256 jobId,uint32 round,bytes32 inputHash,bytes32 previousRoundDigest,bytes32 contentHash)"
+    );
+    /// @dev EIP-712 type hash of a ballot (see {IDeliberationMarket} for what each field commits to).
+    bytes32 public constant BALLOT_TYPEHASH = keccak256(
+        "Ballot(uint256 jobId,uint32 round,bytes32 inputHash,bytes32 previousRoundDigest,bytes32 proposalsDigest,int256[] votes)"
+    );
 
     /// @dev 100% in basis points.
     uint16 private constant _BPS = 10_000;
@@ -707,6 +725,10 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     /**
      * @dev Checks the seats and every round, emitting {RoundTallied} per round. Returns the last
      * round's scores and supported winner (reverting if it has none) and the number of rounds.
+     *
+     * Every round's answers are checked against the job's stored input hash and the digest of the
+     * rounds before it (zero in round 1), so the rounds only verify in their own order, for this
+     * job's input.
      */
     function _verifyTranscript(uint256 jobId, Job storage j, Transcript calldata transcript)
         internal
@@ -718,17 +740,23 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         if (transcript.rounds.length == 0 || transcript.rounds.length > maxRounds) {
             revert DeliberationMarketInvalidRoundCount(transcript.rounds.length, maxRounds);
         }
+        RoundTally memory t;
+        t.jobId = jobId;
+        t.credits = j.credits;
+        t.inputHash = j.inputHash;
         bool found;
         // rounds <= maxRounds <= MAX_ROUNDS, so counting in uint32 cannot overflow.
         for (rounds = 1; rounds <= transcript.rounds.length; ++rounds) {
-            RoundTally memory t =
-                _tallyRound(jobId, rounds, j.credits, transcript.agents, transcript.rounds[rounds - 1]);
+            // Zero in round 1 (`t.digest` starts zeroed), then the digest of the round just tallied.
+            t.previousRoundDigest = t.digest;
+            t.round = rounds;
+            _tallyRound(t, transcript.agents, transcript.rounds[rounds - 1]);
             (winnerSeat, winnerScore, found) = QuadraticVoting.supportedWinner(t.scores, t.supported);
             emit RoundTallied(jobId, rounds, t.scores, winnerSeat, found);
-            scores = t.scores;
         }
         --rounds;
         if (!found) revert DeliberationMarketNoSupportedWinner(rounds);
+        scores = t.scores;
     }
 
     /// @dev Seats: the wanted number of registered, active agents in strictly ascending order.
@@ -743,22 +771,20 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         }
     }
 
-    /// @dev Verifies one round's proposals and ballots and sums its votes.
-    function _tallyRound(uint256 jobId, uint32 round, uint64 credits, address[] calldata agents, Round calldata rnd)
-        internal
-        view
-        virtual
-        returns (RoundTally memory t)
-    {
+    /**
+     * @dev Verifies one round's proposals and ballots against `t`'s job, round, credits, input hash
+     * and previous-round digest, and fills in the rest of `t`: fresh per-seat arrays with the
+     * round's votes summed, its proposals digest, and its own digest
+     * `keccak256(abi.encode(previousRoundDigest, proposalsDigest, votesHashes))`.
+     */
+    function _tallyRound(RoundTally memory t, address[] calldata agents, Round calldata rnd) internal view virtual {
         uint256 seats = agents.length;
         if (
             rnd.contents.length != seats || rnd.proposalSignatures.length != seats || rnd.votes.length != seats
                 || rnd.ballotSignatures.length != seats
-        ) revert DeliberationMarketRoundLengthMismatch(round, seats);
-        t.jobId = jobId;
-        t.round = round;
-        t.credits = credits;
+        ) revert DeliberationMarketRoundLengthMismatch(t.round, seats);
         t.proposed = new bool[](seats);
+        t.votesHashes = new bytes32[](seats);
         t.scores = new int256[](seats);
         t.supported = new bool[](seats);
 
@@ -773,12 +799,13 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
                 ++proposals;
             }
         }
-        if (proposals < 2) revert DeliberationMarketTooFewProposals(round, proposals);
-        t.digest = keccak256(abi.encode(agents, contentHashes));
+        if (proposals < 2) revert DeliberationMarketTooFewProposals(t.round, proposals);
+        t.proposalsDigest = keccak256(abi.encode(agents, contentHashes));
 
         for (uint256 seat = 0; seat < seats; ++seat) {
             _countBallot(t, seat, agents[seat], rnd.votes[seat], rnd.ballotSignatures[seat]);
         }
+        t.digest = keccak256(abi.encode(t.previousRoundDigest, t.proposalsDigest, t.votesHashes));
     }
 
     /**
@@ -801,13 +828,17 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
             revert DeliberationMarketInvalidContentLength(t.round, seat, length);
         }
         contentHash = keccak256(bytes(content));
-        bytes32 structHash = keccak256(abi.encode(PROPOSAL_TYPEHASH, t.jobId, t.round, contentHash));
+        bytes32 structHash =
+            keccak256(abi.encode(PROPOSAL_TYPEHASH, t.jobId, t.round, t.inputHash, t.previousRoundDigest, contentHash));
         if (!_signedBy(structHash, signature, agent_)) {
             revert DeliberationMarketInvalidProposalSignature(t.round, seat);
         }
     }
 
-    /// @dev Checks one seat's ballot and adds its votes to the tally (a missing ballot adds nothing).
+    /**
+     * @dev Checks one seat's ballot, records its votes hash and adds its votes to the tally (a missing
+     * ballot adds nothing and keeps a zero votes hash).
+     */
     function _countBallot(
         RoundTally memory t,
         uint256 seat,
@@ -821,8 +852,14 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         }
         int256[] memory v = votes;
         QuadraticVoting.validate(v, seat, t.proposed, t.credits);
-        bytes32 structHash =
-            keccak256(abi.encode(BALLOT_TYPEHASH, t.jobId, t.round, t.digest, keccak256(abi.encodePacked(votes))));
+        // The same hash is the `int256[] votes` member of the ballot and the seat's entry in the round digest.
+        bytes32 votesHash = keccak256(abi.encodePacked(votes));
+        t.votesHashes[seat] = votesHash;
+        bytes32 structHash = keccak256(
+            abi.encode(
+                BALLOT_TYPEHASH, t.jobId, t.round, t.inputHash, t.previousRoundDigest, t.proposalsDigest, votesHash
+            )
+        );
         if (!_signedBy(structHash, signature, agent_)) revert DeliberationMarketInvalidBallotSignature(t.round, seat);
         QuadraticVoting.addToScores(t.scores, v);
         for (uint256 q = 0; q < v.length; ++q) {

@@ -12,9 +12,20 @@ pragma solidity ^0.8.24;
  * (its content must then be empty and its votes empty). Signatures are EIP-712 in the domain
  * ("NSED DeliberationMarket", "1", chainid, market):
  *
- * - `Proposal(uint256 jobId,uint32 round,bytes32 contentHash)` with `contentHash = keccak256(bytes(content))`;
- * - `Ballot(uint256 jobId,uint32 round,bytes32 proposalsDigest,int256[] votes)` with
- *   `proposalsDigest = keccak256(abi.encode(agents, contentHashes))`, `bytes32(0)` for missing seats.
+ * - `Proposal(uint256 jobId,uint32 round,bytes32 inputHash,bytes32 previousRoundDigest,bytes32 contentHash)`
+ *   with `contentHash = keccak256(bytes(content))`;
+ * - `Ballot(uint256 jobId,uint32 round,bytes32 inputHash,bytes32 previousRoundDigest,bytes32 proposalsDigest,int256[] votes)`
+ *   with `proposalsDigest = keccak256(abi.encode(agents, contentHashes))`, `bytes32(0)` for missing seats.
+ *
+ * In both, `inputHash` is the `keccak256(input)` the market stored when the job was requested, so
+ * an answer is bound to the question asked on chain. `previousRoundDigest` commits to everything
+ * the agent was shown of earlier rounds: `bytes32(0)` in round 1, and in round `r > 1` the digest
+ * of round `r - 1`, where a round's digest is
+ * `keccak256(abi.encode(previousRoundDigest, proposalsDigest, votesHashes))` over that round's own
+ * fields, with `votesHashes[seat] = keccak256(abi.encodePacked(votes))` for a seat with a ballot
+ * and `bytes32(0)` for one without. The market recomputes this chain from the transcript itself,
+ * so the transcript carries no hashes, and a proposal or ballot made for another input or another
+ * history does not verify.
  *
  * Rounds are numbered from 1. Every round needs at least two proposals; the answer is the last
  * round's supported winner: the highest score among seats that received at least one non-zero

@@ -2,7 +2,7 @@
 
 use alloy::{
     primitives::{Address, B256, Bytes, I256, U256, keccak256},
-    sol_types::{SolError, SolStruct},
+    sol_types::{SolError, SolStruct, SolValue},
 };
 use nsed_contracts::{
     authority_registry::AuthorityRegistry,
@@ -11,9 +11,10 @@ use nsed_contracts::{
     liquid_access_token::LiquidAccessToken,
     rank_token::RankToken,
     testkit::{ExpectRevert, TestChain, TxFailure},
+    transcript::transcript_from_rounds,
     tripartite_escrow::TripartiteEscrow,
 };
-use nsed_protocol::eip712;
+use nsed_protocol::eip712::{self, RoundContext};
 
 use crate::market_fixture::*;
 
@@ -29,12 +30,17 @@ fn majority(n: usize) -> RoundPlan {
     RoundPlan::full(&answers, "7")
 }
 
+/// Round 1 of `job_id` (a job with the default input): nothing was shown before it.
+fn round_one(job_id: U256) -> RoundContext {
+    context(job_id, 1, B256::ZERO)
+}
+
 /// A signed round built by hand (for transcripts the protocol crate would refuse to produce):
-/// `contents[seat]` is signed when present, `votes[seat]` is signed over the digest of `contents`.
+/// `contents[seat]` is signed in `ctx` when present, `votes[seat]` is signed in `ctx` over the
+/// digest of `contents`.
 fn signed_round(
     f: &MarketFixture,
-    job_id: U256,
-    round: u32,
+    ctx: &RoundContext,
     contents: &[Option<&str>],
     votes: &[Option<Vec<i64>>],
 ) -> Round {
@@ -45,7 +51,7 @@ fn signed_round(
         proposalSignatures: contents
             .iter()
             .enumerate()
-            .map(|(seat, c)| c.map(|c| f.sign_proposal(seat, job_id, round, c)).unwrap_or_default())
+            .map(|(seat, c)| c.map(|c| f.sign_proposal(seat, ctx, c)).unwrap_or_default())
             .collect(),
         votes: votes
             .iter()
@@ -55,9 +61,7 @@ fn signed_round(
             .iter()
             .enumerate()
             .map(|(seat, v)| {
-                v.as_ref()
-                    .map(|v| f.sign_ballot(seat, job_id, round, digest, v))
-                    .unwrap_or_default()
+                v.as_ref().map(|v| f.sign_ballot(seat, ctx, digest, v)).unwrap_or_default()
             })
             .collect(),
     }
@@ -179,6 +183,20 @@ mod deployment {
         let ballot = f.chain.call(g, m, &DeliberationMarket::BALLOT_TYPEHASHCall {}).unwrap();
         assert_eq!(proposal, keccak256(eip712::typed::Proposal::eip712_encode_type().as_bytes()));
         assert_eq!(ballot, keccak256(eip712::typed::Ballot::eip712_encode_type().as_bytes()));
+        assert_eq!(
+            proposal,
+            keccak256(
+                "Proposal(uint256 jobId,uint32 round,bytes32 inputHash,bytes32 previousRoundDigest,\
+                 bytes32 contentHash)"
+            )
+        );
+        assert_eq!(
+            ballot,
+            keccak256(
+                "Ballot(uint256 jobId,uint32 round,bytes32 inputHash,bytes32 previousRoundDigest,\
+                 bytes32 proposalsDigest,int256[] votes)"
+            )
+        );
     }
 }
 
@@ -488,7 +506,7 @@ mod settle {
         let job = f.claimed_job(3, 2, tokens(100));
         let plan = [RoundPlan::full(&["7", "1", "1"], "1"), majority(3)];
         let d = f.deliberate(job, 3, &plan);
-        let t = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
+        let t = transcript_from_rounds(d.seats(), d.rounds());
         let receipt = f.settle(job, &t).unwrap();
 
         let tallies = receipt.events::<IDeliberationMarket::RoundTallied>();
@@ -519,7 +537,7 @@ mod settle {
         let bounty = tokens(100) + u(7); // odd amount: the dust must land on the winner
         let job = f.claimed_job(3, 1, bounty);
         let d = f.deliberate(job, 3, &[majority(3)]);
-        let t = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
+        let t = transcript_from_rounds(d.seats(), d.rounds());
         f.settle(job, &t).unwrap();
         let last = &d.rounds()[0];
         let (recipients, amounts) = expected_payout(
@@ -805,9 +823,10 @@ mod settle {
         let job = f.claimed_job(3, 1, tokens(1));
         let votes = || vec![None, None, None];
         for (content, length) in [(String::new(), 0u64), ("x".repeat(4097), 4097)] {
-            let mut round = signed_round(&f, job, 1, &[Some("7"), Some("7"), None], &votes());
+            let mut round =
+                signed_round(&f, &round_one(job), &[Some("7"), Some("7"), None], &votes());
             round.contents[2] = content.clone();
-            round.proposalSignatures[2] = f.sign_proposal(2, job, 1, &content);
+            round.proposalSignatures[2] = f.sign_proposal(2, &round_one(job), &content);
             let t = transcript_of(&f, vec![round]);
             f.settle(job, &t).expect_revert(
                 DeliberationMarket::DeliberationMarketInvalidContentLength {
@@ -823,8 +842,7 @@ mod settle {
             &f,
             vec![signed_round(
                 &f,
-                job,
-                1,
+                &round_one(job),
                 &[Some("7"), Some(&long), None],
                 &[Some(vec![0, 1, 0]), None, None],
             )],
@@ -839,17 +857,17 @@ mod settle {
         let job = f.claimed_job(3, 1, tokens(1));
         let mut t = f.transcript(job, 3, &[majority(3)]);
         // Seat 1's content signed by seat 0.
-        t.rounds[0].proposalSignatures[1] = f.sign_proposal(0, job, 1, "7");
+        t.rounds[0].proposalSignatures[1] = f.sign_proposal(0, &round_one(job), "7");
         f.settle(job, &t).expect_revert(
             DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 1, seat: u(1) },
         );
         // Signed for another job, or another round.
         let mut t = f.transcript(job, 3, &[majority(3)]);
-        t.rounds[0].proposalSignatures[0] = f.sign_proposal(0, job + u(1), 1, "7");
+        t.rounds[0].proposalSignatures[0] = f.sign_proposal(0, &round_one(job + u(1)), "7");
         f.settle(job, &t).expect_revert(
             DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 1, seat: u(0) },
         );
-        t.rounds[0].proposalSignatures[0] = f.sign_proposal(0, job, 2, "7");
+        t.rounds[0].proposalSignatures[0] = f.sign_proposal(0, &context(job, 2, B256::ZERO), "7");
         f.settle(job, &t).expect_revert(
             DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 1, seat: u(0) },
         );
@@ -903,7 +921,8 @@ mod settle {
     fn a_round_needs_two_proposals() {
         let mut f = MarketFixture::new(3);
         let job = f.claimed_job(3, 1, tokens(1));
-        let round = signed_round(&f, job, 1, &[Some("7"), None, None], &[None, None, None]);
+        let round =
+            signed_round(&f, &round_one(job), &[Some("7"), None, None], &[None, None, None]);
         let t = transcript_of(&f, vec![round]);
         f.settle(job, &t).expect_revert(DeliberationMarket::DeliberationMarketTooFewProposals {
             round: 1,
@@ -942,18 +961,199 @@ mod settle {
         let votes: Vec<i64> =
             t.rounds[0].votes[0].iter().map(|v| i64::try_from(*v).unwrap()).collect();
         let mut other_job = t.clone();
-        other_job.rounds[0].ballotSignatures[0] = f.sign_ballot(0, job + u(1), 1, digest, &votes);
+        other_job.rounds[0].ballotSignatures[0] =
+            f.sign_ballot(0, &round_one(job + u(1)), digest, &votes);
         f.settle(job, &other_job).expect_revert(
             DeliberationMarket::DeliberationMarketInvalidBallotSignature { round: 1, seat: u(0) },
         );
         // The same votes over another proposal set.
         let mut other_set = t.clone();
         other_set.rounds[0].ballotSignatures[0] =
-            f.sign_ballot(0, job, 1, keccak256("other proposals"), &votes);
+            f.sign_ballot(0, &round_one(job), keccak256("other proposals"), &votes);
         f.settle(job, &other_set).expect_revert(
             DeliberationMarket::DeliberationMarketInvalidBallotSignature { round: 1, seat: u(0) },
         );
         f.settle(job, &t).unwrap();
+    }
+
+    #[test]
+    fn answers_to_another_input_than_the_jobs_are_rejected() {
+        let mut f = MarketFixture::new(3);
+        let mut spec = f.spec(3, 1);
+        spec.input = Bytes::from_static(b"what the requester asked");
+        let asked = keccak256(&spec.input);
+        let job = f.request(spec, tokens(1));
+        f.claim(job);
+        assert_eq!(f.job(job).inputHash, asked);
+
+        // Every agent answered another input (the default one) under this job's id and round.
+        let shown_otherwise = f.transcript(job, 3, &[majority(3)]);
+        f.settle(job, &shown_otherwise).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 1, seat: u(0) },
+        );
+
+        let d = f.deliberate_on(job, asked, 3, &[majority(3)]);
+        let good = transcript_from_rounds(d.seats(), d.rounds());
+        let other_input = round_one(job);
+        assert_ne!(other_input.input_hash, asked);
+        // One proposal of the right transcript signed for the other input.
+        let mut t = good.clone();
+        t.rounds[0].proposalSignatures[1] =
+            f.sign_proposal(1, &other_input, &good.rounds[0].contents[1]);
+        f.settle(job, &t).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 1, seat: u(1) },
+        );
+        // One ballot signed for the other input, over the right proposal set.
+        let record = &d.rounds()[0];
+        let votes = &record.ballots[2].as_ref().unwrap().votes;
+        let mut t = good.clone();
+        t.rounds[0].ballotSignatures[2] =
+            f.sign_ballot(2, &other_input, record.proposals_digest, votes);
+        f.settle(job, &t).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidBallotSignature { round: 1, seat: u(2) },
+        );
+        f.settle(job, &good).unwrap();
+    }
+
+    #[test]
+    fn a_later_round_answered_after_another_history_is_rejected() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 2, tokens(1));
+        let d = f.deliberate(job, 3, &[RoundPlan::full(&["7", "1", "1"], "1"), majority(3)]);
+        let good = transcript_from_rounds(d.seats(), d.rounds());
+        let (first, second) = (&d.rounds()[0], &d.rounds()[1]);
+        assert_eq!(second.previous_round_digest, first.digest);
+
+        // A round-2 proposal signed as if nothing had been shown before it.
+        let no_history = context(job, 2, B256::ZERO);
+        let mut t = good.clone();
+        t.rounds[1].proposalSignatures[0] =
+            f.sign_proposal(0, &no_history, &good.rounds[1].contents[0]);
+        f.settle(job, &t).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 2, seat: u(0) },
+        );
+
+        // A round-2 ballot signed after a different round 1, over the right proposal set.
+        let other = f.deliberate(job, 3, &[majority(3), majority(3)]);
+        assert_ne!(other.rounds()[0].digest, first.digest);
+        let other_history = context(job, 2, other.rounds()[0].digest);
+        let votes = &second.ballots[1].as_ref().unwrap().votes;
+        let mut t = good.clone();
+        t.rounds[1].ballotSignatures[1] =
+            f.sign_ballot(1, &other_history, second.proposals_digest, votes);
+        f.settle(job, &t).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidBallotSignature { round: 2, seat: u(1) },
+        );
+
+        // Round 1 of one deliberation spliced before round 2 of another: every signature is valid
+        // on its own, but round 2 was not answered after this round 1.
+        let mut spliced = good.clone();
+        spliced.rounds[0] = transcript_from_rounds(other.seats(), other.rounds()).rounds[0].clone();
+        f.settle(job, &spliced).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 2, seat: u(0) },
+        );
+
+        // A round-1 ballot the agents were shown, dropped afterwards: round 1 still verifies on
+        // its own (a missing ballot is allowed), round 2 no longer does.
+        let mut dropped = good.clone();
+        dropped.rounds[0].votes[2].clear();
+        dropped.rounds[0].ballotSignatures[2] = Bytes::new();
+        f.settle(job, &dropped).expect_revert(
+            DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 2, seat: u(0) },
+        );
+
+        f.settle(job, &good).unwrap();
+    }
+
+    #[test]
+    fn a_five_round_transcript_settles_along_its_digest_chain() {
+        let mut f = MarketFixture::new(4);
+        let job = f.claimed_job(4, 5, tokens(3));
+        let partial = RoundPlan {
+            answers: vec![Some("7".into()), None, Some("7".into()), Some("2".into())],
+            weights: vec![Some(vec![0, 0, 50, -10]), Some(vec![30, 0, 30, -30]), None, None],
+        };
+        let silent = RoundPlan {
+            answers: vec![Some("7".into()), Some("1".into()), None, Some("1".into())],
+            weights: vec![Some(vec![0; 4]), None, None, Some(vec![0; 4])],
+        };
+        let plan = [
+            majority(4),
+            partial,
+            silent,
+            RoundPlan::full(&["1", "1", "7", "7"], "1"),
+            majority(4),
+        ];
+        let d = f.deliberate(job, 4, &plan);
+        let t = transcript_from_rounds(d.seats(), d.rounds());
+
+        // The chain as documented, recomputed from the transcript alone.
+        let mut previous = B256::ZERO;
+        for (round, record) in t.rounds.iter().zip(d.rounds()) {
+            let contents: Vec<Option<&str>> =
+                round.contents.iter().map(|c| (!c.is_empty()).then_some(c.as_str())).collect();
+            let votes_hashes: Vec<B256> = round
+                .votes
+                .iter()
+                .zip(&round.ballotSignatures)
+                .map(|(v, sig)| match sig.is_empty() {
+                    true => B256::ZERO,
+                    false => keccak256(v.abi_encode_packed()),
+                })
+                .collect();
+            let proposals_digest = eip712::proposals_digest(d.seats(), &contents);
+            let digest = keccak256((previous, proposals_digest, votes_hashes).abi_encode_params());
+            assert_eq!(record.previous_round_digest, previous, "round {}", record.round);
+            assert_eq!(record.digest, digest, "round {}", record.round);
+            previous = digest;
+        }
+
+        let receipt = f.settle(job, &t).unwrap();
+        let tallies = receipt.events::<IDeliberationMarket::RoundTallied>();
+        assert_eq!(tallies.len(), 5);
+        for (tally, record) in tallies.iter().zip(d.rounds()) {
+            assert_eq!(tally.round, record.round);
+            assert_eq!(tally.scores, scores_of(&record.scores));
+        }
+        let answer = d.outcome().unwrap().answer.unwrap();
+        let settled = receipt.event::<IDeliberationMarket::JobSettled>();
+        assert_eq!(
+            (settled.winner, settled.content.as_str(), settled.rounds),
+            (answer.agent, "7", 5)
+        );
+    }
+
+    #[test]
+    fn a_hand_signed_second_round_settles_after_the_documented_digest() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 2, tokens(1));
+        let seats = f.seats(3);
+        let contents = [Some("7"), Some("1"), None];
+        let votes = [Some(vec![0, 4, 0]), None, Some(vec![5, -5, 0])];
+        let first = signed_round(&f, &round_one(job), &contents, &votes);
+        let votes_hashes = [
+            keccak256([i(0), i(4), i(0)].abi_encode_packed()),
+            B256::ZERO,
+            keccak256([i(5), i(-5), i(0)].abi_encode_packed()),
+        ];
+        let digest = keccak256(
+            (B256::ZERO, eip712::proposals_digest(&seats, &contents), votes_hashes.to_vec())
+                .abi_encode_params(),
+        );
+        let refs: Vec<Option<&[i64]>> = votes.iter().map(Option::as_deref).collect();
+        assert_eq!(
+            digest,
+            eip712::round_digest(B256::ZERO, eip712::proposals_digest(&seats, &contents), &refs)
+        );
+        let second = signed_round(
+            &f,
+            &context(job, 2, digest),
+            &[Some("7"), Some("7"), Some("1")],
+            &[Some(vec![0, 3, -3]), None, None],
+        );
+        let receipt = f.settle(job, &transcript_of(&f, vec![first, second])).unwrap();
+        let settled = receipt.event::<IDeliberationMarket::JobSettled>();
+        assert_eq!((settled.winner, settled.content.as_str()), (seats[1], "7"));
     }
 
     #[test]
@@ -988,7 +1188,8 @@ mod settle {
             ),
         ];
         for (votes, expected) in cases {
-            let round = signed_round(&f, job, 1, &contents, &[Some(votes.clone()), None, None]);
+            let round =
+                signed_round(&f, &round_one(job), &contents, &[Some(votes.clone()), None, None]);
             let failure = f.settle(job, &transcript_of(&f, vec![round])).unwrap_err();
             assert_eq!(
                 failure.revert_data().map(|d| d.to_vec()),
@@ -999,8 +1200,7 @@ mod settle {
         // Exactly the budget (6² + 8² = 100) is fine.
         let round = signed_round(
             &f,
-            job,
-            1,
+            &round_one(job),
             &[Some("7"), Some("1"), Some("1")],
             &[Some(vec![0, 6, -8]), None, None],
         );
@@ -1017,7 +1217,7 @@ mod settle {
         };
         let d = f.deliberate(job, 3, &[majority(3), silent.clone()]);
         assert!(d.outcome().unwrap().answer.is_none());
-        let t = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
+        let t = transcript_from_rounds(d.seats(), d.rounds());
         f.settle(job, &t)
             .expect_revert(DeliberationMarket::DeliberationMarketNoSupportedWinner { round: 2 });
         // A silent first round is fine as long as the last one decides.
@@ -1036,8 +1236,7 @@ mod settle {
         // Seat 2 backs seats 0 and 1 equally; nobody else votes.
         let round = signed_round(
             &f,
-            job,
-            1,
+            &round_one(job),
             &[Some("7"), Some("1"), Some("4")],
             &[None, None, Some(vec![5, 5, 0])],
         );
@@ -1054,8 +1253,7 @@ mod settle {
         // Seat 0 gets no vote (score 0, unsupported); seats 1 and 2 are opposed: -3 and -5.
         let round = signed_round(
             &f,
-            job,
-            1,
+            &round_one(job),
             &[Some("7"), Some("1"), Some("4")],
             &[Some(vec![0, -3, -5]), None, None],
         );
@@ -1078,7 +1276,7 @@ mod settle {
             weights: vec![Some(vec![0, 0, 50, -10]), Some(vec![30, 0, 30, -30]), None, None],
         };
         let d = f.deliberate(job, 4, &[plan]);
-        let t = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
+        let t = transcript_from_rounds(d.seats(), d.rounds());
         assert!(t.rounds[0].contents[1].is_empty() && t.rounds[0].votes[2].is_empty());
         let receipt = f.settle(job, &t).unwrap();
         let tally = receipt.event::<IDeliberationMarket::RoundTallied>();

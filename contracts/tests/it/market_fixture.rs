@@ -18,7 +18,7 @@ use nsed_contracts::{
 };
 use nsed_protocol::{
     deliberation::Deliberation,
-    eip712,
+    eip712::{self, RoundContext},
     halting::HaltingConfig,
     quadratic_votes,
     wire::{SignedBallot, SignedProposal},
@@ -38,6 +38,20 @@ pub(crate) const CREDITS: u64 = 100;
 pub(crate) const JOB_DURATION: u64 = 86_400;
 /// Tokens minted to the requester and the other buyers (18 decimals).
 pub(crate) const STARTING_TOKENS: u64 = 1_000_000;
+/// The input of the default spec.
+pub(crate) const INPUT: &[u8] = br#"{"shape":[1,4],"values":[0.0,0.5,1.0,0.25]}"#;
+
+/// `keccak256(INPUT)`: the input hash the market stores for a job with the default spec, and the
+/// one every answer of such a job signs.
+pub(crate) fn input_hash() -> B256 {
+    keccak256(INPUT)
+}
+
+/// What an answer in round `round` of `job_id` (a job with the default spec's [`INPUT`]) signs,
+/// after the history `previous_round_digest` (zero in round 1).
+pub(crate) fn context(job_id: U256, round: u32, previous_round_digest: B256) -> RoundContext {
+    RoundContext { job_id, round, input_hash: input_hash(), previous_round_digest }
+}
 
 /// One token with 18 decimals, times `n`.
 pub(crate) fn tokens(n: u64) -> U256 {
@@ -195,7 +209,7 @@ impl MarketFixture {
     pub(crate) fn spec(&self, agents: u8, max_rounds: u8) -> JobSpec {
         JobSpec {
             kind: "tensor-f32".into(),
-            input: Bytes::from_static(br#"{"shape":[1,4],"values":[0.0,0.5,1.0,0.25]}"#),
+            input: Bytes::from_static(INPUT),
             agentsWanted: agents,
             maxRounds: max_rounds,
             credits: CREDITS,
@@ -317,8 +331,9 @@ impl MarketFixture {
         eip712::domain(self.chain.chain_id(), self.market)
     }
 
-    /// Runs `plan` for `job_id` over registered agents `0..seats` with the protocol crate's
-    /// [`Deliberation`], signing every message with the agents' keys.
+    /// Runs `plan` for `job_id` (a job with the default spec's [`INPUT`]) over registered agents
+    /// `0..seats` with the protocol crate's [`Deliberation`], signing every message with the
+    /// agents' keys.
     #[track_caller]
     pub(crate) fn deliberate(
         &self,
@@ -326,7 +341,19 @@ impl MarketFixture {
         seats: usize,
         plan: &[RoundPlan],
     ) -> Deliberation {
-        deliberate(&self.agents[..seats], self.domain(), job_id, CREDITS, plan)
+        self.deliberate_on(job_id, input_hash(), seats, plan)
+    }
+
+    /// Like [`Self::deliberate`], for a job whose input hashes to `input_hash`.
+    #[track_caller]
+    pub(crate) fn deliberate_on(
+        &self,
+        job_id: U256,
+        input_hash: B256,
+        seats: usize,
+        plan: &[RoundPlan],
+    ) -> Deliberation {
+        deliberate(&self.agents[..seats], self.domain(), job_id, input_hash, CREDITS, plan)
     }
 
     /// Like [`Self::deliberate`], converted to the market's transcript.
@@ -336,28 +363,22 @@ impl MarketFixture {
         transcript_from_rounds(d.seats(), d.rounds())
     }
 
-    /// Signs a proposal of agent `seat` (a registered agent index) as the market expects.
-    pub(crate) fn sign_proposal(
-        &self,
-        seat: usize,
-        job_id: U256,
-        round: u32,
-        content: &str,
-    ) -> Bytes {
-        let hash = eip712::proposal_hash(&self.domain(), job_id, round, content);
+    /// Signs a proposal of agent `seat` (a registered agent index) in `ctx` as the market expects.
+    pub(crate) fn sign_proposal(&self, seat: usize, ctx: &RoundContext, content: &str) -> Bytes {
+        let hash = eip712::proposal_hash(&self.domain(), ctx, content);
         Bytes::from(eip712::sign(&self.agents[seat], hash).unwrap().as_bytes())
     }
 
-    /// Signs a ballot of agent `seat` (a registered agent index) as the market expects.
+    /// Signs a ballot of agent `seat` (a registered agent index) in `ctx` over the proposal set
+    /// `digest` as the market expects.
     pub(crate) fn sign_ballot(
         &self,
         seat: usize,
-        job_id: U256,
-        round: u32,
+        ctx: &RoundContext,
         digest: B256,
         votes: &[i64],
     ) -> Bytes {
-        let hash = eip712::ballot_hash(&self.domain(), job_id, round, digest, votes);
+        let hash = eip712::ballot_hash(&self.domain(), ctx, digest, votes);
         Bytes::from(eip712::sign(&self.agents[seat], hash).unwrap().as_bytes())
     }
 }
@@ -400,8 +421,10 @@ impl RoundPlan {
     }
 }
 
-/// Runs `plan` with the protocol crate over `keys` (sorted by address) and returns the finished
-/// deliberation (exactly `plan.len()` rounds).
+/// Runs `plan` with the protocol crate over `keys` (sorted by address) for a job whose input
+/// hashes to `input_hash`, and returns the finished deliberation (exactly `plan.len()` rounds).
+/// Every answer signs the context the deliberation asks for: the job, the round, `input_hash` and
+/// the digest of the rounds closed before it.
 ///
 /// # Panics
 ///
@@ -411,19 +434,20 @@ pub(crate) fn deliberate(
     keys: &[PrivateKeySigner],
     domain: Eip712Domain,
     job_id: U256,
+    input_hash: B256,
     credits: u64,
     plan: &[RoundPlan],
 ) -> Deliberation {
     let seats: Vec<Address> = keys.iter().map(PrivateKeySigner::address).collect();
     let rounds = plan.len() as u32;
     let halting = HaltingConfig { min_rounds: rounds, max_rounds: rounds, effort_permille: 1000 };
-    let mut d = Deliberation::new(job_id, seats, domain.clone(), credits, halting).unwrap();
-    for (index, round) in plan.iter().enumerate() {
-        let r = index as u32 + 1;
+    let mut d =
+        Deliberation::new(job_id, input_hash, seats, domain.clone(), credits, halting).unwrap();
+    for round in plan {
+        let ctx = d.context();
         for (key, answer) in keys.iter().zip(&round.answers) {
             if let Some(answer) = answer {
-                let proposal =
-                    SignedProposal::sign(key, &domain, job_id, r, answer.clone()).unwrap();
+                let proposal = SignedProposal::sign(key, &domain, &ctx, answer.clone()).unwrap();
                 d.accept_proposal(proposal).unwrap();
             }
         }
@@ -437,7 +461,7 @@ pub(crate) fn deliberate(
                 .map(|(q, &w)| if q == voter || !proposed[q] { 0 } else { w })
                 .collect();
             let votes = quadratic_votes(&weights, voter, &proposed, credits).unwrap();
-            let ballot = SignedBallot::sign(key, &domain, job_id, r, set.digest, votes).unwrap();
+            let ballot = SignedBallot::sign(key, &domain, &ctx, set.digest, votes).unwrap();
             d.accept_ballot(ballot).unwrap();
         }
         d.close_round().unwrap();

@@ -1,7 +1,7 @@
 //! Property tests of the market and escrow together: agreement with the protocol crate, funds
-//! conservation, tamper evidence and settle-once.
+//! conservation, tamper evidence, history binding and settle-once.
 
-use alloy::primitives::{Address, I256, U256};
+use alloy::primitives::{Address, Bytes, I256, U256, keccak256};
 use nsed_contracts::{
     deliberation_market::DeliberationMarket::{self, DeliberationMarketErrors},
     i_deliberation_market::IDeliberationMarket,
@@ -33,9 +33,9 @@ fn round_strategy(seats: usize) -> impl Strategy<Value = RoundPlan> {
     })
 }
 
-/// 2–6 seats and 1–3 rounds.
+/// 2–6 seats and 1–4 rounds.
 fn deliberation_strategy() -> impl Strategy<Value = (usize, Vec<RoundPlan>)> {
-    (2usize..=6, 1usize..=3).prop_flat_map(|(seats, rounds)| {
+    (2usize..=6, 1usize..=4).prop_flat_map(|(seats, rounds)| {
         (Just(seats), prop::collection::vec(round_strategy(seats), rounds))
     })
 }
@@ -136,15 +136,23 @@ fn int(v: i128) -> I256 {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// (a) For random deliberations run by the protocol crate, the contract's per-round tallies
+    /// (a) For random deliberations run by the protocol crate over a random job input, the
+    /// contract verifies every signature against the job's stored input hash and the digest chain
+    /// of the rounds before it exactly as the protocol crate signed them; its per-round tallies
     /// and winners equal the protocol's round records, and settlement succeeds exactly when the
     /// protocol's last round has a supported winner, paying out as specified.
     #[test]
-    fn the_contract_tallies_exactly_like_the_protocol_crate((seats, plan) in deliberation_strategy()) {
+    fn the_contract_tallies_exactly_like_the_protocol_crate(
+        (seats, plan) in deliberation_strategy(),
+        input in prop::collection::vec(any::<u8>(), 0..96),
+    ) {
         let mut f = MarketFixture::new(seats);
         let bounty = tokens(10) + u(13);
-        let job = f.claimed_job(seats as u8, plan.len() as u8, bounty);
-        let d = f.deliberate(job, seats, &plan);
+        let mut spec = f.spec(seats as u8, plan.len() as u8);
+        spec.input = Bytes::from(input.clone());
+        let job = f.request(spec, bounty);
+        f.claim(job);
+        let d = f.deliberate_on(job, keccak256(&input), seats, &plan);
         let t = transcript_from_rounds(d.seats(), d.rounds());
         let result = f.settle(job, &t);
         let last = d.rounds().last().unwrap();
@@ -356,6 +364,34 @@ proptest! {
         let failure = f.settle(job, &bad).unwrap_err();
         let decoded = failure.decode::<DeliberationMarketErrors>();
         prop_assert!(decoded.as_ref().is_some_and(&check), "{tamper:?}: {decoded:?}");
+        prop_assert_eq!(f.status(job), status::CLAIMED);
+        prop_assert!(f.settle(job, &t).is_ok());
+    }
+
+    /// (e) Rewriting a closed round after the agents were shown it (dropping one of its ballots,
+    /// which on its own is still a valid round) makes the next round's first proposal fail, since
+    /// it was signed after the original history; the untouched transcript still settles.
+    #[test]
+    fn a_rewritten_history_is_rejected_at_the_next_round(
+        (seats, plan) in (2usize..=5, 2usize..=4).prop_flat_map(|(seats, rounds)| {
+            (Just(seats), prop::collection::vec(decisive_round(seats), rounds))
+        }),
+        round in any::<usize>(),
+        seat in any::<usize>(),
+    ) {
+        let mut f = MarketFixture::new(seats);
+        let job = f.claimed_job(seats as u8, plan.len() as u8, tokens(1));
+        let t = f.transcript(job, seats, &plan);
+        let (r, s) = (round % (plan.len() - 1), seat % seats);
+        let mut bad = t.clone();
+        bad.rounds[r].votes[s].clear();
+        bad.rounds[r].ballotSignatures[s] = Bytes::new();
+        let expected = DeliberationMarket::DeliberationMarketInvalidProposalSignature {
+            round: r as u32 + 2,
+            seat: U256::ZERO,
+        };
+        let failure = f.settle(job, &bad).unwrap_err();
+        prop_assert!(failure.is_error(&expected), "{:?}", failure.decode::<DeliberationMarketErrors>());
         prop_assert_eq!(f.status(job), status::CLAIMED);
         prop_assert!(f.settle(job, &t).is_ok());
     }
