@@ -11,9 +11,23 @@
 //!
 //! Both sides call [`Bus::ensure_streams`], which creates the streams or checks that existing
 //! ones capture the right subjects.
+//!
+//! # Authentication
+//!
+//! [`Bus::connect_with`] takes a [`NatsConnect`]: the URL, an NKey seed or `.creds` file, and TLS
+//! files. [`auth`] generates the server side: one NKey user per role (operator, keepers, agents),
+//! each allowed exactly the subjects its role needs, and the nats-server configuration that
+//! lists them (docs/nats-auth.md). The server reports a refused publish or subscription only
+//! asynchronously; [`Bus::permission_denials`] delivers those reports, and the bus's own
+//! operations turn them into [`BusError::PermissionDenied`] or [`BusError::StreamCreateDenied`]
+//! instead of waiting for a timeout.
+//!
+//! # Feature flags
+//!
+//! None.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use alloy_primitives::Address;
 use async_nats::jetstream::{
@@ -27,75 +41,73 @@ use nsed_protocol::wire::{
     self, MAX_MESSAGE_BYTES, RESULTS_STREAM, RESULTS_WILDCARD, TASKS_STREAM, TASKS_WILDCARD,
     task_subject,
 };
+use tokio::sync::broadcast::{self, error::RecvError};
+
+pub mod auth;
+mod connect;
+mod error;
+
+pub use connect::{DenialKind, NatsConnect, PermissionDenied, inbox_prefix};
+pub use error::BusError;
 
 /// Window in which JetStream drops a message whose id it has already stored.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// How long tasks and results are kept.
 pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Errors of the message bus, with the operation that failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BusError {
-    /// Could not connect to the NATS server.
-    #[error("cannot connect to NATS at {url}: {source}")]
-    Connect {
-        /// The server URL.
-        url: String,
-        /// The client's error.
-        source: async_nats::ConnectError,
-    },
-    /// A JetStream operation failed.
-    #[error("{operation}: {source}")]
-    JetStream {
-        /// What was being done.
-        operation: String,
-        /// The client's error.
-        source: async_nats::Error,
-    },
-    /// An existing stream does not capture the subjects NSED needs.
-    #[error("stream {stream} exists but captures {found:?} instead of {expected}")]
-    StreamMismatch {
-        /// The stream.
-        stream: &'static str,
-        /// Its subjects.
-        found: Vec<String>,
-        /// The subject it must capture.
-        expected: &'static str,
-    },
-}
-
-impl BusError {
-    fn js(operation: impl Into<String>, source: impl Into<async_nats::Error>) -> Self {
-        Self::JetStream { operation: operation.into(), source: source.into() }
-    }
-}
+/// The prefix of the JetStream API subjects (the default domain).
+const JS_API: &str = "$JS.API";
 
 /// A NATS connection with its JetStream context.
 #[derive(Debug, Clone)]
 pub struct Bus {
     client: async_nats::Client,
     jetstream: Context,
+    /// Fans out the permission refusals the server reports on this connection.
+    denials: broadcast::Sender<PermissionDenied>,
 }
 
 impl Bus {
-    /// Connects to the NATS server at `url` (e.g. `nats://127.0.0.1:4222`).
+    /// Connects to the NATS server at `url` (e.g. `nats://127.0.0.1:4222`) without credentials;
+    /// the same as [`Bus::connect_with`] with [`NatsConnect::new`].
     ///
     /// # Errors
     ///
-    /// [`BusError::Connect`] when the server cannot be reached.
+    /// As [`Bus::connect_with`].
     pub async fn connect(url: &str) -> Result<Self, BusError> {
-        let client = async_nats::ConnectOptions::new()
-            .name("nsed")
-            .connect(url)
-            .await
-            .map_err(|source| BusError::Connect { url: url.to_string(), source })?;
-        Ok(Self::from_client(client))
+        Self::connect_with(&NatsConnect::new(url)).await
     }
 
-    /// Wraps an existing client.
+    /// Connects as `connect` describes: with its credentials and TLS files, if any.
+    ///
+    /// The first connection is not retried in the background, so a refused credential fails
+    /// here at once; later disconnections are retried.
+    ///
+    /// # Errors
+    ///
+    /// - [`BusError::ReadCredentials`] / [`BusError::InvalidSeed`] when the credentials file
+    ///   cannot be read or holds no usable credentials;
+    /// - [`BusError::CredentialsRefused`] when the server does not accept them;
+    /// - [`BusError::CredentialsRequired`] when the server requires credentials and none were
+    ///   given;
+    /// - [`BusError::Connect`] for any other failure (unreachable server, TLS).
+    pub async fn connect_with(connect: &NatsConnect) -> Result<Self, BusError> {
+        let denials = connect::denials_channel();
+        let client = connect
+            .options(denials.clone())
+            .await?
+            .connect(connect.url())
+            .await
+            .map_err(|source| connect.connect_error(source))?;
+        let jetstream = jetstream::new(client.clone());
+        Ok(Self { client, jetstream, denials })
+    }
+
+    /// Wraps an existing client. Permission refusals on it are not reported (the event callback
+    /// is set when connecting), so a refused operation fails only when it times out.
     pub fn from_client(client: async_nats::Client) -> Self {
         let jetstream = jetstream::new(client.clone());
-        Self { client, jetstream }
+        Self { client, jetstream, denials: connect::denials_channel() }
     }
 
     /// The core NATS client.
@@ -108,11 +120,54 @@ impl Bus {
         &self.jetstream
     }
 
+    /// A receiver of the permission refusals the server reports on this connection from now on.
+    ///
+    /// The server drops a refused message and reports it as an error line, so this is the only
+    /// way to learn that a publish or subscription was refused.
+    pub fn permission_denials(&self) -> broadcast::Receiver<PermissionDenied> {
+        self.denials.subscribe()
+    }
+
+    /// Runs `work`, unless the server first refuses a publish to one of `subjects`: then
+    /// returns `denied(refusal)` at once instead of letting the request time out.
+    async fn unless_denied<T>(
+        &self,
+        subjects: &[&str],
+        denied: impl FnOnce(PermissionDenied) -> BusError,
+        work: impl Future<Output = Result<T, BusError>>,
+    ) -> Result<T, BusError> {
+        // Subscribed before `work` is first polled, so no refusal of its requests is missed.
+        let mut denials = self.denials.subscribe();
+        let refusal = async {
+            loop {
+                match denials.recv().await {
+                    Ok(d) if d.kind == DenialKind::Publish && subjects.contains(&&*d.subject) => {
+                        return d;
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    // The sender lives as long as `self`; without it no refusal can come.
+                    Err(RecvError::Closed) => std::future::pending::<()>().await,
+                }
+            }
+        };
+        tokio::select! {
+            result = work => result,
+            refusal = refusal => Err(denied(refusal)),
+        }
+    }
+
     /// Creates `NSED_TASKS` and `NSED_RESULTS` if missing, or checks the existing ones.
+    ///
+    /// Only a user allowed to create streams (the operator, see [`auth`]) can create them;
+    /// everyone else may only check them.
     ///
     /// # Errors
     ///
-    /// [`BusError`] if JetStream is unavailable or a stream captures the wrong subjects.
+    /// - [`BusError::StreamCreateDenied`] when a stream is missing and this user may not create
+    ///   it;
+    /// - [`BusError::PermissionDenied`] when this user may not even look the streams up;
+    /// - [`BusError::StreamMismatch`] when a stream captures the wrong subjects;
+    /// - [`BusError::JetStream`] when JetStream is unavailable.
     pub async fn ensure_streams(&self) -> Result<(Stream, Stream), BusError> {
         let tasks = self.ensure_stream(TASKS_STREAM, TASKS_WILDCARD).await?;
         let results = self.ensure_stream(RESULTS_STREAM, RESULTS_WILDCARD).await?;
@@ -132,19 +187,39 @@ impl Bus {
             max_message_size: i32::try_from(MAX_MESSAGE_BYTES).unwrap_or(i32::MAX),
             ..Default::default()
         };
-        let mut stream = self
-            .jetstream
-            .get_or_create_stream(config)
-            .await
-            .map_err(|e| BusError::js(format!("cannot create or open stream {name}"), e))?;
-        let info = stream
-            .info()
-            .await
-            .map_err(|e| BusError::js(format!("cannot read stream {name}"), e))?;
+        let info_subject = format!("{JS_API}.STREAM.INFO.{name}");
+        let create_subject = format!("{JS_API}.STREAM.CREATE.{name}");
+        let operation = format!("cannot create or open stream {name}");
+        let info = self
+            .unless_denied(
+                &[&info_subject, &create_subject],
+                |refusal| {
+                    if refusal.subject == create_subject {
+                        BusError::StreamCreateDenied { stream: name }
+                    } else {
+                        denied(&operation, refusal)
+                    }
+                },
+                async {
+                    let mut stream = self
+                        .jetstream
+                        .get_or_create_stream(config)
+                        .await
+                        .map_err(|e| BusError::js(&operation, e))?;
+                    let info = stream
+                        .info()
+                        .await
+                        .map_err(|e| BusError::js(format!("cannot read stream {name}"), e))?
+                        .clone();
+                    Ok((stream, info))
+                },
+            )
+            .await;
+        let (stream, info) = info?;
         if !info.config.subjects.iter().any(|s| s == subject) {
             return Err(BusError::StreamMismatch {
                 stream: name,
-                found: info.config.subjects.clone(),
+                found: info.config.subjects,
                 expected: subject,
             });
         }
@@ -158,33 +233,46 @@ impl Bus {
     ///
     /// # Errors
     ///
-    /// [`BusError`] if the stream or consumer cannot be opened.
+    /// [`BusError::PermissionDenied`] when this user may not open this agent's queue (each
+    /// agent's credentials open only its own); [`BusError::JetStream`] if the stream or consumer
+    /// cannot be opened.
     pub async fn task_consumer(
         &self,
         agent: Address,
         ack_wait: Duration,
         max_deliver: i64,
     ) -> Result<PullConsumer, BusError> {
-        let stream = self
-            .jetstream
-            .get_stream(TASKS_STREAM)
-            .await
-            .map_err(|e| BusError::js(format!("cannot open stream {TASKS_STREAM}"), e))?;
         let name = consumer_name(agent);
-        stream
-            .get_or_create_consumer(
-                &name,
-                pull::Config {
-                    durable_name: Some(name.clone()),
-                    filter_subject: task_subject(agent),
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait,
-                    max_deliver,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| BusError::js(format!("cannot open consumer {name}"), e))
+        let filter = task_subject(agent);
+        let operation = format!("cannot open consumer {name}");
+        let subjects = [
+            format!("{JS_API}.STREAM.INFO.{TASKS_STREAM}"),
+            format!("{JS_API}.CONSUMER.INFO.{TASKS_STREAM}.{name}"),
+            format!("{JS_API}.CONSUMER.CREATE.{TASKS_STREAM}.{name}.{filter}"),
+        ];
+        let subjects = subjects.each_ref().map(String::as_str);
+        self.unless_denied(&subjects, |refusal| denied(&operation, refusal), async {
+            let stream = self
+                .jetstream
+                .get_stream(TASKS_STREAM)
+                .await
+                .map_err(|e| BusError::js(format!("cannot open stream {TASKS_STREAM}"), e))?;
+            stream
+                .get_or_create_consumer(
+                    &name,
+                    pull::Config {
+                        durable_name: Some(name.clone()),
+                        filter_subject: filter.clone(),
+                        ack_policy: AckPolicy::Explicit,
+                        ack_wait,
+                        max_deliver,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| BusError::js(&operation, e))
+        })
+        .await
     }
 
     /// Publishes `payload` to a JetStream subject with a deduplicating message id and waits for
@@ -192,24 +280,29 @@ impl Bus {
     ///
     /// # Errors
     ///
-    /// [`BusError`] if the publish or its acknowledgement fails.
+    /// [`BusError::PermissionDenied`] when this user may not publish to `subject`;
+    /// [`BusError::JetStream`] if the publish or its acknowledgement fails.
     pub async fn publish_dedup(
         &self,
         subject: String,
         message_id: &str,
         payload: Vec<u8>,
     ) -> Result<bool, BusError> {
-        let ack = self
-            .jetstream
-            .send_publish(
-                subject.clone(),
-                PublishMessage::build().payload(Bytes::from(payload)).message_id(message_id),
-            )
-            .await
-            .map_err(|e| BusError::js(format!("cannot publish to {subject}"), e))?
-            .await
-            .map_err(|e| BusError::js(format!("no stream acknowledgement for {subject}"), e))?;
-        Ok(ack.duplicate)
+        let operation = format!("cannot publish to {subject}");
+        self.unless_denied(&[&subject], |refusal| denied(&operation, refusal), async {
+            let ack = self
+                .jetstream
+                .send_publish(
+                    subject.clone(),
+                    PublishMessage::build().payload(Bytes::from(payload)).message_id(message_id),
+                )
+                .await
+                .map_err(|e| BusError::js(&operation, e))?
+                .await
+                .map_err(|e| BusError::js(format!("no stream acknowledgement for {subject}"), e))?;
+            Ok(ack.duplicate)
+        })
+        .await
     }
 
     /// Publishes a task to its agent's queue (message id `<job>-<round>-<phase>-<agent>`).
@@ -248,6 +341,15 @@ impl Bus {
     /// [`BusError`] if draining fails.
     pub async fn drain(&self) -> Result<(), BusError> {
         self.client.drain().await.map_err(|e| BusError::js("cannot drain the NATS connection", e))
+    }
+}
+
+/// The error for an operation the server refused.
+fn denied(operation: &str, refusal: PermissionDenied) -> BusError {
+    BusError::PermissionDenied {
+        operation: operation.to_owned(),
+        kind: refusal.kind,
+        subject: refusal.subject,
     }
 }
 

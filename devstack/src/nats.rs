@@ -1,4 +1,5 @@
-//! A local nats-server, with JetStream by default.
+//! A local nats-server, with JetStream by default, optionally from a configuration file (e.g.
+//! one with authorization, see `nsed_bus::auth`).
 
 use std::{
     ffi::OsString,
@@ -26,6 +27,10 @@ const NAME: &str = "nats-server";
 /// another process between choosing and binding it.
 const SPAWN_ATTEMPTS: usize = 3;
 
+/// What nats-server logs once a reloaded configuration is in force, and when it rejects one.
+const RELOADED: &str = "Reloaded server configuration";
+const RELOAD_FAILED: &str = "Failed to reload server configuration";
+
 /// How long a single readiness probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -43,8 +48,17 @@ pub struct NatsConfig {
     /// Whether to enable JetStream (`-js`).
     pub jetstream: bool,
     /// Where JetStream keeps its data (`-sd`); `None` uses a temporary directory owned by the
-    /// instance and deleted with it. A directory given here is kept.
+    /// instance and deleted with it, or, with a [`config_file`](Self::config_file), the
+    /// directory that file names. A directory given here is kept.
     pub store_dir: Option<PathBuf>,
+    /// A configuration file passed as `-c <file>` (authorization, TLS, ...). The flags this
+    /// crate passes (`-a 127.0.0.1`, `-p`) override its `listen`.
+    ///
+    /// With a file, leave [`store_dir`](Self::store_dir) unset and name the store directory in
+    /// the file (`jetstream { store_dir: ... }`): nats-server 2.9 refuses a store directory
+    /// given both ways, and cannot [reload](NatsInstance::reload) a configuration while one
+    /// came from `-sd`.
+    pub config_file: Option<PathBuf>,
     /// Further arguments passed to nats-server verbatim, after the ones above.
     pub extra_args: Vec<OsString>,
     /// How long to wait for the server to greet a client.
@@ -58,6 +72,7 @@ impl Default for NatsConfig {
             port: None,
             jetstream: true,
             store_dir: None,
+            config_file: None,
             extra_args: Vec::new(),
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
         }
@@ -86,6 +101,12 @@ impl NatsConfig {
     /// Keeps JetStream data in `dir`, which outlives the instance.
     pub fn with_store_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.store_dir = Some(dir.into());
+        self
+    }
+
+    /// Starts the server with the configuration file `file` (`-c <file>`).
+    pub fn with_config_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(file.into());
         self
     }
 
@@ -142,6 +163,9 @@ impl NatsServer {
     /// Starts nats-server on `127.0.0.1` and waits until it greets a client with an `INFO` line
     /// that reports JetStream as configured.
     ///
+    /// The server sends `INFO` before any authentication, so the probe works when the
+    /// configuration file requires credentials or TLS.
+    ///
     /// When `config.port` is `None`, a free port is picked and the spawn is retried (up to three
     /// attempts) if another process takes the port first.
     ///
@@ -155,14 +179,16 @@ impl NatsServer {
     /// - [`DevstackError::NotReady`] when it is not ready within `config.startup_timeout`.
     pub fn spawn(config: NatsConfig) -> DevstackResult<NatsInstance> {
         let binary = locate_nats_server(config.binary.as_deref())?;
-        let (store_dir, owned_store) = match &config.store_dir {
-            Some(dir) => (dir.clone(), None),
-            None => {
+        let (store_dir, owned_store) = match (&config.store_dir, &config.config_file) {
+            (Some(dir), _) => (Some(dir.clone()), None),
+            // The file names it; read it back from the server once it runs.
+            (None, Some(_)) => (None, None),
+            (None, None) => {
                 let dir = tempfile::Builder::new()
                     .prefix("nsed-devstack-nats-store-")
                     .tempdir()
                     .map_err(|source| DevstackError::TempDir { name: NAME, source })?;
-                (dir.path().to_path_buf(), Some(dir))
+                (Some(dir.path().to_path_buf()), Some(dir))
             }
         };
         let attempts = if config.port.is_some() { 1 } else { SPAWN_ATTEMPTS };
@@ -172,10 +198,14 @@ impl NatsServer {
                 Some(port) => port,
                 None => free_port()?,
             };
-            match spawn_once(&binary, &config, &store_dir, port) {
+            match spawn_once(&binary, &config, store_dir.as_deref(), port) {
                 Ok((guard, info)) => {
+                    let store_dir = store_dir
+                        .or_else(|| logged_store_dir(guard.log_path()))
+                        .unwrap_or_default();
                     return Ok(NatsInstance {
                         guard,
+                        binary,
                         port,
                         info,
                         store_dir,
@@ -195,13 +225,21 @@ impl NatsServer {
 fn spawn_once(
     binary: &Path,
     config: &NatsConfig,
-    store_dir: &Path,
+    store_dir: Option<&Path>,
     port: u16,
 ) -> DevstackResult<(ProcessGuard, NatsServerInfo)> {
     let mut command = Command::new(binary);
+    // Flags given after the file override its settings, whatever their order; the file first
+    // reads naturally.
+    if let Some(file) = &config.config_file {
+        command.arg("-c").arg(file);
+    }
     command.arg("-a").arg("127.0.0.1").arg("-p").arg(port.to_string());
     if config.jetstream {
-        command.arg("-js").arg("-sd").arg(store_dir);
+        command.arg("-js");
+        if let Some(dir) = store_dir {
+            command.arg("-sd").arg(dir);
+        }
     }
     command.args(&config.extra_args);
 
@@ -215,6 +253,15 @@ fn spawn_once(
         Ok(info)
     })?;
     Ok((guard, info))
+}
+
+/// The store directory a running server logged (`Store Directory: "<dir>/jetstream"`), as the
+/// directory `-sd` would have named: without the `jetstream` the server appends.
+fn logged_store_dir(log: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text.lines().find_map(|line| line.split_once("Store Directory: \""))?.1;
+    let dir = Path::new(line.strip_suffix('"')?);
+    Some(if dir.ends_with("jetstream") { dir.parent()?.to_path_buf() } else { dir.to_path_buf() })
 }
 
 fn read_info(port: u16) -> Result<NatsServerInfo, String> {
@@ -232,6 +279,8 @@ fn read_info(port: u16) -> Result<NatsServerInfo, String> {
 pub struct NatsInstance {
     // Field order matters: the guard kills the server before the store it writes to is deleted.
     guard: ProcessGuard,
+    /// The binary, also used to send it signals.
+    binary: PathBuf,
     port: u16,
     info: NatsServerInfo,
     store_dir: PathBuf,
@@ -260,7 +309,8 @@ impl NatsInstance {
         &self.info
     }
 
-    /// The JetStream store directory (whether or not JetStream is enabled).
+    /// The JetStream store directory (whether or not JetStream is enabled); with a
+    /// configuration file, the one the server reported (empty if it reported none).
     pub fn store_dir(&self) -> &Path {
         &self.store_dir
     }
@@ -277,6 +327,59 @@ impl NatsInstance {
     /// [`DevstackError::Status`] when the operating system cannot be queried.
     pub fn try_wait(&mut self) -> DevstackResult<Option<ExitStatus>> {
         self.guard.try_wait()
+    }
+
+    /// Makes the server re-read its configuration file (`nats-server --signal reload=<pid>`)
+    /// and waits until it logs that the new configuration is in force.
+    ///
+    /// Reloading applies changed users and permissions: a removed or re-keyed user can no
+    /// longer connect, and its open connections are closed.
+    ///
+    /// # Errors
+    ///
+    /// - [`DevstackError::Spawn`] when the signal cannot be sent;
+    /// - [`DevstackError::NotReady`] when the server rejects the new configuration (the log
+    ///   tail says why) or does not confirm the reload within `timeout`.
+    pub fn reload(&mut self, timeout: Duration) -> DevstackResult<()> {
+        let log_path = self.guard.log_path().to_path_buf();
+        let log = || std::fs::read_to_string(&log_path);
+        let count =
+            |text: &str| (text.matches(RELOADED).count(), text.matches(RELOAD_FAILED).count());
+        let before = count(&log().unwrap_or_default());
+        let signal_err =
+            |source| DevstackError::Spawn { name: NAME, binary: self.binary.clone(), source };
+        let output = Command::new(&self.binary)
+            .arg("--signal")
+            .arg(format!("reload={}", self.guard.pid()))
+            .output()
+            .map_err(signal_err)?;
+        if !output.status.success() {
+            return Err(DevstackError::NotReady {
+                name: NAME,
+                timeout,
+                last_probe: format!(
+                    "sending the reload signal failed: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ),
+                log_tail: self.guard.log_tail(),
+            });
+        }
+        let outcome = self.guard.wait_ready(self.port, timeout, || {
+            let now = count(&log().map_err(|err| format!("read the log: {err}"))?);
+            if now.1 > before.1 {
+                Ok(Err("the server rejected the new configuration".to_owned()))
+            } else if now.0 > before.0 {
+                Ok(Ok(()))
+            } else {
+                Err("no reload in the log yet".to_owned())
+            }
+        })?;
+        outcome.map_err(|last_probe| DevstackError::NotReady {
+            name: NAME,
+            timeout,
+            last_probe,
+            log_tail: self.guard.log_tail(),
+        })
     }
 
     /// Kills the server, waits for it to exit, and deletes its temporary store. Dropping the
@@ -312,5 +415,27 @@ mod tests {
     #[test]
     fn non_info_line_is_rejected() {
         assert!(NatsServerInfo::parse("-ERR 'Authorization Violation'\r\n").is_err());
+    }
+
+    #[test]
+    fn a_server_requiring_auth_is_ready_and_reloads_its_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nats.conf");
+        let store = dir.path().join("store");
+        let jetstream = format!("jetstream {{ store_dir: {:?} }}\n", store.to_str().unwrap());
+        std::fs::write(&file, format!("{jetstream}authorization {{ token: \"first\" }}\n"))
+            .unwrap();
+        let mut nats = NatsServer::spawn(NatsConfig::default().with_config_file(&file)).unwrap();
+        assert!(nats.info().jetstream);
+        assert_eq!(nats.store_dir(), store, "the store directory is the file's");
+
+        std::fs::write(&file, format!("{jetstream}authorization {{ token: \"second\" }}\n"))
+            .unwrap();
+        nats.reload(Duration::from_secs(10)).unwrap();
+
+        std::fs::write(&file, "authorization {\n").unwrap();
+        let err = nats.reload(Duration::from_secs(10)).unwrap_err();
+        assert!(matches!(err, DevstackError::NotReady { .. }), "{err}");
+        assert!(nats.try_wait().unwrap().is_none(), "a rejected reload keeps the server up");
     }
 }

@@ -1,5 +1,7 @@
 //! The bus against a real nats-server with JetStream.
 
+mod auth;
+
 use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
