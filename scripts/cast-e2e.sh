@@ -63,7 +63,9 @@ register() { # agent address, sha256 (hex), name
 start_worker() { # name, then the worker's model flags
     local name=$1; shift
     # `--json` prints the agent line as one JSON document: address, model and its sha256.
+    # The worker answers only tasks signed by the keeper A1, checked against the chain.
     "$NSED" -q --json worker "$@" --nats-url "$NATS" --key-file "$TMP/keys/$name.key" \
+        --keeper "$A1" --rpc-url "$RPC" \
         --worker.heartbeat-ms 200 > "$TMP/worker-$name.json" 2> "$TMP/worker-$name.log" &
     PIDS+=($!)
     for _ in $(seq 600); do [ -s "$TMP/worker-$name.json" ] && break; sleep 0.1; done

@@ -305,21 +305,18 @@ impl Bus {
         .await
     }
 
-    /// Publishes a task to its agent's queue (message id `<job>-<round>-<phase>-<agent>`).
+    /// Publishes a keeper-signed task to its agent's queue, under the message id
+    /// [`wire::message_id`] (derived from the signature, so nobody can pre-empt it).
     ///
     /// # Errors
     ///
-    /// [`BusError`] if the publish fails; a task without a valid seat is published nowhere and
-    /// reported as a JetStream error.
-    pub async fn publish_task(&self, task: &wire::Task) -> Result<bool, BusError> {
-        let agent = task.agent().ok_or_else(|| {
-            BusError::js(
-                "cannot publish a task",
-                format!("seat {} is outside the {} seats", task.seat, task.seats.len()),
-            )
-        })?;
-        let id = wire::task_message_id(task.job_id, task.round, task.phase, agent);
-        self.publish_dedup(task_subject(agent), &id, wire::encode(task)).await
+    /// [`BusError`] if the publish fails; a task that is unreadable or has no valid seat is
+    /// published nowhere and reported as a JetStream error.
+    pub async fn publish_task(&self, signed: &wire::SignedTask) -> Result<bool, BusError> {
+        let (task, _) = signed.read().map_err(|e| BusError::js("cannot publish a task", e))?;
+        let agent = task.agent().expect("read checks the seat");
+        let id = wire::message_id(task.job_id, task.round, task.phase, agent, &signed.signature);
+        self.publish_dedup(task_subject(agent), &id, wire::encode(signed)).await
     }
 
     /// Publishes a core NATS message (heartbeats), without persistence.
@@ -356,12 +353,6 @@ fn denied(operation: &str, refusal: PermissionDenied) -> BusError {
 /// Durable consumer name of an agent's task queue (`worker-<address>`).
 pub fn consumer_name(agent: Address) -> String {
     format!("worker-{agent:x}")
-}
-
-/// The message id of a result: same scheme as tasks, so each task has at most one stored answer.
-pub fn result_message_id(task: &wire::Task, agent: Address, failed: bool) -> String {
-    let id = wire::task_message_id(task.job_id, task.round, task.phase, agent);
-    if failed { format!("{id}-failed") } else { id }
 }
 
 #[cfg(test)]

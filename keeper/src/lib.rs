@@ -40,7 +40,7 @@ use std::{
 };
 
 use alloy::{
-    primitives::{Address, U256},
+    primitives::{Address, U256, keccak256},
     providers::Provider,
     signers::local::PrivateKeySigner,
 };
@@ -88,6 +88,14 @@ pub enum KeeperError {
     /// The configuration is unusable.
     #[error("invalid keeper configuration: {0}")]
     Config(String),
+    /// A task could not be signed (a broken key; never happens with local keys).
+    #[error("job {job_id}: cannot sign a task: {source}")]
+    SignTask {
+        /// The job.
+        job_id: U256,
+        /// Why.
+        source: nsed_protocol::wire::TaskError,
+    },
     /// The `/health` and `/metrics` listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -252,7 +260,7 @@ impl Keeper {
             .rpc_url
             .parse()
             .map_err(|e| KeeperError::Config(format!("`{}` is not a URL: {e}", config.rpc_url)))?;
-        let provider = nsed_contracts::provider::wallet_provider(url, signer);
+        let provider = nsed_contracts::provider::wallet_provider(url, signer.clone());
         let chain_id = provider.get_chain_id().await.during("eth_chainId")?;
         let market = Market::new(provider, config.market);
         let store = Store::open(&config.db_path)?;
@@ -279,6 +287,7 @@ impl Keeper {
         info!(target: "keeper", %keeper, market = %config.market, chain_id, "keeper running");
 
         let ctx = Ctx {
+            signer: &signer,
             config: &config,
             market: &market,
             store: &store,
@@ -313,7 +322,11 @@ async fn listen_to_heartbeats(
             () = shutdown.cancelled() => return,
             msg = beats.next() => match msg {
                 Some(msg) => {
-                    if let Ok(beat) = wire::decode::<Heartbeat>(&msg.payload) {
+                    // Only a beat on the agent's own subject counts: with authentication on, only
+                    // the agent may publish there, so nobody can keep a dead agent seated.
+                    if let Ok(beat) = wire::decode::<Heartbeat>(&msg.payload)
+                        && msg.subject.as_str() == wire::heartbeat_subject(beat.agent)
+                    {
                         liveness.lock().expect("no panics under the lock").insert(beat.agent, Instant::now());
                     }
                 }
@@ -327,6 +340,7 @@ async fn listen_to_heartbeats(
 }
 
 struct Ctx<'a, P> {
+    signer: &'a PrivateKeySigner,
     config: &'a KeeperConfig,
     market: &'a Market<P>,
     store: &'a Store,
@@ -491,14 +505,17 @@ impl<P: Provider + Clone> Ctx<'_, P> {
             min_rounds: self.config.halting.min_rounds.min(u32::from(spec.max_rounds).max(1)),
             ..self.config.halting
         };
-        let mut d = Deliberation::new(job_id, job.seats.clone(), domain, spec.credits, halting)
-            .map_err(|e| KeeperError::Replay { job_id, reason: e.to_string() })?;
+        let input_hash = keccak256(&spec.input);
+        let mut d =
+            Deliberation::new(job_id, input_hash, job.seats.clone(), domain, spec.credits, halting)
+                .map_err(|e| KeeperError::Replay { job_id, reason: e.to_string() })?;
         rounds::replay(&mut d, self.store.events(job_id)?)?;
         let now = self.market.now().await?;
         let started = Instant::now();
         let deadline = spec.deadline;
         let seconds_left = move || deadline.saturating_sub(now + started.elapsed().as_secs());
         let driver = Driver {
+            signer: self.signer,
             bus: self.bus,
             store: self.store,
             metrics: self.metrics,

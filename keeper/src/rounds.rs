@@ -8,19 +8,25 @@
 //! duplicates and ignored.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeSet, HashMap},
     sync::atomic::Ordering,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use alloy::primitives::Address;
+use alloy::{
+    primitives::{Address, B256, keccak256},
+    signers::local::PrivateKeySigner,
+};
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use futures::StreamExt;
 use nsed_bus::Bus;
 use nsed_protocol::{
     deliberation::{Deliberation, RejectError, RoundError, Stage},
     halting::HaltReason,
-    wire::{self, Phase, RESULTS_STREAM, SignedBallot, SignedProposal, Task},
+    wire::{
+        self, Phase, RESULTS_STREAM, SignedBallot, SignedProposal, SignedTask, Task, TaskFailure,
+        failed_subject,
+    },
 };
 use tracing::{debug, info, warn};
 
@@ -51,6 +57,8 @@ pub fn replay(d: &mut Deliberation, events: Vec<LogEvent>) -> Result<(), KeeperE
 /// What drives a deliberation: the bus, the store, timing and the signing domain.
 #[derive(Debug)]
 pub(crate) struct Driver<'a> {
+    /// Signs every task, so workers answer only this keeper (and never a forged task).
+    pub(crate) signer: &'a PrivateKeySigner,
     pub(crate) bus: &'a Bus,
     pub(crate) store: &'a Store,
     pub(crate) metrics: &'a Metrics,
@@ -134,8 +142,13 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// Publishes the phase's task to every seat still missing, then accepts answers until every
-    /// seat answered (or failed) or the phase times out.
+    /// Publishes the phase's signed task to every seat still missing, then accepts answers until
+    /// every seat answered (or refused) or the phase times out.
+    ///
+    /// A refusal counts only if its agent signed it for the very task this call published to its
+    /// seat: a failure naming any other task (forged, replayed, from before a restart) is
+    /// ignored, so nobody else can make the keeper stop waiting for an agent. A seat's valid
+    /// answer is accepted whenever it arrives before the phase ends, refusal or not.
     async fn collect(
         &self,
         d: &mut Deliberation,
@@ -145,15 +158,16 @@ impl Driver<'_> {
         let job_id = d.job_id();
         let round = d.round();
         let seats = d.seats().to_vec();
-        let input = serde_json::from_slice(&spec.input).unwrap_or_else(|_| {
-            serde_json::Value::String(String::from_utf8_lossy(&spec.input).into_owned())
-        });
+        let input = alloy::primitives::Bytes::copy_from_slice(&spec.input);
+        let input_hash = keccak256(&spec.input);
+        let domain = d.domain().clone();
         let proposals = match d.stage() {
             Stage::Evaluating(set) => set.contents.clone(),
             _ => Vec::new(),
         };
         let previous = d.previous_view();
         let deadline_ms = now_ms() + self.phase_timeout.as_millis() as u64;
+        let mut published: HashMap<Address, B256> = HashMap::new();
         for seat in d.missing() {
             let task = Task {
                 version: wire::WIRE_VERSION,
@@ -168,10 +182,15 @@ impl Driver<'_> {
                 market: self.market,
                 kind: spec.kind.clone(),
                 input: input.clone(),
+                input_hash,
                 proposals: proposals.clone(),
                 previous: previous.clone(),
             };
-            self.bus.publish_task(&task).await?;
+            let sign_error = |source| KeeperError::SignTask { job_id, source };
+            let signed = SignedTask::sign(self.signer, &task).map_err(sign_error)?;
+            let (_, hash) = signed.read().map_err(sign_error)?;
+            published.insert(seats[seat], hash);
+            self.bus.publish_task(&signed).await?;
             self.metrics.tasks_published.fetch_add(1, Ordering::Relaxed);
         }
 
@@ -213,9 +232,21 @@ impl Driver<'_> {
             let Some(Ok(message)) = next else { continue };
             let subject = message.subject.as_str();
             if subject.ends_with(".failed") {
-                if let Ok(failure) = wire::decode::<wire::TaskFailure>(&message.payload) {
-                    warn!(target: "keeper::rounds", %job_id, round, %phase, agent = %failure.agent, reason = %failure.reason, "agent failed the task");
-                    failed.insert(failure.agent);
+                match wire::decode::<TaskFailure>(&message.payload) {
+                    Ok(failure)
+                        if published.get(&failure.agent) == Some(&failure.task_hash)
+                            && subject == failed_subject(job_id, round, phase, failure.agent)
+                            && failure.verify(&domain).is_ok() =>
+                    {
+                        warn!(target: "keeper::rounds", %job_id, round, %phase, agent = %failure.agent, reason = %failure.reason, "agent refused the task");
+                        failed.insert(failure.agent);
+                    }
+                    Ok(failure) => {
+                        debug!(target: "keeper::rounds", %job_id, round, %phase, agent = %failure.agent, reason = %failure.reason, "ignoring a failure that is not the agent's signed refusal of this keeper's task");
+                    }
+                    Err(e) => {
+                        debug!(target: "keeper::rounds", %job_id, error = %e, "undecodable failure");
+                    }
                 }
                 continue;
             }

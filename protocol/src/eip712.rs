@@ -1,18 +1,30 @@
-//! EIP-712 typed data every agent signs, exactly as the deliberation market verifies it.
+//! EIP-712 typed data of the deliberation market: what agents sign (and the market verifies on
+//! chain), and what keepers and agents sign for each other on the bus (verified off chain only).
 //!
 //! Domain: name `NSED DeliberationMarket`, version `1`, the chain id and the market's address, so
 //! a signature is bound to one market on one chain. Types:
 //!
 //! ```solidity
-//! struct Proposal { uint256 jobId; uint32 round; bytes32 contentHash; }
-//! struct Ballot   { uint256 jobId; uint32 round; bytes32 proposalsDigest; int256[] votes; }
+//! struct Proposal { uint256 jobId; uint32 round; bytes32 inputHash; bytes32 previousRoundDigest; bytes32 contentHash; }
+//! struct Ballot   { uint256 jobId; uint32 round; bytes32 inputHash; bytes32 previousRoundDigest; bytes32 proposalsDigest; int256[] votes; }
+//! // Off chain only:
+//! struct Task     { uint256 jobId; uint32 round; uint8 phase; address agent; bytes32 inputHash; uint64 deadlineMs; bytes32 bodyHash; }
+//! struct Failure  { uint256 jobId; uint32 round; uint8 phase; bytes32 taskHash; bytes32 reasonHash; }
 //! ```
 //!
+//! - `inputHash = keccak256(input)`, the hash the market stores for the job: an answer is bound
+//!   to the question that was asked on chain, not to whatever a task claimed it was.
+//! - `previousRoundDigest` commits to everything the agent was shown of earlier rounds: zero in
+//!   round 1, then the [`round_digest`] chain over every closed round. A proposal made for
+//!   another history cannot be settled.
 //! - `contentHash = keccak256(bytes(content))`.
 //! - `proposalsDigest = keccak256(abi.encode(address[] seats, bytes32[] contentHashes))` over the
 //!   round's seats in order, with `bytes32(0)` for a seat that did not propose: a ballot commits
 //!   to the exact proposals it judged, so it cannot be replayed onto another set.
-//! - The signer is recovered from the 65-byte signature and must be the agent itself.
+//! - A task's `bodyHash` is `keccak256` of the task's exact JSON bytes; `phase` is 0 (propose)
+//!   or 1 (evaluate); `taskHash` is the EIP-712 hash of the keeper's task a failure answers.
+//! - The signer is recovered from the 65-byte signature and must be the agent (or, for tasks,
+//!   the keeper) itself.
 
 use alloy_primitives::{Address, B256, I256, Signature, U256, keccak256};
 use alloy_signer::SignerSync;
@@ -22,11 +34,14 @@ use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain};
 /// The Solidity structs, generated with `sol!`.
 pub mod typed {
     alloy_sol_types::sol! {
-        /// An agent's proposal: its content for one round of one job.
+        /// An agent's proposal: its content for one round of one job, bound to the job's input
+        /// and to the rounds it was shown.
         #[derive(Debug, PartialEq, Eq)]
         struct Proposal {
             uint256 jobId;
             uint32 round;
+            bytes32 inputHash;
+            bytes32 previousRoundDigest;
             bytes32 contentHash;
         }
 
@@ -35,10 +50,48 @@ pub mod typed {
         struct Ballot {
             uint256 jobId;
             uint32 round;
+            bytes32 inputHash;
+            bytes32 previousRoundDigest;
             bytes32 proposalsDigest;
             int256[] votes;
         }
+
+        /// A keeper's task for one seat of one phase of one round (verified by workers).
+        #[derive(Debug, PartialEq, Eq)]
+        struct Task {
+            uint256 jobId;
+            uint32 round;
+            uint8 phase;
+            address agent;
+            bytes32 inputHash;
+            uint64 deadlineMs;
+            bytes32 bodyHash;
+        }
+
+        /// An agent's refusal of one keeper task (verified by keepers).
+        #[derive(Debug, PartialEq, Eq)]
+        struct Failure {
+            uint256 jobId;
+            uint32 round;
+            uint8 phase;
+            bytes32 taskHash;
+            bytes32 reasonHash;
+        }
     }
+}
+
+/// What every answer of one round is bound to: the job, the round, the job's input and the
+/// history the agent was shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RoundContext {
+    /// The on-chain job id.
+    pub job_id: U256,
+    /// Round number, from 1.
+    pub round: u32,
+    /// `keccak256(input)` as the market stores it.
+    pub input_hash: B256,
+    /// Zero in round 1, then the [`round_digest`] of the previous round.
+    pub previous_round_digest: B256,
 }
 
 /// EIP-712 domain name of the deliberation market.
@@ -112,37 +165,79 @@ pub fn proposals_digest(seats: &[Address], contents: &[Option<&str>]) -> B256 {
     keccak256((seats.to_vec(), hashes).abi_encode_params())
 }
 
+/// `keccak256(abi.encodePacked(int256[] votes))`: how a ballot's votes enter its hash.
+///
+/// ```
+/// let h = nsed_protocol::eip712::votes_hash(&[0, -2]);
+/// assert_ne!(h, nsed_protocol::eip712::votes_hash(&[0, 2]));
+/// ```
+pub fn votes_hash(votes: &[i64]) -> B256 {
+    let mut packed = Vec::with_capacity(32 * votes.len());
+    for &v in votes {
+        packed.extend_from_slice(
+            &I256::try_from(v).expect("every i64 fits in int256").to_be_bytes::<32>(),
+        );
+    }
+    keccak256(packed)
+}
+
+/// The digest of a closed round, chained over the rounds before it:
+/// `keccak256(abi.encode(previousRoundDigest, proposalsDigest, bytes32[] votesHashes))` with
+/// [`votes_hash`] per seat and `bytes32(0)` for a seat without a ballot. The next round's
+/// answers sign it as their `previousRoundDigest`.
+///
+/// ```
+/// use alloy_primitives::B256;
+/// use nsed_protocol::eip712::round_digest;
+/// let d = B256::repeat_byte(1);
+/// assert_ne!(round_digest(B256::ZERO, d, &[Some(&[0, 1][..]), None]), round_digest(B256::ZERO, d, &[None, Some(&[1, 0][..])]));
+/// ```
+pub fn round_digest(previous: B256, proposals_digest: B256, ballots: &[Option<&[i64]>]) -> B256 {
+    let hashes: Vec<B256> = ballots.iter().map(|b| b.map(votes_hash).unwrap_or_default()).collect();
+    keccak256((previous, proposals_digest, hashes).abi_encode_params())
+}
+
 /// The EIP-712 signing hash of a proposal.
 ///
 /// ```
 /// use alloy_primitives::{Address, U256};
-/// use nsed_protocol::eip712::{domain, proposal_hash};
+/// use nsed_protocol::eip712::{RoundContext, domain, proposal_hash};
 /// let d = domain(1, Address::ZERO);
-/// assert_ne!(proposal_hash(&d, U256::from(1), 1, "7"), proposal_hash(&d, U256::from(1), 2, "7"));
+/// let r1 = RoundContext { job_id: U256::from(1), round: 1, ..Default::default() };
+/// let r2 = RoundContext { round: 2, ..r1 };
+/// assert_ne!(proposal_hash(&d, &r1, "7"), proposal_hash(&d, &r2, "7"));
 /// ```
-pub fn proposal_hash(domain: &Eip712Domain, job_id: U256, round: u32, content: &str) -> B256 {
-    typed::Proposal { jobId: job_id, round, contentHash: content_hash(content) }
-        .eip712_signing_hash(domain)
+pub fn proposal_hash(domain: &Eip712Domain, ctx: &RoundContext, content: &str) -> B256 {
+    typed::Proposal {
+        jobId: ctx.job_id,
+        round: ctx.round,
+        inputHash: ctx.input_hash,
+        previousRoundDigest: ctx.previous_round_digest,
+        contentHash: content_hash(content),
+    }
+    .eip712_signing_hash(domain)
 }
 
 /// The EIP-712 signing hash of a ballot.
 ///
 /// ```
 /// use alloy_primitives::{Address, B256, U256};
-/// use nsed_protocol::eip712::{ballot_hash, domain};
+/// use nsed_protocol::eip712::{RoundContext, ballot_hash, domain};
 /// let d = domain(1, Address::ZERO);
-/// assert_ne!(ballot_hash(&d, U256::from(1), 1, B256::ZERO, &[0, 1]), ballot_hash(&d, U256::from(1), 1, B256::ZERO, &[0, 2]));
+/// let r = RoundContext { job_id: U256::from(1), round: 1, ..Default::default() };
+/// assert_ne!(ballot_hash(&d, &r, B256::ZERO, &[0, 1]), ballot_hash(&d, &r, B256::ZERO, &[0, 2]));
 /// ```
 pub fn ballot_hash(
     domain: &Eip712Domain,
-    job_id: U256,
-    round: u32,
+    ctx: &RoundContext,
     proposals_digest: B256,
     votes: &[i64],
 ) -> B256 {
     typed::Ballot {
-        jobId: job_id,
-        round,
+        jobId: ctx.job_id,
+        round: ctx.round,
+        inputHash: ctx.input_hash,
+        previousRoundDigest: ctx.previous_round_digest,
         proposalsDigest: proposals_digest,
         votes: votes
             .iter()
@@ -202,11 +297,15 @@ mod tests {
     fn the_type_strings_match_the_solidity_structs() {
         assert_eq!(
             typed::Proposal::eip712_encode_type(),
-            "Proposal(uint256 jobId,uint32 round,bytes32 contentHash)"
+            "Proposal(uint256 jobId,uint32 round,bytes32 inputHash,bytes32 previousRoundDigest,bytes32 contentHash)"
         );
         assert_eq!(
             typed::Ballot::eip712_encode_type(),
-            "Ballot(uint256 jobId,uint32 round,bytes32 proposalsDigest,int256[] votes)"
+            "Ballot(uint256 jobId,uint32 round,bytes32 inputHash,bytes32 previousRoundDigest,bytes32 proposalsDigest,int256[] votes)"
+        );
+        assert_eq!(
+            typed::Task::eip712_encode_type(),
+            "Task(uint256 jobId,uint32 round,uint8 phase,address agent,bytes32 inputHash,uint64 deadlineMs,bytes32 bodyHash)"
         );
     }
 
@@ -214,20 +313,37 @@ mod tests {
     fn a_signature_is_bound_to_chain_and_market() {
         let key = PrivateKeySigner::random();
         let market = Address::repeat_byte(7);
-        let hash = proposal_hash(&domain(1, market), U256::from(5), 1, "3");
+        let ctx = RoundContext { job_id: U256::from(5), round: 1, ..Default::default() };
+        let hash = proposal_hash(&domain(1, market), &ctx, "3");
         let sig = sign(&key, hash).unwrap();
         assert!(verify(hash, &sig, key.address()).is_ok());
         for other in [
-            proposal_hash(&domain(2, market), U256::from(5), 1, "3"),
-            proposal_hash(&domain(1, Address::repeat_byte(8)), U256::from(5), 1, "3"),
-            proposal_hash(&domain(1, market), U256::from(6), 1, "3"),
-            proposal_hash(&domain(1, market), U256::from(5), 1, "4"),
+            proposal_hash(&domain(2, market), &ctx, "3"),
+            proposal_hash(&domain(1, Address::repeat_byte(8)), &ctx, "3"),
+            proposal_hash(&domain(1, market), &RoundContext { job_id: U256::from(6), ..ctx }, "3"),
+            proposal_hash(&domain(1, market), &ctx, "4"),
+            proposal_hash(
+                &domain(1, market),
+                &RoundContext { input_hash: B256::repeat_byte(1), ..ctx },
+                "3",
+            ),
+            proposal_hash(
+                &domain(1, market),
+                &RoundContext { previous_round_digest: B256::repeat_byte(1), ..ctx },
+                "3",
+            ),
         ] {
             assert!(matches!(
                 verify(other, &sig, key.address()),
                 Err(SignatureError::WrongSigner { .. })
             ));
         }
+    }
+
+    #[test]
+    fn votes_hash_is_abi_encode_packed_of_int256s() {
+        let packed = [I256::try_from(-1).unwrap(), I256::try_from(3).unwrap()].abi_encode_packed();
+        assert_eq!(votes_hash(&[-1, 3]), keccak256(packed));
     }
 
     #[test]

@@ -8,10 +8,11 @@ use alloy_primitives::{Address, U256};
 use futures::StreamExt;
 use nsed_bus::Bus;
 use nsed_devstack::{NatsConfig, NatsServer};
-use nsed_protocol::wire::{self, Phase, TASK_KIND_TENSOR_F32, Task};
+use nsed_protocol::wire::{self, Phase, SignedTask, TASK_KIND_TENSOR_F32, Task};
 
-fn task(seat: usize, round: u32) -> Task {
-    Task {
+fn task(seat: usize, round: u32) -> SignedTask {
+    let input = br#"{"shape": [1], "values": [0.0]}"#;
+    let task = Task {
         version: wire::WIRE_VERSION,
         job_id: U256::from(1),
         round,
@@ -23,10 +24,22 @@ fn task(seat: usize, round: u32) -> Task {
         chain_id: 31337,
         market: Address::repeat_byte(9),
         kind: TASK_KIND_TENSOR_F32.into(),
-        input: serde_json::json!({"shape": [1], "values": [0.0]}),
+        input: input.into(),
+        input_hash: alloy_primitives::keccak256(input),
         proposals: Vec::new(),
         previous: None,
+    };
+    let keeper = alloy_signer_local::PrivateKeySigner::from_bytes(&[7; 32].into()).unwrap();
+    if seat >= task.seats.len() {
+        // Unsignable: the bus must still refuse to publish it.
+        return SignedTask {
+            version: wire::WIRE_VERSION,
+            keeper: keeper.address(),
+            task: serde_json::value::to_raw_value(&task).unwrap(),
+            signature: alloy_primitives::Signature::test_signature(),
+        };
     }
+    SignedTask::sign(&keeper, &task).unwrap()
 }
 
 #[tokio::test]
@@ -67,7 +80,7 @@ async fn each_agent_consumes_only_its_own_tasks() {
             .expect("a task arrives")
             .unwrap()
             .unwrap();
-        let t: Task = wire::decode(&message.payload).unwrap();
+        let t = wire::decode::<SignedTask>(&message.payload).unwrap().open().unwrap().task;
         assert_eq!((t.seat, t.round), (1, expected_round));
         message.ack().await.unwrap();
     }

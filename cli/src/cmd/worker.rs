@@ -16,7 +16,7 @@ use nsed_inference_worker::{
 use tracing::{info, warn};
 
 use crate::{
-    opts::{MODELS_DIR, NatsOpts},
+    opts::{MODELS_DIR, NatsOpts, RpcOpts},
     output::{self, out},
     signal,
 };
@@ -64,6 +64,14 @@ pub struct WorkerArgs {
     /// The NATS server the keeper sends tasks through.
     #[command(flatten)]
     pub nats: NatsOpts,
+    /// A keeper whose signed tasks this worker answers (repeat for several). Without any, the
+    /// worker needs `--rpc-url` and answers the keeper that claimed each job on chain.
+    #[arg(long = "keeper", value_name = "ADDRESS", env = "NSED_KEEPERS", value_delimiter = ',')]
+    pub keepers: Vec<Address>,
+    /// The chain the market is on: every task is checked against it (the signer claimed the job;
+    /// the input hash is the job's).
+    #[command(flatten)]
+    pub rpc: RpcOpts,
     /// Worker tuning.
     #[command(flatten)]
     pub opts: WorkerOpts,
@@ -158,7 +166,14 @@ impl WorkerArgs {
 
         let runtime = OnnxRuntime::load(None).wrap_err("cannot load ONNX Runtime")?;
         let target = if self.cuda { ExecutionTarget::Cuda } else { ExecutionTarget::Cpu };
-        let config = self.opts.config(self.nats.url_or_default());
+        let config = WorkerConfig {
+            keepers: self.keepers.clone(),
+            rpc_url: self.rpc.url_with_env(),
+            ..self.opts.config(self.nats.url_or_default())
+        };
+        // Before loading a model (seconds for a language model): a worker that would trust no
+        // keeper, or anyone, is a configuration error.
+        config.validate()?;
         let worker = if let Some(name) = &self.model {
             let manifest = Manifest::load(&self.models_dir).wrap_err_with(|| {
                 format!("cannot read the models in {}", self.models_dir.display())

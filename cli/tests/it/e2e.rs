@@ -50,16 +50,19 @@ struct Stack {
     requester: Requester<DynProvider>,
     keeper_key: PrivateKeySigner,
     workers: Vec<(CancellationToken, JoinHandle<Result<(), WorkerError>>)>,
+    /// The workers' agents, in start order.
+    agents: Vec<Address>,
     db: tempfile::TempDir,
 }
 
 impl Stack {
     async fn start() -> Self {
-        Self::start_with(MODELS.len()).await
+        Self::start_with(MODELS.len(), Duration::ZERO).await
     }
 
-    /// A stack with the first `workers` of the demo agents registered and running.
-    async fn start_with(workers: usize) -> Self {
+    /// A stack with the first `workers` of the demo agents registered and running, the first of
+    /// them taking `first_latency` extra for every task.
+    async fn start_with(workers: usize, first_latency: Duration) -> Self {
         let anvil = Anvil::spawn(AnvilConfig::default()).unwrap();
         let nats = NatsServer::spawn(NatsConfig::default()).unwrap();
         let key = |i: usize| anvil.accounts()[i].private_key().parse::<PrivateKeySigner>().unwrap();
@@ -85,6 +88,7 @@ impl Stack {
             requester,
             keeper_key,
             workers: Vec::new(),
+            agents: Vec::new(),
             db: tempfile::tempdir().unwrap(),
         };
         let manifest = Manifest::load(models_dir()).unwrap();
@@ -107,9 +111,17 @@ impl Stack {
                 .unwrap();
             let config = WorkerConfig {
                 nats_url: stack.nats.url(),
+                keepers: vec![stack.keeper_key.address()],
+                rpc_url: Some(stack.anvil.endpoint()),
                 heartbeat_interval: Duration::from_millis(200),
+                simulated_latency: if stack.agents.is_empty() {
+                    first_latency
+                } else {
+                    Duration::ZERO
+                },
                 ..WorkerConfig::default()
             };
+            stack.agents.push(key.address());
             let token = CancellationToken::new();
             let handle = tokio::spawn(Worker::new(config, key, classifier).run(token.clone()));
             stack.workers.push((token, handle));
@@ -186,6 +198,7 @@ impl Stack {
         let domain = eip712::domain(self.anvil.chain_id(), self.market);
         let mut d = Deliberation::new(
             job_id,
+            alloy::primitives::keccak256(&job.spec.input),
             job.seats,
             domain,
             job.spec.credits,
@@ -303,4 +316,96 @@ async fn step<T>(what: &str, fut: impl std::future::IntoFuture<Output = T>) -> T
     tokio::time::timeout(Duration::from_secs(30), fut.into_future())
         .await
         .unwrap_or_else(|_| panic!("{what} did not finish within 30 s"))
+}
+
+/// What an outsider with plain access to the bus tries before a job exists (job ids are
+/// sequential): forged failures for an honest but slow agent, junk under the message ids the
+/// old scheme made predictable, and a task of its own choosing. The job still settles with every
+/// agent seated and answering, each answer signed over the job's real input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outsiders_on_the_bus_cannot_steer_a_job() {
+    use nsed_protocol::wire::{self, Phase, SignedTask, Task, TaskFailure};
+
+    let stack = Stack::start_with(MODELS.len(), Duration::from_millis(1500)).await;
+    let (slow, other) = (stack.agents[0], stack.agents[1]);
+    let next_job =
+        nsed_contracts::deliberation_market::DeliberationMarket::new(stack.market, &stack.deployer)
+            .jobCount()
+            .call()
+            .await
+            .unwrap()
+            + U256::from(1);
+    let attacker = PrivateKeySigner::random();
+    let bus = nsed_bus::Bus::connect(&stack.nats.url()).await.unwrap();
+    bus.ensure_streams().await.unwrap();
+    let domain = eip712::domain(stack.anvil.chain_id(), stack.market);
+    for round in 1..=3 {
+        for phase in [Phase::Propose, Phase::Evaluate] {
+            // A failure "from" the slow agent, signed by the attacker; and one not signed at all.
+            let mut forged = TaskFailure::sign(
+                &attacker,
+                &domain,
+                next_job,
+                round,
+                phase,
+                B256::ZERO,
+                "forged".into(),
+            )
+            .unwrap();
+            forged.agent = slow;
+            let mut unsigned = forged.clone();
+            unsigned.signature = alloy::primitives::Signature::test_signature();
+            for failure in [forged, unsigned] {
+                let id = wire::message_id(next_job, round, phase, slow, &failure.signature);
+                let subject = wire::failed_subject(next_job, round, phase, slow);
+                bus.publish_dedup(subject, &id, wire::encode(&failure)).await.unwrap();
+            }
+            // Junk under the ids an agent and the keeper used to publish with.
+            let old_id = format!("{next_job}-{round}-{phase}-{slow:#x}");
+            let result = wire::result_subject(next_job, round, phase, slow);
+            bus.publish_dedup(result, &old_id, b"junk".to_vec()).await.unwrap();
+            bus.publish_dedup(wire::task_subject(slow), &old_id, b"junk".to_vec()).await.unwrap();
+        }
+    }
+    // A task of the attacker's choosing for the next job, signed by the attacker.
+    let mut seats = stack.agents.clone();
+    seats.sort();
+    let input = br#"{"shape": [64], "values": []}"#;
+    let injected = Task {
+        version: wire::WIRE_VERSION,
+        job_id: next_job,
+        round: 1,
+        phase: Phase::Propose,
+        seat: seats.iter().position(|s| *s == other).unwrap(),
+        seats,
+        credits: 100,
+        deadline_ms: u64::MAX,
+        chain_id: stack.anvil.chain_id(),
+        market: stack.market,
+        kind: "tensor-f32".into(),
+        input: input.into(),
+        input_hash: alloy::primitives::keccak256(input),
+        proposals: Vec::new(),
+        previous: None,
+    };
+    bus.publish_task(&SignedTask::sign(&attacker, &injected).unwrap()).await.unwrap();
+
+    let (keeper, handle) = stack.keeper(Duration::from_secs(20));
+    let job_id = stack.request(4, 3600).await;
+    assert_eq!(job_id, next_job);
+    let settled = stack.wait_settled(job_id).await;
+    assert_eq!(Some(settled.content), stack.offchain_answer(job_id));
+    let d = stack.offchain(job_id);
+    let first = &d.rounds()[0];
+    assert!(first.proposals.iter().all(Option::is_some), "every agent proposed, the slow one too");
+    assert!(first.ballots.iter().all(Option::is_some), "every agent voted");
+    let store = Store::open(&stack.db.path().join("keeper.sqlite")).unwrap();
+    let job = store.job(job_id).unwrap().unwrap();
+    assert!(job.seats.contains(&slow));
+    let asked = alloy::primitives::keccak256(&job.spec.input);
+    for p in d.rounds().iter().flat_map(|r| r.proposals.iter().flatten()) {
+        assert_eq!(p.input_hash, asked, "answers are bound to the job's own input");
+    }
+    keeper.cancel();
+    handle.await.unwrap().unwrap();
 }

@@ -13,10 +13,12 @@ use futures::StreamExt;
 use nsed_bus::Bus;
 use nsed_devstack::{NatsConfig, NatsServer};
 use nsed_protocol::wire::{
-    self, Heartbeat, Phase, RESULTS_STREAM, SignedProposal, TASK_KIND_TENSOR_F32, Task,
+    self, Heartbeat, Phase, RESULTS_STREAM, SignedProposal, SignedTask, TASK_KIND_TENSOR_F32, Task,
 };
 
 const KEY: &str = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
+/// The keeper whose tasks the workers accept.
+const KEEPER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A worker process that is killed (SIGKILL) if the test ends early.
@@ -46,7 +48,9 @@ fn spawn_worker_with_log(nats_url: &str, extra: &[&str], log: Stdio) -> WorkerPr
             nats_url,
             "--worker.heartbeat-ms",
             "100",
+            "--keeper",
         ])
+        .arg(keeper().address().to_string())
         .arg("--models-dir")
         .arg(models)
         .args(extra)
@@ -66,8 +70,16 @@ fn agent_line(worker: &mut WorkerProcess) -> serde_json::Value {
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
 
-fn task(agent: Address) -> Task {
-    Task {
+fn keeper() -> PrivateKeySigner {
+    KEEPER_KEY.parse().unwrap()
+}
+
+/// A keeper-signed round-1 task for `agent`.
+fn task(agent: Address) -> SignedTask {
+    let input =
+        serde_json::to_vec(&serde_json::json!({"shape": [8, 8], "values": vec![4.0f32; 64]}))
+            .unwrap();
+    let task = Task {
         version: wire::WIRE_VERSION,
         job_id: U256::from(5),
         round: 1,
@@ -79,10 +91,12 @@ fn task(agent: Address) -> Task {
         chain_id: 31337,
         market: Address::repeat_byte(0x4d),
         kind: TASK_KIND_TENSOR_F32.into(),
-        input: serde_json::json!({"shape": [8, 8], "values": vec![4.0f32; 64]}),
+        input_hash: alloy_primitives::keccak256(&input),
+        input: input.into(),
         proposals: Vec::new(),
         previous: None,
-    }
+    };
+    SignedTask::sign(&keeper(), &task).unwrap()
 }
 
 /// Waits for a heartbeat matching `pred`.
@@ -122,8 +136,9 @@ async fn a_task_of_a_killed_worker_is_redelivered_and_answered_exactly_once() {
     assert_eq!(line["model"], "gnb_full", "{line}");
     assert_eq!(line["sha256"].as_str().unwrap().len(), 64, "{line}");
     heartbeat_where(&mut beats, |_| true).await;
-    let task = task(agent);
-    bus.publish_task(&task).await.unwrap();
+    let signed = task(agent);
+    bus.publish_task(&signed).await.unwrap();
+    let task = signed.open().unwrap().task;
     heartbeat_where(&mut beats, |b| b.in_flight == 1).await;
     slow.0.kill().unwrap();
     slow.0.wait().unwrap();

@@ -47,6 +47,7 @@ impl Belief {
     /// use nsed_protocol::wire::RoundView;
     /// let view = RoundView {
     ///     round: 1,
+    ///     previous_digest: Default::default(),
     ///     contents: vec![Some("A".into()), Some("B".into()), Some("B".into())],
     ///     votes: vec![None, None, None],
     ///     scores: vec![-4, 6, 6],
@@ -152,6 +153,7 @@ mod tests {
     #[test]
     fn support_for_answers_outside_the_candidates_is_ignored() {
         let view = RoundView {
+            previous_digest: Default::default(),
             round: 1,
             contents: vec![Some("zzz".into()), Some("1".into())],
             votes: vec![None, None],

@@ -85,6 +85,7 @@ mod tests {
     #[test]
     fn concentrated_support_overturns_the_own_belief() {
         let view = RoundView {
+            previous_digest: Default::default(),
             round: 1,
             contents: vec![Some("3".into()), Some("8".into()), Some("8".into())],
             votes: vec![None, None, None],
@@ -98,6 +99,7 @@ mod tests {
     #[test]
     fn a_confident_belief_survives_split_support() {
         let view = RoundView {
+            previous_digest: Default::default(),
             round: 1,
             contents: vec![Some("3".into()), Some("8".into()), Some("1".into())],
             votes: vec![None, None, None],
@@ -112,6 +114,7 @@ mod tests {
     #[test]
     fn no_positive_support_leaves_the_belief_alone() {
         let view = RoundView {
+            previous_digest: Default::default(),
             round: 1,
             contents: vec![Some("1".into()), Some("2".into())],
             votes: vec![None, None],

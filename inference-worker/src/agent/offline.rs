@@ -57,21 +57,24 @@ pub fn deliberate(
 ) -> Result<OfflineRun, Box<dyn std::error::Error + Send + Sync>> {
     let domain = eip712::domain(31337, Address::repeat_byte(0x4d));
     let seats: Vec<Address> = keys.iter().map(PrivateKeySigner::address).collect();
-    let mut d = Deliberation::new(job, seats, domain.clone(), credits, halting)?;
+    // No real input: the offline run signs a zero input hash.
+    let mut d =
+        Deliberation::new(job, Default::default(), seats, domain.clone(), credits, halting)?;
     let mut first_round = None;
     while !matches!(d.stage(), Stage::Finished(_)) {
         let round = d.round();
+        let ctx = d.context();
         let previous = d.previous_view();
         let beliefs: Vec<Belief> = (0..keys.len()).map(|s| belief(s, previous.as_ref())).collect();
         for (key, b) in keys.iter().zip(&beliefs) {
             let content = b.proposal().0.to_owned();
-            d.accept_proposal(SignedProposal::sign(key, &domain, job, round, content)?)?;
+            d.accept_proposal(SignedProposal::sign(key, &domain, &ctx, content)?)?;
         }
         let set = d.close_proposals()?;
         for (seat, (key, b)) in keys.iter().zip(&beliefs).enumerate() {
             let weights = b.evaluate(&set.contents, seat);
             let votes = quadratic_votes(&weights, seat, &set.proposed(), credits)?;
-            d.accept_ballot(SignedBallot::sign(key, &domain, job, round, set.digest, votes)?)?;
+            d.accept_ballot(SignedBallot::sign(key, &domain, &ctx, set.digest, votes)?)?;
         }
         let record = d.close_round()?;
         if round == 1 {

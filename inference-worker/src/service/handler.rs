@@ -1,6 +1,5 @@
 //! Turning one task into a signed answer, or a reason why not.
 
-use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 use nsed_protocol::{
     quadratic_votes,
@@ -37,6 +36,13 @@ impl Answer {
         match self {
             Self::Proposal(p) => wire::encode(p),
             Self::Ballot(b) => wire::encode(b),
+        }
+    }
+
+    pub(crate) const fn signature(&self) -> &alloy_primitives::Signature {
+        match self {
+            Self::Proposal(p) => &p.signature,
+            Self::Ballot(b) => &b.signature,
         }
     }
 }
@@ -79,36 +85,10 @@ pub(crate) enum Input {
     Text(TextInput),
 }
 
-/// Checks what can be checked before any inference: addressee, deadline, kind, the phase's own
-/// fields and the input's shape. Returns the decoded input.
-pub(crate) fn check(
-    task: &Task,
-    me: Address,
-    now_ms: u64,
-    engine: &Engine,
-) -> Result<Input, Refusal> {
-    match task.agent() {
-        Some(agent) if agent == me => {}
-        Some(agent) => {
-            return Err(Refusal::permanent(format!(
-                "task for seat {} ({agent}) reached agent {me}",
-                task.seat
-            )));
-        }
-        None => {
-            return Err(Refusal::permanent(format!(
-                "seat {} is outside the {} seats",
-                task.seat,
-                task.seats.len()
-            )));
-        }
-    }
-    if now_ms > task.deadline_ms {
-        return Err(Refusal::permanent(format!(
-            "deadline {} ms passed at {now_ms} ms",
-            task.deadline_ms
-        )));
-    }
+/// Checks what can be checked before any inference (the task gate already checked its
+/// signature, addressee and deadline): kind, the phase's own fields and the input's shape.
+/// Returns the decoded input.
+pub(crate) fn check(task: &Task, engine: &Engine) -> Result<Input, Refusal> {
     if !engine.kinds().contains(&task.kind.as_str()) {
         return Err(Refusal::permanent(format!(
             "unknown task kind {:?}: this worker handles {:?}",
@@ -125,20 +105,21 @@ pub(crate) fn check(
     }
     if let Some(previous) = &task.previous
         && (previous.contents.len() != task.seats.len()
-            || previous.scores.len() != task.seats.len())
+            || previous.scores.len() != task.seats.len()
+            || previous.votes.len() != task.seats.len())
     {
         return Err(Refusal::permanent("previous round does not have one entry per seat"));
     }
     match task.kind.as_str() {
         TASK_KIND_TEXT_CHOICE => {
-            let input: ChoiceInput = serde_json::from_value(task.input.clone()).map_err(|e| {
+            let input: ChoiceInput = task.input_as().map_err(|e| {
                 Refusal::permanent(format!("input is not a {TASK_KIND_TEXT_CHOICE} input: {e}"))
             })?;
             input.validate().map_err(|e| Refusal::permanent(format!("bad question: {e}")))?;
             Ok(Input::Choice(input))
         }
         TASK_KIND_TEXT => {
-            let input: TextInput = serde_json::from_value(task.input.clone()).map_err(|e| {
+            let input: TextInput = task.input_as().map_err(|e| {
                 Refusal::permanent(format!("input is not a {TASK_KIND_TEXT} input: {e}"))
             })?;
             input.validate().map_err(|e| Refusal::permanent(format!("bad question: {e}")))?;
@@ -149,7 +130,8 @@ pub(crate) fn check(
 }
 
 fn check_tensor(task: &Task) -> Result<[f32; FEATURES], Refusal> {
-    let input: TensorInput = serde_json::from_value(task.input.clone())
+    let input: TensorInput = task
+        .input_as()
         .map_err(|e| Refusal::permanent(format!("input is not a tensor-f32 input: {e}")))?;
     if input.shape.iter().product::<usize>() != FEATURES || input.values.len() != FEATURES {
         return Err(Refusal::permanent(format!(
@@ -197,12 +179,13 @@ pub(crate) async fn answer(
         _ => return Err(Refusal::permanent("the task's input does not suit this worker's model")),
     };
     let domain = task.domain();
+    // The answer signs the job's input hash and the digest of the rounds this task showed.
+    let ctx = task.context();
     match task.phase {
         Phase::Propose => {
             let (content, confidence) = belief.proposal();
-            let mut proposal =
-                SignedProposal::sign(signer, &domain, task.job_id, task.round, content.to_owned())
-                    .map_err(|e| Refusal::permanent(e.to_string()))?;
+            let mut proposal = SignedProposal::sign(signer, &domain, &ctx, content.to_owned())
+                .map_err(|e| Refusal::permanent(e.to_string()))?;
             proposal.confidence = Some(confidence);
             proposal.rationale = rationale;
             Ok(Answer::Proposal(proposal))
@@ -212,15 +195,9 @@ pub(crate) async fn answer(
             let proposed: Vec<bool> = task.proposals.iter().map(Option::is_some).collect();
             let votes = quadratic_votes(&weights, task.seat, &proposed, task.credits)
                 .map_err(|e| Refusal::permanent(format!("cannot map weights to votes: {e}")))?;
-            let mut ballot = SignedBallot::sign(
-                signer,
-                &domain,
-                task.job_id,
-                task.round,
-                task.proposals_digest(),
-                votes,
-            )
-            .map_err(|e| Refusal::permanent(e.to_string()))?;
+            let mut ballot =
+                SignedBallot::sign(signer, &domain, &ctx, task.proposals_digest(), votes)
+                    .map_err(|e| Refusal::permanent(e.to_string()))?;
             ballot.weights = weights;
             Ok(Answer::Ballot(ballot))
         }

@@ -7,21 +7,23 @@
 //! acknowledged, so a crash between the two makes the restarted worker answer again and the
 //! stream drop the copy: every task ends up answered exactly once in the stream.
 //!
-//! Bad input never stops the worker: a malformed, oversized, misaddressed or expired task, an
-//! unknown kind or a wrong-shaped input is answered on `<result subject>.failed` with the reason
-//! and acknowledged as terminal.
+//! Only keeper-signed tasks are answered ([`gate`]: signed by an accepted keeper, confirmed on
+//! chain when the worker has an RPC endpoint, not expired, not a replay). Bad input never stops
+//! the worker: a forged, misaddressed, expired or replayed task, an unknown kind or a
+//! wrong-shaped input is refused on `<result subject>.failed` with a reason the agent signs, and
+//! acknowledged as terminal; bytes that are not a task at all are logged and dropped.
 //!
 //! Shutdown: cancelling the token stops pulling; tasks in flight get `shutdown_grace` to finish,
 //! after which they are negatively acknowledged for immediate redelivery elsewhere.
 
 mod batcher;
+mod gate;
 mod handler;
 mod language;
 
 use std::{
-    collections::{HashSet, VecDeque},
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicU32, Ordering},
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -31,10 +33,10 @@ use alloy_primitives::{Address, B256};
 use alloy_signer_local::PrivateKeySigner;
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
-use nsed_bus::{Bus, BusError, result_message_id};
+use nsed_bus::{Bus, BusError};
 use nsed_protocol::wire::{
-    self, AgentStatus, Heartbeat, MAX_MESSAGE_BYTES, Task, TaskFailure, failed_subject,
-    heartbeat_subject, result_subject,
+    self, AgentStatus, Heartbeat, MAX_MESSAGE_BYTES, SignedTask, Task, TaskFailure, failed_subject,
+    heartbeat_subject, message_id, result_subject,
 };
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -42,6 +44,7 @@ use tracing::{debug, info, warn};
 
 use batcher::Batcher;
 pub use batcher::InferenceError;
+use gate::{Admission, TaskGate};
 use handler::{Engine, Refusal};
 use language::LanguageEngine;
 
@@ -56,6 +59,11 @@ const PULL_EXPIRES: Duration = Duration::from_secs(2);
 pub struct WorkerConfig {
     /// NATS server URL.
     pub nats_url: String,
+    /// Keepers whose signed tasks the worker answers (empty: any keeper the chain confirms).
+    pub keepers: Vec<Address>,
+    /// JSON-RPC endpoint: when set, every task is checked against the market on chain (its
+    /// signer claimed the job; its input hash is the job's).
+    pub rpc_url: Option<String>,
     /// Tasks worked on at once (default 4).
     pub capacity: usize,
     /// Most rows classified in one model run (default 16).
@@ -76,6 +84,8 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             nats_url: "nats://127.0.0.1:4222".into(),
+            keepers: Vec::new(),
+            rpc_url: None,
             capacity: 4,
             max_batch: 16,
             ack_wait: Duration::from_secs(30),
@@ -84,6 +94,20 @@ impl Default for WorkerConfig {
             shutdown_grace: Duration::from_secs(5),
             simulated_latency: Duration::ZERO,
         }
+    }
+}
+
+impl WorkerConfig {
+    /// Checks what can be checked before connecting: the worker must know which keepers to obey.
+    ///
+    /// # Errors
+    ///
+    /// [`WorkerError::Config`] without accepted keepers and without an RPC URL, or with an RPC
+    /// URL that does not parse.
+    pub fn validate(&self) -> Result<(), WorkerError> {
+        TaskGate::new(Address::ZERO, self.keepers.clone(), self.rpc_url.as_deref())
+            .map(drop)
+            .map_err(WorkerError::Config)
     }
 }
 
@@ -96,6 +120,9 @@ pub enum WorkerError {
     /// The inference thread could not start.
     #[error("cannot start the inference thread: {0}")]
     Thread(std::io::Error),
+    /// The configuration cannot work.
+    #[error("invalid worker configuration: {0}")]
+    Config(String),
     /// The task subscription failed.
     #[error("task subscription of agent {agent} failed: {reason}")]
     Subscription {
@@ -130,9 +157,9 @@ struct Shared {
     signer: PrivateKeySigner,
     agent: Address,
     engine: Engine,
+    gate: TaskGate,
     config: WorkerConfig,
     in_flight: AtomicU32,
-    done: Mutex<RecentIds>,
     /// Fired `shutdown_grace` after shutdown starts: unfinished tasks are then returned.
     give_back: CancellationToken,
 }
@@ -175,6 +202,8 @@ impl Worker {
             AgentModel::Classifier(c) => (c.name().to_string(), B256::from(c.model_id())),
             AgentModel::Language(m, _) => (m.name().to_string(), B256::from(m.model_id())),
         };
+        let gate = TaskGate::new(agent, config.keepers.clone(), config.rpc_url.as_deref())
+            .map_err(WorkerError::Config)?;
         let bus = Bus::connect(&config.nats_url).await?;
         bus.ensure_streams().await?;
         let consumer = bus.task_consumer(agent, config.ack_wait, config.max_deliver).await?;
@@ -192,9 +221,9 @@ impl Worker {
             signer,
             agent,
             engine,
+            gate,
             config: config.clone(),
             in_flight: AtomicU32::new(0),
-            done: Mutex::new(RecentIds::new(10_000)),
             give_back: CancellationToken::new(),
         });
         info!(target: "worker", %agent, %model, %model_id, "worker ready");
@@ -291,22 +320,45 @@ async fn handle(shared: &Shared, message: jetstream::Message) {
         report_unreadable(shared, &message, reason).await;
         return;
     }
-    let task: Task = match wire::decode(&message.payload) {
-        Ok(task) => task,
+    let signed: SignedTask = match wire::decode(&message.payload) {
+        Ok(signed) => signed,
         Err(e) => {
             report_unreadable(shared, &message, format!("unreadable task: {e}")).await;
             return;
         }
     };
-    let id = result_message_id(&task, agent, false);
-    if shared.done.lock().expect("no panics while holding the lock").contains(&id) {
-        debug!(target: "worker", %id, "task already answered; acknowledging the redelivery");
-        ack(&message, AckKind::Ack).await;
-        return;
-    }
-    let input = match handler::check(&task, agent, now_ms(), &shared.engine) {
+    let (verified, hash) = match shared.gate.admit(&signed, now_ms()).await {
+        Admission::Answer(verified) => {
+            let hash = verified.hash;
+            (verified.task, hash)
+        }
+        Admission::Answered => {
+            debug!(target: "worker", "task already answered; acknowledging the redelivery");
+            ack(&message, AckKind::Ack).await;
+            return;
+        }
+        Admission::Replay(reason) => {
+            warn!(target: "worker", %agent, %reason, "task refused");
+            ack(&message, AckKind::Term).await;
+            return;
+        }
+        Admission::Refuse { task, hash, reason } => {
+            return refuse(shared, &message, &task, hash, Refusal::permanent(reason)).await;
+        }
+        Admission::Retry(reason) => {
+            warn!(target: "worker", %agent, %reason, "returning the task for a later try");
+            ack(&message, AckKind::Nak(Some(Duration::from_secs(1)))).await;
+            return;
+        }
+        Admission::Unreadable(reason) => {
+            report_unreadable(shared, &message, reason).await;
+            return;
+        }
+    };
+    let task = verified;
+    let input = match handler::check(&task, &shared.engine) {
         Ok(input) => input,
-        Err(refusal) => return refuse(shared, &message, &task, refusal).await,
+        Err(refusal) => return refuse(shared, &message, &task, hash, refusal).await,
     };
 
     let work = async {
@@ -320,25 +372,22 @@ async fn handle(shared: &Shared, message: jetstream::Message) {
     match outcome {
         Some(Ok(answer)) => {
             let subject = result_subject(task.job_id, task.round, task.phase, agent);
+            let id = message_id(task.job_id, task.round, task.phase, agent, answer.signature());
             match shared.bus.publish_dedup(subject, &id, answer.encode()).await {
                 Ok(duplicate) => {
                     ack(&message, AckKind::Ack).await;
-                    shared
-                        .done
-                        .lock()
-                        .expect("no panics while holding the lock")
-                        .insert(id.clone());
+                    shared.gate.answered(&task, hash);
                     info!(target: "worker", job = %task.job_id, round = task.round, phase = %task.phase, duplicate, "answered");
                 }
                 Err(e) => {
-                    warn!(target: "worker", %id, error = %e, "cannot publish the answer; returning the task");
+                    warn!(target: "worker", job = %task.job_id, error = %e, "cannot publish the answer; returning the task");
                     ack(&message, AckKind::Nak(Some(Duration::from_secs(1)))).await;
                 }
             }
         }
-        Some(Err(refusal)) => refuse(shared, &message, &task, refusal).await,
+        Some(Err(refusal)) => refuse(shared, &message, &task, hash, refusal).await,
         None => {
-            info!(target: "worker", %id, "shutting down before the task finished; returning it");
+            info!(target: "worker", job = %task.job_id, round = task.round, phase = %task.phase, "shutting down before the task finished; returning it");
             // Redelivered once this worker's last pull request has expired, so it goes to a
             // live worker instead of back into this one's stale request.
             ack(&message, AckKind::Nak(Some(PULL_EXPIRES))).await;
@@ -373,25 +422,39 @@ async fn ack(message: &jetstream::Message, kind: AckKind) {
     }
 }
 
-/// Reports a refused task on its `.failed` subject and acknowledges it as terminal (or returns it
-/// when the refusal is transient).
-async fn refuse(shared: &Shared, message: &jetstream::Message, task: &Task, refusal: Refusal) {
+/// Reports a refused task on its `.failed` subject, signed and naming the task by `task_hash`,
+/// and acknowledges it as terminal (or returns it when the refusal is transient).
+async fn refuse(
+    shared: &Shared,
+    message: &jetstream::Message,
+    task: &Task,
+    task_hash: B256,
+    refusal: Refusal,
+) {
     if refusal.retry {
         ack(message, AckKind::Nak(Some(Duration::from_secs(1)))).await;
         return;
     }
     let agent = shared.agent;
     warn!(target: "worker", job = %task.job_id, round = task.round, phase = %task.phase, reason = %refusal.reason, "task refused");
-    let failure = TaskFailure {
-        version: wire::WIRE_VERSION,
-        job_id: Some(task.job_id),
-        round: Some(task.round),
-        phase: Some(task.phase),
-        agent,
-        reason: refusal.reason,
+    let failure = match TaskFailure::sign(
+        &shared.signer,
+        &task.domain(),
+        task.job_id,
+        task.round,
+        task.phase,
+        task_hash,
+        refusal.reason,
+    ) {
+        Ok(failure) => failure,
+        Err(e) => {
+            warn!(target: "worker", error = %e, "cannot sign the failure; dropping the task");
+            ack(message, AckKind::Term).await;
+            return;
+        }
     };
     let subject = failed_subject(task.job_id, task.round, task.phase, agent);
-    let id = result_message_id(task, agent, true);
+    let id = message_id(task.job_id, task.round, task.phase, agent, &failure.signature);
     match shared.bus.publish_dedup(subject, &id, wire::encode(&failure)).await {
         Ok(_) => ack(message, AckKind::Term).await,
         Err(e) => {
@@ -401,29 +464,11 @@ async fn refuse(shared: &Shared, message: &jetstream::Message, task: &Task, refu
     }
 }
 
-/// A task that cannot be parsed has no job, round or phase: the failure goes to
-/// `nsed.result.unreadable.<agent>.failed`, keyed by the stream sequence so it is reported once.
+/// Bytes that are not an addressable task name no job to refuse: logged and dropped.
 async fn report_unreadable(shared: &Shared, message: &jetstream::Message, reason: String) {
-    let agent = shared.agent;
-    warn!(target: "worker", %agent, %reason, "unreadable task");
-    let failure = TaskFailure {
-        version: wire::WIRE_VERSION,
-        job_id: None,
-        round: None,
-        phase: None,
-        agent,
-        reason,
-    };
     let sequence = message.info().map(|i| i.stream_sequence).unwrap_or_default();
-    let subject = format!("nsed.result.unreadable.{agent:#x}.failed");
-    let id = format!("unreadable-{agent:#x}-{sequence}");
-    match shared.bus.publish_dedup(subject, &id, wire::encode(&failure)).await {
-        Ok(_) => ack(message, AckKind::Term).await,
-        Err(e) => {
-            warn!(target: "worker", error = %e, "cannot report the failure; returning the task");
-            ack(message, AckKind::Nak(Some(Duration::from_secs(1)))).await;
-        }
-    }
+    warn!(target: "worker", agent = %shared.agent, sequence, %reason, "unreadable task dropped");
+    ack(message, AckKind::Term).await;
 }
 
 async fn heartbeats(
@@ -463,51 +508,5 @@ async fn heartbeats(
         {
             debug!(target: "worker", error = %e, "heartbeat not sent");
         }
-    }
-}
-
-/// The most recent answered message ids, bounded: redeliveries of answered tasks are acknowledged
-/// without running the model again.
-#[derive(Debug)]
-struct RecentIds {
-    order: VecDeque<String>,
-    set: HashSet<String>,
-    capacity: usize,
-}
-
-impl RecentIds {
-    fn new(capacity: usize) -> Self {
-        Self { order: VecDeque::new(), set: HashSet::new(), capacity }
-    }
-
-    fn contains(&self, id: &str) -> bool {
-        self.set.contains(id)
-    }
-
-    fn insert(&mut self, id: String) {
-        if self.set.insert(id.clone()) {
-            self.order.push_back(id);
-            if self.order.len() > self.capacity
-                && let Some(old) = self.order.pop_front()
-            {
-                self.set.remove(&old);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recent_ids_forget_the_oldest_beyond_capacity() {
-        let mut ids = RecentIds::new(2);
-        ids.insert("a".into());
-        ids.insert("b".into());
-        ids.insert("a".into());
-        ids.insert("c".into());
-        assert!(!ids.contains("a"));
-        assert!(ids.contains("b") && ids.contains("c"));
     }
 }

@@ -10,7 +10,10 @@ use nsed_protocol::{
     wire::{self, Phase, SignedBallot, SignedProposal, TASK_KIND_TEXT_CHOICE, Task, TaskFailure},
 };
 
-use crate::{fixtures::runtime, worker::Running};
+use crate::{
+    fixtures::runtime,
+    worker::{Running, set_input},
+};
 
 async fn start(style: PromptStyle) -> Running {
     Running::start_with(|config, signer| {
@@ -24,10 +27,13 @@ async fn start(style: PromptStyle) -> Running {
 fn choice_task(w: &Running, phase: Phase) -> Task {
     let mut task = w.task(phase, 0);
     task.kind = TASK_KIND_TEXT_CHOICE.into();
-    task.input = serde_json::json!({
-        "question": "Which planet is known as the red planet?",
-        "choices": ["Venus", "Mars", "Jupiter"],
-    });
+    set_input(
+        &mut task,
+        serde_json::json!({
+            "question": "Which planet is known as the red planet?",
+            "choices": ["Venus", "Mars", "Jupiter"],
+        }),
+    );
     task
 }
 
@@ -36,7 +42,7 @@ async fn a_language_worker_proposes_an_option_label_and_votes_validly() {
     for style in [PromptStyle::Chat, PromptStyle::Plain, PromptStyle::FewShot] {
         let mut w = start(style).await;
         let task = choice_task(&w, Phase::Propose);
-        w.bus.publish_task(&task).await.unwrap();
+        w.publish(&task).await;
         let proposal: SignedProposal = wire::decode(&w.next_result().await.payload).unwrap();
         proposal.verify(&task.domain()).unwrap();
         assert!(["A", "B", "C"].contains(&proposal.content.as_str()), "{}", proposal.content);
@@ -50,7 +56,7 @@ async fn a_language_worker_proposes_an_option_label_and_votes_validly() {
             .iter()
             .map(|s| Some(if *s == w.agent { proposal.content.clone() } else { other.into() }))
             .collect();
-        w.bus.publish_task(&eval).await.unwrap();
+        w.publish(&eval).await;
         let ballot: SignedBallot = wire::decode(&w.next_result().await.payload).unwrap();
         ballot.verify(&eval.domain()).unwrap();
         validate_ballot(&ballot.votes, eval.seat, &[true, true], 100).unwrap();
@@ -64,29 +70,29 @@ async fn a_language_worker_proposes_an_option_label_and_votes_validly() {
 async fn a_language_worker_refuses_digits_and_malformed_questions() {
     let mut w = start(PromptStyle::Plain).await;
     let digits = w.task(Phase::Propose, 0);
-    w.bus.publish_task(&digits).await.unwrap();
+    w.publish(&digits).await;
     let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
     assert!(failure.reason.contains("unknown task kind \"tensor-f32\""), "{}", failure.reason);
 
     let mut one_option = choice_task(&w, Phase::Propose);
     one_option.round = 2;
-    one_option.input = serde_json::json!({"question": "Why?", "choices": ["Because"]});
-    w.bus.publish_task(&one_option).await.unwrap();
+    set_input(&mut one_option, serde_json::json!({"question": "Why?", "choices": ["Because"]}));
+    w.publish(&one_option).await;
     let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
     assert!(failure.reason.contains("1 options"), "{}", failure.reason);
 
     let mut not_a_question = choice_task(&w, Phase::Propose);
     not_a_question.round = 3;
-    not_a_question.input = serde_json::json!([1, 2, 3]);
-    w.bus.publish_task(&not_a_question).await.unwrap();
+    set_input(&mut not_a_question, serde_json::json!([1, 2, 3]));
+    w.publish(&not_a_question).await;
     let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
     assert!(failure.reason.contains("not a text-choice input"), "{}", failure.reason);
 
     let mut free_form = choice_task(&w, Phase::Propose);
     free_form.round = 4;
     free_form.kind = wire::TASK_KIND_TEXT.into();
-    free_form.input = serde_json::json!({"question": ""});
-    w.bus.publish_task(&free_form).await.unwrap();
+    set_input(&mut free_form, serde_json::json!({"question": ""}));
+    w.publish(&free_form).await;
     let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
     assert!(failure.reason.contains("question of 0 bytes"), "{}", failure.reason);
     w.stop().await;
@@ -97,10 +103,13 @@ async fn a_language_worker_judges_free_form_answers_on_the_table() {
     let mut w = start(PromptStyle::Chat).await;
     let mut eval = choice_task(&w, Phase::Evaluate);
     eval.kind = wire::TASK_KIND_TEXT.into();
-    eval.input = serde_json::json!({"question": "Tom has 3 apples and buys 4 more. How many?"});
+    set_input(
+        &mut eval,
+        serde_json::json!({"question": "Tom has 3 apples and buys 4 more. How many?"}),
+    );
     eval.proposals =
         eval.seats.iter().map(|s| Some(if *s == w.agent { "7" } else { "12" }.into())).collect();
-    w.bus.publish_task(&eval).await.unwrap();
+    w.publish(&eval).await;
     let ballot: SignedBallot = wire::decode(&w.next_result().await.payload).unwrap();
     ballot.verify(&eval.domain()).unwrap();
     validate_ballot(&ballot.votes, eval.seat, &[true, true], 100).unwrap();
@@ -110,15 +119,17 @@ async fn a_language_worker_judges_free_form_answers_on_the_table() {
     let mut revise = choice_task(&w, Phase::Propose);
     revise.kind = wire::TASK_KIND_TEXT.into();
     revise.input = eval.input.clone();
+    revise.input_hash = eval.input_hash;
     revise.round = 2;
     revise.previous = Some(wire::RoundView {
+        previous_digest: Default::default(),
         round: 1,
         contents: eval.proposals.clone(),
         votes: vec![None, None],
         scores: vec![0, 0],
         rationales: vec![],
     });
-    w.bus.publish_task(&revise).await.unwrap();
+    w.publish(&revise).await;
     let proposal: SignedProposal = wire::decode(&w.next_result().await.payload).unwrap();
     proposal.verify(&revise.domain()).unwrap();
     assert!(["7", "12"].contains(&proposal.content.as_str()), "{}", proposal.content);

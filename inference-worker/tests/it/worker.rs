@@ -3,17 +3,17 @@
 
 use std::time::Duration;
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, Signature, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use nsed_bus::Bus;
 use nsed_devstack::{NatsConfig, NatsInstance, NatsServer};
 use nsed_inference_worker::{Worker, WorkerConfig};
 use nsed_protocol::{
     eip712, validate_ballot,
     wire::{
-        self, AgentStatus, Heartbeat, Phase, SignedBallot, SignedProposal, TASK_KIND_TENSOR_F32,
-        Task, TaskFailure,
+        self, AgentStatus, Heartbeat, Phase, SignedBallot, SignedProposal, SignedTask,
+        TASK_KIND_TENSOR_F32, Task, TaskFailure,
     },
 };
 use tokio_util::sync::CancellationToken;
@@ -28,6 +28,8 @@ pub(crate) struct Running {
     _nats: NatsInstance,
     pub(crate) bus: Bus,
     pub(crate) agent: Address,
+    /// The keeper this worker accepts tasks from.
+    pub(crate) keeper: PrivateKeySigner,
     other: Address,
     shutdown: CancellationToken,
     handle: tokio::task::JoinHandle<Result<(), nsed_inference_worker::WorkerError>>,
@@ -46,8 +48,10 @@ impl Running {
         let nats = NatsServer::spawn(NatsConfig::default()).unwrap();
         let signer = PrivateKeySigner::random();
         let agent = signer.address();
+        let keeper = PrivateKeySigner::random();
         let config = WorkerConfig {
             nats_url: nats.url(),
+            keepers: vec![keeper.address()],
             heartbeat_interval: Duration::from_millis(200),
             ..WorkerConfig::default()
         };
@@ -62,6 +66,7 @@ impl Running {
             _nats: nats,
             bus,
             agent,
+            keeper,
             other: Address::repeat_byte(0xff),
             shutdown,
             handle,
@@ -78,6 +83,10 @@ impl Running {
     /// A round-1 task of job 77 for this worker's seat, with the digits input of test row `row`.
     pub(crate) fn task(&self, phase: Phase, row: usize) -> Task {
         let seats = self.seats();
+        let input = serde_json::to_vec(
+            &serde_json::json!({"shape": [64], "values": features()[row].to_vec()}),
+        )
+        .unwrap();
         Task {
             version: wire::WIRE_VERSION,
             job_id: U256::from(77),
@@ -90,10 +99,35 @@ impl Running {
             chain_id: 31337,
             market: Address::repeat_byte(0x4d),
             kind: TASK_KIND_TENSOR_F32.into(),
-            input: serde_json::json!({"shape": [64], "values": features()[row].to_vec()}),
+            input_hash: keccak256(&input),
+            input: input.into(),
             proposals: Vec::new(),
             previous: None,
         }
+    }
+
+    /// Publishes `task` signed by the accepted keeper; returns the signed task.
+    pub(crate) async fn publish(&self, task: &Task) -> SignedTask {
+        let signed = SignedTask::sign(&self.keeper, task).unwrap();
+        self.bus.publish_task(&signed).await.unwrap();
+        signed
+    }
+
+    /// The next result, which must be the agent's signed refusal of the task with `hash`.
+    pub(crate) async fn next_failure(&mut self, task: &Task, hash: B256) -> TaskFailure {
+        let msg = self.next_result().await;
+        assert_eq!(
+            msg.subject.as_str(),
+            wire::failed_subject(task.job_id, task.round, task.phase, self.agent)
+        );
+        let failure: TaskFailure = wire::decode(&msg.payload).unwrap();
+        failure.verify(&task.domain()).expect("failures are signed by the agent");
+        assert_eq!((failure.agent, failure.task_hash), (self.agent, hash));
+        assert_eq!(
+            (failure.job_id, failure.round, failure.phase),
+            (task.job_id, task.round, task.phase)
+        );
+        failure
     }
 
     pub(crate) async fn next_result(&mut self) -> async_nats::Message {
@@ -106,13 +140,20 @@ impl Running {
     }
 }
 
+/// Sets `task`'s input to the JSON `input` and its hash to match.
+pub(crate) fn set_input(task: &mut Task, input: serde_json::Value) {
+    let bytes = serde_json::to_vec(&input).unwrap();
+    task.input_hash = keccak256(&bytes);
+    task.input = bytes.into();
+}
+
 #[tokio::test]
 async fn a_worker_answers_propose_and_evaluate_with_verifiable_signatures() {
     let mut w = Running::start().await;
     let expected = classifier(MODEL).classify(&[features()[3]]).unwrap()[0].label.to_string();
 
     let task = w.task(Phase::Propose, 3);
-    w.bus.publish_task(&task).await.unwrap();
+    w.publish(&task).await;
     let msg = w.next_result().await;
     assert_eq!(msg.subject.as_str(), wire::result_subject(task.job_id, 1, Phase::Propose, w.agent));
     let proposal: SignedProposal = wire::decode(&msg.payload).unwrap();
@@ -120,6 +161,8 @@ async fn a_worker_answers_propose_and_evaluate_with_verifiable_signatures() {
     assert_eq!(proposal.content, expected);
     assert!(proposal.confidence.is_some_and(|c| c > 0.0 && c <= 1.0));
     proposal.verify(&task.domain()).unwrap();
+    assert_eq!(proposal.input_hash, task.input_hash, "the answer signs the job's input");
+    assert_eq!(proposal.previous_round_digest, B256::ZERO);
 
     let mut eval = w.task(Phase::Evaluate, 3);
     eval.proposals = eval
@@ -127,7 +170,7 @@ async fn a_worker_answers_propose_and_evaluate_with_verifiable_signatures() {
         .iter()
         .map(|s| Some(if *s == w.agent { expected.clone() } else { "different".into() }))
         .collect();
-    w.bus.publish_task(&eval).await.unwrap();
+    w.publish(&eval).await;
     let msg = w.next_result().await;
     let ballot: SignedBallot = wire::decode(&msg.payload).unwrap();
     ballot.verify(&eval.domain()).unwrap();
@@ -143,72 +186,132 @@ async fn a_worker_answers_propose_and_evaluate_with_verifiable_signatures() {
 }
 
 #[tokio::test]
-async fn malformed_tasks_get_failed_results_and_the_worker_keeps_going() {
+async fn malformed_tasks_get_signed_failures_and_the_worker_keeps_going() {
     let mut w = Running::start().await;
     let subject = wire::task_subject(w.agent);
     let js = w.bus.jetstream().clone();
 
+    // Bytes that are no task name no job: dropped, and the worker goes on.
     js.publish(subject.clone(), "{not json".into()).await.unwrap().await.unwrap();
-    let msg = w.next_result().await;
-    assert_eq!(msg.subject.as_str(), format!("nsed.result.unreadable.{:#x}.failed", w.agent));
-    let failure: TaskFailure = wire::decode(&msg.payload).unwrap();
-    assert!(failure.reason.contains("unreadable task"), "{}", failure.reason);
-    assert_eq!(failure.job_id, None);
+    let huge = vec![b' '; wire::MAX_MESSAGE_BYTES / 2];
+    js.publish(subject.clone(), huge.into()).await.unwrap().await.unwrap();
 
     let mut unknown = w.task(Phase::Propose, 0);
     unknown.kind = "text".into();
     unknown.round = 2;
-    w.bus.publish_task(&unknown).await.unwrap();
-    let msg = w.next_result().await;
-    assert!(msg.subject.ends_with(".failed"));
-    let failure: TaskFailure = wire::decode(&msg.payload).unwrap();
+    let signed = w.publish(&unknown).await;
+    let failure = w.next_failure(&unknown, signed.read().unwrap().1).await;
     assert!(failure.reason.contains("unknown task kind \"text\""), "{}", failure.reason);
-    assert_eq!(
-        (failure.job_id, failure.round, failure.phase),
-        (Some(U256::from(77)), Some(2), Some(Phase::Propose))
-    );
 
     let mut wrong_shape = w.task(Phase::Propose, 0);
     wrong_shape.round = 3;
-    wrong_shape.input = serde_json::json!({"shape": [3], "values": [1.0, 2.0, 3.0]});
-    w.bus.publish_task(&wrong_shape).await.unwrap();
-    let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
+    wrong_shape.input = br#"{"shape": [3], "values": [1.0, 2.0, 3.0]}"#.into();
+    wrong_shape.input_hash = keccak256(&wrong_shape.input);
+    let signed = w.publish(&wrong_shape).await;
+    let failure = w.next_failure(&wrong_shape, signed.read().unwrap().1).await;
     assert!(failure.reason.contains("the model takes 64 values"), "{}", failure.reason);
 
     let mut expired = w.task(Phase::Propose, 0);
     expired.round = 4;
     expired.deadline_ms = 1;
-    w.bus.publish_task(&expired).await.unwrap();
-    let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
-    assert!(failure.reason.contains("deadline"), "{}", failure.reason);
+    let signed = w.publish(&expired).await;
+    let failure = w.next_failure(&expired, signed.read().unwrap().1).await;
+    assert!(failure.reason.contains("expired"), "{}", failure.reason);
 
     let mut misaddressed = w.task(Phase::Propose, 0);
     misaddressed.round = 5;
     misaddressed.seats = vec![Address::repeat_byte(1), Address::repeat_byte(2)];
     misaddressed.seat = 0;
     // Published straight onto this worker's subject although the seat names someone else.
-    js.send_publish(
-        subject.clone(),
-        async_nats::jetstream::message::PublishMessage::build()
-            .payload(wire::encode(&misaddressed).into()),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
-    let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
+    let signed = SignedTask::sign(&w.keeper, &misaddressed).unwrap();
+    js.publish(subject, wire::encode(&signed).into()).await.unwrap().await.unwrap();
+    let msg = w.next_result().await;
+    let failure: TaskFailure = wire::decode(&msg.payload).unwrap();
+    failure.verify(&misaddressed.domain()).unwrap();
     assert!(failure.reason.contains("reached agent"), "{}", failure.reason);
 
-    let huge = vec![b' '; wire::MAX_MESSAGE_BYTES / 2];
-    js.publish(subject, huge.into()).await.unwrap().await.unwrap();
-    let failure: TaskFailure = wire::decode(&w.next_result().await.payload).unwrap();
-    assert!(failure.reason.contains("unreadable"), "{}", failure.reason);
-
     let good = w.task(Phase::Propose, 1);
-    w.bus.publish_task(&good).await.unwrap();
+    w.publish(&good).await;
     let proposal: SignedProposal = wire::decode(&w.next_result().await.payload).unwrap();
     proposal.verify(&good.domain()).unwrap();
     w.stop().await;
+}
+
+#[tokio::test]
+async fn injected_tasks_are_refused_and_only_the_keepers_task_is_answered() {
+    let mut w = Running::start().await;
+    let round = |w: &Running, r: u32| {
+        let mut t = w.task(Phase::Propose, 2);
+        t.round = r;
+        t
+    };
+
+    // Unsigned: a task under the keeper's name with no valid signature.
+    let task = round(&w, 1);
+    let mut unsigned = SignedTask::sign(&w.keeper, &task).unwrap();
+    unsigned.signature = Signature::test_signature();
+    w.bus.publish_task(&unsigned).await.unwrap();
+    let failure = w.next_failure(&task, unsigned.read().unwrap().1).await;
+    assert!(failure.reason.contains("task signature"), "{}", failure.reason);
+
+    // Signed, but by someone who is not an accepted keeper.
+    let stranger = PrivateKeySigner::random();
+    let forged = SignedTask::sign(&stranger, &task).unwrap();
+    w.bus.publish_task(&forged).await.unwrap();
+    let failure = w.next_failure(&task, forged.read().unwrap().1).await;
+    assert!(failure.reason.contains("does not accept"), "{}", failure.reason);
+
+    // Signed by the keeper, but the input is not the one the hash names.
+    let mut swapped = round(&w, 1);
+    swapped.input = w.task(Phase::Propose, 5).input;
+    let signed = w.publish(&swapped).await;
+    let failure = w.next_failure(&swapped, signed.read().unwrap().1).await;
+    assert!(failure.reason.contains("input hashes to"), "{}", failure.reason);
+
+    // None of that reserved round 1: the keeper's real task is answered.
+    let signed = w.publish(&task).await;
+    let proposal: SignedProposal = wire::decode(&w.next_result().await.payload).unwrap();
+    proposal.verify(&task.domain()).unwrap();
+    assert_eq!(proposal.context(), task.context());
+
+    // Replayed: another keeper-signed task for the same job, round and phase (here with a
+    // later deadline) gets no second answer, and no failure either (the keeper must go on
+    // waiting for the answer it has). The next result is round 2's answer.
+    let results = w.bus.jetstream().get_stream(wire::RESULTS_STREAM).await.unwrap();
+    let round_one = wire::result_subject(task.job_id, 1, Phase::Propose, w.agent);
+    let stored = || async {
+        let subjects: Vec<(String, usize)> = results
+            .info_with_subjects(format!("{round_one}.>"))
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        subjects.into_iter().map(|(_, n)| n).sum::<usize>()
+    };
+    assert_eq!(stored().await, 3, "the three refusals above");
+    let mut again = task.clone();
+    again.deadline_ms -= 1;
+    let replay = w.publish(&again).await;
+    assert_ne!(replay.read().unwrap().1, signed.read().unwrap().1);
+    let next = round(&w, 2);
+    w.publish(&next).await;
+    let msg = w.next_result().await;
+    assert_eq!(msg.subject.as_str(), wire::result_subject(next.job_id, 2, Phase::Propose, w.agent));
+    assert_eq!(stored().await, 3, "no failure for the replay");
+    // Expired: refused even when validly signed.
+    let mut late = round(&w, 2);
+    late.deadline_ms = 1;
+    let signed = w.publish(&late).await;
+    let failure = w.next_failure(&late, signed.read().unwrap().1).await;
+    assert!(failure.reason.contains("expired"), "{}", failure.reason);
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn a_worker_that_trusts_no_keeper_does_not_start() {
+    let err = WorkerConfig::default().validate().unwrap_err();
+    assert!(err.to_string().contains("--keeper"), "{err}");
 }
 
 #[tokio::test]
@@ -220,6 +323,7 @@ async fn heartbeats_report_the_model_and_the_status() {
     let mut beats = bus.client().subscribe(wire::heartbeat_subject(agent)).await.unwrap();
     let config = WorkerConfig {
         nats_url: nats.url(),
+        keepers: vec![Address::repeat_byte(0x4b)],
         heartbeat_interval: Duration::from_millis(100),
         ..WorkerConfig::default()
     };
@@ -239,8 +343,11 @@ async fn heartbeats_report_the_model_and_the_status() {
 #[tokio::test]
 async fn a_worker_without_a_nats_server_fails_with_a_clear_error() {
     let port = nsed_devstack::free_port().unwrap();
-    let config =
-        WorkerConfig { nats_url: format!("nats://127.0.0.1:{port}"), ..WorkerConfig::default() };
+    let config = WorkerConfig {
+        nats_url: format!("nats://127.0.0.1:{port}"),
+        keepers: vec![Address::repeat_byte(0x4b)],
+        ..WorkerConfig::default()
+    };
     let err = Worker::new(config, PrivateKeySigner::random(), classifier(MODEL))
         .run(CancellationToken::new())
         .await

@@ -78,6 +78,22 @@ pub enum RejectError {
         /// The ballot's digest.
         got: B256,
     },
+    /// The message answers another input than the job's.
+    #[error("message signed for input {got}, the job's input is {expected}")]
+    WrongInput {
+        /// The job's input hash.
+        expected: B256,
+        /// The message's input hash.
+        got: B256,
+    },
+    /// The message was made after another history than this job's closed rounds.
+    #[error("message signed after history {got}, the job's history is {expected}")]
+    WrongHistory {
+        /// The digest of the closed rounds.
+        expected: B256,
+        /// The message's previous-round digest.
+        got: B256,
+    },
     /// The ballot breaks a quadratic-voting rule.
     #[error("invalid ballot from {agent}: {source}")]
     Ballot {

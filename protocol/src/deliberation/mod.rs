@@ -22,10 +22,12 @@
 //! let seats: Vec<_> = keys.iter().map(|k| k.address()).collect();
 //! let domain = eip712::domain(31337, alloy_primitives::Address::repeat_byte(9));
 //! let job = U256::from(1);
-//! let mut d = Deliberation::new(job, seats, domain.clone(), 100, HaltingConfig::default()).unwrap();
+//! let input_hash = alloy_primitives::keccak256(b"the job's input");
+//! let mut d = Deliberation::new(job, input_hash, seats, domain.clone(), 100, HaltingConfig::default()).unwrap();
 //!
+//! let ctx = d.context(); // what round 1's answers sign: job, round, input hash, history
 //! for (key, answer) in keys.iter().zip(["7", "7", "1"]) {
-//!     d.accept_proposal(SignedProposal::sign(key, &domain, job, 1, answer.into()).unwrap()).unwrap();
+//!     d.accept_proposal(SignedProposal::sign(key, &domain, &ctx, answer.into()).unwrap()).unwrap();
 //! }
 //! let set = d.close_proposals().unwrap();
 //! for (seat, key) in keys.iter().enumerate() {
@@ -34,7 +36,7 @@
 //!         .map(|(q, c)| if q == seat { 0 } else if c.as_deref() == Some("7") { 50 } else { -50 })
 //!         .collect();
 //!     let votes = quadratic_votes(&weights, seat, &set.proposed(), 100).unwrap();
-//!     d.accept_ballot(SignedBallot::sign(key, &domain, job, 1, set.digest, votes).unwrap()).unwrap();
+//!     d.accept_ballot(SignedBallot::sign(key, &domain, &ctx, set.digest, votes).unwrap()).unwrap();
 //! }
 //! let record = d.close_round().unwrap();
 //! assert_eq!(record.winning_content(), Some("7"));
@@ -98,11 +100,14 @@ pub enum Stage {
 #[derive(Debug, Clone)]
 pub struct Deliberation {
     job_id: U256,
+    input_hash: B256,
     seats: Vec<Address>,
     domain: Eip712Domain,
     credits: u64,
     halting: HaltingConfig,
     rounds: Vec<RoundRecord>,
+    /// The digest of the closed rounds: what this round's answers sign as their history.
+    history: B256,
     stage: Stage,
     proposals: Vec<Option<SignedProposal>>,
     ballots: Vec<Option<SignedBallot>>,
@@ -117,6 +122,7 @@ impl Deliberation {
     /// makes the lowest-seat tie-break mean "lowest address"), or inconsistent halting parameters.
     pub fn new(
         job_id: U256,
+        input_hash: B256,
         seats: Vec<Address>,
         domain: Eip712Domain,
         credits: u64,
@@ -132,6 +138,8 @@ impl Deliberation {
         let n = seats.len();
         Ok(Self {
             job_id,
+            input_hash,
+            history: B256::ZERO,
             seats,
             domain,
             credits,
@@ -196,6 +204,30 @@ impl Deliberation {
         answered.iter().enumerate().filter(|(_, a)| !**a).map(|(seat, _)| seat).collect()
     }
 
+    /// What this round's answers must be signed over.
+    pub fn context(&self) -> eip712::RoundContext {
+        eip712::RoundContext {
+            job_id: self.job_id,
+            round: self.round(),
+            input_hash: self.input_hash,
+            previous_round_digest: self.history,
+        }
+    }
+
+    fn check_context(&self, ctx: &eip712::RoundContext) -> Result<(), RejectError> {
+        self.check_job_and_round(ctx.job_id, ctx.round)?;
+        if ctx.input_hash != self.input_hash {
+            return Err(RejectError::WrongInput { expected: self.input_hash, got: ctx.input_hash });
+        }
+        if ctx.previous_round_digest != self.history {
+            return Err(RejectError::WrongHistory {
+                expected: self.history,
+                got: ctx.previous_round_digest,
+            });
+        }
+        Ok(())
+    }
+
     fn seat_of(&self, agent: Address) -> Result<usize, RejectError> {
         self.seats.binary_search(&agent).map_err(|_| RejectError::UnknownAgent(agent))
     }
@@ -220,7 +252,7 @@ impl Deliberation {
     /// [`RejectError`] when the job, round, phase, seat, content size or signature is wrong, or
     /// the agent already proposed this round. A rejected proposal changes nothing.
     pub fn accept_proposal(&mut self, proposal: SignedProposal) -> Result<usize, RejectError> {
-        self.check_job_and_round(proposal.job_id, proposal.round)?;
+        self.check_context(&proposal.context())?;
         if !matches!(self.stage, Stage::Proposing) {
             return Err(RejectError::WrongPhase { got: Phase::Propose });
         }
@@ -280,7 +312,7 @@ impl Deliberation {
     /// [`RejectError`] when the job, round, phase, seat, digest or signature is wrong, the agent
     /// already voted, or the votes break a quadratic-voting rule. A rejected ballot changes nothing.
     pub fn accept_ballot(&mut self, ballot: SignedBallot) -> Result<usize, RejectError> {
-        self.check_job_and_round(ballot.job_id, ballot.round)?;
+        self.check_context(&ballot.context())?;
         let Stage::Evaluating(set) = &self.stage else {
             return Err(RejectError::WrongPhase { got: Phase::Evaluate });
         };
@@ -327,8 +359,13 @@ impl Deliberation {
         let mut answers = set.contents.iter().flatten();
         let first = answers.next();
         let unanimous = first.is_some() && answers.all(|a| Some(a) == first);
+        let votes: Vec<Option<&[i64]>> =
+            self.ballots.iter().map(|b| b.as_ref().map(|b| b.votes.as_slice())).collect();
+        let digest = eip712::round_digest(self.history, set.digest, &votes);
         let record = RoundRecord {
             round,
+            previous_round_digest: std::mem::replace(&mut self.history, digest),
+            digest,
             proposals: std::mem::replace(&mut self.proposals, vec![None; self.seats.len()]),
             proposals_digest: set.digest,
             ballots: std::mem::replace(&mut self.ballots, vec![None; self.seats.len()]),

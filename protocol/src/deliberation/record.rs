@@ -15,6 +15,11 @@ use crate::{
 pub struct RoundRecord {
     /// Round number, from 1.
     pub round: u32,
+    /// The digest of the rounds before this one that its answers signed (zero in round 1).
+    pub previous_round_digest: B256,
+    /// This round's own [`crate::eip712::round_digest`]: the next round's
+    /// `previous_round_digest`.
+    pub digest: B256,
     /// Accepted proposals by seat.
     pub proposals: Vec<Option<SignedProposal>>,
     /// Digest of the proposal set the ballots judged.
@@ -53,6 +58,7 @@ impl RoundRecord {
     pub fn view(&self) -> RoundView {
         RoundView {
             round: self.round,
+            previous_digest: self.previous_round_digest,
             contents: self
                 .proposals
                 .iter()

@@ -6,6 +6,7 @@ use super::*;
 use crate::{BallotError, eip712::SignatureError, quadratic_votes};
 
 const CREDITS: u64 = 100;
+const INPUT_HASH: B256 = B256::repeat_byte(0x11);
 
 struct Fixture {
     keys: Vec<PrivateKeySigner>,
@@ -29,23 +30,18 @@ impl Fixture {
         let domain = eip712::domain(31337, Address::repeat_byte(0xaa));
         let job = U256::from(42);
         let seats = keys.iter().map(|k| k.address()).collect();
-        let d = Deliberation::new(job, seats, domain.clone(), CREDITS, halting).unwrap();
+        let d =
+            Deliberation::new(job, INPUT_HASH, seats, domain.clone(), CREDITS, halting).unwrap();
         Self { keys, domain, job, d }
     }
 
     fn proposal(&self, seat: usize, content: &str) -> SignedProposal {
-        SignedProposal::sign(
-            &self.keys[seat],
-            &self.domain,
-            self.job,
-            self.d.round(),
-            content.into(),
-        )
-        .unwrap()
+        SignedProposal::sign(&self.keys[seat], &self.domain, &self.d.context(), content.into())
+            .unwrap()
     }
 
     fn ballot(&self, seat: usize, set: &ProposalSet, votes: Vec<i64>) -> SignedBallot {
-        SignedBallot::sign(&self.keys[seat], &self.domain, self.job, set.round, set.digest, votes)
+        SignedBallot::sign(&self.keys[seat], &self.domain, &self.d.context(), set.digest, votes)
             .unwrap()
     }
 
@@ -86,15 +82,22 @@ fn setup_rejects_too_few_unsorted_or_duplicate_seats() {
     let domain = eip712::domain(1, Address::ZERO);
     let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
     let new = |seats: Vec<Address>| {
-        Deliberation::new(U256::ZERO, seats, domain.clone(), 1, HaltingConfig::default())
-            .unwrap_err()
+        Deliberation::new(
+            U256::ZERO,
+            B256::ZERO,
+            seats,
+            domain.clone(),
+            1,
+            HaltingConfig::default(),
+        )
+        .unwrap_err()
     };
     assert_eq!(new(vec![a]), SetupError::TooFewSeats(1));
     assert_eq!(new(vec![b, a]), SetupError::SeatsNotSorted(a));
     assert_eq!(new(vec![a, a]), SetupError::SeatsNotSorted(a));
     let bad = HaltingConfig { min_rounds: 0, ..Default::default() };
     assert!(matches!(
-        Deliberation::new(U256::ZERO, vec![a, b], domain.clone(), 1, bad),
+        Deliberation::new(U256::ZERO, B256::ZERO, vec![a, b], domain.clone(), 1, bad),
         Err(SetupError::Halting(_))
     ));
 }
@@ -197,13 +200,14 @@ fn proposals_are_rejected_for_the_wrong_job_round_phase_agent_or_twice() {
         f.d.accept_proposal(wrong_job),
         Err(RejectError::WrongJob { expected: f.job, got: U256::from(7) })
     );
-    let wrong_round = SignedProposal::sign(&f.keys[0], &f.domain, f.job, 2, "1".into()).unwrap();
+    let round2 = eip712::RoundContext { round: 2, ..f.d.context() };
+    let wrong_round = SignedProposal::sign(&f.keys[0], &f.domain, &round2, "1".into()).unwrap();
     assert_eq!(
         f.d.accept_proposal(wrong_round),
         Err(RejectError::WrongRound { expected: 1, got: 2 })
     );
     let stranger = PrivateKeySigner::random();
-    let p = SignedProposal::sign(&stranger, &f.domain, f.job, 1, "1".into()).unwrap();
+    let p = SignedProposal::sign(&stranger, &f.domain, &f.d.context(), "1".into()).unwrap();
     assert_eq!(f.d.accept_proposal(p), Err(RejectError::UnknownAgent(stranger.address())));
     let p = f.proposal(0, "1");
     f.d.accept_proposal(p.clone()).unwrap();
@@ -224,6 +228,32 @@ fn proposals_are_rejected_for_the_wrong_job_round_phase_agent_or_twice() {
 }
 
 #[test]
+fn answers_for_another_input_or_another_history_are_rejected() {
+    let mut f = Fixture::new(2, HaltingConfig { min_rounds: 2, max_rounds: 3, effort_permille: 0 });
+    let other_input = eip712::RoundContext { input_hash: B256::repeat_byte(0x22), ..f.d.context() };
+    let p = SignedProposal::sign(&f.keys[0], &f.domain, &other_input, "1".into()).unwrap();
+    assert!(matches!(f.d.accept_proposal(p), Err(RejectError::WrongInput { .. })));
+    let set = f.propose_all(&[Some("1"), Some("2")]);
+    f.vote_for(&set, "2");
+    let record = f.d.close_round().unwrap().clone();
+    assert_eq!(record.previous_round_digest, B256::ZERO);
+    // Round 2 answers sign round 1's digest, which the agents recompute from what they saw.
+    assert_eq!(f.d.context().previous_round_digest, record.digest);
+    assert_eq!(record.view().digest(f.d.seats()), record.digest);
+    let stale = eip712::RoundContext { previous_round_digest: B256::ZERO, ..f.d.context() };
+    let p = SignedProposal::sign(&f.keys[0], &f.domain, &stale, "2".into()).unwrap();
+    assert_eq!(
+        f.d.accept_proposal(p),
+        Err(RejectError::WrongHistory { expected: record.digest, got: B256::ZERO })
+    );
+    let set = f.propose_all(&[Some("2"), Some("2")]);
+    f.vote_for(&set, "2");
+    let second = f.d.close_round().unwrap().clone();
+    assert_eq!(second.previous_round_digest, record.digest, "the digests chain");
+    assert_ne!(second.digest, record.digest);
+}
+
+#[test]
 fn a_tampered_or_foreign_signature_is_rejected() {
     let mut f = Fixture::new(3, HaltingConfig::default());
     let mut tampered = f.proposal(0, "1");
@@ -238,7 +268,7 @@ fn a_tampered_or_foreign_signature_is_rejected() {
     ));
     // Signed for another market.
     let other = eip712::domain(31337, Address::repeat_byte(0xbb));
-    let p = SignedProposal::sign(&f.keys[0], &other, f.job, 1, "1".into()).unwrap();
+    let p = SignedProposal::sign(&f.keys[0], &other, &f.d.context(), "1".into()).unwrap();
     assert!(matches!(f.d.accept_proposal(p), Err(RejectError::Signature { .. })));
     let mut garbage = f.proposal(0, "1");
     garbage.signature = Signature::new(U256::ZERO, U256::ZERO, false);
@@ -249,13 +279,19 @@ fn a_tampered_or_foreign_signature_is_rejected() {
 #[test]
 fn ballots_are_checked_for_digest_rules_signature_and_duplicates() {
     let mut f = Fixture::new(3, HaltingConfig::default());
-    let early = SignedBallot::sign(&f.keys[0], &f.domain, f.job, 1, Default::default(), vec![0; 3])
-        .unwrap();
+    let early =
+        SignedBallot::sign(&f.keys[0], &f.domain, &f.d.context(), Default::default(), vec![0; 3])
+            .unwrap();
     assert_eq!(f.d.accept_ballot(early), Err(RejectError::WrongPhase { got: Phase::Evaluate }));
     let set = f.propose_all(&[Some("1"), Some("2"), None]);
-    let wrong_digest =
-        SignedBallot::sign(&f.keys[0], &f.domain, f.job, 1, B256::repeat_byte(1), vec![0, 1, 0])
-            .unwrap();
+    let wrong_digest = SignedBallot::sign(
+        &f.keys[0],
+        &f.domain,
+        &f.d.context(),
+        B256::repeat_byte(1),
+        vec![0, 1, 0],
+    )
+    .unwrap();
     assert!(matches!(f.d.accept_ballot(wrong_digest), Err(RejectError::DigestMismatch { .. })));
     let self_vote = f.ballot(0, &set, vec![1, 0, 0]);
     assert_eq!(
@@ -306,7 +342,8 @@ fn the_stage_guards_every_transition() {
     assert_eq!(f.d.outcome().unwrap().halt, HaltReason::MaxRounds);
     assert_eq!(f.d.close_proposals(), Err(RoundError::Finished));
     assert_eq!(f.d.close_round().unwrap_err(), RoundError::Finished);
-    let p = SignedProposal::sign(&f.keys[0], &f.domain, f.job, 1, "1".into()).unwrap();
+    let ctx = eip712::RoundContext { round: 1, ..f.d.context() };
+    let p = SignedProposal::sign(&f.keys[0], &f.domain, &ctx, "1".into()).unwrap();
     assert_eq!(f.d.accept_proposal(p), Err(RejectError::Finished));
 }
 

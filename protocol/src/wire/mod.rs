@@ -16,11 +16,12 @@ pub use heartbeat::{AgentStatus, Heartbeat};
 pub use result::{SignedBallot, SignedProposal, TaskFailure};
 pub use subjects::{
     HEARTBEAT_WILDCARD, RESULTS_STREAM, RESULTS_WILDCARD, TASKS_STREAM, TASKS_WILDCARD,
-    failed_subject, heartbeat_subject, result_subject, task_message_id, task_subject,
+    failed_subject, heartbeat_subject, message_id, result_subject, task_subject,
 };
 pub use task::{
-    AnswerFormat, ChoiceInput, MAX_CHOICES, MAX_QUESTION_BYTES, RoundView, TASK_KIND_TENSOR_F32,
-    TASK_KIND_TEXT, TASK_KIND_TEXT_CHOICE, Task, TensorInput, TextInput, TextInputError,
+    AnswerFormat, ChoiceInput, MAX_CHOICES, MAX_QUESTION_BYTES, RoundView, SignedTask,
+    TASK_KIND_TENSOR_F32, TASK_KIND_TEXT, TASK_KIND_TEXT_CHOICE, Task, TaskError, TensorInput,
+    TextInput, TextInputError, VerifiedTask,
 };
 
 /// Version written into every message this crate produces.
@@ -53,6 +54,18 @@ impl Phase {
         match self {
             Self::Propose => "propose",
             Self::Evaluate => "evaluate",
+        }
+    }
+
+    /// The phase as signed in EIP-712 types: 0 for propose, 1 for evaluate.
+    ///
+    /// ```
+    /// assert_eq!(nsed_protocol::wire::Phase::Evaluate.index(), 1);
+    /// ```
+    pub const fn index(self) -> u8 {
+        match self {
+            Self::Propose => 0,
+            Self::Evaluate => 1,
         }
     }
 }
@@ -152,7 +165,8 @@ mod tests {
             chain_id: 31337,
             market: Address::repeat_byte(9),
             kind: TASK_KIND_TENSOR_F32.into(),
-            input: serde_json::json!({"shape": [2], "values": [0.5, 1.0]}),
+            input: br#"{"shape": [2], "values": [0.5, 1.0]}"#.into(),
+            input_hash: alloy_primitives::keccak256(br#"{"shape": [2], "values": [0.5, 1.0]}"#),
             proposals: Vec::new(),
             previous: None,
         }
@@ -195,14 +209,15 @@ mod tests {
     fn signatures_travel_as_65_byte_hex_and_still_verify() {
         let key = PrivateKeySigner::random();
         let domain = crate::eip712::domain(31337, Address::repeat_byte(9));
-        let p = SignedProposal::sign(&key, &domain, U256::from(1), 1, "3".into()).unwrap();
+        let ctx =
+            crate::eip712::RoundContext { job_id: U256::from(1), round: 1, ..Default::default() };
+        let p = SignedProposal::sign(&key, &domain, &ctx, "3".into()).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&encode(&p)).unwrap();
         let sig = json["signature"].as_str().unwrap();
         assert!(sig.starts_with("0x") && sig.len() == 2 + 130, "{sig}");
         let back = decode::<SignedProposal>(&encode(&p)).unwrap();
         assert!(back.verify(&domain).is_ok());
-        let b =
-            SignedBallot::sign(&key, &domain, U256::from(1), 1, B256::ZERO, vec![0, -2]).unwrap();
+        let b = SignedBallot::sign(&key, &domain, &ctx, B256::ZERO, vec![0, -2]).unwrap();
         assert!(decode::<SignedBallot>(&encode(&b)).unwrap().verify(&domain).is_ok());
         let mut bad: serde_json::Value = serde_json::from_slice(&encode(&p)).unwrap();
         bad["signature"] = serde_json::json!("0x1234");
@@ -210,6 +225,64 @@ mod tests {
             decode::<SignedProposal>(bad.to_string().as_bytes()),
             Err(WireError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_signed_task_opens_only_untouched_and_with_its_own_input() {
+        let keeper = PrivateKeySigner::random();
+        let t = task();
+        let signed = SignedTask::sign(&keeper, &t).unwrap();
+        let opened = decode::<SignedTask>(&encode(&signed)).unwrap().open().unwrap();
+        assert_eq!(opened.task, t);
+        assert_eq!(opened.keeper, keeper.address());
+
+        // Any change to the body breaks the signature, even one a re-encoding would hide.
+        let body = signed.task.get().replace("\"credits\":100", "\"credits\":101");
+        assert_ne!(body, signed.task.get());
+        let mut changed = signed.clone();
+        changed.task = serde_json::value::RawValue::from_string(body).unwrap();
+        assert!(matches!(changed.open(), Err(TaskError::Signature(_))));
+        let spaced = signed.task.get().replacen(',', ", ", 1);
+        let mut respaced = signed;
+        respaced.task = serde_json::value::RawValue::from_string(spaced).unwrap();
+        assert!(matches!(respaced.open(), Err(TaskError::Signature(_))));
+
+        // Someone else's signature under the keeper's name.
+        let mut forged = SignedTask::sign(&PrivateKeySigner::random(), &t).unwrap();
+        forged.keeper = keeper.address();
+        assert!(matches!(forged.open(), Err(TaskError::Signature(_))));
+
+        // Validly signed, but the input is not what the hash says.
+        let mut lying = t;
+        lying.input = b"{}".into();
+        let lying = SignedTask::sign(&keeper, &lying).unwrap();
+        assert!(matches!(lying.open(), Err(TaskError::InputHash { .. })));
+    }
+
+    #[test]
+    fn a_round_view_digest_is_what_the_next_round_signs() {
+        let mut t = task();
+        assert_eq!(t.previous_round_digest(), B256::ZERO);
+        let view = RoundView {
+            round: 1,
+            previous_digest: B256::ZERO,
+            contents: vec![Some("1".into()), Some("2".into())],
+            votes: vec![Some(vec![0, 1]), None],
+            scores: vec![0, 1],
+            rationales: vec![],
+        };
+        t.round = 2;
+        t.previous = Some(view.clone());
+        let expected = crate::eip712::round_digest(
+            B256::ZERO,
+            crate::eip712::proposals_digest(&t.seats, &[Some("1"), Some("2")]),
+            &[Some(&[0, 1][..]), None],
+        );
+        assert_eq!(t.context().previous_round_digest, expected);
+        let mut shown_otherwise = view;
+        shown_otherwise.votes[1] = Some(vec![1, 0]);
+        t.previous = Some(shown_otherwise);
+        assert_ne!(t.previous_round_digest(), expected);
     }
 
     #[test]

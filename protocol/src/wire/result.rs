@@ -2,13 +2,14 @@
 
 use alloy_primitives::{Address, B256, Signature, U256};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::Eip712Domain;
+use alloy_sol_types::{Eip712Domain, SolStruct};
 use serde::{Deserialize, Serialize};
 
 use super::{Phase, Versioned, wire_version};
-use crate::eip712::{self, SignatureError};
+use crate::eip712::{self, RoundContext, SignatureError};
 
-/// An agent's answer for one round, signed over `(jobId, round, keccak256(content))`.
+/// An agent's answer for one round, signed over
+/// `(jobId, round, inputHash, previousRoundDigest, keccak256(content))`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignedProposal {
     /// Protocol version of this message.
@@ -18,6 +19,10 @@ pub struct SignedProposal {
     pub job_id: U256,
     /// Round number, from 1.
     pub round: u32,
+    /// `keccak256` of the job's input, as the market stores it.
+    pub input_hash: B256,
+    /// The digest of the earlier rounds the agent was shown (zero in round 1).
+    pub previous_round_digest: B256,
     /// The proposing agent (the signer).
     pub agent: Address,
     /// The answer, e.g. `"7"` for a digit.
@@ -41,7 +46,7 @@ impl Versioned for SignedProposal {
 }
 
 impl SignedProposal {
-    /// Signs `content` as `signer`'s proposal for `(job_id, round)` in `domain`.
+    /// Signs `content` as `signer`'s proposal in round context `ctx` of `domain`.
     ///
     /// # Errors
     ///
@@ -50,24 +55,25 @@ impl SignedProposal {
     /// ```
     /// use alloy_primitives::{Address, U256};
     /// use alloy_signer_local::PrivateKeySigner;
-    /// use nsed_protocol::{eip712::domain, wire::SignedProposal};
+    /// use nsed_protocol::{eip712::{RoundContext, domain}, wire::SignedProposal};
     /// let d = domain(31337, Address::repeat_byte(1));
-    /// let p = SignedProposal::sign(&PrivateKeySigner::random(), &d, U256::from(1), 1, "7".into()).unwrap();
+    /// let ctx = RoundContext { job_id: U256::from(1), round: 1, ..Default::default() };
+    /// let p = SignedProposal::sign(&PrivateKeySigner::random(), &d, &ctx, "7".into()).unwrap();
     /// assert!(p.verify(&d).is_ok());
     /// ```
     pub fn sign(
         signer: &PrivateKeySigner,
         domain: &Eip712Domain,
-        job_id: U256,
-        round: u32,
+        ctx: &RoundContext,
         content: String,
     ) -> Result<Self, SignatureError> {
-        let signature =
-            eip712::sign(signer, eip712::proposal_hash(domain, job_id, round, &content))?;
+        let signature = eip712::sign(signer, eip712::proposal_hash(domain, ctx, &content))?;
         Ok(Self {
             version: wire_version(),
-            job_id,
-            round,
+            job_id: ctx.job_id,
+            round: ctx.round,
+            input_hash: ctx.input_hash,
+            previous_round_digest: ctx.previous_round_digest,
             agent: signer.address(),
             content,
             signature,
@@ -82,12 +88,23 @@ impl SignedProposal {
     ///
     /// [`SignatureError`] if it was not.
     pub fn verify(&self, domain: &Eip712Domain) -> Result<(), SignatureError> {
-        let hash = eip712::proposal_hash(domain, self.job_id, self.round, &self.content);
+        let hash = eip712::proposal_hash(domain, &self.context(), &self.content);
         eip712::verify(hash, &self.signature, self.agent)
+    }
+
+    /// The round context this proposal claims to answer.
+    pub const fn context(&self) -> RoundContext {
+        RoundContext {
+            job_id: self.job_id,
+            round: self.round,
+            input_hash: self.input_hash,
+            previous_round_digest: self.previous_round_digest,
+        }
     }
 }
 
-/// An agent's ballot for one round, signed over `(jobId, round, proposalsDigest, votes)`.
+/// An agent's ballot for one round, signed over
+/// `(jobId, round, inputHash, previousRoundDigest, proposalsDigest, votes)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignedBallot {
     /// Protocol version of this message.
@@ -97,6 +114,10 @@ pub struct SignedBallot {
     pub job_id: U256,
     /// Round number, from 1.
     pub round: u32,
+    /// `keccak256` of the job's input, as the market stores it.
+    pub input_hash: B256,
+    /// The digest of the earlier rounds the agent was shown (zero in round 1).
+    pub previous_round_digest: B256,
     /// The voting agent (the signer).
     pub agent: Address,
     /// Digest of the proposal set the votes judge (see [`eip712::proposals_digest`]).
@@ -127,24 +148,26 @@ impl SignedBallot {
     /// ```
     /// use alloy_primitives::{Address, B256, U256};
     /// use alloy_signer_local::PrivateKeySigner;
-    /// use nsed_protocol::{eip712::domain, wire::SignedBallot};
+    /// use nsed_protocol::{eip712::{RoundContext, domain}, wire::SignedBallot};
     /// let d = domain(31337, Address::repeat_byte(1));
-    /// let b = SignedBallot::sign(&PrivateKeySigner::random(), &d, U256::from(1), 1, B256::ZERO, vec![0, 3]).unwrap();
+    /// let ctx = RoundContext { job_id: U256::from(1), round: 1, ..Default::default() };
+    /// let b = SignedBallot::sign(&PrivateKeySigner::random(), &d, &ctx, B256::ZERO, vec![0, 3]).unwrap();
     /// assert!(b.verify(&d).is_ok());
     /// ```
     pub fn sign(
         signer: &PrivateKeySigner,
         domain: &Eip712Domain,
-        job_id: U256,
-        round: u32,
+        ctx: &RoundContext,
         proposals_digest: B256,
         votes: Vec<i64>,
     ) -> Result<Self, SignatureError> {
-        let hash = eip712::ballot_hash(domain, job_id, round, proposals_digest, &votes);
+        let hash = eip712::ballot_hash(domain, ctx, proposals_digest, &votes);
         Ok(Self {
             version: wire_version(),
-            job_id,
-            round,
+            job_id: ctx.job_id,
+            round: ctx.round,
+            input_hash: ctx.input_hash,
+            previous_round_digest: ctx.previous_round_digest,
             agent: signer.address(),
             proposals_digest,
             votes,
@@ -159,40 +182,118 @@ impl SignedBallot {
     ///
     /// [`SignatureError`] if it was not.
     pub fn verify(&self, domain: &Eip712Domain) -> Result<(), SignatureError> {
-        let hash = eip712::ballot_hash(
-            domain,
-            self.job_id,
-            self.round,
-            self.proposals_digest,
-            &self.votes,
-        );
+        let hash = eip712::ballot_hash(domain, &self.context(), self.proposals_digest, &self.votes);
         eip712::verify(hash, &self.signature, self.agent)
+    }
+
+    /// The round context this ballot claims to answer.
+    pub const fn context(&self) -> RoundContext {
+        RoundContext {
+            job_id: self.job_id,
+            round: self.round,
+            input_hash: self.input_hash,
+            previous_round_digest: self.previous_round_digest,
+        }
     }
 }
 
-/// An agent's report that it could not answer a task, with a human-readable reason.
+/// An agent's signed refusal of one keeper task, with a human-readable reason.
 ///
-/// Not signed: a failure only ever makes an agent count as missing, which anyone could cause by
-/// staying silent anyway.
+/// It names the task it refuses by the task's EIP-712 hash, so a keeper counts it only for a
+/// task it published itself: an agent that refused some other (forged or stale) task is still
+/// waited for. It is signed, so nobody but the agent can make the keeper stop waiting for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskFailure {
     /// Protocol version of this message.
     #[serde(default = "wire_version")]
     pub version: u16,
-    /// The job id, when the task was readable enough to tell.
-    pub job_id: Option<U256>,
-    /// The round, when known.
-    pub round: Option<u32>,
-    /// The phase, when known.
-    pub phase: Option<Phase>,
-    /// The agent reporting.
+    /// The job id the refused task named.
+    pub job_id: U256,
+    /// The round it named.
+    pub round: u32,
+    /// The phase it named.
+    pub phase: Phase,
+    /// The EIP-712 hash of the refused task ([`super::VerifiedTask::hash`]), or of the
+    /// unverifiable task's claimed fields when its signature did not check out.
+    pub task_hash: B256,
+    /// The agent reporting (the signer).
     pub agent: Address,
     /// What was wrong, e.g. `unknown task kind "text"`.
     pub reason: String,
+    /// EIP-712 signature of [`eip712::typed::Failure`].
+    #[serde(with = "super::sig")]
+    pub signature: Signature,
 }
 
 impl Versioned for TaskFailure {
     fn version(&self) -> u16 {
         self.version
+    }
+}
+
+fn failure_hash(
+    domain: &Eip712Domain,
+    job_id: U256,
+    round: u32,
+    phase: Phase,
+    task_hash: B256,
+    reason: &str,
+) -> B256 {
+    eip712::typed::Failure {
+        jobId: job_id,
+        round,
+        phase: phase.index(),
+        taskHash: task_hash,
+        reasonHash: alloy_primitives::keccak256(reason.as_bytes()),
+    }
+    .eip712_signing_hash(domain)
+}
+
+impl TaskFailure {
+    /// Signs `signer`'s refusal of the task with hash `task_hash`.
+    ///
+    /// # Errors
+    ///
+    /// [`SignatureError::Signing`] if the key cannot sign.
+    ///
+    /// ```
+    /// use alloy_primitives::{Address, B256, U256};
+    /// use alloy_signer_local::PrivateKeySigner;
+    /// use nsed_protocol::{eip712::domain, wire::{Phase, TaskFailure}};
+    /// let d = domain(31337, Address::repeat_byte(1));
+    /// let f = TaskFailure::sign(&PrivateKeySigner::random(), &d, U256::from(1), 1, Phase::Propose, B256::ZERO, "busy".into()).unwrap();
+    /// assert!(f.verify(&d).is_ok());
+    /// ```
+    pub fn sign(
+        signer: &PrivateKeySigner,
+        domain: &Eip712Domain,
+        job_id: U256,
+        round: u32,
+        phase: Phase,
+        task_hash: B256,
+        reason: String,
+    ) -> Result<Self, SignatureError> {
+        let hash = failure_hash(domain, job_id, round, phase, task_hash, &reason);
+        Ok(Self {
+            version: wire_version(),
+            job_id,
+            round,
+            phase,
+            task_hash,
+            agent: signer.address(),
+            reason,
+            signature: eip712::sign(signer, hash)?,
+        })
+    }
+
+    /// Checks the signature was made by `agent` over this exact failure in `domain`.
+    ///
+    /// # Errors
+    ///
+    /// [`SignatureError`] if it was not.
+    pub fn verify(&self, domain: &Eip712Domain) -> Result<(), SignatureError> {
+        let hash =
+            failure_hash(domain, self.job_id, self.round, self.phase, self.task_hash, &self.reason);
+        eip712::verify(hash, &self.signature, self.agent)
     }
 }

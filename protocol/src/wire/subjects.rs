@@ -1,6 +1,6 @@
 //! NATS subjects, streams and message ids. Addresses appear as lowercase `0x` hex tokens.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, Signature, U256};
 
 use super::Phase;
 
@@ -35,7 +35,7 @@ pub fn task_subject(agent: Address) -> String {
 /// `nsed.result.<job>.<round>.<phase>.<agent>`: where an agent publishes its answer.
 ///
 /// ```
-/// use alloy_primitives::{Address, U256};
+/// use alloy_primitives::{Address, Signature, U256};
 /// use nsed_protocol::wire::{Phase, result_subject};
 /// assert_eq!(
 ///     result_subject(U256::from(7), 2, Phase::Propose, Address::ZERO),
@@ -56,16 +56,33 @@ pub fn heartbeat_subject(agent: Address) -> String {
     format!("nsed.heartbeat.{}", token(agent))
 }
 
-/// `<job>-<round>-<phase>-<agent>`: the JetStream message id that deduplicates a task.
+/// `<job>-<round>-<phase>-<agent>-<tag>`: the JetStream message id of a task or result, where
+/// `tag` is the first 16 hex digits of `keccak256` of the message's signature.
+///
+/// JetStream drops a message whose id it has stored in the duplicate window, stream-wide and
+/// whatever the subject. An id anyone could compute in advance would let any publisher cancel
+/// a real message by sending junk under its id first; the signature is unknown until its signer
+/// makes it, so nobody else can pre-empt it. A signer that re-sends the same signed message
+/// after a crash (ECDSA here is deterministic, RFC 6979) still gets it stored only once.
 ///
 /// ```
-/// use alloy_primitives::{Address, U256};
-/// use nsed_protocol::wire::{Phase, task_message_id};
-/// assert_eq!(
-///     task_message_id(U256::from(3), 1, Phase::Evaluate, Address::ZERO),
-///     "3-1-evaluate-0x0000000000000000000000000000000000000000"
-/// );
+/// use alloy_primitives::{Address, Signature, U256};
+/// use nsed_protocol::wire::{Phase, message_id};
+/// let id = message_id(U256::from(3), 1, Phase::Evaluate, Address::ZERO, &Signature::test_signature());
+/// assert!(id.starts_with("3-1-evaluate-0x0000000000000000000000000000000000000000-"));
+/// assert_eq!(id.len(), "3-1-evaluate-0x0000000000000000000000000000000000000000-".len() + 16);
 /// ```
-pub fn task_message_id(job_id: U256, round: u32, phase: Phase, agent: Address) -> String {
-    format!("{job_id}-{round}-{phase}-{}", token(agent))
+pub fn message_id(
+    job_id: U256,
+    round: u32,
+    phase: Phase,
+    agent: Address,
+    signature: &Signature,
+) -> String {
+    let tag = alloy_primitives::keccak256(signature.as_bytes());
+    format!(
+        "{job_id}-{round}-{phase}-{}-{}",
+        token(agent),
+        alloy_primitives::hex::encode(&tag[..8])
+    )
 }

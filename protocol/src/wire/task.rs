@@ -1,11 +1,13 @@
 //! A unit of work sent to one agent.
 
-use alloy_primitives::{Address, U256};
-use alloy_sol_types::Eip712Domain;
-use serde::{Deserialize, Serialize};
+use alloy_primitives::{Address, B256, Bytes, Signature, U256, keccak256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::{Eip712Domain, SolStruct};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::value::RawValue;
 
-use super::{Phase, Versioned, wire_version};
-use crate::eip712;
+use super::{Phase, Versioned, WireError, decode, wire_version};
+use crate::eip712::{self, RoundContext, SignatureError};
 
 /// Task kind: classify a float32 tensor (`input` is a [`TensorInput`]).
 pub const TASK_KIND_TENSOR_F32: &str = "tensor-f32";
@@ -24,8 +26,9 @@ pub const MAX_CHOICES: usize = 26;
 ///
 /// The task carries everything the agent needs to answer and sign without asking anyone: the
 /// seats (agents sorted by address), the signing domain (chain id and market), the vote budget,
-/// the input, and — for evaluation — the round's proposals; from round 2 on, the previous round.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// the job's input and its on-chain hash, and — for evaluation — the round's proposals; from
+/// round 2 on, the previous round. On the bus it travels inside a keeper-signed [`SignedTask`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     /// Protocol version of this message.
     #[serde(default = "wire_version")]
@@ -42,7 +45,8 @@ pub struct Task {
     pub seats: Vec<Address>,
     /// Vote credits per ballot (`Σ v² ≤ credits`).
     pub credits: u64,
-    /// Unix time in milliseconds after which the answer is ignored.
+    /// Unix time in milliseconds after which the task expires: the worker refuses it and the
+    /// keeper ignores answers.
     pub deadline_ms: u64,
     /// Chain id of the signing domain.
     pub chain_id: u64,
@@ -50,8 +54,11 @@ pub struct Task {
     pub market: Address,
     /// What kind of task this is, e.g. [`TASK_KIND_TENSOR_F32`].
     pub kind: String,
-    /// The job's input; its shape depends on `kind`.
-    pub input: serde_json::Value,
+    /// The job's input exactly as requested on chain (`0x` hex on the wire); for the built-in
+    /// kinds it is JSON whose shape depends on `kind` (see [`Task::input_as`]).
+    pub input: Bytes,
+    /// `keccak256(input)` as the market stores it; answers sign it.
+    pub input_hash: B256,
     /// Evaluate phase: this round's proposal contents by seat (`None` where a seat has none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proposals: Vec<Option<String>>,
@@ -75,6 +82,31 @@ impl Task {
     /// The EIP-712 domain results must be signed in.
     pub fn domain(&self) -> Eip712Domain {
         eip712::domain(self.chain_id, self.market)
+    }
+
+    /// The input decoded as the JSON shape `T` of its kind.
+    ///
+    /// # Errors
+    ///
+    /// The JSON error when the input is not a `T`.
+    pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.input)
+    }
+
+    /// The digest of the history this task shows: zero in round 1, else the previous round's
+    /// [`RoundView::digest`].
+    pub fn previous_round_digest(&self) -> B256 {
+        self.previous.as_ref().map(|v| v.digest(&self.seats)).unwrap_or_default()
+    }
+
+    /// What the answer to this task is bound to and signs.
+    pub fn context(&self) -> RoundContext {
+        RoundContext {
+            job_id: self.job_id,
+            round: self.round,
+            input_hash: self.input_hash,
+            previous_round_digest: self.previous_round_digest(),
+        }
     }
 
     /// The proposals digest a ballot for this (evaluate) task commits to.
@@ -222,6 +254,9 @@ fn check_question(question: &str) -> Result<(), TextInputError> {
 pub struct RoundView {
     /// The round this describes.
     pub round: u32,
+    /// That round's own `previousRoundDigest` (the history before it; zero for round 1).
+    #[serde(default)]
+    pub previous_digest: B256,
     /// Proposal contents by seat.
     pub contents: Vec<Option<String>>,
     /// Each voter seat's votes by candidate seat (`None` for a missing ballot): the score matrix.
@@ -231,4 +266,169 @@ pub struct RoundView {
     /// The rationale each seat shared with its proposal, if any (unsigned, advisory text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rationales: Vec<Option<String>>,
+}
+
+impl RoundView {
+    /// [`eip712::round_digest`] of this round over `seats`: what answers of the next round sign
+    /// as their `previousRoundDigest`. Scores follow from the votes and rationales are advisory,
+    /// so neither is part of it.
+    ///
+    /// # Panics
+    ///
+    /// If `contents` does not have one slot per seat (check first; the worker does).
+    #[track_caller]
+    pub fn digest(&self, seats: &[Address]) -> B256 {
+        let contents: Vec<Option<&str>> = self.contents.iter().map(Option::as_deref).collect();
+        let votes: Vec<Option<&[i64]>> = self.votes.iter().map(Option::as_deref).collect();
+        eip712::round_digest(
+            self.previous_digest,
+            eip712::proposals_digest(seats, &contents),
+            &votes,
+        )
+    }
+}
+
+/// A [`Task`] signed by the keeper that publishes it.
+///
+/// The task's exact JSON bytes are kept as sent (`task`), and the EIP-712
+/// [`eip712::typed::Task`] the keeper signs binds its job, round, phase, seat, input hash and
+/// deadline, and `keccak256` of those bytes: nothing in the task can be changed without the
+/// keeper's key, and no re-encoding can change what was signed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedTask {
+    /// Protocol version of this message.
+    #[serde(default = "wire_version")]
+    pub version: u16,
+    /// The signing keeper.
+    pub keeper: Address,
+    /// The task's JSON, byte for byte as signed.
+    pub task: Box<RawValue>,
+    /// EIP-712 signature of [`eip712::typed::Task`].
+    #[serde(with = "super::sig")]
+    pub signature: Signature,
+}
+
+impl Versioned for SignedTask {
+    fn version(&self) -> u16 {
+        self.version
+    }
+}
+
+/// Why a signed task is not to be answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// The embedded task is not a readable task.
+    #[error("unreadable task: {0}")]
+    Wire(#[from] WireError),
+    /// The seat index is outside the seats.
+    #[error("seat {seat} is outside the {seats} seats")]
+    Seat {
+        /// The task's seat.
+        seat: usize,
+        /// How many seats it lists.
+        seats: usize,
+    },
+    /// The signature is not the named keeper's over this task.
+    #[error("task signature: {0}")]
+    Signature(#[from] SignatureError),
+    /// The input does not hash to the task's `input_hash`.
+    #[error("input hashes to {actual}, the task claims {claimed}")]
+    InputHash {
+        /// The task's `input_hash`.
+        claimed: B256,
+        /// `keccak256(input)`.
+        actual: B256,
+    },
+}
+
+/// A task whose keeper signature and input hash check out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedTask {
+    /// The task.
+    pub task: Task,
+    /// The keeper that signed it.
+    pub keeper: Address,
+    /// Its EIP-712 signing hash: unique per signed task, named by failures that refuse it.
+    pub hash: B256,
+}
+
+fn task_signing_hash(task: &Task, body: &[u8], agent: Address) -> B256 {
+    eip712::typed::Task {
+        jobId: task.job_id,
+        round: task.round,
+        phase: task.phase.index(),
+        agent,
+        inputHash: task.input_hash,
+        deadlineMs: task.deadline_ms,
+        bodyHash: keccak256(body),
+    }
+    .eip712_signing_hash(&task.domain())
+}
+
+impl SignedTask {
+    /// Signs `task` as `keeper`, in the task's own domain (its chain and market).
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Seat`] for a task without a valid seat, [`TaskError::Signature`] if the key
+    /// cannot sign.
+    ///
+    /// ```
+    /// # use nsed_protocol::wire::*;
+    /// # use alloy_primitives::{Address, U256, keccak256};
+    /// # let input = br#"{"shape":[1],"values":[0.5]}"#;
+    /// # let task = Task { version: 1, job_id: U256::from(1), round: 1, phase: Phase::Propose, seat: 0,
+    /// #   seats: vec![Address::repeat_byte(1), Address::repeat_byte(2)], credits: 100, deadline_ms: 1,
+    /// #   chain_id: 1, market: Address::ZERO, kind: "tensor-f32".into(), input: input.into(),
+    /// #   input_hash: keccak256(input), proposals: vec![], previous: None };
+    /// let keeper = alloy_signer_local::PrivateKeySigner::random();
+    /// let signed = SignedTask::sign(&keeper, &task).unwrap();
+    /// let opened = decode::<SignedTask>(&encode(&signed)).unwrap().open().unwrap();
+    /// assert_eq!((opened.task, opened.keeper), (task, keeper.address()));
+    /// ```
+    pub fn sign(keeper: &PrivateKeySigner, task: &Task) -> Result<Self, TaskError> {
+        let agent =
+            task.agent().ok_or(TaskError::Seat { seat: task.seat, seats: task.seats.len() })?;
+        let body = super::encode(task);
+        let hash = task_signing_hash(task, &body, agent);
+        let task = RawValue::from_string(String::from_utf8(body).expect("serde_json writes UTF-8"))
+            .expect("serde_json writes valid JSON");
+        Ok(Self {
+            version: wire_version(),
+            keeper: keeper.address(),
+            task,
+            signature: eip712::sign(keeper, hash)?,
+        })
+    }
+
+    /// Decodes the embedded task and computes the hash a keeper signs for it, checking nothing
+    /// else: what a worker needs to name a task it refuses, or a publisher to address it.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Wire`] or [`TaskError::Seat`] when there is no addressable task.
+    pub fn read(&self) -> Result<(Task, B256), TaskError> {
+        let body = self.task.get().as_bytes();
+        let task: Task = decode(body)?;
+        let agent =
+            task.agent().ok_or(TaskError::Seat { seat: task.seat, seats: task.seats.len() })?;
+        let hash = task_signing_hash(&task, body, agent);
+        Ok((task, hash))
+    }
+
+    /// Decodes the embedded task and checks the keeper's signature and the input hash. Whether
+    /// the keeper is one to obey, and whether the task is still fresh, is the caller's decision.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError`] naming the first problem.
+    pub fn open(&self) -> Result<VerifiedTask, TaskError> {
+        let (task, hash) = self.read()?;
+        eip712::verify(hash, &self.signature, self.keeper)?;
+        let actual = keccak256(&task.input);
+        if actual != task.input_hash {
+            return Err(TaskError::InputHash { claimed: task.input_hash, actual });
+        }
+        Ok(VerifiedTask { task, keeper: self.keeper, hash })
+    }
 }

@@ -222,7 +222,13 @@ impl UpArgs {
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
         let mut agents = Vec::new();
-        let worker_config = WorkerConfig { nats_url: nats_url.clone(), ..WorkerConfig::default() };
+        // Workers answer only tasks signed by the demo's keeper, checked against the chain too.
+        let worker_config = WorkerConfig {
+            nats_url: nats_url.clone(),
+            keepers: vec![roles.keeper.address()],
+            rpc_url: Some(rpc_url.clone()),
+            ..WorkerConfig::default()
+        };
         let mut panel: Vec<(&str, B256, Worker)> = Vec::new();
         match self.agents {
             AgentPanel::Digits => {
