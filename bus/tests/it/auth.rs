@@ -137,6 +137,19 @@ async fn refused_subscription(bus: &Bus, subject: &str) {
     .await;
 }
 
+/// Subscribes `bus` to `subject` and returns once the server has registered the subscription.
+///
+/// `flush` only empties the client's write buffer; the server reads each connection on its own,
+/// so a message another connection publishes right after could still reach the server first
+/// and find no subscriber. The server handles one connection's commands in order, so its answer
+/// to a request sent after the subscription proves the subscription is in place.
+async fn subscribed(bus: &Bus, subject: &str) -> async_nats::Subscriber {
+    let subscriber = bus.client().subscribe(subject.to_owned()).await.unwrap();
+    // Any request this user may send will do; JetStream's account information is one.
+    bus.client().request("$JS.API.INFO", "".into()).await.expect("a round trip to the server");
+    subscriber
+}
+
 /// The number of messages `stream` holds, as the operator sees it.
 async fn messages(operator: &Bus, stream: &str) -> u64 {
     operator.jetstream().get_stream(stream).await.unwrap().info().await.unwrap().state.messages
@@ -183,8 +196,7 @@ async fn an_agent_pulls_acks_and_answers_its_own_tasks() {
     let keeper = stack.keeper().await;
     let agent = stack.agent(A).await;
     let mut agent_denials = agent.permission_denials();
-    let mut beats = keeper.client().subscribe(HEARTBEAT_WILDCARD).await.unwrap();
-    keeper.client().flush().await.unwrap();
+    let mut beats = subscribed(&keeper, HEARTBEAT_WILDCARD).await;
 
     assert!(!keeper.publish_dedup(task_subject(A), "task-1", b"task".to_vec()).await.unwrap());
     agent.ensure_streams().await.unwrap();
@@ -404,8 +416,7 @@ async fn a_keeper_publishes_tasks_reads_answers_and_heartbeats_but_cannot_admini
     let answer = timeout(WAIT, answers.next()).await.expect("the recreated consumer reads on");
     assert_eq!(&answer.unwrap().unwrap().payload[..], b"third");
 
-    let mut beats = keeper.client().subscribe(HEARTBEAT_WILDCARD).await.unwrap();
-    keeper.client().flush().await.unwrap();
+    let mut beats = subscribed(&keeper, HEARTBEAT_WILDCARD).await;
     agent.publish_core(heartbeat_subject(A), b"beat".to_vec()).await.unwrap();
     assert!(timeout(WAIT, beats.next()).await.expect("a heartbeat arrives").is_some());
     assert!(keeper_denials.try_recv().is_err(), "nothing the keeper did was refused");
