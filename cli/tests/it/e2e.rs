@@ -109,9 +109,12 @@ impl Stack {
                 .get_receipt()
                 .await
                 .unwrap();
+            // The third worker names no keeper: it trusts whoever claimed the job on chain.
+            let keepers =
+                if stack.agents.len() == 2 { Vec::new() } else { vec![stack.keeper_key.address()] };
             let config = WorkerConfig {
                 nats_url: stack.nats.url(),
-                keepers: vec![stack.keeper_key.address()],
+                keepers,
                 rpc_url: Some(stack.anvil.endpoint()),
                 heartbeat_interval: Duration::from_millis(200),
                 simulated_latency: if stack.agents.is_empty() {
@@ -367,28 +370,51 @@ async fn outsiders_on_the_bus_cannot_steer_a_job() {
             bus.publish_dedup(wire::task_subject(slow), &old_id, b"junk".to_vec()).await.unwrap();
         }
     }
-    // A task of the attacker's choosing for the next job, signed by the attacker.
+    // A task of the attacker's choosing for the next job, signed by the attacker, to a worker
+    // that accepts only the keeper and to one that asks the chain who claimed the job.
+    let mut refusals = bus
+        .client()
+        .subscribe(format!("nsed.result.{next_job}.1.propose.*.failed"))
+        .await
+        .unwrap();
     let mut seats = stack.agents.clone();
     seats.sort();
     let input = br#"{"shape": [64], "values": []}"#;
-    let injected = Task {
-        version: wire::WIRE_VERSION,
-        job_id: next_job,
-        round: 1,
-        phase: Phase::Propose,
-        seat: seats.iter().position(|s| *s == other).unwrap(),
-        seats,
-        credits: 100,
-        deadline_ms: u64::MAX,
-        chain_id: stack.anvil.chain_id(),
-        market: stack.market,
-        kind: "tensor-f32".into(),
-        input: input.into(),
-        input_hash: alloy::primitives::keccak256(input),
-        proposals: Vec::new(),
-        previous: None,
-    };
-    bus.publish_task(&SignedTask::sign(&attacker, &injected).unwrap()).await.unwrap();
+    for (target, why) in [(other, "does not accept"), (stack.agents[2], "claimed on chain by")] {
+        let injected = Task {
+            version: wire::WIRE_VERSION,
+            job_id: next_job,
+            round: 1,
+            phase: Phase::Propose,
+            seat: seats.iter().position(|s| *s == target).unwrap(),
+            seats: seats.clone(),
+            credits: 100,
+            deadline_ms: u64::MAX,
+            chain_id: stack.anvil.chain_id(),
+            market: stack.market,
+            kind: "tensor-f32".into(),
+            input: input.into(),
+            input_hash: alloy::primitives::keccak256(input),
+            proposals: Vec::new(),
+            previous: None,
+        };
+        let signed = SignedTask::sign(&attacker, &injected).unwrap();
+        bus.publish_task(&signed).await.unwrap();
+        let failure = tokio::time::timeout(WAIT, async {
+            loop {
+                let msg = futures::StreamExt::next(&mut refusals).await.unwrap();
+                let failure: TaskFailure = wire::decode(&msg.payload).unwrap();
+                if failure.agent == target {
+                    return failure;
+                }
+            }
+        })
+        .await
+        .expect("the worker refuses the injected task");
+        failure.verify(&domain).expect("signed by the agent");
+        assert_eq!(failure.task_hash, signed.read().unwrap().1);
+        assert!(failure.reason.contains(why), "{}", failure.reason);
+    }
 
     let (keeper, handle) = stack.keeper(Duration::from_secs(20));
     let job_id = stack.request(4, 3600).await;
