@@ -55,6 +55,9 @@ pub enum Commands {
     Indexer(cmd::indexer::IndexerArgs),
     /// Run one inference agent: answer its NATS task queue with an ONNX model, signing results.
     Worker(cmd::worker::WorkerArgs),
+    /// Manage NATS authentication: users with their seeds and permissions, the server's
+    /// configuration, and the streams (docs/nats-auth.md).
+    Nats(cmd::nats::NatsArgs),
 }
 
 /// Parses the command line, sets up logging and runs the chosen subcommand.
@@ -64,7 +67,11 @@ pub enum Commands {
 /// Whatever the subcommand reports; `main` prints the chain of causes.
 pub async fn run() -> eyre::Result<()> {
     let cli = Cli::parse();
-    output::init(output::OutputMode { json: cli.global.json, verbose: cli.global.verbose });
+    output::init(output::OutputMode {
+        json: cli.global.json,
+        verbose: cli.global.verbose,
+        quiet: cli.global.quiet,
+    });
     init_tracing(&cli.global);
     match cli.command {
         Commands::Up(args) => args.run().await,
@@ -72,6 +79,7 @@ pub async fn run() -> eyre::Result<()> {
         Commands::Deploy(args) => args.run().await,
         Commands::Keeper(args) => args.run().await,
         Commands::Indexer(args) => args.run().await,
+        Commands::Nats(args) => args.run().await,
     }
 }
 
@@ -122,12 +130,24 @@ mod tests {
     /// name, every option documented and its value named.
     #[test]
     fn every_flag_follows_the_naming_scheme() {
-        const GROUPS: [&str; 5] = ["keeper", "worker", "indexer", "llm", "suite"];
+        const GROUPS: [&str; 6] = ["keeper", "worker", "indexer", "llm", "suite", "nats"];
         let cli = Cli::command();
-        for command in cli.get_subcommands() {
+        // Every command, nested ones (`nsed nats init`) too.
+        let mut commands: Vec<(String, &clap::Command)> =
+            cli.get_subcommands().map(|c| (c.get_name().to_owned(), c)).collect();
+        let mut i = 0;
+        while i < commands.len() {
+            let (path, command) = commands[i].clone();
+            for sub in command.get_subcommands() {
+                commands.push((format!("{path} {}", sub.get_name()), sub));
+            }
+            i += 1;
+        }
+        for (path, command) in commands {
+            assert!(command.get_about().is_some(), "nsed {path} has no help");
             for arg in command.get_arguments() {
                 let Some(long) = arg.get_long() else { continue };
-                let at = format!("nsed {} --{long}", command.get_name());
+                let at = format!("nsed {path} --{long}");
                 assert!(arg.get_help().is_some(), "{at} has no help");
                 if let Some((group, _)) = long.split_once('.') {
                     assert!(GROUPS.contains(&group), "{at}: unknown group `{group}`");

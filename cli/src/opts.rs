@@ -6,10 +6,11 @@
 //! existing chain resolve `NSED_RPC_URL` explicitly ([`RpcOpts::url_with_env`]); `nsed up` never
 //! does.
 
-use std::fmt;
+use std::{fmt, path::PathBuf};
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use eyre::eyre;
+use nsed_bus::NatsConnect;
 use nsed_deploy::{GovernanceParams, SuiteParams};
 use nsed_inference_worker::WorkerConfig;
 
@@ -80,7 +81,7 @@ impl WalletOpts {
     }
 }
 
-/// Which NATS server to use.
+/// Which NATS server to use, and how to authenticate to it (docs/nats-auth.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 #[command(next_help_heading = "NATS")]
 pub struct NatsOpts {
@@ -88,12 +89,49 @@ pub struct NatsOpts {
     /// own nats-server instead].
     #[arg(long, value_name = "URL", env = "NATS_URL")]
     pub nats_url: Option<String>,
+    /// This service's NATS credentials, needed when the server has authentication on: an NKey
+    /// user seed file (`nsed nats init`, `add-agent` and `add-keeper` write them as
+    /// <DIR>/creds/<user>.nk) or a NATS .creds file.
+    #[arg(long = "nats.creds", value_name = "FILE", env = "NSED_NATS_CREDS")]
+    pub creds: Option<PathBuf>,
+    /// CA bundle (PEM) that signed the server's TLS certificate, trusted instead of the system's
+    /// roots; giving it requires TLS.
+    #[arg(long = "nats.tls-ca", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for a server that verifies clients (`nsed nats init
+    /// --tls-verify`); needs `--nats.tls-key` and requires TLS.
+    #[arg(long = "nats.tls-cert", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of `--nats.tls-cert`.
+    #[arg(long = "nats.tls-key", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl NatsOpts {
     /// `--nats-url` / `NATS_URL`, else the library default (a local server).
     pub fn url_or_default(&self) -> String {
-        self.nats_url.clone().unwrap_or_else(|| WorkerConfig::default().nats_url)
+        self.nats_url.clone().unwrap_or_else(|| WorkerConfig::default().nats.url().to_owned())
+    }
+
+    /// How to connect: the URL ([`NatsOpts::url_or_default`]) with the credentials and TLS
+    /// files given.
+    pub fn connect(&self) -> NatsConnect {
+        self.connect_to(self.url_or_default())
+    }
+
+    /// As [`NatsOpts::connect`], to `url` instead of the flags' URL.
+    pub fn connect_to(&self, url: impl Into<String>) -> NatsConnect {
+        let mut connect = NatsConnect::new(url);
+        if let Some(creds) = &self.creds {
+            connect = connect.with_creds(creds);
+        }
+        if let Some(ca) = &self.tls_ca {
+            connect = connect.with_tls_ca(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            connect = connect.with_tls_client(cert, key);
+        }
+        connect
     }
 }
 
@@ -234,11 +272,40 @@ mod tests {
     #[test]
     fn no_flags_parse_to_the_defaults() {
         assert_eq!(CommandParser::<WalletOpts>::parse_from(["nsed"]).args, WalletOpts::default());
-        assert_eq!(CommandParser::<NatsOpts>::parse_from(["nsed"]).args.nats_url, None);
-        assert_eq!(NatsOpts::default().url_or_default(), WorkerConfig::default().nats_url);
+        let nats = CommandParser::<NatsOpts>::parse_from(["nsed"]).args;
+        assert_eq!(nats, NatsOpts::default());
+        assert_eq!(nats.connect(), WorkerConfig::default().nats);
         let suite = CommandParser::<SuiteOpts>::parse_from(["nsed"]).args;
         assert_eq!(suite, SuiteOpts::default());
         assert_eq!(suite.params(), SuiteParams::default());
+    }
+
+    #[test]
+    fn nats_flags_become_the_connection_options() {
+        let parsed = CommandParser::<NatsOpts>::try_parse_from([
+            "nsed",
+            "--nats-url",
+            "nats://10.0.0.1:4222",
+            "--nats.creds",
+            "creds/keeper.nk",
+            "--nats.tls-ca",
+            "ca.pem",
+            "--nats.tls-cert",
+            "client.pem",
+            "--nats.tls-key",
+            "client-key.pem",
+        ])
+        .unwrap()
+        .args;
+        let expected = NatsConnect::new("nats://10.0.0.1:4222")
+            .with_creds("creds/keeper.nk")
+            .with_tls_ca("ca.pem")
+            .with_tls_client("client.pem", "client-key.pem");
+        assert_eq!(parsed.connect(), expected);
+        // A client certificate needs its key, and the other way round.
+        for flag in ["--nats.tls-cert", "--nats.tls-key"] {
+            assert!(CommandParser::<NatsOpts>::try_parse_from(["nsed", flag, "x.pem"]).is_err());
+        }
     }
 
     impl<T: clap::Args> CommandParser<T> {

@@ -1,8 +1,8 @@
 //! The command line's one way to the terminal.
 //!
 //! Results go to stdout, one line at a time ([`out!`]) or, under the global `--json`, as one JSON
-//! document ([`json`]); progress and errors go to stderr ([`progress`], [`progress_end`],
-//! [`error`]). The workspace's `clippy.toml` disallows `println!`, `eprintln!`, `print!`, `eprint!`
+//! document ([`json`]); status, progress and errors go to stderr ([`status`], [`progress`],
+//! [`progress_end`], [`error`]). The workspace's `clippy.toml` disallows `println!`, `eprintln!`, `print!`, `eprint!`
 //! and `dbg!` everywhere else, so everything the CLI prints passes through this module and stdout
 //! carries results only.
 #![allow(clippy::disallowed_macros, reason = "the one module allowed to print")]
@@ -16,6 +16,8 @@ pub struct OutputMode {
     pub json: bool,
     /// `-v` count: from 1 on, errors show eyre's full report (locations, backtrace if captured).
     pub verbose: u8,
+    /// `-q`: only errors on stderr, no [`status`] lines.
+    pub quiet: bool,
 }
 
 static MODE: OnceLock<OutputMode> = OnceLock::new();
@@ -57,6 +59,14 @@ pub fn line(args: fmt::Arguments<'_>) {
 /// Writes `value` to stdout as one line of JSON (the `--json` result document).
 pub fn json(value: &serde_json::Value) {
     println!("{value}");
+}
+
+/// Writes `args` and a newline to stderr: what was done or what to do next, for a person
+/// reading along (not a result); nothing under `-q`.
+pub fn status(args: fmt::Arguments<'_>) {
+    if !mode().quiet {
+        eprintln!("{args}");
+    }
 }
 
 /// Writes `args` to stderr without a newline: a progress line redrawn in place (`\r`).

@@ -45,7 +45,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use futures::StreamExt;
-use nsed_bus::{Bus, BusError};
+use nsed_bus::{Bus, BusError, NatsConnect};
 use nsed_contracts::{
     i_deliberation_market::JobStatus,
     tx::{TxContext, TxError},
@@ -172,8 +172,9 @@ impl Metrics {
 pub struct KeeperConfig {
     /// JSON-RPC endpoint.
     pub rpc_url: String,
-    /// NATS server URL.
-    pub nats_url: String,
+    /// The NATS server and how to authenticate to it (the keeper's own credentials when the
+    /// server has authentication on, see docs/nats-auth.md).
+    pub nats: NatsConnect,
     /// The market to serve.
     pub market: Address,
     /// First block to scan when no cursor is stored (the deployment's start block).
@@ -202,11 +203,11 @@ pub struct KeeperConfig {
 }
 
 impl KeeperConfig {
-    /// Defaults for a market at `market` on `rpc_url`, with NATS at `nats_url`.
-    pub fn new(rpc_url: impl Into<String>, nats_url: impl Into<String>, market: Address) -> Self {
+    /// Defaults for a market at `market` on `rpc_url`, with NATS as `nats` says.
+    pub fn new(rpc_url: impl Into<String>, nats: NatsConnect, market: Address) -> Self {
         Self {
             rpc_url: rpc_url.into(),
-            nats_url: nats_url.into(),
+            nats,
             market,
             start_block: 0,
             confirmations: 0,
@@ -264,7 +265,7 @@ impl Keeper {
         let chain_id = provider.get_chain_id().await.during("eth_chainId")?;
         let market = Market::new(provider, config.market);
         let store = Store::open(&config.db_path)?;
-        let bus = Bus::connect(&config.nats_url).await?;
+        let bus = Bus::connect_with(&config.nats).await?;
         bus.ensure_streams().await?;
 
         let liveness: Liveness = Arc::default();

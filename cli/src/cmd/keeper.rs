@@ -24,7 +24,7 @@ pub struct KeeperArgs {
     /// The keeper's key; the account needs the market's KEEPER_ROLE.
     #[command(flatten)]
     pub wallet: WalletOpts,
-    /// The NATS server the agents listen on.
+    /// The NATS server the agents listen on, and the keeper's credentials for it.
     #[command(flatten)]
     pub nats: NatsOpts,
     /// Keeper tuning.
@@ -34,7 +34,7 @@ pub struct KeeperArgs {
 
 /// The keeper library's defaults, which the flags' defaults are.
 fn defaults() -> KeeperConfig {
-    KeeperConfig::new("", "", Address::ZERO)
+    KeeperConfig::new("", NatsOpts::default().connect(), Address::ZERO)
 }
 
 /// Keeper tuning flags; their defaults are [`KeeperConfig::new`]'s.
@@ -103,8 +103,7 @@ impl KeeperArgs {
         let signer = self.wallet.try_signer()?;
         let record = Deployment::load(&self.deployment)
             .wrap_err("run `nsed deploy` first, or pass --deployment")?;
-        let mut config =
-            KeeperConfig::new(&rpc_url, self.nats.url_or_default(), record.address(MARKET)?);
+        let mut config = KeeperConfig::new(&rpc_url, self.nats.connect(), record.address(MARKET)?);
         config.start_block = record.start_block;
         self.opts.apply(&mut config);
         let shutdown = signal::shutdown_token();

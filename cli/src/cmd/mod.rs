@@ -3,5 +3,6 @@
 pub mod deploy;
 pub mod indexer;
 pub mod keeper;
+pub mod nats;
 pub mod up;
 pub mod worker;

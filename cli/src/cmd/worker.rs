@@ -4,6 +4,7 @@ use std::{path::PathBuf, time::Duration};
 
 use alloy::primitives::Address;
 use eyre::WrapErr;
+use nsed_bus::NatsConnect;
 use nsed_inference_worker::{
     Classifier, ExecutionTarget, Manifest, OnnxRuntime, Sha256Digest, Worker, WorkerConfig,
     agent::{
@@ -61,7 +62,7 @@ pub struct WorkerArgs {
     /// falls back to the CPU, saying so, when unavailable).
     #[arg(long)]
     pub cuda: bool,
-    /// The NATS server the keeper sends tasks through.
+    /// The NATS server the keeper sends tasks through, and this agent's credentials for it.
     #[command(flatten)]
     pub nats: NatsOpts,
     /// A keeper whose signed tasks this worker answers (repeat for several). Without any, the
@@ -117,10 +118,10 @@ impl Default for WorkerOpts {
 }
 
 impl WorkerOpts {
-    /// The worker configuration these flags set, for NATS at `nats_url`.
-    fn config(&self, nats_url: String) -> WorkerConfig {
+    /// The worker configuration these flags set, for NATS as `nats` says.
+    fn config(&self, nats: NatsConnect) -> WorkerConfig {
         WorkerConfig {
-            nats_url,
+            nats,
             capacity: self.capacity,
             max_batch: self.max_batch,
             ack_wait: Duration::from_millis(self.ack_wait_ms),
@@ -169,7 +170,7 @@ impl WorkerArgs {
         let config = WorkerConfig {
             keepers: self.keepers.clone(),
             rpc_url: self.rpc.url_with_env(),
-            ..self.opts.config(self.nats.url_or_default())
+            ..self.opts.config(self.nats.connect())
         };
         // Before loading a model (seconds for a language model): a worker that would trust no
         // keeper, or anyone, is a configuration error.
@@ -230,7 +231,7 @@ mod tests {
     fn no_flags_parse_to_the_worker_library_defaults() {
         let parsed = CommandParser::<WorkerOpts>::parse_from(["nsed"]).args;
         assert_eq!(parsed, WorkerOpts::default());
-        let nats = WorkerConfig::default().nats_url;
+        let nats = WorkerConfig::default().nats;
         assert_eq!(format!("{:?}", parsed.config(nats)), format!("{:?}", WorkerConfig::default()));
     }
 }

@@ -9,6 +9,10 @@ use alloy::{
     providers::DynProvider,
     signers::local::PrivateKeySigner,
 };
+use nsed_bus::{
+    Bus, NatsConnect,
+    auth::{AuthDir, DEFAULT_KEEPER, InitOptions, OPERATOR, Role},
+};
 use nsed_client::{JobRequest, ONE_TOKEN, Requester};
 use nsed_contracts::i_deliberation_market::{
     IDeliberationMarket::{self, JobSettled},
@@ -29,7 +33,7 @@ use nsed_protocol::{deliberation::Deliberation, eip712, halting::HaltingConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-const MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
+pub(crate) const MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
 const WAIT: Duration = Duration::from_secs(90);
 
 fn models_dir() -> std::path::PathBuf {
@@ -41,17 +45,22 @@ fn runtime() -> &'static OnnxRuntime {
     RT.get_or_init(|| OnnxRuntime::load(None).expect("ORT_DYLIB_PATH (scripts/test.sh sets it)"))
 }
 
-struct Stack {
-    anvil: AnvilInstance,
-    nats: NatsInstance,
+/// anvil, nats-server, the deployed suite, workers (in-process) and the keeper's key; the keeper
+/// is started by each test.
+pub(crate) struct Stack {
+    pub(crate) anvil: AnvilInstance,
+    pub(crate) nats: NatsInstance,
+    /// The NATS users when the server has authentication on.
+    pub(crate) auth: Option<AuthDir>,
     record: Deployment,
-    market: Address,
-    deployer: DynProvider,
+    pub(crate) market: Address,
+    pub(crate) deployer: DynProvider,
     requester: Requester<DynProvider>,
     keeper_key: PrivateKeySigner,
     workers: Vec<(CancellationToken, JoinHandle<Result<(), WorkerError>>)>,
     /// The workers' agents, in start order.
-    agents: Vec<Address>,
+    pub(crate) agents: Vec<Address>,
+    // Last: the server above stops before its store and users in here are deleted.
     db: tempfile::TempDir,
 }
 
@@ -61,10 +70,39 @@ impl Stack {
     }
 
     /// A stack with the first `workers` of the demo agents registered and running, the first of
-    /// them taking `first_latency` extra for every task.
+    /// them taking `first_latency` extra for every task; NATS without authentication.
     async fn start_with(workers: usize, first_latency: Duration) -> Self {
+        Self::start_full(workers, first_latency, false).await
+    }
+
+    /// Every demo agent, on a nats-server with NKey authentication: the operator creates the
+    /// streams, and the keeper and each worker connect with their own seed.
+    pub(crate) async fn start_with_auth() -> Self {
+        Self::start_full(MODELS.len(), Duration::ZERO, true).await
+    }
+
+    async fn start_full(workers: usize, first_latency: Duration, auth: bool) -> Self {
+        let db = tempfile::tempdir().unwrap();
         let anvil = Anvil::spawn(AnvilConfig::default()).unwrap();
-        let nats = NatsServer::spawn(NatsConfig::default()).unwrap();
+        // The agents' keys come first: with authentication, each is a NATS user the server
+        // must know when it starts.
+        let agent_keys: Vec<PrivateKeySigner> =
+            (0..workers).map(|_| PrivateKeySigner::random()).collect();
+        let (nats, auth) = if auth {
+            let dir = db.path().join("nats");
+            let options = InitOptions::new("127.0.0.1:4222", dir.join("jetstream"));
+            let mut auth = AuthDir::init(dir, options).unwrap();
+            for key in &agent_keys {
+                auth.add_agent(key.address(), false).unwrap();
+            }
+            let config = NatsConfig::default().with_config_file(auth.config_path());
+            let nats = NatsServer::spawn(config).unwrap();
+            let operator = NatsConnect::new(nats.url()).with_creds(auth.creds_path(OPERATOR));
+            Bus::connect_with(&operator).await.unwrap().ensure_streams().await.unwrap();
+            (nats, Some(auth))
+        } else {
+            (NatsServer::spawn(NatsConfig::default()).unwrap(), None)
+        };
         let key = |i: usize| anvil.accounts()[i].private_key().parse::<PrivateKeySigner>().unwrap();
         let (deployer_key, keeper_key, requester_key) = (key(0), key(1), key(2));
         let url: alloy::transports::http::reqwest::Url = anvil.endpoint().parse().unwrap();
@@ -82,6 +120,7 @@ impl Stack {
         let mut stack = Self {
             anvil,
             nats,
+            auth,
             record,
             market,
             deployer,
@@ -89,10 +128,10 @@ impl Stack {
             keeper_key,
             workers: Vec::new(),
             agents: Vec::new(),
-            db: tempfile::tempdir().unwrap(),
+            db,
         };
         let manifest = Manifest::load(models_dir()).unwrap();
-        for name in MODELS.into_iter().take(workers) {
+        for (name, key) in MODELS.into_iter().zip(agent_keys) {
             let classifier = Classifier::load(
                 runtime(),
                 models_dir(),
@@ -100,7 +139,6 @@ impl Stack {
                 ExecutionTarget::Cpu,
             )
             .unwrap();
-            let key = PrivateKeySigner::random();
             IDeliberationMarket::new(market, &stack.deployer)
                 .registerAgent(key.address(), B256::from(classifier.model_id()), name.to_string())
                 .send()
@@ -113,7 +151,7 @@ impl Stack {
             let keepers =
                 if stack.agents.len() == 2 { Vec::new() } else { vec![stack.keeper_key.address()] };
             let config = WorkerConfig {
-                nats_url: stack.nats.url(),
+                nats: stack.connect(&Role::Agent(key.address()).user_name()),
                 keepers,
                 rpc_url: Some(stack.anvil.endpoint()),
                 heartbeat_interval: Duration::from_millis(200),
@@ -132,7 +170,17 @@ impl Stack {
         stack
     }
 
-    fn keeper(
+    /// How the NATS user `user` connects: with its seed when the server has authentication
+    /// on, else without credentials.
+    pub(crate) fn connect(&self, user: &str) -> NatsConnect {
+        let connect = NatsConnect::new(self.nats.url());
+        match &self.auth {
+            Some(auth) => connect.with_creds(auth.creds_path(user)),
+            None => connect,
+        }
+    }
+
+    pub(crate) fn keeper(
         &self,
         phase_timeout: Duration,
     ) -> (CancellationToken, JoinHandle<Result<(), KeeperError>>) {
@@ -144,7 +192,8 @@ impl Stack {
         phase_timeout: Duration,
         metrics_addr: Option<std::net::SocketAddr>,
     ) -> (CancellationToken, JoinHandle<Result<(), KeeperError>>) {
-        let mut config = KeeperConfig::new(self.anvil.endpoint(), self.nats.url(), self.market);
+        let nats = self.connect(DEFAULT_KEEPER);
+        let mut config = KeeperConfig::new(self.anvil.endpoint(), nats, self.market);
         config.start_block = self.record.start_block;
         config.db_path = self.db.path().join("keeper.sqlite");
         config.poll_interval = Duration::from_millis(100);
@@ -158,7 +207,7 @@ impl Stack {
 
     /// Requests a job classifying held-out row `row` with a bounty of 1 token, as a requester
     /// wallet does (mint, approve, requestJob); returns the job id.
-    async fn request(&self, row: usize, deadline_in: u64) -> U256 {
+    pub(crate) async fn request(&self, row: usize, deadline_in: u64) -> U256 {
         let rows =
             load_test_split(models_dir(), &Manifest::load(models_dir()).unwrap().dataset).unwrap();
         self.requester.fund(&self.deployer, ONE_TOKEN).await.unwrap();
@@ -183,19 +232,19 @@ impl Stack {
         JobStatus::try_from(raw).unwrap()
     }
 
-    async fn wait_settled(&self, job_id: U256) -> JobSettled {
+    pub(crate) async fn wait_settled(&self, job_id: U256) -> JobSettled {
         let mut settled =
             self.requester.wait_settled(&[job_id], WAIT, |_| {}).await.expect("settles in time");
         settled.remove(0).event
     }
 
     /// The outcome the off-chain protocol computes from the keeper's stored deliberation log.
-    fn offchain_answer(&self, job_id: U256) -> Option<String> {
+    pub(crate) fn offchain_answer(&self, job_id: U256) -> Option<String> {
         self.offchain(job_id).outcome().and_then(|o| o.answer).map(|a| a.content)
     }
 
     /// The deliberation rebuilt by the off-chain protocol from the keeper's stored log.
-    fn offchain(&self, job_id: U256) -> Deliberation {
+    pub(crate) fn offchain(&self, job_id: U256) -> Deliberation {
         let store = Store::open(&self.db.path().join("keeper.sqlite")).unwrap();
         let job = store.job(job_id).unwrap().unwrap();
         let domain = eip712::domain(self.anvil.chain_id(), self.market);
@@ -339,7 +388,7 @@ async fn outsiders_on_the_bus_cannot_steer_a_job() {
             .unwrap()
             + U256::from(1);
     let attacker = PrivateKeySigner::random();
-    let bus = nsed_bus::Bus::connect(&stack.nats.url()).await.unwrap();
+    let bus = Bus::connect(&stack.nats.url()).await.unwrap();
     bus.ensure_streams().await.unwrap();
     let domain = eip712::domain(stack.anvil.chain_id(), stack.market);
     for round in 1..=3 {
@@ -372,11 +421,8 @@ async fn outsiders_on_the_bus_cannot_steer_a_job() {
     }
     // A task of the attacker's choosing for the next job, signed by the attacker, to a worker
     // that accepts only the keeper and to one that asks the chain who claimed the job.
-    let mut refusals = bus
-        .client()
-        .subscribe(format!("nsed.result.{next_job}.1.propose.*.failed"))
-        .await
-        .unwrap();
+    let mut refusals =
+        bus.client().subscribe(format!("nsed.result.{next_job}.1.propose.*.failed")).await.unwrap();
     let mut seats = stack.agents.clone();
     seats.sort();
     let input = br#"{"shape": [64], "values": []}"#;

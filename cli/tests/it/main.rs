@@ -2,6 +2,7 @@
 
 mod deploy;
 mod e2e;
+mod e2e_auth;
 mod errors;
 mod indexer;
 mod up;

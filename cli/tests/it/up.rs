@@ -15,6 +15,7 @@ fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
         .arg("--deployments-dir")
         .arg(deployments.path())
         .env_remove("NATS_URL")
+        .env_remove("NSED_NATS_CREDS")
         .env_remove("NSED_PRIVATE_KEY")
         .output()
         .expect("nsed runs");
@@ -25,6 +26,8 @@ fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
     let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(doc["chain"]["chainId"], 31337, "{doc}");
     assert!(doc["nats"].as_str().unwrap().starts_with("nats://127.0.0.1:"), "{doc}");
+    // Its own nats-server runs with authentication: every service was its own NATS user.
+    assert_eq!(doc["natsAuth"]["mode"], "nkey", "{doc}");
     assert_eq!(doc["agents"].as_array().unwrap().len(), 3, "{doc}");
     // One entry per settled job: id, answer digit, truth digit, rounds, winner.
     let jobs = doc["jobs"].as_array().unwrap();

@@ -33,7 +33,7 @@ use alloy_primitives::{Address, B256};
 use alloy_signer_local::PrivateKeySigner;
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
-use nsed_bus::{Bus, BusError};
+use nsed_bus::{Bus, BusError, NatsConnect};
 use nsed_protocol::wire::{
     self, AgentStatus, Heartbeat, MAX_MESSAGE_BYTES, SignedTask, Task, TaskFailure, failed_subject,
     heartbeat_subject, message_id, result_subject,
@@ -57,8 +57,10 @@ const PULL_EXPIRES: Duration = Duration::from_secs(2);
 /// How a worker runs; `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// NATS server URL.
-    pub nats_url: String,
+    /// The NATS server and how to authenticate to it (the agent's own credentials when the
+    /// server has authentication on, see docs/nats-auth.md; default: `nats://127.0.0.1:4222`
+    /// without credentials).
+    pub nats: NatsConnect,
     /// Keepers whose signed tasks the worker answers (empty: any keeper the chain confirms).
     pub keepers: Vec<Address>,
     /// JSON-RPC endpoint: when set, every task is checked against the market on chain (its
@@ -83,7 +85,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
-            nats_url: "nats://127.0.0.1:4222".into(),
+            nats: NatsConnect::new("nats://127.0.0.1:4222"),
             keepers: Vec::new(),
             rpc_url: None,
             capacity: 4,
@@ -204,7 +206,7 @@ impl Worker {
         };
         let gate = TaskGate::new(agent, config.keepers.clone(), config.rpc_url.as_deref())
             .map_err(WorkerError::Config)?;
-        let bus = Bus::connect(&config.nats_url).await?;
+        let bus = Bus::connect_with(&config.nats).await?;
         bus.ensure_streams().await?;
         let consumer = bus.task_consumer(agent, config.ack_wait, config.max_deliver).await?;
         let engine = match agent_model {

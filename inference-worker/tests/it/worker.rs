@@ -6,7 +6,7 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256, Signature, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use futures::{StreamExt, TryStreamExt};
-use nsed_bus::Bus;
+use nsed_bus::{Bus, NatsConnect};
 use nsed_devstack::{NatsConfig, NatsInstance, NatsServer};
 use nsed_inference_worker::{Worker, WorkerConfig};
 use nsed_protocol::{
@@ -50,7 +50,7 @@ impl Running {
         let agent = signer.address();
         let keeper = PrivateKeySigner::random();
         let config = WorkerConfig {
-            nats_url: nats.url(),
+            nats: NatsConnect::new(nats.url()),
             keepers: vec![keeper.address()],
             heartbeat_interval: Duration::from_millis(200),
             ..WorkerConfig::default()
@@ -322,7 +322,7 @@ async fn heartbeats_report_the_model_and_the_status() {
     let bus = Bus::connect(&nats.url()).await.unwrap();
     let mut beats = bus.client().subscribe(wire::heartbeat_subject(agent)).await.unwrap();
     let config = WorkerConfig {
-        nats_url: nats.url(),
+        nats: NatsConnect::new(nats.url()),
         keepers: vec![Address::repeat_byte(0x4b)],
         heartbeat_interval: Duration::from_millis(100),
         ..WorkerConfig::default()
@@ -344,7 +344,7 @@ async fn heartbeats_report_the_model_and_the_status() {
 async fn a_worker_without_a_nats_server_fails_with_a_clear_error() {
     let port = nsed_devstack::free_port().unwrap();
     let config = WorkerConfig {
-        nats_url: format!("nats://127.0.0.1:{port}"),
+        nats: NatsConnect::new(format!("nats://127.0.0.1:{port}")),
         keepers: vec![Address::repeat_byte(0x4b)],
         ..WorkerConfig::default()
     };

@@ -16,6 +16,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
 };
+use nsed_bus::NatsConnect;
 use nsed_contracts::{
     bounty_token::BountyToken,
     i_deliberation_market::{
@@ -97,7 +98,11 @@ impl Stack {
         phase_timeout: Duration,
         metrics_addr: Option<std::net::SocketAddr>,
     ) -> (CancellationToken, JoinHandle<Result<(), KeeperError>>) {
-        let mut config = KeeperConfig::new(self.anvil.endpoint(), self.nats.url(), self.market);
+        let mut config = KeeperConfig::new(
+            self.anvil.endpoint(),
+            NatsConnect::new(self.nats.url()),
+            self.market,
+        );
         config.start_block = self.record.start_block;
         config.db_path = self.db.path().join("keeper.sqlite");
         config.poll_interval = Duration::from_millis(100);

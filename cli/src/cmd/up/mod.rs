@@ -1,7 +1,9 @@
 //! `nsed up`: the main job on an embedded default.
 //!
 //! Starts anvil and a JetStream nats-server (unless `--rpc-url` / `--nats-url` point elsewhere),
-//! deploys the suite (recording `deployments/<network>.json`), registers three agents and starts
+//! the nats-server with NKey authentication (docs/nats-auth.md: an operator that creates the
+//! streams, a keeper user and one agent user per worker, each service connecting with its own
+//! seed; `--nats.no-auth` turns it off for debugging), deploys the suite (recording `deployments/<network>.json`), registers three agents and starts
 //! their workers (each with its own key and a different model), starts a keeper (granted its role
 //! by the deployment's bootstrap), then submits demo jobs as a requester wallet would, shows
 //! progress while rounds run, and prints each settled answer beside the truth, the deliberation's
@@ -27,6 +29,10 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use eyre::{WrapErr, bail};
+use nsed_bus::{
+    Bus, NatsConnect,
+    auth::{AuthDir, DEFAULT_KEEPER, InitOptions, OPERATOR},
+};
 use nsed_client::{Economy, JobRequest, Requester, Settled, SettledRound};
 use nsed_contracts::{i_deliberation_market::IDeliberationMarket, tx};
 use nsed_deploy::{MARKET, deploy_to_dir};
@@ -42,7 +48,7 @@ use nsed_keeper::{Keeper, KeeperConfig};
 use nsed_protocol::wire::{TASK_KIND_TENSOR_F32, TASK_KIND_TEXT_CHOICE};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::{
     opts::{DEPLOYMENTS_DIR, MODELS_DIR, NatsOpts, RpcOpts, SuiteOpts, WalletOpts},
@@ -102,9 +108,15 @@ pub struct UpArgs {
     /// anvil uses its dev accounts instead.
     #[command(flatten)]
     pub wallet: WalletOpts,
-    /// A NATS server to use instead of starting a local nats-server.
+    /// A NATS server to use instead of starting a local nats-server; the keeper and every
+    /// worker connect to it with `--nats.creds`.
     #[command(flatten)]
     pub nats: NatsOpts,
+    /// Start the local nats-server without authentication, so that any client may publish,
+    /// read and delete anything (for debugging with other NATS tools; never on a shared
+    /// network).
+    #[arg(long = "nats.no-auth", help_heading = "NATS", conflicts_with = "nats_url")]
+    pub nats_no_auth: bool,
     /// Deployment parameters.
     #[command(flatten)]
     pub suite: SuiteOpts,
@@ -123,6 +135,46 @@ const EXAMPLE_QUERY: &str = "{ jobs(first: 2, orderBy: id) { id status settlemen
 struct LocalServices {
     anvil: Option<AnvilInstance>,
     nats: Option<NatsInstance>,
+}
+
+/// How the keeper and the workers reach NATS.
+struct NatsSetup {
+    url: String,
+    auth: NatsAuth,
+    /// The keeper's connection.
+    keeper: NatsConnect,
+    /// Each worker's connection, in panel order.
+    agents: Vec<NatsConnect>,
+}
+
+/// How `nsed up`'s services authenticate to NATS.
+enum NatsAuth {
+    /// Its own server, with one NKey user per service; the users and seeds are in `dir`.
+    NKey { dir: PathBuf },
+    /// Its own server without authentication (`--nats.no-auth`), or a given server without
+    /// `--nats.creds`.
+    None,
+    /// A given server, every service with the credentials in this file.
+    Creds(PathBuf),
+}
+
+impl NatsAuth {
+    /// How the report names it.
+    fn describe(&self) -> String {
+        match self {
+            Self::NKey { .. } => "NKey auth".to_owned(),
+            Self::None => "no auth".to_owned(),
+            Self::Creds(path) => format!("credentials {}", path.display()),
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Self::NKey { dir } => json!({ "mode": "nkey", "dir": dir }),
+            Self::None => json!({ "mode": "none" }),
+            Self::Creds(path) => json!({ "mode": "creds", "creds": path }),
+        }
+    }
 }
 
 /// The accounts the demo plays: deployer/guild, keeper and requester.
@@ -146,6 +198,13 @@ impl UpArgs {
     /// When a service cannot start, ONNX Runtime or a model cannot load, a deployment or
     /// transaction fails, or the demo does not settle in time.
     pub async fn run(self) -> eyre::Result<()> {
+        // Databases and, with a local nats-server, its users, seeds and store; declared before
+        // the services so that it is deleted after they stop, on every path out.
+        let run_dir = tempfile::Builder::new()
+            .prefix("nsed-up-")
+            .tempdir()
+            .wrap_err("cannot create a temporary directory for the run")?;
+        let db = run_dir.path().to_path_buf();
         let mut services = LocalServices { anvil: None, nats: None };
         let (rpc_url, roles) = match (&self.rpc.rpc_url, &self.wallet.private_key) {
             (Some(url), Some(key)) => {
@@ -169,18 +228,15 @@ impl UpArgs {
                 (url, roles)
             }
         };
-        let nats_url = match &self.nats.nats_url {
-            Some(url) => url.clone(),
-            None => {
-                let nats = tokio::task::spawn_blocking(|| NatsServer::spawn(NatsConfig::default()))
-                    .await?
-                    .wrap_err("cannot start a local nats-server")?;
-                info!(target: "nsed::up", url = %nats.url(), "started nats-server with JetStream");
-                let url = nats.url();
-                services.nats = Some(nats);
-                url
-            }
+        // The agents' keys come first: with authentication on, each agent is a NATS user named
+        // after its address, and the server must know every user when it starts.
+        let panel_size = match self.agents {
+            AgentPanel::Digits => DEMO_MODELS.len(),
+            AgentPanel::Llm => PANEL.len(),
         };
+        let agent_keys: Vec<PrivateKeySigner> =
+            (0..panel_size).map(|_| PrivateKeySigner::random()).collect();
+        let nats = self.start_nats(&mut services, &db, &agent_keys).await?;
 
         // 1. Contracts.
         let url: reqwest_url::Url =
@@ -222,14 +278,16 @@ impl UpArgs {
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
         let mut agents = Vec::new();
-        // Workers answer only tasks signed by the demo's keeper, checked against the chain too.
-        let worker_config = WorkerConfig {
-            nats_url: nats_url.clone(),
+        // Workers answer only tasks signed by the demo's keeper, checked against the chain too;
+        // each connects to NATS as its own agent.
+        let worker_config = |nats: &NatsConnect| WorkerConfig {
+            nats: nats.clone(),
             keepers: vec![roles.keeper.address()],
             rpc_url: Some(rpc_url.clone()),
             ..WorkerConfig::default()
         };
         let mut panel: Vec<(&str, B256, Worker)> = Vec::new();
+        let mut seats = agent_keys.into_iter().zip(&nats.agents);
         match self.agents {
             AgentPanel::Digits => {
                 for name in DEMO_MODELS {
@@ -237,8 +295,8 @@ impl UpArgs {
                     let classifier =
                         Classifier::load(&runtime, &self.models_dir, entry, ExecutionTarget::Cpu)?;
                     let id = B256::from(classifier.model_id());
-                    let key = PrivateKeySigner::random();
-                    panel.push((name, id, Worker::new(worker_config.clone(), key, classifier)));
+                    let (key, nats) = seats.next().expect("one key per demo model");
+                    panel.push((name, id, Worker::new(worker_config(nats), key, classifier)));
                 }
             }
             AgentPanel::Llm => {
@@ -254,13 +312,9 @@ impl UpArgs {
                         .load_model(&runtime, agent.model, options)
                         .wrap_err_with(|| format!("cannot load {}", agent.model))?;
                     let id = B256::from(model.model_id());
-                    let key = PrivateKeySigner::random();
-                    let worker = Worker::with_language_model(
-                        worker_config.clone(),
-                        key,
-                        model,
-                        agent.policy,
-                    );
+                    let (key, nats) = seats.next().expect("one key per panel agent");
+                    let worker =
+                        Worker::with_language_model(worker_config(nats), key, model, agent.policy);
                     panel.push((agent.name, id, worker));
                 }
             }
@@ -277,7 +331,6 @@ impl UpArgs {
         }
 
         // 3. Keeper (granted KEEPER_ROLE by the deployment's bootstrap) and indexer.
-        let db = tempfile_dir()?;
         let mut indexer_config = IndexerConfig::new(&rpc_url, record.clone());
         indexer_config.db_path = db.join("indexer.sqlite");
         indexer_config.listen = self.indexer_listen;
@@ -288,7 +341,7 @@ impl UpArgs {
                 self.indexer_listen
             )
         })?;
-        let mut keeper_config = KeeperConfig::new(&rpc_url, &nats_url, market_address);
+        let mut keeper_config = KeeperConfig::new(&rpc_url, nats.keeper.clone(), market_address);
         keeper_config.start_block = record.start_block;
         keeper_config.db_path = db.join("keeper.sqlite");
         keeper_config.poll_interval = Duration::from_millis(200);
@@ -399,7 +452,7 @@ impl UpArgs {
         let report = Report {
             rpc_url: &rpc_url,
             chain_id,
-            nats_url: &nats_url,
+            nats: &nats,
             record_path: &record_path,
             market: market_address,
             agents: &agents,
@@ -431,21 +484,86 @@ impl UpArgs {
         keeper_task.await??;
         indexer.shutdown().await.wrap_err("indexer")?;
         drop(services);
-        let _ = std::fs::remove_dir_all(&db);
+        drop(run_dir);
         info!(target: "nsed::up", "stopped");
         Ok(())
+    }
+}
+
+impl UpArgs {
+    /// Starts the local nats-server, with a NATS user for the keeper and one for each of
+    /// `agents` unless `--nats.no-auth`, and creates the streams as the operator; or, with
+    /// `--nats-url`, uses that server with `--nats.creds` for every service.
+    async fn start_nats(
+        &self,
+        services: &mut LocalServices,
+        run_dir: &std::path::Path,
+        agents: &[PrivateKeySigner],
+    ) -> eyre::Result<NatsSetup> {
+        if let Some(url) = &self.nats.nats_url {
+            let connect = self.nats.connect_to(url);
+            let auth = self.nats.creds.clone().map_or(NatsAuth::None, NatsAuth::Creds);
+            let agents = vec![connect.clone(); agents.len()];
+            return Ok(NatsSetup { url: url.clone(), auth, keeper: connect, agents });
+        }
+        if self.nats.creds.is_some() || self.nats.tls_ca.is_some() || self.nats.tls_cert.is_some() {
+            warn!(
+                target: "nsed::up",
+                "--nats.creds and --nats.tls-* apply to a server given with --nats-url; the local \
+                 nats-server gets its own users"
+            );
+        }
+        if self.nats_no_auth {
+            let nats = tokio::task::spawn_blocking(|| NatsServer::spawn(NatsConfig::default()))
+                .await?
+                .wrap_err("cannot start a local nats-server")?;
+            warn!(target: "nsed::up", url = %nats.url(), "started nats-server without authentication");
+            let url = nats.url();
+            services.nats = Some(nats);
+            let connect = NatsConnect::new(&url);
+            let agents = vec![connect.clone(); agents.len()];
+            return Ok(NatsSetup { url, auth: NatsAuth::None, keeper: connect, agents });
+        }
+
+        let dir = run_dir.join("nats");
+        // The server listens where devstack tells it (`-a 127.0.0.1 -p <free port>`), which
+        // overrides the file's `listen`.
+        let options = InitOptions::new("127.0.0.1:4222", dir.join("jetstream"));
+        let mut auth = AuthDir::init(&dir, options)
+            .wrap_err_with(|| format!("cannot create the NATS users in {}", dir.display()))?;
+        let mut agent_creds = Vec::with_capacity(agents.len());
+        for key in agents {
+            let creds = auth
+                .add_agent(key.address(), false)
+                .wrap_err_with(|| format!("cannot add NATS user for agent {}", key.address()))?;
+            agent_creds.push(creds);
+        }
+        let config = NatsConfig::default().with_config_file(auth.config_path());
+        let nats = tokio::task::spawn_blocking(move || NatsServer::spawn(config))
+            .await?
+            .wrap_err("cannot start a local nats-server")?;
+        let url = nats.url();
+        services.nats = Some(nats);
+        info!(target: "nsed::up", %url, users = %dir.display(), "started nats-server with JetStream and NKey auth");
+
+        // Only the operator may create the streams; the keeper and the workers only check them.
+        let operator =
+            Bus::connect_with(&NatsConnect::new(&url).with_creds(auth.creds_path(OPERATOR)))
+                .await
+                .wrap_err("cannot connect to the local nats-server as the operator")?;
+        operator.ensure_streams().await.wrap_err("cannot create the NATS streams")?;
+        operator.drain().await.wrap_err("cannot close the operator's NATS connection")?;
+
+        let keeper = NatsConnect::new(&url).with_creds(auth.creds_path(DEFAULT_KEEPER));
+        let agents =
+            agent_creds.into_iter().map(|creds| NatsConnect::new(&url).with_creds(creds)).collect();
+        Ok(NatsSetup { url, auth: NatsAuth::NKey { dir }, keeper, agents })
     }
 }
 
 /// alloy re-exports reqwest's URL type; this names it once.
 mod reqwest_url {
     pub(super) type Url = alloy::transports::http::reqwest::Url;
-}
-
-fn tempfile_dir() -> eyre::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("nsed-up-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
 }
 
 fn eprint_progress(done: usize, total: usize, metrics: &nsed_keeper::Metrics) {
@@ -470,7 +588,7 @@ fn eprint_progress(done: usize, total: usize, metrics: &nsed_keeper::Metrics) {
 struct Report<'a> {
     rpc_url: &'a str,
     chain_id: u64,
-    nats_url: &'a str,
+    nats: &'a NatsSetup,
     record_path: &'a std::path::Path,
     market: Address,
     agents: &'a [(Address, &'a str)],
@@ -569,7 +687,8 @@ impl Report<'_> {
             .unwrap_or_else(|_| json!(self.example_answer));
         json!({
             "chain": { "rpcUrl": self.rpc_url, "chainId": self.chain_id },
-            "nats": self.nats_url,
+            "nats": self.nats.url,
+            "natsAuth": self.nats.auth.to_json(),
             "deployment": { "record": self.record_path, "market": self.market },
             "agents": self
                 .agents
@@ -603,7 +722,7 @@ fn token_amount(amount: U256) -> String {
 
 fn print_report(r: &Report<'_>) {
     out!("chain        {} (chain id {})", r.rpc_url, r.chain_id);
-    out!("nats         {} (JetStream)", r.nats_url);
+    out!("nats         {} (JetStream, {})", r.nats.url, r.nats.auth.describe());
     out!("deployment   {}", r.record_path.display());
     out!("market       {}", r.market);
     for (agent, model) in r.agents {
