@@ -78,6 +78,21 @@ pub mod typed {
             bytes32 reasonHash;
         }
     }
+
+    // The agent registry's struct, in its own block: it is signed in the registry's domain
+    // ([`super::registry_domain`]), not the market's.
+    alloy_sol_types::sol! {
+        /// An agent key's consent to its registration by `owner` (the account that calls
+        /// `AgentRegistry.register` and pays the bond), running `modelId`, described at
+        /// `metadataURI`.
+        #[derive(Debug, PartialEq, Eq)]
+        struct Registration {
+            address agent;
+            address owner;
+            bytes32 modelId;
+            string metadataURI;
+        }
+    }
 }
 
 /// What every answer of one round is bound to: the job, the round, the job's input and the
@@ -286,6 +301,95 @@ pub fn verify(hash: B256, signature: &Signature, expected: Address) -> Result<()
         Ok(())
     } else {
         Err(SignatureError::WrongSigner { expected, recovered })
+    }
+}
+
+// The agent registry's typed data: an agent key's consent to being registered by its owner.
+
+/// EIP-712 domain name of the agent registry (version [`DOMAIN_VERSION`]).
+pub const REGISTRY_DOMAIN_NAME: &str = "NSED AgentRegistry";
+
+/// Where registration signatures are valid: one agent registry contract on one chain.
+///
+/// ```
+/// use alloy_primitives::Address;
+/// use nsed_protocol::eip712::{REGISTRY_DOMAIN_NAME, registry_domain};
+/// let domain = registry_domain(31337, Address::repeat_byte(2));
+/// assert_eq!(domain.name.as_deref(), Some(REGISTRY_DOMAIN_NAME));
+/// assert_eq!(domain.verifying_contract, Some(Address::repeat_byte(2)));
+/// ```
+pub fn registry_domain(chain_id: u64, registry: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: REGISTRY_DOMAIN_NAME,
+        version: DOMAIN_VERSION,
+        chain_id: chain_id,
+        verifying_contract: registry,
+    }
+}
+
+/// The EIP-712 signing hash of `Registration(agent, owner, modelId, metadataURI)`, which the
+/// agent key signs (with [`sign`]) so that `owner` can register it.
+///
+/// The signature binds the owner, the model and the metadata URI: nobody else can register the
+/// key with it, and the registry accepts each key only once, so it cannot be replayed either.
+///
+/// ```
+/// use alloy_primitives::{Address, B256};
+/// use alloy_signer_local::PrivateKeySigner;
+/// use nsed_protocol::eip712::{registration_hash, registry_domain, sign, verify};
+/// let agent = PrivateKeySigner::random();
+/// let owner = Address::repeat_byte(3);
+/// let domain = registry_domain(31337, Address::repeat_byte(2));
+/// let model = B256::repeat_byte(7);
+/// let hash = registration_hash(&domain, agent.address(), owner, model, "ipfs://agent");
+/// let signature = sign(&agent, hash).unwrap();
+/// assert!(verify(hash, &signature, agent.address()).is_ok());
+/// // Another owner, or another chain, is another message.
+/// assert_ne!(hash, registration_hash(&domain, agent.address(), Address::ZERO, model, "ipfs://agent"));
+/// assert_ne!(
+///     hash,
+///     registration_hash(&registry_domain(1, Address::repeat_byte(2)), agent.address(), owner, model, "ipfs://agent")
+/// );
+/// ```
+pub fn registration_hash(
+    domain: &Eip712Domain,
+    agent: Address,
+    owner: Address,
+    model_id: B256,
+    metadata_uri: &str,
+) -> B256 {
+    typed::Registration { agent, owner, modelId: model_id, metadataURI: metadata_uri.to_owned() }
+        .eip712_signing_hash(domain)
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    #[test]
+    fn the_registration_type_string_matches_the_registry() {
+        assert_eq!(
+            typed::Registration::eip712_encode_type(),
+            "Registration(address agent,address owner,bytes32 modelId,string metadataURI)"
+        );
+    }
+
+    #[test]
+    fn a_registration_is_the_typed_hash_of_its_fields() {
+        // keccak256("\x19\x01" ‖ domainSeparator ‖ keccak256(abi.encode(typeHash, agent, owner,
+        // modelId, keccak256(metadataURI)))), written out as the registry computes it.
+        let domain = registry_domain(31337, Address::repeat_byte(9));
+        let (agent, owner, model) =
+            (Address::repeat_byte(1), Address::repeat_byte(2), B256::repeat_byte(3));
+        let type_hash = keccak256(
+            "Registration(address agent,address owner,bytes32 modelId,string metadataURI)",
+        );
+        let struct_hash =
+            keccak256((type_hash, agent, owner, model, keccak256("ipfs://a")).abi_encode_params());
+        let mut message = vec![0x19, 0x01];
+        message.extend_from_slice(domain.separator().as_slice());
+        message.extend_from_slice(struct_hash.as_slice());
+        assert_eq!(registration_hash(&domain, agent, owner, model, "ipfs://a"), keccak256(message));
     }
 }
 

@@ -14,15 +14,21 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
  * - `Delivered` → `Released` once the challenge window has passed ({release}, anyone): the
  *   recipients are paid as delivered;
  * - `Delivered` → `Disputed` when the buyer objects within the window ({dispute});
- * - `Disputed` → `Ruled` when the resolver splits the funds between buyer and recipients ({rule});
+ * - `Disputed` → `Ruled` when the resolver splits the funds between buyer and recipients ({rule}),
+ *   at or before the deal's `rulingDeadline` (the dispute's time plus the escrow's dispute timeout
+ *   at that time);
+ * - `Disputed` → `Refunded` after `rulingDeadline` without a ruling ({resolveExpiredDispute},
+ *   anyone): a resolver that does not decide in time cannot keep the funds locked, and the default
+ *   is the buyer's full refund;
  * - `Funded` → `Refunded` after `deliveryDeadline` without delivery ({refund}, anyone): the buyer
  *   gets everything back.
  *
  * Time bounds are inclusive on the side of the earlier phase: a deal can be delivered at
  * `deliveryDeadline` and refunded after it; it can be disputed at `deliveredAt + challengeWindow`
  * and released after it (`deliveredAt + challengeWindow` is computed in 256 bits, so it never
- * overflows). Every transition checks the state first and reverts with
- * {TripartiteEscrowUnexpectedState} otherwise, so a retried call never pays twice.
+ * overflows); it can be ruled on at `rulingDeadline` and resolved as expired after it. Every
+ * transition checks the state first and reverts with {TripartiteEscrowUnexpectedState} otherwise,
+ * so a retried call never pays twice.
  */
 interface ITripartiteEscrow {
     /// @dev Lifecycle of a deal. `Released`, `Ruled` and `Refunded` are final.
@@ -45,6 +51,8 @@ interface ITripartiteEscrow {
      * @param challengeWindow Seconds after delivery during which the buyer may dispute.
      * @param token The escrowed ERC-20.
      * @param deliveredAt Unix time of delivery (0 before).
+     * @param rulingDeadline Last second the resolver may rule on the dispute (0 before a dispute);
+     * after it anyone may refund the buyer.
      * @param amount Escrowed amount.
      * @param recipients Who gets paid on release, as delivered (empty before delivery).
      * @param amounts What each recipient gets on release; sums to `amount`.
@@ -57,6 +65,7 @@ interface ITripartiteEscrow {
         uint64 challengeWindow;
         IERC20 token;
         uint64 deliveredAt;
+        uint64 rulingDeadline;
         uint256 amount;
         address[] recipients;
         uint256[] amounts;
@@ -92,7 +101,8 @@ interface ITripartiteEscrow {
     event DealDelivered(uint256 indexed dealId, address[] recipients, uint256[] amounts, uint256 challengeEndsAt);
 
     /**
-     * @dev The buyer disputed a delivery; the resolver decides.
+     * @dev The buyer disputed a delivery; the resolver decides, at the latest by the deal's
+     * `rulingDeadline`.
      * @param dealId The deal.
      */
     event DealDisputed(uint256 indexed dealId);
@@ -112,7 +122,8 @@ interface ITripartiteEscrow {
     event DealReleased(uint256 indexed dealId);
 
     /**
-     * @dev An undelivered deal was returned to its buyer after the delivery deadline.
+     * @dev A deal was returned to its buyer in full: undelivered after the delivery deadline
+     * ({refund}), or disputed and not ruled on by its ruling deadline ({resolveExpiredDispute}).
      * @param dealId The deal.
      * @param amount What the buyer received.
      */
@@ -195,6 +206,21 @@ interface ITripartiteEscrow {
      * @param challengeEndsAt Last second of the challenge window.
      */
     error TripartiteEscrowChallengeWindowClosed(uint256 dealId, uint256 challengeEndsAt);
+
+    /**
+     * @dev A ruling came after the dispute's ruling deadline (anyone may now refund the buyer with
+     * {resolveExpiredDispute}).
+     * @param dealId The deal.
+     * @param rulingDeadline Last second the resolver could rule.
+     */
+    error TripartiteEscrowDisputeExpired(uint256 dealId, uint64 rulingDeadline);
+
+    /**
+     * @dev An expired-dispute refund was asked for while the resolver may still rule.
+     * @param dealId The deal.
+     * @param rulingDeadline Last second the resolver may rule.
+     */
+    error TripartiteEscrowDisputeNotExpired(uint256 dealId, uint64 rulingDeadline);
 
     /**
      * @dev `recipients` and `amounts` differ in length.
@@ -281,7 +307,9 @@ interface ITripartiteEscrow {
     function release(uint256 dealId) external;
 
     /**
-     * @dev The buyer disputes a delivery, handing the decision to the resolver.
+     * @dev The buyer disputes a delivery, handing the decision to the resolver, who has until
+     * `rulingDeadline = block.timestamp + disputeTimeout()` (the timeout in force now; later changes
+     * do not affect this dispute).
      *
      * Requirements:
      *
@@ -300,12 +328,25 @@ interface ITripartiteEscrow {
      * Requirements:
      *
      * - the caller is the resolver;
-     * - the deal is `Disputed`;
+     * - the deal is `Disputed` and `block.timestamp <= rulingDeadline`;
      * - `buyerShareBps <= 10000`.
      *
      * Emits a {DealRuled} event.
      */
     function rule(uint256 dealId, uint16 buyerShareBps) external;
+
+    /**
+     * @dev Refunds a disputed deal in full to its buyer once the resolver let the ruling deadline
+     * pass; anyone may call.
+     *
+     * Requirements:
+     *
+     * - the deal is `Disputed`;
+     * - `block.timestamp > rulingDeadline`.
+     *
+     * Emits a {DealRefunded} event.
+     */
+    function resolveExpiredDispute(uint256 dealId) external;
 
     /**
      * @dev Returns an undelivered deal to its buyer after the delivery deadline; anyone may call.
@@ -330,4 +371,7 @@ interface ITripartiteEscrow {
 
     /// @dev The account that rules on disputes (the guild, later its timelock).
     function resolver() external view returns (address);
+
+    /// @dev Seconds the resolver has to rule on a dispute raised now.
+    function disputeTimeout() external view returns (uint64);
 }

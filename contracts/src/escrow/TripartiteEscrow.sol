@@ -21,7 +21,13 @@ import {ITripartiteEscrow} from "./ITripartiteEscrow.sol";
  * - **Time.** Deadlines and windows are compared with `block.timestamp`; they are meant to be
  *   minutes to days long, so the few seconds a block producer can skew it do not matter.
  * - **Immutable resolver.** The resolver is fixed at construction (the guild; in a full deployment
- *   its timelock). There is no admin and no upgrade path.
+ *   its timelock). Its only setting is the dispute timeout ({setDisputeTimeout}); there is no other
+ *   admin and no upgrade path.
+ * - **Disputes end.** A dispute gives the resolver {disputeTimeout} seconds (the value in force
+ *   when the buyer disputes, fixed in the deal as `rulingDeadline`) to rule. After that anyone can
+ *   refund the buyer in full ({resolveExpiredDispute}) and the resolver can no longer rule, so a
+ *   resolver that does not act never locks funds, and the buyer, who objected within the window,
+ *   keeps the benefit of the doubt. Deployments use 14 days unless the guild decides otherwise.
  *
  * NOTE: A recipient the token refuses to pay (e.g. a blocklisted address) makes {release} revert;
  * the buyer can dispute within the window and the resolver can then refund. Only standard ERC-20
@@ -33,20 +39,63 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
     /// @dev Most recipients a delivery may name.
     uint256 public constant MAX_RECIPIENTS = 64;
 
+    /// @dev Longest dispute timeout the resolver may set, so a dispute always ends.
+    uint64 public constant MAX_DISPUTE_TIMEOUT = 365 days;
+
     /// @dev 100% in basis points.
     uint16 private constant _BPS = 10_000;
 
     address private immutable _resolver;
+    uint64 private _disputeTimeout;
     uint256 private _dealCount;
     mapping(uint256 dealId => Deal) private _deals;
 
     /**
-     * @dev Sets the resolver of every dispute.
-     * @param resolver_ The guild (or its timelock); must not be the zero address.
+     * @dev The resolver changed the dispute timeout of disputes raised from now on.
+     * @param disputeTimeout Seconds the resolver has to rule on a dispute.
      */
-    constructor(address resolver_) {
+    event DisputeTimeoutChanged(uint64 disputeTimeout);
+
+    /**
+     * @dev The resolver did not rule on a disputed deal by its ruling deadline, and the deal was
+     * refunded to the buyer (together with {DealRefunded}, which carries the amount).
+     * @param dealId The deal.
+     * @param rulingDeadline The deadline the resolver let pass.
+     */
+    event DealDisputeExpired(uint256 indexed dealId, uint64 rulingDeadline);
+
+    /**
+     * @dev A dispute timeout above {MAX_DISPUTE_TIMEOUT}.
+     * @param disputeTimeout The rejected timeout.
+     */
+    error TripartiteEscrowInvalidDisputeTimeout(uint64 disputeTimeout);
+
+    /**
+     * @dev Sets the resolver of every dispute and the initial dispute timeout.
+     * @param resolver_ The guild (or its timelock); must not be the zero address.
+     * @param disputeTimeout_ Seconds the resolver has to rule on a dispute (at most
+     * {MAX_DISPUTE_TIMEOUT}; deployments use 14 days).
+     */
+    constructor(address resolver_, uint64 disputeTimeout_) {
         if (resolver_ == address(0)) revert TripartiteEscrowZeroAddress();
         _resolver = resolver_;
+        _setDisputeTimeout(disputeTimeout_);
+    }
+
+    /**
+     * @dev Sets the dispute timeout of disputes raised from now on (running disputes keep their
+     * ruling deadline).
+     *
+     * Requirements:
+     *
+     * - the caller is the resolver (the guild);
+     * - `disputeTimeout_ <= MAX_DISPUTE_TIMEOUT`.
+     *
+     * Emits a {DisputeTimeoutChanged} event.
+     */
+    function setDisputeTimeout(uint64 disputeTimeout_) public virtual {
+        if (msg.sender != _resolver) revert TripartiteEscrowNotResolver(msg.sender);
+        _setDisputeTimeout(disputeTimeout_);
     }
 
     /// @inheritdoc ITripartiteEscrow
@@ -127,6 +176,8 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
         if (block.timestamp > endsAt) revert TripartiteEscrowChallengeWindowClosed(dealId, endsAt);
 
         d.state = DealState.Disputed;
+        // No overflow: the timeout is at most MAX_DISPUTE_TIMEOUT and timestamps are far below 2^63.
+        d.rulingDeadline = uint64(block.timestamp) + _disputeTimeout;
         emit DealDisputed(dealId);
     }
 
@@ -134,6 +185,8 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
     function rule(uint256 dealId, uint16 buyerShareBps) public virtual nonReentrant {
         if (msg.sender != _resolver) revert TripartiteEscrowNotResolver(msg.sender);
         Deal storage d = _requireState(dealId, DealState.Disputed);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > d.rulingDeadline) revert TripartiteEscrowDisputeExpired(dealId, d.rulingDeadline);
         if (buyerShareBps > _BPS) revert TripartiteEscrowInvalidShare(buyerShareBps);
 
         uint256 amount = d.amount;
@@ -173,6 +226,21 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITripartiteEscrow
+    function resolveExpiredDispute(uint256 dealId) public virtual nonReentrant {
+        Deal storage d = _requireState(dealId, DealState.Disputed);
+        uint64 deadline = d.rulingDeadline;
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp <= deadline) revert TripartiteEscrowDisputeNotExpired(dealId, deadline);
+
+        d.state = DealState.Refunded;
+        uint256 amount = d.amount;
+        emit DealDisputeExpired(dealId, deadline);
+        emit DealRefunded(dealId, amount);
+
+        _pay(d.token, d.buyer, amount);
+    }
+
+    /// @inheritdoc ITripartiteEscrow
     function deal(uint256 dealId) public view virtual returns (Deal memory) {
         return _deals[dealId];
     }
@@ -190,6 +258,18 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
     /// @inheritdoc ITripartiteEscrow
     function resolver() public view virtual returns (address) {
         return _resolver;
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function disputeTimeout() public view virtual returns (uint64) {
+        return _disputeTimeout;
+    }
+
+    /// @dev Validates and stores the dispute timeout; see {setDisputeTimeout}.
+    function _setDisputeTimeout(uint64 disputeTimeout_) internal virtual {
+        if (disputeTimeout_ > MAX_DISPUTE_TIMEOUT) revert TripartiteEscrowInvalidDisputeTimeout(disputeTimeout_);
+        _disputeTimeout = disputeTimeout_;
+        emit DisputeTimeoutChanged(disputeTimeout_);
     }
 
     /**

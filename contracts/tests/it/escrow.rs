@@ -1,5 +1,5 @@
-//! TripartiteEscrow: direct deals through every transition, revert path and ruling split, plus a
-//! model-based property test of the whole state machine.
+//! TripartiteEscrow: direct deals through every transition, revert path and ruling split, the
+//! dispute timeout, plus a model-based property test of the whole state machine.
 
 use alloy::primitives::{Address, U256};
 use nsed_contracts::{
@@ -110,6 +110,24 @@ impl EscrowFixture {
     fn refund(&mut self, deal: U256) -> Result<Receipt<TripartiteEscrow::refundReturn>, TxFailure> {
         let anyone = self.f.chain.account(6);
         self.f.chain.send(anyone, self.f.escrow, &TripartiteEscrow::refundCall { dealId: deal })
+    }
+
+    fn resolve_expired(
+        &mut self,
+        deal: U256,
+    ) -> Result<Receipt<TripartiteEscrow::resolveExpiredDisputeReturn>, TxFailure> {
+        let anyone = self.f.chain.account(6);
+        let call = TripartiteEscrow::resolveExpiredDisputeCall { dealId: deal };
+        self.f.chain.send(anyone, self.f.escrow, &call)
+    }
+
+    fn set_timeout_from(
+        &mut self,
+        from: Address,
+        seconds: u64,
+    ) -> Result<Receipt<TripartiteEscrow::setDisputeTimeoutReturn>, TxFailure> {
+        let call = TripartiteEscrow::setDisputeTimeoutCall { disputeTimeout_: seconds };
+        self.f.chain.send(from, self.f.escrow, &call)
     }
 
     fn state(&mut self, deal: U256) -> u8 {
@@ -229,13 +247,31 @@ mod open {
         let resolver =
             e.f.chain.call(e.seller, e.f.escrow, &TripartiteEscrow::resolverCall {}).unwrap();
         assert_eq!(resolver, e.f.guild);
-        e.f.chain
-            .deploy_with_receipt(
-                e.f.guild,
+        let timeout =
+            e.f.chain.call(e.seller, e.f.escrow, &TripartiteEscrow::disputeTimeoutCall {}).unwrap();
+        assert_eq!(timeout, DISPUTE_TIMEOUT);
+        let guild = e.f.guild;
+        let mut deploy = |resolver: Address, timeout: u64| {
+            e.f.chain.deploy_with_receipt(
+                guild,
                 &TripartiteEscrow::BYTECODE,
-                &TripartiteEscrow::constructorCall { resolver_: Address::ZERO },
+                &TripartiteEscrow::constructorCall {
+                    resolver_: resolver,
+                    disputeTimeout_: timeout,
+                },
             )
+        };
+        deploy(Address::ZERO, DISPUTE_TIMEOUT)
             .expect_revert(TripartiteEscrow::TripartiteEscrowZeroAddress {});
+        let year = 365 * 86_400;
+        deploy(guild, year + 1).expect_revert(
+            TripartiteEscrow::TripartiteEscrowInvalidDisputeTimeout { disputeTimeout: year + 1 },
+        );
+        let deployed = deploy(guild, year).unwrap();
+        assert_eq!(
+            deployed.event::<TripartiteEscrow::DisputeTimeoutChanged>().disputeTimeout,
+            year
+        );
     }
 
     #[test]
@@ -251,6 +287,7 @@ mod open {
         let guild = e.f.guild;
         e.rule_from(guild, id, 0).expect_revert(unexpected(id, deal_state::NONE));
         e.refund(id).expect_revert(unexpected(id, deal_state::NONE));
+        e.resolve_expired(id).expect_revert(unexpected(id, deal_state::NONE));
     }
 }
 
@@ -419,9 +456,11 @@ mod dispute {
             caller: seller,
         });
         e.f.chain.warp(ends);
+        assert_eq!(e.f.deal(early).rulingDeadline, 0);
         let receipt = e.dispute_from(buyer, early).unwrap();
         assert_eq!(receipt.event::<TripartiteEscrow::DealDisputed>().dealId, early);
         assert_eq!(e.state(early), deal_state::DISPUTED);
+        assert_eq!(e.f.deal(early).rulingDeadline, ends + DISPUTE_TIMEOUT);
         e.f.chain.warp(ends + 1);
         e.dispute_from(buyer, late).expect_revert(
             TripartiteEscrow::TripartiteEscrowChallengeWindowClosed {
@@ -521,9 +560,132 @@ mod rule {
         let guild = e.f.guild;
         e.rule_from(guild, deal, 5_000).unwrap();
         e.rule_from(guild, deal, 5_000).expect_revert(unexpected(deal, deal_state::RULED));
-        e.f.chain.advance_time(10_000);
+        e.f.chain.advance_time(DISPUTE_TIMEOUT + 1);
         e.release(deal).expect_revert(unexpected(deal, deal_state::RULED));
         e.refund(deal).expect_revert(unexpected(deal, deal_state::RULED));
+        e.resolve_expired(deal).expect_revert(unexpected(deal, deal_state::RULED));
+    }
+}
+
+mod dispute_timeout {
+    use super::*;
+
+    /// A deal of `amount` delivered to the first payee and disputed now; returns it and its ruling
+    /// deadline.
+    fn disputed(e: &mut EscrowFixture, amount: u64) -> (U256, u64) {
+        let deal = e.open(amount);
+        e.deliver(deal, &payees()[..1], &[amount]).unwrap();
+        let buyer = e.buyer();
+        e.dispute_from(buyer, deal).unwrap();
+        (deal, e.now() + DISPUTE_TIMEOUT)
+    }
+
+    #[test]
+    fn an_expired_dispute_refunds_the_buyer_in_full_exactly_once() {
+        let mut e = EscrowFixture::new();
+        let buyer = e.buyer();
+        let before = e.f.balance(buyer);
+        let (deal, deadline) = disputed(&mut e, 100);
+        assert_eq!(e.f.deal(deal).rulingDeadline, deadline);
+        let not_yet = TripartiteEscrow::TripartiteEscrowDisputeNotExpired {
+            dealId: deal,
+            rulingDeadline: deadline,
+        };
+        e.resolve_expired(deal).expect_revert(not_yet.clone());
+        e.f.chain.warp(deadline);
+        e.resolve_expired(deal).expect_revert(not_yet);
+
+        e.f.chain.warp(deadline + 1);
+        let receipt = e.resolve_expired(deal).unwrap();
+        let expired = receipt.event::<TripartiteEscrow::DealDisputeExpired>();
+        assert_eq!((expired.dealId, expired.rulingDeadline), (deal, deadline));
+        let refunded = receipt.event::<TripartiteEscrow::DealRefunded>();
+        assert_eq!((refunded.dealId, refunded.amount), (deal, u(100)));
+        assert_eq!(e.f.balance(buyer), before);
+        assert_eq!(e.f.balance(payees()[0]), U256::ZERO);
+        assert_eq!(e.f.balance(e.f.escrow), U256::ZERO);
+        assert_eq!(e.state(deal), deal_state::REFUNDED);
+
+        e.resolve_expired(deal).expect_revert(unexpected(deal, deal_state::REFUNDED));
+        let guild = e.f.guild;
+        e.rule_from(guild, deal, 0).expect_revert(unexpected(deal, deal_state::REFUNDED));
+        e.release(deal).expect_revert(unexpected(deal, deal_state::REFUNDED));
+        e.refund(deal).expect_revert(unexpected(deal, deal_state::REFUNDED));
+    }
+
+    #[test]
+    fn the_resolver_rules_up_to_the_deadline_and_not_after() {
+        let mut e = EscrowFixture::new();
+        let (on_time, deadline) = disputed(&mut e, 100);
+        let (late, _) = disputed(&mut e, 100);
+        let guild = e.f.guild;
+        e.f.chain.warp(deadline);
+        e.rule_from(guild, on_time, 0).unwrap();
+        assert_eq!(e.f.balance(payees()[0]), u(100));
+        e.f.chain.warp(deadline + 1);
+        e.rule_from(guild, late, 0).expect_revert(
+            TripartiteEscrow::TripartiteEscrowDisputeExpired {
+                dealId: late,
+                rulingDeadline: deadline,
+            },
+        );
+        e.resolve_expired(late).unwrap();
+        e.resolve_expired(on_time).expect_revert(unexpected(on_time, deal_state::RULED));
+    }
+
+    #[test]
+    fn only_a_disputed_deal_can_expire() {
+        let mut e = EscrowFixture::new();
+        let funded = e.open(10);
+        let delivered = e.open(10);
+        e.deliver(delivered, &payees()[..1], &[10]).unwrap();
+        e.f.chain.advance_time(DISPUTE_TIMEOUT + 3_601);
+        e.resolve_expired(funded).expect_revert(unexpected(funded, deal_state::FUNDED));
+        e.resolve_expired(delivered).expect_revert(unexpected(delivered, deal_state::DELIVERED));
+    }
+
+    #[test]
+    fn the_guild_sets_the_timeout_of_later_disputes_only() {
+        let mut e = EscrowFixture::new();
+        let (running, deadline) = disputed(&mut e, 10);
+        let (guild, buyer) = (e.f.guild, e.buyer());
+        e.set_timeout_from(buyer, 60)
+            .expect_revert(TripartiteEscrow::TripartiteEscrowNotResolver { caller: buyer });
+        let year = 365 * 86_400;
+        e.set_timeout_from(guild, year + 1).expect_revert(
+            TripartiteEscrow::TripartiteEscrowInvalidDisputeTimeout { disputeTimeout: year + 1 },
+        );
+        let receipt = e.set_timeout_from(guild, 60).unwrap();
+        assert_eq!(receipt.event::<TripartiteEscrow::DisputeTimeoutChanged>().disputeTimeout, 60);
+        let timeout =
+            e.f.chain.call(buyer, e.f.escrow, &TripartiteEscrow::disputeTimeoutCall {}).unwrap();
+        assert_eq!(timeout, 60);
+
+        // A new dispute gets the short timeout; the running one keeps its deadline.
+        let deal = e.open(10);
+        e.deliver(deal, &payees()[..1], &[10]).unwrap();
+        e.dispute_from(buyer, deal).unwrap();
+        assert_eq!(e.f.deal(deal).rulingDeadline, e.now() + 60);
+        assert_eq!(e.f.deal(running).rulingDeadline, deadline);
+        e.f.chain.advance_time(61);
+        e.resolve_expired(deal).unwrap();
+        e.resolve_expired(running).expect_revert(
+            TripartiteEscrow::TripartiteEscrowDisputeNotExpired {
+                dealId: running,
+                rulingDeadline: deadline,
+            },
+        );
+        // A zero timeout: the guild can rule only in the dispute's own second.
+        e.set_timeout_from(guild, 0).unwrap();
+        let (instant, at) = {
+            let deal = e.open(10);
+            e.deliver(deal, &payees()[..1], &[10]).unwrap();
+            e.dispute_from(buyer, deal).unwrap();
+            (deal, e.now())
+        };
+        assert_eq!(e.f.deal(instant).rulingDeadline, at);
+        e.f.chain.advance_time(1);
+        e.resolve_expired(instant).unwrap();
     }
 }
 
@@ -572,6 +734,7 @@ enum Op {
     Rule { deal: usize, bps: u16 },
     Release { deal: usize },
     Refund { deal: usize },
+    ResolveExpired { deal: usize },
     Warp { seconds: u64 },
 }
 
@@ -588,6 +751,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
             .prop_map(|(deal, bps)| Op::Rule { deal, bps }),
         (0usize..8).prop_map(|deal| Op::Release { deal }),
         (0usize..8).prop_map(|deal| Op::Refund { deal }),
+        (0usize..8).prop_map(|deal| Op::ResolveExpired { deal }),
         prop_oneof![0u64..200, 200u64..3_000].prop_map(|seconds| Op::Warp { seconds }),
     ]
 }
@@ -601,18 +765,25 @@ struct DealModel {
     window: u64,
     state: u8,
     delivered_at: u64,
+    ruling_deadline: u64,
     payout: Vec<(usize, u64)>,
 }
+
+/// The dispute timeout the property test runs with, short enough for its warps to pass it.
+const MODEL_DISPUTE_TIMEOUT: u64 = 1_500;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// A plain model of the state machine predicts every success and failure of random direct
-    /// deals, and after every step each party's balance is what the model says and the escrow
-    /// holds exactly the sum of its open deals.
+    /// deals (disputes included, which expire after a short timeout), and after every step each
+    /// party's balance is what the model says and the escrow holds exactly the sum of its open
+    /// deals.
     #[test]
     fn deals_follow_the_model_and_conserve_funds(ops in prop::collection::vec(op_strategy(), 1..40)) {
         let mut e = EscrowFixture::new();
+        let guild = e.f.guild;
+        e.set_timeout_from(guild, MODEL_DISPUTE_TIMEOUT).unwrap();
         let buyers = [e.f.requester, e.f.chain.account(8), e.f.chain.account(9)];
         let payees = payees();
         // Balance changes: buyers then payees.
@@ -626,7 +797,8 @@ proptest! {
                     let deal = e.open_from(buyers[buyer], u(amount), now + deadline_in, window).unwrap().ret;
                     prop_assert_eq!(deal, u(deals.len() as u64 + 1));
                     deals.push(DealModel { buyer, amount, deadline: now + deadline_in, window,
-                        state: deal_state::FUNDED, delivered_at: 0, payout: Vec::new() });
+                        state: deal_state::FUNDED, delivered_at: 0, ruling_deadline: 0,
+                        payout: Vec::new() });
                     balances[buyer] -= i128::from(amount);
                 }
                 Op::Deliver { deal, weights } => {
@@ -652,11 +824,15 @@ proptest! {
                         && now <= model.delivered_at + model.window;
                     let result = e.dispute_from(caller, u(deal as u64 + 1));
                     prop_assert_eq!(result.is_ok(), ok, "dispute {:?}", model);
-                    if ok { model.state = deal_state::DISPUTED; }
+                    if ok {
+                        model.state = deal_state::DISPUTED;
+                        model.ruling_deadline = now + MODEL_DISPUTE_TIMEOUT;
+                    }
                 }
                 Op::Rule { deal, bps } => {
                     let Some(model) = deals.get_mut(deal) else { continue };
-                    let ok = model.state == deal_state::DISPUTED && bps <= 10_000;
+                    let ok = model.state == deal_state::DISPUTED && now <= model.ruling_deadline
+                        && bps <= 10_000;
                     let guild = e.f.guild;
                     let result = e.rule_from(guild, u(deal as u64 + 1), bps);
                     prop_assert_eq!(result.is_ok(), ok, "rule {:?}", model);
@@ -693,6 +869,16 @@ proptest! {
                     let ok = model.state == deal_state::FUNDED && now > model.deadline;
                     let result = e.refund(u(deal as u64 + 1));
                     prop_assert_eq!(result.is_ok(), ok, "refund {:?}", model);
+                    if ok {
+                        model.state = deal_state::REFUNDED;
+                        balances[model.buyer] += i128::from(model.amount);
+                    }
+                }
+                Op::ResolveExpired { deal } => {
+                    let Some(model) = deals.get_mut(deal) else { continue };
+                    let ok = model.state == deal_state::DISPUTED && now > model.ruling_deadline;
+                    let result = e.resolve_expired(u(deal as u64 + 1));
+                    prop_assert_eq!(result.is_ok(), ok, "resolveExpiredDispute {:?}", model);
                     if ok {
                         model.state = deal_state::REFUNDED;
                         balances[model.buyer] += i128::from(model.amount);

@@ -33,7 +33,8 @@ use crate::{
     },
     lat_converter::{self, ConverterFixture},
     market_fixture::{
-        CHALLENGE_WINDOW, GUILD_FEE_BPS, JOB_DURATION, KEEPER_FEE_BPS, MarketFixture, RoundPlan,
+        CHALLENGE_WINDOW, DISPUTE_TIMEOUT, GUILD_FEE_BPS, JOB_DURATION, KEEPER_FEE_BPS,
+        MarketFixture, RoundPlan,
     },
 };
 
@@ -333,7 +334,10 @@ fn deployment_gas(snap: &mut GasSnapshot) {
         .deploy_with_receipt(
             guild,
             &TripartiteEscrow::BYTECODE,
-            &TripartiteEscrow::constructorCall { resolver_: guild },
+            &TripartiteEscrow::constructorCall {
+                resolver_: guild,
+                disputeTimeout_: DISPUTE_TIMEOUT,
+            },
         )
         .unwrap();
     snap.record("TripartiteEscrow::constructor", escrow.gas_used);
@@ -445,6 +449,22 @@ fn escrow_gas(snap: &mut GasSnapshot) {
     snap.record(
         "TripartiteEscrow::rule (split, 3 recipients)",
         rule.send(&mut f.chain, f.guild, escrow),
+    );
+    // A dispute the guild lets expire: anyone refunds the buyer after the timeout.
+    let expired = open(&mut f).ret;
+    deliver(&mut f, expired);
+    TripartiteEscrow::disputeCall { dealId: expired }.send(&mut f.chain, buyer, escrow);
+    let timeout = f.chain.call(buyer, escrow, &TripartiteEscrow::disputeTimeoutCall {}).unwrap();
+    f.chain.advance_time(timeout + 1);
+    let resolve = TripartiteEscrow::resolveExpiredDisputeCall { dealId: expired };
+    snap.record(
+        "TripartiteEscrow::resolveExpiredDispute",
+        resolve.send(&mut f.chain, seller, escrow),
+    );
+    let set_timeout = TripartiteEscrow::setDisputeTimeoutCall { disputeTimeout_: 7 * 86_400 };
+    snap.record(
+        "TripartiteEscrow::setDisputeTimeout",
+        set_timeout.send(&mut f.chain, f.guild, escrow),
     );
     f.chain.advance_time(3_601);
     let release = TripartiteEscrow::releaseCall { dealId: opened.ret };
@@ -589,6 +609,7 @@ fn gas_matches_the_committed_snapshot() {
     deployment_gas(&mut snap);
     market_gas(&mut snap);
     escrow_gas(&mut snap);
+    crate::agent_registry::record_gas(&mut snap);
     arena_gas(&mut snap);
     economy_gas(&mut snap);
     if let Err(err) = snap.check_or_update() {

@@ -4,6 +4,9 @@
     reason = "tests may report measured gas next to their assertions"
 )]
 
+mod agent_registry;
+mod agent_registry_fixture;
+mod agent_registry_properties;
 mod arena;
 mod arena_fixture;
 mod arena_properties;

@@ -32,6 +32,8 @@ pub(crate) const KEEPER_FEE_BPS: u16 = 500;
 pub(crate) const GUILD_FEE_BPS: u16 = 200;
 /// Challenge window of the test market's escrow deals, in seconds.
 pub(crate) const CHALLENGE_WINDOW: u64 = 3600;
+/// Seconds the guild has to rule on a dispute in the test escrow (the deployment default).
+pub(crate) const DISPUTE_TIMEOUT: u64 = 14 * 86_400;
 /// Vote credits of the default spec.
 pub(crate) const CREDITS: u64 = 100;
 /// How long after "now" the default spec's deadline is.
@@ -117,7 +119,10 @@ impl MarketFixture {
             .deploy(
                 guild,
                 &TripartiteEscrow::BYTECODE,
-                &TripartiteEscrow::constructorCall { resolver_: guild },
+                &TripartiteEscrow::constructorCall {
+                    resolver_: guild,
+                    disputeTimeout_: DISPUTE_TIMEOUT,
+                },
             )
             .expect("TripartiteEscrow deploys");
         let lat = deploy_lat(&mut chain, guild, &[]);
