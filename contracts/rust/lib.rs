@@ -9,7 +9,8 @@
 //!   contract in snake case (e.g. [`rank_token::RankToken`]).
 //!
 //! It also builds the market's `settleJob` transcript from `nsed-protocol`'s round records
-//! ([`transcript::transcript_from_rounds`]), mirrors the LAT id encoding of `LatId.sol`
+//! ([`transcript::transcript_from_rounds`]), states the market's seat, halting and deadline rules
+//! a keeper follows off chain ([`market`]), mirrors the LAT id encoding of `LatId.sol`
 //! ([`lat`]), and is the one way the services talk to the chain: [`tx`] sends and confirms
 //! transactions and turns failures into a typed [`tx::TxError`] that decodes reverts.
 //!
@@ -22,6 +23,7 @@
 
 mod artifact;
 pub mod lat;
+pub mod market;
 pub mod provider;
 #[cfg(feature = "testkit")]
 pub mod testkit;

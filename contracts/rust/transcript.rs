@@ -22,8 +22,10 @@ use nsed_protocol::deliberation::RoundRecord;
 
 use crate::i_deliberation_market::IDeliberationMarket::{Round, Transcript};
 
-/// The transcript the market verifies for a deliberation over `agents` (the seats, in order) with
-/// `rounds` (every closed round, in order).
+/// The transcript the market verifies for a deliberation over `agents` (the seats drawn at the
+/// job's claim, in their order: see [`crate::market::seats_from_logs`]) with `rounds` (every
+/// closed round, in order, stopping where the job's halting rule stops:
+/// [`crate::market::halting_config`]).
 ///
 /// The records' seats must be `agents` (a [`Deliberation`](nsed_protocol::deliberation::Deliberation)
 /// guarantees it for its own [`seats`](nsed_protocol::deliberation::Deliberation::seats) and

@@ -57,6 +57,8 @@ pub const GOVERNOR: &str = "GuildGovernor";
 pub const CONVERTER: &str = "LatConverter";
 /// Name of the authority registry in a record.
 pub const AUTHORITY: &str = "AuthorityRegistry";
+/// Name of the agent registry (bonded agents, seat draws, slashing) in a record.
+pub const AGENT_REGISTRY: &str = "AgentRegistry";
 
 /// Errors of deployment and of deployment records.
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +203,8 @@ pub struct SuiteParams {
     pub guild_fee_bps: u16,
     /// Seconds a requester has to dispute a delivered job before it can be released.
     pub challenge_window: u64,
+    /// Seconds the guild has to rule on a dispute before anyone may refund the requester.
+    pub dispute_timeout: u64,
     /// Metadata URI template of the rank token.
     pub rank_uri: String,
     /// Metadata URI template of the Liquid Access Tokens.
@@ -216,6 +220,8 @@ pub struct SuiteParams {
     pub conversion: ConversionParams,
     /// Authority-node burn curve.
     pub authority: AuthorityParams,
+    /// Agent bonds: the registry seats are drawn from.
+    pub agents: AgentParams,
 }
 
 impl Default for SuiteParams {
@@ -224,6 +230,7 @@ impl Default for SuiteParams {
             keeper_fee_bps: 500,
             guild_fee_bps: 200,
             challenge_window: 3600,
+            dispute_timeout: 14 * 86_400,
             rank_uri: "nsed://rank/{id}".into(),
             lat_uri: "nsed://lat/{id}".into(),
             keepers: Vec::new(),
@@ -231,6 +238,34 @@ impl Default for SuiteParams {
             governance: GovernanceParams::default(),
             conversion: ConversionParams::default(),
             authority: AuthorityParams::default(),
+            agents: AgentParams::default(),
+        }
+    }
+}
+
+/// The agent registry's bond parameters (see `AgentRegistry.sol`); the guild changes them later
+/// with `setBondParameters`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AgentParams {
+    /// Smallest bond of an eligible agent, in the bounty token's base units. It is also the
+    /// market's first promotion rung: rank `r → r + 1` needs a bond of `minBond · 2^r`.
+    pub min_bond: U256,
+    /// Seconds between an unbond request and the withdrawal, during which the bond can still be
+    /// slashed.
+    pub unbond_delay: u64,
+    /// Share of a slashed bond paid to its reporter, in basis points (the rest to the guild).
+    pub reporter_bps: u16,
+}
+
+impl Default for AgentParams {
+    /// 10 tokens, one day, 10 %: a bond a demo operator can afford, held long enough to catch
+    /// an equivocation reported after the agent leaves, and a reporter share worth a transaction.
+    fn default() -> Self {
+        Self {
+            min_bond: U256::from(10u64) * U256::from(10u64).pow(U256::from(18)),
+            unbond_delay: 86_400,
+            reporter_bps: 1_000,
         }
     }
 }
@@ -435,7 +470,27 @@ pub async fn deploy_suite<P: Provider>(
     )
     .await?;
     let token = ensure(provider, prior(BOUNTY_TOKEN), BOUNTY_TOKEN, vec![addr(deployer)]).await?;
-    let escrow = ensure(provider, prior(ESCROW), ESCROW, vec![addr(guild)]).await?;
+    let escrow = ensure(
+        provider,
+        prior(ESCROW),
+        ESCROW,
+        vec![addr(guild), uint(U256::from(params.dispute_timeout), 64)],
+    )
+    .await?;
+    let ag = &params.agents;
+    let agent_registry = ensure(
+        provider,
+        prior(AGENT_REGISTRY),
+        AGENT_REGISTRY,
+        vec![
+            addr(token.address),
+            addr(guild),
+            uint(ag.min_bond, 256),
+            uint(U256::from(ag.unbond_delay), 64),
+            uint(U256::from(ag.reporter_bps), 16),
+        ],
+    )
+    .await?;
     let a = &params.authority;
     let authority = ensure(
         provider,
@@ -458,6 +513,7 @@ pub async fn deploy_suite<P: Provider>(
             addr(ranks.address),
             addr(escrow.address),
             addr(lat.address),
+            addr(agent_registry.address),
             addr(guild),
             uint(U256::from(params.keeper_fee_bps), 16),
             uint(U256::from(params.guild_fee_bps), 16),
@@ -501,6 +557,7 @@ pub async fn deploy_suite<P: Provider>(
     want_role(lat.address, LAT, "MINTER_ROLE", market.address);
     want_role(lat.address, LAT, "MINTER_ROLE", arena.address);
     want_role(guild_token.address, GUILD_TOKEN, "MINTER_ROLE", converter.address);
+    want_role(agent_registry.address, AGENT_REGISTRY, "SLASHER_ROLE", market.address);
     for &keeper in &params.keepers {
         want_role(market.address, MARKET, "KEEPER_ROLE", keeper);
     }
@@ -527,6 +584,7 @@ pub async fn deploy_suite<P: Provider>(
         (BOUNTY_TOKEN, token),
         (ESCROW, escrow),
         (AUTHORITY, authority),
+        (AGENT_REGISTRY, agent_registry),
         (MARKET, market),
         (ARENA, arena),
         (CONVERTER, converter),

@@ -8,8 +8,8 @@ use nsed_contracts::{
     rankify_arena::RankifyArena, tripartite_escrow::TripartiteEscrow,
 };
 use nsed_deploy::{
-    ARENA, AUTHORITY, CONVERTER, Deployment, ESCROW, GOVERNOR, GUILD_TOKEN, LAT, MARKET,
-    RANK_TOKEN, SuiteParams, TIMELOCK, deploy_suite,
+    AGENT_REGISTRY, ARENA, AUTHORITY, CONVERTER, Deployment, ESCROW, GOVERNOR, GUILD_TOKEN, LAT,
+    MARKET, RANK_TOKEN, SuiteParams, TIMELOCK, deploy_suite,
 };
 use nsed_devstack::{Anvil, AnvilConfig};
 
@@ -24,7 +24,7 @@ async fn deploying_again_reuses_the_suite_and_the_record_round_trips() {
     let first =
         deploy_suite(&provider, deployer, "local", SuiteParams::default(), None).await.unwrap();
     assert_eq!(first.chain_id, 31337);
-    assert_eq!(first.contracts.len(), 11);
+    assert_eq!(first.contracts.len(), 12);
     assert!(first.pending.is_empty(), "{:?}", first.pending);
     for record in first.contracts.values() {
         assert!(!provider.get_code_at(record.address).await.unwrap().is_empty());
@@ -49,13 +49,19 @@ async fn deploying_again_reuses_the_suite_and_the_record_round_trips() {
     let market = third.address(MARKET).unwrap();
     assert_ne!(market, first.address(MARKET).unwrap());
     assert_eq!(third.address(RANK_TOKEN).unwrap(), first.address(RANK_TOKEN).unwrap());
+    assert_eq!(third.address(AGENT_REGISTRY).unwrap(), first.address(AGENT_REGISTRY).unwrap());
     let pending: Vec<&str> = third.pending.iter().map(|c| c.what.as_str()).collect();
-    assert_eq!(pending.len(), 2, "{pending:?}");
+    assert_eq!(pending.len(), 3, "{pending:?}");
     assert!(
         pending[0].starts_with("RankToken.grantRole(")
             && pending[0].ends_with(&format!("{market})"))
     );
     assert!(pending[1].starts_with("LiquidAccessToken.grantRole("), "{pending:?}");
+    assert!(
+        pending[2].starts_with("AgentRegistry.grantRole(")
+            && pending[2].ends_with(&format!("{market})")),
+        "{pending:?}"
+    );
 }
 
 #[tokio::test]
@@ -86,13 +92,14 @@ async fn the_bootstrap_wires_the_suite_and_leaves_the_guild_timelock_in_charge()
         assert!(has(at(LAT), "MINTER_ROLE", game).await);
     }
     assert!(has(at(GUILD_TOKEN), "MINTER_ROLE", at(CONVERTER)).await);
+    assert!(has(at(AGENT_REGISTRY), "SLASHER_ROLE", market).await);
     assert!(has(market, "KEEPER_ROLE", keeper).await);
     for role in ["PROPOSER_ROLE", "CANCELLER_ROLE"] {
         assert!(has(timelock, role, governor).await);
         assert!(!has(timelock, role, deployer).await, "the deployer keeps no {role}");
     }
     // The timelock administers every contract; the deployer administers none.
-    for name in [RANK_TOKEN, LAT, GUILD_TOKEN, MARKET, AUTHORITY, CONVERTER] {
+    for name in [RANK_TOKEN, LAT, GUILD_TOKEN, MARKET, AUTHORITY, AGENT_REGISTRY, CONVERTER] {
         assert!(has(at(name), "", timelock).await, "{name}");
         assert!(!has(at(name), "", deployer).await, "{name}");
     }
@@ -106,6 +113,10 @@ async fn the_bootstrap_wires_the_suite_and_leaves_the_guild_timelock_in_charge()
     let market_contract = DeliberationMarket::new(market, &provider);
     assert_eq!(market_contract.guild().call().await.unwrap(), timelock);
     assert_eq!(market_contract.keeperAuthority().call().await.unwrap(), at(AUTHORITY));
+    assert_eq!(market_contract.agentRegistry().call().await.unwrap(), at(AGENT_REGISTRY));
+    let agents = nsed_contracts::agent_registry::AgentRegistry::new(at(AGENT_REGISTRY), &provider);
+    assert_eq!(agents.minBond().call().await.unwrap(), params.agents.min_bond);
+    assert_eq!(agents.token().call().await.unwrap(), at(nsed_deploy::BOUNTY_TOKEN));
     let escrow = TripartiteEscrow::new(at(ESCROW), &provider);
     assert_eq!(escrow.resolver().call().await.unwrap(), timelock);
     let (_, _, treasury) =

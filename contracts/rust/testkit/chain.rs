@@ -1,7 +1,7 @@
 //! The in-memory chain.
 
 use alloy::{
-    primitives::{Address, Bytes, TxKind, U256},
+    primitives::{Address, B256, Bytes, TxKind, U256},
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolConstructor},
 };
@@ -42,6 +42,7 @@ struct Snapshot {
     db: Db,
     number: U256,
     timestamp: U256,
+    prevrandao: Option<B256>,
 }
 
 /// An in-memory EVM chain (revm, Prague rules as in `foundry.toml`) with ten funded dev accounts.
@@ -124,6 +125,16 @@ impl TestChain {
     /// Sets the block timestamp (forge's `vm.warp`).
     pub fn warp(&mut self, timestamp: u64) {
         self.evm.ctx.block.timestamp = U256::from(timestamp);
+    }
+
+    /// The block's `prevrandao` (the beacon chain's RANDAO mix; zero until set).
+    pub fn prevrandao(&self) -> B256 {
+        self.evm.ctx.block.prevrandao.unwrap_or_default()
+    }
+
+    /// Sets the block's `prevrandao` (forge's `vm.prevrandao`), e.g. to vary on-chain draws.
+    pub fn set_prevrandao(&mut self, prevrandao: B256) {
+        self.evm.ctx.block.prevrandao = Some(prevrandao);
     }
 
     /// Moves time forward by `seconds` and the block number by one.
@@ -273,6 +284,7 @@ impl TestChain {
             db: self.evm.ctx.journaled_state.database.clone(),
             number: self.evm.ctx.block.number,
             timestamp: self.evm.ctx.block.timestamp,
+            prevrandao: self.evm.ctx.block.prevrandao,
         };
         self.snapshots.push(Some(snapshot));
         SnapshotId(self.snapshots.len() - 1)
@@ -288,6 +300,7 @@ impl TestChain {
         self.evm.ctx.journaled_state.database = snapshot.db;
         self.evm.ctx.block.number = snapshot.number;
         self.evm.ctx.block.timestamp = snapshot.timestamp;
+        self.evm.ctx.block.prevrandao = snapshot.prevrandao;
         true
     }
 

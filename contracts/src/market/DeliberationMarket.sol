@@ -9,6 +9,8 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {QuadraticVoting} from "../voting/QuadraticVoting.sol";
+import {Halting} from "../voting/Halting.sol";
+import {IAgentRegistry} from "../agents/IAgentRegistry.sol";
 import {RankToken} from "../rank/RankToken.sol";
 import {ITripartiteEscrow} from "../escrow/ITripartiteEscrow.sol";
 import {LiquidAccessToken} from "../lat/LiquidAccessToken.sol";
@@ -18,32 +20,63 @@ import {IDeliberationMarket} from "./IDeliberationMarket.sol";
 
 /**
  * @dev NSED jobs settled on chain (docs/contracts.md); see {IDeliberationMarket} for the transcript
- * encoding and the signed EIP-712 types.
+ * encoding and the signed EIP-712 types. The market is built so that a keeper cannot choose a
+ * job's outcome: it does not pick the agents, cannot stop the deliberation where it likes, and
+ * cannot settle answers the seats did not sign for this job's input and history.
  *
  * - **Jobs.** A requester pays a bounty in the market's ERC-20; it goes straight into a
  *   {ITripartiteEscrow} deal whose buyer is the requester and whose operator is this market, with
- *   the job's deadline as delivery deadline. A keeper ({KEEPER_ROLE}, granted by the guild) claims
+ *   the job's deadline as delivery deadline. The job's terms (fees, halting parameters, round
+ *   allowance) are fixed at the request. A keeper ({KEEPER_ROLE}, granted by the guild) claims
  *   the job and settles it with a transcript before the deadline; otherwise anyone refunds it after
  *   the deadline. A job is settled or refunded at most once.
- * - **Verification.** {settleJob} re-checks the whole transcript: seats are the wanted number of
- *   registered, active agents in strictly ascending address order; every present proposal and
- *   ballot is signed by its seat's agent (EIP-712, low-s, 65-byte signatures); every ballot follows
- *   {QuadraticVoting-validate}; each round has at least two proposals; the answer is the last
- *   round's {QuadraticVoting-supportedWinner}.
+ * - **Seats.** Agents register and bond in the {IAgentRegistry} ({registry}). {claimJob} draws the
+ *   job's seats there, uniformly among the eligible agents, from
+ *   `keccak256(abi.encode(block.prevrandao, jobId, address(this)))`, stores only the hash of the
+ *   seat list and emits it ({SeatsDrawn}); {settleJob} accepts only a transcript over exactly
+ *   those seats in that order. Seats are fixed at the claim: an agent deactivating or unbonding
+ *   afterwards does not change the job, and no owner can veto its settlement.
+ * - **Randomness.** `prevrandao` is the beacon chain's RANDAO mix, which the block's proposer can
+ *   bias only by withholding its block (forfeiting its reward), and which is known one block ahead:
+ *   once block `N - 1` is out, anyone can compute the draw a claim in block `N` gets. A keeper
+ *   controlling `m` of the `N` eligible agents that waits up to `W` blocks for a draw it likes (or
+ *   a keeper colluding with proposers) sees at most `W` independent draws, so its chance to seat
+ *   `k` of its own agents rises from about `(m / N)^k` to at most `W · (m / N)^k`. This is
+ *   accepted because every block it waits is a block in which another keeper may claim the job
+ *   first, the draw is public before the keeper acts on it, and seating its own agents only helps
+ *   if they also out-vote the honest seats under quadratic voting; absent seats cost only their
+ *   own reward.
+ * - **Verification.** {settleJob} re-checks the whole transcript: the seats are the drawn ones;
+ *   every present proposal and ballot is signed by its seat's agent (EIP-712, low-s, 65-byte
+ *   signatures); every ballot follows {QuadraticVoting-validate}; each round has at least two
+ *   proposals; the answer is the last round's {QuadraticVoting-supportedWinner}.
  * - **Context.** Every signature covers the job's stored input hash and the digest of the rounds
  *   before its own (zero in round 1), which the market recomputes round by round from the
  *   transcript. An answer given to another question, or after another history than the one the
  *   transcript shows, fails as an invalid signature: a keeper can neither reuse answers across
  *   jobs' inputs nor splice, reorder or rewrite rounds.
- * - **Payment.** The bounty is delivered to the escrow split into a keeper fee, a guild fee and the
- *   agents' share, pro rata to each agent's positive net score in the last round (integer dust,
- *   or everything if no score is positive, to the winner). Funds move when the escrow's challenge
- *   window ends ({ITripartiteEscrow-release}); the requester may dispute before that, and the
- *   guild rules.
+ * - **Halting.** After every round the market applies the job's halting rule ({Halting-decide}
+ *   with the job's `minRounds`, `maxRounds` and `effortPermille`): a transcript that goes on after
+ *   a round that halts is rejected, and so is one whose last round does not halt, unless the
+ *   chain's time is within the job's `roundAllowance` of its deadline (the keeper's `Deadline`
+ *   halt: it stops for the deadline only inside that allowance, so the market agrees).
+ * - **Equivocation.** An agent signing two different proposals, or two different ballots, for the
+ *   same job and round is slashed in the registry on anyone's proof
+ *   ({reportEquivocatingProposals}, {reportEquivocatingBallots}); the market needs the registry's
+ *   `SLASHER_ROLE`.
+ * - **Payment.** The bounty is delivered to the escrow split into a keeper fee, a guild fee (the
+ *   job's) and the agents' share, pro rata to each agent's positive net score in the last round
+ *   (integer dust, or everything if no score is positive, to the winner). Funds move when the
+ *   escrow's challenge window ends ({ITripartiteEscrow-release}); the requester may dispute before
+ *   that, and the guild rules.
  * - **Ladder.** The winning agent climbs one rank on the {RankToken} (the market needs its
- *   `GAME_ROLE`): its rank-`r` token is burned and a rank-`r+1` token minted. If the agent's
- *   rank-`r` token is not free (another game holds it locked or burned it) the promotion is
- *   skipped, so no player of another game can block a settlement, and no rank is minted twice.
+ *   `GAME_ROLE`) only while its registry bond covers the climb: from rank `r` it needs a bond of at
+ *   least {promotionBond}`(r) = minBond · 2^r`, so every rank costs twice the capital of the one
+ *   below, as a climb in the arena costs twice the games (docs/economics.md). Its rank-`r` token
+ *   is burned and a rank-`r+1` token minted. If the bond falls short, or the agent's rank-`r`
+ *   token is not free (another game holds it locked or burned it), the win is paid but the
+ *   promotion is skipped, so no player of another game can block a settlement, and no rank is
+ *   minted twice.
  * - **Access tokens.** The winner also earns one {LiquidAccessToken} of the market's asset
  *   ({latAsset}: this contract's address) at the tier of the rank it won at (at least 1); the
  *   market needs the token's `MINTER_ROLE`.
@@ -51,11 +84,13 @@ import {IDeliberationMarket} from "./IDeliberationMarket.sol";
  * Deadlines are compared with `block.timestamp`; they are minutes to days long, so the few seconds
  * a block producer can skew it do not matter.
  *
- * The contracts it talks to (token, ranks, escrow, access token) and the guild are immutable; there
- * is no upgrade path. The guild (its timelock, in a full deployment) holds `DEFAULT_ADMIN_ROLE`,
- * receives the guild fee, and alone tunes the parameters: the fees ({setFees}), the escrow
- * challenge window of new jobs ({setChallengeWindow}) and whether keepers must be authority nodes
- * ({setKeeperAuthority}). A change applies to jobs requested (window) or settled (fees) after it.
+ * The contracts it talks to (token, ranks, escrow, access token, agent registry) and the guild are
+ * immutable; there is no upgrade path. The guild (its timelock, in a full deployment) holds
+ * `DEFAULT_ADMIN_ROLE`, receives the guild fee, and alone tunes the parameters: the fees
+ * ({setFees}), the escrow challenge window ({setChallengeWindow}), the halting terms
+ * ({setHaltingTerms}) and whether keepers must be authority nodes ({setKeeperAuthority}). A
+ * change applies to jobs requested after it; a claimed job is unaffected by the authority
+ * requirement.
  */
 contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -71,9 +106,18 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * @param deadline Last second the job can be claimed or settled.
      * @param rounds Rounds of the settled transcript (0 before settlement).
      * @param winner The winning agent (zero before settlement).
+     * @param keeperFeeBps Keeper fee in basis points of the bounty, fixed at the request.
+     * @param guildFeeBps Guild fee in basis points of the bounty, fixed at the request.
+     * @param minRounds Rounds that always run, fixed at the request (at most `maxRounds`).
+     * @param effortPermille Conviction threshold of the halting rule, fixed at the request.
+     * @param roundAllowance Seconds before the deadline from which the transcript may stop before
+     * the halting rule does, fixed at the request.
+     * @param halt Why the settled transcript stopped (`None` before settlement).
      * @param bounty The bounty, in {token}.
      * @param escrowId The escrow deal holding the bounty.
      * @param inputHash `keccak256(input)`; the input itself is only in {JobRequested}.
+     * @param seatsHash `keccak256(abi.encode(seats))` of the seats drawn at the claim (zero
+     * before); the seats themselves are only in {SeatsDrawn}.
      * @param kind Task kind.
      * @param answer The winning proposal's content (empty before settlement).
      */
@@ -87,30 +131,23 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         uint64 deadline;
         uint32 rounds;
         address winner;
+        uint16 keeperFeeBps;
+        uint16 guildFeeBps;
+        uint8 minRounds;
+        uint16 effortPermille;
+        uint32 roundAllowance;
+        Halting.Reason halt;
         uint256 bounty;
         uint256 escrowId;
         bytes32 inputHash;
+        bytes32 seatsHash;
         string kind;
         string answer;
     }
 
     /**
-     * @dev A registered agent.
-     * @param owner Who registered it and may deactivate it (zero if unregistered).
-     * @param active Whether it may still be seated.
-     * @param rank Its rank on the market's ladder (0 until it first wins).
-     * @param modelId Hash of the model it runs.
-     */
-    struct Agent {
-        address owner;
-        bool active;
-        uint64 rank;
-        bytes32 modelId;
-    }
-
-    /**
      * @dev Per-round working state of {settleJob}, kept in memory to stay within the stack.
-     * @param jobId The j.
+     * @param jobId The job.
      * @param round Round number, from 1.
      * @param credits Vote credits per ballot.
      * @param inputHash The job's stored `keccak256(input)`, signed by every proposal and ballot.
@@ -120,6 +157,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * @param digest The round's own digest, chained over the rounds before it; the next round's
      * `previousRoundDigest`.
      * @param proposed Which seats proposed.
+     * @param contentHashes `keccak256(bytes(content))` by seat, zero for a seat without a proposal.
      * @param votesHashes `keccak256(abi.encodePacked(votes))` by seat, zero for a seat without a ballot.
      * @param scores Net score by seat.
      * @param supported Which seats received a non-zero vote.
@@ -133,6 +171,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         bytes32 proposalsDigest;
         bytes32 digest;
         bool[] proposed;
+        bytes32[] contentHashes;
         bytes32[] votesHashes;
         int256[] scores;
         bool[] supported;
@@ -159,26 +198,39 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         "Ballot(uint256 jobId,uint32 round,bytes32 inputHash,bytes32 previousRoundDigest,bytes32 proposalsDigest,int256[] votes)"
     );
 
+    /// @dev Halting rule's `minRounds` until the guild changes it (`HaltingConfig::default`).
+    uint8 public constant DEFAULT_MIN_ROUNDS = 1;
+    /// @dev Halting rule's conviction threshold until the guild changes it (`HaltingConfig::default`).
+    uint16 public constant DEFAULT_EFFORT_PERMILLE = 600;
+    /// @dev Round allowance until the guild changes it: five minutes, several keeper rounds.
+    uint32 public constant DEFAULT_ROUND_ALLOWANCE = 300;
+
     /// @dev 100% in basis points.
     uint16 private constant _BPS = 10_000;
+    /// @dev 100% in thousandths (the halting rule's conviction scale).
+    uint16 private constant _PERMILLE = 1000;
 
     IERC20 private immutable _token;
     RankToken private immutable _ranks;
     ITripartiteEscrow private immutable _escrow;
     LiquidAccessToken private immutable _lat;
+    IAgentRegistry private immutable _registry;
     address private immutable _guild;
-    // The tunable parameters share one storage slot (16 + 16 + 64 + 160 bits).
+    // The tunable parameters share two storage slots (16 + 16 + 64 + 160 bits, then 8 + 16 + 32).
     uint16 private _keeperFeeBps;
     uint16 private _guildFeeBps;
     uint64 private _challengeWindow;
     IAuthorityRegistry private _keeperAuthority;
+    uint8 private _minRounds;
+    uint16 private _effortPermille;
+    uint32 private _roundAllowance;
 
     uint256 private _jobCount;
     mapping(uint256 jobId => Job) private _jobs;
-    mapping(address agent => Agent) private _agents;
+    mapping(address agent => uint64) private _agentRanks;
 
     /**
-     * @dev The guild changed the fees; settlements from now on use them.
+     * @dev The guild changed the fees; jobs requested from now on use them.
      * @param keeperFeeBps The keeper fee in basis points.
      * @param guildFeeBps The guild fee in basis points.
      */
@@ -191,15 +243,22 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     event ChallengeWindowChanged(uint64 challengeWindow);
 
     /**
+     * @dev The guild changed the halting terms of jobs requested from now on.
+     * @param minRounds Rounds that always run.
+     * @param effortPermille Conviction threshold in thousandths.
+     * @param roundAllowance Seconds before a job's deadline from which its transcript may stop
+     * before the halting rule does.
+     */
+    event HaltingTermsChanged(uint8 minRounds, uint16 effortPermille, uint32 roundAllowance);
+
+    /**
      * @dev The guild set the registry keepers must be active authority nodes of (zero: no
      * requirement).
      * @param registry The authority registry, or the zero address.
      */
     event KeeperAuthorityChanged(address registry);
 
-    /**
-     * @dev An address that must be set is the zero address (a constructor argument or an agent).
-     */
+    /// @dev A constructor argument that must be set is the zero address.
     error DeliberationMarketZeroAddress();
 
     /**
@@ -216,29 +275,12 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     error DeliberationMarketInvalidFees(uint16 keeperFeeBps, uint16 guildFeeBps);
 
     /**
-     * @dev `agent` is already registered (deactivated agents stay registered).
-     * @param agent The agent key.
+     * @dev The halting terms are out of range: `minRounds` must be in `1..=MAX_ROUNDS` and
+     * `effortPermille` at most 1000.
+     * @param minRounds The rejected minimum.
+     * @param effortPermille The rejected threshold.
      */
-    error DeliberationMarketAgentAlreadyRegistered(address agent);
-
-    /**
-     * @dev `agent` was never registered.
-     * @param agent The agent key.
-     */
-    error DeliberationMarketUnknownAgent(address agent);
-
-    /**
-     * @dev Only `agent`'s owner may deactivate it.
-     * @param agent The agent key.
-     * @param caller The rejected caller.
-     */
-    error DeliberationMarketNotAgentOwner(address agent, address caller);
-
-    /**
-     * @dev `agent` is deactivated.
-     * @param agent The agent key.
-     */
-    error DeliberationMarketInactiveAgent(address agent);
+    error DeliberationMarketInvalidHaltingTerms(uint8 minRounds, uint16 effortPermille);
 
     /**
      * @dev The spec wants fewer than 2 or more than {MAX_AGENTS} agents.
@@ -281,44 +323,45 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
 
     /**
      * @dev The job is not in a status that allows the call (unknown jobs are `None`).
-     * @param jobId The j.
+     * @param jobId The job.
      * @param current Its status.
      */
     error DeliberationMarketUnexpectedJobStatus(uint256 jobId, JobStatus current);
 
     /**
      * @dev The job's deadline has passed: it can no longer be claimed or settled.
-     * @param jobId The j.
+     * @param jobId The job.
      * @param deadline Its deadline.
      */
     error DeliberationMarketJobExpired(uint256 jobId, uint64 deadline);
 
     /**
      * @dev The job's deadline has not passed yet: it cannot be refunded.
-     * @param jobId The j.
+     * @param jobId The job.
      * @param deadline Its deadline.
      */
     error DeliberationMarketJobNotExpired(uint256 jobId, uint64 deadline);
 
     /**
      * @dev Only the keeper that claimed the job may settle it.
-     * @param jobId The j.
+     * @param jobId The job.
      * @param caller The rejected caller.
      */
     error DeliberationMarketNotClaimingKeeper(uint256 jobId, address caller);
 
     /**
-     * @dev The transcript seats a different number of agents than the job wants.
-     * @param expected The job's `agentsWanted`.
-     * @param actual The transcript's number of agents.
+     * @dev Fewer agents are eligible in the registry than the job has seats.
+     * @param jobId The job.
+     * @param eligible Eligible agents.
+     * @param wanted The job's `agentsWanted`.
      */
-    error DeliberationMarketWrongAgentCount(uint256 expected, uint256 actual);
+    error DeliberationMarketTooFewEligibleAgents(uint256 jobId, uint256 eligible, uint8 wanted);
 
     /**
-     * @dev The agent in `seat` is not above the previous seat's address (unsorted or repeated).
-     * @param seat The offending seat.
+     * @dev The transcript's agents are not the seats drawn for the job at its claim, in order.
+     * @param jobId The job.
      */
-    error DeliberationMarketAgentsNotSorted(uint256 seat);
+    error DeliberationMarketSeatsNotDrawn(uint256 jobId);
 
     /**
      * @dev The transcript has 0 rounds or more than the job allows.
@@ -384,11 +427,41 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     error DeliberationMarketNoSupportedWinner(uint32 round);
 
     /**
-     * @dev Sets the immutable parameters and makes `guild` the role administrator.
+     * @dev The job's halting rule stops after round `round`, but the transcript goes on.
+     * @param round The round that halts.
+     */
+    error DeliberationMarketContinuedAfterHalt(uint32 round);
+
+    /**
+     * @dev The transcript stops after round `round`, which the job's halting rule does not halt
+     * at, and the job's deadline is not within its round allowance.
+     * @param round The transcript's last round.
+     */
+    error DeliberationMarketStoppedEarly(uint32 round);
+
+    /**
+     * @dev An equivocation report's two claims are the same message: signing one message twice
+     * is no equivocation.
+     */
+    error DeliberationMarketNotEquivocation();
+
+    /**
+     * @dev An equivocation report's signature `index` (0: the first claim, 1: the second) is not
+     * `agent`'s valid signature of its claim.
+     * @param agent The reported agent.
+     * @param index Which signature.
+     */
+    error DeliberationMarketInvalidEquivocationSignature(address agent, uint256 index);
+
+    /**
+     * @dev Sets the immutable parameters and makes `guild` the role administrator. The halting
+     * terms start at {DEFAULT_MIN_ROUNDS}, {DEFAULT_EFFORT_PERMILLE} and {DEFAULT_ROUND_ALLOWANCE}.
      * @param token_ ERC-20 bounties are paid in.
      * @param ranks_ The rank ladder; the market needs its `GAME_ROLE` to promote winners.
      * @param escrow_ Escrow holding the bounties (its resolver is set at its own construction).
      * @param lat_ Access token winners earn; the market needs its `MINTER_ROLE`.
+     * @param registry_ The bonded agents seats are drawn from; the market needs its `SLASHER_ROLE`
+     * to slash equivocating agents.
      * @param guild_ Receives `DEFAULT_ADMIN_ROLE` and the guild fees.
      * @param keeperFeeBps_ Keeper fee in basis points of the bounty.
      * @param guildFeeBps_ Guild fee in basis points of the bounty.
@@ -399,6 +472,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         RankToken ranks_,
         ITripartiteEscrow escrow_,
         LiquidAccessToken lat_,
+        IAgentRegistry registry_,
         address guild_,
         uint16 keeperFeeBps_,
         uint16 guildFeeBps_,
@@ -406,20 +480,22 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     ) EIP712("NSED DeliberationMarket", "1") {
         if (
             address(token_) == address(0) || address(ranks_) == address(0) || address(escrow_) == address(0)
-                || address(lat_) == address(0) || guild_ == address(0)
+                || address(lat_) == address(0) || address(registry_) == address(0) || guild_ == address(0)
         ) revert DeliberationMarketZeroAddress();
         _token = token_;
         _ranks = ranks_;
         _escrow = escrow_;
         _lat = lat_;
+        _registry = registry_;
         _guild = guild_;
         _setFees(keeperFeeBps_, guildFeeBps_);
         _setChallengeWindow(challengeWindow_);
+        _setHaltingTerms(DEFAULT_MIN_ROUNDS, DEFAULT_EFFORT_PERMILLE, DEFAULT_ROUND_ALLOWANCE);
         _grantRole(DEFAULT_ADMIN_ROLE, guild_);
     }
 
     /**
-     * @dev Sets the keeper and guild fees of settlements from now on.
+     * @dev Sets the keeper and guild fees of jobs requested from now on (open jobs keep theirs).
      *
      * Requirements:
      *
@@ -447,6 +523,30 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     }
 
     /**
+     * @dev Sets the halting terms of jobs requested from now on (open jobs keep theirs): the
+     * rounds that always run (a job's `minRounds` is this, capped at its `maxRounds`), the
+     * conviction threshold in thousandths, and the round allowance: how many seconds before its
+     * deadline a job's transcript may stop before the halting rule says so. Keepers must not stop
+     * for the deadline earlier than the allowance, or their settlement reverts
+     * ({DeliberationMarketStoppedEarly}); a larger allowance lets a keeper cut more deliberations
+     * short, a smaller one leaves slow keepers less time to settle.
+     *
+     * Requirements:
+     *
+     * - the caller has `DEFAULT_ADMIN_ROLE` (the guild);
+     * - `1 <= minRounds <= MAX_ROUNDS` and `effortPermille <= 1000`.
+     *
+     * Emits a {HaltingTermsChanged} event.
+     */
+    function setHaltingTerms(uint8 minRounds, uint16 effortPermille, uint32 roundAllowance)
+        public
+        virtual
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        _setHaltingTerms(minRounds, effortPermille, roundAllowance);
+    }
+
+    /**
      * @dev Requires keepers to be active authority nodes of `registry` when they claim a job, or
      * lifts the requirement when `registry` is the zero address. Claimed jobs are not affected.
      *
@@ -463,44 +563,10 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
 
     /**
      * @inheritdoc IDeliberationMarket
-     * @dev Requirements:
-     *
-     * - `agent` is not the zero address and not registered yet.
-     *
-     * Emits an {AgentRegistered} event.
-     */
-    function registerAgent(address agent_, bytes32 modelId, string calldata metadataURI) public virtual {
-        if (agent_ == address(0)) revert DeliberationMarketZeroAddress();
-        Agent storage a = _agents[agent_];
-        if (a.owner != address(0)) revert DeliberationMarketAgentAlreadyRegistered(agent_);
-        a.owner = msg.sender;
-        a.active = true;
-        a.modelId = modelId;
-        emit AgentRegistered(agent_, msg.sender, modelId, metadataURI);
-    }
-
-    /**
-     * @inheritdoc IDeliberationMarket
-     * @dev Requirements:
-     *
-     * - `agent` is registered, active, and owned by the caller.
-     *
-     * Emits an {AgentDeactivated} event.
-     */
-    function deactivateAgent(address agent_) public virtual {
-        Agent storage a = _agents[agent_];
-        if (a.owner == address(0)) revert DeliberationMarketUnknownAgent(agent_);
-        if (a.owner != msg.sender) revert DeliberationMarketNotAgentOwner(agent_, msg.sender);
-        if (!a.active) revert DeliberationMarketInactiveAgent(agent_);
-        a.active = false;
-        emit AgentDeactivated(agent_);
-    }
-
-    /**
-     * @inheritdoc IDeliberationMarket
      * @dev The bounty moves from the caller to the market (which needs the caller's approval) and
-     * on into a new escrow deal with the caller as buyer. Stores `keccak256(input)`; the input is
-     * only carried by the event.
+     * on into a new escrow deal with the caller as buyer and the current challenge window. Stores
+     * `keccak256(input)`; the input is only carried by the event. Fixes the job's terms: the
+     * current fees and halting terms, with `minRounds` capped at the spec's `maxRounds`.
      *
      * Requirements:
      *
@@ -508,7 +574,8 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * - `deadline` is in the future, `bounty > 0`;
      * - `1 <= bytes(kind).length <= MAX_KIND_BYTES`, `input.length <= MAX_INPUT_BYTES`.
      *
-     * Emits a {JobRequested} event (after the escrow deal exists, since it carries its id).
+     * Emits a {JobRequested} event (after the escrow deal exists, since it carries its id) and a
+     * {JobTermsFixed} event.
      */
     function requestJob(JobSpec calldata spec, uint256 bounty) public virtual nonReentrant returns (uint256 jobId) {
         _checkSpec(spec, bounty);
@@ -523,6 +590,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         j.bounty = bounty;
         j.inputHash = keccak256(spec.input);
         j.kind = spec.kind;
+        _fixTerms(jobId, j);
 
         _token.safeTransferFrom(msg.sender, address(this), bounty);
         _token.forceApprove(address(_escrow), bounty);
@@ -533,13 +601,20 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
 
     /**
      * @inheritdoc IDeliberationMarket
-     * @dev Requirements:
+     * @dev The seats are `registry.drawSeats(seed, agentsWanted)` with
+     * `seed = keccak256(abi.encode(block.prevrandao, jobId, address(this)))`: uniform among the
+     * eligible agents, ascending by address. Only their hash is stored; a keeper reads them from
+     * {SeatsDrawn} (in the claim's receipt). See the contract documentation for what a keeper or a
+     * block proposer can do about the draw.
+     *
+     * Requirements:
      *
      * - the caller has {KEEPER_ROLE};
      * - when the guild requires it ({setKeeperAuthority}), the caller is an active authority node;
-     * - the job is `Requested` and `block.timestamp <= deadline`.
+     * - the job is `Requested` and `block.timestamp <= deadline`;
+     * - at least `agentsWanted` agents are eligible in the registry.
      *
-     * Emits a {JobClaimed} event.
+     * Emits a {JobClaimed} event and a {SeatsDrawn} event.
      */
     function claimJob(uint256 jobId) public virtual onlyRole(KEEPER_ROLE) {
         IAuthorityRegistry authority = _keeperAuthority;
@@ -550,9 +625,16 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         if (j.status != JobStatus.Requested) revert DeliberationMarketUnexpectedJobStatus(jobId, j.status);
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > j.deadline) revert DeliberationMarketJobExpired(jobId, j.deadline);
+        uint8 wanted = j.agentsWanted;
+        uint256 eligible = _registry.eligibleCount();
+        if (eligible < wanted) revert DeliberationMarketTooFewEligibleAgents(jobId, eligible, wanted);
+        address[] memory seats =
+            _registry.drawSeats(keccak256(abi.encode(block.prevrandao, jobId, address(this))), wanted);
         j.status = JobStatus.Claimed;
         j.keeper = msg.sender;
+        j.seatsHash = keccak256(abi.encode(seats));
         emit JobClaimed(jobId, msg.sender);
+        emit SeatsDrawn(jobId, seats);
     }
 
     /**
@@ -562,11 +644,13 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * - the job is `Claimed`, the caller is its keeper and still has {KEEPER_ROLE} (the guild can
      *   stop a keeper; its jobs then refund after their deadline);
      * - `block.timestamp <= deadline`;
-     * - the transcript checks out (see the contract documentation) and its last round has a
-     *   supported winner.
+     * - the transcript's agents are the seats drawn at the claim, in order;
+     * - the transcript checks out (see the contract documentation), stops where the job's halting
+     *   rule first halts (or earlier, once `block.timestamp + roundAllowance >= deadline`), and its
+     *   last round has a supported winner.
      *
-     * Emits a {RoundTallied} event per round, then {JobSettled}, {AgentPromoted} when the winner
-     * climbs, and the access token's {TransferSingle} for the winner's reward.
+     * Emits a {RoundTallied} event per round, then {JobHalted}, {JobSettled}, {AgentPromoted} when
+     * the winner climbs, and the access token's {TransferSingle} for the winner's reward.
      */
     function settleJob(uint256 jobId, Transcript calldata transcript) public virtual nonReentrant {
         Job storage j = _jobs[jobId];
@@ -575,8 +659,9 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         _checkRole(KEEPER_ROLE);
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > j.deadline) revert DeliberationMarketJobExpired(jobId, j.deadline);
+        if (keccak256(abi.encode(transcript.agents)) != j.seatsHash) revert DeliberationMarketSeatsNotDrawn(jobId);
 
-        (int256[] memory scores, uint256 winnerSeat, int256 winnerScore, uint32 rounds) =
+        (int256[] memory scores, uint256 winnerSeat, int256 winnerScore, uint32 rounds, Halting.Reason halt) =
             _verifyTranscript(jobId, j, transcript);
         address winner = transcript.agents[winnerSeat];
         string calldata answer = transcript.rounds[rounds - 1].contents[winnerSeat];
@@ -584,12 +669,13 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         j.status = JobStatus.Settled;
         j.rounds = rounds;
         j.winner = winner;
+        j.halt = halt;
         j.answer = answer;
+        emit JobHalted(jobId, rounds, halt);
         emit JobSettled(jobId, winner, answer, winnerScore, rounds);
         (bool promoted, uint64 fromRank) = _promoteRank(winner);
 
-        (address[] memory recipients, uint256[] memory amounts) =
-            _payouts(j.bounty, transcript.agents, scores, winnerSeat);
+        (address[] memory recipients, uint256[] memory amounts) = _payouts(j, transcript.agents, scores, winnerSeat);
         _escrow.deliver(j.escrowId, recipients, amounts);
         if (promoted) {
             if (fromRank > 0) _ranks.burn(winner, fromRank, 1);
@@ -625,6 +711,67 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         if (_escrow.dealState(escrowId) == ITripartiteEscrow.DealState.Funded) _escrow.refund(escrowId);
     }
 
+    /**
+     * @inheritdoc IDeliberationMarket
+     * @dev The claims are checked as {PROPOSAL_TYPEHASH} messages for `jobId` and `round` in this
+     * market's domain; neither the job nor the agent's seat in it needs to exist on chain, since
+     * signing two different proposals for one round is equivocation wherever it was shown.
+     *
+     * Requirements:
+     *
+     * - `a` and `b` differ, and `signatureA`, `signatureB` are `agent`'s valid signatures of them;
+     * - the registry slashes the agent (it refuses an agent already slashed).
+     *
+     * Emits an {EquivocationReported} event (and the registry its own).
+     */
+    function reportEquivocatingProposals(
+        uint256 jobId,
+        uint32 round,
+        address agent,
+        ProposalClaim calldata a,
+        bytes calldata signatureA,
+        ProposalClaim calldata b,
+        bytes calldata signatureB
+    ) public virtual nonReentrant {
+        bytes32 hashA = _proposalHash(jobId, round, a.inputHash, a.previousRoundDigest, a.contentHash);
+        bytes32 hashB = _proposalHash(jobId, round, b.inputHash, b.previousRoundDigest, b.contentHash);
+        _checkEquivocation(agent, hashA, signatureA, hashB, signatureB);
+        emit EquivocationReported(jobId, round, agent, msg.sender, false);
+        _registry.slash(agent, msg.sender);
+    }
+
+    /**
+     * @inheritdoc IDeliberationMarket
+     * @dev The claims are checked as {BALLOT_TYPEHASH} messages for `jobId` and `round` in this
+     * market's domain; see {reportEquivocatingProposals}.
+     *
+     * Requirements:
+     *
+     * - `a` and `b` differ, and `signatureA`, `signatureB` are `agent`'s valid signatures of them;
+     * - the registry slashes the agent (it refuses an agent already slashed).
+     *
+     * Emits an {EquivocationReported} event (and the registry its own).
+     */
+    function reportEquivocatingBallots(
+        uint256 jobId,
+        uint32 round,
+        address agent,
+        BallotClaim calldata a,
+        bytes calldata signatureA,
+        BallotClaim calldata b,
+        bytes calldata signatureB
+    ) public virtual nonReentrant {
+        bytes32 hashA = _ballotHash(
+            jobId, round, a.inputHash, a.previousRoundDigest, a.proposalsDigest, keccak256(abi.encodePacked(a.votes))
+        );
+        bytes32 hashB = _ballotHash(
+            jobId, round, b.inputHash, b.previousRoundDigest, b.proposalsDigest, keccak256(abi.encodePacked(b.votes))
+        );
+        _checkEquivocation(agent, hashA, signatureA, hashB, signatureB);
+        emit EquivocationReported(jobId, round, agent, msg.sender, true);
+        _registry.slash(agent, msg.sender);
+    }
+
     /// @inheritdoc IDeliberationMarket
     function jobStatus(uint256 jobId) public view virtual returns (JobStatus) {
         return _jobs[jobId].status;
@@ -640,14 +787,21 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         return _jobCount;
     }
 
-    /// @dev The registration of agent `account` (all zero if unregistered).
-    function agent(address account) public view virtual returns (Agent memory) {
-        return _agents[account];
+    /// @dev Agent `account`'s rank on the market's ladder (0 until it is first promoted).
+    function agentRank(address account) public view virtual returns (uint256) {
+        return _agentRanks[account];
     }
 
-    /// @dev Agent `account`'s rank on the market's ladder (0 until it first wins a job).
-    function agentRank(address account) public view virtual returns (uint256) {
-        return _agents[account].rank;
+    /**
+     * @dev The registry bond an agent at market rank `rank` needs for a win to promote it to
+     * `rank + 1`: `minBond · 2^rank` with the registry's current `minBond`, saturating at
+     * `type(uint256).max`.
+     */
+    function promotionBond(uint256 rank) public view virtual returns (uint256) {
+        uint256 minBond = _registry.minBond();
+        if (minBond == 0) return 0;
+        if (rank >= 256 || minBond > type(uint256).max >> rank) return type(uint256).max;
+        return minBond << rank;
     }
 
     /// @dev The EIP-712 domain separator agents sign under.
@@ -663,6 +817,16 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     /// @dev Guild fee in basis points of the bounty.
     function guildFeeBps() public view virtual returns (uint16) {
         return _guildFeeBps;
+    }
+
+    /// @dev The halting terms new jobs get: `minRounds`, `effortPermille`, `roundAllowance`.
+    function haltingTerms()
+        public
+        view
+        virtual
+        returns (uint8 minRounds, uint16 effortPermille, uint32 roundAllowance)
+    {
+        return (_minRounds, _effortPermille, _roundAllowance);
     }
 
     /// @dev Seconds a requester has to dispute a settlement in the escrow.
@@ -683,6 +847,11 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     /// @dev The rank ladder winners climb.
     function ranks() public view virtual returns (RankToken) {
         return _ranks;
+    }
+
+    /// @dev The registry of bonded agents seats are drawn from.
+    function agentRegistry() public view virtual returns (IAgentRegistry) {
+        return _registry;
     }
 
     /// @dev The guild: role administrator and receiver of the guild fees.
@@ -722,9 +891,35 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         emit ChallengeWindowChanged(challengeWindow_);
     }
 
+    /// @dev Validates and stores the halting terms; see {setHaltingTerms}.
+    function _setHaltingTerms(uint8 minRounds, uint16 effortPermille, uint32 roundAllowance) internal virtual {
+        if (minRounds < 1 || minRounds > MAX_ROUNDS || effortPermille > _PERMILLE) {
+            revert DeliberationMarketInvalidHaltingTerms(minRounds, effortPermille);
+        }
+        _minRounds = minRounds;
+        _effortPermille = effortPermille;
+        _roundAllowance = roundAllowance;
+        emit HaltingTermsChanged(minRounds, effortPermille, roundAllowance);
+    }
+
+    /// @dev Copies the current fees and halting terms into job `j`; see {requestJob}.
+    function _fixTerms(uint256 jobId, Job storage j) private {
+        uint8 minRounds = uint8(Math.min(_minRounds, j.maxRounds));
+        (uint16 keeperFee, uint16 guildFee, uint16 effort, uint32 allowance) =
+            (_keeperFeeBps, _guildFeeBps, _effortPermille, _roundAllowance);
+        j.keeperFeeBps = keeperFee;
+        j.guildFeeBps = guildFee;
+        j.minRounds = minRounds;
+        j.effortPermille = effort;
+        j.roundAllowance = allowance;
+        emit JobTermsFixed(jobId, keeperFee, guildFee, minRounds, effort, allowance);
+    }
+
     /**
-     * @dev Checks the seats and every round, emitting {RoundTallied} per round. Returns the last
-     * round's scores and supported winner (reverting if it has none) and the number of rounds.
+     * @dev Checks every round, emitting {RoundTallied} per round, and applies the job's halting
+     * rule after each. Returns the last round's scores and supported winner (reverting if it has
+     * none), the number of rounds and why the transcript stopped. The seats were checked against
+     * the drawn ones before.
      *
      * Every round's answers are checked against the job's stored input hash and the digest of the
      * rounds before it (zero in round 1), so the rounds only verify in their own order, for this
@@ -733,12 +928,12 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     function _verifyTranscript(uint256 jobId, Job storage j, Transcript calldata transcript)
         internal
         virtual
-        returns (int256[] memory scores, uint256 winnerSeat, int256 winnerScore, uint32 rounds)
+        returns (int256[] memory scores, uint256 winnerSeat, int256 winnerScore, uint32 rounds, Halting.Reason halt)
     {
-        _checkAgents(j.agentsWanted, transcript.agents);
-        uint8 maxRounds = j.maxRounds;
-        if (transcript.rounds.length == 0 || transcript.rounds.length > maxRounds) {
-            revert DeliberationMarketInvalidRoundCount(transcript.rounds.length, maxRounds);
+        uint256 count = transcript.rounds.length;
+        Halting.Config memory config = Halting.Config(j.minRounds, j.maxRounds, j.effortPermille);
+        if (count == 0 || count > config.maxRounds) {
+            revert DeliberationMarketInvalidRoundCount(count, j.maxRounds);
         }
         RoundTally memory t;
         t.jobId = jobId;
@@ -746,29 +941,24 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         t.inputHash = j.inputHash;
         bool found;
         // rounds <= maxRounds <= MAX_ROUNDS, so counting in uint32 cannot overflow.
-        for (rounds = 1; rounds <= transcript.rounds.length; ++rounds) {
+        for (rounds = 1; rounds <= count; ++rounds) {
             // Zero in round 1 (`t.digest` starts zeroed), then the digest of the round just tallied.
             t.previousRoundDigest = t.digest;
             t.round = rounds;
             _tallyRound(t, transcript.agents, transcript.rounds[rounds - 1]);
             (winnerSeat, winnerScore, found) = QuadraticVoting.supportedWinner(t.scores, t.supported);
             emit RoundTallied(jobId, rounds, t.scores, winnerSeat, found);
+            halt = Halting.decide(config, Halting.roundFacts(rounds, t.scores, t.contentHashes, winnerSeat, found));
+            if (halt != Halting.Reason.None && rounds < count) revert DeliberationMarketContinuedAfterHalt(rounds);
         }
         --rounds;
+        if (halt == Halting.Reason.None) {
+            // forge-lint: disable-next-line(block-timestamp)
+            if (block.timestamp + j.roundAllowance < j.deadline) revert DeliberationMarketStoppedEarly(rounds);
+            halt = Halting.Reason.Deadline;
+        }
         if (!found) revert DeliberationMarketNoSupportedWinner(rounds);
         scores = t.scores;
-    }
-
-    /// @dev Seats: the wanted number of registered, active agents in strictly ascending order.
-    function _checkAgents(uint8 agentsWanted, address[] calldata agents) internal view virtual {
-        if (agents.length != agentsWanted) revert DeliberationMarketWrongAgentCount(agentsWanted, agents.length);
-        for (uint256 seat = 0; seat < agents.length; ++seat) {
-            address a = agents[seat];
-            if (seat > 0 && a <= agents[seat - 1]) revert DeliberationMarketAgentsNotSorted(seat);
-            Agent storage registered = _agents[a];
-            if (registered.owner == address(0)) revert DeliberationMarketUnknownAgent(a);
-            if (!registered.active) revert DeliberationMarketInactiveAgent(a);
-        }
     }
 
     /**
@@ -784,23 +974,23 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
                 || rnd.ballotSignatures.length != seats
         ) revert DeliberationMarketRoundLengthMismatch(t.round, seats);
         t.proposed = new bool[](seats);
+        t.contentHashes = new bytes32[](seats);
         t.votesHashes = new bytes32[](seats);
         t.scores = new int256[](seats);
         t.supported = new bool[](seats);
 
-        bytes32[] memory contentHashes = new bytes32[](seats);
         uint256 proposals = 0;
         for (uint256 seat = 0; seat < seats; ++seat) {
             bytes32 contentHash =
                 _checkProposal(t, seat, agents[seat], rnd.contents[seat], rnd.proposalSignatures[seat]);
             if (contentHash != bytes32(0)) {
-                contentHashes[seat] = contentHash;
+                t.contentHashes[seat] = contentHash;
                 t.proposed[seat] = true;
                 ++proposals;
             }
         }
         if (proposals < 2) revert DeliberationMarketTooFewProposals(t.round, proposals);
-        t.proposalsDigest = keccak256(abi.encode(agents, contentHashes));
+        t.proposalsDigest = keccak256(abi.encode(agents, t.contentHashes));
 
         for (uint256 seat = 0; seat < seats; ++seat) {
             _countBallot(t, seat, agents[seat], rnd.votes[seat], rnd.ballotSignatures[seat]);
@@ -828,8 +1018,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
             revert DeliberationMarketInvalidContentLength(t.round, seat, length);
         }
         contentHash = keccak256(bytes(content));
-        bytes32 structHash =
-            keccak256(abi.encode(PROPOSAL_TYPEHASH, t.jobId, t.round, t.inputHash, t.previousRoundDigest, contentHash));
+        bytes32 structHash = _proposalHash(t.jobId, t.round, t.inputHash, t.previousRoundDigest, contentHash);
         if (!_signedBy(structHash, signature, agent_)) {
             revert DeliberationMarketInvalidProposalSignature(t.round, seat);
         }
@@ -855,16 +1044,54 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         // The same hash is the `int256[] votes` member of the ballot and the seat's entry in the round digest.
         bytes32 votesHash = keccak256(abi.encodePacked(votes));
         t.votesHashes[seat] = votesHash;
-        bytes32 structHash = keccak256(
-            abi.encode(
-                BALLOT_TYPEHASH, t.jobId, t.round, t.inputHash, t.previousRoundDigest, t.proposalsDigest, votesHash
-            )
-        );
+        bytes32 structHash =
+            _ballotHash(t.jobId, t.round, t.inputHash, t.previousRoundDigest, t.proposalsDigest, votesHash);
         if (!_signedBy(structHash, signature, agent_)) revert DeliberationMarketInvalidBallotSignature(t.round, seat);
         QuadraticVoting.addToScores(t.scores, v);
         for (uint256 q = 0; q < v.length; ++q) {
             if (v[q] != 0) t.supported[q] = true;
         }
+    }
+
+    /// @dev The EIP-712 struct hash of a {PROPOSAL_TYPEHASH} message.
+    function _proposalHash(
+        uint256 jobId,
+        uint32 round,
+        bytes32 inputHash,
+        bytes32 previousRoundDigest,
+        bytes32 contentHash
+    ) internal pure virtual returns (bytes32) {
+        return keccak256(abi.encode(PROPOSAL_TYPEHASH, jobId, round, inputHash, previousRoundDigest, contentHash));
+    }
+
+    /// @dev The EIP-712 struct hash of a {BALLOT_TYPEHASH} message whose votes hash to `votesHash`.
+    function _ballotHash(
+        uint256 jobId,
+        uint32 round,
+        bytes32 inputHash,
+        bytes32 previousRoundDigest,
+        bytes32 proposalsDigest,
+        bytes32 votesHash
+    ) internal pure virtual returns (bytes32) {
+        return keccak256(
+            abi.encode(BALLOT_TYPEHASH, jobId, round, inputHash, previousRoundDigest, proposalsDigest, votesHash)
+        );
+    }
+
+    /**
+     * @dev Checks an equivocation proof: two different messages (`hashA != hashB`), both signed by
+     * `agent`.
+     */
+    function _checkEquivocation(
+        address agent,
+        bytes32 hashA,
+        bytes calldata signatureA,
+        bytes32 hashB,
+        bytes calldata signatureB
+    ) internal view virtual {
+        if (hashA == hashB) revert DeliberationMarketNotEquivocation();
+        if (!_signedBy(hashA, signatureA, agent)) revert DeliberationMarketInvalidEquivocationSignature(agent, 0);
+        if (!_signedBy(hashB, signatureB, agent)) revert DeliberationMarketInvalidEquivocationSignature(agent, 1);
     }
 
     /// @dev Whether `signature` is `signer`'s valid (65-byte, low-s) signature of the typed `structHash`.
@@ -879,20 +1106,17 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     }
 
     /**
-     * @dev Splits `bounty` into the escrow payout: keeper fee to the caller, guild fee to the guild,
-     * the rest to the agents pro rata to `max(score, 0)` with the dust (or all of it, if no score is
-     * positive) to the winner. Zero amounts are left out.
+     * @dev Splits job `j`'s bounty into the escrow payout, at the job's fees: keeper fee to the
+     * caller, guild fee to the guild, the rest to the agents pro rata to `max(score, 0)` with the
+     * dust (or all of it, if no score is positive) to the winner. Zero amounts are left out.
      */
-    function _payouts(uint256 bounty, address[] calldata agents, int256[] memory scores, uint256 winnerSeat)
+    function _payouts(Job storage j, address[] calldata agents, int256[] memory scores, uint256 winnerSeat)
         internal
         view
         virtual
         returns (address[] memory recipients, uint256[] memory amounts)
     {
-        uint256 keeperFee = Math.mulDiv(bounty, _keeperFeeBps, _BPS);
-        uint256 guildFee = Math.mulDiv(bounty, _guildFeeBps, _BPS);
-        // No underflow: keeperFeeBps + guildFeeBps <= 10000, so the fees sum to at most the bounty.
-        uint256 rest = bounty - keeperFee - guildFee;
+        (uint256 keeperFee, uint256 guildFee, uint256 rest) = _fees(j);
 
         uint256 seats = agents.length;
         uint256 positive = 0;
@@ -937,17 +1161,30 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     }
 
     /**
-     * @dev Raises `winner`'s market rank by one if its current rank token (if any) is free to burn;
-     * returns whether it does and the rank it climbs from. The token moves happen later, after
-     * every state change (checks-effects-interactions).
+     * @dev Job `j`'s keeper fee, guild fee and what is left of its bounty for the agents.
+     */
+    function _fees(Job storage j) internal view virtual returns (uint256 keeperFee, uint256 guildFee, uint256 rest) {
+        uint256 bounty = j.bounty;
+        keeperFee = Math.mulDiv(bounty, j.keeperFeeBps, _BPS);
+        guildFee = Math.mulDiv(bounty, j.guildFeeBps, _BPS);
+        // No underflow: keeperFeeBps + guildFeeBps <= 10000, so the fees sum to at most the bounty.
+        rest = bounty - keeperFee - guildFee;
+    }
+
+    /**
+     * @dev Raises `winner`'s market rank by one if its registry bond covers {promotionBond} of its
+     * rank and its current rank token (if any) is free to burn; returns whether it does and the
+     * rank it climbs from. The token moves happen later, after every state change
+     * (checks-effects-interactions).
      *
      * Emits an {AgentPromoted} event when it promotes.
      */
     function _promoteRank(address winner) internal virtual returns (bool promoted, uint64 fromRank) {
-        Agent storage a = _agents[winner];
-        fromRank = a.rank;
+        fromRank = _agentRanks[winner];
+        IAgentRegistry.Agent memory registered = _registry.agent(winner);
+        if (registered.slashed || registered.bond < promotionBond(fromRank)) return (false, fromRank);
         if (fromRank > 0 && _ranks.unlockedBalanceOf(winner, fromRank) == 0) return (false, fromRank);
-        a.rank = fromRank + 1;
+        _agentRanks[winner] = fromRank + 1;
         emit AgentPromoted(winner, uint256(fromRank) + 1);
         return (true, fromRank);
     }

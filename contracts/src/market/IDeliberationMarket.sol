@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {Halting} from "../voting/Halting.sol";
+
 /**
- * @dev NSED jobs settled on chain (docs/contracts.md): agents registered with their model hash, jobs
- * requested with an ERC-20 bounty held in the {TripartiteEscrow}, claimed by a keeper, and settled
- * with a signed transcript the market re-verifies round by round.
+ * @dev NSED jobs settled on chain (docs/contracts.md): jobs requested with an ERC-20 bounty held in
+ * the {TripartiteEscrow}, claimed by a keeper, which draws the job's seats at random from the
+ * {IAgentRegistry}'s bonded agents, and settled with a signed transcript the market re-verifies
+ * round by round, halting rule included.
  *
- * Transcript encoding: `agents` are the job's seats, strictly ascending by address (so the
- * lowest-seat tie-break means "lowest address"). Each round has, per seat, a proposal content and
- * signature and a ballot (votes) and signature; an empty signature means the seat is missing
- * (its content must then be empty and its votes empty). Signatures are EIP-712 in the domain
- * ("NSED DeliberationMarket", "1", chainid, market):
+ * Transcript encoding: `agents` are exactly the job's seats as drawn at the claim ({SeatsDrawn}),
+ * strictly ascending by address (so the lowest-seat tie-break means "lowest address"). Each round
+ * has, per seat, a proposal content and signature and a ballot (votes) and signature; an empty
+ * signature means the seat is missing (its content must then be empty and its votes empty).
+ * Signatures are EIP-712 in the domain ("NSED DeliberationMarket", "1", chainid, market):
  *
  * - `Proposal(uint256 jobId,uint32 round,bytes32 inputHash,bytes32 previousRoundDigest,bytes32 contentHash)`
  *   with `contentHash = keccak256(bytes(content))`;
@@ -29,7 +32,13 @@ pragma solidity ^0.8.24;
  *
  * Rounds are numbered from 1. Every round needs at least two proposals; the answer is the last
  * round's supported winner: the highest score among seats that received at least one non-zero
- * vote, ties to the lowest seat.
+ * vote, ties to the lowest seat. The transcript must stop at the first round the job's halting
+ * rule ({Halting}) stops at, or earlier only when the job's deadline is within its round
+ * allowance ({JobTermsFixed}).
+ *
+ * An agent signs at most one proposal and one ballot per job and round; two different ones are
+ * equivocation, which anyone can prove ({reportEquivocatingProposals},
+ * {reportEquivocatingBallots}) to have the agent's bond slashed.
  */
 interface IDeliberationMarket {
     /// @dev Lifecycle of a job.
@@ -73,10 +82,32 @@ interface IDeliberationMarket {
         Round[] rounds;
     }
 
-    /// @dev Emitted when `owner` registers `agent` running the model with hash `modelId`.
-    event AgentRegistered(address indexed agent, address indexed owner, bytes32 modelId, string metadataURI);
-    /// @dev Emitted when `agent` is deactivated by its owner.
-    event AgentDeactivated(address indexed agent);
+    /**
+     * @dev What a {Proposal} signature commits to besides its job and round.
+     * @param inputHash The job's input hash.
+     * @param previousRoundDigest The digest of the rounds the agent was shown.
+     * @param contentHash `keccak256(bytes(content))`.
+     */
+    struct ProposalClaim {
+        bytes32 inputHash;
+        bytes32 previousRoundDigest;
+        bytes32 contentHash;
+    }
+
+    /**
+     * @dev What a {Ballot} signature commits to besides its job and round.
+     * @param inputHash The job's input hash.
+     * @param previousRoundDigest The digest of the rounds the agent was shown.
+     * @param proposalsDigest The proposal set the ballot judges.
+     * @param votes The votes, one per seat.
+     */
+    struct BallotClaim {
+        bytes32 inputHash;
+        bytes32 previousRoundDigest;
+        bytes32 proposalsDigest;
+        int256[] votes;
+    }
+
     /// @dev Emitted when a job is requested; carries everything a keeper needs.
     event JobRequested(
         uint256 indexed jobId,
@@ -91,24 +122,62 @@ interface IDeliberationMarket {
         uint256 bounty,
         uint256 escrowId
     );
+    /**
+     * @dev Emitted with {JobRequested}: the terms fixed for `jobId` at its request, which later
+     * parameter changes do not touch.
+     * @param jobId The job.
+     * @param keeperFeeBps Keeper fee in basis points of the bounty.
+     * @param guildFeeBps Guild fee in basis points of the bounty.
+     * @param minRounds Rounds that always run (the market's, capped at the job's `maxRounds`).
+     * @param effortPermille Conviction threshold of the halting rule, in thousandths.
+     * @param roundAllowance Seconds before the deadline from which a transcript may stop early.
+     */
+    event JobTermsFixed(
+        uint256 indexed jobId,
+        uint16 keeperFeeBps,
+        uint16 guildFeeBps,
+        uint8 minRounds,
+        uint16 effortPermille,
+        uint32 roundAllowance
+    );
     /// @dev Emitted when `keeper` claims `jobId`.
     event JobClaimed(uint256 indexed jobId, address indexed keeper);
+    /**
+     * @dev Emitted with {JobClaimed}: the job's seats, drawn from the registry's eligible agents,
+     * in ascending address order. A settlement transcript's `agents` must be exactly these.
+     * @param jobId The job.
+     * @param seats The seated agents.
+     */
+    event SeatsDrawn(uint256 indexed jobId, address[] seats);
     /// @dev Emitted per round of a settled transcript.
     event RoundTallied(uint256 indexed jobId, uint32 round, int256[] scores, uint256 winnerSeat, bool hasWinner);
+    /**
+     * @dev Emitted before {JobSettled}: the transcript of `jobId` stopped after `rounds` rounds for
+     * `reason` ({Halting-Reason}; `Deadline` when it stopped early inside the round allowance).
+     * @param jobId The job.
+     * @param rounds Its number of rounds.
+     * @param reason Why it stopped.
+     */
+    event JobHalted(uint256 indexed jobId, uint32 rounds, Halting.Reason reason);
     /// @dev Emitted when `jobId` is settled with `winner`'s `content` after `rounds` rounds.
     event JobSettled(uint256 indexed jobId, address indexed winner, string content, int256 score, uint32 rounds);
     /// @dev Emitted when an unsettled job's bounty returns to its requester.
     event JobRefunded(uint256 indexed jobId);
-    /// @dev Emitted when a registered agent's rank changes after winning a job.
+    /// @dev Emitted when an agent's market rank rises after winning a job.
     event AgentPromoted(address indexed agent, uint256 newRank);
-
     /**
-     * @dev Registers `agent` (a worker's key) with its model hash; the caller becomes its owner.
+     * @dev Emitted when `reporter` proved that `agent` signed two different proposals
+     * (`ballots == false`) or ballots (`ballots == true`) for round `round` of job `jobId`; the
+     * registry slashes the agent's bond.
+     * @param jobId The job the signatures name.
+     * @param round The round they name.
+     * @param agent The equivocating agent.
+     * @param reporter Who proved it (paid the registry's reporter share).
+     * @param ballots Whether the signatures were ballots rather than proposals.
      */
-    function registerAgent(address agent, bytes32 modelId, string calldata metadataURI) external;
-
-    /// @dev Deactivates `agent`; only its owner may.
-    function deactivateAgent(address agent) external;
+    event EquivocationReported(
+        uint256 indexed jobId, uint32 round, address indexed agent, address indexed reporter, bool ballots
+    );
 
     /**
      * @dev Requests a job, pulling `bounty` of the market's ERC-20 from the caller into escrow.
@@ -116,7 +185,10 @@ interface IDeliberationMarket {
      */
     function requestJob(JobSpec calldata spec, uint256 bounty) external returns (uint256 jobId);
 
-    /// @dev Claims `jobId` for the calling keeper (KEEPER_ROLE); only before its deadline.
+    /**
+     * @dev Claims `jobId` for the calling keeper (KEEPER_ROLE), only before its deadline, and draws
+     * its seats from the registry's eligible agents ({SeatsDrawn}).
+     */
     function claimJob(uint256 jobId) external;
 
     /// @dev Settles `jobId` with a verified transcript; only its claiming keeper, before the deadline.
@@ -124,6 +196,34 @@ interface IDeliberationMarket {
 
     /// @dev Returns an unsettled job's bounty to the requester after its deadline; anyone may call.
     function refund(uint256 jobId) external;
+
+    /**
+     * @dev Proves that `agent` signed two different proposals, `a` and `b`, for round `round` of
+     * job `jobId`, and has its bond slashed, the reporter's share to the caller. Anyone may call.
+     */
+    function reportEquivocatingProposals(
+        uint256 jobId,
+        uint32 round,
+        address agent,
+        ProposalClaim calldata a,
+        bytes calldata signatureA,
+        ProposalClaim calldata b,
+        bytes calldata signatureB
+    ) external;
+
+    /**
+     * @dev Proves that `agent` signed two different ballots, `a` and `b`, for round `round` of job
+     * `jobId`, and has its bond slashed, the reporter's share to the caller. Anyone may call.
+     */
+    function reportEquivocatingBallots(
+        uint256 jobId,
+        uint32 round,
+        address agent,
+        BallotClaim calldata a,
+        bytes calldata signatureA,
+        BallotClaim calldata b,
+        bytes calldata signatureB
+    ) external;
 
     /// @dev Status of `jobId`.
     function jobStatus(uint256 jobId) external view returns (JobStatus);

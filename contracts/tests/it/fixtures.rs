@@ -1,10 +1,28 @@
 //! Deployments shared by the contract tests.
 
-use alloy::primitives::{Address, B256, U256};
-use nsed_contracts::{
-    liquid_access_token::LiquidAccessToken, quadratic_voting_harness::QuadraticVotingHarness,
-    rank_token::RankToken, testkit::TestChain,
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::{SolStruct, eip712_domain},
 };
+use nsed_contracts::{
+    agent_registry::AgentRegistry,
+    halting_harness::HaltingHarness,
+    liquid_access_token::LiquidAccessToken,
+    quadratic_voting_harness::QuadraticVotingHarness,
+    rank_token::RankToken,
+    testkit::{Receipt, TestChain, TxFailure},
+};
+
+alloy::sol! {
+    /// An agent key's consent to its registration (`AgentRegistry.REGISTRATION_TYPEHASH`).
+    struct Registration {
+        address agent;
+        address owner;
+        bytes32 modelId;
+        string metadataURI;
+    }
+}
 
 /// Metadata URI template given to every test RankToken.
 pub(crate) const RANK_URI: &str = "ipfs://ranks/{id}.json";
@@ -126,4 +144,64 @@ pub(crate) fn qv_harness(chain: &mut TestChain) -> Address {
         .deploy_code(deployer, QuadraticVotingHarness::BYTECODE.clone())
         .expect("harness deploys")
         .ret
+}
+
+/// A deployed HaltingHarness.
+pub(crate) fn halting_harness(chain: &mut TestChain) -> Address {
+    let deployer = chain.account(0);
+    chain.deploy_code(deployer, HaltingHarness::BYTECODE.clone()).expect("harness deploys").ret
+}
+
+/// The model hash every test agent registers with.
+pub(crate) fn model_of(agent: Address) -> B256 {
+    keccak256(format!("model of {agent}"))
+}
+
+/// `key`'s EIP-712 consent to being registered in `registry` by `owner` with `model_id` and
+/// `metadata_uri`, as 65 bytes `r ‖ s ‖ v`.
+pub(crate) fn registration_signature(
+    chain: &TestChain,
+    registry: Address,
+    key: &PrivateKeySigner,
+    owner: Address,
+    model_id: B256,
+    metadata_uri: &str,
+) -> Bytes {
+    let domain = eip712_domain! {
+        name: "NSED AgentRegistry",
+        version: "1",
+        chain_id: chain.chain_id(),
+        verifying_contract: registry,
+    };
+    let consent = Registration {
+        agent: key.address(),
+        owner,
+        modelId: model_id,
+        metadataURI: metadata_uri.to_string(),
+    };
+    let signature = key.sign_hash_sync(&consent.eip712_signing_hash(&domain)).unwrap();
+    Bytes::from(signature.as_bytes())
+}
+
+/// Registers `key`'s agent in `registry` from `owner` (who must have approved the registry for
+/// `bond`), with [`model_of`] and a metadata URI naming it.
+pub(crate) fn register_agent(
+    chain: &mut TestChain,
+    registry: Address,
+    owner: Address,
+    key: &PrivateKeySigner,
+    bond: U256,
+) -> Result<Receipt<AgentRegistry::registerReturn>, TxFailure> {
+    let agent = key.address();
+    let metadata_uri = format!("ipfs://agents/{agent}");
+    let model_id = model_of(agent);
+    let signature = registration_signature(chain, registry, key, owner, model_id, &metadata_uri);
+    let call = AgentRegistry::registerCall {
+        agent_: agent,
+        modelId: model_id,
+        metadataURI: metadata_uri,
+        bond,
+        agentSignature: signature,
+    };
+    chain.send(owner, registry, &call)
 }

@@ -5,10 +5,12 @@
 //! `NSED_GAS_SNAPSHOT=update cargo test -p nsed-contracts --test it gas_snapshot`.
 
 use alloy::{
-    primitives::{Address, Bytes, I256, U256, aliases::U248, keccak256},
+    primitives::{Address, B256, Bytes, I256, U256, aliases::U248, keccak256},
+    signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
 use nsed_contracts::{
+    agent_registry::AgentRegistry,
     authority_registry::AuthorityRegistry,
     bounty_token::BountyToken,
     deliberation_market::DeliberationMarket,
@@ -27,14 +29,14 @@ use crate::{
     arena_fixture::{
         ArenaFixture, Commit, PHASE, everyone_plays, favour, params, proposal_commitment, salt,
     },
-    fixtures::{LAT_URI, RANK_URI, deploy_lat, qv_harness},
+    fixtures::{LAT_URI, RANK_URI, deploy_lat, qv_harness, register_agent},
     guild::{
         GuildDeployment, TIMELOCK_DELAY, VOTING_DELAY, VOTING_PERIOD, genesis_holders, tokens,
     },
     lat_converter::{self, ConverterFixture},
     market_fixture::{
-        CHALLENGE_WINDOW, DISPUTE_TIMEOUT, GUILD_FEE_BPS, JOB_DURATION, KEEPER_FEE_BPS,
-        MarketFixture, RoundPlan,
+        CHALLENGE_WINDOW, DISPUTE_TIMEOUT, GUILD_FEE_BPS, JOB_DURATION, KEEPER_FEE_BPS, MIN_BOND,
+        MarketFixture, REPORTER_BPS, RoundPlan, UNBOND_DELAY, context,
     },
 };
 
@@ -341,6 +343,20 @@ fn deployment_gas(snap: &mut GasSnapshot) {
         )
         .unwrap();
     snap.record("TripartiteEscrow::constructor", escrow.gas_used);
+    let registry = chain
+        .deploy_with_receipt(
+            guild,
+            &AgentRegistry::BYTECODE,
+            &AgentRegistry::constructorCall {
+                token_: token.ret,
+                guild_: guild,
+                minBond_: tokens(MIN_BOND),
+                unbondDelay_: UNBOND_DELAY,
+                reporterBps_: REPORTER_BPS,
+            },
+        )
+        .unwrap();
+    snap.record("AgentRegistry::constructor", registry.gas_used);
     let lat = chain
         .deploy_with_receipt(
             guild,
@@ -358,6 +374,7 @@ fn deployment_gas(snap: &mut GasSnapshot) {
                 ranks_: ranks,
                 escrow_: escrow.ret,
                 lat_: lat.ret,
+                registry_: registry.ret,
                 guild_: guild,
                 keeperFeeBps_: KEEPER_FEE_BPS,
                 guildFeeBps_: GUILD_FEE_BPS,
@@ -368,46 +385,128 @@ fn deployment_gas(snap: &mut GasSnapshot) {
     snap.record("DeliberationMarket::constructor", market.gas_used);
 }
 
-/// Every state-changing market function, and `settleJob` for 3, 5 and 8 agents over 1, 2 and 3
-/// rounds with full participation (every agent proposes and votes).
+/// Every state-changing market function: `claimJob` with its seat draw over pools of 10, 1,000
+/// and 10,000 eligible agents, `settleJob` (with the halting rule applied after every round) for
+/// 3, 5 and 8 agents over 1, 2 and 3 rounds with full participation, and the equivocation reports.
 fn market_gas(snap: &mut GasSnapshot) {
-    let mut f = MarketFixture::new(8);
-    let agent = Address::repeat_byte(0xa9);
-    snap.record("DeliberationMarket::registerAgent", f.register(agent).unwrap().gas_used);
-    let deactivate = IDeliberationMarket::deactivateAgentCall { agent };
-    snap.record(
-        "DeliberationMarket::deactivateAgent",
-        deactivate.send(&mut f.chain, f.owner, f.market),
-    );
-
-    // A first job warms the counters and gives the winner (agent 0) its first rank, so every
-    // measured settlement below pays the same promotion (burn rank r, mint rank r + 1).
-    let warm_up = f.claimed_job(3, 1, tokens(10));
-    let t = f.transcript(warm_up, 3, &[majority(3)]);
-    f.settle(warm_up, &t).unwrap();
-
-    let spec = f.spec(3, 1);
-    let requested = f.try_request_from(f.requester, spec, tokens(10)).unwrap();
-    snap.record("DeliberationMarket::requestJob", requested.gas_used);
-    let claim = IDeliberationMarket::claimJobCall { jobId: requested.ret };
-    snap.record("DeliberationMarket::claimJob", claim.send(&mut f.chain, f.keeper, f.market));
-
+    claim_gas(snap);
     for agents in [3usize, 5, 8] {
-        for rounds in 1..=3usize {
-            let job = f.claimed_job(agents as u8, rounds as u8, tokens(10));
-            let plan = vec![majority(agents); rounds];
-            let t = f.transcript(job, agents, &plan);
-            let gas = f.settle(job, &t).unwrap().gas_used;
+        settle_gas(snap, agents);
+    }
+    equivocation_gas(snap);
+}
+
+/// `claimJob` for 3 and 16 seats (16 only once the pool has them) as the pool grows: the draw reads
+/// only the seats it picks, so the pool's size should not show.
+fn claim_gas(snap: &mut GasSnapshot) {
+    let mut f = MarketFixture::new(0);
+    let (owner, registry) = (f.owner, f.registry);
+    let mut registered = 0usize;
+    for pool in [10usize, 1_000, 10_000] {
+        while registered < pool {
+            let key = PrivateKeySigner::from_bytes(&keccak256(format!("pool agent {registered}")))
+                .unwrap();
+            register_agent(&mut f.chain, registry, owner, &key, tokens(MIN_BOND)).unwrap();
+            registered += 1;
+        }
+        for seats in [3u8, 16].into_iter().filter(|&seats| usize::from(seats) <= pool) {
+            let job = f.request(f.spec(seats, 1), tokens(10));
+            let claim = IDeliberationMarket::claimJobCall { jobId: job };
             snap.record(
-                format!("DeliberationMarket::settleJob ({agents} agents x {rounds} rounds)"),
-                gas,
+                format!("DeliberationMarket::claimJob ({seats} seats of {pool} eligible)"),
+                claim.send(&mut f.chain, f.keeper, f.market),
             );
         }
     }
+}
 
-    f.chain.advance_time(JOB_DURATION + 1);
-    let refunded = f.refund_from(f.requester, requested.ret).unwrap();
-    snap.record("DeliberationMarket::refund (claimed job)", refunded.gas_used);
+/// `settleJob` on a pool of exactly `agents` agents (so every job seats them all and agent 0, the
+/// majority's lowest seat, wins), plus the request, claim and refund of a job on the 3-agent pool.
+fn settle_gas(snap: &mut GasSnapshot, agents: usize) {
+    let mut f = MarketFixture::new(agents);
+    // A first job warms the counters and gives the winner (agent 0) its first rank, and its bond
+    // covers many more: every measured settlement below pays the same promotion (burn rank r,
+    // mint rank r + 1).
+    let winner = f.agents[0].address();
+    f.add_bond(winner, tokens(MIN_BOND << 10));
+    let warm_up = f.claimed_job(agents as u8, 1, tokens(10));
+    let t = f.transcript(warm_up, agents, &[majority(agents)]);
+    f.settle(warm_up, &t).unwrap();
+
+    let requested = (agents == 3).then(|| {
+        let spec = f.spec(3, 1);
+        let requested = f.try_request_from(f.requester, spec, tokens(10)).unwrap();
+        snap.record("DeliberationMarket::requestJob", requested.gas_used);
+        let claim = IDeliberationMarket::claimJobCall { jobId: requested.ret };
+        snap.record(
+            "DeliberationMarket::claimJob (3 seats of 3 eligible)",
+            claim.send(&mut f.chain, f.keeper, f.market),
+        );
+        requested.ret
+    });
+
+    for rounds in 1..=3usize {
+        let job = f.claimed_job(agents as u8, rounds as u8, tokens(10));
+        let plan = vec![majority(agents); rounds];
+        let t = f.transcript(job, agents, &plan);
+        let gas = f.settle(job, &t).unwrap().gas_used;
+        snap.record(
+            format!("DeliberationMarket::settleJob ({agents} agents x {rounds} rounds)"),
+            gas,
+        );
+    }
+
+    if let Some(job) = requested {
+        f.chain.advance_time(JOB_DURATION + 1);
+        let refunded = f.refund_from(f.requester, job).unwrap();
+        snap.record("DeliberationMarket::refund (claimed job)", refunded.gas_used);
+    }
+}
+
+/// Both equivocation reports, each slashing a fresh agent (reporter share and guild share paid).
+fn equivocation_gas(snap: &mut GasSnapshot) {
+    let mut f = MarketFixture::new(3);
+    let reporter = f.chain.account(7);
+    let ctx = context(U256::from(1), 1, B256::ZERO);
+    let proposal = |content: &str| IDeliberationMarket::ProposalClaim {
+        inputHash: ctx.input_hash,
+        previousRoundDigest: ctx.previous_round_digest,
+        contentHash: keccak256(content),
+    };
+    let report = IDeliberationMarket::reportEquivocatingProposalsCall {
+        jobId: ctx.job_id,
+        round: ctx.round,
+        agent: f.agents[0].address(),
+        a: proposal("7"),
+        signatureA: f.sign_proposal(0, &ctx, "7"),
+        b: proposal("8"),
+        signatureB: f.sign_proposal(0, &ctx, "8"),
+    };
+    snap.record(
+        "DeliberationMarket::reportEquivocatingProposals (slash)",
+        report.send(&mut f.chain, reporter, f.market),
+    );
+    let digest = keccak256("proposals");
+    let votes = |v: [i64; 3]| v.iter().map(|&x| I256::try_from(x).unwrap()).collect::<Vec<_>>();
+    let ballot = |v: [i64; 3]| IDeliberationMarket::BallotClaim {
+        inputHash: ctx.input_hash,
+        previousRoundDigest: ctx.previous_round_digest,
+        proposalsDigest: digest,
+        votes: votes(v),
+    };
+    let report = IDeliberationMarket::reportEquivocatingBallotsCall {
+        jobId: ctx.job_id,
+        round: ctx.round,
+        agent: f.agents[1].address(),
+        a: ballot([3, 0, -4]),
+        signatureA: f.sign_ballot(1, &ctx, digest, &[3, 0, -4]),
+        b: ballot([4, 0, -3]),
+        signatureB: f.sign_ballot(1, &ctx, digest, &[4, 0, -3]),
+    };
+    snap.record(
+        "DeliberationMarket::reportEquivocatingBallots (3 seats, slash)",
+        report.send(&mut f.chain, reporter, f.market),
+    );
 }
 
 /// A direct escrow deal through every transition, with three recipients.

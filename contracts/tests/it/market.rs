@@ -1,4 +1,6 @@
-//! DeliberationMarket: agents, jobs, settlement with signed transcripts, payouts, refunds.
+//! DeliberationMarket: jobs, seat draws, settlement with signed transcripts, payouts, refunds.
+//! The halting rule, equivocation reports and the bond-backed ladder are in `market_halting.rs`,
+//! `market_equivocation.rs` and `market_ladder.rs`.
 
 use alloy::{
     primitives::{Address, B256, Bytes, I256, U256, keccak256},
@@ -87,6 +89,7 @@ mod deployment {
         assert_eq!(c.call(g, m, &DeliberationMarket::tokenCall {}).unwrap(), f.token);
         assert_eq!(c.call(g, m, &DeliberationMarket::ranksCall {}).unwrap(), f.ranks);
         assert_eq!(c.call(g, m, &DeliberationMarket::escrowCall {}).unwrap(), f.escrow);
+        assert_eq!(c.call(g, m, &DeliberationMarket::agentRegistryCall {}).unwrap(), f.registry);
         assert_eq!(c.call(g, m, &DeliberationMarket::guildCall {}).unwrap(), g);
         assert_eq!(c.call(g, m, &DeliberationMarket::keeperFeeBpsCall {}).unwrap(), KEEPER_FEE_BPS);
         assert_eq!(c.call(g, m, &DeliberationMarket::guildFeeBpsCall {}).unwrap(), GUILD_FEE_BPS);
@@ -119,6 +122,7 @@ mod deployment {
             ranks_: f.ranks,
             escrow_: f.escrow,
             lat_: f.lat,
+            registry_: f.registry,
             guild_: f.guild,
             keeperFeeBps_: 0,
             guildFeeBps_: 0,
@@ -129,6 +133,7 @@ mod deployment {
             DeliberationMarket::constructorCall { ranks_: Address::ZERO, ..valid.clone() },
             DeliberationMarket::constructorCall { escrow_: Address::ZERO, ..valid.clone() },
             DeliberationMarket::constructorCall { lat_: Address::ZERO, ..valid.clone() },
+            DeliberationMarket::constructorCall { registry_: Address::ZERO, ..valid.clone() },
             DeliberationMarket::constructorCall { guild_: Address::ZERO, ..valid.clone() },
         ];
         for args in cases {
@@ -136,7 +141,20 @@ mod deployment {
                 .deploy_with_receipt(f.guild, &DeliberationMarket::BYTECODE, &args)
                 .expect_revert(DeliberationMarket::DeliberationMarketZeroAddress {});
         }
-        f.chain.deploy(f.guild, &DeliberationMarket::BYTECODE, &valid).unwrap();
+        let deployed =
+            f.chain.deploy_with_receipt(f.guild, &DeliberationMarket::BYTECODE, &valid).unwrap();
+        // The halting terms start at the protocol crate's defaults.
+        let terms = deployed.event::<DeliberationMarket::HaltingTermsChanged>();
+        let default = nsed_protocol::halting::HaltingConfig::default();
+        assert_eq!(u32::from(terms.minRounds), default.min_rounds);
+        assert_eq!(terms.effortPermille, default.effort_permille);
+        assert_eq!(terms.roundAllowance, ROUND_ALLOWANCE);
+        let stored =
+            f.chain.call(f.guild, deployed.ret, &DeliberationMarket::haltingTermsCall {}).unwrap();
+        assert_eq!(
+            (stored.minRounds, stored.effortPermille, stored.roundAllowance),
+            (1, 600, ROUND_ALLOWANCE)
+        );
     }
 
     #[test]
@@ -147,6 +165,7 @@ mod deployment {
             ranks_: f.ranks,
             escrow_: f.escrow,
             lat_: f.lat,
+            registry_: f.registry,
             guild_: f.guild,
             keeperFeeBps_: keeper,
             guildFeeBps_: guild,
@@ -200,80 +219,124 @@ mod deployment {
     }
 }
 
-mod agents {
+mod seats {
+    use nsed_contracts::{agent_registry::AgentRegistry, market::seats_hash};
+
     use super::*;
 
     #[test]
-    fn register_agent_stores_the_owner_and_model_and_emits() {
-        let mut f = MarketFixture::new(0);
-        let agent = Address::repeat_byte(0xa1);
-        let receipt = f.register(agent).unwrap();
-        let event = receipt.event::<IDeliberationMarket::AgentRegistered>();
-        assert_eq!((event.agent, event.owner), (agent, f.owner));
-        assert_eq!(event.modelId, keccak256(format!("model of {agent}")));
-        assert_eq!(event.metadataURI, format!("ipfs://agents/{agent}"));
-        let stored = f
-            .chain
-            .call(f.guild, f.market, &DeliberationMarket::agentCall { account: agent })
-            .unwrap();
-        assert_eq!((stored.owner, stored.active, stored.rank), (f.owner, true, 0));
-        assert_eq!(stored.modelId, event.modelId);
-        assert_eq!(f.rank_of(agent), U256::ZERO);
-        let unknown = f
-            .chain
-            .call(f.guild, f.market, &DeliberationMarket::agentCall { account: Address::ZERO })
-            .unwrap();
-        assert_eq!((unknown.owner, unknown.active), (Address::ZERO, false));
+    fn claim_job_draws_every_seat_from_the_registry_and_stores_only_their_hash() {
+        let mut f = MarketFixture::new(3);
+        let job = f.request(f.spec(3, 1), tokens(1));
+        let receipt = f.try_claim(f.keeper, job).unwrap();
+        let drawn = receipt.event::<IDeliberationMarket::SeatsDrawn>();
+        // Three eligible agents for three seats: all of them, ascending.
+        assert_eq!((drawn.jobId, drawn.seats.clone()), (job, f.seats(3)));
+        assert_eq!(f.job(job).seatsHash, seats_hash(&drawn.seats));
+        let claimed = receipt.event::<IDeliberationMarket::JobClaimed>();
+        assert_eq!((claimed.jobId, claimed.keeper), (job, f.keeper));
     }
 
     #[test]
-    fn register_agent_rejects_the_zero_address_and_duplicates() {
-        let mut f = MarketFixture::new(1);
-        f.register(Address::ZERO)
-            .expect_revert(DeliberationMarket::DeliberationMarketZeroAddress {});
-        let agent = f.agents[0].address();
-        let call = IDeliberationMarket::registerAgentCall {
-            agent,
-            modelId: B256::ZERO,
-            metadataURI: String::new(),
-        };
-        let thief = f.chain.account(7);
+    fn the_draw_is_the_registrys_from_prevrandao_the_job_and_the_market() {
+        let mut f = MarketFixture::new(10);
+        let mut draws = Vec::new();
+        for (k, randao) in
+            [B256::ZERO, B256::repeat_byte(1), keccak256("beacon")].into_iter().enumerate()
+        {
+            f.chain.set_prevrandao(randao);
+            let job = f.request(f.spec(4, 1), tokens(1));
+            let seats = f.claim(job);
+            let seed = keccak256((randao, job, f.market).abi_encode_params());
+            let expected = f
+                .chain
+                .call(f.guild, f.registry, &AgentRegistry::drawSeatsCall { seed, count: u(4) })
+                .unwrap();
+            assert_eq!(seats, expected, "draw {k}");
+            assert!(seats.windows(2).all(|w| w[0] < w[1]), "ascending and distinct: {seats:?}");
+            assert!(seats.iter().all(|s| f.agents.iter().any(|k| k.address() == *s)));
+            draws.push(seats);
+        }
+        assert!(draws[0] != draws[1] || draws[1] != draws[2], "draws vary: {draws:?}");
+    }
+
+    #[test]
+    fn claim_job_needs_as_many_eligible_agents_as_seats() {
+        let mut f = MarketFixture::new(3);
+        let job = f.request(f.spec(3, 1), tokens(1));
+        let agent = f.agents[1].address();
         f.chain
-            .send(thief, f.market, &call)
-            .expect_revert(DeliberationMarket::DeliberationMarketAgentAlreadyRegistered { agent });
-    }
-
-    #[test]
-    fn deactivate_agent_is_owner_only_and_once() {
-        let mut f = MarketFixture::new(1);
-        let agent = f.agents[0].address();
-        let stranger = f.chain.account(7);
-        let call = IDeliberationMarket::deactivateAgentCall { agent };
-        f.chain.send(stranger, f.market, &call).expect_revert(
-            DeliberationMarket::DeliberationMarketNotAgentOwner { agent, caller: stranger },
+            .send(f.owner, f.registry, &AgentRegistry::deactivateCall { agent_: agent })
+            .unwrap();
+        f.try_claim(f.keeper, job).expect_revert(
+            DeliberationMarket::DeliberationMarketTooFewEligibleAgents {
+                jobId: job,
+                eligible: u(2),
+                wanted: 3,
+            },
         );
-        let receipt = f.chain.send(f.owner, f.market, &call).unwrap();
-        assert_eq!(receipt.event::<IDeliberationMarket::AgentDeactivated>().agent, agent);
-        let stored = f
-            .chain
-            .call(f.guild, f.market, &DeliberationMarket::agentCall { account: agent })
-            .unwrap();
-        assert!(!stored.active);
+        assert_eq!(f.status(job), status::REQUESTED);
         f.chain
-            .send(f.owner, f.market, &call)
-            .expect_revert(DeliberationMarket::DeliberationMarketInactiveAgent { agent });
-        // Deactivated agents stay registered: the key cannot be taken over.
-        f.register(agent)
-            .expect_revert(DeliberationMarket::DeliberationMarketAgentAlreadyRegistered { agent });
+            .send(f.owner, f.registry, &AgentRegistry::reactivateCall { agent_: agent })
+            .unwrap();
+        f.claim(job);
     }
 
     #[test]
-    fn deactivate_agent_rejects_unknown_agents() {
-        let mut f = MarketFixture::new(0);
-        let agent = Address::repeat_byte(0x55);
+    fn settle_job_accepts_only_the_drawn_seats_in_their_order() {
+        let mut f = MarketFixture::new(5);
+        let job = f.request(f.spec(3, 1), tokens(1));
+        let seats = f.claim(job);
+        let not_drawn: Vec<Address> =
+            f.seats(5).into_iter().filter(|a| !seats.contains(a)).collect();
+        let not_seats = |f: &MarketFixture, agents: &[Address]| {
+            let keys = f.keys_of(agents);
+            let d = deliberate(&keys, f.domain(), job, input_hash(), CREDITS, &[majority(3)]);
+            transcript_from_rounds(d.seats(), d.rounds())
+        };
+        let expected = DeliberationMarket::DeliberationMarketSeatsNotDrawn { jobId: job };
+        // The keeper's own choice of agents, one undrawn agent in a drawn seat, too many seats.
+        let mut own = vec![not_drawn[0], not_drawn[1], seats[0]];
+        own.sort();
+        f.settle(job, &not_seats(&f, &own)).expect_revert(expected.clone());
+        let mut swapped = vec![seats[0], seats[1], not_drawn[0]];
+        swapped.sort();
+        f.settle(job, &not_seats(&f, &swapped)).expect_revert(expected.clone());
+        let mut more = seats.clone();
+        more.push(not_drawn[0]);
+        more.sort();
+        let d =
+            deliberate(&f.keys_of(&more), f.domain(), job, input_hash(), CREDITS, &[majority(4)]);
+        f.settle(job, &transcript_from_rounds(d.seats(), d.rounds()))
+            .expect_revert(expected.clone());
+        // The drawn seats out of order.
+        let good = f.transcript(job, 3, &[majority(3)]);
+        let mut reordered = good.clone();
+        reordered.agents.swap(0, 1);
+        f.settle(job, &reordered).expect_revert(expected);
+        let receipt = f.settle(job, &good).unwrap();
+        assert!(seats.contains(&receipt.event::<IDeliberationMarket::JobSettled>().winner));
+    }
+
+    #[test]
+    fn seats_are_fixed_at_the_claim_whatever_their_owners_do_afterwards() {
+        let mut f = MarketFixture::new(4);
+        let job = f.request(f.spec(4, 1), tokens(1));
+        let seats = f.claim(job);
+        // One seat leaves the pool, another starts unbonding, and a new agent joins it.
         f.chain
-            .send(f.owner, f.market, &IDeliberationMarket::deactivateAgentCall { agent })
-            .expect_revert(DeliberationMarket::DeliberationMarketUnknownAgent { agent });
+            .send(f.owner, f.registry, &AgentRegistry::deactivateCall { agent_: seats[0] })
+            .unwrap();
+        f.chain
+            .send(f.owner, f.registry, &AgentRegistry::requestUnbondCall { agent_: seats[1] })
+            .unwrap();
+        let newcomer = agent_key(&f.chain, 9);
+        f.register(&newcomer, tokens(MIN_BOND)).unwrap();
+        assert_eq!(f.job(job).seatsHash, nsed_contracts::market::seats_hash(&seats));
+        let t = f.transcript(job, 4, &[majority(4)]);
+        assert_eq!(t.agents, seats);
+        f.settle(job, &t).unwrap();
+        assert_eq!(f.status(job), status::SETTLED);
     }
 }
 
@@ -442,7 +505,7 @@ mod claim {
 
     #[test]
     fn claim_job_requires_the_keeper_role() {
-        let mut f = MarketFixture::new(0);
+        let mut f = MarketFixture::new(2);
         let job = f.request(f.spec(2, 1), tokens(1));
         let role = keccak256("KEEPER_ROLE");
         let stranger = f.chain.account(7);
@@ -456,7 +519,7 @@ mod claim {
 
     #[test]
     fn claim_job_marks_the_job_claimed_once() {
-        let mut f = MarketFixture::new(0);
+        let mut f = MarketFixture::new(2);
         let job = f.request(f.spec(2, 1), tokens(1));
         let receipt = f
             .chain
@@ -473,7 +536,7 @@ mod claim {
 
     #[test]
     fn claim_job_works_at_the_deadline_and_reverts_after_it() {
-        let mut f = MarketFixture::new(0);
+        let mut f = MarketFixture::new(2);
         let spec = f.spec(2, 1);
         let deadline = spec.deadline;
         let (early, late) = (f.request(spec.clone(), tokens(1)), f.request(spec, tokens(1)));
@@ -490,7 +553,7 @@ mod claim {
 
     #[test]
     fn claim_job_reverts_for_unknown_jobs() {
-        let mut f = MarketFixture::new(0);
+        let mut f = MarketFixture::new(2);
         f.chain
             .send(f.keeper, f.market, &IDeliberationMarket::claimJobCall { jobId: u(9) })
             .expect_revert(unexpected(u(9), status::NONE));
@@ -575,6 +638,8 @@ mod settle {
     fn the_winner_climbs_one_rank_per_win() {
         let mut f = MarketFixture::new(3);
         let winner = f.agents[0].address();
+        // Rank 3 needs a bond of 4 · minBond (see `market_ladder.rs`).
+        f.add_bond(winner, tokens(3 * MIN_BOND));
         for rank in 1..=3u64 {
             let job = f.claimed_job(3, 1, tokens(1));
             let t = f.transcript(job, 3, &[majority(3)]);
@@ -598,6 +663,7 @@ mod settle {
     fn the_winner_earns_an_access_token_at_the_tier_of_the_rank_it_won_at() {
         let mut f = MarketFixture::new(3);
         let (winner, loser) = (f.agents[0].address(), f.agents[1].address());
+        f.add_bond(winner, tokens(MIN_BOND));
         let asset = f.chain.call(f.guild, f.market, &DeliberationMarket::latAssetCall {}).unwrap();
         assert_eq!(U256::from(asset), U256::from_be_slice(f.market.as_slice()));
         // Unranked (0) and rank 1 both earn tier 1; rank 2 earns tier 2.
@@ -725,48 +791,6 @@ mod settle {
             jobId: late,
             deadline,
         });
-    }
-
-    #[test]
-    fn agents_must_match_the_wanted_count() {
-        let mut f = MarketFixture::new(4);
-        let job = f.claimed_job(3, 1, tokens(1));
-        let t = f.transcript(job, 4, &[majority(4)]);
-        f.settle(job, &t).expect_revert(DeliberationMarket::DeliberationMarketWrongAgentCount {
-            expected: u(3),
-            actual: u(4),
-        });
-    }
-
-    #[test]
-    fn agents_must_be_strictly_ascending() {
-        let mut f = MarketFixture::new(3);
-        let job = f.claimed_job(3, 1, tokens(1));
-        let mut t = f.transcript(job, 3, &[majority(3)]);
-        t.agents.swap(1, 2);
-        f.settle(job, &t)
-            .expect_revert(DeliberationMarket::DeliberationMarketAgentsNotSorted { seat: u(2) });
-        t.agents[2] = t.agents[1];
-        f.settle(job, &t)
-            .expect_revert(DeliberationMarket::DeliberationMarketAgentsNotSorted { seat: u(2) });
-    }
-
-    #[test]
-    fn agents_must_be_registered_and_active() {
-        let mut f = MarketFixture::new(3);
-        let job = f.claimed_job(3, 1, tokens(1));
-        let t = f.transcript(job, 3, &[majority(3)]);
-        let mut unknown = t.clone();
-        unknown.agents[2] = Address::repeat_byte(0xff);
-        f.settle(job, &unknown).expect_revert(DeliberationMarket::DeliberationMarketUnknownAgent {
-            agent: Address::repeat_byte(0xff),
-        });
-        let agent = t.agents[1];
-        f.chain
-            .send(f.owner, f.market, &IDeliberationMarket::deactivateAgentCall { agent })
-            .unwrap();
-        f.settle(job, &t)
-            .expect_revert(DeliberationMarket::DeliberationMarketInactiveAgent { agent });
     }
 
     #[test]
@@ -1298,6 +1322,7 @@ mod settle {
                     ranks_: f.ranks,
                     escrow_: f.escrow,
                     lat_: f.lat,
+                    registry_: f.registry,
                     guild_: f.guild,
                     keeperFeeBps_: 0,
                     guildFeeBps_: 0,
@@ -1325,9 +1350,6 @@ mod settle {
         f.chain
             .send(f.guild, f.ranks, &RankToken::grantRoleCall { role: game, account: market })
             .unwrap();
-        for key in f.agents.clone() {
-            f.register(key.address()).unwrap();
-        }
         let job = f.claimed_job(3, 1, u(1_000));
         let t = f.transcript(job, 3, &[majority(3)]);
         f.settle(job, &t).unwrap();
@@ -1368,8 +1390,10 @@ mod parameters {
     use super::*;
 
     #[test]
-    fn the_guild_changes_fees_for_later_settlements_and_strangers_cannot() {
+    fn the_guild_changes_fees_for_jobs_requested_later_and_strangers_cannot() {
         let mut f = MarketFixture::new(3);
+        // Requested (and claimed) before the change: keeps the fees it was requested under.
+        let open = f.claimed_job(3, 1, tokens(10));
         let stranger = f.chain.account(7);
         f.chain
             .send(
@@ -1402,17 +1426,34 @@ mod parameters {
         let changed = receipt.event::<DeliberationMarket::FeesChanged>();
         assert_eq!((changed.keeperFeeBps, changed.guildFeeBps), (0, 1_000));
         let bounty = tokens(10);
-        let job = f.claimed_job(3, 1, bounty);
+        let spec = f.spec(3, 1);
+        let requested = f.try_request_from(f.requester, spec, bounty).unwrap();
+        let terms = requested.event::<IDeliberationMarket::JobTermsFixed>();
+        assert_eq!((terms.jobId, terms.keeperFeeBps, terms.guildFeeBps), (requested.ret, 0, 1_000));
+        let job = requested.ret;
+        f.claim(job);
         let t = f.transcript(job, 3, &[majority(3)]);
         f.settle(job, &t).unwrap();
         let deal = f.job_deal(job);
         assert_eq!((deal.recipients[0], deal.amounts[0]), (f.guild, bounty / u(10)));
         assert!(!deal.recipients.contains(&f.keeper));
+
+        // The open job settles under its own terms, after the change.
+        let stored = f.job(open);
+        assert_eq!((stored.keeperFeeBps, stored.guildFeeBps), (KEEPER_FEE_BPS, GUILD_FEE_BPS));
+        let t = f.transcript(open, 3, &[majority(3)]);
+        f.settle(open, &t).unwrap();
+        let deal = f.job_deal(open);
+        assert_eq!((deal.recipients[0], deal.recipients[1]), (f.keeper, f.guild));
+        assert_eq!(
+            (deal.amounts[0], deal.amounts[1]),
+            (tokens(10) * u(500) / u(10_000), tokens(10) * u(200) / u(10_000))
+        );
     }
 
     #[test]
     fn the_guild_can_require_keepers_to_be_authority_nodes() {
-        let mut f = MarketFixture::new(0);
+        let mut f = MarketFixture::new(2);
         let ether = U256::from(10u64).pow(U256::from(18));
         let registry = f
             .chain
@@ -1506,7 +1547,7 @@ mod refund {
 
     #[test]
     fn refund_returns_the_bounty_of_requested_and_claimed_jobs_after_the_deadline() {
-        let mut f = MarketFixture::new(0);
+        let mut f = MarketFixture::new(2);
         let spec = f.spec(2, 1);
         let before = f.balance(f.requester);
         let requested = f.request(spec.clone(), tokens(3));

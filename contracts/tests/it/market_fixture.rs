@@ -1,5 +1,7 @@
-//! A deployed market suite (bounty token, ranks, escrow, market) and deliberations built with the
-//! real protocol crate, shared by the market, escrow and gas tests.
+//! A deployed market suite (bounty token, ranks, escrow, agent registry, market) and
+//! deliberations built with the real protocol crate, shared by the market, escrow and gas tests.
+
+use std::collections::HashMap;
 
 use alloy::{
     primitives::{Address, B256, Bytes, I256, U256, keccak256},
@@ -7,10 +9,12 @@ use alloy::{
     sol_types::Eip712Domain,
 };
 use nsed_contracts::{
+    agent_registry::{AgentRegistry, IAgentRegistry},
     bounty_token::BountyToken,
     deliberation_market::DeliberationMarket,
     i_deliberation_market::IDeliberationMarket::{self, JobSpec, Transcript},
     liquid_access_token::LiquidAccessToken,
+    market::seats_from_logs,
     rank_token::RankToken,
     testkit::{Receipt, TestChain, TxFailure},
     transcript::transcript_from_rounds,
@@ -24,7 +28,7 @@ use nsed_protocol::{
     wire::{SignedBallot, SignedProposal},
 };
 
-use crate::fixtures::{RANK_URI, deploy_lat, grant_lat_minter};
+use crate::fixtures::{RANK_URI, deploy_lat, grant_lat_minter, register_agent};
 
 /// Keeper fee of the test market, in basis points.
 pub(crate) const KEEPER_FEE_BPS: u16 = 500;
@@ -34,6 +38,20 @@ pub(crate) const GUILD_FEE_BPS: u16 = 200;
 pub(crate) const CHALLENGE_WINDOW: u64 = 3600;
 /// Seconds the guild has to rule on a dispute in the test escrow (the deployment default).
 pub(crate) const DISPUTE_TIMEOUT: u64 = 14 * 86_400;
+/// The test registry's minimum bond, in whole tokens (what every fixture agent bonds).
+pub(crate) const MIN_BOND: u64 = 10;
+/// The test registry's unbonding delay, in seconds.
+pub(crate) const UNBOND_DELAY: u64 = 86_400;
+/// The test registry's reporter share of a slashed bond, in basis points.
+pub(crate) const REPORTER_BPS: u16 = 1_000;
+/// The fixture market's `minRounds`: every round up to a job's `maxRounds` runs (a job's
+/// `minRounds` is capped at its `maxRounds`), so a test picks its transcript's length with the
+/// spec. Tests of the halting rule set their own terms ([`MarketFixture::set_halting`]).
+pub(crate) const FIXTURE_MIN_ROUNDS: u8 = 5;
+/// The market's default conviction threshold (`HaltingConfig::default`).
+pub(crate) const EFFORT_PERMILLE: u16 = 600;
+/// The market's default round allowance, in seconds.
+pub(crate) const ROUND_ALLOWANCE: u32 = 300;
 /// Vote credits of the default spec.
 pub(crate) const CREDITS: u64 = 100;
 /// How long after "now" the default spec's deadline is.
@@ -69,7 +87,7 @@ pub(crate) fn i(v: i64) -> I256 {
 }
 
 /// Agent keys: anvil's dev keys 4..=9 first (so a local stack's worker keys match), then keys
-/// derived from a fixed seed for larger jobs; every agent is registered by account 3.
+/// derived from a fixed seed for larger jobs; every agent is registered and bonded by account 3.
 pub(crate) fn agent_key(chain: &TestChain, index: usize) -> PrivateKeySigner {
     if index < 6 {
         chain.signer(4 + index).clone()
@@ -79,7 +97,13 @@ pub(crate) fn agent_key(chain: &TestChain, index: usize) -> PrivateKeySigner {
 }
 
 /// The deployed suite: guild = account 0 (admin everywhere, escrow resolver, token owner),
-/// keeper = account 1 (holds `KEEPER_ROLE`), requester = account 2, agent owner = account 3.
+/// keeper = account 1 (holds `KEEPER_ROLE`), requester = account 2, agent owner = account 3 (its
+/// agents each bond [`MIN_BOND`] tokens). The market holds the registry's `SLASHER_ROLE`, and its
+/// `minRounds` is [`FIXTURE_MIN_ROUNDS`].
+///
+/// With as many agents as a job has seats, the draw seats all of them, in the order of
+/// [`Self::agents`]; with more, [`Self::claim`] records the drawn seats and the deliberation
+/// helpers seat those.
 pub(crate) struct MarketFixture {
     pub(crate) chain: TestChain,
     pub(crate) guild: Address,
@@ -90,9 +114,12 @@ pub(crate) struct MarketFixture {
     pub(crate) ranks: Address,
     pub(crate) escrow: Address,
     pub(crate) lat: Address,
+    pub(crate) registry: Address,
     pub(crate) market: Address,
     /// Registered agents, sorted by address (the seat order of a job using all of them).
     pub(crate) agents: Vec<PrivateKeySigner>,
+    /// The seats drawn for each job claimed through [`Self::claim`] or [`Self::try_claim`].
+    pub(crate) drawn: HashMap<U256, Vec<Address>>,
 }
 
 impl MarketFixture {
@@ -126,6 +153,19 @@ impl MarketFixture {
             )
             .expect("TripartiteEscrow deploys");
         let lat = deploy_lat(&mut chain, guild, &[]);
+        let registry = chain
+            .deploy(
+                guild,
+                &AgentRegistry::BYTECODE,
+                &AgentRegistry::constructorCall {
+                    token_: token,
+                    guild_: guild,
+                    minBond_: tokens(MIN_BOND),
+                    unbondDelay_: UNBOND_DELAY,
+                    reporterBps_: REPORTER_BPS,
+                },
+            )
+            .expect("AgentRegistry deploys");
         let market = chain
             .deploy(
                 guild,
@@ -135,6 +175,7 @@ impl MarketFixture {
                     ranks_: ranks,
                     escrow_: escrow,
                     lat_: lat,
+                    registry_: registry,
                     guild_: guild,
                     keeperFeeBps_: KEEPER_FEE_BPS,
                     guildFeeBps_: GUILD_FEE_BPS,
@@ -143,6 +184,21 @@ impl MarketFixture {
             )
             .expect("DeliberationMarket deploys");
         grant_lat_minter(&mut chain, guild, lat, market);
+        let slasher = chain.call(guild, registry, &AgentRegistry::SLASHER_ROLECall {}).unwrap();
+        chain
+            .send(guild, registry, &AgentRegistry::grantRoleCall { role: slasher, account: market })
+            .unwrap();
+        chain
+            .send(
+                guild,
+                market,
+                &DeliberationMarket::setHaltingTermsCall {
+                    minRounds: FIXTURE_MIN_ROUNDS,
+                    effortPermille: EFFORT_PERMILLE,
+                    roundAllowance: ROUND_ALLOWANCE,
+                },
+            )
+            .unwrap();
         let game_role = chain.call(guild, ranks, &RankToken::GAME_ROLECall {}).unwrap();
         chain
             .send(guild, ranks, &RankToken::grantRoleCall { role: game_role, account: market })
@@ -170,6 +226,16 @@ impl MarketFixture {
                     .unwrap();
             }
         }
+        chain
+            .send(
+                guild,
+                token,
+                &BountyToken::mintCall { to: owner, amount: tokens(STARTING_TOKENS) },
+            )
+            .unwrap();
+        chain
+            .send(owner, token, &BountyToken::approveCall { spender: registry, value: U256::MAX })
+            .unwrap();
         let mut keys: Vec<PrivateKeySigner> = (0..agents).map(|i| agent_key(&chain, i)).collect();
         keys.sort_by_key(PrivateKeySigner::address);
         let mut fixture = Self {
@@ -182,27 +248,65 @@ impl MarketFixture {
             ranks,
             escrow,
             lat,
+            registry,
             market,
             agents: keys,
+            drawn: HashMap::new(),
         };
-        for index in 0..agents {
-            let agent = fixture.agents[index].address();
-            fixture.register(agent).expect("agents register");
+        for key in fixture.agents.clone() {
+            fixture.register(&key, tokens(MIN_BOND)).expect("agents register");
         }
         fixture
     }
 
-    /// Registers `agent` from the agent owner (account 3).
+    /// Registers `key`'s agent from the agent owner (account 3) with `bond`.
     pub(crate) fn register(
         &mut self,
-        agent: Address,
-    ) -> Result<Receipt<IDeliberationMarket::registerAgentReturn>, TxFailure> {
-        let call = IDeliberationMarket::registerAgentCall {
-            agent,
-            modelId: keccak256(format!("model of {agent}")),
-            metadataURI: format!("ipfs://agents/{agent}"),
+        key: &PrivateKeySigner,
+        bond: U256,
+    ) -> Result<Receipt<AgentRegistry::registerReturn>, TxFailure> {
+        register_agent(&mut self.chain, self.registry, self.owner, key, bond)
+    }
+
+    /// Adds `amount` to `agent`'s bond (from the agent owner).
+    pub(crate) fn add_bond(&mut self, agent: Address, amount: U256) {
+        self.chain
+            .send(self.owner, self.registry, &AgentRegistry::addBondCall { agent_: agent, amount })
+            .expect("addBond succeeds");
+    }
+
+    /// Sets the market's halting terms for jobs requested from now on (as the guild).
+    pub(crate) fn set_halting(&mut self, min_rounds: u8, effort_permille: u16, allowance: u32) {
+        let call = DeliberationMarket::setHaltingTermsCall {
+            minRounds: min_rounds,
+            effortPermille: effort_permille,
+            roundAllowance: allowance,
         };
-        self.chain.send(self.owner, self.market, &call)
+        self.chain.send(self.guild, self.market, &call).expect("setHaltingTerms succeeds");
+    }
+
+    /// The keys of `seats`, in their order.
+    ///
+    /// # Panics
+    ///
+    /// If a seat is not a fixture agent.
+    #[track_caller]
+    pub(crate) fn keys_of(&self, seats: &[Address]) -> Vec<PrivateKeySigner> {
+        seats
+            .iter()
+            .map(|&seat| {
+                self.agents.iter().find(|k| k.address() == seat).expect("a fixture agent").clone()
+            })
+            .collect()
+    }
+
+    /// The keys seated in `job_id` if it was claimed through the fixture with `seats` seats, else
+    /// agents `0..seats`.
+    fn seat_keys(&self, job_id: U256, seats: usize) -> Vec<PrivateKeySigner> {
+        match self.drawn.get(&job_id) {
+            Some(drawn) if drawn.len() == seats => self.keys_of(drawn),
+            _ => self.agents[..seats].to_vec(),
+        }
     }
 
     /// The addresses of registered agents `0..n` in seat order.
@@ -237,11 +341,27 @@ impl MarketFixture {
         self.try_request_from(self.requester, spec, bounty).expect("requestJob succeeds").ret
     }
 
-    /// Claims `job_id` as the keeper.
-    pub(crate) fn claim(&mut self, job_id: U256) {
-        self.chain
-            .send(self.keeper, self.market, &IDeliberationMarket::claimJobCall { jobId: job_id })
-            .expect("claimJob succeeds");
+    /// Sends `claimJob(job_id)` from `from` and records the seats it draws.
+    pub(crate) fn try_claim(
+        &mut self,
+        from: Address,
+        job_id: U256,
+    ) -> Result<Receipt<IDeliberationMarket::claimJobReturn>, TxFailure> {
+        let receipt = self.chain.send(
+            from,
+            self.market,
+            &IDeliberationMarket::claimJobCall { jobId: job_id },
+        )?;
+        let seats = seats_from_logs(job_id, &receipt.logs).expect("a claim draws seats");
+        self.drawn.insert(job_id, seats);
+        Ok(receipt)
+    }
+
+    /// Claims `job_id` as the keeper and returns the seats it draws.
+    #[track_caller]
+    pub(crate) fn claim(&mut self, job_id: U256) -> Vec<Address> {
+        self.try_claim(self.keeper, job_id).expect("claimJob succeeds");
+        self.drawn[&job_id].clone()
     }
 
     /// Requests and claims a job with `agents` seats and `max_rounds` rounds.
@@ -306,6 +426,18 @@ impl MarketFixture {
         self.deal(deal_id)
     }
 
+    /// How many agents the registry can draw from.
+    pub(crate) fn eligible(&mut self) -> U256 {
+        self.chain.call(self.guild, self.registry, &AgentRegistry::eligibleCountCall {}).unwrap()
+    }
+
+    /// `agent`'s record in the registry.
+    pub(crate) fn registered(&mut self, agent: Address) -> IAgentRegistry::Agent {
+        self.chain
+            .call(self.guild, self.registry, &AgentRegistry::agentCall { account: agent })
+            .unwrap()
+    }
+
     pub(crate) fn rank_of(&mut self, agent: Address) -> U256 {
         self.chain
             .call(self.guild, self.market, &DeliberationMarket::agentRankCall { account: agent })
@@ -336,9 +468,10 @@ impl MarketFixture {
         eip712::domain(self.chain.chain_id(), self.market)
     }
 
-    /// Runs `plan` for `job_id` (a job with the default spec's [`INPUT`]) over registered agents
-    /// `0..seats` with the protocol crate's [`Deliberation`], signing every message with the
-    /// agents' keys.
+    /// Runs `plan` for `job_id` (a job with the default spec's [`INPUT`]) over its `seats` drawn
+    /// seats (registered agents `0..seats` for a job the fixture did not claim) with the protocol
+    /// crate's [`Deliberation`], signing every message with the agents' keys. Every round of the
+    /// plan runs, whatever the job's halting rule says.
     #[track_caller]
     pub(crate) fn deliberate(
         &self,
@@ -358,7 +491,22 @@ impl MarketFixture {
         seats: usize,
         plan: &[RoundPlan],
     ) -> Deliberation {
-        deliberate(&self.agents[..seats], self.domain(), job_id, input_hash, CREDITS, plan)
+        deliberate(&self.seat_keys(job_id, seats), self.domain(), job_id, input_hash, CREDITS, plan)
+    }
+
+    /// Runs `plan` for `job_id` (with the default [`INPUT`]) over its drawn seats like
+    /// [`Self::deliberate`], but under `halting`: the deliberation stops where the protocol crate
+    /// halts, and later rounds of the plan are left out.
+    #[track_caller]
+    pub(crate) fn deliberate_under(
+        &self,
+        job_id: U256,
+        seats: usize,
+        halting: HaltingConfig,
+        plan: &[RoundPlan],
+    ) -> Deliberation {
+        let keys = self.seat_keys(job_id, seats);
+        deliberate_with(&keys, self.domain(), job_id, input_hash(), CREDITS, halting, plan)
     }
 
     /// Like [`Self::deliberate`], converted to the market's transcript.
@@ -443,12 +591,34 @@ pub(crate) fn deliberate(
     credits: u64,
     plan: &[RoundPlan],
 ) -> Deliberation {
-    let seats: Vec<Address> = keys.iter().map(PrivateKeySigner::address).collect();
     let rounds = plan.len() as u32;
     let halting = HaltingConfig { min_rounds: rounds, max_rounds: rounds, effort_permille: 1000 };
+    deliberate_with(keys, domain, job_id, input_hash, credits, halting, plan)
+}
+
+/// Like [`deliberate`], under `halting`: rounds of `plan` after the protocol crate halts are left
+/// out.
+///
+/// # Panics
+///
+/// If a round has fewer than two proposals, or `halting` is invalid.
+#[track_caller]
+pub(crate) fn deliberate_with(
+    keys: &[PrivateKeySigner],
+    domain: Eip712Domain,
+    job_id: U256,
+    input_hash: B256,
+    credits: u64,
+    halting: HaltingConfig,
+    plan: &[RoundPlan],
+) -> Deliberation {
+    let seats: Vec<Address> = keys.iter().map(PrivateKeySigner::address).collect();
     let mut d =
         Deliberation::new(job_id, input_hash, seats, domain.clone(), credits, halting).unwrap();
     for round in plan {
+        if d.outcome().is_some() {
+            break;
+        }
         let ctx = d.context();
         for (key, answer) in keys.iter().zip(&round.answers) {
             if let Some(answer) = answer {

@@ -14,7 +14,7 @@ use crate::market_fixture::*;
 
 /// A random round over `seats` seats: answers from a small alphabet (so agents often agree), at
 /// least two proposals, and per voter a missing ballot, an abstention (all zeros) or random weights.
-fn round_strategy(seats: usize) -> impl Strategy<Value = RoundPlan> {
+pub(crate) fn round_strategy(seats: usize) -> impl Strategy<Value = RoundPlan> {
     let answers = prop::collection::vec(prop::option::weighted(0.8, 0u8..3), seats);
     let ballot = prop_oneof![
         1 => Just(None),
@@ -221,7 +221,7 @@ proptest! {
                 }
                 Op::Claim { job } => {
                     if let Some(&job) = pick(&jobs, job) {
-                        let _ = f.chain.send(f.keeper, f.market, &IDeliberationMarket::claimJobCall { jobId: job });
+                        let _ = f.try_claim(f.keeper, job);
                     }
                 }
                 Op::Settle { job } => {
