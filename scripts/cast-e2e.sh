@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Wallet test with Foundry's `cast` (docs/operations.md): a requester asks for a deliberation
 # with `cast send`, waits, and reads the settled answer with `cast call` / `cast logs`, against a
-# real anvil, nats-server, three `nsed worker` processes and `nsed keeper`. Exits non-zero on any
-# failure. Needs scripts/setup.sh to have run (scripts/test.sh runs both).
+# real anvil, nats-server, three `nsed worker` processes and `nsed keeper`. NATS runs with
+# authentication as docs/operations.md sets it up: `nsed nats init` writes the users and the
+# server's configuration, each agent gets its own user (the last one added to the running server,
+# which then reloads), the operator creates the streams, and every service connects with its own
+# seed. Exits non-zero on any failure. Needs scripts/setup.sh to have run (scripts/test.sh runs
+# both).
 #
 #   scripts/cast-e2e.sh          three digit classifiers answer a held-out digit (`tensor-f32`)
 #   scripts/cast-e2e.sh llm      three language-model agents (two model families) answer a
@@ -14,6 +18,8 @@ case "$PANEL" in digits|llm) ;; *) echo "usage: $0 [digits|llm]" >&2; exit 2 ;; 
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Every service gets its NATS server and credentials from its flags below, never from the caller.
+unset NATS_URL NSED_NATS_CREDS NSED_NATS_DIR
 # shellcheck source=/dev/null
 source .cache/env
 cargo build --quiet --locked -p nsed-cli --bin nsed
@@ -35,9 +41,52 @@ RPC_PORT=$(free_port); NATS_PORT=$(free_port)
 RPC="http://127.0.0.1:$RPC_PORT"; NATS="nats://127.0.0.1:$NATS_PORT"
 anvil --host 127.0.0.1 --port "$RPC_PORT" --silent > "$TMP/anvil.log" 2>&1 &
 PIDS+=($!)
+js() { node -e "console.log(require(process.argv[1])[process.argv[2]])" "$1" "$2"; }
+
+# NATS users: the operator and the keeper, then one agent per worker. Each worker's key is made
+# first (`cast wallet new`), so its agent's address, and with it its NATS user, is known before
+# the worker connects.
+"$NSED" -q --json nats init --dir "$TMP/nats" --listen "127.0.0.1:$NATS_PORT" --store-dir "$TMP/js" \
+    > "$TMP/nats-init.json" 2> "$TMP/nats-init.log" || fail "nsed nats init"
+NATS_CONF=$(js "$TMP/nats-init.json" config); OPERATOR_CREDS=$(js "$TMP/nats-init.json" operator)
+KEEPER_CREDS=$(js "$TMP/nats-init.json" keeper)
+if [ "$PANEL" = digits ]; then
+    WORKERS=(knn_pool4x4 mlp_pca8_left_half logreg_top_half)
+else
+    WORKERS=(smollm2-few-shot gemma3-plain gemma3-few-shot)
+fi
+mkdir -p "$TMP/keys"
+declare -A ADDRESS CREDS WORKER_PID
+add_agent() { # worker name: makes its key and adds its agent's NATS user
+    local name=$1
+    cast wallet new --json > "$TMP/keys/$name.json" || fail "cast wallet new"
+    read -r ADDRESS["$name"] KEY < <(node -e "const [w]=require(process.argv[1]); console.log(w.address, w.private_key)" "$TMP/keys/$name.json")
+    (umask 077; printf '%s\n' "$KEY" > "$TMP/keys/$name.key")
+    "$NSED" -q --json nats add-agent --dir "$TMP/nats" "${ADDRESS[$name]}" > "$TMP/nats-$name.json" \
+        2> "$TMP/nats-$name.log" || fail "nsed nats add-agent $name"
+    CREDS["$name"]=$(js "$TMP/nats-$name.json" creds)
+}
+for name in "${WORKERS[@]:0:2}"; do add_agent "$name"; done
 NATS_BIN=$(command -v nats-server || echo /usr/sbin/nats-server)
-"$NATS_BIN" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$TMP/js" > "$TMP/nats.log" 2>&1 &
-PIDS+=($!)
+"$NATS_BIN" -c "$NATS_CONF" > "$TMP/nats.log" 2>&1 &
+NATS_PID=$!
+PIDS+=("$NATS_PID")
+for _ in $(seq 100); do grep -q "Server is ready" "$TMP/nats.log" && break; sleep 0.1; done
+grep -q "Server is ready" "$TMP/nats.log" || fail "nats-server did not start"
+# The last agent joins the running server: add its user, then reload the configuration.
+add_agent "${WORKERS[2]}"
+"$NATS_BIN" --signal "reload=$NATS_PID" || fail "nats-server --signal reload"
+for _ in $(seq 100); do grep -q "Reloaded server configuration" "$TMP/nats.log" && break; sleep 0.1; done
+grep -q "Reloaded server configuration" "$TMP/nats.log" || fail "nats-server did not reload"
+# Only the operator may create the streams; nobody gets in without credentials.
+"$NSED" -q nats streams --nats-url "$NATS" --nats.creds "$OPERATOR_CREDS" > "$TMP/streams.txt" \
+    2> "$TMP/streams.log" || fail "nsed nats streams"
+grep -q "^NSED_TASKS .* created" "$TMP/streams.txt" || fail "NSED_TASKS not created: $(cat "$TMP/streams.txt")"
+if "$NSED" -q nats streams --nats-url "$NATS" > /dev/null 2> "$TMP/anonymous.log"; then
+    fail "a client without credentials got in"
+fi
+grep -q "requires credentials" "$TMP/anonymous.log" || fail "no credentials: $(cat "$TMP/anonymous.log")"
+say "nats-server with NKey auth: operator, keeper and ${#WORKERS[@]} agents"
 for _ in $(seq 100); do cast chain-id --rpc-url "$RPC" >/dev/null 2>&1 && break; sleep 0.1; done
 cast chain-id --rpc-url "$RPC" >/dev/null || fail "anvil did not start"
 
@@ -63,14 +112,16 @@ register() { # agent address, sha256 (hex), name
 start_worker() { # name, then the worker's model flags
     local name=$1; shift
     # `--json` prints the agent line as one JSON document: address, model and its sha256.
-    # The worker answers only tasks signed by the keeper A1, checked against the chain.
-    "$NSED" -q --json worker "$@" --nats-url "$NATS" --key-file "$TMP/keys/$name.key" \
-        --keeper "$A1" --rpc-url "$RPC" \
+    # The worker answers only tasks signed by the keeper A1, checked against the chain, and
+    # connects to NATS as its own agent.
+    "$NSED" -q --json worker "$@" --nats-url "$NATS" --nats.creds "${CREDS[$name]}" \
+        --key-file "$TMP/keys/$name.key" --keeper "$A1" --rpc-url "$RPC" \
         --worker.heartbeat-ms 200 > "$TMP/worker-$name.json" 2> "$TMP/worker-$name.log" &
-    PIDS+=($!)
+    PIDS+=($!); WORKER_PID["$name"]=$!
     for _ in $(seq 600); do [ -s "$TMP/worker-$name.json" ] && break; sleep 0.1; done
     read -r AGENT SHA < <(node -e "const a=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8')); console.log(a.agent, a.sha256)" "$TMP/worker-$name.json") \
         || fail "worker $name did not start"
+    [ "${AGENT,,}" = "${ADDRESS[$name],,}" ] || fail "worker $name is agent $AGENT, not ${ADDRESS[$name]}"
     register "$AGENT" "$SHA" "$name"
 }
 if [ "$PANEL" = digits ]; then
@@ -86,7 +137,7 @@ fi
 # The deployment's bootstrap granted the keeper its role through the guild timelock.
 [ "$(cast call --rpc-url "$RPC" "$MARKET" "hasRole(bytes32,address)(bool)" "$(cast keccak KEEPER_ROLE)" "$A1")" = true ] \
     || fail "keeper role not granted by the deployment"
-"$NSED" keeper --rpc-url "$RPC" --private-key "$K1" --nats-url "$NATS" \
+"$NSED" keeper --rpc-url "$RPC" --private-key "$K1" --nats-url "$NATS" --nats.creds "$KEEPER_CREDS" \
     --deployment "$TMP/deployments/local.json" --keeper.db "$TMP/keeper.sqlite" --keeper.poll-ms 200 \
     --keeper.phase-timeout-ms 120000 > "$TMP/keeper.log" 2>&1 &
 PIDS+=($!)
@@ -141,5 +192,9 @@ else
     [[ "$ANSWER" =~ ^[A-D]$ ]] || fail "settled answer '$ANSWER' is not an option label"
 fi
 say "settled: answer $ANSWER (truth $TRUTH), score $SCORE, rounds $ROUNDS"
+# A worker whose NATS user the server refused would have stopped at start.
+for name in "${WORKERS[@]}"; do
+    kill -0 "${WORKER_PID[$name]}" 2>/dev/null || fail "worker $name stopped: $(cat "$TMP/worker-$name.log")"
+done
 [ "$ANSWER" = "$TRUTH" ] || fail "answer $ANSWER differs from the truth $TRUTH"
 echo "cast-e2e $PANEL: 1 passed, 0 failed"
