@@ -18,6 +18,9 @@ pub enum ClientError {
     /// The deployment record lacks a contract the requester needs.
     #[error(transparent)]
     Deployment(#[from] DeployError),
+    /// A key could not sign (a broken key; never happens with local keys).
+    #[error("cannot sign: {0}")]
+    Signing(String),
     /// A mined `requestJob` emitted no `JobRequested` event.
     #[error("requestJob in transaction {tx} emitted no JobRequested event")]
     NoJobRequested {

@@ -8,9 +8,13 @@
 //! the escrow, their release once the challenge window is over on a dev chain, and the Liquid
 //! Access Tokens the winning agents earned ([`Requester::economy`]).
 //!
+//! An [`AgentOwner`] registers agents in the agent registry with the agent key's consent and a
+//! bond, and manages the bond.
+//!
 //! `nsed up` and the end-to-end tests use it; `scripts/cast-e2e.sh` does the same with `cast`.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod agent;
 mod error;
 
 use std::time::{Duration, Instant};
@@ -22,6 +26,7 @@ use alloy::{
     rpc::types::Filter,
     sol_types::{SolCall, SolEvent},
 };
+pub use agent::AgentOwner;
 pub use error::{ClientError, ClientResult};
 use nsed_contracts::{
     bounty_token::BountyToken,

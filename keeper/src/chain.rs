@@ -12,15 +12,16 @@ use alloy::{
 };
 use nsed_contracts::{
     deliberation_market::DeliberationMarket::{
-        DeliberationMarketErrors, DeliberationMarketUnexpectedJobStatus,
+        self as Contract, DeliberationMarketErrors, DeliberationMarketUnexpectedJobStatus, Job,
     },
+    i_agent_registry::IAgentRegistry,
     i_deliberation_market::{
         IDeliberationMarket::{
-            self, AgentDeactivated, AgentRegistered, IDeliberationMarketEvents, JobRequested,
-            Transcript,
+            self, IDeliberationMarketEvents, JobRequested, SeatsDrawn, Transcript,
         },
         JobStatus,
     },
+    market::seats_from_logs,
     tx::{self, TxContext, TxError, TxResult},
 };
 
@@ -31,10 +32,6 @@ use crate::store::JobSpec;
 pub enum MarketEvent {
     /// A new job.
     Requested(JobSpec),
-    /// An agent became available.
-    AgentRegistered(Address),
-    /// An agent left.
-    AgentDeactivated(Address),
 }
 
 impl MarketEvent {
@@ -44,8 +41,6 @@ impl MarketEvent {
         let block = log.block_number.unwrap_or_default();
         match IDeliberationMarketEvents::decode_log(&log.inner).ok()?.data {
             IDeliberationMarketEvents::JobRequested(e) => Some(requested(e, block)),
-            IDeliberationMarketEvents::AgentRegistered(e) => Some(Self::AgentRegistered(e.agent)),
-            IDeliberationMarketEvents::AgentDeactivated(e) => Some(Self::AgentDeactivated(e.agent)),
             _ => None,
         }
     }
@@ -136,13 +131,11 @@ impl<P: Provider + Clone> Market<P> {
     /// [`TxError::Rpc`].
     pub async fn events(&self, from: u64, to: u64) -> TxResult<Vec<MarketEvent>> {
         let filter =
-            Filter::new().address(self.address).from_block(from).to_block(to).event_signature(
-                vec![
-                    JobRequested::SIGNATURE_HASH,
-                    AgentRegistered::SIGNATURE_HASH,
-                    AgentDeactivated::SIGNATURE_HASH,
-                ],
-            );
+            Filter::new()
+                .address(self.address)
+                .from_block(from)
+                .to_block(to)
+                .event_signature(JobRequested::SIGNATURE_HASH);
         let logs =
             self.provider.get_logs(&filter).await.during(format!("eth_getLogs {from}..={to}"))?;
         Ok(logs.iter().filter_map(MarketEvent::from_log).collect())
@@ -165,16 +158,74 @@ impl<P: Provider + Clone> Market<P> {
         })
     }
 
-    /// Claims the job.
+    /// The job as the market stores it: its claiming keeper, terms and deadline.
+    ///
+    /// # Errors
+    ///
+    /// [`TxError::Call`].
+    pub async fn job(&self, job_id: U256) -> TxResult<Job> {
+        Contract::new(self.address, &self.provider)
+            .job(job_id)
+            .call()
+            .await
+            .during(format!("job({job_id})"))
+    }
+
+    /// How many agents the market's registry would draw seats from now.
+    ///
+    /// # Errors
+    ///
+    /// [`TxError::Call`].
+    pub async fn eligible_agents(&self) -> TxResult<u64> {
+        let registry = Contract::new(self.address, &self.provider)
+            .agentRegistry()
+            .call()
+            .await
+            .during("agentRegistry()")?;
+        let count = IAgentRegistry::new(registry, &self.provider)
+            .eligibleCount()
+            .call()
+            .await
+            .during("eligibleCount()")?;
+        Ok(u64::try_from(count).unwrap_or(u64::MAX))
+    }
+
+    /// The seats the market drew for `job_id` when it was claimed (its `SeatsDrawn` event,
+    /// searched from block `from`); `None` if the job has not been claimed.
+    ///
+    /// # Errors
+    ///
+    /// [`TxError::Rpc`].
+    pub async fn drawn_seats(&self, job_id: U256, from: u64) -> TxResult<Option<Vec<Address>>> {
+        let filter = Filter::new()
+            .address(self.address)
+            .from_block(from)
+            .event_signature(SeatsDrawn::SIGNATURE_HASH)
+            .topic1(B256::from(job_id));
+        let logs = self
+            .provider
+            .get_logs(&filter)
+            .await
+            .during(format!("eth_getLogs SeatsDrawn({job_id})"))?;
+        Ok(seats_from_logs(job_id, logs.iter().map(|log| &log.inner)))
+    }
+
+    /// Claims the job; returns the transaction and the seats the market drew for it.
     ///
     /// # Errors
     ///
     /// [`ClaimError::Taken`] when the market refuses because the job is no longer `Requested`
     /// (read from the revert, not guessed); [`ClaimError::Tx`] for every other failure.
-    pub async fn claim(&self, job_id: U256) -> Result<B256, ClaimError> {
+    pub async fn claim(&self, job_id: U256) -> Result<(B256, Vec<Address>), ClaimError> {
         let market = IDeliberationMarket::new(self.address, &self.provider);
         match tx::send_call(format!("claimJob({job_id})"), market.claimJob(job_id)).await {
-            Ok(receipt) => Ok(receipt.transaction_hash()),
+            Ok(receipt) => {
+                let operation = format!("claimJob({job_id})");
+                let logs = receipt.inner.logs().iter().map(|log| &log.inner);
+                let seats = seats_from_logs(job_id, logs)
+                    .ok_or(TxError::Missing { operation, missing: "a SeatsDrawn event" })?;
+                Ok((receipt.transaction_hash(), seats))
+            }
             Err(e) => match e.decoded::<DeliberationMarketErrors>() {
                 Some(DeliberationMarketErrors::DeliberationMarketUnexpectedJobStatus(
                     DeliberationMarketUnexpectedJobStatus { current, .. },
@@ -248,22 +299,8 @@ mod tests {
             escrowId: U256::from(1),
         };
         let event = MarketEvent::from_log(&log(requested.encode_log_data(), 7)).unwrap();
-        let MarketEvent::Requested(spec) = event else { panic!("{event:?}") };
+        let MarketEvent::Requested(spec) = event;
         assert_eq!((spec.job_id, spec.block, spec.agents_wanted), (U256::from(4), 7, 3));
-        let registered = AgentRegistered {
-            agent,
-            owner: agent,
-            modelId: B256::ZERO,
-            metadataURI: String::new(),
-        };
-        assert_eq!(
-            MarketEvent::from_log(&log(registered.encode_log_data(), 8)),
-            Some(MarketEvent::AgentRegistered(agent))
-        );
-        assert_eq!(
-            MarketEvent::from_log(&log(AgentDeactivated { agent }.encode_log_data(), 9)),
-            Some(MarketEvent::AgentDeactivated(agent))
-        );
     }
 
     #[test]

@@ -29,11 +29,10 @@ pub mod rounds;
 pub mod store;
 
 use std::{
-    collections::HashMap,
     net::SocketAddr,
     path::PathBuf,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -44,20 +43,15 @@ use alloy::{
     providers::Provider,
     signers::local::PrivateKeySigner,
 };
-use futures::StreamExt;
 use nsed_bus::{Bus, BusError, NatsConnect};
 use nsed_contracts::{
     i_deliberation_market::JobStatus,
+    market::{job_halting_config, may_stop_for_deadline},
     tx::{TxContext, TxError},
 };
-use nsed_protocol::{
-    deliberation::Deliberation,
-    eip712,
-    halting::HaltingConfig,
-    wire::{self, HEARTBEAT_WILDCARD, Heartbeat},
-};
+use nsed_protocol::{deliberation::Deliberation, eip712, halting::HaltReason};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     chain::{ClaimError, Market, MarketEvent},
@@ -189,14 +183,10 @@ pub struct KeeperConfig {
     pub poll_interval: Duration,
     /// How long a phase waits for answers.
     pub phase_timeout: Duration,
-    /// Heartbeats older than this make an agent count as offline.
-    pub liveness: Duration,
     /// SQLite database path.
     pub db_path: PathBuf,
     /// Where `/health` and `/metrics` are served (`None`: not served).
     pub metrics_addr: Option<SocketAddr>,
-    /// Halting parameters (`max_rounds` is further capped by each job's own limit).
-    pub halting: HaltingConfig,
     /// Time the job step in progress gets to finish at shutdown, and the background tasks to
     /// stop (default 5 s).
     pub shutdown_grace: Duration,
@@ -215,10 +205,8 @@ impl KeeperConfig {
             reorg_rewind: 64,
             poll_interval: Duration::from_millis(500),
             phase_timeout: Duration::from_secs(15),
-            liveness: Duration::from_secs(10),
             db_path: PathBuf::from(".nsed/keeper.sqlite"),
             metrics_addr: None,
-            halting: HaltingConfig::default(),
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -232,7 +220,6 @@ pub struct Keeper {
     metrics: Arc<Metrics>,
 }
 
-type Liveness = Arc<Mutex<HashMap<Address, Instant>>>;
 
 impl Keeper {
     /// A keeper signing with `signer` (which needs the market's `KEEPER_ROLE`).
@@ -268,10 +255,6 @@ impl Keeper {
         let bus = Bus::connect_with(&config.nats).await?;
         bus.ensure_streams().await?;
 
-        let liveness: Liveness = Arc::default();
-        let beats = bus.client().subscribe(HEARTBEAT_WILDCARD).await.map_err(|e| {
-            BusError::JetStream { operation: "subscribe to heartbeats".into(), source: e.into() }
-        })?;
         let http_listener = match config.metrics_addr {
             Some(addr) => Some(http::bind(addr).await?),
             None => None,
@@ -280,7 +263,6 @@ impl Keeper {
         // error; none outlives `run`.
         let background = shutdown.child_token();
         let tracker = TaskTracker::new();
-        tracker.spawn(listen_to_heartbeats(beats, liveness.clone(), background.child_token()));
         if let Some(listener) = http_listener {
             tracker.spawn(http::serve(listener, metrics.clone(), background.child_token()));
         }
@@ -294,7 +276,6 @@ impl Keeper {
             store: &store,
             bus: &bus,
             metrics: &metrics,
-            liveness: &liveness,
             chain_id,
         };
         let result = ctx.serve(&shutdown).await;
@@ -311,35 +292,6 @@ impl Keeper {
     }
 }
 
-/// Records when each agent last sent a heartbeat, until `shutdown`.
-async fn listen_to_heartbeats(
-    mut beats: async_nats::Subscriber,
-    liveness: Liveness,
-    shutdown: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            biased;
-            () = shutdown.cancelled() => return,
-            msg = beats.next() => match msg {
-                Some(msg) => {
-                    // Only a beat on the agent's own subject counts: with authentication on, only
-                    // the agent may publish there, so nobody can keep a dead agent seated.
-                    if let Ok(beat) = wire::decode::<Heartbeat>(&msg.payload)
-                        && msg.subject.as_str() == wire::heartbeat_subject(beat.agent)
-                    {
-                        liveness.lock().expect("no panics under the lock").insert(beat.agent, Instant::now());
-                    }
-                }
-                None => {
-                    warn!(target: "keeper", "heartbeat subscription ended; agents will count as offline");
-                    return;
-                }
-            }
-        }
-    }
-}
-
 struct Ctx<'a, P> {
     signer: &'a PrivateKeySigner,
     config: &'a KeeperConfig,
@@ -347,7 +299,6 @@ struct Ctx<'a, P> {
     store: &'a Store,
     bus: &'a Bus,
     metrics: &'a Metrics,
-    liveness: &'a Liveness,
     chain_id: u64,
 }
 
@@ -423,8 +374,6 @@ impl<P: Provider + Clone> Ctx<'_, P> {
                             info!(target: "keeper", job_id = %spec.job_id, block = spec.block, "job requested");
                         }
                     }
-                    MarketEvent::AgentRegistered(agent) => self.store.set_agent(agent, true)?,
-                    MarketEvent::AgentDeactivated(agent) => self.store.set_agent(agent, false)?,
                 }
             }
             let hash = self.market.block_hash(to).await?;
@@ -433,16 +382,6 @@ impl<P: Provider + Clone> Ctx<'_, P> {
             next = to + 1;
         }
         Ok(())
-    }
-
-    fn live_agents(&self) -> Result<Vec<Address>, KeeperError> {
-        let live = self.liveness.lock().expect("no panics under the lock");
-        Ok(self
-            .store
-            .active_agents()?
-            .into_iter()
-            .filter(|a| live.get(a).is_some_and(|seen| seen.elapsed() < self.config.liveness))
-            .collect())
     }
 
     /// One step for one open job.
@@ -454,20 +393,19 @@ impl<P: Provider + Clone> Ctx<'_, P> {
                 if self.market.now().await? >= job.spec.deadline {
                     return Ok(());
                 }
-                let wanted = usize::from(job.spec.agents_wanted);
-                let agents = self.live_agents()?;
-                if agents.len() < wanted {
-                    info!(target: "keeper", %job_id, live = agents.len(), wanted, "waiting for enough live agents");
+                // The market draws the seats at the claim; it refuses when too few agents are in
+                // the pool, so wait for them instead of paying for a revert.
+                let wanted = u64::from(job.spec.agents_wanted);
+                let eligible = self.market.eligible_agents().await?;
+                if eligible < wanted {
+                    info!(target: "keeper", %job_id, eligible, wanted, "waiting for enough eligible agents");
                     return Ok(());
                 }
-                let seats: Vec<Address> = agents.into_iter().take(wanted).collect();
-                // Persist the choice before claiming, so a crash after the claim still knows the
-                // job is ours and which agents it deliberates with.
-                self.store.update_job(job_id, JobState::Claimed, Some(&seats), None)?;
                 match self.market.claim(job_id).await {
-                    Ok(tx) => {
+                    Ok((tx, seats)) => {
+                        self.store.update_job(job_id, JobState::Claimed, Some(&seats), None)?;
                         self.metrics.jobs_claimed.fetch_add(1, Ordering::Relaxed);
-                        info!(target: "keeper", %job_id, %tx, ?seats, "claimed");
+                        info!(target: "keeper", %job_id, %tx, ?seats, "claimed; seats drawn");
                         Ok(())
                     }
                     // Another keeper claimed it, or it was settled or refunded: never retried.
@@ -479,10 +417,24 @@ impl<P: Provider + Clone> Ctx<'_, P> {
                     Err(ClaimError::Tx(e)) => {
                         let revert = e.revert();
                         warn!(target: "keeper", %job_id, revert = ?revert.map(|r| r.to_string()), "claim failed; retrying later");
-                        self.store.update_job(job_id, JobState::Requested, None, None)?;
                         Err(e.into())
                     }
                 }
+            }
+            // Claimed on chain but not in the store: this keeper crashed between its claim and
+            // recording it, or another keeper claimed. Ours: recover the drawn seats from the log.
+            (JobStatus::Claimed, JobState::Requested) => {
+                if self.market.job(job_id).await?.keeper != self.signer.address() {
+                    self.store.update_job(job_id, JobState::Closed, None, None)?;
+                    return Ok(());
+                }
+                let Some(seats) = self.market.drawn_seats(job_id, job.spec.block).await? else {
+                    warn!(target: "keeper", %job_id, "claimed by this keeper but no SeatsDrawn event found; retrying later");
+                    return Ok(());
+                };
+                info!(target: "keeper", %job_id, ?seats, "resuming a job claimed before a restart");
+                self.store.update_job(job_id, JobState::Claimed, Some(&seats), None)?;
+                Ok(())
             }
             (JobStatus::Claimed, JobState::Claimed) => self.deliberate_and_settle(job).await,
             (JobStatus::Settled, JobState::Claimed) => {
@@ -501,11 +453,9 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         let spec = job.spec;
         let job_id = spec.job_id;
         let domain = eip712::domain(self.chain_id, self.market.address());
-        let halting = HaltingConfig {
-            max_rounds: u32::from(spec.max_rounds).min(self.config.halting.max_rounds).max(1),
-            min_rounds: self.config.halting.min_rounds.min(u32::from(spec.max_rounds).max(1)),
-            ..self.config.halting
-        };
+        // The halting terms the market fixed at the request, which settleJob re-checks.
+        let terms = self.market.job(job_id).await?;
+        let halting = job_halting_config(&terms);
         let input_hash = keccak256(&spec.input);
         let mut d =
             Deliberation::new(job_id, input_hash, job.seats.clone(), domain, spec.credits, halting)
@@ -525,7 +475,16 @@ impl<P: Provider + Clone> Ctx<'_, P> {
             market: self.market.address(),
         };
         let answerable = driver.run(&mut d, &spec, seconds_left).await?;
-        let answer = d.outcome().and_then(|o| o.answer);
+        let outcome = d.outcome();
+        // Stopping before the halting rule says so is accepted on chain only inside the job's
+        // round allowance before its deadline; until then the finished log waits here.
+        if outcome.as_ref().is_some_and(|o| o.halt == HaltReason::Deadline)
+            && !may_stop_for_deadline(self.market.now().await?, deadline, terms.roundAllowance)
+        {
+            debug!(target: "keeper", %job_id, "halted for the deadline; settling once inside the round allowance");
+            return Ok(());
+        }
+        let answer = outcome.and_then(|o| o.answer);
         if !answerable || answer.is_none() {
             warn!(target: "keeper", %job_id, "no answer; leaving the job to expire and be refunded");
             self.store.update_job(job_id, JobState::Closed, None, None)?;

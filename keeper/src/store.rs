@@ -1,4 +1,4 @@
-//! The keeper's durable state in SQLite: the log cursor, known agents, and every job with the
+//! The keeper's durable state in SQLite: the log cursor and every job with the
 //! ordered log of what its deliberation accepted, so a restarted keeper rebuilds each
 //! deliberation exactly and resumes where it stopped.
 
@@ -107,7 +107,7 @@ pub struct JobRow {
     pub spec: JobSpec,
     /// Where it stands.
     pub state: JobState,
-    /// The seats this keeper chose (empty until claimed).
+    /// The seats the market drew at this keeper's claim (empty until claimed).
     pub seats: Vec<Address>,
     /// The settlement transaction, once settled.
     pub settle_tx: Option<B256>,
@@ -136,7 +136,6 @@ impl Store {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
              CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 1), next_block INTEGER NOT NULL, last_hash TEXT);
-             CREATE TABLE IF NOT EXISTS agents (address TEXT PRIMARY KEY, active INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL, seats TEXT NOT NULL, settle_tx TEXT);
              CREATE TABLE IF NOT EXISTS job_events (job_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (job_id, seq));",
         )?;
@@ -182,39 +181,6 @@ impl Store {
             params![next_block as i64, last_hash.map(|h| h.to_string())],
         )?;
         Ok(())
-    }
-
-    /// Records an agent registration or deactivation.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`] on database errors.
-    pub fn set_agent(&self, agent: Address, active: bool) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO agents (address, active) VALUES (?1, ?2) ON CONFLICT(address) DO UPDATE SET active = ?2",
-            params![agent.to_string(), active],
-        )?;
-        Ok(())
-    }
-
-    /// Active agents, sorted by address.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`] on database errors.
-    pub fn active_agents(&self) -> Result<Vec<Address>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT address FROM agents WHERE active = 1")?;
-        let mut agents =
-            stmt.query_map([], |row| row.get::<_, String>(0))?
-                .map(|a| {
-                    a.map_err(StoreError::from)?.parse::<Address>().map_err(|e| {
-                        StoreError::Corrupt { what: "agent address", reason: e.to_string() }
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-        agents.sort();
-        Ok(agents)
     }
 
     /// Adds a requested job. Seeing the same request again changes nothing; seeing a *different*
@@ -413,9 +379,6 @@ mod tests {
                 .unwrap();
             store.append_event(U256::from(1), &LogEvent::CloseProposals).unwrap();
             store.append_event(U256::from(1), &LogEvent::CloseRound).unwrap();
-            store.set_agent(Address::repeat_byte(9), true).unwrap();
-            store.set_agent(Address::repeat_byte(8), true).unwrap();
-            store.set_agent(Address::repeat_byte(9), false).unwrap();
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.cursor().unwrap(), Some((12, Some(B256::repeat_byte(3)))));
@@ -429,7 +392,6 @@ mod tests {
             store.events(U256::from(1)).unwrap(),
             vec![LogEvent::CloseProposals, LogEvent::CloseRound]
         );
-        assert_eq!(store.active_agents().unwrap(), vec![Address::repeat_byte(8)]);
         store
             .update_job(U256::from(1), JobState::Settled, None, Some(B256::repeat_byte(5)))
             .unwrap();

@@ -30,7 +30,8 @@ use nsed_keeper::{Keeper, KeeperConfig, KeeperError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Anvil with the suite deployed (two keepers granted), a JetStream nats-server, no agents.
+/// Anvil with the suite deployed (two keepers granted), a JetStream nats-server, and bonded
+/// agents in the registry (registered, but no worker answers for them).
 pub(crate) struct Stack {
     pub(crate) anvil: AnvilInstance,
     pub(crate) nats: NatsInstance,
@@ -48,6 +49,12 @@ pub(crate) struct Stack {
 
 impl Stack {
     pub(crate) async fn start() -> Self {
+        Self::with_agents(3).await
+    }
+
+    /// The stack with `agents` bonded agents in the registry (with none, the keeper never
+    /// claims: the market would refuse to draw seats).
+    pub(crate) async fn with_agents(agents: usize) -> Self {
         let anvil = Anvil::spawn(AnvilConfig::default()).unwrap();
         let nats = NatsServer::spawn(NatsConfig::default()).unwrap();
         let key = |i: usize| anvil.accounts()[i].private_key().parse::<PrivateKeySigner>().unwrap();
@@ -67,6 +74,15 @@ impl Stack {
         };
         let record =
             deploy_suite(&deployer, deployer_key.address(), "keeper", params, None).await.unwrap();
+        // Claims draw seats from the registry's pool: three bonded agents, owned by the deployer.
+        let owner = nsed_client::AgentOwner::new(deployer.clone(), deployer_key.address(), &record)
+            .unwrap();
+        let bond = owner.min_bond().await.unwrap();
+        owner.fund(&deployer, bond * U256::from(agents)).await.unwrap();
+        for _ in 0..agents {
+            let agent = PrivateKeySigner::random();
+            owner.register(&agent, Default::default(), "nsed://model/none", bond).await.unwrap();
+        }
         let market = record.address(MARKET).unwrap();
         let token = record.address(BOUNTY_TOKEN).unwrap();
         Self {
@@ -107,7 +123,6 @@ impl Stack {
         config.db_path = self.db.path().join("keeper.sqlite");
         config.poll_interval = Duration::from_millis(100);
         config.phase_timeout = phase_timeout;
-        config.liveness = Duration::from_secs(5);
         config.metrics_addr = metrics_addr;
         let token = CancellationToken::new();
         let handle = tokio::spawn(Keeper::new(config, self.keeper_key.clone()).run(token.clone()));

@@ -10,7 +10,7 @@ use crate::{Stack, http_get, row, rpc, step};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reorg_replacing_a_request_is_noticed_and_the_job_follows_the_new_chain() {
     // No agents: the keeper follows and records jobs but never claims, so the test controls time.
-    let stack = Stack::start().await;
+    let stack = Stack::with_agents(0).await;
     let snapshot = rpc(&stack, "evm_snapshot", serde_json::json!([])).await;
     let old_job = stack.request(&row(0), 3600).await;
     let (keeper, handle) = stack.keeper_with(Duration::from_secs(5), None);
