@@ -383,8 +383,8 @@ impl<P: Provider> Requester<P> {
         let asset = market.latAsset().call().await.during("latAsset")?;
         let mut lats = Vec::new();
         for agent in agents {
-            // A win at market rank r earns tier max(r, 1), and every win raises the rank by one,
-            // so no agent holds a tier above its current rank.
+            // A win at market rank r earns tier max(r, 1), and a win raises the rank by at most
+            // one, so no agent holds a tier above its current rank.
             let rank =
                 market.agentRank(*agent).call().await.during(format!("agentRank({agent})"))?;
             let top = nsed_contracts::lat::tier_for_rank(rank);

@@ -131,6 +131,15 @@ impl Stack {
             db,
         };
         let manifest = Manifest::load(models_dir()).unwrap();
+        // The deployer owns the agents and pays their bonds; each agent key consents.
+        let owner = nsed_client::AgentOwner::new(
+            stack.deployer.clone(),
+            deployer_key.address(),
+            &stack.record,
+        )
+        .unwrap();
+        let bond = owner.min_bond().await.unwrap();
+        owner.fund(&stack.deployer, bond * U256::from(MODELS.len())).await.unwrap();
         for (name, key) in MODELS.into_iter().zip(agent_keys) {
             let classifier = Classifier::load(
                 runtime(),
@@ -139,14 +148,7 @@ impl Stack {
                 ExecutionTarget::Cpu,
             )
             .unwrap();
-            IDeliberationMarket::new(market, &stack.deployer)
-                .registerAgent(key.address(), B256::from(classifier.model_id()), name.to_string())
-                .send()
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap();
+            owner.register(&key, B256::from(classifier.model_id()), name, bond).await.unwrap();
             // The third worker names no keeper: it trusts whoever claimed the job on chain.
             let keepers =
                 if stack.agents.len() == 2 { Vec::new() } else { vec![stack.keeper_key.address()] };
@@ -198,7 +200,6 @@ impl Stack {
         config.db_path = self.db.path().join("keeper.sqlite");
         config.poll_interval = Duration::from_millis(100);
         config.phase_timeout = phase_timeout;
-        config.liveness = Duration::from_secs(5);
         config.metrics_addr = metrics_addr;
         let token = CancellationToken::new();
         let handle = tokio::spawn(Keeper::new(config, self.keeper_key.clone()).run(token.clone()));

@@ -33,8 +33,7 @@ use nsed_bus::{
     Bus, NatsConnect,
     auth::{AuthDir, DEFAULT_KEEPER, InitOptions, OPERATOR},
 };
-use nsed_client::{Economy, JobRequest, Requester, Settled, SettledRound};
-use nsed_contracts::{i_deliberation_market::IDeliberationMarket, tx};
+use nsed_client::{AgentOwner, Economy, JobRequest, Requester, Settled, SettledRound};
 use nsed_deploy::{MARKET, deploy_to_dir};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
 use nsed_indexer::{Indexer, IndexerConfig};
@@ -274,7 +273,11 @@ impl UpArgs {
             OnnxRuntime::load(None).wrap_err("cannot load ONNX Runtime (run scripts/setup.sh)")?;
         let manifest = Manifest::load(&self.models_dir)
             .wrap_err_with(|| format!("cannot read the models in {}", self.models_dir.display()))?;
-        let market = IDeliberationMarket::new(market_address, &as_deployer);
+        // The deployer owns the demo agents: it mints their bonds and registers each with the
+        // agent key's own consent.
+        let owner = AgentOwner::new(as_deployer.clone(), roles.deployer.address(), &record)?;
+        let bond = owner.min_bond().await?;
+        owner.fund(&as_deployer, bond * U256::from(panel_size)).await?;
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
         let mut agents = Vec::new();
@@ -286,7 +289,7 @@ impl UpArgs {
             rpc_url: Some(rpc_url.clone()),
             ..WorkerConfig::default()
         };
-        let mut panel: Vec<(&str, B256, Worker)> = Vec::new();
+        let mut panel: Vec<(&str, B256, PrivateKeySigner, Worker)> = Vec::new();
         let mut seats = agent_keys.into_iter().zip(&nats.agents);
         match self.agents {
             AgentPanel::Digits => {
@@ -296,7 +299,8 @@ impl UpArgs {
                         Classifier::load(&runtime, &self.models_dir, entry, ExecutionTarget::Cpu)?;
                     let id = B256::from(classifier.model_id());
                     let (key, nats) = seats.next().expect("one key per demo model");
-                    panel.push((name, id, Worker::new(worker_config(nats), key, classifier)));
+                    let worker = Worker::new(worker_config(nats), key.clone(), classifier);
+                    panel.push((name, id, key, worker));
                 }
             }
             AgentPanel::Llm => {
@@ -313,20 +317,24 @@ impl UpArgs {
                         .wrap_err_with(|| format!("cannot load {}", agent.model))?;
                     let id = B256::from(model.model_id());
                     let (key, nats) = seats.next().expect("one key per panel agent");
-                    let worker =
-                        Worker::with_language_model(worker_config(nats), key, model, agent.policy);
-                    panel.push((agent.name, id, worker));
+                    let worker = Worker::with_language_model(
+                        worker_config(nats),
+                        key.clone(),
+                        model,
+                        agent.policy,
+                    );
+                    panel.push((agent.name, id, key, worker));
                 }
             }
         }
-        for (name, model_id, worker) in panel {
+        for (name, model_id, key, worker) in panel {
             let agent = worker.agent();
-            let register = market.registerAgent(agent, model_id, format!("nsed://model/{name}"));
-            tx::send_call("registerAgent", register)
+            owner
+                .register(&key, model_id, &format!("nsed://model/{name}"), bond)
                 .await
                 .wrap_err_with(|| format!("cannot register agent {agent}"))?;
             tasks.push(tokio::spawn(worker.run(shutdown.child_token())));
-            info!(target: "nsed::up", %agent, model = name, "agent registered and worker started");
+            info!(target: "nsed::up", %agent, model = name, %bond, "agent registered with its bond and worker started");
             agents.push((agent, name));
         }
 
