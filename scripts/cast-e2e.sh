@@ -104,10 +104,41 @@ MARKET=$(json DeliberationMarket); TOKEN=$(json BountyToken)
 [ -f "$(node -e "console.log(require('$TMP/deploy.json').record)")" ] || fail "nsed deploy wrote no record"
 say "market $MARKET token $TOKEN"
 
+# Agents register in the AgentRegistry with their own consent: the agent key signs the EIP-712
+# `Registration(agent, owner, modelId, metadataURI)` with `cast wallet sign --data`, and the owner
+# (K0 here) pays the registry's minimum bond in bounty tokens.
+REGISTRY=$(json AgentRegistry); CHAIN_ID=$(cast chain-id --rpc-url "$RPC"); A0=$(cast wallet address "$K0")
+MIN_BOND=$(cast call --rpc-url "$RPC" "$REGISTRY" "minBond()(uint256)" | awk '{print $1}')
+typed() { # primary type, domain name, verifying contract, then the message as JSON: EIP-712 JSON
+    node -e '
+const [primary, name, contract, chainId, message] = process.argv.slice(1);
+const fields = {
+  Registration: [["agent","address"],["owner","address"],["modelId","bytes32"],["metadataURI","string"]],
+  Proposal: [["jobId","uint256"],["round","uint32"],["inputHash","bytes32"],["previousRoundDigest","bytes32"],["contentHash","bytes32"]],
+};
+console.log(JSON.stringify({
+  types: {
+    EIP712Domain: [["name","string"],["version","string"],["chainId","uint256"],["verifyingContract","address"]].map(([name,type])=>({name,type})),
+    [primary]: fields[primary].map(([name,type])=>({name,type})),
+  },
+  primaryType: primary,
+  domain: { name, version: "1", chainId: Number(chainId), verifyingContract: contract },
+  message: JSON.parse(message),
+}));' "$1" "$2" "$3" "$CHAIN_ID" "$4"
+}
 register() { # agent address, sha256 (hex), name
-    cast send --rpc-url "$RPC" --private-key "$K0" "$MARKET" "registerAgent(address,bytes32,string)" \
-        "$1" "0x$2" "nsed://model/$3" > /dev/null || fail "registerAgent $3"
-    say "agent $1 ($3) registered"
+    local agent=$1 model="0x$2" uri="nsed://model/$3" consent
+    typed Registration "NSED AgentRegistry" "$REGISTRY" \
+        "{\"agent\":\"$agent\",\"owner\":\"$A0\",\"modelId\":\"$model\",\"metadataURI\":\"$uri\"}" \
+        > "$TMP/consent-$3.json"
+    consent=$(cast wallet sign --private-key "$(cat "$TMP/keys/$3.key")" --data --from-file "$TMP/consent-$3.json") \
+        || fail "agent $3 cannot sign its consent"
+    cast send --rpc-url "$RPC" --private-key "$K0" "$TOKEN" "mint(address,uint256)" "$A0" "$MIN_BOND" > /dev/null || fail "mint bond"
+    cast send --rpc-url "$RPC" --private-key "$K0" "$TOKEN" "approve(address,uint256)" "$REGISTRY" "$MIN_BOND" > /dev/null || fail "approve bond"
+    cast send --rpc-url "$RPC" --private-key "$K0" "$REGISTRY" "register(address,bytes32,string,uint256,bytes)" \
+        "$agent" "$model" "$uri" "$MIN_BOND" "$consent" > /dev/null || fail "register $3"
+    [ "$(cast call --rpc-url "$RPC" "$REGISTRY" "isEligible(address)(bool)" "$agent")" = true ] || fail "agent $3 not eligible"
+    say "agent $agent ($3) registered with its consent and a bond of $MIN_BOND"
 }
 start_worker() { # name, then the worker's model flags
     local name=$1; shift
@@ -197,4 +228,30 @@ for name in "${WORKERS[@]}"; do
     kill -0 "${WORKER_PID[$name]}" 2>/dev/null || fail "worker $name stopped: $(cat "$TMP/worker-$name.log")"
 done
 [ "$ANSWER" = "$TRUTH" ] || fail "answer $ANSWER differs from the truth $TRUTH"
+
+# Equivocation: an agent that signs two different proposals for one round of a job loses its
+# bond. The requester reports it with both signatures (made here with `cast wallet sign`); the
+# registry pays the reporter its share, and a second report is refused.
+NAME=${WORKERS[0]}; AGENT=${ADDRESS[$NAME]}
+INPUT_HASH=$(cast keccak "0x$INPUT_HEX"); ZERO=0x$(printf '0%.0s' $(seq 64))
+sign_proposal() { # content → signature of the agent's proposal for round 1 of the job
+    typed Proposal "NSED DeliberationMarket" "$MARKET" \
+        "{\"jobId\":$JOB,\"round\":1,\"inputHash\":\"$INPUT_HASH\",\"previousRoundDigest\":\"$ZERO\",\"contentHash\":\"$(cast keccak "$1")\"}" \
+        > "$TMP/proposal-$1.json"
+    cast wallet sign --private-key "$(cat "$TMP/keys/$NAME.key")" --data --from-file "$TMP/proposal-$1.json"
+}
+SIG_A=$(sign_proposal first) && SIG_B=$(sign_proposal second) || fail "cannot sign the conflicting proposals"
+balance() { cast call --rpc-url "$RPC" "$TOKEN" "balanceOf(address)(uint256)" "$A2" | awk '{print $1}'; }
+BEFORE=$(balance)
+REPORT=(reportEquivocatingProposals\(uint256,uint32,address,\(bytes32,bytes32,bytes32\),bytes,\(bytes32,bytes32,bytes32\),bytes\)
+    "$JOB" 1 "$AGENT" "($INPUT_HASH,$ZERO,$(cast keccak first))" "$SIG_A" "($INPUT_HASH,$ZERO,$(cast keccak second))" "$SIG_B")
+cast send --rpc-url "$RPC" --private-key "$K2" "$MARKET" "${REPORT[@]}" > /dev/null || fail "equivocation report"
+[ "$(cast call --rpc-url "$RPC" "$REGISTRY" "isEligible(address)(bool)" "$AGENT")" = false ] || fail "a slashed agent is still eligible"
+SHARE=$(node -e "console.log((BigInt(process.argv[1]) - BigInt(process.argv[2])).toString())" "$(balance)" "$BEFORE")
+EXPECTED=$(node -e "console.log((BigInt(process.argv[1]) * BigInt(process.argv[2]) / 10000n).toString())" \
+    "$MIN_BOND" "$(cast call --rpc-url "$RPC" "$REGISTRY" "reporterBps()(uint16)")")
+[ "$SHARE" = "$EXPECTED" ] || fail "reporter got $SHARE, expected $EXPECTED"
+cast send --rpc-url "$RPC" --private-key "$K2" "$MARKET" "${REPORT[@]}" > "$TMP/second-report.log" 2>&1 || true
+grep -q "AgentRegistryAlreadySlashed" "$TMP/second-report.log" || fail "a second report was not refused as a double slash"
+say "equivocation by $AGENT slashed its bond once (reporter's share $SHARE)"
 echo "cast-e2e $PANEL: 1 passed, 0 failed"
