@@ -70,8 +70,8 @@ pub enum BusError {
     /// A stream is missing and this user may not create it.
     #[error(
         "stream {stream} does not exist and this NATS user may not create it: streams are created \
-         by the operator user (`nsed nats init` and `nsed up` do it), so run one of them or \
-         connect once with the operator's credentials"
+         by the operator user, so run `nsed nats streams` with the operator's credentials \
+         (`nsed up` does it for its own server)"
     )]
     StreamCreateDenied {
         /// The missing stream.

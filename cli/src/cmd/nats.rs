@@ -2,9 +2,9 @@
 //! `nsed_bus::auth` (docs/nats-auth.md), and the streams, created as the operator.
 //!
 //! `init` writes an auth directory (users.json, creds/<user>.nk seeds, nats-server.conf) with the
-//! operator and one keeper; `add-agent`, `add-keeper` and `remove` change its users and
-//! regenerate the configuration, which a running server applies when reloaded; `streams`
-//! connects as the operator and creates or checks NSED_TASKS and NSED_RESULTS.
+//! operator and one keeper; `add-agent`, `add-keeper`, `remove` and `rotate-operator` change its
+//! users and regenerate the configuration, which a running server applies when reloaded;
+//! `streams` connects as the operator and creates or checks NSED_TASKS and NSED_RESULTS.
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +53,8 @@ pub enum NatsCommand {
     /// Remove a user (a keeper's name, or an agent's `agent-0x…` name or address) and delete
     /// its seed file.
     Remove(RemoveArgs),
+    /// Give the operator a new key and print its seed file (the operator cannot be removed).
+    RotateOperator(RotateOperatorArgs),
     /// Connect as the operator (`--nats.creds <DIR>/creds/operator.nk`) and create NSED_TASKS
     /// and NSED_RESULTS, or check the existing ones.
     Streams(StreamsArgs),
@@ -132,6 +134,14 @@ pub struct RemoveArgs {
     pub name: String,
 }
 
+/// Arguments of `nsed nats rotate-operator`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RotateOperatorArgs {
+    /// The auth directory.
+    #[command(flatten)]
+    pub dir: DirOpts,
+}
+
 /// Arguments of `nsed nats streams`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StreamsArgs {
@@ -153,6 +163,7 @@ impl NatsArgs {
             NatsCommand::AddAgent(args) => args.run(),
             NatsCommand::AddKeeper(args) => args.run(),
             NatsCommand::Remove(args) => args.run(),
+            NatsCommand::RotateOperator(args) => args.run(),
             NatsCommand::Streams(args) => args.run().await,
         }
     }
@@ -249,6 +260,15 @@ impl RemoveArgs {
     }
 }
 
+impl RotateOperatorArgs {
+    fn run(self) -> eyre::Result<()> {
+        let mut auth = open(&self.dir.dir)?;
+        let creds = auth.rotate_operator().wrap_err("cannot rotate the operator's key")?;
+        report_user(&auth, OPERATOR, &creds, true);
+        Ok(())
+    }
+}
+
 /// The user name `name` stands for: an agent's address (bare or as `agent-0x…`, in any case)
 /// becomes `agent-0x<lowercase address>`; anything else is taken as it is.
 fn user_name(name: &str) -> String {
@@ -321,7 +341,11 @@ fn report_user(auth: &AuthDir, name: &str, creds: &Path, rotated: bool) {
     } else {
         out!("{name}  {}", creds.display());
     }
-    let service = if name.starts_with("agent-") { "worker" } else { "keeper" };
+    let service = match name {
+        OPERATOR => "administrator",
+        name if name.starts_with("agent-") => "worker",
+        _ => "keeper",
+    };
     let then = if rotated {
         "then restart the service with the new seed; the old one is refused from then on"
     } else {

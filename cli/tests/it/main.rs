@@ -5,6 +5,7 @@ mod e2e;
 mod e2e_auth;
 mod errors;
 mod indexer;
+mod nats;
 mod up;
 mod up_llm;
 mod worker;
