@@ -55,6 +55,9 @@ pub enum Commands {
     Indexer(cmd::indexer::IndexerArgs),
     /// Run one inference agent: answer its NATS task queue with an ONNX model, signing results.
     Worker(cmd::worker::WorkerArgs),
+    /// Register and bond agents in the agent registry, unbond, withdraw, take them out of
+    /// service and back, and show where one stands (its owner's side).
+    Agent(cmd::agent::AgentArgs),
     /// Manage NATS authentication: users with their seeds and permissions, the server's
     /// configuration, and the streams (docs/nats-auth.md).
     Nats(cmd::nats::NatsArgs),
@@ -80,6 +83,7 @@ pub async fn run() -> eyre::Result<()> {
         Commands::Keeper(args) => args.run().await,
         Commands::Indexer(args) => args.run().await,
         Commands::Nats(args) => args.run().await,
+        Commands::Agent(args) => args.run().await,
     }
 }
 

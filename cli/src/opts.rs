@@ -24,17 +24,17 @@ pub const LOCAL_DEPLOYMENT: &str = "deployments/local.json";
 /// Where the digit classifiers live unless `--models-dir` / `NSED_MODELS_DIR` say otherwise.
 pub const MODELS_DIR: &str = "models";
 
-/// The environment variable `nsed deploy`, `nsed keeper` and `nsed indexer` read when
-/// `--rpc-url` is absent.
+/// The environment variable `nsed deploy`, `nsed keeper`, `nsed indexer` and `nsed agent` read
+/// when `--rpc-url` is absent.
 pub const RPC_URL_ENV: &str = "NSED_RPC_URL";
 
 /// Which chain to talk to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 #[command(next_help_heading = "Chain")]
 pub struct RpcOpts {
-    /// JSON-RPC endpoint. `nsed deploy`, `keeper` and `indexer` fall back to `NSED_RPC_URL`;
-    /// `nsed up` starts a local anvil without it and never reads the environment, so a stray
-    /// variable cannot point the demo at a real network.
+    /// JSON-RPC endpoint. `nsed deploy`, `keeper`, `indexer` and `agent` fall back to
+    /// `NSED_RPC_URL`; `nsed up` starts a local anvil without it and never reads the environment,
+    /// so a stray variable cannot point the demo at a real network.
     #[arg(long, value_name = "URL")]
     pub rpc_url: Option<String>,
 }

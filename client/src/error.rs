@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use alloy::primitives::{B256, U256};
+use alloy::primitives::{Address, B256, U256};
 use nsed_contracts::tx::TxError;
 use nsed_deploy::DeployError;
 
@@ -18,6 +18,18 @@ pub enum ClientError {
     /// The deployment record lacks a contract the requester needs.
     #[error(transparent)]
     Deployment(#[from] DeployError),
+    /// A registration consent that is not the agent key's signature of this registration: it
+    /// was signed for another owner, model, metadata URI, registry or chain, or by another key.
+    #[error(
+        "the consent is not agent {agent}'s signature of its registration by owner {owner} with \
+         this model id and metadata URI in this registry"
+    )]
+    InvalidConsent {
+        /// The agent that should have signed.
+        agent: Address,
+        /// The owner registering it.
+        owner: Address,
+    },
     /// A key could not sign (a broken key; never happens with local keys).
     #[error("cannot sign: {0}")]
     Signing(String),

@@ -9,7 +9,7 @@
 //! Access Tokens the winning agents earned ([`Requester::economy`]).
 //!
 //! An [`AgentOwner`] registers agents in the agent registry with the agent key's consent and a
-//! bond, and manages the bond.
+//! bond, manages the bond, and reads where an agent stands ([`AgentStatus`]).
 //!
 //! `nsed up` and the end-to-end tests use it; `scripts/cast-e2e.sh` does the same with `cast`.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
@@ -19,6 +19,7 @@ mod error;
 
 use std::time::{Duration, Instant};
 
+pub use agent::{AgentOwner, AgentStatus};
 use alloy::{
     eips::BlockNumberOrTag,
     primitives::{Address, I256, U256},
@@ -26,7 +27,6 @@ use alloy::{
     rpc::types::Filter,
     sol_types::{SolCall, SolEvent},
 };
-pub use agent::AgentOwner;
 pub use error::{ClientError, ClientResult};
 use nsed_contracts::{
     bounty_token::BountyToken,

@@ -1,5 +1,6 @@
 //! One module per `nsed` subcommand.
 
+pub mod agent;
 pub mod deploy;
 pub mod indexer;
 pub mod keeper;

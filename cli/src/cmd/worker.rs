@@ -212,7 +212,7 @@ impl WorkerArgs {
     }
 }
 
-/// Prints the worker's agent line, what `registerAgent` needs (the hash is the model id).
+/// Prints the worker's agent line, what `nsed agent register` needs (the hash is the model id).
 fn print_agent(agent: Address, model: &str, sha256: &str) {
     if output::is_json() {
         output::json(&serde_json::json!({ "agent": agent, "model": model, "sha256": sha256 }));

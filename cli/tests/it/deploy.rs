@@ -32,7 +32,7 @@ fn deploy_json_prints_the_record_path_and_addresses() {
     assert_eq!(doc["record"].as_str().map(std::path::PathBuf::from), Some(path.clone()));
     let record: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let contracts = doc["contracts"].as_object().unwrap();
-    assert_eq!(contracts.len(), 11, "{doc}");
+    assert_eq!(contracts.len(), 12, "{doc}");
     for (name, contract) in contracts {
         let address = contract["address"].as_str().unwrap().to_lowercase();
         let recorded = record["contracts"][name]["address"].as_str().unwrap().to_lowercase();

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `nsed` binary against real local services.
 
+mod agent;
 mod deploy;
 mod e2e;
 mod e2e_auth;
