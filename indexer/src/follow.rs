@@ -173,7 +173,7 @@ impl Follower {
                 store::write_block(&tx, block, block_hash)?;
                 last_block = Some(block);
             }
-            let mut ctx = HandlerCtx { tx: &tx, block, tx_hash };
+            let mut ctx = HandlerCtx { tx: &tx, block, tx_hash, log_index };
             match (handler.handle)(&mut ctx, log)? {
                 Outcome::Applied => applied += 1,
                 Outcome::Ignored => {

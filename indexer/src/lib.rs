@@ -19,8 +19,9 @@
 //!
 //! # Feature flags
 //!
-//! - `test-utils`: `test_utils`, real-chain fixtures (anvil, the deployed suite plus an arena,
-//!   games and settled jobs) shared by the tests and `bench-indexer`.
+//! - `test-utils`: `test_utils`, real-chain fixtures (anvil, the deployed suite with bonded
+//!   agents, jobs claimed and settled as the market's seat draw and halting rule demand, arena
+//!   games) shared by the tests and `bench-indexer`.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod entity;

@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// Bumped when the table layout changes; an older file is refused rather than misread.
-const SCHEMA_VERSION: &str = "1";
+const SCHEMA_VERSION: &str = "2";
 
 /// Quoted SQL identifier of a field name from the static entity table (never user input).
 pub(crate) fn col(name: &str) -> String {
@@ -97,23 +97,27 @@ impl Store {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
         )?;
-        migrate(&conn, &entities)?;
+        // The identity is checked before any entity table is touched: a file of another layout
+        // would otherwise fail on its old tables with an SQL error instead of being refused.
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        )?;
         let expected = format!("schema {SCHEMA_VERSION}; {identity}");
         let found: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0))
             .optional()?;
-        match found {
-            Some(found) if found != expected => {
-                return Err(IndexerError::WrongDatabase {
-                    path: path.display().to_string(),
-                    expected,
-                    found,
-                });
-            }
-            Some(_) => {}
-            None => {
-                conn.execute("INSERT INTO meta (key, value) VALUES ('identity', ?1)", [&expected])?;
-            }
+        if let Some(found) = &found
+            && *found != expected
+        {
+            return Err(IndexerError::WrongDatabase {
+                path: path.display().to_string(),
+                expected,
+                found: found.clone(),
+            });
+        }
+        migrate(&conn, &entities)?;
+        if found.is_none() {
+            conn.execute("INSERT INTO meta (key, value) VALUES ('identity', ?1)", [&expected])?;
         }
         Ok(Self { conn: Mutex::new(conn), entities })
     }
@@ -388,5 +392,34 @@ impl ReadPool {
     pub(crate) fn cursor(&self) -> IndexerResult<Option<(u64, B256)>> {
         let conn = self.get(Instant::now() + std::time::Duration::from_secs(5))?;
         read_cursor(&conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::all_entities;
+
+    #[test]
+    fn a_file_of_another_layout_is_refused_before_its_tables_are_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            // A schema-1 file: an `agent` table without the registry's columns.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('identity', 'schema 1; chain 31337');
+                 CREATE TABLE agent (vid INTEGER PRIMARY KEY, id TEXT NOT NULL,
+                     block_from INTEGER NOT NULL, block_to INTEGER, \"owner\");",
+            )
+            .unwrap();
+        }
+        let err = Store::open(&path, "chain 31337", all_entities()).unwrap_err();
+        assert!(matches!(err, IndexerError::WrongDatabase { .. }), "{err:?}");
+        // A fresh file opens, and opens again with the same identity.
+        let fresh = dir.path().join("fresh.sqlite");
+        drop(Store::open(&fresh, "chain 31337", all_entities()).unwrap());
+        Store::open(&fresh, "chain 31337", all_entities()).unwrap();
     }
 }

@@ -1,31 +1,34 @@
 //! Real-chain fixtures for the indexer's tests and `bench-indexer`: an anvil, the deployed suite
-//! (with a keeper granted through the suite's parameters), registered agents, and helpers
-//! that request, claim and settle jobs with signed one-round transcripts and play whole arena
-//! games, all as real transactions from anvil's dev accounts.
+//! (with a keeper granted through the suite's parameters), agents registered and bonded in the
+//! agent registry, and helpers that request, claim (seats drawn on chain) and settle jobs with
+//! signed transcripts that halt where the market's halting rule does, report equivocations, and
+//! play whole arena games, all as real transactions from anvil's dev accounts.
 //!
 //! Fixture code: it panics (with a message) on anything unexpected, which is what a test wants.
 
-use std::time::Duration;
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use alloy::{
-    primitives::{Address, Bytes, I256, U256, keccak256},
+    primitives::{Address, B256, Bytes, I256, U256, keccak256},
     providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
     sol_types::SolValue,
 };
 use nsed_contracts::{
+    agent_registry::AgentRegistry,
     bounty_token::BountyToken,
-    i_deliberation_market::IDeliberationMarket::{self, JobSpec},
+    deliberation_market::DeliberationMarket,
+    i_deliberation_market::IDeliberationMarket::{self, JobSpec, ProposalClaim},
+    market::{job_halting_config, seats_from_logs},
     rankify_arena::RankifyArena::{self, GameParams},
     transcript::transcript_from_rounds,
 };
 pub use nsed_deploy::ARENA;
-use nsed_deploy::{BOUNTY_TOKEN, Deployment, MARKET, SuiteParams, deploy_suite};
+use nsed_deploy::{AGENT_REGISTRY, BOUNTY_TOKEN, Deployment, MARKET, SuiteParams, deploy_suite};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance};
 use nsed_protocol::{
     deliberation::Deliberation,
-    eip712,
-    halting::HaltingConfig,
+    eip712::{self, RoundContext},
     quadratic_votes,
     wire::{SignedBallot, SignedProposal},
 };
@@ -34,6 +37,15 @@ use crate::{Indexer, IndexerConfig, IndexerHandle};
 
 /// Vote credits of fixture jobs and games.
 pub const CREDITS: u64 = 100;
+
+/// Most rounds of a fixture job; where it stops is the market's halting rule's decision.
+pub const MAX_ROUNDS: u8 = 3;
+
+/// Gas limit of fixture transactions whose cost depends on the block they are mined in, well
+/// above what they cost in any: a claim's seat draw depends on the block's prevrandao, and an
+/// arena `advance` costs less when the phase it opens gets the deadline the last one had (a
+/// storage write of an unchanged value). An estimate against the pending block can fall short.
+const BLOCK_DEPENDENT_GAS: u64 = 1_000_000;
 
 /// The input of every fixture job; its `keccak256` is what the market stores and agents sign.
 pub const JOB_INPUT: &[u8] = br#"{"shape":[1,4],"values":[0.0,0.5,1.0,0.25]}"#;
@@ -50,7 +62,17 @@ macro_rules! confirm {
     }};
 }
 
-/// anvil with the suite deployed, three agents registered and a keeper granted.
+/// The model id a fixture agent registers with.
+pub fn model_of(agent: Address) -> B256 {
+    keccak256(format!("model of {agent}"))
+}
+
+/// The metadata URI a fixture agent registers with.
+pub fn metadata_of(agent: Address) -> String {
+    format!("ipfs://agents/{agent}")
+}
+
+/// anvil with the suite deployed, three agents registered and bonded, and a keeper granted.
 #[derive(Debug)]
 pub struct Chain {
     /// The anvil process (stopped on drop).
@@ -65,7 +87,12 @@ pub struct Chain {
     pub requester: DynProvider,
     /// Account 2's address.
     pub requester_address: Address,
-    /// Agents (accounts 4, 5, 6), sorted by address (the seat order).
+    /// Account 3: registered the agents and paid their bonds (their owner).
+    pub agent_owner: DynProvider,
+    /// Account 3's address.
+    pub agent_owner_address: Address,
+    /// Agents (accounts 4, 5, 6), sorted by address (the seat order of a job seating all three),
+    /// each bonded with the registry's `minBond`.
     pub agents: Vec<PrivateKeySigner>,
     /// Players (accounts 7, 8, 9), each with its provider.
     pub players: Vec<(PrivateKeySigner, DynProvider)>,
@@ -73,6 +100,8 @@ pub struct Chain {
     pub chain_id: u64,
     /// Temporary files (databases).
     pub dir: tempfile::TempDir,
+    /// The seats drawn for each job claimed with [`Chain::claim_job`].
+    drawn: Mutex<HashMap<U256, Vec<Address>>>,
 }
 
 impl Chain {
@@ -101,45 +130,49 @@ impl Chain {
         let market = record.address(MARKET).expect("market");
         let token = record.address(BOUNTY_TOKEN).expect("token");
         let arena = record.address(ARENA).expect("arena");
+        let registry = record.address(AGENT_REGISTRY).expect("agent registry");
         let requester = provider(2);
         let bounty = BountyToken::new(token, &deployer);
         let mut players = Vec::new();
-        for i in [2usize, 7, 8, 9] {
+        for i in [2usize, 3, 7, 8, 9] {
             let who = key(i).address();
             confirm!("mint", bounty.mint(who, U256::from(10u64).pow(U256::from(30))));
             let own = BountyToken::new(token, provider(i));
-            for spender in [market, record.address(nsed_deploy::ESCROW).expect("escrow"), arena] {
+            let spenders = if i == 3 {
+                vec![registry]
+            } else {
+                vec![market, record.address(nsed_deploy::ESCROW).expect("escrow"), arena]
+            };
+            for spender in spenders {
                 confirm!("approve", own.approve(spender, U256::MAX));
             }
-            if i != 2 {
+            if i >= 7 {
                 players.push((key(i), provider(i)));
             }
         }
         let mut agents: Vec<PrivateKeySigner> = (4..7).map(key).collect();
         agents.sort_by_key(PrivateKeySigner::address);
-        let market_contract = IDeliberationMarket::new(market, &deployer);
-        for agent in &agents {
-            confirm!(
-                "registerAgent",
-                market_contract.registerAgent(
-                    agent.address(),
-                    keccak256(format!("model of {}", agent.address())),
-                    format!("ipfs://agents/{}", agent.address()),
-                )
-            );
-        }
-        Self {
+        let chain = Self {
             anvil,
             record,
             deployer,
             keeper: provider(1),
             requester,
             requester_address: key(2).address(),
+            agent_owner: provider(3),
+            agent_owner_address: key(3).address(),
             agents,
             players,
             chain_id,
             dir: tempfile::tempdir().expect("temporary directory"),
+            drawn: Mutex::new(HashMap::new()),
+        };
+        let min_bond =
+            AgentRegistry::new(registry, &chain.deployer).minBond().call().await.expect("minBond");
+        for agent in &chain.agents {
+            chain.register_agent(agent, min_bond).await;
         }
+        chain
     }
 
     /// The market's address.
@@ -147,9 +180,50 @@ impl Chain {
         self.record.address(MARKET).expect("market")
     }
 
+    /// The agent registry's address.
+    pub fn registry(&self) -> Address {
+        self.record.address(AGENT_REGISTRY).expect("agent registry")
+    }
+
     /// The arena's address.
     pub fn arena(&self) -> Address {
         self.record.address(ARENA).expect("arena")
+    }
+
+    /// The agent registry as the agents' owner uses it.
+    pub fn registry_as_owner(&self) -> AgentRegistry::AgentRegistryInstance<&DynProvider> {
+        AgentRegistry::new(self.registry(), &self.agent_owner)
+    }
+
+    /// Registers `key`'s agent with `bond` from the agents' owner (who holds and approved the
+    /// bounty token): the agent key signs its consent to this owner, model ([`model_of`]) and
+    /// metadata URI ([`metadata_of`]).
+    ///
+    /// # Panics
+    ///
+    /// When the registry refuses it.
+    pub async fn register_agent(&self, key: &PrivateKeySigner, bond: U256) {
+        let agent = key.address();
+        let (model_id, metadata_uri) = (model_of(agent), metadata_of(agent));
+        let domain = eip712::registry_domain(self.chain_id, self.registry());
+        let hash = eip712::registration_hash(
+            &domain,
+            agent,
+            self.agent_owner_address,
+            model_id,
+            &metadata_uri,
+        );
+        let signature = eip712::sign(key, hash).expect("the agent signs its registration");
+        confirm!(
+            "register",
+            self.registry_as_owner().register(
+                agent,
+                model_id,
+                metadata_uri,
+                bond,
+                Bytes::from(signature.as_bytes())
+            )
+        );
     }
 
     /// An indexer config for this chain with its database in the fixture's directory, listening
@@ -180,7 +254,8 @@ impl Chain {
         self.deployer.get_block_number().await.expect("eth_blockNumber")
     }
 
-    /// Requests a job with `bounty` and returns its id.
+    /// Requests a job of three seats and at most [`MAX_ROUNDS`] rounds with `bounty` and returns
+    /// its id.
     ///
     /// # Panics
     ///
@@ -198,7 +273,7 @@ impl Chain {
             kind: "tensor-f32".into(),
             input: Bytes::from_static(JOB_INPUT),
             agentsWanted: 3,
-            maxRounds: 1,
+            maxRounds: MAX_ROUNDS,
             credits: CREDITS,
             deadline: now + 86_400,
         };
@@ -209,59 +284,142 @@ impl Chain {
         job
     }
 
-    /// Claims `job` as the keeper.
+    /// Claims `job` as the keeper and returns the seats the market drew for it (from the
+    /// `SeatsDrawn` event of the claim's receipt), which [`Self::settle_job`] then seats.
     ///
     /// # Panics
     ///
-    /// When the transaction fails.
-    pub async fn claim_job(&self, job: U256) {
-        confirm!("claimJob", IDeliberationMarket::new(self.market(), &self.keeper).claimJob(job));
+    /// When the transaction fails or draws no seats.
+    pub async fn claim_job(&self, job: U256) -> Vec<Address> {
+        let receipt = confirm!(
+            "claimJob",
+            IDeliberationMarket::new(self.market(), &self.keeper)
+                .claimJob(job)
+                .gas(BLOCK_DEPENDENT_GAS)
+        );
+        let logs = receipt.inner.logs().iter().map(|log| &log.inner);
+        let seats = seats_from_logs(job, logs).expect("a claim draws seats");
+        self.drawn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(job, seats.clone());
+        seats
     }
 
-    /// Settles a claimed `job` (requested with [`Self::request_job`], so its input is
-    /// [`JOB_INPUT`]) with a signed one-round deliberation of the three agents in which every
-    /// agent answers `answers[seat]` and seat 0 is everyone's favourite.
+    /// The key of agent `address`.
     ///
     /// # Panics
     ///
-    /// When the transcript is refused or the transaction fails.
+    /// If it is not a fixture agent.
+    #[track_caller]
+    pub fn agent_key(&self, address: Address) -> &PrivateKeySigner {
+        self.agents.iter().find(|k| k.address() == address).expect("a fixture agent")
+    }
+
+    /// Settles `job` (requested with [`Self::request_job`], so its input is [`JOB_INPUT`], and
+    /// claimed with [`Self::claim_job`]) with a signed deliberation of its drawn seats, in which
+    /// seat `i` answers `answers[i]` in every round and seat 0 is everyone's favourite. The
+    /// deliberation runs under the job's own halting terms (read from the market), so it stops
+    /// where the market's halting rule does.
+    ///
+    /// # Panics
+    ///
+    /// When the job was not claimed through the fixture, or the transcript is refused.
     pub async fn settle_job(&self, job: U256, answers: [&str; 3]) {
-        let seats: Vec<Address> = self.agents.iter().map(PrivateKeySigner::address).collect();
+        let seats = self
+            .drawn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&job)
+            .cloned()
+            .expect("the job was claimed with claim_job");
+        let keys: Vec<&PrivateKeySigner> = seats.iter().map(|&s| self.agent_key(s)).collect();
+        let market = DeliberationMarket::new(self.market(), &self.keeper);
+        let stored = market.job(job).call().await.expect("job");
+        let halting = job_halting_config(&stored);
         let domain = eip712::domain(self.chain_id, self.market());
-        let halting = HaltingConfig { min_rounds: 1, max_rounds: 1, effort_permille: 600 };
-        let input_hash = keccak256(JOB_INPUT);
-        let mut d = Deliberation::new(job, input_hash, seats, domain.clone(), CREDITS, halting)
-            .expect("deliberation");
-        let ctx = d.context();
-        for (key, answer) in self.agents.iter().zip(answers) {
-            let proposal =
-                SignedProposal::sign(key, &domain, &ctx, answer.into()).expect("sign proposal");
-            d.accept_proposal(proposal).expect("proposal accepted");
+        let mut d = Deliberation::new(
+            job,
+            stored.inputHash,
+            seats.clone(),
+            domain.clone(),
+            stored.credits,
+            halting,
+        )
+        .expect("deliberation");
+        while d.outcome().is_none() {
+            let ctx = d.context();
+            for (key, answer) in keys.iter().zip(answers) {
+                let proposal =
+                    SignedProposal::sign(key, &domain, &ctx, answer.into()).expect("sign proposal");
+                d.accept_proposal(proposal).expect("proposal accepted");
+            }
+            let set = d.close_proposals().expect("proposals close");
+            for (seat, key) in keys.iter().enumerate() {
+                // Seat 0 is everyone's favourite, so the winner is deterministic.
+                let weights: Vec<i32> = (0..seats.len())
+                    .map(|q| {
+                        if q == seat {
+                            0
+                        } else if q == 0 {
+                            80
+                        } else {
+                            10
+                        }
+                    })
+                    .collect();
+                let votes = quadratic_votes(&weights, seat, &set.proposed(), stored.credits)
+                    .expect("votes");
+                let ballot =
+                    SignedBallot::sign(key, &domain, &ctx, set.digest, votes).expect("sign ballot");
+                d.accept_ballot(ballot).expect("ballot accepted");
+            }
+            d.close_round().expect("round closes");
         }
-        let set = d.close_proposals().expect("proposals close");
-        for (seat, key) in self.agents.iter().enumerate() {
-            // Seat 0 is everyone's favourite, so the winner is deterministic.
-            let weights: Vec<i32> = (0..3)
-                .map(|q| {
-                    if q == seat {
-                        0
-                    } else if q == 0 {
-                        80
-                    } else {
-                        10
-                    }
-                })
-                .collect();
-            let votes = quadratic_votes(&weights, seat, &set.proposed(), CREDITS).expect("votes");
-            let ballot =
-                SignedBallot::sign(key, &domain, &ctx, set.digest, votes).expect("sign ballot");
-            d.accept_ballot(ballot).expect("ballot accepted");
-        }
-        d.close_round().expect("round closes");
         let transcript = transcript_from_rounds(d.seats(), d.rounds());
         confirm!(
             "settleJob",
             IDeliberationMarket::new(self.market(), &self.keeper).settleJob(job, transcript)
+        );
+    }
+
+    /// Proves, from `reporter`, that agent `agent` signed two different proposals ("7" and "8")
+    /// for round 1 of `job` (with [`JOB_INPUT`]), which slashes its bond in the registry.
+    ///
+    /// # Panics
+    ///
+    /// When the market refuses the report (e.g. the agent was slashed already).
+    pub async fn report_equivocation(&self, job: U256, agent: Address, reporter: &DynProvider) {
+        let key = self.agent_key(agent);
+        let domain = eip712::domain(self.chain_id, self.market());
+        let ctx = RoundContext {
+            job_id: job,
+            round: 1,
+            input_hash: keccak256(JOB_INPUT),
+            previous_round_digest: B256::ZERO,
+        };
+        let signed = |content: &str| {
+            let hash = eip712::proposal_hash(&domain, &ctx, content);
+            let signature = eip712::sign(key, hash).expect("the agent signs");
+            let claim = ProposalClaim {
+                inputHash: ctx.input_hash,
+                previousRoundDigest: ctx.previous_round_digest,
+                contentHash: keccak256(content),
+            };
+            (claim, Bytes::from(signature.as_bytes()))
+        };
+        let ((a, signature_a), (b, signature_b)) = (signed("7"), signed("8"));
+        confirm!(
+            "reportEquivocatingProposals",
+            IDeliberationMarket::new(self.market(), reporter).reportEquivocatingProposals(
+                job,
+                ctx.round,
+                agent,
+                a,
+                signature_a,
+                b,
+                signature_b,
+            )
         );
     }
 
@@ -304,7 +462,7 @@ impl Chain {
             let c = keccak256((game, turn, who, proposal(seat), salt(who, 0)).abi_encode_params());
             confirm!("commitProposal", RankifyArena::new(arena, p).commitProposal(game, turn, c));
         }
-        confirm!("advance", contract.advance(game));
+        confirm!("advance", contract.advance(game).gas(BLOCK_DEPENDENT_GAS));
         for (seat, (key, p)) in self.players.iter().enumerate() {
             let who = key.address();
             confirm!(
@@ -317,7 +475,7 @@ impl Chain {
                 )
             );
         }
-        confirm!("advance", contract.advance(game));
+        confirm!("advance", contract.advance(game).gas(BLOCK_DEPENDENT_GAS));
         // Seats 0 and 2 back seat 1; seat 1 backs seat 0.
         let ballots: [[i64; 3]; 3] = [[0, 3, 0], [2, 0, 0], [0, 3, 0]];
         let ballot = |seat: usize| -> Vec<I256> {
@@ -329,7 +487,7 @@ impl Chain {
             let c = keccak256((game, turn, who, ballot(seat), salt(who, 1)).abi_encode_params());
             confirm!("commitVote", RankifyArena::new(arena, p).commitVote(game, turn, c));
         }
-        confirm!("advance", contract.advance(game));
+        confirm!("advance", contract.advance(game).gas(BLOCK_DEPENDENT_GAS));
         for (seat, (key, p)) in self.players.iter().enumerate() {
             let who = key.address();
             confirm!(
@@ -337,7 +495,7 @@ impl Chain {
                 RankifyArena::new(arena, p).revealVote(game, turn, ballot(seat), salt(who, 1))
             );
         }
-        confirm!("advance", contract.advance(game));
+        confirm!("advance", contract.advance(game).gas(BLOCK_DEPENDENT_GAS));
         game
     }
 

@@ -1,38 +1,27 @@
-//! `DeliberationMarket`: Agent, Job, Round, Settlement.
+//! `DeliberationMarket`: Job (with its terms, drawn seats and halt), Round, Settlement, Seat and
+//! Equivocation, plus each Agent's market rank and wins (the Agent rows themselves come from
+//! [`super::agent_registry`]).
 
-use alloy::{primitives::U256, rpc::types::Log};
-use nsed_contracts::i_deliberation_market::IDeliberationMarket::{
-    AgentDeactivated, AgentPromoted, AgentRegistered, IDeliberationMarketEvents, JobClaimed,
-    JobRefunded, JobRequested, JobSettled, RoundTallied,
+use alloy::{
+    primitives::{Address, U256},
+    rpc::types::Log,
+};
+use nsed_contracts::{
+    halting::Reason,
+    i_deliberation_market::IDeliberationMarket::{
+        AgentPromoted, EquivocationReported, IDeliberationMarketEvents, JobClaimed, JobHalted,
+        JobRefunded, JobRequested, JobSettled, JobTermsFixed, RoundTallied, SeatsDrawn,
+    },
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
+use super::{
+    ContractHandler, HandlerCtx, Outcome,
+    agent_registry::{AGENT, agent_id, init_agent},
+    block_i64, decode, event_id,
+};
 use crate::{
-    entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
+    entity::{EntityDef, IdKind, Kind, Record, derived, f},
     error::IndexerResult,
-};
-
-/// A registered agent (id: its address).
-pub static AGENT: EntityDef = EntityDef {
-    name: "Agent",
-    single: "agent",
-    plural: "agents",
-    table: "agent",
-    id: IdKind::Text,
-    doc: "An agent key registered on the market (id: its lowercase address).",
-    fields: &[
-        f("owner", Kind::Bytes, "Who registered it."),
-        f("modelId", Kind::Bytes, "Hash of the model it runs."),
-        f("metadataURI", Kind::String, "Metadata URI."),
-        f("active", Kind::Boolean, "False once its owner deactivated it."),
-        f("rank", Kind::BigInt, "Rank after its last promotion (0 before any)."),
-        f("jobsWon", Kind::Int, "Settled jobs it won."),
-        f("registeredAtBlock", Kind::Int, "Block of registration."),
-    ],
-    derived: &[
-        derived("jobs", "Job", "winner", true),
-        derived("settlements", "Settlement", "winner", true),
-    ],
 };
 
 /// A deliberation job (id: the job id).
@@ -57,6 +46,34 @@ pub static JOB: EntityDef = EntityDef {
         f("status", Kind::String, "Requested, Claimed, Settled or Refunded."),
         f("keeper", Kind::Bytes, "The claiming keeper."),
         f("winner", Kind::Ref("Agent"), "The winning agent once settled."),
+        f(
+            "keeperFeeBps",
+            Kind::Int,
+            "Keeper fee in basis points of the bounty, fixed at the request.",
+        ),
+        f(
+            "guildFeeBps",
+            Kind::Int,
+            "Guild fee in basis points of the bounty, fixed at the request.",
+        ),
+        f("minRounds", Kind::Int, "Rounds that always run (halting term fixed at the request)."),
+        f("effortPermille", Kind::Int, "Conviction threshold of the halting rule, in thousandths."),
+        f(
+            "roundAllowance",
+            Kind::Int,
+            "Seconds before the deadline from which the transcript may stop early.",
+        ),
+        f(
+            "seats",
+            Kind::BytesList,
+            "The agents drawn at the claim, ascending by address (the seat order).",
+        ),
+        f(
+            "haltReason",
+            Kind::String,
+            "Why the settled transcript stopped: Unanimous, Conviction, MaxRounds or Deadline.",
+        ),
+        f("haltedAfter", Kind::Int, "Rounds the settled transcript ran before it stopped."),
         f("requestedAtBlock", Kind::Int, "Block of the request."),
         f("updatedAtBlock", Kind::Int, "Block of the last status change."),
         f("transactionHash", Kind::Bytes, "Transaction of the request."),
@@ -64,6 +81,7 @@ pub static JOB: EntityDef = EntityDef {
     derived: &[
         derived("rounds", "Round", "job", true),
         derived("settlement", "Settlement", "job", false),
+        derived("equivocations", "Equivocation", "job", true),
     ],
 };
 
@@ -106,15 +124,67 @@ pub static SETTLEMENT: EntityDef = EntityDef {
     derived: &[],
 };
 
+/// An agent's seat in a job, drawn at the claim (id: `<job>-<agent>`).
+pub static SEAT: EntityDef = EntityDef {
+    name: "Seat",
+    single: "seat",
+    plural: "seats",
+    table: "seat",
+    id: IdKind::Text,
+    doc: "An agent drawn into a job at its claim (id: <job>-<agent>).",
+    fields: &[
+        f("job", Kind::Ref("Job"), "The job."),
+        f("agent", Kind::Ref("Agent"), "The seated agent."),
+        f("seat", Kind::Int, "Its seat index (seats ascend by address)."),
+        f("block", Kind::Int, "Block of the claim."),
+    ],
+    derived: &[],
+};
+
+/// A proven equivocation (id: `<transaction hash>-<log index>`).
+pub static EQUIVOCATION: EntityDef = EntityDef {
+    name: "Equivocation",
+    single: "equivocation",
+    plural: "equivocations",
+    table: "equivocation",
+    id: IdKind::Text,
+    doc: "Two different proposals or ballots an agent signed for one job and round, reported on \
+          the market; the registry slashed the agent (id: <transaction hash>-<log index>).",
+    fields: &[
+        f(
+            "job",
+            Kind::Ref("Job"),
+            "The job the signatures name (null if it was never requested: equivocation counts \
+             wherever it was shown).",
+        ),
+        f("jobId", Kind::BigInt, "The job id the signatures name."),
+        f("round", Kind::Int, "The round they name."),
+        f("agent", Kind::Ref("Agent"), "The equivocating agent."),
+        f("reporter", Kind::Bytes, "Who proved it (paid the registry's reporter share)."),
+        f("ballots", Kind::Boolean, "Whether the two messages were ballots (else proposals)."),
+        f("block", Kind::Int, "Block of the report."),
+        f("transactionHash", Kind::Bytes, "The report's transaction."),
+    ],
+    derived: &[],
+};
+
 /// The market's handler.
 pub static HANDLER: ContractHandler = ContractHandler {
     contract: "DeliberationMarket",
-    entities: &[&AGENT, &JOB, &ROUND, &SETTLEMENT],
+    entities: &[&JOB, &ROUND, &SETTLEMENT, &SEAT, &EQUIVOCATION],
     handle,
 };
 
-fn addr_id(a: &alloy::primitives::Address) -> String {
-    enc_bytes(a.as_slice())
+/// The current Agent row of `agent` (with defaults for a key the registry has not reported).
+fn load_agent(ctx: &HandlerCtx<'_>, agent: &Address) -> IndexerResult<Record> {
+    let mut row = ctx.load_or_new(&AGENT, &agent_id(agent))?;
+    init_agent(&mut row);
+    Ok(row)
+}
+
+/// The name of a `Halting.Reason` value (its variant in the generated enum).
+fn halt_name(reason: u8) -> String {
+    Reason::try_from(reason).map_or_else(|_| format!("Unknown({reason})"), |r| format!("{r:?}"))
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
@@ -123,42 +193,21 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         Err(outcome) => return Ok(outcome),
     };
     match event {
-        IDeliberationMarketEvents::AgentRegistered(e) => agent_registered(ctx, e),
-        IDeliberationMarketEvents::AgentDeactivated(e) => agent_deactivated(ctx, e),
         IDeliberationMarketEvents::AgentPromoted(e) => agent_promoted(ctx, e),
         IDeliberationMarketEvents::JobRequested(e) => job_requested(ctx, e),
+        IDeliberationMarketEvents::JobTermsFixed(e) => job_terms_fixed(ctx, e),
         IDeliberationMarketEvents::JobClaimed(e) => job_claimed(ctx, e),
+        IDeliberationMarketEvents::SeatsDrawn(e) => seats_drawn(ctx, e),
         IDeliberationMarketEvents::RoundTallied(e) => round_tallied(ctx, e),
+        IDeliberationMarketEvents::JobHalted(e) => job_halted(ctx, e),
         IDeliberationMarketEvents::JobSettled(e) => job_settled(ctx, e),
         IDeliberationMarketEvents::JobRefunded(e) => job_refunded(ctx, e),
+        IDeliberationMarketEvents::EquivocationReported(e) => equivocation_reported(ctx, e),
     }
-}
-
-fn agent_registered(ctx: &mut HandlerCtx<'_>, e: AgentRegistered) -> IndexerResult<Outcome> {
-    let block = block_i64(ctx);
-    let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
-    agent
-        .set_bytes("owner", e.owner.as_slice())
-        .set_bytes("modelId", e.modelId.as_slice())
-        .set_str("metadataURI", e.metadataURI)
-        .set_bool("active", true)
-        .set_i64("registeredAtBlock", block);
-    if agent.get("rank") == &rusqlite::types::Value::Null {
-        agent.set_uint("rank", U256::ZERO).set_i64("jobsWon", 0);
-    }
-    ctx.save(&agent)?;
-    Ok(Outcome::Applied)
-}
-
-fn agent_deactivated(ctx: &mut HandlerCtx<'_>, e: AgentDeactivated) -> IndexerResult<Outcome> {
-    let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
-    agent.set_bool("active", false);
-    ctx.save(&agent)?;
-    Ok(Outcome::Applied)
 }
 
 fn agent_promoted(ctx: &mut HandlerCtx<'_>, e: AgentPromoted) -> IndexerResult<Outcome> {
-    let mut agent = ctx.load_or_new(&AGENT, &addr_id(&e.agent))?;
+    let mut agent = load_agent(ctx, &e.agent)?;
     agent.set_uint("rank", e.newRank);
     ctx.save(&agent)?;
     Ok(Outcome::Applied)
@@ -185,6 +234,17 @@ fn job_requested(ctx: &mut HandlerCtx<'_>, e: JobRequested) -> IndexerResult<Out
     Ok(Outcome::Applied)
 }
 
+fn job_terms_fixed(ctx: &mut HandlerCtx<'_>, e: JobTermsFixed) -> IndexerResult<Outcome> {
+    let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
+    job.set_i64("keeperFeeBps", i64::from(e.keeperFeeBps))
+        .set_i64("guildFeeBps", i64::from(e.guildFeeBps))
+        .set_i64("minRounds", i64::from(e.minRounds))
+        .set_i64("effortPermille", i64::from(e.effortPermille))
+        .set_i64("roundAllowance", i64::from(e.roundAllowance));
+    ctx.save(&job)?;
+    Ok(Outcome::Applied)
+}
+
 fn job_claimed(ctx: &mut HandlerCtx<'_>, e: JobClaimed) -> IndexerResult<Outcome> {
     let block = block_i64(ctx);
     let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
@@ -192,6 +252,23 @@ fn job_claimed(ctx: &mut HandlerCtx<'_>, e: JobClaimed) -> IndexerResult<Outcome
         .set_bytes("keeper", e.keeper.as_slice())
         .set_i64("updatedAtBlock", block);
     ctx.save(&job)?;
+    Ok(Outcome::Applied)
+}
+
+fn seats_drawn(ctx: &mut HandlerCtx<'_>, e: SeatsDrawn) -> IndexerResult<Outcome> {
+    let block = block_i64(ctx);
+    let job_id = e.jobId.to_string();
+    let mut job = ctx.load_or_new(&JOB, &job_id)?;
+    job.set_list("seats", e.seats.iter().map(agent_id).collect()).set_i64("updatedAtBlock", block);
+    ctx.save(&job)?;
+    for (index, agent) in e.seats.iter().enumerate() {
+        let mut seat = ctx.load_or_new(&SEAT, &format!("{job_id}-{}", agent_id(agent)))?;
+        seat.set_ref("job", &JOB, &job_id)
+            .set_ref("agent", &AGENT, &agent_id(agent))
+            .set_i64("seat", i64::try_from(index).unwrap_or(i64::MAX))
+            .set_i64("block", block);
+        ctx.save(&seat)?;
+    }
     Ok(Outcome::Applied)
 }
 
@@ -210,10 +287,17 @@ fn round_tallied(ctx: &mut HandlerCtx<'_>, e: RoundTallied) -> IndexerResult<Out
     Ok(Outcome::Applied)
 }
 
+fn job_halted(ctx: &mut HandlerCtx<'_>, e: JobHalted) -> IndexerResult<Outcome> {
+    let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
+    job.set_str("haltReason", halt_name(e.reason)).set_i64("haltedAfter", i64::from(e.rounds));
+    ctx.save(&job)?;
+    Ok(Outcome::Applied)
+}
+
 fn job_settled(ctx: &mut HandlerCtx<'_>, e: JobSettled) -> IndexerResult<Outcome> {
     let block = block_i64(ctx);
     let job_id = e.jobId.to_string();
-    let winner = addr_id(&e.winner);
+    let winner = agent_id(&e.winner);
     let mut job = ctx.load_or_new(&JOB, &job_id)?;
     job.set_str("status", "Settled")
         .set_ref("winner", &AGENT, &winner)
@@ -229,7 +313,7 @@ fn job_settled(ctx: &mut HandlerCtx<'_>, e: JobSettled) -> IndexerResult<Outcome
         .set_i64("block", block)
         .set_bytes("transactionHash", ctx.tx_hash.as_slice());
     ctx.save(&settlement)?;
-    let mut agent = ctx.load_or_new(&AGENT, &winner)?;
+    let mut agent = load_agent(ctx, &e.winner)?;
     let won = agent.i64("jobsWon") + 1;
     agent.set_i64("jobsWon", won);
     ctx.save(&agent)?;
@@ -241,5 +325,22 @@ fn job_refunded(ctx: &mut HandlerCtx<'_>, e: JobRefunded) -> IndexerResult<Outco
     let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
     job.set_str("status", "Refunded").set_i64("updatedAtBlock", block);
     ctx.save(&job)?;
+    Ok(Outcome::Applied)
+}
+
+fn equivocation_reported(
+    ctx: &mut HandlerCtx<'_>,
+    e: EquivocationReported,
+) -> IndexerResult<Outcome> {
+    let mut row = ctx.load_or_new(&EQUIVOCATION, &event_id(ctx))?;
+    row.set_ref("job", &JOB, &e.jobId.to_string())
+        .set_uint("jobId", e.jobId)
+        .set_i64("round", i64::from(e.round))
+        .set_ref("agent", &AGENT, &agent_id(&e.agent))
+        .set_bytes("reporter", e.reporter.as_slice())
+        .set_bool("ballots", e.ballots)
+        .set_i64("block", block_i64(ctx))
+        .set_bytes("transactionHash", ctx.tx_hash.as_slice());
+    ctx.save(&row)?;
     Ok(Outcome::Applied)
 }

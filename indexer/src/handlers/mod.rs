@@ -16,6 +16,7 @@ use crate::{
     store,
 };
 
+pub mod agent_registry;
 pub mod authority_registry;
 pub mod deliberation_market;
 pub mod guild_governor;
@@ -49,6 +50,7 @@ pub struct ContractHandler {
 /// Every known contract handler.
 pub const REGISTRY: &[&ContractHandler] = &[
     &rank_token::HANDLER,
+    &agent_registry::HANDLER,
     &deliberation_market::HANDLER,
     &tripartite_escrow::HANDLER,
     &rankify_arena::HANDLER,
@@ -76,6 +78,8 @@ pub struct HandlerCtx<'a> {
     pub block: u64,
     /// The log's transaction.
     pub tx_hash: B256,
+    /// The log's position in its block.
+    pub log_index: u64,
 }
 
 impl HandlerCtx<'_> {
@@ -112,6 +116,12 @@ impl HandlerCtx<'_> {
 /// rather than wrapping if one does not).
 pub(crate) fn block_i64(ctx: &HandlerCtx<'_>) -> i64 {
     i64::try_from(ctx.block).unwrap_or(i64::MAX)
+}
+
+/// The id of an entity that records one event: `<transaction hash>-<log index>`, as subgraphs
+/// name theirs.
+pub(crate) fn event_id(ctx: &HandlerCtx<'_>) -> String {
+    format!("{}-{}", ctx.tx_hash, ctx.log_index)
 }
 
 /// Adds `delta` to (`add`) or takes it from the uint field `field` of `def`'s entity `id`,
@@ -179,6 +189,7 @@ mod tests {
         assert!(handler_for(nsed_deploy::RANK_TOKEN).is_some());
         assert!(handler_for(nsed_deploy::MARKET).is_some());
         assert!(handler_for(nsed_deploy::ESCROW).is_some());
+        assert!(handler_for(nsed_deploy::AGENT_REGISTRY).is_some());
         assert!(handler_for("RankifyArena").is_some());
         assert!(handler_for(nsed_deploy::BOUNTY_TOKEN).is_none());
     }

@@ -1,8 +1,8 @@
 //! `TripartiteEscrow`: EscrowDeal.
 
 use alloy::{primitives::U256, rpc::types::Log};
-use nsed_contracts::i_tripartite_escrow::ITripartiteEscrow::{
-    DealDelivered, DealOpened, DealRefunded, DealRuled, ITripartiteEscrowEvents,
+use nsed_contracts::tripartite_escrow::TripartiteEscrow::{
+    DealDelivered, DealDisputeExpired, DealOpened, DealRefunded, DealRuled, TripartiteEscrowEvents,
 };
 
 use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
@@ -32,6 +32,16 @@ pub static ESCROW_DEAL: EntityDef = EntityDef {
         f("challengeEndsAt", Kind::BigInt, "Last time the buyer may dispute."),
         f("buyerShareBps", Kind::Int, "A ruling's buyer share in basis points."),
         f("buyerAmount", Kind::BigInt, "What the buyer got back (ruling or refund)."),
+        f(
+            "disputeExpired",
+            Kind::Boolean,
+            "Whether the guild let a dispute's ruling deadline pass and the buyer was refunded.",
+        ),
+        f(
+            "rulingDeadline",
+            Kind::BigInt,
+            "Last second the guild could rule (once a dispute expired).",
+        ),
         f("openedAtBlock", Kind::Int, "Block of opening."),
         f("updatedAtBlock", Kind::Int, "Block of the last transition."),
     ],
@@ -43,17 +53,22 @@ pub static HANDLER: ContractHandler =
     ContractHandler { contract: "TripartiteEscrow", entities: &[&ESCROW_DEAL], handle };
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
-    let event = match decode::<ITripartiteEscrowEvents>(log) {
+    let event = match decode::<TripartiteEscrowEvents>(log) {
         Ok(event) => event,
         Err(outcome) => return Ok(outcome),
     };
     let (id, state) = match event {
-        ITripartiteEscrowEvents::DealOpened(e) => (deal_opened(ctx, &e)?, "Funded"),
-        ITripartiteEscrowEvents::DealDelivered(e) => (deal_delivered(ctx, &e)?, "Delivered"),
-        ITripartiteEscrowEvents::DealDisputed(e) => (e.dealId, "Disputed"),
-        ITripartiteEscrowEvents::DealRuled(e) => (deal_ruled(ctx, &e)?, "Ruled"),
-        ITripartiteEscrowEvents::DealReleased(e) => (e.dealId, "Released"),
-        ITripartiteEscrowEvents::DealRefunded(e) => (deal_refunded(ctx, &e)?, "Refunded"),
+        TripartiteEscrowEvents::DealOpened(e) => (deal_opened(ctx, &e)?, "Funded"),
+        TripartiteEscrowEvents::DealDelivered(e) => (deal_delivered(ctx, &e)?, "Delivered"),
+        TripartiteEscrowEvents::DealDisputed(e) => (e.dealId, "Disputed"),
+        TripartiteEscrowEvents::DealRuled(e) => (deal_ruled(ctx, &e)?, "Ruled"),
+        TripartiteEscrowEvents::DealReleased(e) => (e.dealId, "Released"),
+        TripartiteEscrowEvents::DealRefunded(e) => (deal_refunded(ctx, &e)?, "Refunded"),
+        // Followed by DealRefunded in the same transaction, which carries the amount.
+        TripartiteEscrowEvents::DealDisputeExpired(e) => {
+            (deal_dispute_expired(ctx, &e)?, "Refunded")
+        }
+        _ => return Ok(Outcome::Ignored),
     };
     // Every deal event moves the deal's state.
     let mut deal = ctx.load_or_new(&ESCROW_DEAL, &id.to_string())?;
@@ -70,6 +85,7 @@ fn deal_opened(ctx: &HandlerCtx<'_>, e: &DealOpened) -> IndexerResult<U256> {
         .set_uint("amount", e.amount)
         .set_uint("deliveryDeadline", U256::from(e.deliveryDeadline))
         .set_uint("challengeWindow", U256::from(e.challengeWindow))
+        .set_bool("disputeExpired", false)
         .set_i64("openedAtBlock", block_i64(ctx));
     ctx.save(&deal)?;
     Ok(e.dealId)
@@ -88,6 +104,13 @@ fn deal_ruled(ctx: &HandlerCtx<'_>, e: &DealRuled) -> IndexerResult<U256> {
     let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
     deal.set_i64("buyerShareBps", i64::from(e.buyerShareBps))
         .set_uint("buyerAmount", e.buyerAmount);
+    ctx.save(&deal)?;
+    Ok(e.dealId)
+}
+
+fn deal_dispute_expired(ctx: &HandlerCtx<'_>, e: &DealDisputeExpired) -> IndexerResult<U256> {
+    let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+    deal.set_bool("disputeExpired", true).set_uint("rulingDeadline", U256::from(e.rulingDeadline));
     ctx.save(&deal)?;
     Ok(e.dealId)
 }

@@ -14,13 +14,7 @@ use nsed_contracts::{
 };
 use nsed_indexer::{confirm, entity::enc_bytes, test_utils::Chain};
 
-use crate::{cast_call, catch_up, data};
-
-/// Moves anvil's clock forward by `seconds` and mines a block.
-async fn warp(chain: &Chain, seconds: u64) {
-    chain.rpc("evm_increaseTime", serde_json::json!([seconds])).await;
-    chain.rpc("evm_mine", serde_json::json!([])).await;
-}
+use crate::{cast_call, catch_up, data, warp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn economic_layer_entities_equal_chain_state_read_with_cast() {

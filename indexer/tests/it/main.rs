@@ -3,8 +3,11 @@
 //! Foundry's `cast` or JSON-RPC).
 
 mod economy;
+mod escrow;
 mod history;
 mod hostile;
+mod market;
+mod registry;
 mod reorg;
 mod restart;
 mod sync;
@@ -49,6 +52,17 @@ pub(crate) fn cast_list(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Moves anvil's clock forward by `seconds` and mines a block.
+pub(crate) async fn warp(chain: &Chain, seconds: u64) {
+    chain.rpc("evm_increaseTime", serde_json::json!([seconds])).await;
+    chain.rpc("evm_mine", serde_json::json!([])).await;
+}
+
+/// The `id`s of a list of entities.
+pub(crate) fn ids(v: &serde_json::Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect()
+}
+
 /// Runs `query` and returns `data`, failing the test on any GraphQL error.
 pub(crate) async fn data(indexer: &IndexerHandle, query: &str) -> serde_json::Value {
     let response = nsed_indexer::test_utils::graphql(&indexer.graphql_url(), query).await;
@@ -85,7 +99,7 @@ pub(crate) async fn chain_logs(chain: &Chain) -> Vec<(u64, u64)> {
         .filter(|(name, _)| nsed_indexer::handlers::handler_for(name).is_some())
         .map(|(_, c)| c.address)
         .collect();
-    assert!(addresses.len() >= 7, "the suite's indexed contracts: {addresses:?}");
+    assert!(addresses.len() >= 8, "the suite's indexed contracts: {addresses:?}");
     let filter =
         Filter::new().address(addresses).from_block(chain.record.start_block).to_block(head);
     let mut logs: Vec<(u64, u64)> = chain

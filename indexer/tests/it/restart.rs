@@ -21,12 +21,19 @@ async fn restart_resumes_without_gaps_or_duplicates() {
     chain.settle_job(job, ["1", "2", "1"]).await;
     chain.request_job(5).await;
     chain.play_game().await;
+    // The cursor it resumes from is the one it committed last (read from the file: once
+    // started, the follower may already be past it).
+    let path = chain.dir.path().join("restart.sqlite");
+    let cursor: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT block FROM cursor", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(u64::try_from(cursor).unwrap(), first_head, "resumes from its cursor");
     let indexer = Indexer::start(config).await.unwrap();
-    assert_eq!(indexer.indexed_block(), Some(first_head), "resumes from its cursor");
+    assert!(indexer.indexed_block() >= Some(first_head));
     let head = chain.head().await;
     indexer.wait_for_block(head, WAIT).await.unwrap();
 
-    let path = chain.dir.path().join("restart.sqlite");
     let stored = stored_logs(&path);
     let expected = chain_logs(&chain).await;
     assert!(expected.len() > 30, "the chain has many logs: {}", expected.len());

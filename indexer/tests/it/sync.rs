@@ -1,17 +1,12 @@
 //! Indexed entities equal chain state read with `cast`.
 
 use nsed_indexer::{entity::enc_bytes, test_utils::Chain};
-use serde_json::Value;
 
-use crate::{cast_call, cast_list, catch_up, data};
+use crate::{cast_call, cast_list, catch_up, data, ids};
 
 const JOB_STATUS: [&str; 5] = ["None", "Requested", "Claimed", "Settled", "Refunded"];
 const DEAL_STATE: [&str; 7] =
     ["None", "Funded", "Delivered", "Disputed", "Released", "Ruled", "Refunded"];
-
-fn ids(v: &Value) -> Vec<String> {
-    v.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphql_answers_equal_chain_state_read_with_cast() {
@@ -85,8 +80,9 @@ async fn graphql_answers_equal_chain_state_read_with_cast() {
     assert_eq!(ids(&d["e"]), ["3"]);
     assert_eq!(ids(&d["f"]), ["1", "3"]);
 
-    // Agents: rank as the market reports it; the winner's jobs.
-    let d = data(&indexer, "{ agents { id active rank jobsWon jobs { id } } }").await;
+    // Agents: rank as the market reports it, eligibility as the registry does; the winner's jobs.
+    let registry = chain.registry();
+    let d = data(&indexer, "{ agents { id active eligible rank jobsWon jobs { id } } }").await;
     let agents = d["agents"].as_array().unwrap();
     assert_eq!(agents.len(), 3);
     for agent in agents {
@@ -94,6 +90,8 @@ async fn graphql_answers_equal_chain_state_read_with_cast() {
         let rank = cast_call(&chain, market, "agentRank(address)(uint256)", &[id.as_str()]);
         assert_eq!(agent["rank"], rank.as_str(), "agent {id}");
         assert_eq!(agent["active"], true);
+        let eligible = cast_call(&chain, registry, "isEligible(address)(bool)", &[id.as_str()]);
+        assert_eq!(agent["eligible"], eligible == "true", "agent {id}");
         let won = if id == favourite { vec!["1".to_string()] } else { vec![] };
         assert_eq!(ids(&agent["jobs"]), won);
     }
