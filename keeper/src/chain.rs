@@ -27,6 +27,9 @@ use nsed_contracts::{
 
 use crate::store::JobSpec;
 
+/// Gas added to a claim's estimate (with a quarter on top) to cover the seat draw's spread.
+const CLAIM_GAS_MARGIN: u64 = 20_000;
+
 /// A market event the keeper acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarketEvent {
@@ -218,7 +221,22 @@ impl<P: Provider + Clone> Market<P> {
     /// (read from the revert, not guessed); [`ClaimError::Tx`] for every other failure.
     pub async fn claim(&self, job_id: U256) -> Result<(B256, Vec<Address>), ClaimError> {
         let market = IDeliberationMarket::new(self.address, &self.provider);
-        match tx::send_call(format!("claimJob({job_id})"), market.claimJob(job_id)).await {
+        let call = market.claimJob(job_id);
+        // The seat draw's gas depends on the mined block's `prevrandao`, which the estimate
+        // cannot know: a claim sent with the bare estimate can run out of gas. Estimating also
+        // surfaces the market's revert (a lost claim) before anything is sent.
+        let estimate = match call.estimate_gas().await {
+            Ok(gas) => gas,
+            Err(source) => {
+                let e = TxError::Call {
+                    operation: format!("claimJob({job_id})"),
+                    source: Box::new(source),
+                };
+                return Err(Self::claim_error(job_id, e));
+            }
+        };
+        let call = call.gas(estimate + estimate / 4 + CLAIM_GAS_MARGIN);
+        match tx::send_call(format!("claimJob({job_id})"), call).await {
             Ok(receipt) => {
                 let operation = format!("claimJob({job_id})");
                 let logs = receipt.inner.logs().iter().map(|log| &log.inner);
@@ -226,15 +244,21 @@ impl<P: Provider + Clone> Market<P> {
                     .ok_or(TxError::Missing { operation, missing: "a SeatsDrawn event" })?;
                 Ok((receipt.transaction_hash(), seats))
             }
-            Err(e) => match e.decoded::<DeliberationMarketErrors>() {
-                Some(DeliberationMarketErrors::DeliberationMarketUnexpectedJobStatus(
-                    DeliberationMarketUnexpectedJobStatus { current, .. },
-                )) => match JobStatus::try_from(current) {
-                    Ok(JobStatus::Requested) | Err(_) => Err(e.into()),
-                    Ok(current) => Err(ClaimError::Taken { job_id, current }),
-                },
-                _ => Err(e.into()),
+            Err(e) => Err(Self::claim_error(job_id, e)),
+        }
+    }
+
+    /// A failed claim: [`ClaimError::Taken`] when the market's revert says the job is no longer
+    /// `Requested`, [`ClaimError::Tx`] otherwise.
+    fn claim_error(job_id: U256, e: TxError) -> ClaimError {
+        match e.decoded::<DeliberationMarketErrors>() {
+            Some(DeliberationMarketErrors::DeliberationMarketUnexpectedJobStatus(
+                DeliberationMarketUnexpectedJobStatus { current, .. },
+            )) => match JobStatus::try_from(current) {
+                Ok(JobStatus::Requested) | Err(_) => e.into(),
+                Ok(current) => ClaimError::Taken { job_id, current },
             },
+            _ => e.into(),
         }
     }
 
