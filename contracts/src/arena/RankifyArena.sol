@@ -39,9 +39,13 @@ import {LatId} from "../lat/LatId.sol";
  * ballot gives `⌊√credits⌋` to every other proposer of the turn; a seat that did not propose
  * cannot be voted for, so it scores nothing that turn. Scores accumulate over turns.
  *
- * Close: after the last turn, while the top two are tied and fewer than `maxOvertimeTurns`
- * overtime turns were played, another turn is played; then the highest score wins, ties going to
- * the lowest seat. Close makes no external call that a player controls: ranks are minted and
+ * Close: only a seat that revealed at least one proposal in the game can win (a seat that never
+ * proposes cannot be voted down, so without this rule never proposing would win every all-zero
+ * tie). After the last turn, while the top two proposers are tied and fewer than
+ * `maxOvertimeTurns` overtime turns were played, another turn is played; then the proposer with
+ * the highest score wins, ties going to the one with more revealed proposals, then to the lowest
+ * seat. A game in which nobody proposed ends without a winner: no promotion, no demotion, no LAT.
+ * Close makes no external call that a player controls: ranks are minted and
  * burned by this contract on the {RankToken} (no receiver hooks) and stakes are credited for
  * {withdraw} (pull payments), so no player can make it revert.
  *
@@ -50,6 +54,12 @@ import {LatId} from "../lat/LatId.sol";
  * games nothing is locked: the winner is minted rank 2 and losers keep nothing and lose nothing.
  * The winner of a rank-`R` game also earns one tier-`R` {LiquidAccessToken} of the arena's asset
  * ({latAsset}: this contract's address), minted without receiver hooks as well.
+ *
+ * Price of the ladder (docs/economics.md): a rank-`R` game's join fee is at least
+ * {minJoinFee}`(R) = MIN_JOIN_FEE · 2^(R−1)` per seat, the LAT value its winner earns in the
+ * {LatConverter} times `MIN_JOIN_FEE`. Fees are spent (the treasury keeps them), so an operator
+ * filling every seat of its own games pays at least `2 · MIN_JOIN_FEE` fee-token units per LAT
+ * value unit it farms, game by game, and the fees of a climb double with every rank.
  *
  * Money: the join fee and the stake are pulled at {join}. At {start} the fees are credited to the
  * treasury; at close the stakes are credited back to the players; a cancelled game (below
@@ -192,6 +202,11 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
     /// @dev Largest join fee or stake: bounds every sum and product of them below 2^256, so refunds
     /// and payouts can never overflow.
     uint256 public constant MAX_AMOUNT = type(uint128).max;
+    /// @dev Smallest join fee per seat of a rank-1 game, in fee-token base units: the fee-token
+    /// price of one LAT value unit the arena charges at least (see {minJoinFee}).
+    uint256 public constant MIN_JOIN_FEE = 10;
+    /// @dev {Game-winner} of a game that ended without a winner (no seat ever revealed a proposal).
+    uint8 public constant NO_WINNER = type(uint8).max;
     /// @dev EIP-712 type hash of a relayed commitment.
     bytes32 public constant COMMIT_TYPEHASH =
         keccak256("Commit(uint256 gameId,uint16 turn,uint8 kind,bytes32 commitment,uint256 deadline)");
@@ -209,6 +224,9 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
     mapping(uint256 gameId => mapping(uint16 turn => mapping(uint256 seat => Moves))) private _moves;
     mapping(uint256 gameId => mapping(uint16 turn => TurnCounts)) private _counts;
     mapping(address account => uint256) private _owed;
+    // Revealed proposals per seat over the whole game, 16 bits per seat (seat `q` in bits
+    // `16q..16q+15`): one slot per game keeps a reveal's extra write warm-priced.
+    mapping(uint256 gameId => uint256) private _proposalCounts;
 
     /**
      * @dev Game `gameId` was created.
@@ -314,6 +332,17 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
     event GameCancelled(uint256 indexed gameId, uint8 players);
 
     /**
+     * @dev Entry `index` of a {relayCommits} batch was skipped because it failed with `reason`
+     * (an ABI-encoded custom error such as {ArenaAlreadyMoved} or {ArenaInvalidSigner}); the
+     * other entries of the batch still count.
+     * @param gameId The entry's game.
+     * @param player The entry's claimed player.
+     * @param index The entry's position in the batch.
+     * @param reason The custom error the entry would have reverted with.
+     */
+    event RelayedCommitSkipped(uint256 indexed gameId, address indexed player, uint256 index, bytes reason);
+
+    /**
      * @dev `account` withdrew `amount` of credited fee tokens.
      * @param account The receiver.
      * @param amount The amount.
@@ -349,6 +378,14 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
      * @param stake The rejected stake.
      */
     error ArenaInvalidAmounts(uint256 joinFee, uint256 stake);
+
+    /**
+     * @dev The join fee of a rank-`rank` game is below {minJoinFee}`(rank)`.
+     * @param rank The game's rank.
+     * @param joinFee The rejected fee.
+     * @param minimum The smallest fee accepted at that rank.
+     */
+    error ArenaJoinFeeTooLow(uint64 rank, uint256 joinFee, uint256 minimum);
 
     /**
      * @dev `credits` is 0 or above {QuadraticVoting-MAX_CREDITS}.
@@ -504,7 +541,8 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
      * - `rank >= 1`, `2 <= minPlayers <= maxPlayers <= MAX_PLAYERS`;
      * - `turns >= 1` and `turns + maxOvertimeTurns <= type(uint16).max`;
      * - `1 <= voteCredits <= QuadraticVoting.MAX_CREDITS`;
-     * - every duration is in `1..=MAX_DURATION`; `joinFee` and `stake` are at most {MAX_AMOUNT}.
+     * - every duration is in `1..=MAX_DURATION`; `joinFee` and `stake` are at most {MAX_AMOUNT};
+     * - `joinFee >= minJoinFee(rank)`.
      *
      * Emits a {GameCreated} event.
      */
@@ -532,6 +570,8 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
         if (params.joinFee > MAX_AMOUNT || params.stake > MAX_AMOUNT) {
             revert ArenaInvalidAmounts(params.joinFee, params.stake);
         }
+        uint256 minFee = minJoinFee(params.rank);
+        if (params.joinFee < minFee) revert ArenaJoinFeeTooLow(params.rank, params.joinFee, minFee);
         gameId = ++_gameCount;
         Game storage g = _games[gameId];
         g.params = params;
@@ -683,27 +723,30 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
     }
 
     /**
-     * @dev Submits players' signed commitments in one batch (any sender; atomic).
+     * @dev Submits players' signed commitments in one batch (any sender). Each entry stands
+     * alone: an entry that fails is skipped and reported, so one player who committed directly,
+     * a replayed or expired signature or a late entry cannot void the others' moves.
      *
-     * Requirements, for every move:
+     * An entry counts when `block.timestamp <= deadline`, `signature` is `player`'s over
+     * {COMMIT_TYPEHASH} on this chain and contract, and the kind, game, turn and phase rules of
+     * {commitProposal} / {commitVote} hold; otherwise it is skipped with the custom error it
+     * would have reverted with ({ArenaSignatureExpired}, {ArenaInvalidSigner}, {ArenaInvalidKind},
+     * {ArenaUnexpectedPhase}, {ArenaWrongTurn}, {ArenaPhaseOver}, {ArenaNotPlayer},
+     * {ArenaZeroCommitment}, {ArenaAlreadyMoved}).
      *
-     * - `block.timestamp <= deadline`; `signature` is `player`'s over {COMMIT_TYPEHASH} on this
-     *   chain and contract; the kind, game, turn and phase rules of {commitProposal} /
-     *   {commitVote} hold.
-     *
-     * Emits a {ProposalCommitted} or {VoteCommitted} event per move.
+     * Emits a {ProposalCommitted} or {VoteCommitted} event per counted entry and a
+     * {RelayedCommitSkipped} event per skipped one.
      */
     function relayCommits(SignedCommit[] calldata commits) external virtual {
         for (uint256 i = 0; i < commits.length; ++i) {
             SignedCommit calldata c = commits[i];
-            // forge-lint: disable-next-line(block-timestamp)
-            if (block.timestamp > c.deadline) revert ArenaSignatureExpired(c.deadline);
-            bytes32 digest = _hashTypedDataV4(
-                keccak256(abi.encode(COMMIT_TYPEHASH, c.gameId, c.turn, c.kind, c.commitment, c.deadline))
-            );
-            (address recovered,,) = ECDSA.tryRecover(digest, c.signature);
-            if (recovered != c.player || recovered == address(0)) revert ArenaInvalidSigner(c.player, recovered);
-            _commit(c.gameId, c.turn, c.kind, c.player, c.commitment);
+            bytes memory reason = _relayFailure(c);
+            if (reason.length == 0) reason = _commitFailure(c.gameId, c.turn, c.kind, c.player, c.commitment);
+            if (reason.length != 0) {
+                emit RelayedCommitSkipped(c.gameId, c.player, i, reason);
+                continue;
+            }
+            _record(c.gameId, c.turn, c.kind, c.player, c.commitment);
         }
     }
 
@@ -833,6 +876,20 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
         return _lat;
     }
 
+    /**
+     * @dev The smallest join fee per seat of a rank-`rank` game: `MIN_JOIN_FEE · 2^(t − 1)` with
+     * `t = tierForRank(rank)`, the LAT value (in {LatConverter} units) the game's winner earns.
+     * Every game has at least two seats, so the fees a game spends are at least twice
+     * `MIN_JOIN_FEE` per value unit of the LAT it mints, whoever holds the seats: no sequence of
+     * games earns more LAT value than its fees pay for. Above `MAX_AMOUNT` (tiers past 124) no
+     * game can be created.
+     */
+    function minJoinFee(uint64 rank) public pure virtual returns (uint256) {
+        uint256 exponent = LatId.tierForRank(rank) - 1;
+        if (exponent > 128) return type(uint256).max;
+        return MIN_JOIN_FEE << exponent;
+    }
+
     /// @dev The asset of the access tokens this arena mints: its own address.
     function latAsset() public view virtual returns (uint248) {
         return uint248(uint160(address(this)));
@@ -849,25 +906,70 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
 
     /// @dev Records `player`'s commitment of `kind` for `turn` after the phase, turn and seat checks.
     function _commit(uint256 gameId, uint16 turn, uint8 kind, address player, bytes32 commitment) internal virtual {
-        if (kind > KIND_VOTE) revert ArenaInvalidKind(kind);
-        Game storage g = _games[gameId];
-        _requireMovePhase(gameId, g, kind == KIND_PROPOSAL ? Phase.Proposing : Phase.Voting, turn);
-        uint256 seat = _seatOrRevert(gameId, player);
-        if (commitment == 0) revert ArenaZeroCommitment();
-        Moves storage m = _moves[gameId][turn][seat];
+        bytes memory reason = _commitFailure(gameId, turn, kind, player, commitment);
+        if (reason.length != 0) {
+            // Re-throws the custom error exactly as the checks encoded it.
+            assembly ("memory-safe") {
+                revert(add(reason, 0x20), mload(reason))
+            }
+        }
+        _record(gameId, turn, kind, player, commitment);
+    }
+
+    /// @dev Stores a commitment that passed {_commitFailure} and counts it.
+    function _record(uint256 gameId, uint16 turn, uint8 kind, address player, bytes32 commitment) internal virtual {
+        Moves storage m = _moves[gameId][turn][_seatPlusOne[gameId][player] - 1];
         TurnCounts storage counts = _counts[gameId][turn];
         // No overflow in the counters below: each seat commits each kind once, and seats <= 16.
         if (kind == KIND_PROPOSAL) {
-            if (m.proposalCommitment != 0) revert ArenaAlreadyMoved(gameId, turn, player);
             m.proposalCommitment = commitment;
             counts.proposalCommits += 1;
             emit ProposalCommitted(gameId, turn, player, commitment);
         } else {
-            if (m.voteCommitment != 0) revert ArenaAlreadyMoved(gameId, turn, player);
             m.voteCommitment = commitment;
             counts.voteCommits += 1;
             emit VoteCommitted(gameId, turn, player, commitment);
         }
+    }
+
+    /// @dev The ABI-encoded custom error a commitment would revert with, or empty if it is valid:
+    /// kind, phase, turn, deadline, seat, non-zero commitment, not yet committed.
+    function _commitFailure(uint256 gameId, uint16 turn, uint8 kind, address player, bytes32 commitment)
+        internal
+        view
+        virtual
+        returns (bytes memory)
+    {
+        if (kind > KIND_VOTE) return abi.encodeWithSelector(ArenaInvalidKind.selector, kind);
+        Game storage g = _games[gameId];
+        Phase expected = kind == KIND_PROPOSAL ? Phase.Proposing : Phase.Voting;
+        if (g.phase != expected) return abi.encodeWithSelector(ArenaUnexpectedPhase.selector, gameId, g.phase);
+        if (turn != g.turn) return abi.encodeWithSelector(ArenaWrongTurn.selector, gameId, g.turn, turn);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > g.phaseDeadline) {
+            return abi.encodeWithSelector(ArenaPhaseOver.selector, gameId, g.phaseDeadline);
+        }
+        uint256 s = _seatPlusOne[gameId][player];
+        if (s == 0) return abi.encodeWithSelector(ArenaNotPlayer.selector, gameId, player);
+        if (commitment == 0) return abi.encodeWithSelector(ArenaZeroCommitment.selector);
+        Moves storage m = _moves[gameId][turn][s - 1];
+        bytes32 existing = kind == KIND_PROPOSAL ? m.proposalCommitment : m.voteCommitment;
+        if (existing != 0) return abi.encodeWithSelector(ArenaAlreadyMoved.selector, gameId, turn, player);
+        return "";
+    }
+
+    /// @dev The ABI-encoded custom error of a relayed entry's expired or wrong signature, or empty.
+    function _relayFailure(SignedCommit calldata c) internal view virtual returns (bytes memory) {
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > c.deadline) return abi.encodeWithSelector(ArenaSignatureExpired.selector, c.deadline);
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(abi.encode(COMMIT_TYPEHASH, c.gameId, c.turn, c.kind, c.commitment, c.deadline))
+        );
+        (address recovered,,) = ECDSA.tryRecover(digest, c.signature);
+        if (recovered != c.player || recovered == address(0)) {
+            return abi.encodeWithSelector(ArenaInvalidSigner.selector, c.player, recovered);
+        }
+        return "";
     }
 
     /// @dev Checks `player`'s proposal preimage against its commitment and marks the seat a proposer.
@@ -888,6 +990,9 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
         }
         m.proposed = true;
         _counts[gameId][turn].proposalReveals += 1;
+        // No carry into the next seat's lane: a seat reveals at most once per turn, and
+        // `turns + maxOvertimeTurns <= type(uint16).max` bounds its count by 2^16 − 1.
+        _proposalCounts[gameId] += 1 << (16 * seat);
         emit ProposalRevealed(gameId, turn, player, proposal);
     }
 
@@ -982,7 +1087,7 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
         int256[] memory current = s;
         emit TurnEnded(gameId, turn, current);
         if (turn >= g.params.turns) {
-            (,, bool tied) = QuadraticVoting.winner(current);
+            (,, bool tied) = _leader(gameId, current);
             if (!tied || g.overtimeTurns >= g.params.maxOvertimeTurns) {
                 _close(gameId, g, current);
                 return;
@@ -994,15 +1099,20 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
         _enter(gameId, g, Phase.Proposing, g.params.proposingDuration);
     }
 
-    /// @dev Ends the game: lowest-index top score wins; stakes credited; ladder burns and mints.
+    /**
+     * @dev Ends the game: the {_leader} wins; stakes credited; ladder burns and mints. A game in
+     * which no seat ever revealed a proposal has no winner ({NO_WINNER}, {GameEnded} with the zero
+     * address): nobody is promoted or demoted (rank locks are released), no LAT is minted, the
+     * fees stay spent and the stakes are credited back.
+     */
     function _close(uint256 gameId, Game storage g, int256[] memory finalScores) internal virtual {
-        (uint256 winnerSeat,,) = QuadraticVoting.winner(finalScores);
+        (uint256 winnerSeat, bool found,) = _leader(gameId, finalScores);
         g.phase = Phase.Ended;
         // casting to uint8 is safe: winnerSeat < playerCount <= MAX_PLAYERS
         // forge-lint: disable-next-line(unsafe-typecast)
-        g.winner = uint8(winnerSeat);
+        g.winner = found ? uint8(winnerSeat) : NO_WINNER;
         address[] storage ps = _players[gameId];
-        address winnerAddr = ps[winnerSeat];
+        address winnerAddr = found ? ps[winnerSeat] : address(0);
         emit GameEnded(gameId, winnerAddr, finalScores);
         uint256 stake = g.params.stake;
         uint64 rank = g.params.rank;
@@ -1011,12 +1121,45 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
             address p = ps[i];
             if (stake > 0) _owed[p] += stake;
             if (rank > 1) {
+                if (!found) {
+                    _ranks.unlock(p, rank, 1);
+                    continue;
+                }
                 _ranks.burnLocked(p, rank, 1);
                 if (i != winnerSeat) _ranks.mint(p, rank - 1, 1);
             }
         }
+        if (!found) return;
         _ranks.mint(winnerAddr, rank + 1, 1);
         _lat.mint(winnerAddr, latAsset(), LatId.tierForRank(rank), 1);
+    }
+
+    /**
+     * @dev The leading seat of game `gameId` with `current` scores, among the seats that revealed
+     * at least one proposal in the game (a seat that never proposed cannot be voted down, so it
+     * must not be able to win on a tie at zero): the highest score, ties going to the seat with
+     * more revealed proposals, then to the lowest seat. `found` is false when no seat proposed;
+     * `tied` is true when another proposer has the leader's score (overtime is then played).
+     */
+    function _leader(uint256 gameId, int256[] memory current)
+        internal
+        view
+        virtual
+        returns (uint256 seat, bool found, bool tied)
+    {
+        int256 best;
+        uint256 bestCount;
+        uint256 packed = _proposalCounts[gameId];
+        for (uint256 q = 0; q < current.length; ++q) {
+            uint256 count = (packed >> (16 * q)) & type(uint16).max;
+            if (count == 0) continue;
+            if (!found || current[q] > best) {
+                (seat, best, bestCount, found, tied) = (q, current[q], count, true, false);
+            } else if (current[q] == best) {
+                tied = true;
+                if (count > bestCount) (seat, bestCount) = (q, count);
+            }
+        }
     }
 
     /// @dev Whether every awaited move of the current phase is in, so it may end before its deadline.

@@ -446,13 +446,14 @@ fn idle_players_are_not_waited_for_and_moves_after_a_deadline_fail() {
             &RankifyArena::commitProposalCall { gameId: game, turn: 1, commitment: c },
         )
         .expect_revert(RankifyArena::ArenaPhaseOver { gameId: game, deadline });
-    // Nobody ever moves: eight advances end a two-turn game; all-zero scores go to seat 0.
+    // Nobody ever moves: eight advances end a two-turn game, which has no winner (nobody
+    // proposed) and promotes nobody.
     for _ in 0..8 {
         f.advance_after_deadline(game);
     }
     let g = f.game(game);
-    assert_eq!((g.phase, g.winner), (phase::ENDED, 0));
-    assert_eq!(f.rank_balance(p0, 2), u(1));
+    assert_eq!((g.phase, g.winner), (phase::ENDED, 255));
+    assert_eq!(f.rank_balance(p0, 2), U256::ZERO);
 }
 
 #[test]
@@ -587,10 +588,52 @@ fn a_relayer_submits_signed_commitments_in_a_batch() {
     assert_eq!(r.events::<RankifyArena::ProposalCommitted>().len(), 2);
     // Complete, so the phase may end early.
     f.try_advance(game).unwrap();
-    // Replaying the same batch fails on the phase now.
-    f.chain
-        .send(relayer, f.arena, &RankifyArena::relayCommitsCall { commits: moves })
-        .expect_revert(unexpected(game, phase::PROPOSAL_REVEAL));
+    // Replaying the same batch commits nothing: each entry is skipped on the phase now.
+    let r =
+        f.chain.send(relayer, f.arena, &RankifyArena::relayCommitsCall { commits: moves }).unwrap();
+    assert!(r.events::<RankifyArena::ProposalCommitted>().is_empty());
+    for (k, e) in skipped(&r).into_iter().enumerate() {
+        assert_eq!(e.index, u(k as u64));
+        assert!(
+            matches!(e.error, A::ArenaUnexpectedPhase(p) if p == unexpected(game, phase::PROPOSAL_REVEAL))
+        );
+    }
+}
+
+/// A skipped relayed entry with its reason decoded.
+#[derive(Debug)]
+struct Skipped {
+    game: U256,
+    player: Address,
+    index: U256,
+    error: A,
+}
+
+/// The entries a relayed batch skipped, in order.
+fn skipped<T>(r: &nsed_contracts::testkit::Receipt<T>) -> Vec<Skipped> {
+    use alloy::sol_types::SolInterface;
+    r.events::<RankifyArena::RelayedCommitSkipped>()
+        .into_iter()
+        .map(|e| Skipped {
+            game: e.gameId,
+            player: e.player,
+            index: e.index,
+            error: A::abi_decode(&e.reason).expect("a reason is one of the arena's errors"),
+        })
+        .collect()
+}
+
+/// Relays one entry and returns the error it was skipped with (panics if it was not skipped).
+fn relay_one_skipped(f: &mut ArenaFixture, m: RankifyArena::SignedCommit) -> A {
+    let relayer = f.chain.account(8);
+    let r = f
+        .chain
+        .send(relayer, f.arena, &RankifyArena::relayCommitsCall { commits: vec![m] })
+        .unwrap();
+    assert!(r.events::<RankifyArena::ProposalCommitted>().is_empty());
+    let mut s = skipped(&r);
+    assert_eq!(s.len(), 1);
+    s.pop().unwrap().error
 }
 
 #[test]
@@ -602,26 +645,23 @@ fn a_signed_commitment_cannot_be_replayed_in_another_turn_game_contract_or_chain
     let deadline = u(now + 60);
     let good = Commit { gameId: game, turn: 1, kind: 0, commitment: c0, deadline };
     let domain = f.domain(f.chain.chain_id(), f.arena);
-    let send = |f: &mut ArenaFixture, m: RankifyArena::SignedCommit| {
-        f.chain.send(relayer, f.arena, &RankifyArena::relayCommitsCall { commits: vec![m] })
-    };
+    let send = relay_one_skipped;
     // Tampering with turn or game (or kind) changes the digest: the signer no longer matches.
     for (turn, id, kind) in [(2u16, game, 0u8), (1, u(2), 0), (1, game, 1)] {
         let mut m = f.signed_commit(&domain, 0, good.clone());
         m.turn = turn;
         m.gameId = id;
         m.kind = kind;
-        let failure = send(&mut f, m).unwrap_err();
-        match failure.decode::<A>() {
-            Some(A::ArenaInvalidSigner(e)) => assert!(e.player == p0 && e.recovered != p0),
+        match send(&mut f, m) {
+            A::ArenaInvalidSigner(e) => assert!(e.player == p0 && e.recovered != p0),
             other => panic!("expected ArenaInvalidSigner, got {other:?}"),
         }
     }
     // Signed for another contract or another chain.
     for other in [f.domain(f.chain.chain_id(), f.ranks), f.domain(1, f.arena)] {
         let m = f.signed_commit(&other, 0, good.clone());
-        match send(&mut f, m).unwrap_err().decode::<A>() {
-            Some(A::ArenaInvalidSigner(e)) => assert!(e.player == p0 && e.recovered != p0),
+        match send(&mut f, m) {
+            A::ArenaInvalidSigner(e) => assert!(e.player == p0 && e.recovered != p0),
             other => panic!("expected ArenaInvalidSigner, got {other:?}"),
         }
     }
@@ -629,26 +669,26 @@ fn a_signed_commitment_cannot_be_replayed_in_another_turn_game_contract_or_chain
     let mut m = f.signed_commit(&domain, 1, good.clone());
     m.player = p0;
     let p1 = f.player(1);
-    send(&mut f, m).expect_revert(RankifyArena::ArenaInvalidSigner { player: p0, recovered: p1 });
+    assert!(matches!(send(&mut f, m),
+        A::ArenaInvalidSigner(e) if e == RankifyArena::ArenaInvalidSigner { player: p0, recovered: p1 }));
     // A properly signed move for turn 2 is rejected in turn 1 by the turn check.
     let turn2 = f.signed_commit(&domain, 0, Commit { turn: 2, ..good });
-    send(&mut f, turn2).expect_revert(RankifyArena::ArenaWrongTurn {
-        gameId: game,
-        current: 1,
-        given: 2,
-    });
+    assert!(matches!(send(&mut f, turn2),
+        A::ArenaWrongTurn(e) if e == RankifyArena::ArenaWrongTurn { gameId: game, current: 1, given: 2 }));
     // Expired.
     let m = f.signed_commit(&domain, 0, good);
     f.chain.warp(now + 61);
-    send(&mut f, m.clone()).expect_revert(RankifyArena::ArenaSignatureExpired { deadline });
+    assert!(matches!(send(&mut f, m.clone()),
+        A::ArenaSignatureExpired(e) if e.deadline == deadline));
     // Within its deadline it works once, then never again.
     f.chain.warp(now + 10);
-    send(&mut f, m.clone()).unwrap();
-    send(&mut f, m).expect_revert(RankifyArena::ArenaAlreadyMoved {
-        gameId: game,
-        turn: 1,
-        player: p0,
-    });
+    let once = f
+        .chain
+        .send(relayer, f.arena, &RankifyArena::relayCommitsCall { commits: vec![m.clone()] })
+        .unwrap();
+    assert_eq!(once.events::<RankifyArena::ProposalCommitted>().len(), 1);
+    assert!(matches!(send(&mut f, m),
+        A::ArenaAlreadyMoved(e) if e == RankifyArena::ArenaAlreadyMoved { gameId: game, turn: 1, player: p0 }));
     // A malformed signature recovers nobody.
     let mut bad = f.signed_commit(
         &domain,
@@ -657,8 +697,8 @@ fn a_signed_commitment_cannot_be_replayed_in_another_turn_game_contract_or_chain
     );
     bad.signature = vec![0u8; 65].into();
     let p1 = f.player(1);
-    send(&mut f, bad)
-        .expect_revert(RankifyArena::ArenaInvalidSigner { player: p1, recovered: Address::ZERO });
+    assert!(matches!(send(&mut f, bad),
+        A::ArenaInvalidSigner(e) if e == RankifyArena::ArenaInvalidSigner { player: p1, recovered: Address::ZERO }));
     let _ = vote_commitment;
     let _: I256 = i(0);
 }
@@ -673,10 +713,9 @@ fn an_invalid_kind_is_rejected() {
         0,
         Commit { gameId: game, turn: 1, kind: 2, commitment: c0, deadline },
     );
-    let relayer = f.chain.account(8);
-    f.chain
-        .send(relayer, f.arena, &RankifyArena::relayCommitsCall { commits: vec![m] })
-        .expect_revert(RankifyArena::ArenaInvalidKind { kind: 2 });
+    assert!(matches!(relay_one_skipped(&mut f, m), A::ArenaInvalidKind(e) if e.kind == 2));
+    // A direct commit of an invalid kind cannot be made (the entry points fix the kind), so the
+    // relayed path is the only one that reports it.
 }
 
 #[test]
@@ -717,9 +756,8 @@ fn ballots_can_be_relayed_and_revealed_by_anyone_holding_the_preimage() {
         Commit { gameId: game, turn: 1, kind: 0, commitment: c0, deadline },
     );
     let relayer = f.chain.account(8);
-    f.chain
-        .send(relayer, f.arena, &RankifyArena::relayCommitsCall { commits: vec![wrong_kind] })
-        .expect_revert(unexpected(game, phase::VOTING));
+    assert!(matches!(relay_one_skipped(&mut f, wrong_kind),
+        A::ArenaUnexpectedPhase(e) if e == unexpected(game, phase::VOTING)));
     let batch = vec![
         f.signed_commit(
             &domain,
@@ -760,4 +798,153 @@ fn the_domain_separator_is_bound_to_chain_and_contract() {
     assert_eq!(onchain, f.domain(f.chain.chain_id(), f.arena).separator());
     let config = f.chain.call(f.admin, f.arena, &RankifyArena::configCall {}).unwrap();
     assert_eq!((config.ranks, config.feeToken, config.treasury), (f.ranks, f.token, f.treasury));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exploits of the review: each failed against the arena before its fix.
+// ---------------------------------------------------------------------------------------------
+
+/// Finding 1: two Sybils farmed LATs with two-seat, zero-fee games nobody played (seat 0 won the
+/// all-zero tie). A game's join fee must now cover the LAT weight it can earn, and a game nobody
+/// played ends without a winner: no LAT, no promotion.
+#[test]
+fn zero_fee_move_less_sybil_games_farm_no_lats() {
+    let mut f = ArenaFixture::new(2);
+    let (p0, p1) = (f.player(0), f.player(1));
+    // The farm's game: two seats, no fee, no stake.
+    let free = GameParams { joinFee: U256::ZERO, stake: U256::ZERO, ..params(1, 2, 2, 1) };
+    f.try_create(p0, free).expect_revert(RankifyArena::ArenaJoinFeeTooLow {
+        rank: 1,
+        joinFee: U256::ZERO,
+        minimum: u(10),
+    });
+    // The minimum doubles with the rank: the LAT value a rank-R win earns is 2^(R−1).
+    for rank in 1..=8u64 {
+        let min = f.chain.call(p0, f.arena, &RankifyArena::minJoinFeeCall { rank }).unwrap();
+        assert_eq!(min, u(10) << (rank - 1));
+        let low = GameParams { joinFee: min - u(1), ..params(rank, 2, 2, 1) };
+        f.try_create(p0, low).expect_revert(RankifyArena::ArenaJoinFeeTooLow {
+            rank,
+            joinFee: min - u(1),
+            minimum: min,
+        });
+        f.try_create(p0, GameParams { joinFee: min, ..params(rank, 2, 2, 1) }).unwrap();
+    }
+    // Even a paid game where nobody moves earns nothing.
+    let game = f.started(params(1, 2, 2, 1), 2);
+    for _ in 0..4 {
+        f.advance_after_deadline(game);
+    }
+    let g = f.game(game);
+    assert_eq!((g.phase, g.winner), (phase::ENDED, 255));
+    // Fees stay spent, stakes come back.
+    assert_eq!(f.owed(f.treasury), u(2 * FEE));
+    assert_eq!(f.owed(p0), u(STAKE));
+    for who in [p0, p1] {
+        assert_eq!(f.lat_balance(who, 1), U256::ZERO, "an unplayed game earned a LAT");
+        assert_eq!(f.rank_balance(who, 2), U256::ZERO, "an unplayed game promoted");
+    }
+}
+
+/// Finding 2: a non-proposer scores 0 and cannot be voted down, and ties went to the lowest
+/// seat, so seat 0 won a two-seat game by never proposing. Only a proposer can win now.
+#[test]
+fn seat_zero_cannot_win_a_two_seat_game_by_never_proposing() {
+    let mut f = ArenaFixture::new(2);
+    let game = f.started(params(1, 2, 2, 1), 2);
+    let idle = SeatPlan::default();
+    let honest = SeatPlan { propose: true, vote: Some(votes(&[0, 0])) };
+    let end = f.play_turn(game, &[idle, honest]);
+    assert_eq!(end.event::<RankifyArena::GameEnded>().winner, f.player(1));
+    assert_eq!(f.game(game).winner, 1);
+    assert_eq!(f.rank_balance(f.player(1), 2), u(1));
+    assert_eq!(f.rank_balance(f.player(0), 2), U256::ZERO);
+}
+
+/// Finding 6: one bad entry (a co-player who committed directly, a replayed signature) reverted
+/// a whole relayed batch. Failed entries are now skipped and reported.
+#[test]
+fn one_failing_entry_does_not_revert_a_relayed_batch() {
+    let mut f = ArenaFixture::new(3);
+    let game = f.started(params(1, 3, 3, 1), 3);
+    let domain = f.domain(f.chain.chain_id(), f.arena);
+    let deadline = u(f.chain.timestamp() + 60);
+    let commit = |f: &ArenaFixture, seat: usize| {
+        let who = f.player(seat);
+        let c = proposal_commitment(game, 1, who, "relayed", salt(who, 1, 0));
+        f.signed_commit(
+            &domain,
+            seat,
+            Commit { gameId: game, turn: 1, kind: 0, commitment: c, deadline },
+        )
+    };
+    let (m0, m1, m2) = (commit(&f, 0), commit(&f, 1), commit(&f, 2));
+    // Seat 1 commits directly before the relayer's batch lands.
+    f.commit_proposal(game, 1, 1, "direct");
+    let relayer = f.chain.account(8);
+    let batch = vec![m0.clone(), m1, m0, m2];
+    let r = f
+        .chain
+        .send(relayer, f.arena, &RankifyArena::relayCommitsCall { commits: batch })
+        .expect("one bad entry must not revert the batch");
+    let committed: Vec<Address> =
+        r.events::<RankifyArena::ProposalCommitted>().into_iter().map(|e| e.player).collect();
+    assert_eq!(committed, vec![f.player(0), f.player(2)]);
+    let s = skipped(&r);
+    assert_eq!(s.len(), 2);
+    assert_eq!((s[0].game, s[0].player, s[0].index), (game, f.player(1), u(1)));
+    assert!(matches!(&s[0].error,
+        A::ArenaAlreadyMoved(e) if e.player == f.player(1) && e.turn == 1));
+    assert_eq!((s[1].player, s[1].index), (f.player(0), u(2)));
+    assert!(matches!(&s[1].error, A::ArenaAlreadyMoved(e) if e.player == f.player(0)));
+    // Seat 1's own commitment stands.
+    let own = proposal_commitment(game, 1, f.player(1), "direct", salt(f.player(1), 1, 0));
+    let m =
+        f.chain.call(relayer, f.arena, &RankifyArena::movesCall { gameId: game, turn: 1, seat: 1 });
+    assert_eq!(m.unwrap().proposalCommitment, own);
+}
+
+/// A rank-R game nobody played ends without a winner: locks are released, nobody is promoted or
+/// demoted, no LAT is minted.
+#[test]
+fn a_ranked_game_nobody_played_releases_every_lock_and_mints_nothing() {
+    let mut f = ArenaFixture::new(3);
+    for k in 0..3 {
+        let p = f.player(k);
+        f.mint_rank(p, 3, 1);
+    }
+    let game = f.started(params(3, 3, 3, 1), 3);
+    let end = f.play_turn(game, &[SeatPlan::default(), SeatPlan::default(), SeatPlan::default()]);
+    assert_eq!(end.event::<RankifyArena::GameEnded>().winner, Address::ZERO);
+    for k in 0..3 {
+        let p = f.player(k);
+        assert_eq!((f.rank_balance(p, 3), f.locked(p, 3)), (u(1), U256::ZERO));
+        assert_eq!((f.rank_balance(p, 2), f.rank_balance(p, 4)), (U256::ZERO, U256::ZERO));
+        assert_eq!(f.lat_balance(p, 3), U256::ZERO);
+        assert_eq!(f.owed(p), u(STAKE));
+    }
+}
+
+/// Ties between proposers go to the one that proposed in more turns, then to the lowest seat;
+/// a seat that never proposed is never the winner, even alone at the top.
+#[test]
+fn ties_go_to_the_more_active_proposer_and_non_proposers_never_win() {
+    let mut f = ArenaFixture::new(3);
+    let game = f.started(params(1, 3, 3, 2), 3);
+    let idle = SeatPlan::default();
+    let silent = SeatPlan { propose: true, vote: Some(votes(&[0, 0, 0])) };
+    // Turn 1: only seat 1 proposes. Turn 2: seats 0 and 1 propose, nobody gains.
+    f.play_turn(game, &[idle.clone(), silent.clone(), idle.clone()]);
+    let end = f.play_turn(game, &[silent.clone(), silent, idle]);
+    assert_eq!(f.scores(game), votes(&[0, 0, 0]));
+    assert_eq!(end.event::<RankifyArena::GameEnded>().winner, f.player(1));
+
+    // Seat 2 never proposes; the proposers vote each other down, so seat 2 would lead at 0.
+    let mut f = ArenaFixture::new(3);
+    let game = f.started(params(1, 3, 3, 1), 3);
+    let down0 = SeatPlan { propose: true, vote: Some(votes(&[0, -2, 0])) };
+    let down1 = SeatPlan { propose: true, vote: Some(votes(&[-1, 0, 0])) };
+    let end = f.play_turn(game, &[down0, down1, SeatPlan::default()]);
+    assert_eq!(f.scores(game), votes(&[-1, -2, 0]));
+    assert_eq!(end.event::<RankifyArena::GameEnded>().winner, f.player(0));
 }

@@ -6,7 +6,9 @@ use alloy::primitives::{Address, I256, U256, keccak256};
 use nsed_contracts::rankify_arena::RankifyArena::{self, GameParams};
 use proptest::prelude::*;
 
-use crate::arena_fixture::{ArenaFixture, CREDITS, FEE, FUNDS, STAKE, i, params, phase, u};
+use crate::arena_fixture::{
+    ArenaFixture, CREDITS, FEE, FUNDS, STAKE, i, params, phase, proposal_commitment, u,
+};
 
 /// A tiny deterministic generator, seeded by proptest.
 struct Rng(u64);
@@ -62,8 +64,8 @@ fn ballot(rng: &mut Rng, n: usize, voter: usize, proposers: &[bool]) -> Vec<I256
 }
 
 /// Plays one turn with random behaviour, advancing only on deadlines, and returns the model's
-/// score change.
-fn random_turn(f: &mut ArenaFixture, game: U256, n: usize, rng: &mut Rng) -> Vec<i64> {
+/// score change and which seats revealed a proposal.
+fn random_turn(f: &mut ArenaFixture, game: U256, n: usize, rng: &mut Rng) -> (Vec<i64>, Vec<bool>) {
     let turn = f.game(game).turn;
     let plan: Vec<Behaviour> = (0..n).map(|_| behaviour(rng)).collect();
     for (seat, b) in plan.iter().enumerate() {
@@ -109,13 +111,19 @@ fn random_turn(f: &mut ArenaFixture, game: U256, n: usize, rng: &mut Rng) -> Vec
         }
     }
     f.advance_after_deadline(game);
-    delta
+    (delta, proposers)
 }
 
-fn top_tied(scores: &[i64]) -> (usize, bool) {
-    let top = *scores.iter().max().unwrap();
-    let first = scores.iter().position(|&s| s == top).unwrap();
-    (first, scores.iter().filter(|&&s| s == top).count() > 1)
+/// The model's leader: among seats with at least one revealed proposal, the highest score, then
+/// the most proposals, then the lowest seat; `None` when nobody proposed. `tied` when another
+/// proposer has the top score.
+fn leader(scores: &[i64], proposals: &[u64]) -> Option<(usize, bool)> {
+    let eligible: Vec<usize> = (0..scores.len()).filter(|&q| proposals[q] > 0).collect();
+    let top = eligible.iter().map(|&q| scores[q]).max()?;
+    let at_top: Vec<usize> = eligible.into_iter().filter(|&q| scores[q] == top).collect();
+    let most = at_top.iter().map(|&q| proposals[q]).max()?;
+    let seat = *at_top.iter().find(|&&q| proposals[q] == most)?;
+    Some((seat, at_top.len() > 1))
 }
 
 proptest! {
@@ -136,12 +144,14 @@ proptest! {
         let p = GameParams { maxOvertimeTurns: max_overtime, ..params(1, 2, u8::try_from(n).unwrap(), turns) };
         let game = f.started(p, n);
         let mut model = vec![0i64; n];
+        let mut proposals = vec![0u64; n];
         let mut played = 0u16;
         loop {
-            let delta = random_turn(&mut f, game, n, &mut rng);
+            let (delta, proposed) = random_turn(&mut f, game, n, &mut rng);
             played += 1;
             for q in 0..n {
                 model[q] += delta[q];
+                proposals[q] += u64::from(proposed[q]);
             }
             let onchain: Vec<i64> = f.scores(game).iter().map(|s| s.as_i64()).collect();
             prop_assert_eq!(&onchain, &model);
@@ -150,9 +160,15 @@ proptest! {
             }
             prop_assert!(played < turns + max_overtime, "game did not end after {} turns", played);
         }
-        let (winner, tied) = top_tied(&model);
         let g = f.game(game);
+        let (winner, tied) = match leader(&model, &proposals) {
+            Some((seat, tied)) => (usize::from(u8::try_from(seat).unwrap()), tied),
+            None => (255, false),
+        };
         prop_assert_eq!(usize::from(g.winner), winner);
+        // Only a proposer wins; a game nobody proposed in mints no LAT.
+        let lats: u64 = (0..n).map(|k| { let p = f.player(k); f.lat_balance(p, 1).to::<u64>() }).sum();
+        prop_assert_eq!(lats, u64::from(winner != 255));
         prop_assert!(played == turns || (played > turns && played <= turns + max_overtime));
         prop_assert!(!tied || played == turns + max_overtime);
         // Conservation: the arena holds exactly what it owes; after withdrawals each player paid
@@ -170,9 +186,19 @@ proptest! {
     }
 }
 
+/// `RankifyArena.MIN_JOIN_FEE`: fee-token units per LAT value unit a game charges at least.
+const MIN_FEE: u64 = 10;
+
+/// The LAT value of tier `tier` in the converter: `2^(tier − 1)`.
+fn lat_value(tier: u64) -> u64 {
+    1 << (tier - 1)
+}
+
 /// A Sybil attacker that fills every seat of every game with its own accounts, on the real
-/// contracts: rank-1 games are free to enter (no token), each higher game needs one free token of
-/// its rank per seat, and demoted tokens are recycled into later games.
+/// contracts, as cheaply as the arena allows: the minimum join fee of each rank, no stake, one
+/// turn, and only seat 0 moves (it proposes, so it wins; a game nobody proposed in earns nothing).
+/// Rank-1 games are open to fresh accounts; each higher game needs one free token of its rank per
+/// seat, and demoted tokens are recycled into later games.
 struct Sybil {
     f: ArenaFixture,
     seats: usize,
@@ -182,6 +208,10 @@ struct Sybil {
     entries: u64,
     /// Seats taken in games of any rank.
     all_seats: u64,
+    /// Join fees paid (all spent: the treasury keeps them).
+    fees: u64,
+    /// LAT value the attacker's winners earned.
+    lat: u64,
     fresh: u64,
 }
 
@@ -193,13 +223,17 @@ impl Sybil {
             inventory: vec![Vec::new(); top + 2],
             entries: 0,
             all_seats: 0,
+            fees: 0,
+            lat: 0,
             fresh: 0,
         }
     }
 
     fn fresh_account(&mut self) -> Address {
         self.fresh += 1;
-        Address::from_word(keccak256(format!("sybil {}", self.fresh)))
+        let a = Address::from_word(keccak256(format!("sybil {}", self.fresh)));
+        self.f.fund(a);
+        a
     }
 
     /// Returns an account holding a free rank-`rank` token.
@@ -221,24 +255,39 @@ impl Sybil {
         }
         self.all_seats += self.seats as u64;
         let n = u8::try_from(self.seats).unwrap();
-        let p =
-            GameParams { joinFee: U256::ZERO, stake: U256::ZERO, ..params(rank as u64, n, n, 1) };
+        let rank64 = rank as u64;
+        let fee = MIN_FEE << (rank64 - 1);
+        let p = GameParams { joinFee: u(fee), stake: U256::ZERO, ..params(rank64, n, n, 1) };
+        // One seat below the minimum is refused.
+        let low = GameParams { joinFee: u(fee - 1), ..p.clone() };
         let creator = accounts[0];
+        assert!(self.f.try_create(creator, low).is_err());
         let game = self.f.try_create(creator, p).unwrap().ret;
         for &a in &accounts {
             self.f.try_join(game, a).unwrap();
         }
-        self.f
-            .chain
-            .send(creator, self.f.arena, &RankifyArena::startCall { gameId: game })
-            .unwrap();
-        // Nobody moves: seat 0 wins by the tie-break (the attacker picks any seat anyway).
-        for _ in 0..4 {
+        let arena = self.f.arena;
+        self.f.chain.send(creator, arena, &RankifyArena::startCall { gameId: game }).unwrap();
+        self.fees += fee * self.seats as u64;
+        // Seat 0 proposes; nobody else moves.
+        let s = keccak256("sybil salt");
+        let c = proposal_commitment(game, 1, creator, "x", s);
+        let commit = RankifyArena::commitProposalCall { gameId: game, turn: 1, commitment: c };
+        self.f.chain.send(creator, arena, &commit).unwrap();
+        self.f.advance_after_deadline(game);
+        let reveal = RankifyArena::revealProposalCall {
+            gameId: game,
+            turn: 1,
+            proposal: "x".into(),
+            salt: s,
+        };
+        self.f.chain.send(creator, arena, &reveal).unwrap();
+        for _ in 0..3 {
             self.f.advance_after_deadline(game);
         }
-        let rank64 = rank as u64;
-        assert_eq!(self.f.rank_balance(accounts[0], rank64 + 1), u(1));
-        self.inventory[rank + 1].push(accounts[0]);
+        assert_eq!(self.f.rank_balance(creator, rank64 + 1), u(1));
+        self.lat += lat_value(rank64);
+        self.inventory[rank + 1].push(creator);
         for &loser in &accounts[1..] {
             if rank > 1 {
                 assert_eq!(self.f.rank_balance(loser, rank64 - 1), u(1));
@@ -280,4 +329,72 @@ fn seat_filling_cost_grows_exponentially_in_rank() {
         previous = sybil.entries;
     }
     println!("seat-filling cost (rank, rank-1 entries, all seats): {measured:?}");
+}
+
+/// Plays one game of `n` seats at rank `rank` with fee `fee` and random behaviour; returns the
+/// fees the treasury kept and the LAT value the game minted.
+fn random_priced_game(n: usize, rank: u64, fee: u64, seed: u64) -> (u64, u64) {
+    let mut rng = Rng(seed);
+    let mut f = ArenaFixture::new(n);
+    if rank > 1 {
+        for k in 0..n {
+            let p = f.player(k);
+            f.mint_rank(p, rank, 1);
+        }
+    }
+    let seats = u8::try_from(n).unwrap();
+    let min = MIN_FEE << (rank - 1);
+    let creator = f.player(0);
+    let low = GameParams { joinFee: u(min - 1), ..params(rank, 2, seats, 1) };
+    assert!(f.try_create(creator, low).is_err(), "rank {rank}: fee below {min} accepted");
+    let game = f.started(GameParams { joinFee: u(fee), ..params(rank, 2, seats, 1) }, n);
+    random_turn(&mut f, game, n, &mut rng);
+    assert_eq!(f.game(game).phase, phase::ENDED);
+    let minted: u64 = (0..n)
+        .map(|k| {
+            let p = f.player(k);
+            f.lat_balance(p, u8::try_from(rank).unwrap()).to::<u64>()
+        })
+        .sum();
+    let kept = f.owed(f.treasury).to::<u64>();
+    (kept, minted * lat_value(rank))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Random arena games of 2..=16 seats at ranks 1..=8, at or above the minimum fee, with
+    /// random (often idle) players: a fee below `MIN_FEE · 2^(R−1)` is refused, and the fees a
+    /// game spends are at least `2 · MIN_FEE` per unit of LAT value it mints. Summed over any
+    /// sequence of games, the cost of reaching rank R (every game on the way, at every rank)
+    /// therefore grows at least as fast as the LAT weight earned on the way.
+    #[test]
+    fn a_game_never_mints_more_lat_value_than_its_fees_pay_for(
+        n in 2usize..=16,
+        rank in 1u64..=8,
+        extra in 0u64..=1_000,
+        seed in 1u64..,
+    ) {
+        let fee = (MIN_FEE << (rank - 1)) + extra;
+        let (kept, value) = random_priced_game(n, rank, fee, seed);
+        prop_assert_eq!(kept, fee * n as u64);
+        prop_assert!(value <= lat_value(rank));
+        prop_assert!(kept >= 2 * MIN_FEE * value, "fees {} for LAT value {}", kept, value);
+    }
+
+    /// A Sybil climbing from nothing with all seats its own (2..=4 seats a game): the fees spent
+    /// to reach rank R are at least `2 · MIN_FEE` times the LAT value earned on the way, and at
+    /// least double from one rank to the next, as the LAT weight of the last win does.
+    #[test]
+    fn the_cost_of_a_climb_grows_at_least_as_fast_as_its_lat_weight(seats in 2usize..=4) {
+        let mut previous = 0u64;
+        for rank in 2..=5usize {
+            let mut sybil = Sybil::new(seats, rank);
+            sybil.obtain(rank);
+            prop_assert!(sybil.fees >= 2 * MIN_FEE * sybil.lat, "rank {}: {} for {}", rank, sybil.fees, sybil.lat);
+            prop_assert!(sybil.fees >= MIN_FEE * seats as u64 * lat_value(rank as u64 - 1));
+            prop_assert!(sybil.fees >= 2 * previous, "rank {}: {} after {}", rank, sybil.fees, previous);
+            previous = sybil.fees;
+        }
+    }
 }
