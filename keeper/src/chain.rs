@@ -133,12 +133,11 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Rpc`].
     pub async fn events(&self, from: u64, to: u64) -> TxResult<Vec<MarketEvent>> {
-        let filter =
-            Filter::new()
-                .address(self.address)
-                .from_block(from)
-                .to_block(to)
-                .event_signature(JobRequested::SIGNATURE_HASH);
+        let filter = Filter::new()
+            .address(self.address)
+            .from_block(from)
+            .to_block(to)
+            .event_signature(JobRequested::SIGNATURE_HASH);
         let logs =
             self.provider.get_logs(&filter).await.during(format!("eth_getLogs {from}..={to}"))?;
         Ok(logs.iter().filter_map(MarketEvent::from_log).collect())

@@ -8,16 +8,19 @@
 //!    `reorg_rewind` blocks and the range is scanned again (events are idempotent).
 //! 2. **Act** on every open job, always reading its status on chain first, so a job is never
 //!    claimed or settled twice — not even after a restart or by two keepers:
-//!    - `Requested`: choose live agents (registered, active, heartbeat seen recently), persist the
-//!      choice, then claim;
+//!    - `Requested`: once the agent registry has enough eligible agents, claim; the market draws
+//!      the seats at the claim and the keeper stores them (from the claim's `SeatsDrawn` event,
+//!      or from the chain's logs after a crash between the claim and the store);
 //!    - `Claimed` by this keeper: rebuild the deliberation from the store, run the missing phases
-//!      over NATS ([`rounds`]), and settle the transcript (retrying transient failures);
+//!      over NATS ([`rounds`]) under the halting terms the job fixed at its request, and settle
+//!      the transcript (retrying transient failures; a deadline stop waits for the job's round
+//!      allowance, the only time the market accepts one);
 //!    - anything else: close the job.
 //!
-//! State lives in SQLite ([`store`]): cursor, agents, jobs and each job's deliberation log.
-//! `/health` and `/metrics` (Prometheus text) are served on `metrics_addr`.
+//! State lives in SQLite ([`store`]): cursor, jobs with their seats, and each job's deliberation
+//! log. `/health` and `/metrics` (Prometheus text) are served on `metrics_addr`.
 //!
-//! Shutdown: the background tasks (heartbeat listener, HTTP server) run on a `TaskTracker`, each
+//! Shutdown: the background task (the HTTP server) runs on a `TaskTracker`, with
 //! with a child of the keeper's token. Cancelling the token lets the job step in progress finish
 //! within `shutdown_grace` (what it already did is in the store, so an unfinished step resumes
 //! on the next start), stops the background tasks, waits for them and drains NATS.
@@ -219,7 +222,6 @@ pub struct Keeper {
     signer: PrivateKeySigner,
     metrics: Arc<Metrics>,
 }
-
 
 impl Keeper {
     /// A keeper signing with `signer` (which needs the market's `KEEPER_ROLE`).
