@@ -218,6 +218,9 @@ async fn sigterm_stops_a_worker_cleanly_and_returns_its_task() {
     let log = std::fs::read_to_string(log.path()).unwrap();
     assert!(log.contains("shutting down before the task finished; returning it"), "{log}");
     let mut answers = bus.client().subscribe("nsed.result.>").await.unwrap();
+    // A flush only empties the client's buffer: the server's answer to a request sent after the
+    // subscription proves it registered it before the next worker can answer.
+    bus.jetstream().get_stream(RESULTS_STREAM).await.unwrap();
     let _next = spawn_worker(&nats.url(), &["--worker.ack-wait-ms", "1500"]);
     let msg = tokio::time::timeout(3 * WAIT, answers.next())
         .await
