@@ -128,6 +128,41 @@ impl Bus {
         self.denials.subscribe()
     }
 
+    /// Runs `attempt` and waits up to `wait` for the server to report that it refused this
+    /// connection to `kind` `subject`: `Ok(())` once it did, or `Err` with what the attempt
+    /// returned when no such report came in time. A refused publish or subscription returns no
+    /// error by itself, so this is how an operator or a test checks that a permission holds.
+    ///
+    /// # Errors
+    ///
+    /// The attempt's own output when the server did not refuse it.
+    pub async fn refusal<T>(
+        &self,
+        kind: DenialKind,
+        subject: &str,
+        wait: Duration,
+        attempt: impl Future<Output = T>,
+    ) -> Result<(), T> {
+        // Subscribed before `attempt` is first polled, so the report cannot be missed.
+        let mut denials = self.permission_denials();
+        let refusal = async move {
+            loop {
+                match denials.recv().await {
+                    Ok(denied) if denied.kind == kind && denied.subject == subject => return,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    // The connection is gone: no report can come any more.
+                    Err(RecvError::Closed) => std::future::pending().await,
+                }
+            }
+        };
+        tokio::pin!(refusal);
+        let outcome = tokio::select! {
+            () = &mut refusal => return Ok(()),
+            outcome = attempt => outcome,
+        };
+        tokio::time::timeout(wait, refusal).await.map_err(|_| outcome)
+    }
+
     /// Runs `work`, unless the server first refuses a publish to one of `subjects`: then
     /// returns `denied(refusal)` at once instead of letting the request time out.
     async fn unless_denied<T>(

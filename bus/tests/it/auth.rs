@@ -99,24 +99,9 @@ async fn refused<T: Debug>(
     subject: &str,
     attempt: impl Future<Output = T>,
 ) {
-    // Subscribed before `attempt` is first polled, so the report cannot be missed.
-    let mut denials = bus.permission_denials();
-    let refusal = async move {
-        loop {
-            let denied = denials.recv().await.expect("the bus reports refusals");
-            if denied.kind == kind && denied.subject == subject {
-                return;
-            }
-        }
-    };
-    tokio::pin!(refusal);
-    let outcome = tokio::select! {
-        () = &mut refusal => return,
-        outcome = attempt => outcome,
-    };
-    timeout(WAIT, refusal).await.unwrap_or_else(|_| {
-        panic!("the server did not refuse to {kind} {subject}; the attempt returned {outcome:?}")
-    });
+    if let Err(outcome) = bus.refusal(kind, subject, WAIT, attempt).await {
+        panic!("the server did not refuse to {kind} {subject}; the attempt returned {outcome:?}");
+    }
 }
 
 async fn refused_publish(bus: &Bus, subject: &str) {

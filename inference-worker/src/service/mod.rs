@@ -319,13 +319,13 @@ async fn handle(shared: &Shared, message: jetstream::Message) {
             "task of {} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit",
             message.payload.len()
         );
-        report_unreadable(shared, &message, reason).await;
+        drop_unreadable(shared, &message, reason).await;
         return;
     }
     let signed: SignedTask = match wire::decode(&message.payload) {
         Ok(signed) => signed,
         Err(e) => {
-            report_unreadable(shared, &message, format!("unreadable task: {e}")).await;
+            drop_unreadable(shared, &message, format!("unreadable task: {e}")).await;
             return;
         }
     };
@@ -353,7 +353,7 @@ async fn handle(shared: &Shared, message: jetstream::Message) {
             return;
         }
         Admission::Unreadable(reason) => {
-            report_unreadable(shared, &message, reason).await;
+            drop_unreadable(shared, &message, reason).await;
             return;
         }
     };
@@ -467,7 +467,7 @@ async fn refuse(
 }
 
 /// Bytes that are not an addressable task name no job to refuse: logged and dropped.
-async fn report_unreadable(shared: &Shared, message: &jetstream::Message, reason: String) {
+async fn drop_unreadable(shared: &Shared, message: &jetstream::Message, reason: String) {
     let sequence = message.info().map(|i| i.stream_sequence).unwrap_or_default();
     warn!(target: "worker", agent = %shared.agent, sequence, %reason, "unreadable task dropped");
     ack(message, AckKind::Term).await;
