@@ -13,13 +13,15 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
  *   at or before `deliveryDeadline`);
  * - `Delivered` → `Released` once the challenge window has passed ({release}, anyone): the
  *   recipients are paid as delivered;
- * - `Delivered` → `Disputed` when the buyer objects within the window ({dispute});
+ * - `Delivered` → `Disputed` when the buyer objects within the window ({dispute}), paying a
+ *   dispute bond in the deal's token;
  * - `Disputed` → `Ruled` when the resolver splits the funds between buyer and recipients ({rule}),
  *   at or before the deal's `rulingDeadline` (the dispute's time plus the escrow's dispute timeout
- *   at that time);
+ *   at that time); the bond goes back to the buyer if the ruling gives it any share, else to the
+ *   resolver;
  * - `Disputed` → `Refunded` after `rulingDeadline` without a ruling ({resolveExpiredDispute},
  *   anyone): a resolver that does not decide in time cannot keep the funds locked, and the default
- *   is the buyer's full refund;
+ *   is the buyer's full refund, bond included;
  * - `Funded` → `Refunded` after `deliveryDeadline` without delivery ({refund}, anyone): the buyer
  *   gets everything back.
  *
@@ -29,6 +31,12 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
  * overflows); it can be ruled on at `rulingDeadline` and resolved as expired after it. Every
  * transition checks the state first and reverts with {TripartiteEscrowUnexpectedState} otherwise,
  * so a retried call never pays twice.
+ *
+ * Payouts are pushed, one transfer per recipient, and each is isolated: a transfer the token
+ * refuses (a blocklisted recipient, a token that returns `false`) does not revert the transition;
+ * the amount is credited to the recipient instead ({PaymentDeferred}, {owed}), and the recipient
+ * pulls it to an address of its choice with {withdraw}. One blocked recipient never freezes the
+ * others' payouts.
  */
 interface ITripartiteEscrow {
     /// @dev Lifecycle of a deal. `Released`, `Ruled` and `Refunded` are final.
@@ -54,6 +62,8 @@ interface ITripartiteEscrow {
      * @param rulingDeadline Last second the resolver may rule on the dispute (0 before a dispute);
      * after it anyone may refund the buyer.
      * @param amount Escrowed amount.
+     * @param disputeBond What the buyer bonded to dispute (0 before a dispute, or if the bond was
+     * off); kept after the outcome for the record.
      * @param recipients Who gets paid on release, as delivered (empty before delivery).
      * @param amounts What each recipient gets on release; sums to `amount`.
      */
@@ -67,6 +77,7 @@ interface ITripartiteEscrow {
         uint64 deliveredAt;
         uint64 rulingDeadline;
         uint256 amount;
+        uint256 disputeBond;
         address[] recipients;
         uint256[] amounts;
     }
@@ -106,6 +117,50 @@ interface ITripartiteEscrow {
      * @param dealId The deal.
      */
     event DealDisputed(uint256 indexed dealId);
+
+    /**
+     * @dev The buyer paid the dispute bond of a deal it disputed (not emitted when the bond is 0).
+     * @param dealId The deal.
+     * @param payer The buyer.
+     * @param amount The bond, in the deal's token.
+     */
+    event DisputeBondPaid(uint256 indexed dealId, address indexed payer, uint256 amount);
+
+    /**
+     * @dev A dispute bond went back to the buyer: the ruling gave it a share, or the resolver let
+     * the dispute expire.
+     * @param dealId The deal.
+     * @param to The buyer.
+     * @param amount The bond.
+     */
+    event DisputeBondRefunded(uint256 indexed dealId, address indexed to, uint256 amount);
+
+    /**
+     * @dev A dispute bond went to the resolver: the ruling gave the buyer nothing.
+     * @param dealId The deal.
+     * @param to The resolver.
+     * @param amount The bond.
+     */
+    event DisputeBondForfeited(uint256 indexed dealId, address indexed to, uint256 amount);
+
+    /**
+     * @dev The token refused a payout (e.g. a blocklisted recipient), so it was credited to the
+     * recipient instead, to be pulled with {withdraw}.
+     * @param dealId The deal that paid out.
+     * @param token The token.
+     * @param recipient Who is owed the amount.
+     * @param amount The amount now owed on top of what was owed before.
+     */
+    event PaymentDeferred(uint256 indexed dealId, IERC20 indexed token, address indexed recipient, uint256 amount);
+
+    /**
+     * @dev An account pulled what it was owed.
+     * @param token The token.
+     * @param account Who was owed.
+     * @param to Where the tokens went.
+     * @param amount What was paid (all that was owed).
+     */
+    event Withdrawn(IERC20 indexed token, address indexed account, address indexed to, uint256 amount);
 
     /**
      * @dev The resolver ruled on a disputed deal and the funds were paid out.
@@ -245,6 +300,27 @@ interface ITripartiteEscrow {
     error TripartiteEscrowAmountMismatch(uint256 dealId, uint256 expected, uint256 actual);
 
     /**
+     * @dev The buyer has not approved the escrow for the dispute bond.
+     * @param dealId The deal.
+     * @param bond The bond the dispute needs.
+     * @param allowance What the buyer has approved.
+     */
+    error TripartiteEscrowDisputeBondNotApproved(uint256 dealId, uint256 bond, uint256 allowance);
+
+    /**
+     * @dev {withdraw} by an account that is owed nothing in the token.
+     * @param token The token.
+     * @param account The caller.
+     */
+    error TripartiteEscrowNothingOwed(IERC20 token, address account);
+
+    /**
+     * @dev A payout failed with too little gas left to tell a refusing token from a caller that
+     * sent too little gas; retry with more gas.
+     */
+    error TripartiteEscrowInsufficientGas();
+
+    /**
      * @dev A ruling's buyer share is above 10000 basis points.
      * @param buyerShareBps The rejected share.
      */
@@ -295,28 +371,31 @@ interface ITripartiteEscrow {
 
     /**
      * @dev Pays a delivered deal out to its recipients once the challenge window has passed; anyone
-     * may call.
+     * may call. A payout the token refuses is owed to its recipient instead.
      *
      * Requirements:
      *
      * - the deal is `Delivered`;
      * - `block.timestamp > deliveredAt + challengeWindow`.
      *
-     * Emits a {DealReleased} event.
+     * Emits a {DealReleased} event, and a {PaymentDeferred} event per refused payout.
      */
     function release(uint256 dealId) external;
 
     /**
      * @dev The buyer disputes a delivery, handing the decision to the resolver, who has until
      * `rulingDeadline = block.timestamp + disputeTimeout()` (the timeout in force now; later changes
-     * do not affect this dispute).
+     * do not affect this dispute). The buyer pays the dispute bond, {quoteDisputeBond}, in the deal's
+     * token (recorded in the deal): back to the buyer if the ruling gives it any share or the
+     * dispute expires, to the resolver if the ruling gives it nothing.
      *
      * Requirements:
      *
      * - the deal is `Delivered` and the caller is its buyer;
-     * - `block.timestamp <= deliveredAt + challengeWindow`.
+     * - `block.timestamp <= deliveredAt + challengeWindow`;
+     * - the buyer approved the escrow for the bond and holds it.
      *
-     * Emits a {DealDisputed} event.
+     * Emits a {DealDisputed} event, and a {DisputeBondPaid} event if the bond is not zero.
      */
     function dispute(uint256 dealId) external;
 
@@ -325,40 +404,62 @@ interface ITripartiteEscrow {
      * (rounded down), the recipients share the rest pro rata to their delivered amounts (rounded
      * down, the dust to the last recipient). 10000 refunds the buyer in full; 0 pays as delivered.
      *
+     * The dispute bond goes back to the buyer if `buyerShareBps > 0` (the dispute had merit), and
+     * to the resolver if it is 0. A payout the token refuses is owed to its recipient instead.
+     *
      * Requirements:
      *
      * - the caller is the resolver;
      * - the deal is `Disputed` and `block.timestamp <= rulingDeadline`;
      * - `buyerShareBps <= 10000`.
      *
-     * Emits a {DealRuled} event.
+     * Emits a {DealRuled} event, a {DisputeBondRefunded} or {DisputeBondForfeited} event if the bond
+     * is not zero, and a {PaymentDeferred} event per refused payout.
      */
     function rule(uint256 dealId, uint16 buyerShareBps) external;
 
     /**
-     * @dev Refunds a disputed deal in full to its buyer once the resolver let the ruling deadline
-     * pass; anyone may call.
+     * @dev Refunds a disputed deal in full to its buyer, dispute bond included, once the resolver
+     * let the ruling deadline pass; anyone may call. A refund the token refuses is owed to the buyer
+     * instead.
      *
      * Requirements:
      *
      * - the deal is `Disputed`;
      * - `block.timestamp > rulingDeadline`.
      *
-     * Emits a {DealRefunded} event.
+     * Emits a {DealRefunded} event, a {DisputeBondRefunded} event if the bond is not zero, and a
+     * {PaymentDeferred} event if the token refuses the refund.
      */
     function resolveExpiredDispute(uint256 dealId) external;
 
     /**
      * @dev Returns an undelivered deal to its buyer after the delivery deadline; anyone may call.
+     * A refund the token refuses is owed to the buyer instead.
      *
      * Requirements:
      *
      * - the deal is `Funded`;
      * - `block.timestamp > deliveryDeadline`.
      *
-     * Emits a {DealRefunded} event.
+     * Emits a {DealRefunded} event, and a {PaymentDeferred} event if the token refuses the refund.
      */
     function refund(uint256 dealId) external;
+
+    /**
+     * @dev Pays the caller's whole {owed} balance of `token` (payouts the token refused) to `to`,
+     * which may be any address, e.g. one the token does not block. Returns the amount.
+     *
+     * Requirements:
+     *
+     * - `to` is not the zero address;
+     * - the caller is owed something in `token`;
+     * - the token transfers to `to` (otherwise nothing changes and the caller may try another
+     *   address).
+     *
+     * Emits a {Withdrawn} event.
+     */
+    function withdraw(IERC20 token, address to) external returns (uint256 amount);
 
     /// @dev The deal `dealId` (all zero for unknown ids).
     function deal(uint256 dealId) external view returns (Deal memory);
@@ -374,4 +475,17 @@ interface ITripartiteEscrow {
 
     /// @dev Seconds the resolver has to rule on a dispute raised now.
     function disputeTimeout() external view returns (uint64);
+
+    /// @dev The dispute bond, in basis points of the deal's amount, of a dispute raised now.
+    function disputeBondBps() external view returns (uint16);
+
+    /**
+     * @dev The bond a dispute of deal `dealId` raised now costs: `disputeBondBps()` of its amount,
+     * rounded up, so no deal can be disputed for free while the bond is on. What the buyer must
+     * approve before {dispute}.
+     */
+    function quoteDisputeBond(uint256 dealId) external view returns (uint256);
+
+    /// @dev What the escrow owes `account` in `token` (payouts the token refused), see {withdraw}.
+    function owed(IERC20 token, address account) external view returns (uint256);
 }

@@ -12,8 +12,10 @@ import {ITripartiteEscrow} from "./ITripartiteEscrow.sol";
  * machine.
  *
  * - **Conservation.** The escrow's balance of a token always equals the sum of the amounts of its
- *   open (`Funded`, `Delivered`, `Disputed`) deals in that token: {open} checks the exact amount
- *   arrived, and every final transition pays out exactly the deal's amount.
+ *   open (`Funded`, `Delivered`, `Disputed`) deals in that token, plus the bonds of its `Disputed`
+ *   deals, plus what it {owed} accounts in that token: {open} and {dispute} check the exact amount
+ *   arrived, every final transition pays out (or credits) exactly the deal's amount and bond, and
+ *   {withdraw} pays out exactly what it debits.
  * - **Retry-safe.** Each transition checks the deal's state, then writes the new state, then emits,
  *   and only then transfers (checks-effects-interactions, plus a transient reentrancy guard).
  * - **Bounded payouts.** A delivery names at most {MAX_RECIPIENTS} recipients, so {release} and
@@ -21,17 +23,29 @@ import {ITripartiteEscrow} from "./ITripartiteEscrow.sol";
  * - **Time.** Deadlines and windows are compared with `block.timestamp`; they are meant to be
  *   minutes to days long, so the few seconds a block producer can skew it do not matter.
  * - **Immutable resolver.** The resolver is fixed at construction (the guild; in a full deployment
- *   its timelock). Its only setting is the dispute timeout ({setDisputeTimeout}); there is no other
- *   admin and no upgrade path.
+ *   its timelock). Its only settings are the dispute timeout ({setDisputeTimeout}) and the dispute
+ *   bond ({setDisputeBondBps}); there is no other admin and no upgrade path.
  * - **Disputes end.** A dispute gives the resolver {disputeTimeout} seconds (the value in force
  *   when the buyer disputes, fixed in the deal as `rulingDeadline`) to rule. After that anyone can
  *   refund the buyer in full ({resolveExpiredDispute}) and the resolver can no longer rule, so a
  *   resolver that does not act never locks funds, and the buyer, who objected within the window,
  *   keeps the benefit of the doubt. Deployments use 14 days unless the guild decides otherwise.
+ * - **Disputes and answer visibility.** The work a deal pays for is public once delivered: a
+ *   market deal's answer is in the settlement's calldata, readable by anyone, buyer included,
+ *   before the challenge window ends. This is deliberate (anyone can re-verify a settlement and
+ *   indexers can serve the answers), so the escrow cannot stop a buyer who has the answer from
+ *   disputing merely to hold the payout up. It prices that delay instead: {dispute} takes a bond of
+ *   {disputeBondBps} of the deal's amount (rounded up; {DEFAULT_DISPUTE_BOND_BPS} unless the guild
+ *   changes it), which the buyer gets back if the ruling gives it any share or if the resolver lets
+ *   the dispute expire, and forfeits to the resolver if the ruling gives it nothing.
+ * - **Isolated payouts.** Each payout is one transfer, tried on its own ({SafeERC20-trySafeTransfer}):
+ *   a transfer the token refuses (a blocklisted recipient, a `false` return) is credited to the
+ *   recipient ({owed}, {PaymentDeferred}) instead of reverting, so one blocked recipient never
+ *   freezes the others' payouts; the recipient pulls it to any address with {withdraw}. A payout
+ *   that fails with almost no gas left reverts the call instead ({TripartiteEscrowInsufficientGas}),
+ *   so a caller cannot force deferrals by sending too little gas.
  *
- * NOTE: A recipient the token refuses to pay (e.g. a blocklisted address) makes {release} revert;
- * the buyer can dispute within the window and the resolver can then refund. Only standard ERC-20
- * tokens without transfer fees are supported.
+ * NOTE: Only standard ERC-20 tokens without transfer fees are supported.
  */
 contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -42,19 +56,30 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
     /// @dev Longest dispute timeout the resolver may set, so a dispute always ends.
     uint64 public constant MAX_DISPUTE_TIMEOUT = 365 days;
 
+    /// @dev The dispute bond set at construction: 10% of the deal's amount.
+    uint16 public constant DEFAULT_DISPUTE_BOND_BPS = 1_000;
+
     /// @dev 100% in basis points.
     uint16 private constant _BPS = 10_000;
 
     address private immutable _resolver;
     uint64 private _disputeTimeout;
+    uint16 private _disputeBondBps;
     uint256 private _dealCount;
     mapping(uint256 dealId => Deal) private _deals;
+    mapping(IERC20 token => mapping(address account => uint256)) private _owed;
 
     /**
      * @dev The resolver changed the dispute timeout of disputes raised from now on.
      * @param disputeTimeout Seconds the resolver has to rule on a dispute.
      */
     event DisputeTimeoutChanged(uint64 disputeTimeout);
+
+    /**
+     * @dev The resolver changed the dispute bond of disputes raised from now on.
+     * @param disputeBondBps The bond in basis points of a deal's amount.
+     */
+    event DisputeBondBpsChanged(uint16 disputeBondBps);
 
     /**
      * @dev The resolver did not rule on a disputed deal by its ruling deadline, and the deal was
@@ -71,7 +96,14 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
     error TripartiteEscrowInvalidDisputeTimeout(uint64 disputeTimeout);
 
     /**
-     * @dev Sets the resolver of every dispute and the initial dispute timeout.
+     * @dev A dispute bond above 10000 basis points.
+     * @param disputeBondBps The rejected bond.
+     */
+    error TripartiteEscrowInvalidDisputeBond(uint16 disputeBondBps);
+
+    /**
+     * @dev Sets the resolver of every dispute, the initial dispute timeout and the initial dispute
+     * bond ({DEFAULT_DISPUTE_BOND_BPS}).
      * @param resolver_ The guild (or its timelock); must not be the zero address.
      * @param disputeTimeout_ Seconds the resolver has to rule on a dispute (at most
      * {MAX_DISPUTE_TIMEOUT}; deployments use 14 days).
@@ -80,6 +112,7 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
         if (resolver_ == address(0)) revert TripartiteEscrowZeroAddress();
         _resolver = resolver_;
         _setDisputeTimeout(disputeTimeout_);
+        _setDisputeBondBps(DEFAULT_DISPUTE_BOND_BPS);
     }
 
     /**
@@ -96,6 +129,22 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
     function setDisputeTimeout(uint64 disputeTimeout_) public virtual {
         if (msg.sender != _resolver) revert TripartiteEscrowNotResolver(msg.sender);
         _setDisputeTimeout(disputeTimeout_);
+    }
+
+    /**
+     * @dev Sets the dispute bond of disputes raised from now on, in basis points of the deal's
+     * amount (running disputes keep the bond they paid). 0 turns the bond off.
+     *
+     * Requirements:
+     *
+     * - the caller is the resolver (the guild);
+     * - `disputeBondBps_ <= 10000`.
+     *
+     * Emits a {DisputeBondBpsChanged} event.
+     */
+    function setDisputeBondBps(uint16 disputeBondBps_) public virtual {
+        if (msg.sender != _resolver) revert TripartiteEscrowNotResolver(msg.sender);
+        _setDisputeBondBps(disputeBondBps_);
     }
 
     /// @inheritdoc ITripartiteEscrow
@@ -163,7 +212,7 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
         IERC20 token = d.token;
         uint256 count = d.recipients.length;
         for (uint256 i = 0; i < count; ++i) {
-            _pay(token, d.recipients[i], d.amounts[i]);
+            _pay(dealId, token, d.recipients[i], d.amounts[i]);
         }
     }
 
@@ -175,10 +224,22 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > endsAt) revert TripartiteEscrowChallengeWindowClosed(dealId, endsAt);
 
+        IERC20 token = d.token;
+        uint256 bond = _disputeBond(d);
+        if (bond > 0) {
+            uint256 allowance = token.allowance(msg.sender, address(this));
+            if (allowance < bond) revert TripartiteEscrowDisputeBondNotApproved(dealId, bond, allowance);
+        }
+
         d.state = DealState.Disputed;
         // No overflow: the timeout is at most MAX_DISPUTE_TIMEOUT and timestamps are far below 2^63.
         d.rulingDeadline = uint64(block.timestamp) + _disputeTimeout;
+        d.disputeBond = bond;
         emit DealDisputed(dealId);
+        if (bond == 0) return;
+        emit DisputeBondPaid(dealId, msg.sender, bond);
+
+        _pull(token, msg.sender, bond);
     }
 
     /// @inheritdoc ITripartiteEscrow
@@ -191,11 +252,19 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
 
         uint256 amount = d.amount;
         uint256 buyerAmount = Math.mulDiv(amount, buyerShareBps, _BPS);
+        uint256 bond = d.disputeBond;
+        // A ruling that gives the buyer any share says the dispute had merit: the bond goes back
+        // to the buyer. A ruling for nothing forfeits it to the resolver.
+        uint256 bondBack = buyerShareBps > 0 ? bond : 0;
+        address buyer = d.buyer;
         d.state = DealState.Ruled;
         emit DealRuled(dealId, buyerShareBps, buyerAmount);
+        if (bondBack > 0) emit DisputeBondRefunded(dealId, buyer, bondBack);
+        else if (bond > 0) emit DisputeBondForfeited(dealId, _resolver, bond);
 
         IERC20 token = d.token;
-        _pay(token, d.buyer, buyerAmount);
+        _pay(dealId, token, buyer, buyerAmount + bondBack);
+        if (bondBack == 0) _pay(dealId, token, _resolver, bond);
         uint256 rest = amount - buyerAmount;
         if (rest == 0) return;
         uint256 count = d.recipients.length;
@@ -205,9 +274,9 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
             // recipient sum to at most rest * (amount - amounts[last]) / amount <= rest.
             uint256 share = Math.mulDiv(rest, d.amounts[i], amount);
             paid += share;
-            _pay(token, d.recipients[i], share);
+            _pay(dealId, token, d.recipients[i], share);
         }
-        _pay(token, d.recipients[count - 1], rest - paid);
+        _pay(dealId, token, d.recipients[count - 1], rest - paid);
     }
 
     /// @inheritdoc ITripartiteEscrow
@@ -222,7 +291,7 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
         uint256 amount = d.amount;
         emit DealRefunded(dealId, amount);
 
-        _pay(d.token, d.buyer, amount);
+        _pay(dealId, d.token, d.buyer, amount);
     }
 
     /// @inheritdoc ITripartiteEscrow
@@ -234,10 +303,26 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
 
         d.state = DealState.Refunded;
         uint256 amount = d.amount;
+        uint256 bond = d.disputeBond;
+        address buyer = d.buyer;
         emit DealDisputeExpired(dealId, deadline);
         emit DealRefunded(dealId, amount);
+        // The resolver failed to rule: the dispute is not held against the buyer.
+        if (bond > 0) emit DisputeBondRefunded(dealId, buyer, bond);
 
-        _pay(d.token, d.buyer, amount);
+        _pay(dealId, d.token, buyer, amount + bond);
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function withdraw(IERC20 token, address to) public virtual nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert TripartiteEscrowZeroAddress();
+        amount = _owed[token][msg.sender];
+        if (amount == 0) revert TripartiteEscrowNothingOwed(token, msg.sender);
+
+        delete _owed[token][msg.sender];
+        emit Withdrawn(token, msg.sender, to, amount);
+
+        token.safeTransfer(to, amount);
     }
 
     /// @inheritdoc ITripartiteEscrow
@@ -265,11 +350,33 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
         return _disputeTimeout;
     }
 
+    /// @inheritdoc ITripartiteEscrow
+    function disputeBondBps() public view virtual returns (uint16) {
+        return _disputeBondBps;
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function quoteDisputeBond(uint256 dealId) public view virtual returns (uint256) {
+        return _disputeBond(_deals[dealId]);
+    }
+
+    /// @inheritdoc ITripartiteEscrow
+    function owed(IERC20 token, address account) public view virtual returns (uint256) {
+        return _owed[token][account];
+    }
+
     /// @dev Validates and stores the dispute timeout; see {setDisputeTimeout}.
     function _setDisputeTimeout(uint64 disputeTimeout_) internal virtual {
         if (disputeTimeout_ > MAX_DISPUTE_TIMEOUT) revert TripartiteEscrowInvalidDisputeTimeout(disputeTimeout_);
         _disputeTimeout = disputeTimeout_;
         emit DisputeTimeoutChanged(disputeTimeout_);
+    }
+
+    /// @dev Validates and stores the dispute bond; see {setDisputeBondBps}.
+    function _setDisputeBondBps(uint16 disputeBondBps_) internal virtual {
+        if (disputeBondBps_ > _BPS) revert TripartiteEscrowInvalidDisputeBond(disputeBondBps_);
+        _disputeBondBps = disputeBondBps_;
+        emit DisputeBondBpsChanged(disputeBondBps_);
     }
 
     /**
@@ -303,10 +410,7 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
         d.amount = amount;
         emit DealOpened(dealId, buyer, operator, token, amount, deliveryDeadline, challengeWindow);
 
-        uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 received = token.balanceOf(address(this)) - before;
-        if (received != amount) revert TripartiteEscrowTransferMismatch(amount, received);
+        _pull(token, msg.sender, amount);
     }
 
     /// @dev The deal `dealId`, which must be in `expected` state.
@@ -320,8 +424,36 @@ contract TripartiteEscrow is ITripartiteEscrow, ReentrancyGuardTransient {
         return uint256(d.deliveredAt) + d.challengeWindow;
     }
 
-    /// @dev Transfers `amount` of `token` to `to`, skipping zero amounts.
-    function _pay(IERC20 token, address to, uint256 amount) private {
-        if (amount > 0) token.safeTransfer(to, amount);
+    /// @dev The bond a dispute of `d` raised now costs: {disputeBondBps} of its amount, rounded up.
+    function _disputeBond(Deal storage d) internal view virtual returns (uint256) {
+        return Math.mulDiv(d.amount, _disputeBondBps, _BPS, Math.Rounding.Ceil);
+    }
+
+    /// @dev Pulls `amount` of `token` from `from`, checking the exact amount arrived.
+    function _pull(IERC20 token, address from, uint256 amount) private {
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(from, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != amount) revert TripartiteEscrowTransferMismatch(amount, received);
+    }
+
+    /**
+     * @dev Pays `amount` of `token` to `to` for deal `dealId`, skipping zero amounts. A transfer the
+     * token refuses is credited to `to` instead (see {withdraw}), so it cannot revert the payouts
+     * of others.
+     *
+     * Emits a {PaymentDeferred} event if the token refuses the transfer.
+     */
+    function _pay(uint256 dealId, IERC20 token, address to, uint256 amount) private {
+        if (amount == 0) return;
+        uint256 gasBefore = gasleft();
+        if (token.trySafeTransfer(to, amount)) return;
+        // A transfer that ran out of gas leaves this call at most 1/64 of the gas it had (EIP-150).
+        // Deferring it would let a caller turn payouts into debts by sending too little gas; with
+        // standard tokens the deferral's own writes cannot fit in that 1/64 anyway, so this only
+        // matters for tokens whose transfers are unusually expensive.
+        if (gasleft() < gasBefore / 64) revert TripartiteEscrowInsufficientGas();
+        _owed[token][to] += amount;
+        emit PaymentDeferred(dealId, token, to, amount);
     }
 }

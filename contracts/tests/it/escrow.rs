@@ -3,6 +3,7 @@
 
 use alloy::primitives::{Address, U256};
 use nsed_contracts::{
+    blocklist_token::BlocklistToken,
     bounty_token::BountyToken,
     testkit::{ExpectRevert, Receipt, TxFailure},
     tripartite_escrow::TripartiteEscrow,
@@ -725,6 +726,399 @@ mod refund {
     }
 }
 
+mod dispute_bond {
+    use super::*;
+
+    /// A deal of `amount` delivered to the first payee, within its challenge window.
+    fn delivered(e: &mut EscrowFixture, amount: u64) -> U256 {
+        let deal = e.open(amount);
+        e.deliver(deal, &payees()[..1], &[amount]).unwrap();
+        deal
+    }
+
+    fn set_bond_from(
+        e: &mut EscrowFixture,
+        from: Address,
+        bps: u16,
+    ) -> Result<Receipt<TripartiteEscrow::setDisputeBondBpsReturn>, TxFailure> {
+        let call = TripartiteEscrow::setDisputeBondBpsCall { disputeBondBps_: bps };
+        e.f.chain.send(from, e.f.escrow, &call)
+    }
+
+    fn quote(e: &mut EscrowFixture, deal: U256) -> U256 {
+        let call = TripartiteEscrow::quoteDisputeBondCall { dealId: deal };
+        e.f.chain.call(e.seller, e.f.escrow, &call).unwrap()
+    }
+
+    #[test]
+    fn a_frivolous_dispute_costs_the_buyer_its_bond() {
+        let mut e = EscrowFixture::new();
+        let (buyer, guild) = (e.buyer(), e.f.guild);
+        let deal = delivered(&mut e, 1_000);
+        let (buyer_before, guild_before) = (e.f.balance(buyer), e.f.balance(guild));
+        // The buyer has read the answer in the settlement and disputes anyway: holding the
+        // bounty up is not free.
+        let receipt = e.dispute_from(buyer, deal).unwrap();
+        let paid = receipt.event::<TripartiteEscrow::DisputeBondPaid>();
+        assert_eq!((paid.dealId, paid.payer, paid.amount), (deal, buyer, u(100)));
+        assert_eq!(e.f.balance(buyer), buyer_before - u(100), "10% of the deal is bonded");
+        assert_eq!(e.f.deal(deal).disputeBond, u(100));
+        assert_eq!(e.f.balance(e.f.escrow), u(1_100));
+        let receipt = e.rule_from(guild, deal, 0).unwrap();
+        let forfeited = receipt.event::<TripartiteEscrow::DisputeBondForfeited>();
+        assert_eq!((forfeited.dealId, forfeited.to, forfeited.amount), (deal, guild, u(100)));
+        assert!(receipt.events::<TripartiteEscrow::DisputeBondRefunded>().is_empty());
+        assert_eq!(e.f.balance(buyer), buyer_before - u(100), "a ruling for nothing forfeits it");
+        assert_eq!(e.f.balance(guild), guild_before + u(100), "to the resolver");
+        assert_eq!(e.f.balance(payees()[0]), u(1_000), "the recipients are paid in full");
+        assert_eq!(e.f.balance(e.f.escrow), U256::ZERO);
+    }
+
+    #[test]
+    fn a_ruling_with_any_buyer_share_refunds_the_bond() {
+        let mut e = EscrowFixture::new();
+        let (buyer, guild) = (e.buyer(), e.f.guild);
+        let deal = delivered(&mut e, 1_000);
+        let before = e.f.balance(buyer);
+        e.dispute_from(buyer, deal).unwrap();
+        let receipt = e.rule_from(guild, deal, 1).unwrap();
+        let refunded = receipt.event::<TripartiteEscrow::DisputeBondRefunded>();
+        assert_eq!((refunded.dealId, refunded.to, refunded.amount), (deal, buyer, u(100)));
+        assert!(receipt.events::<TripartiteEscrow::DisputeBondForfeited>().is_empty());
+        // 1 bps of 1000 rounds down to nothing, but the ruling still sided with the buyer.
+        assert_eq!(receipt.event::<TripartiteEscrow::DealRuled>().buyerAmount, U256::ZERO);
+        assert_eq!(e.f.balance(buyer), before);
+        assert_eq!(e.f.balance(payees()[0]), u(1_000));
+        assert_eq!(e.f.balance(e.f.escrow), U256::ZERO);
+    }
+
+    #[test]
+    fn an_expired_dispute_refunds_the_bond() {
+        let mut e = EscrowFixture::new();
+        let buyer = e.buyer();
+        let before = e.f.balance(buyer);
+        let deal = delivered(&mut e, 1_000);
+        e.dispute_from(buyer, deal).unwrap();
+        e.f.chain.advance_time(DISPUTE_TIMEOUT + 1);
+        let receipt = e.resolve_expired(deal).unwrap();
+        let refunded = receipt.event::<TripartiteEscrow::DisputeBondRefunded>();
+        assert_eq!((refunded.dealId, refunded.to, refunded.amount), (deal, buyer, u(100)));
+        assert_eq!(receipt.event::<TripartiteEscrow::DealRefunded>().amount, u(1_000));
+        assert_eq!(e.f.balance(buyer), before, "the deal and the bond are back");
+        assert_eq!(e.f.balance(e.f.escrow), U256::ZERO);
+    }
+
+    #[test]
+    fn a_dispute_without_approval_reverts_with_the_bond_it_needs() {
+        let mut e = EscrowFixture::new();
+        let (buyer, escrow, token) = (e.buyer(), e.f.escrow, e.f.token);
+        let deal = delivered(&mut e, 1_000);
+        let approve = |value: U256| BountyToken::approveCall { spender: escrow, value };
+        e.f.chain.send(buyer, token, &approve(U256::ZERO)).unwrap();
+        e.dispute_from(buyer, deal).expect_revert(
+            TripartiteEscrow::TripartiteEscrowDisputeBondNotApproved {
+                dealId: deal,
+                bond: u(100),
+                allowance: U256::ZERO,
+            },
+        );
+        e.f.chain.send(buyer, token, &approve(u(99))).unwrap();
+        e.dispute_from(buyer, deal).expect_revert(
+            TripartiteEscrow::TripartiteEscrowDisputeBondNotApproved {
+                dealId: deal,
+                bond: u(100),
+                allowance: u(99),
+            },
+        );
+        assert_eq!(e.state(deal), deal_state::DELIVERED);
+        // What the quote says is what it takes.
+        let bond = quote(&mut e, deal);
+        e.f.chain.send(buyer, token, &approve(bond)).unwrap();
+        e.dispute_from(buyer, deal).unwrap();
+        assert_eq!(e.f.deal(deal).disputeBond, bond);
+    }
+
+    #[test]
+    fn the_bond_is_rounded_up_so_no_dispute_is_free() {
+        let mut e = EscrowFixture::new();
+        let (small, tiny) = (e.open(19), e.open(1));
+        assert_eq!(quote(&mut e, small), u(2), "10% of 19 is 1.9");
+        assert_eq!(quote(&mut e, tiny), u(1));
+        assert_eq!(quote(&mut e, u(99)), U256::ZERO, "unknown deals quote nothing");
+    }
+
+    #[test]
+    fn the_guild_sets_the_bond_of_later_disputes_only() {
+        let mut e = EscrowFixture::new();
+        let (guild, buyer) = (e.f.guild, e.buyer());
+        let bps = |e: &mut EscrowFixture| {
+            e.f.chain.call(buyer, e.f.escrow, &TripartiteEscrow::disputeBondBpsCall {}).unwrap()
+        };
+        let default =
+            e.f.chain
+                .call(buyer, e.f.escrow, &TripartiteEscrow::DEFAULT_DISPUTE_BOND_BPSCall {})
+                .unwrap();
+        assert_eq!((bps(&mut e), default), (1_000, 1_000));
+        let running = delivered(&mut e, 1_000);
+        e.dispute_from(buyer, running).unwrap();
+
+        set_bond_from(&mut e, buyer, 0)
+            .expect_revert(TripartiteEscrow::TripartiteEscrowNotResolver { caller: buyer });
+        set_bond_from(&mut e, guild, 10_001).expect_revert(
+            TripartiteEscrow::TripartiteEscrowInvalidDisputeBond { disputeBondBps: 10_001 },
+        );
+        let receipt = set_bond_from(&mut e, guild, 10_000).unwrap();
+        assert_eq!(
+            receipt.event::<TripartiteEscrow::DisputeBondBpsChanged>().disputeBondBps,
+            10_000
+        );
+        let full = delivered(&mut e, 1_000);
+        assert_eq!(quote(&mut e, full), u(1_000));
+
+        // Off: a dispute costs nothing and says nothing about a bond.
+        set_bond_from(&mut e, guild, 0).unwrap();
+        assert_eq!(bps(&mut e), 0);
+        let free = delivered(&mut e, 1_000);
+        let before = e.f.balance(buyer);
+        let receipt = e.dispute_from(buyer, free).unwrap();
+        assert!(receipt.events::<TripartiteEscrow::DisputeBondPaid>().is_empty());
+        assert_eq!(e.f.balance(buyer), before);
+        let receipt = e.rule_from(guild, free, 0).unwrap();
+        assert!(receipt.events::<TripartiteEscrow::DisputeBondForfeited>().is_empty());
+
+        // The running dispute keeps the bond it paid.
+        assert_eq!(e.f.deal(running).disputeBond, u(100));
+        let before = e.f.balance(buyer);
+        e.rule_from(guild, running, 10_000).unwrap();
+        assert_eq!(e.f.balance(buyer), before + u(1_100));
+    }
+}
+
+mod blocked_recipients {
+    use nsed_contracts::gas_capped_caller::GasCappedCaller;
+
+    use super::*;
+
+    /// A [`BlocklistToken`] with the default buyer funded and the escrow approved.
+    fn blocklist_token(e: &mut EscrowFixture) -> Address {
+        let (buyer, escrow) = (e.buyer(), e.f.escrow);
+        let token =
+            e.f.chain
+                .deploy(buyer, &BlocklistToken::BYTECODE, &BlocklistToken::constructorCall {})
+                .unwrap();
+        let mint = BlocklistToken::mintCall { to: buyer, amount: u(1_000_000) };
+        e.f.chain.send(buyer, token, &mint).unwrap();
+        let approve = BlocklistToken::approveCall { spender: escrow, value: U256::MAX };
+        e.f.chain.send(buyer, token, &approve).unwrap();
+        token
+    }
+
+    fn set_blocked(e: &mut EscrowFixture, token: Address, account: Address, blocked: bool) {
+        let anyone = e.f.chain.account(6);
+        let call = BlocklistToken::setBlockedCall { account, blocked };
+        e.f.chain.send(anyone, token, &call).unwrap();
+    }
+
+    fn balance(e: &mut EscrowFixture, token: Address, account: Address) -> U256 {
+        e.f.chain.call(e.seller, token, &BlocklistToken::balanceOfCall { account }).unwrap()
+    }
+
+    fn escrow_balance(e: &mut EscrowFixture, token: Address) -> U256 {
+        let escrow = e.f.escrow;
+        balance(e, token, escrow)
+    }
+
+    fn owed(e: &mut EscrowFixture, token: Address, account: Address) -> U256 {
+        let call = TripartiteEscrow::owedCall { token, account };
+        e.f.chain.call(e.seller, e.f.escrow, &call).unwrap()
+    }
+
+    fn withdraw(
+        e: &mut EscrowFixture,
+        from: Address,
+        token: Address,
+        to: Address,
+    ) -> Result<Receipt<U256>, TxFailure> {
+        e.f.chain.send(from, e.f.escrow, &TripartiteEscrow::withdrawCall { token, to })
+    }
+
+    /// A deal of `amount` in `token`, deliverable for an hour, with a 10-minute window.
+    fn open_in(e: &mut EscrowFixture, token: Address, amount: u64) -> U256 {
+        let call = TripartiteEscrow::openCall {
+            operator: e.seller,
+            token,
+            amount: u(amount),
+            deliveryDeadline: e.now() + 3600,
+            challengeWindow: 600,
+        };
+        let buyer = e.buyer();
+        e.f.chain.send(buyer, e.f.escrow, &call).unwrap().ret
+    }
+
+    /// A deal of 100 in `token` delivered as 50 / 30 / 20 to the payees.
+    fn delivered_in(e: &mut EscrowFixture, token: Address) -> U256 {
+        let deal = open_in(e, token, 100);
+        e.deliver(deal, &payees(), &[50, 30, 20]).unwrap();
+        deal
+    }
+
+    #[test]
+    fn a_blocked_recipient_does_not_freeze_the_release_of_the_others() {
+        let mut e = EscrowFixture::new();
+        let token = blocklist_token(&mut e);
+        let deal = delivered_in(&mut e, token);
+        let [a, blocked, c] = payees();
+        set_blocked(&mut e, token, blocked, true);
+        e.f.chain.advance_time(601);
+        let receipt = e.release(deal).unwrap();
+        assert_eq!((balance(&mut e, token, a), balance(&mut e, token, c)), (u(50), u(20)));
+        assert_eq!(balance(&mut e, token, blocked), U256::ZERO);
+        let deferred = receipt.event::<TripartiteEscrow::PaymentDeferred>();
+        assert_eq!(
+            (deferred.dealId, deferred.token, deferred.recipient, deferred.amount),
+            (deal, token, blocked, u(30))
+        );
+        assert_eq!(owed(&mut e, token, blocked), u(30));
+        assert_eq!(escrow_balance(&mut e, token), u(30), "the escrow holds what it owes");
+
+        // The blocked recipient pulls its payout to an address the token accepts.
+        let elsewhere = Address::repeat_byte(0xe1);
+        let receipt = withdraw(&mut e, blocked, token, elsewhere).unwrap();
+        assert_eq!(receipt.ret, u(30));
+        let withdrawn = receipt.event::<TripartiteEscrow::Withdrawn>();
+        assert_eq!(
+            (withdrawn.token, withdrawn.account, withdrawn.to, withdrawn.amount),
+            (token, blocked, elsewhere, u(30))
+        );
+        assert_eq!(balance(&mut e, token, elsewhere), u(30));
+        assert_eq!(owed(&mut e, token, blocked), U256::ZERO);
+        assert_eq!(escrow_balance(&mut e, token), U256::ZERO);
+        withdraw(&mut e, blocked, token, elsewhere).expect_revert(
+            TripartiteEscrow::TripartiteEscrowNothingOwed { token, account: blocked },
+        );
+    }
+
+    #[test]
+    fn a_ruling_pays_around_a_blocked_recipient_and_a_blocked_resolver() {
+        let mut e = EscrowFixture::new();
+        let token = blocklist_token(&mut e);
+        let (buyer, guild) = (e.buyer(), e.f.guild);
+        let [a, blocked, c] = payees();
+        let split = delivered_in(&mut e, token);
+        let forfeit = delivered_in(&mut e, token);
+        e.dispute_from(buyer, split).unwrap();
+        e.dispute_from(buyer, forfeit).unwrap();
+        set_blocked(&mut e, token, blocked, true);
+        let before = balance(&mut e, token, buyer);
+        // Half to the buyer (50, and its bond of 10 back), the rest pro rata: 25, 15, 10.
+        let receipt = e.rule_from(guild, split, 5_000).unwrap();
+        assert_eq!(receipt.event::<TripartiteEscrow::PaymentDeferred>().amount, u(15));
+        assert_eq!(balance(&mut e, token, buyer), before + u(60));
+        assert_eq!((balance(&mut e, token, a), balance(&mut e, token, c)), (u(25), u(10)));
+        assert_eq!(owed(&mut e, token, blocked), u(15));
+        // A forfeited bond to a resolver the token blocks is owed to the resolver.
+        set_blocked(&mut e, token, guild, true);
+        e.rule_from(guild, forfeit, 0).unwrap();
+        assert_eq!(owed(&mut e, token, guild), u(10));
+        assert_eq!(owed(&mut e, token, blocked), u(45));
+        assert_eq!((balance(&mut e, token, a), balance(&mut e, token, c)), (u(75), u(30)));
+        assert_eq!(escrow_balance(&mut e, token), u(55));
+    }
+
+    #[test]
+    fn a_blocked_buyer_is_refunded_through_withdraw() {
+        let mut e = EscrowFixture::new();
+        let token = blocklist_token(&mut e);
+        let buyer = e.buyer();
+        let undelivered = open_in(&mut e, token, 100);
+        let expired = delivered_in(&mut e, token);
+        e.dispute_from(buyer, expired).unwrap();
+        set_blocked(&mut e, token, buyer, true);
+        e.f.chain.advance_time(3_601);
+        let receipt = e.refund(undelivered).unwrap();
+        assert_eq!(receipt.event::<TripartiteEscrow::PaymentDeferred>().recipient, buyer);
+        e.f.chain.advance_time(DISPUTE_TIMEOUT);
+        e.resolve_expired(expired).unwrap();
+        assert_eq!(owed(&mut e, token, buyer), u(210), "both deals and the bond");
+        let elsewhere = Address::repeat_byte(0xe2);
+        withdraw(&mut e, buyer, token, elsewhere).unwrap();
+        assert_eq!(balance(&mut e, token, elsewhere), u(210));
+    }
+
+    #[test]
+    fn a_token_that_returns_false_is_deferred_too() {
+        let mut e = EscrowFixture::new();
+        let token = blocklist_token(&mut e);
+        let anyone = e.f.chain.account(6);
+        let quiet = BlocklistToken::setQuietFailureCall { quiet: true };
+        e.f.chain.send(anyone, token, &quiet).unwrap();
+        let deal = delivered_in(&mut e, token);
+        let [a, blocked, c] = payees();
+        set_blocked(&mut e, token, blocked, true);
+        e.f.chain.advance_time(601);
+        e.release(deal).unwrap();
+        assert_eq!(owed(&mut e, token, blocked), u(30));
+        assert_eq!((balance(&mut e, token, a), balance(&mut e, token, c)), (u(50), u(20)));
+    }
+
+    #[test]
+    fn a_withdrawal_the_token_refuses_keeps_the_debt() {
+        let mut e = EscrowFixture::new();
+        let token = blocklist_token(&mut e);
+        let deal = delivered_in(&mut e, token);
+        let blocked = payees()[1];
+        set_blocked(&mut e, token, blocked, true);
+        e.f.chain.advance_time(601);
+        e.release(deal).unwrap();
+        withdraw(&mut e, blocked, token, blocked)
+            .expect_revert(BlocklistToken::BlocklistTokenBlocked { account: blocked });
+        withdraw(&mut e, blocked, token, Address::ZERO)
+            .expect_revert(TripartiteEscrow::TripartiteEscrowZeroAddress {});
+        assert_eq!(owed(&mut e, token, blocked), u(30));
+        // Unblocked, it can take the payout itself.
+        set_blocked(&mut e, token, blocked, false);
+        withdraw(&mut e, blocked, token, blocked).unwrap();
+        assert_eq!(balance(&mut e, token, blocked), u(30));
+    }
+
+    #[test]
+    fn too_little_gas_reverts_the_release_instead_of_deferring_it() {
+        let mut e = EscrowFixture::new();
+        let deal = e.open(6_400);
+        let many: Vec<Address> = (0..64u8).map(|k| Address::repeat_byte(k + 1)).collect();
+        e.deliver(deal, &many, &[100; 64]).unwrap();
+        e.f.chain.advance_time(601);
+        let anyone = e.f.chain.account(6);
+        let caller = e.f.chain.deploy_code(anyone, GasCappedCaller::BYTECODE.clone()).unwrap().ret;
+        let data =
+            alloy::sol_types::SolCall::abi_encode(&TripartiteEscrow::releaseCall { dealId: deal });
+        // From too little gas for the first transfer to enough for all 64: a release either
+        // reverts or pays everyone, never defers an unblocked recipient.
+        let mut released = false;
+        for cap in (20_000u64..2_000_000).step_by(15_013) {
+            let snapshot = e.f.chain.snapshot();
+            let call = GasCappedCaller::callWithGasCall {
+                target: e.f.escrow,
+                data: data.clone().into(),
+                gasCap: u(cap),
+            };
+            let ok = e.f.chain.send(anyone, caller, &call).unwrap().ret;
+            if ok {
+                released = true;
+                for &to in &many {
+                    assert_eq!(e.f.balance(to), u(100), "gas cap {cap}");
+                }
+            }
+            assert_eq!(
+                e.state(deal),
+                if ok { deal_state::RELEASED } else { deal_state::DELIVERED }
+            );
+            e.f.chain.revert_to(snapshot);
+        }
+        assert!(released, "enough gas releases");
+    }
+}
+
 /// One step against direct deals.
 #[derive(Debug, Clone)]
 enum Op {
@@ -766,6 +1160,8 @@ struct DealModel {
     state: u8,
     delivered_at: u64,
     ruling_deadline: u64,
+    /// The dispute bond the buyer paid (10% of the amount, rounded up).
+    bond: u64,
     payout: Vec<(usize, u64)>,
 }
 
@@ -777,8 +1173,8 @@ proptest! {
 
     /// A plain model of the state machine predicts every success and failure of random direct
     /// deals (disputes included, which expire after a short timeout), and after every step each
-    /// party's balance is what the model says and the escrow holds exactly the sum of its open
-    /// deals.
+    /// party's balance is what the model says (dispute bonds included) and the escrow holds
+    /// exactly the sum of its open deals and the bonds of its disputed ones.
     #[test]
     fn deals_follow_the_model_and_conserve_funds(ops in prop::collection::vec(op_strategy(), 1..40)) {
         let mut e = EscrowFixture::new();
@@ -798,7 +1194,7 @@ proptest! {
                     prop_assert_eq!(deal, u(deals.len() as u64 + 1));
                     deals.push(DealModel { buyer, amount, deadline: now + deadline_in, window,
                         state: deal_state::FUNDED, delivered_at: 0, ruling_deadline: 0,
-                        payout: Vec::new() });
+                        bond: 0, payout: Vec::new() });
                     balances[buyer] -= i128::from(amount);
                 }
                 Op::Deliver { deal, weights } => {
@@ -827,6 +1223,8 @@ proptest! {
                     if ok {
                         model.state = deal_state::DISPUTED;
                         model.ruling_deadline = now + MODEL_DISPUTE_TIMEOUT;
+                        model.bond = model.amount.div_ceil(10);
+                        balances[model.buyer] -= i128::from(model.bond);
                     }
                 }
                 Op::Rule { deal, bps } => {
@@ -840,6 +1238,10 @@ proptest! {
                         model.state = deal_state::RULED;
                         let to_buyer = model.amount * u64::from(bps) / 10_000;
                         balances[model.buyer] += i128::from(to_buyer);
+                        // The bond back if the ruling gives the buyer anything, else the guild's.
+                        if bps > 0 {
+                            balances[model.buyer] += i128::from(model.bond);
+                        }
                         let rest = model.amount - to_buyer;
                         let last = model.payout.len() - 1;
                         let mut paid = 0;
@@ -881,7 +1283,7 @@ proptest! {
                     prop_assert_eq!(result.is_ok(), ok, "resolveExpiredDispute {:?}", model);
                     if ok {
                         model.state = deal_state::REFUNDED;
-                        balances[model.buyer] += i128::from(model.amount);
+                        balances[model.buyer] += i128::from(model.amount + model.bond);
                     }
                 }
                 Op::Warp { seconds } => e.f.chain.advance_time(seconds),
@@ -897,7 +1299,7 @@ proptest! {
             let open: u64 = deals
                 .iter()
                 .filter(|d| matches!(d.state, deal_state::FUNDED | deal_state::DELIVERED | deal_state::DISPUTED))
-                .map(|d| d.amount)
+                .map(|d| d.amount + if d.state == deal_state::DISPUTED { d.bond } else { 0 })
                 .sum();
             prop_assert_eq!(e.f.balance(e.f.escrow), u(open));
             for (k, model) in deals.iter().enumerate() {

@@ -193,7 +193,7 @@ proptest! {
     /// (b) Across random histories of jobs (request, claim, settle, refund) and escrow deals (open,
     /// deliver, dispute, rule, release, refund) with time passing, no token is created or lost:
     /// the balances of every party sum to a constant, the market never holds a token, and the
-    /// escrow holds exactly the sum of its open deals.
+    /// escrow holds exactly the sum of its open deals and the dispute bonds of its disputed ones.
     #[test]
     fn funds_are_conserved_across_random_histories(ops in prop::collection::vec(op_strategy(), 1..40)) {
         let mut f = MarketFixture::new(3);
@@ -288,6 +288,9 @@ proptest! {
                 let d = f.deal(deal);
                 if matches!(d.state, deal_state::FUNDED | deal_state::DELIVERED | deal_state::DISPUTED) {
                     open += d.amount;
+                }
+                if d.state == deal_state::DISPUTED {
+                    open += d.disputeBond;
                 }
             }
             prop_assert_eq!(f.balance(f.escrow), open);
