@@ -9,9 +9,9 @@
 use std::{fmt, path::PathBuf};
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner};
-use eyre::eyre;
+use eyre::{WrapErr, eyre};
 use nsed_bus::NatsConnect;
-use nsed_deploy::{GovernanceParams, SuiteParams};
+use nsed_deploy::{Genesis, GovernanceParams, SuiteParams};
 use nsed_inference_worker::WorkerConfig;
 
 /// Where deployment records are kept unless `--deployments-dir` says otherwise.
@@ -159,6 +159,13 @@ pub struct SuiteOpts {
     /// Seconds a requester may dispute a delivered job.
     #[arg(long = "suite.challenge-window-secs", value_name = "SECONDS", default_value_t = SuiteParams::default().challenge_window)]
     pub challenge_window_secs: u64,
+    /// JSON file of the tokens' initial balances, in whole tokens:
+    /// `{"guild": [{"holder": "0x…", "amount": 600000}, …], "bounty": [{"holder": "0x…", "amount":
+    /// 1000}]}`. The guild list is the GUILD genesis (required outside a local dev chain, chain
+    /// 31337, where it defaults to 1,000,000 to the deployer); outside a dev chain the bounty token
+    /// mints the bounty list and renounces its owner, so the deployer can mint neither token.
+    #[arg(long = "suite.genesis", value_name = "FILE", env = "NSED_SUITE_GENESIS")]
+    pub genesis: Option<PathBuf>,
 }
 
 impl Default for SuiteOpts {
@@ -171,15 +178,33 @@ impl Default for SuiteOpts {
             keeper_fee_bps: d.keeper_fee_bps,
             guild_fee_bps: d.guild_fee_bps,
             challenge_window_secs: d.challenge_window,
+            genesis: None,
         }
     }
 }
 
 impl SuiteOpts {
     /// The suite parameters these flags set, the rest at their defaults.
-    pub fn params(&self) -> SuiteParams {
+    ///
+    /// # Errors
+    ///
+    /// When the `--suite.genesis` file cannot be read or is not a genesis document.
+    pub fn try_params(&self) -> eyre::Result<SuiteParams> {
         let defaults = SuiteParams::default();
-        SuiteParams {
+        let genesis = match &self.genesis {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .wrap_err_with(|| format!("cannot read the genesis file {}", path.display()))?;
+                serde_json::from_str::<Genesis>(&text).wrap_err_with(|| {
+                    format!(
+                        "{} is not a genesis document (see `nsed deploy --help`)",
+                        path.display()
+                    )
+                })?
+            }
+            None => defaults.genesis.clone(),
+        };
+        Ok(SuiteParams {
             keeper_fee_bps: self.keeper_fee_bps,
             guild_fee_bps: self.guild_fee_bps,
             challenge_window: self.challenge_window_secs,
@@ -189,8 +214,9 @@ impl SuiteOpts {
                 timelock_delay: self.timelock_delay_secs,
                 ..defaults.governance.clone()
             },
+            genesis,
             ..defaults
-        }
+        })
     }
 }
 
@@ -277,7 +303,7 @@ mod tests {
         assert_eq!(nats.connect(), WorkerConfig::default().nats);
         let suite = CommandParser::<SuiteOpts>::parse_from(["nsed"]).args;
         assert_eq!(suite, SuiteOpts::default());
-        assert_eq!(suite.params(), SuiteParams::default());
+        assert_eq!(suite.try_params().unwrap(), SuiteParams::default());
     }
 
     #[test]

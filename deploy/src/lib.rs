@@ -9,6 +9,11 @@
 //! anything else is deployed again, and so is everything that takes it as a constructor argument.
 //! Role wiring (the games' `GAME_ROLE` on the rank token, `MINTER_ROLE` on the access token, …)
 //! is checked before it is granted, through the guild's timelock (see [`deploy_suite`]).
+//!
+//! The tokens' initial balances are a parameter ([`Genesis`]): the guild token mints its genesis
+//! distribution at construction, and outside a dev chain ([`is_dev_chain`]) the bounty token
+//! mints its initial balances and renounces its owner, so the deployer keeps no power over
+//! either supply (docs/economics.md, "Bootstrap and genesis").
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 use std::{
@@ -29,8 +34,9 @@ use alloy::{
 // Every contract of the suite is an OpenZeppelin `AccessControl`: one binding serves them all.
 use nsed_contracts::tx::{self, TxContext, TxError};
 use nsed_contracts::{
-    deliberation_market::DeliberationMarket, guild_timelock::GuildTimelock,
-    lat_converter::LatConverter, liquid_access_token::LiquidAccessToken as AccessControlled,
+    bounty_token::BountyToken, deliberation_market::DeliberationMarket,
+    guild_timelock::GuildTimelock, lat_converter::LatConverter,
+    liquid_access_token::LiquidAccessToken as AccessControlled,
 };
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -94,6 +100,15 @@ pub enum DeployError {
         record: u64,
         /// Chain id of the RPC endpoint.
         rpc: u64,
+    },
+    /// A deployment outside a dev chain was given no guild genesis distribution.
+    #[error(
+        "a deployment to chain {chain_id} needs a genesis distribution of the guild token \
+         (`genesis.guild` in the suite parameters, `--suite.genesis FILE` on the command line)"
+    )]
+    NoGenesis {
+        /// The chain deployed to.
+        chain_id: u64,
     },
     /// An artifact is missing from the build (a build bug).
     #[error("contract {0} is not in the compiled artifacts")]
@@ -222,6 +237,8 @@ pub struct SuiteParams {
     pub authority: AuthorityParams,
     /// Agent bonds: the registry seats are drawn from.
     pub agents: AgentParams,
+    /// Initial balances of the guild token and the bounty token.
+    pub genesis: Genesis,
 }
 
 impl Default for SuiteParams {
@@ -239,7 +256,81 @@ impl Default for SuiteParams {
             conversion: ConversionParams::default(),
             authority: AuthorityParams::default(),
             agents: AgentParams::default(),
+            genesis: Genesis::default(),
         }
+    }
+}
+
+/// Chain id of a local dev chain (anvil's and hardhat's default). Only there does the deployer
+/// keep the bounty token's faucet, and only there may the guild genesis be left empty.
+pub const DEV_CHAIN_ID: u64 = 31337;
+
+/// Whole guild tokens a dev-chain deployment mints to the deployer when [`Genesis::guild`] is
+/// empty: enough for the demo and the tests to delegate, propose and reach quorum alone.
+pub const DEV_GENESIS_SUPPLY: u64 = 1_000_000;
+
+/// Whether `chain_id` is a local dev chain ([`DEV_CHAIN_ID`]).
+pub const fn is_dev_chain(chain_id: u64) -> bool {
+    chain_id == DEV_CHAIN_ID
+}
+
+/// One initial balance: `amount` whole tokens (18 decimals) to `holder`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Allocation {
+    /// Receives the tokens: an account, a multisig or a vesting contract (OpenZeppelin's
+    /// `VestingWallet` releases them to its beneficiary on a schedule).
+    pub holder: Address,
+    /// Whole tokens.
+    pub amount: u64,
+}
+
+impl Allocation {
+    /// The amount in base units (`amount · 10^18`).
+    pub fn base_units(&self) -> U256 {
+        U256::from(self.amount) * U256::from(10u64).pow(U256::from(18))
+    }
+}
+
+/// Initial balances of the suite's tokens, as `nsed deploy --suite.genesis FILE` reads them:
+///
+/// ```json
+/// { "guild":  [{ "holder": "0x…", "amount": 600000 }, { "holder": "0x…", "amount": 400000 }],
+///   "bounty": [{ "holder": "0x…", "amount": 1000000 }] }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Genesis {
+    /// The guild token's genesis distribution, minted at its construction; the total supply at
+    /// genesis is their sum. Empty: [`DEV_GENESIS_SUPPLY`] to the deployer on a dev chain, refused
+    /// ([`DeployError::NoGenesis`]) elsewhere. Part of the token's constructor arguments, so a
+    /// change redeploys the guild token (and what depends on it).
+    pub guild: Vec<Allocation>,
+    /// Bounty tokens minted once, when the deployment finishes the bounty token's minting: outside
+    /// a dev chain the deployer then renounces ownership, and no one mints again. On a dev chain
+    /// they are minted when the token is deployed, and the deployer keeps minting (the demo
+    /// faucet).
+    pub bounty: Vec<Allocation>,
+}
+
+impl Genesis {
+    /// The guild distribution a deployment on `chain_id` by `deployer` mints.
+    ///
+    /// # Errors
+    ///
+    /// [`DeployError::NoGenesis`] when [`Self::guild`] is empty outside a dev chain.
+    pub fn guild_for(
+        &self,
+        chain_id: u64,
+        deployer: Address,
+    ) -> Result<Vec<Allocation>, DeployError> {
+        if !self.guild.is_empty() {
+            return Ok(self.guild.clone());
+        }
+        if !is_dev_chain(chain_id) {
+            return Err(DeployError::NoGenesis { chain_id });
+        }
+        Ok(vec![Allocation { holder: deployer, amount: DEV_GENESIS_SUPPLY }])
     }
 }
 
@@ -274,8 +365,6 @@ impl Default for AgentParams {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct GovernanceParams {
-    /// Whole guild tokens minted to the genesis holder (the deployer).
-    pub genesis_supply: u64,
     /// Seconds the timelock holds a passed proposal before it can execute.
     pub timelock_delay: u64,
     /// Seconds from a proposal to the start of its vote.
@@ -291,7 +380,6 @@ pub struct GovernanceParams {
 impl Default for GovernanceParams {
     fn default() -> Self {
         Self {
-            genesis_supply: 1_000_000,
             timelock_delay: 86_400,
             voting_delay: 3_600,
             voting_period: 259_200,
@@ -394,7 +482,10 @@ pub async fn deploy_to_dir<P: Provider>(
 /// its only proposer: the deployer schedules and executes one batch that grants the roles the
 /// contracts need of each other (and `KEEPER_ROLE` to [`SuiteParams::keepers`]), makes the
 /// governor the proposer and canceller, sets the real delay and revokes the deployer. After that
-/// the deployer has no power left. Wiring a later redeploy needs governance: what is missing is
+/// the deployer has no power left, over the guild token's supply either: the genesis goes straight
+/// to [`Genesis::guild`]'s holders and only the converter mints. Outside a dev chain the bounty
+/// token mints [`Genesis::bounty`] and renounces its owner; on a dev chain the deployer keeps it
+/// as the demo's faucet. Wiring a later redeploy needs governance: what is missing is
 /// returned in [`Deployment::pending`] rather than failing, so the record is never lost.
 ///
 /// # Errors
@@ -404,10 +495,12 @@ pub async fn deploy_suite<P: Provider>(
     provider: &P,
     deployer: Address,
     network: &str,
-    params: SuiteParams,
+    mut params: SuiteParams,
     existing: Option<&Deployment>,
 ) -> Result<Deployment, DeployError> {
     let chain_id = provider.get_chain_id().await.during("eth_chainId")?;
+    // The record keeps the distribution actually minted, the dev default included.
+    params.genesis.guild = params.genesis.guild_for(chain_id, deployer)?;
     // Parameters live in constructor arguments, so comparing each contract's arguments decides
     // what a parameter change redeploys.
     if let Some(record) = existing
@@ -438,7 +531,13 @@ pub async fn deploy_suite<P: Provider>(
         provider,
         prior(GUILD_TOKEN),
         GUILD_TOKEN,
-        vec![addr(guild), addr(deployer), uint(whole(g.genesis_supply), 256)],
+        vec![
+            addr(guild),
+            DynSolValue::Array(params.genesis.guild.iter().map(|a| addr(a.holder)).collect()),
+            DynSolValue::Array(
+                params.genesis.guild.iter().map(|a| uint(a.base_units(), 256)).collect(),
+            ),
+        ],
     )
     .await?;
     let governor = ensure(
@@ -470,6 +569,16 @@ pub async fn deploy_suite<P: Provider>(
     )
     .await?;
     let token = ensure(provider, prior(BOUNTY_TOKEN), BOUNTY_TOKEN, vec![addr(deployer)]).await?;
+    let fresh_token = prior(BOUNTY_TOKEN).map(|p| p.address) != Some(token.address);
+    bounty_genesis(
+        provider,
+        token.address,
+        deployer,
+        chain_id,
+        fresh_token,
+        &params.genesis.bounty,
+    )
+    .await?;
     let escrow = ensure(
         provider,
         prior(ESCROW),
@@ -601,6 +710,39 @@ pub async fn deploy_suite<P: Provider>(
         contracts,
         pending,
     })
+}
+
+/// Mints the bounty token's initial balances. On a dev chain that happens once, when the token is
+/// deployed, and the deployer keeps minting (the demo faucet). Elsewhere the deployer, while it
+/// still owns the token, mints them and renounces ownership in one transaction
+/// (`finishMinting`): an interrupted deployment finishes it when run again, and once it is done
+/// no later run can mint.
+async fn bounty_genesis<P: Provider>(
+    provider: &P,
+    token: Address,
+    deployer: Address,
+    chain_id: u64,
+    fresh: bool,
+    balances: &[Allocation],
+) -> Result<(), DeployError> {
+    let bounty = BountyToken::new(token, provider);
+    if is_dev_chain(chain_id) {
+        if fresh {
+            for a in balances {
+                send("BountyToken.mint(genesis)", bounty.mint(a.holder, a.base_units())).await?;
+            }
+        }
+        return Ok(());
+    }
+    let owner = bounty.owner().call().await.during("BountyToken.owner")?;
+    if owner != deployer {
+        return Ok(());
+    }
+    let holders = balances.iter().map(|a| a.holder).collect();
+    let amounts = balances.iter().map(Allocation::base_units).collect();
+    send("BountyToken.finishMinting", bounty.finishMinting(holders, amounts)).await?;
+    info!(target: "deploy", holders = balances.len(), "bounty token minted its genesis and renounced its owner");
+    Ok(())
 }
 
 /// A role the suite needs granted.

@@ -50,7 +50,7 @@ impl DeployArgs {
             deployer,
             self.network.as_deref(),
             &self.deployments_dir,
-            self.suite.params(),
+            self.suite.try_params()?,
         )
         .await
         .wrap_err_with(|| format!("cannot deploy the suite on {rpc_url}"))?;

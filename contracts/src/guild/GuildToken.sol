@@ -17,10 +17,13 @@ import {Time} from "@openzeppelin/contracts/utils/types/Time.sol";
  *   behaves the same on a wall-clock dev chain and on a test chain whose time is warped.
  * - **Votes need delegation.** As with any {ERC20Votes}, a balance counts as votes only after its
  *   holder delegates (to itself or to someone else).
- * - **Genesis supply.** The constructor mints a non-zero genesis supply that bootstraps the guild:
- *   the LAT conversion prices new tokens against the existing supply, so it needs one.
+ * - **Genesis distribution.** The constructor mints the genesis supply straight to the listed
+ *   holders (accounts, multisigs, vesting wallets), so no account, the deployer included, holds
+ *   tokens it then has to hand out. The supply must be non-zero: the LAT conversion prices new
+ *   tokens against the existing supply.
  * - **Minting.** Afterwards only {MINTER_ROLE} (the {LatConverter}) mints. Roles are administered by
- *   `DEFAULT_ADMIN_ROLE`, the guild's timelock in a full deployment. There is no upgrade path.
+ *   `DEFAULT_ADMIN_ROLE`, the guild's timelock in a full deployment; the constructor grants no
+ *   other role. There is no upgrade path.
  */
 contract GuildToken is ERC20, ERC20Permit, ERC20Votes, AccessControl {
     /// @dev Role of the contracts allowed to mint (the LAT converter).
@@ -37,19 +40,41 @@ contract GuildToken is ERC20, ERC20Permit, ERC20Votes, AccessControl {
     error GuildTokenZeroGenesisSupply();
 
     /**
-     * @dev Sets the role administrator and mints the genesis supply.
-     * @param admin Receives `DEFAULT_ADMIN_ROLE` (the guild timelock in a full deployment).
-     * @param genesisHolder Receives the genesis supply.
-     * @param genesisSupply The genesis supply, in token units (18 decimals); must be positive.
+     * @dev The genesis lists of holders and amounts differ in length.
+     * @param holders Length of the holders list.
+     * @param amounts Length of the amounts list.
      */
-    constructor(address admin, address genesisHolder, uint256 genesisSupply)
+    error GuildTokenInvalidGenesisLength(uint256 holders, uint256 amounts);
+
+    /**
+     * @dev Sets the role administrator and mints the genesis distribution: `amounts[i]` to
+     * `holders[i]`.
+     *
+     * Requirements:
+     *
+     * - `admin` is not the zero address;
+     * - `holders` and `amounts` have the same length, no holder is the zero address, and the
+     *   amounts add up to a positive supply within {ERC20Votes}' bound.
+     *
+     * Emits a {Transfer} event per holder.
+     *
+     * @param admin Receives `DEFAULT_ADMIN_ROLE` (the guild timelock in a full deployment).
+     * @param holders Receive the genesis supply; a holder may appear more than once.
+     * @param amounts What each holder receives, in token units (18 decimals).
+     */
+    constructor(address admin, address[] memory holders, uint256[] memory amounts)
         ERC20("NSED Guild", "GUILD")
         ERC20Permit("NSED Guild")
     {
         if (admin == address(0)) revert GuildTokenZeroAddress();
-        if (genesisSupply == 0) revert GuildTokenZeroGenesisSupply();
+        if (holders.length != amounts.length) {
+            revert GuildTokenInvalidGenesisLength(holders.length, amounts.length);
+        }
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _mint(genesisHolder, genesisSupply);
+        for (uint256 i = 0; i < holders.length; ++i) {
+            _mint(holders[i], amounts[i]);
+        }
+        if (totalSupply() == 0) revert GuildTokenZeroGenesisSupply();
     }
 
     /**

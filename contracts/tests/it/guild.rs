@@ -171,7 +171,7 @@ pub(crate) fn deploy_guild_token(
         .deploy(
             admin,
             &GuildToken::BYTECODE,
-            &GuildToken::constructorCall { admin, genesisHolder: holder, genesisSupply: supply },
+            &GuildToken::constructorCall { admin, holders: vec![holder], amounts: vec![supply] },
         )
         .expect("GuildToken deploys")
 }
@@ -237,8 +237,8 @@ mod token {
                 &GuildToken::BYTECODE,
                 &GuildToken::constructorCall {
                     admin,
-                    genesisHolder: holder,
-                    genesisSupply: tokens(1_000),
+                    holders: vec![holder],
+                    amounts: vec![tokens(1_000)],
                 },
             )
             .unwrap();
@@ -279,8 +279,8 @@ mod token {
                 &GuildToken::BYTECODE,
                 &GuildToken::constructorCall {
                     admin,
-                    genesisHolder: chain.account(1),
-                    genesisSupply: supply,
+                    holders: vec![chain.account(1)],
+                    amounts: vec![supply],
                 },
             )
         };

@@ -15,6 +15,7 @@ mod bounty_token;
 mod escrow;
 mod fixtures;
 mod gas_snapshot;
+mod genesis;
 mod governance;
 mod guild;
 mod halting;

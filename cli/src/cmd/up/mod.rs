@@ -34,7 +34,7 @@ use nsed_bus::{
     auth::{AuthDir, DEFAULT_KEEPER, InitOptions, OPERATOR},
 };
 use nsed_client::{AgentOwner, Economy, JobRequest, Requester, Settled, SettledRound};
-use nsed_deploy::{MARKET, deploy_to_dir};
+use nsed_deploy::{DEV_CHAIN_ID, MARKET, deploy_to_dir, is_dev_chain};
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
 use nsed_indexer::{Indexer, IndexerConfig};
 use nsed_inference_worker::{
@@ -243,7 +243,17 @@ impl UpArgs {
         let as_deployer =
             nsed_contracts::provider::wallet_provider(url.clone(), roles.deployer.clone());
         let as_requester = nsed_contracts::provider::wallet_provider(url, roles.requester.clone());
-        let mut params = self.suite.params();
+        let chain_id = as_deployer.get_chain_id().await?;
+        // The demo funds its agents' bonds and its jobs from the bounty token's faucet, which a
+        // deployment keeps only on a dev chain.
+        if !is_dev_chain(chain_id) {
+            bail!(
+                "`nsed up` mints its demo's bounty tokens, which only a local dev chain (chain id \
+                 {DEV_CHAIN_ID}) allows, and {rpc_url} serves chain {chain_id}: deploy there with \
+                 `nsed deploy --suite.genesis FILE` and run the services one by one"
+            );
+        }
+        let mut params = self.suite.try_params()?;
         params.keepers.push(roles.keeper.address());
         let (record, record_path) = deploy_to_dir(
             &as_deployer,
@@ -264,7 +274,6 @@ impl UpArgs {
             );
         }
         let market_address = record.address(MARKET)?;
-        let chain_id = as_deployer.get_chain_id().await?;
         let requester =
             Requester::new(as_requester.clone(), roles.requester.address(), record.clone())?;
 
