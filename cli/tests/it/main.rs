@@ -5,6 +5,7 @@ mod deploy;
 mod e2e;
 mod e2e_auth;
 mod errors;
+mod genesis;
 mod indexer;
 mod nats;
 mod up;
