@@ -3,6 +3,9 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IAuthorityRegistry} from "./IAuthorityRegistry.sol";
 
@@ -24,10 +27,18 @@ import {IAuthorityRegistry} from "./IAuthorityRegistry.sol";
  *   1e-18 below `r^n`.
  * - **Consensus grant.** `DEFAULT_ADMIN_ROLE` (the guild's timelock: admin actions happen only by
  *   governance vote) admits an institution without a burn ({grant}) and revokes misbehaving nodes
- *   ({revoke}). A revoked node keeps its record (inactive) and may register again, paying the burn
- *   of the day. Burned ETH is never returned, revoked or not.
- * - **DIDs, ERC-1056 style.** An active node issues a DID to an identity (an agent or expert key)
- *   with {issueDid}; only issued identities have owners, delegates and attributes here. As in
+ *   ({revoke}). A revoked node keeps its record (inactive); it may register again by burning, at the
+ *   burn of the day, only once {reregistrationDelay} has passed since its revocation (a revocation
+ *   is a ban, not a fee), or earlier if the guild grants it again. Burned ETH is never returned,
+ *   revoked or not.
+ * - **DIDs, ERC-1056 style, by consent.** An active node issues a DID to an identity (an agent or
+ *   expert key) with {issueDid}, carrying the identity's EIP-712 consent (`DidIssuance`, signed by
+ *   {identityOwner}, which is the identity itself until {changeOwner}); only issued identities have
+ *   owners, delegates and attributes here. The owner writes its identity's attributes itself
+ *   ({setAttribute}, {revokeAttribute}); the DID's issuer writes them only with the owner's
+ *   EIP-712 consent to that exact write (`AttributeConsent`, {setAttributeWithConsent},
+ *   {revokeAttributeWithConsent}). Every consent names its writer, carries the identity's current
+ *   {nonces} value (so it is used at most once) and a deadline. As in
  *   ERC-1056's `EthereumDIDRegistry`, the owner of an identity defaults to the identity itself,
  *   delegates have a type and an expiry, attributes live only in events, and every change event
  *   carries `previousChange`, the block of the identity's previous change, so a resolver can walk
@@ -39,10 +50,10 @@ import {IAuthorityRegistry} from "./IAuthorityRegistry.sol";
  * IMPORTANT: ETH sent to the zero address is irrecoverable: nobody holds its key, so the burn is
  * final. The registry itself never holds ETH between transactions.
  *
- * The contract is immutable: parameters change only through {setBurnParameters} by the admin, and
- * there is no upgrade path.
+ * The contract is immutable: parameters change only through {setBurnParameters} and
+ * {setReregistrationDelay} by the admin, and there is no upgrade path.
  */
-contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuardTransient {
+contract AuthorityRegistry is IAuthorityRegistry, AccessControl, EIP712, Nonces, ReentrancyGuardTransient {
     /// @dev How a node was admitted.
     enum Origin {
         Burn,
@@ -86,6 +97,26 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
     /// @dev DID role of a human expert: `keccak256("expert")`.
     bytes32 public constant DID_ROLE_EXPERT = keccak256("expert");
 
+    /**
+     * @dev EIP-712 type of an identity's consent to a DID: `DidIssuance(address identity,bytes32 role,
+     * address issuer,uint256 nonce,uint256 deadline)`.
+     */
+    bytes32 public constant DID_ISSUANCE_TYPEHASH =
+        keccak256("DidIssuance(address identity,bytes32 role,address issuer,uint256 nonce,uint256 deadline)");
+
+    /**
+     * @dev EIP-712 type of an identity's consent to one attribute write by `writer`:
+     * `AttributeConsent(address identity,bytes32 name,bytes32 valueHash,uint256 validity,address writer,
+     * uint256 nonce,uint256 deadline)`, `valueHash` being `keccak256(value)`. A revocation is consented
+     * to with `validity` 0.
+     */
+    bytes32 public constant ATTRIBUTE_CONSENT_TYPEHASH = keccak256(
+        "AttributeConsent(address identity,bytes32 name,bytes32 valueHash,uint256 validity,address writer,uint256 nonce,uint256 deadline)"
+    );
+
+    /// @dev The {reregistrationDelay} a registry starts with: 30 days.
+    uint64 public constant DEFAULT_REREGISTRATION_DELAY = 30 days;
+
     /// @dev 1 in 1e18 fixed point.
     uint256 private constant _WAD = 1e18;
 
@@ -93,7 +124,10 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
     uint256 private _burnScale;
     uint256 private _burnDecayWad;
     uint256 private _activeCount;
+    uint64 private _reregistrationDelay;
     mapping(address account => Node) private _nodes;
+    /// @dev Timestamp of the account's latest revocation, cleared when it is admitted again.
+    mapping(address account => uint64 timestamp) private _revokedAt;
 
     mapping(address identity => DidRecord) private _dids;
     mapping(address identity => address) private _owners;
@@ -142,6 +176,13 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
      * @param decayWad Per-node decay factor `r` in 1e18 fixed point.
      */
     event BurnParametersChanged(uint256 floor, uint256 scale, uint256 decayWad);
+
+    /**
+     * @dev The time a revoked node must wait before registering again by burning changed (also
+     * emitted by the constructor).
+     * @param delay Seconds from a revocation until {register} accepts the node again.
+     */
+    event ReregistrationDelayChanged(uint64 delay);
 
     /**
      * @dev Active node `issuer` issued (or re-issued) a DID with `role` to `identity`.
@@ -254,26 +295,50 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
     error AuthorityRegistryNotIdentityOwner(address identity, address actor);
 
     /**
-     * @dev `actor` may not change `identity`'s attributes: it is neither the identity's owner nor
-     * the issuer of its still valid DID.
+     * @dev `actor` may not write `identity`'s attributes with consent: it is not the issuer of the
+     * identity's still valid DID.
      * @param identity The identity.
      * @param actor The caller.
      */
     error AuthorityRegistryNotAttributeWriter(address identity, address actor);
 
     /**
-     * @dev Sets the admin and the burn curve.
+     * @dev The consent's deadline has passed.
+     * @param deadline The last timestamp the consent was valid at.
+     */
+    error AuthorityRegistryConsentExpired(uint256 deadline);
+
+    /**
+     * @dev The consent is not `signer`'s signature of this exact action, writer and `identity`'s
+     * current nonce (a forged, altered or already used consent).
+     * @param identity The identity.
+     * @param signer The owner of `identity`, whose consent is required.
+     */
+    error AuthorityRegistryInvalidConsent(address identity, address signer);
+
+    /**
+     * @dev Revoked node `node` may register again by burning only from `registrableAt` on.
+     * @param node The account.
+     * @param registrableAt The first timestamp at which {register} accepts it.
+     */
+    error AuthorityRegistryReregistrationTooEarly(address node, uint256 registrableAt);
+
+    /**
+     * @dev Sets the admin, the burn curve and a {reregistrationDelay} of {DEFAULT_REREGISTRATION_DELAY}.
      * @param guild Receives `DEFAULT_ADMIN_ROLE` (the guild's timelock in a deployment).
      * @param burnFloor Wei burned by the first node.
      * @param burnScale Wei added on top of the floor as the node count grows without bound.
      * @param burnDecayWad Per-node decay factor `r` in 1e18 fixed point, `0 < r < 1e18`.
      *
-     * Emits a {BurnParametersChanged} event.
+     * Emits a {BurnParametersChanged} and a {ReregistrationDelayChanged} event.
      */
-    constructor(address guild, uint256 burnFloor, uint256 burnScale, uint256 burnDecayWad) {
+    constructor(address guild, uint256 burnFloor, uint256 burnScale, uint256 burnDecayWad)
+        EIP712("NSED AuthorityRegistry", "1")
+    {
         if (guild == address(0)) revert AuthorityRegistryZeroAddress();
         _grantRole(DEFAULT_ADMIN_ROLE, guild);
         _setBurnParameters(burnFloor, burnScale, burnDecayWad);
+        _setReregistrationDelay(DEFAULT_REREGISTRATION_DELAY);
     }
 
     /**
@@ -285,7 +350,8 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
      *
      * Requirements:
      *
-     * - the caller is not an active node (a revoked node may register again);
+     * - the caller is not an active node;
+     * - a revoked caller was revoked at least {reregistrationDelay} seconds ago ({registrableAt});
      * - `jurisdiction` is not zero;
      * - `msg.value >= requiredBurn()`;
      * - the caller accepts the refund of any excess.
@@ -298,6 +364,9 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
         virtual
         nonReentrant
     {
+        uint256 allowedAt = registrableAt(msg.sender);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp < allowedAt) revert AuthorityRegistryReregistrationTooEarly(msg.sender, allowedAt);
         uint256 required = requiredBurn();
         if (msg.value < required) revert AuthorityRegistryInsufficientBurn(required, msg.value);
         _admit(msg.sender, jurisdiction, geoCell, metadataURI, required, Origin.Burn);
@@ -311,6 +380,8 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
 
     /**
      * @dev Consensus grant: admits `account` without a burn (an institution voted in by the guild).
+     * The guild may grant a revoked node again at any time; {reregistrationDelay} binds only
+     * {register}.
      * @param account The account to admit.
      * @param jurisdiction Its jurisdiction (not zero).
      * @param geoCell Its geographic cell.
@@ -335,7 +406,8 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
 
     /**
      * @dev Revokes active node `account`: it stops being an authority, cannot issue DIDs or write
-     * attributes, and every DID it issued stops being valid. Its record is kept, inactive.
+     * attributes, and every DID it issued stops being valid. Its record is kept, inactive, and it
+     * may register again by burning only after {reregistrationDelay}.
      * @param account The node to revoke.
      * @param reason Why, for the public record.
      *
@@ -349,6 +421,7 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
     function revoke(address account, string calldata reason) external virtual onlyRole(DEFAULT_ADMIN_ROLE) {
         Node storage n = _requireActive(account);
         n.active = false;
+        _revokedAt[account] = uint64(block.timestamp);
         // No underflow: `account` was active, so it is counted.
         unchecked {
             --_activeCount;
@@ -400,25 +473,48 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
     }
 
     /**
-     * @dev Issues a DID with `role` to `identity`, the caller being its issuer. An identity whose
-     * issuer has been revoked may be issued a DID again; its owner and delegates are kept.
+     * @dev Sets how long a revoked node waits before {register} accepts it again.
+     * @param delay Seconds from a revocation; applies to every revoked node from now on, including
+     * nodes revoked earlier.
+     *
+     * Requirements:
+     *
+     * - the caller has `DEFAULT_ADMIN_ROLE`.
+     *
+     * Emits a {ReregistrationDelayChanged} event.
+     */
+    function setReregistrationDelay(uint64 delay) external virtual onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setReregistrationDelay(delay);
+    }
+
+    /**
+     * @dev Issues a DID with `role` to `identity`, the caller being its issuer, with the consent of
+     * the identity's owner. An identity whose issuer has been revoked may be issued a DID again; its
+     * owner and delegates are kept.
      * @param identity The identity (an agent's or expert's address).
      * @param role The identity's role, e.g. {DID_ROLE_AGENT} or {DID_ROLE_EXPERT} (not zero).
+     * @param deadline Last timestamp the consent is valid at.
+     * @param consent {identityOwner}`(identity)`'s EIP-712 signature (or ERC-1271 approval) of
+     * `DidIssuance(identity, role, msg.sender, nonces(identity), deadline)`.
      *
      * Requirements:
      *
      * - the caller is an active node;
      * - `identity` is not the zero address and `role` is not zero;
-     * - `identity` holds no DID that is still {did}-valid.
+     * - `identity` holds no DID that is still {did}-valid;
+     * - `block.timestamp <= deadline` and `consent` is valid; it uses up the identity's nonce.
      *
      * Emits a {DIDIssued} event.
      */
-    function issueDid(address identity, bytes32 role) external virtual {
+    function issueDid(address identity, bytes32 role, uint256 deadline, bytes calldata consent) external virtual {
         Node storage issuer = _requireActive(msg.sender);
         if (identity == address(0)) revert AuthorityRegistryZeroAddress();
         if (role == bytes32(0)) revert AuthorityRegistryInvalidRole();
         DidRecord storage d = _dids[identity];
         if (_issuerCurrent(d)) revert AuthorityRegistryDIDAlreadyIssued(identity, d.issuer);
+        bytes32 structHash =
+            keccak256(abi.encode(DID_ISSUANCE_TYPEHASH, identity, role, msg.sender, _useNonce(identity), deadline));
+        _checkConsent(identity, deadline, structHash, consent);
         d.issuer = msg.sender;
         d.issuedAt = uint64(block.timestamp);
         d.admission = issuer.admission;
@@ -500,14 +596,13 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
      * Requirements:
      *
      * - `identity` has been issued a DID;
-     * - the caller is {identityOwner}`(identity)`, or the DID's issuer while the DID is {did}-valid.
+     * - the caller is {identityOwner}`(identity)` (the issuer uses {setAttributeWithConsent}).
      *
      * Emits a {DIDAttributeChanged} event.
      */
     function setAttribute(address identity, bytes32 name, bytes calldata value, uint256 validity) external virtual {
-        _requireAttributeWriter(identity);
-        emit DIDAttributeChanged(identity, name, value, _validTo(validity), _changed[identity]);
-        _changed[identity] = block.number;
+        _requireOwner(identity);
+        _emitAttribute(identity, name, value, _validTo(validity));
     }
 
     /**
@@ -519,14 +614,71 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
      * Requirements:
      *
      * - `identity` has been issued a DID;
-     * - the caller is {identityOwner}`(identity)`, or the DID's issuer while the DID is {did}-valid.
+     * - the caller is {identityOwner}`(identity)` (the issuer uses {revokeAttributeWithConsent}).
      *
      * Emits a {DIDAttributeChanged} event with `validTo` 0.
      */
     function revokeAttribute(address identity, bytes32 name, bytes calldata value) external virtual {
-        _requireAttributeWriter(identity);
-        emit DIDAttributeChanged(identity, name, value, 0, _changed[identity]);
-        _changed[identity] = block.number;
+        _requireOwner(identity);
+        _emitAttribute(identity, name, value, 0);
+    }
+
+    /**
+     * @dev {setAttribute} by the DID's issuer, with the consent of the identity's owner to this exact
+     * write.
+     * @param identity An identity with an issued DID.
+     * @param name The attribute name.
+     * @param value The attribute value.
+     * @param validity Seconds from now the attribute is valid.
+     * @param deadline Last timestamp the consent is valid at.
+     * @param consent {identityOwner}`(identity)`'s EIP-712 signature (or ERC-1271 approval) of
+     * `AttributeConsent(identity, name, keccak256(value), validity, msg.sender, nonces(identity), deadline)`.
+     *
+     * Requirements:
+     *
+     * - `identity` has been issued a DID and the caller is its issuer, while the DID is {did}-valid;
+     * - `block.timestamp <= deadline` and `consent` is valid; it uses up the identity's nonce.
+     *
+     * Emits a {DIDAttributeChanged} event.
+     */
+    function setAttributeWithConsent(
+        address identity,
+        bytes32 name,
+        bytes calldata value,
+        uint256 validity,
+        uint256 deadline,
+        bytes calldata consent
+    ) external virtual {
+        _useAttributeConsent(identity, name, keccak256(value), validity, deadline, consent);
+        _emitAttribute(identity, name, value, _validTo(validity));
+    }
+
+    /**
+     * @dev {revokeAttribute} by the DID's issuer, with the consent of the identity's owner: an
+     * `AttributeConsent` with `validity` 0.
+     * @param identity An identity with an issued DID.
+     * @param name The attribute name.
+     * @param value The attribute value.
+     * @param deadline Last timestamp the consent is valid at.
+     * @param consent {identityOwner}`(identity)`'s EIP-712 signature (or ERC-1271 approval) of
+     * `AttributeConsent(identity, name, keccak256(value), 0, msg.sender, nonces(identity), deadline)`.
+     *
+     * Requirements:
+     *
+     * - `identity` has been issued a DID and the caller is its issuer, while the DID is {did}-valid;
+     * - `block.timestamp <= deadline` and `consent` is valid; it uses up the identity's nonce.
+     *
+     * Emits a {DIDAttributeChanged} event with `validTo` 0.
+     */
+    function revokeAttributeWithConsent(
+        address identity,
+        bytes32 name,
+        bytes calldata value,
+        uint256 deadline,
+        bytes calldata consent
+    ) external virtual {
+        _useAttributeConsent(identity, name, keccak256(value), 0, deadline, consent);
+        _emitAttribute(identity, name, value, 0);
     }
 
     /// @inheritdoc IAuthorityRegistry
@@ -565,6 +717,27 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
         unchecked {
             return _burnFloor + Math.mulDiv(_burnScale, _WAD - decayed, _WAD, Math.Rounding.Ceil);
         }
+    }
+
+    /**
+     * @dev Seconds a revoked node waits from its revocation before {register} accepts it again.
+     * @return The delay.
+     */
+    function reregistrationDelay() public view virtual returns (uint64) {
+        return _reregistrationDelay;
+    }
+
+    /**
+     * @dev The first timestamp at which {register} accepts `account`: its latest revocation plus the
+     * current {reregistrationDelay}, or 0 when it is not waiting out a revocation (never revoked, or
+     * admitted again since).
+     * @param account The account.
+     * @return The timestamp (0: no wait).
+     */
+    function registrableAt(address account) public view virtual returns (uint256) {
+        uint256 revokedAt = _revokedAt[account];
+        // No overflow: both terms are below 2^64.
+        return revokedAt == 0 ? 0 : revokedAt + _reregistrationDelay;
     }
 
     /**
@@ -658,6 +831,7 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
         ++n.admission;
         n.burned = burned;
         n.metadataURI = metadataURI;
+        delete _revokedAt[account];
         ++_activeCount;
         emit NodeRegistered(account, jurisdiction, geoCell, burned, origin, metadataURI);
     }
@@ -672,6 +846,69 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
         emit BurnParametersChanged(floor, scale, decayWad);
     }
 
+    /// @dev Stores the re-registration delay.
+    function _setReregistrationDelay(uint64 delay) internal virtual {
+        _reregistrationDelay = delay;
+        emit ReregistrationDelayChanged(delay);
+    }
+
+    /// @dev Emits an ERC-1056 attribute change of `identity` and records the block.
+    function _emitAttribute(address identity, bytes32 name, bytes calldata value, uint256 validTo) internal virtual {
+        emit DIDAttributeChanged(identity, name, value, validTo, _changed[identity]);
+        _changed[identity] = block.number;
+    }
+
+    /**
+     * @dev Requires that the caller is the current issuer of `identity`'s DID and that `consent`
+     * approves this attribute write, using up the identity's nonce.
+     */
+    function _useAttributeConsent(
+        address identity,
+        bytes32 name,
+        bytes32 valueHash,
+        uint256 validity,
+        uint256 deadline,
+        bytes calldata consent
+    ) internal virtual {
+        DidRecord storage d = _dids[identity];
+        if (d.issuer == address(0)) revert AuthorityRegistryDIDNotIssued(identity);
+        if (msg.sender != d.issuer || !_issuerCurrent(d)) {
+            revert AuthorityRegistryNotAttributeWriter(identity, msg.sender);
+        }
+        _checkConsent(identity, deadline, _attributeConsentHash(identity, name, valueHash, validity, deadline), consent);
+    }
+
+    /// @dev The `AttributeConsent` struct hash of a write by the caller, using up the identity's nonce.
+    function _attributeConsentHash(
+        address identity,
+        bytes32 name,
+        bytes32 valueHash,
+        uint256 validity,
+        uint256 deadline
+    ) private returns (bytes32) {
+        uint256 nonce = _useNonce(identity);
+        return keccak256(
+            abi.encode(ATTRIBUTE_CONSENT_TYPEHASH, identity, name, valueHash, validity, msg.sender, nonce, deadline)
+        );
+    }
+
+    /**
+     * @dev Requires that `deadline` has not passed and that `consent` is {identityOwner}`(identity)`'s
+     * signature of the typed data `structHash` under this registry's EIP-712 domain.
+     */
+    function _checkConsent(address identity, uint256 deadline, bytes32 structHash, bytes calldata consent)
+        internal
+        view
+        virtual
+    {
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > deadline) revert AuthorityRegistryConsentExpired(deadline);
+        address signer = identityOwner(identity);
+        if (!SignatureChecker.isValidSignatureNowCalldata(signer, _hashTypedDataV4(structHash), consent)) {
+            revert AuthorityRegistryInvalidConsent(identity, signer);
+        }
+    }
+
     /// @dev The record of `account`, which must be an active node.
     function _requireActive(address account) internal view virtual returns (Node storage n) {
         n = _nodes[account];
@@ -682,16 +919,6 @@ contract AuthorityRegistry is IAuthorityRegistry, AccessControl, ReentrancyGuard
     function _requireOwner(address identity) internal view virtual {
         if (_dids[identity].issuer == address(0)) revert AuthorityRegistryDIDNotIssued(identity);
         if (msg.sender != identityOwner(identity)) revert AuthorityRegistryNotIdentityOwner(identity, msg.sender);
-    }
-
-    /// @dev Requires that `identity` has a DID and the caller owns it or is its current issuer.
-    function _requireAttributeWriter(address identity) internal view virtual {
-        DidRecord storage d = _dids[identity];
-        if (d.issuer == address(0)) revert AuthorityRegistryDIDNotIssued(identity);
-        if (msg.sender == identityOwner(identity)) return;
-        if (msg.sender != d.issuer || !_issuerCurrent(d)) {
-            revert AuthorityRegistryNotAttributeWriter(identity, msg.sender);
-        }
     }
 
     /**

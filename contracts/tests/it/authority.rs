@@ -1,8 +1,14 @@
 //! AuthorityRegistry: the burn curve against a Rust model of its fixed-point formula, burn-to-register
 //! (exact burn, refunds, ETH at the zero address), consensus grants, revocation, parameter changes,
-//! and the ERC-1056-style DIDs issued by authority nodes, with every revert path.
+//! the re-registration delay after a revocation, and the ERC-1056-style DIDs issued by authority
+//! nodes with the EIP-712 consent of their identities, with every revert path.
 
-use alloy::primitives::{Address, B256, Bytes, U256, Uint, keccak256};
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, Uint, keccak256},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol,
+    sol_types::{SolStruct, eip712_domain},
+};
 use nsed_contracts::{
     authority_registry::AuthorityRegistry::{self, Node},
     testkit::{ExpectRevert, Receipt, TestChain, TxFailure},
@@ -17,6 +23,32 @@ const GRANT: u8 = 1;
 /// A node's default geographic cell (an H3 index).
 const CELL: u64 = 0x08a1_f2a3_b4c5_d6e7;
 const URI: &str = "ipfs://nodes/eu-de.json";
+/// The registry's default re-registration delay: 30 days.
+const DELAY: u64 = 30 * 86_400;
+/// How long the consents the fixture signs stay valid.
+const CONSENT_WINDOW: u64 = 3_600;
+
+sol! {
+    /// An identity's consent to a DID (the registry's `DID_ISSUANCE_TYPEHASH`).
+    struct DidIssuance {
+        address identity;
+        bytes32 role;
+        address issuer;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// An identity's consent to one attribute write (the registry's `ATTRIBUTE_CONSENT_TYPEHASH`).
+    struct AttributeConsent {
+        address identity;
+        bytes32 name;
+        bytes32 valueHash;
+        uint256 validity;
+        address writer;
+        uint256 nonce;
+        uint256 deadline;
+    }
+}
 
 fn u(v: u64) -> U256 {
     U256::from(v)
@@ -196,13 +228,83 @@ impl Fixture {
         self.view(&AuthorityRegistry::nodeCall { account })
     }
 
+    fn nonce(&mut self, identity: Address) -> U256 {
+        self.view(&AuthorityRegistry::noncesCall { owner: identity })
+    }
+
+    /// The dev key of `identity`'s current owner, if it has one.
+    fn owner_key(&mut self, identity: Address) -> Option<PrivateKeySigner> {
+        let owner = self.view(&AuthorityRegistry::identityOwnerCall { identity });
+        (0..10).map(|i| self.chain.signer(i).clone()).find(|key| key.address() == owner)
+    }
+
+    fn deadline(&self) -> U256 {
+        u(self.chain.timestamp() + CONSENT_WINDOW)
+    }
+
+    /// `key`'s consent to `issuer` issuing `identity` a DID with `role`, at its current nonce.
+    fn issuance_consent(
+        &mut self,
+        key: &PrivateKeySigner,
+        identity: Address,
+        role: B256,
+        issuer: Address,
+        deadline: U256,
+    ) -> Bytes {
+        let nonce = self.nonce(identity);
+        let consent = DidIssuance { identity, role, issuer, nonce, deadline };
+        sign_consent(&self.chain, self.registry, key, &consent)
+    }
+
+    /// `key`'s consent to `writer` writing attribute `did/svc/NsedKeeper` = `value` of `identity`
+    /// for `validity` seconds (0: a revocation), at its current nonce.
+    fn attribute_consent(
+        &mut self,
+        key: &PrivateKeySigner,
+        identity: Address,
+        value: &str,
+        validity: u64,
+        writer: Address,
+        deadline: U256,
+    ) -> Bytes {
+        let nonce = self.nonce(identity);
+        let consent = AttributeConsent {
+            identity,
+            name: attribute_name(),
+            valueHash: keccak256(value),
+            validity: u(validity),
+            writer,
+            nonce,
+            deadline,
+        };
+        sign_consent(&self.chain, self.registry, key, &consent)
+    }
+
+    /// `issuer` issues `identity` a DID with `role`, with the consent of the identity's owner (an
+    /// empty consent when the owner is not a dev account).
     fn issue(
         &mut self,
         issuer: Address,
         identity: Address,
         role: B256,
     ) -> Result<Receipt<AuthorityRegistry::issueDidReturn>, TxFailure> {
-        self.send(issuer, &AuthorityRegistry::issueDidCall { identity, role })
+        let deadline = self.deadline();
+        let consent = match self.owner_key(identity) {
+            Some(key) => self.issuance_consent(&key, identity, role, issuer, deadline),
+            None => Bytes::new(),
+        };
+        self.issue_with(issuer, identity, role, deadline, consent)
+    }
+
+    fn issue_with(
+        &mut self,
+        issuer: Address,
+        identity: Address,
+        role: B256,
+        deadline: U256,
+        consent: Bytes,
+    ) -> Result<Receipt<AuthorityRegistry::issueDidReturn>, TxFailure> {
+        self.send(issuer, &AuthorityRegistry::issueDidCall { identity, role, deadline, consent })
     }
 
     fn did(&mut self, identity: Address) -> AuthorityRegistry::didReturn {
@@ -222,11 +324,46 @@ impl Fixture {
     ) -> Result<Receipt<AuthorityRegistry::setAttributeReturn>, TxFailure> {
         let call = AuthorityRegistry::setAttributeCall {
             identity,
-            name: b32("did/svc/NsedKeeper"),
+            name: attribute_name(),
             value: Bytes::copy_from_slice(value.as_bytes()),
             validity: u(validity),
         };
         self.send(from, &call)
+    }
+
+    /// `writer` sets attribute `did/svc/NsedKeeper` = `value` of `identity`, with the consent of
+    /// the identity's owner.
+    fn set_attribute_consented(
+        &mut self,
+        writer: Address,
+        identity: Address,
+        value: &str,
+        validity: u64,
+    ) -> Result<Receipt<AuthorityRegistry::setAttributeWithConsentReturn>, TxFailure> {
+        let key = self.owner_key(identity).expect("the owner is a dev account");
+        let deadline = self.deadline();
+        let consent = self.attribute_consent(&key, identity, value, validity, writer, deadline);
+        self.set_attribute_with(writer, identity, value, validity, deadline, consent)
+    }
+
+    fn set_attribute_with(
+        &mut self,
+        writer: Address,
+        identity: Address,
+        value: &str,
+        validity: u64,
+        deadline: U256,
+        consent: Bytes,
+    ) -> Result<Receipt<AuthorityRegistry::setAttributeWithConsentReturn>, TxFailure> {
+        let call = AuthorityRegistry::setAttributeWithConsentCall {
+            identity,
+            name: attribute_name(),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+            validity: u(validity),
+            deadline,
+            consent,
+        };
+        self.send(writer, &call)
     }
 
     fn valid_delegate(&mut self, identity: Address, delegate: Address) -> bool {
@@ -252,6 +389,35 @@ fn ctor(
 
 fn agent_role() -> B256 {
     keccak256("agent")
+}
+
+fn attribute_name() -> B256 {
+    b32("did/svc/NsedKeeper")
+}
+
+/// `key`'s EIP-712 signature of `consent` ([`DidIssuance`] or [`AttributeConsent`]) for the
+/// registry at `registry`, as 65 bytes `r ‖ s ‖ v`.
+pub(crate) fn sign_consent<S: SolStruct>(
+    chain: &TestChain,
+    registry: Address,
+    key: &PrivateKeySigner,
+    consent: &S,
+) -> Bytes {
+    let domain = eip712_domain! {
+        name: "NSED AuthorityRegistry",
+        version: "1",
+        chain_id: chain.chain_id(),
+        verifying_contract: registry,
+    };
+    let hash = consent.eip712_signing_hash(&domain);
+    Bytes::from(key.sign_hash_sync(&hash).expect("local keys sign").as_bytes())
+}
+
+fn invalid_consent(
+    identity: Address,
+    signer: Address,
+) -> AuthorityRegistry::AuthorityRegistryInvalidConsent {
+    AuthorityRegistry::AuthorityRegistryInvalidConsent { identity, signer }
 }
 
 fn sig_auth() -> B256 {
@@ -282,7 +448,11 @@ mod deployment {
             .unwrap();
         let event = deployed.event::<AuthorityRegistry::BurnParametersChanged>();
         assert_eq!((event.floor, event.scale, event.decayWad), (ether(1), ether(8), u(WAD / 2)));
+        let delay = deployed.event::<AuthorityRegistry::ReregistrationDelayChanged>().delay;
+        assert_eq!(delay, DELAY);
         let mut f = Fixture { chain, registry: deployed.ret, guild };
+        assert_eq!(f.view(&AuthorityRegistry::reregistrationDelayCall {}), DELAY);
+        assert_eq!(f.view(&AuthorityRegistry::DEFAULT_REREGISTRATION_DELAYCall {}), DELAY);
         let params = f.view(&AuthorityRegistry::burnParametersCall {});
         assert_eq!((params.floor, params.scale, params.decayWad), (ether(1), ether(8), u(WAD / 2)));
         let is_admin = |f: &mut Fixture, account| {
@@ -586,19 +756,113 @@ mod grant_and_revoke {
     }
 
     #[test]
-    fn a_revoked_node_may_register_again_at_the_current_burn() {
+    fn a_revoked_node_may_register_again_at_the_current_burn_once_the_delay_has_passed() {
         let mut f = Fixture::new();
         let (a, b) = (f.chain.account(1), f.chain.account(2));
         f.grant(a);
         f.register(b);
         f.revoke(a);
         assert_eq!(f.required(), ether(5));
+        f.chain.advance_time(DELAY);
         let burned = f.register(a);
         assert_eq!(burned, ether(5));
         let record = f.node(a);
         assert_eq!((record.origin, record.active, record.burned), (BURN, true, ether(5)));
         assert_eq!((record.jurisdiction, record.admission), (eu(), 2));
         assert_eq!(f.count(), u(2));
+    }
+}
+
+mod reregistration {
+    use super::*;
+
+    fn registrable_at(f: &mut Fixture, account: Address) -> U256 {
+        f.view(&AuthorityRegistry::registrableAtCall { account })
+    }
+
+    fn too_early(
+        node: Address,
+        registrable_at: u64,
+    ) -> AuthorityRegistry::AuthorityRegistryReregistrationTooEarly {
+        AuthorityRegistry::AuthorityRegistryReregistrationTooEarly {
+            node,
+            registrableAt: u(registrable_at),
+        }
+    }
+
+    #[test]
+    fn a_revoked_node_cannot_burn_its_way_back_before_the_delay_has_passed() {
+        let mut f = Fixture::new();
+        let node = f.chain.account(1);
+        f.register(node);
+        assert_eq!(registrable_at(&mut f, node), U256::ZERO);
+        f.revoke(node);
+        let revoked_at = f.chain.timestamp();
+        assert_eq!(registrable_at(&mut f, node), u(revoked_at + DELAY));
+
+        let required = f.required();
+        f.register_with(node, required).expect_revert(too_early(node, revoked_at + DELAY));
+        f.chain.warp(revoked_at + DELAY - 1);
+        f.register_with(node, ether(100)).expect_revert(too_early(node, revoked_at + DELAY));
+        assert!(!f.is_authority(node));
+
+        f.chain.warp(revoked_at + DELAY);
+        f.register(node);
+        assert!(f.is_authority(node));
+        assert_eq!(registrable_at(&mut f, node), U256::ZERO, "admitted again: no wait");
+    }
+
+    #[test]
+    fn the_guild_may_grant_a_revoked_node_again_at_once() {
+        let mut f = Fixture::new();
+        let node = f.chain.account(1);
+        f.register(node);
+        f.revoke(node);
+        f.grant(node);
+        let record = f.node(node);
+        assert_eq!((record.active, record.origin, record.admission), (true, GRANT, 2));
+        assert_eq!(registrable_at(&mut f, node), U256::ZERO);
+        // A second revocation starts a new wait from its own time.
+        f.chain.advance_time(DELAY * 2);
+        f.revoke(node);
+        let revoked_at = f.chain.timestamp();
+        f.register_with(node, ether(10)).expect_revert(too_early(node, revoked_at + DELAY));
+    }
+
+    #[test]
+    fn the_guild_sets_the_delay_and_it_applies_to_nodes_already_revoked() {
+        let mut f = Fixture::new();
+        let (node, stranger) = (f.chain.account(1), f.chain.account(9));
+        f.register(node);
+        f.revoke(node);
+        let revoked_at = f.chain.timestamp();
+
+        let longer = AuthorityRegistry::setReregistrationDelayCall { delay: 2 * DELAY };
+        f.send(stranger, &longer).expect_revert(unauthorized(stranger));
+        f.send(node, &longer).expect_revert(unauthorized(node));
+        let guild = f.guild;
+        let receipt = f.send(guild, &longer).unwrap();
+        assert_eq!(
+            receipt.event::<AuthorityRegistry::ReregistrationDelayChanged>().delay,
+            2 * DELAY
+        );
+        assert_eq!(f.view(&AuthorityRegistry::reregistrationDelayCall {}), 2 * DELAY);
+        f.chain.warp(revoked_at + DELAY);
+        f.register_with(node, ether(10)).expect_revert(too_early(node, revoked_at + 2 * DELAY));
+
+        // The largest delay is a ban until the guild grants the node again; it cannot overflow.
+        f.send(guild, &AuthorityRegistry::setReregistrationDelayCall { delay: u64::MAX }).unwrap();
+        f.register_with(node, ether(10)).expect_revert(
+            AuthorityRegistry::AuthorityRegistryReregistrationTooEarly {
+                node,
+                registrableAt: u(revoked_at) + u(u64::MAX),
+            },
+        );
+
+        // A zero delay lets revoked nodes burn back at once.
+        f.send(guild, &AuthorityRegistry::setReregistrationDelayCall { delay: 0 }).unwrap();
+        f.register(node);
+        assert!(f.is_authority(node));
     }
 }
 
@@ -736,16 +1000,17 @@ mod dids {
         assert_eq!((did.issuer, did.valid), (issuer, false));
 
         f.issue(issuer, Address::repeat_byte(0x42), agent_role()).expect_revert(not_active(issuer));
-        f.set_attribute(issuer, identity, "x", 10).expect_revert(
+        f.set_attribute_consented(issuer, identity, "x", 10).expect_revert(
             AuthorityRegistry::AuthorityRegistryNotAttributeWriter { identity, actor: issuer },
         );
         // The identity's owner still manages its (issued) DID.
         f.set_attribute(identity, identity, "owner still writes", 10).unwrap();
 
-        // Re-registering does not revive DIDs issued in an earlier admission.
+        // Re-registering (after the delay) does not revive DIDs issued in an earlier admission.
+        f.chain.advance_time(DELAY);
         f.register(issuer);
         assert!(!f.did(identity).valid);
-        f.set_attribute(issuer, identity, "x", 10).expect_revert(
+        f.set_attribute_consented(issuer, identity, "x", 10).expect_revert(
             AuthorityRegistry::AuthorityRegistryNotAttributeWriter { identity, actor: issuer },
         );
 
@@ -755,7 +1020,7 @@ mod dids {
         let did = f.did(identity);
         assert_eq!((did.issuer, did.role, did.valid), (other, keccak256("expert"), true));
         assert_eq!(did.issuedAt, f.chain.timestamp());
-        f.set_attribute(other, identity, "new issuer writes", 10).unwrap();
+        f.set_attribute_consented(other, identity, "new issuer writes", 10).unwrap();
     }
 
     #[test]
@@ -781,10 +1046,19 @@ mod dids {
         f.set_attribute(bare, bare, "v", 1).expect_revert(not_issued());
         let revoke_attribute = AuthorityRegistry::revokeAttributeCall {
             identity: bare,
-            name: b32("did/svc/NsedKeeper"),
+            name: attribute_name(),
             value: Bytes::new(),
         };
         f.send(issuer, &revoke_attribute).expect_revert(not_issued());
+        f.set_attribute_consented(issuer, bare, "v", 1).expect_revert(not_issued());
+        let revoke_with_consent = AuthorityRegistry::revokeAttributeWithConsentCall {
+            identity: bare,
+            name: attribute_name(),
+            value: Bytes::new(),
+            deadline: f.deadline(),
+            consent: Bytes::new(),
+        };
+        f.send(issuer, &revoke_with_consent).expect_revert(not_issued());
     }
 
     #[test]
@@ -883,29 +1157,35 @@ mod dids {
     }
 
     #[test]
-    fn attributes_are_written_by_the_owner_or_the_active_issuer_and_no_one_else() {
+    fn attributes_are_written_by_the_owner_or_by_the_active_issuer_with_consent_and_no_one_else() {
         let (mut f, issuer, other, identity) = issued();
         f.chain.roll(30);
         let now = f.chain.timestamp();
         let receipt = f.set_attribute(identity, identity, "https://agent.example", 3600).unwrap();
         let event = receipt.event::<AuthorityRegistry::DIDAttributeChanged>();
-        assert_eq!((event.identity, event.name), (identity, b32("did/svc/NsedKeeper")));
+        assert_eq!((event.identity, event.name), (identity, attribute_name()));
         assert_eq!(event.value, Bytes::from_static(b"https://agent.example"));
         assert_eq!((event.validTo, event.previousChange), (u(now + 3600), U256::ZERO));
 
         f.chain.roll(31);
         let event = f
-            .set_attribute(issuer, identity, "issuer-attested", 60)
+            .set_attribute_consented(issuer, identity, "issuer-attested", 60)
             .unwrap()
             .event::<AuthorityRegistry::DIDAttributeChanged>();
         assert_eq!(
-            (event.value, event.previousChange),
-            (Bytes::from_static(b"issuer-attested"), u(30))
+            (event.value, event.validTo, event.previousChange),
+            (Bytes::from_static(b"issuer-attested"), u(now + 60), u(30))
         );
 
         let stranger = f.chain.account(9);
-        for actor in [stranger, other] {
+        for actor in [stranger, other, issuer] {
             f.set_attribute(actor, identity, "forged", 60).expect_revert(
+                AuthorityRegistry::AuthorityRegistryNotIdentityOwner { identity, actor },
+            );
+        }
+        // Even with the owner's consent, only the DID's issuer writes through the consent path.
+        for actor in [stranger, other] {
+            f.set_attribute_consented(actor, identity, "forged", 60).expect_revert(
                 AuthorityRegistry::AuthorityRegistryNotAttributeWriter { identity, actor },
             );
         }
@@ -913,14 +1193,29 @@ mod dids {
         f.chain.roll(32);
         let revoke = AuthorityRegistry::revokeAttributeCall {
             identity,
-            name: b32("did/svc/NsedKeeper"),
+            name: attribute_name(),
             value: Bytes::from_static(b"issuer-attested"),
         };
-        f.send(stranger, &revoke).expect_revert(
-            AuthorityRegistry::AuthorityRegistryNotAttributeWriter { identity, actor: stranger },
-        );
-        let event =
-            f.send(issuer, &revoke).unwrap().event::<AuthorityRegistry::DIDAttributeChanged>();
+        for actor in [stranger, issuer] {
+            f.send(actor, &revoke).expect_revert(
+                AuthorityRegistry::AuthorityRegistryNotIdentityOwner { identity, actor },
+            );
+        }
+        // The issuer withdraws its attestation with a consent to `validity` 0.
+        let key = f.chain.signer(5).clone();
+        let deadline = f.deadline();
+        let consent = f.attribute_consent(&key, identity, "issuer-attested", 0, issuer, deadline);
+        let revoke_with_consent = AuthorityRegistry::revokeAttributeWithConsentCall {
+            identity,
+            name: attribute_name(),
+            value: revoke.value.clone(),
+            deadline,
+            consent,
+        };
+        let event = f
+            .send(issuer, &revoke_with_consent)
+            .unwrap()
+            .event::<AuthorityRegistry::DIDAttributeChanged>();
         assert_eq!(
             (event.value, event.validTo, event.previousChange),
             (revoke.value.clone(), U256::ZERO, u(31))
@@ -936,7 +1231,7 @@ mod dids {
             .unwrap();
         f.set_attribute(new_owner, identity, "v", 1).unwrap();
         f.set_attribute(identity, identity, "v", 1).expect_revert(
-            AuthorityRegistry::AuthorityRegistryNotAttributeWriter { identity, actor: identity },
+            AuthorityRegistry::AuthorityRegistryNotIdentityOwner { identity, actor: identity },
         );
     }
 
@@ -975,7 +1270,7 @@ mod dids {
         let r = f.send(identity, &add).unwrap();
         history.push((u(45), "delegate", previous_change(&r)));
         f.chain.roll(50);
-        let r = f.set_attribute(issuer, identity, "attested", 100).unwrap();
+        let r = f.set_attribute_consented(issuer, identity, "attested", 100).unwrap();
         history.push((u(50), "attribute", previous_change(&r)));
         f.chain.roll(57);
         let call = AuthorityRegistry::changeOwnerCall { identity, newOwner: new_owner };
@@ -992,6 +1287,186 @@ mod dids {
             block = *previous;
         }
         assert_eq!(walked, ["owner", "attribute", "delegate", "attribute"]);
+    }
+}
+
+mod consent {
+    use super::*;
+
+    /// A registry with active nodes 1 and 2 and no DIDs.
+    fn nodes() -> (Fixture, Address, Address) {
+        let mut f = Fixture::new();
+        let (a, b) = (f.chain.account(1), f.chain.account(2));
+        f.register(a);
+        f.register(b);
+        (f, a, b)
+    }
+
+    fn revoke_attribute_with(
+        f: &mut Fixture,
+        writer: Address,
+        identity: Address,
+        value: &str,
+        consent: Bytes,
+    ) -> Result<Receipt<AuthorityRegistry::revokeAttributeWithConsentReturn>, TxFailure> {
+        let call = AuthorityRegistry::revokeAttributeWithConsentCall {
+            identity,
+            name: attribute_name(),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+            deadline: f.deadline(),
+            consent,
+        };
+        f.send(writer, &call)
+    }
+
+    #[test]
+    fn a_node_cannot_issue_a_did_to_an_identity_that_did_not_consent() {
+        let (mut f, node, _) = nodes();
+        let victim = f.chain.account(5);
+        let deadline = f.deadline();
+        // Neither without a consent nor with one the node signed itself.
+        f.issue_with(node, victim, agent_role(), deadline, Bytes::new())
+            .expect_revert(invalid_consent(victim, victim));
+        let node_key = f.chain.signer(1).clone();
+        let forged = f.issuance_consent(&node_key, victim, agent_role(), node, deadline);
+        f.issue_with(node, victim, agent_role(), deadline, forged)
+            .expect_revert(invalid_consent(victim, victim));
+        assert_eq!(f.did(victim).issuer, Address::ZERO);
+        assert_eq!(f.nonce(victim), U256::ZERO);
+
+        // With the identity's own consent the DID is issued and the consent's nonce used up.
+        f.issue(node, victim, agent_role()).unwrap();
+        assert!(f.did(victim).valid);
+        assert_eq!(f.nonce(victim), u(1));
+    }
+
+    #[test]
+    fn a_node_cannot_write_or_revoke_attributes_of_an_identity_without_its_consent() {
+        let (mut f, node, _) = nodes();
+        let victim = f.chain.account(5);
+        f.issue(node, victim, agent_role()).unwrap();
+        let not_owner =
+            AuthorityRegistry::AuthorityRegistryNotIdentityOwner { identity: victim, actor: node };
+        f.set_attribute(node, victim, "forged", 3600).expect_revert(not_owner.clone());
+        let revoke = AuthorityRegistry::revokeAttributeCall {
+            identity: victim,
+            name: attribute_name(),
+            value: Bytes::from_static(b"self-published"),
+        };
+        f.send(node, &revoke).expect_revert(not_owner);
+
+        let (deadline, node_key) = (f.deadline(), f.chain.signer(1).clone());
+        let forged = f.attribute_consent(&node_key, victim, "forged", 3600, node, deadline);
+        f.set_attribute_with(node, victim, "forged", 3600, deadline, forged)
+            .expect_revert(invalid_consent(victim, victim));
+        f.set_attribute_with(node, victim, "forged", 3600, deadline, Bytes::new())
+            .expect_revert(invalid_consent(victim, victim));
+        let forged = f.attribute_consent(&node_key, victim, "self-published", 0, node, deadline);
+        revoke_attribute_with(&mut f, node, victim, "self-published", forged)
+            .expect_revert(invalid_consent(victim, victim));
+        assert_eq!(f.changed(victim), U256::ZERO, "nothing was written");
+    }
+
+    #[test]
+    fn a_consent_is_used_once() {
+        let (mut f, node, _) = nodes();
+        let (identity, key) = (f.chain.account(5), f.chain.signer(5).clone());
+        let deadline = f.deadline();
+        let consent = f.issuance_consent(&key, identity, agent_role(), node, deadline);
+        f.issue_with(node, identity, agent_role(), deadline, consent.clone()).unwrap();
+        // Revoked and granted again, the node may issue the (now invalid) DID again, but not with
+        // the consent it already used.
+        f.revoke(node);
+        f.grant(node);
+        assert!(!f.did(identity).valid);
+        f.issue_with(node, identity, agent_role(), deadline, consent)
+            .expect_revert(invalid_consent(identity, identity));
+        f.issue(node, identity, agent_role()).unwrap();
+
+        let consent = f.attribute_consent(&key, identity, "v", 60, node, deadline);
+        f.set_attribute_with(node, identity, "v", 60, deadline, consent.clone()).unwrap();
+        f.set_attribute_with(node, identity, "v", 60, deadline, consent)
+            .expect_revert(invalid_consent(identity, identity));
+        assert_eq!(f.nonce(identity), u(3));
+    }
+
+    #[test]
+    fn a_consent_is_accepted_until_its_deadline_and_rejected_after_it() {
+        let (mut f, node, _) = nodes();
+        let (identity, key) = (f.chain.account(5), f.chain.signer(5).clone());
+        let deadline = u(f.chain.timestamp() + 10);
+        let expired = AuthorityRegistry::AuthorityRegistryConsentExpired { deadline };
+        let consent = f.issuance_consent(&key, identity, agent_role(), node, deadline);
+        let snapshot = f.chain.snapshot();
+        f.chain.warp(deadline.to::<u64>() + 1);
+        f.issue_with(node, identity, agent_role(), deadline, consent.clone())
+            .expect_revert(expired.clone());
+        assert!(f.chain.revert_to(snapshot));
+        f.chain.warp(deadline.to::<u64>());
+        f.issue_with(node, identity, agent_role(), deadline, consent).unwrap();
+
+        let consent = f.attribute_consent(&key, identity, "v", 60, node, deadline);
+        f.chain.warp(deadline.to::<u64>() + 1);
+        f.set_attribute_with(node, identity, "v", 60, deadline, consent).expect_revert(expired);
+    }
+
+    #[test]
+    fn a_consent_by_anyone_but_the_owner_or_for_another_action_is_rejected() {
+        let (mut f, node, other) = nodes();
+        let (identity, key) = (f.chain.account(5), f.chain.signer(5).clone());
+        let stranger_key = f.chain.signer(9).clone();
+        let deadline = f.deadline();
+        let role = agent_role();
+        let wrong = invalid_consent(identity, identity);
+        let by_stranger = f.issuance_consent(&stranger_key, identity, role, node, deadline);
+        let for_other_issuer = f.issuance_consent(&key, identity, role, other, deadline);
+        let for_other_role =
+            f.issuance_consent(&key, identity, keccak256("expert"), node, deadline);
+        let for_later = f.issuance_consent(&key, identity, role, node, deadline + u(1));
+        let other_registry =
+            DidIssuance { identity, role, issuer: node, nonce: U256::ZERO, deadline };
+        let other_registry =
+            sign_consent(&f.chain, Address::repeat_byte(0x99), &key, &other_registry);
+        for consent in [by_stranger, for_other_issuer, for_other_role, for_later, other_registry] {
+            f.issue_with(node, identity, role, deadline, consent).expect_revert(wrong.clone());
+        }
+        f.issue(node, identity, role).unwrap();
+
+        // An attribute consent covers one value, one validity and one writer.
+        let consent = f.attribute_consent(&key, identity, "a", 60, node, deadline);
+        f.set_attribute_with(node, identity, "b", 60, deadline, consent.clone())
+            .expect_revert(wrong.clone());
+        f.set_attribute_with(node, identity, "a", 61, deadline, consent.clone())
+            .expect_revert(wrong.clone());
+        revoke_attribute_with(&mut f, node, identity, "a", consent).expect_revert(wrong.clone());
+        let by_stranger = f.attribute_consent(&stranger_key, identity, "a", 60, node, deadline);
+        f.set_attribute_with(node, identity, "a", 60, deadline, by_stranger).expect_revert(wrong);
+
+        // After a hand-over only the new owner consents.
+        let new_owner = f.chain.account(6);
+        f.send(identity, &AuthorityRegistry::changeOwnerCall { identity, newOwner: new_owner })
+            .unwrap();
+        let old = f.attribute_consent(&key, identity, "a", 60, node, deadline);
+        f.set_attribute_with(node, identity, "a", 60, deadline, old)
+            .expect_revert(invalid_consent(identity, new_owner));
+        let event = f
+            .set_attribute_consented(node, identity, "a", 60)
+            .unwrap()
+            .event::<AuthorityRegistry::DIDAttributeChanged>();
+        assert_eq!(event.value, Bytes::from_static(b"a"));
+    }
+
+    #[test]
+    fn the_typehashes_are_the_documented_eip712_types() {
+        let mut f = Fixture::new();
+        assert_eq!(
+            f.view(&AuthorityRegistry::DID_ISSUANCE_TYPEHASHCall {}),
+            keccak256(DidIssuance::eip712_encode_type().as_bytes())
+        );
+        assert_eq!(
+            f.view(&AuthorityRegistry::ATTRIBUTE_CONSENT_TYPEHASHCall {}),
+            keccak256(AttributeConsent::eip712_encode_type().as_bytes())
+        );
     }
 }
 
@@ -1018,7 +1493,11 @@ mod gas {
         };
         let delegate = f.send(identity, &add).unwrap().gas_used;
         let attribute = f
-            .set_attribute(a, identity, "https://agent.example/did.json", 86_400)
+            .set_attribute_consented(a, identity, "https://agent.example/did.json", 86_400)
+            .unwrap()
+            .gas_used;
+        let owner_attribute = f
+            .set_attribute(identity, identity, "https://agent.example/svc", 86_400)
             .unwrap()
             .gas_used;
         let call = AuthorityRegistry::revokeCall { account: b, reason: "misbehaved".into() };
@@ -1029,7 +1508,8 @@ mod gas {
             ("grant", grant),
             ("issueDid", issue),
             ("addDelegate", delegate),
-            ("setAttribute (issuer)", attribute),
+            ("setAttributeWithConsent (issuer)", attribute),
+            ("setAttribute (owner)", owner_attribute),
             ("revoke", revoke),
         ]
     }
@@ -1043,6 +1523,8 @@ mod gas {
         let budget = |name: &str| match name {
             "register (first node, exact burn)" | "register (second node, refund)" => 200_000,
             "grant" => 160_000,
+            // The identity's first nonce write (a fresh slot) and the consent's signature check.
+            "issueDid" => 120_000,
             _ => 80_000,
         };
         for (name, gas) in report {

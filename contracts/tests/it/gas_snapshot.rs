@@ -29,6 +29,7 @@ use crate::{
     arena_fixture::{
         ArenaFixture, Commit, PHASE, everyone_plays, favour, params, proposal_commitment, salt,
     },
+    authority::{AttributeConsent, DidIssuance, sign_consent},
     fixtures::{LAT_URI, RANK_URI, deploy_lat, qv_harness, register_agent},
     guild::{
         GuildDeployment, TIMELOCK_DELAY, VOTING_DELAY, VOTING_PERIOD, genesis_holders, tokens,
@@ -172,18 +173,37 @@ fn economy_gas(snap: &mut GasSnapshot) {
     };
     measure(snap, &mut chain, "AuthorityRegistry::grant", admin, registry, &grant);
     let identity = chain.account(8);
-    let issue = AuthorityRegistry::issueDidCall { identity, role: keccak256("agent") };
+    let identity_key = chain.signer(8).clone();
+    let deadline = u(chain.timestamp() + 3_600);
+    let (role, nonce) = (keccak256("agent"), U256::ZERO);
+    let consent = DidIssuance { identity, role, issuer: a, nonce, deadline };
+    let consent = sign_consent(&chain, registry, &identity_key, &consent);
+    let issue = AuthorityRegistry::issueDidCall { identity, role, deadline, consent };
     measure(snap, &mut chain, "AuthorityRegistry::issueDid", a, registry, &issue);
-    let attribute = AuthorityRegistry::setAttributeCall {
+    let (name, value, validity) =
+        (keccak256("model"), Bytes::from_static(b"knn_pool4x4"), u(86_400));
+    let consent = AttributeConsent {
         identity,
-        name: keccak256("model"),
-        value: Bytes::from_static(b"knn_pool4x4"),
-        validity: u(86_400),
+        name,
+        valueHash: keccak256(&value),
+        validity,
+        writer: a,
+        nonce: u(1),
+        deadline,
+    };
+    let consent = sign_consent(&chain, registry, &identity_key, &consent);
+    let attribute = AuthorityRegistry::setAttributeWithConsentCall {
+        identity,
+        name,
+        value,
+        validity,
+        deadline,
+        consent,
     };
     measure(
         snap,
         &mut chain,
-        "AuthorityRegistry::setAttribute (by the issuer)",
+        "AuthorityRegistry::setAttributeWithConsent (by the issuer)",
         a,
         registry,
         &attribute,

@@ -6,7 +6,9 @@
 use alloy::{
     primitives::{Bytes, U256, keccak256},
     providers::Provider,
-    sol_types::SolCall,
+    signers::SignerSync,
+    sol,
+    sol_types::{SolCall, SolStruct, eip712_domain},
 };
 use nsed_contracts::{
     authority_registry::AuthorityRegistry, deliberation_market::DeliberationMarket,
@@ -15,6 +17,17 @@ use nsed_contracts::{
 use nsed_indexer::{confirm, entity::enc_bytes, test_utils::Chain};
 
 use crate::{cast_call, catch_up, data, warp};
+
+sol! {
+    /// An identity's consent to a DID, as `AuthorityRegistry` verifies it.
+    struct DidIssuance {
+        address identity;
+        bytes32 role;
+        address issuer;
+        uint256 nonce;
+        uint256 deadline;
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn economic_layer_entities_equal_chain_state_read_with_cast() {
@@ -35,8 +48,8 @@ async fn economic_layer_entities_equal_chain_state_read_with_cast() {
     chain.settle_job(job, ["7", "3", "7"]).await;
     chain.play_game().await;
 
-    // Authority: the deployer burns the required ETH and issues a DID to an agent, whose owner
-    // (the agent itself) then sets an attribute.
+    // Authority: the deployer burns the required ETH and issues a DID to an agent with the agent's
+    // consent; its owner (the agent itself) then sets an attribute.
     let deployer = chain.deployer.get_accounts().await.unwrap()[0];
     let authority = AuthorityRegistry::new(registry, &chain.deployer);
     let burn = authority.requiredBurn().call().await.unwrap();
@@ -46,7 +59,20 @@ async fn economic_layer_entities_equal_chain_state_read_with_cast() {
         authority.register(jurisdiction, 851_200_000_000, "ipfs://node".into()).value(burn)
     );
     let agent = chain.agents[0].address();
-    confirm!("issueDid", authority.issueDid(agent, keccak256("agent")));
+    let domain = eip712_domain! {
+        name: "NSED AuthorityRegistry",
+        version: "1",
+        chain_id: chain.deployer.get_chain_id().await.unwrap(),
+        verifying_contract: registry,
+    };
+    let (role, deadline) = (keccak256("agent"), U256::MAX);
+    let nonce = authority.nonces(agent).call().await.unwrap();
+    let consent = DidIssuance { identity: agent, role, issuer: deployer, nonce, deadline };
+    let consent = chain.agents[0].sign_hash_sync(&consent.eip712_signing_hash(&domain)).unwrap();
+    confirm!(
+        "issueDid",
+        authority.issueDid(agent, role, deadline, Bytes::from(consent.as_bytes()))
+    );
     let as_agent = nsed_contracts::provider::wallet_provider(
         chain.anvil.endpoint().parse().unwrap(),
         chain.agents[0].clone(),
