@@ -54,8 +54,16 @@ import {GuildToken} from "./GuildToken.sol";
  * market's agent ranks, which rise by one per won job with nothing at stake. Such LATs still grant
  * access; whether they also buy votes is the guild's decision.
  *
- * Cap. Within an epoch `c + q ≤ ⌊S · capBps / 10000⌋`; a conversion that would pass it reverts with
- * {LatConverterEpochCapExceeded} (nothing is minted partially).
+ * Cap. Within an epoch `c + q ≤ ⌊S · capBps / 10000⌋`; `R` is what is left, the cap minus `c`. A
+ * conversion whose value buys more than `R` is filled up to the cap instead of reverting, so an earlier
+ * conversion in the same epoch (a front-run of a single unit, say) cannot make it fail: it takes only
+ * the LATs that pay for `R`. The value it needs is `B = ⌈C(c, R)⌉`, the least that buys `R`; the ids
+ * are taken in the order given, each contributing as many of its units as the value still missing
+ * pays for in full (`⌊missing / weight⌋`, at most the amount offered), and units not taken are not
+ * burned. The taken value `x' ≤ B` mints `min(q(x'), R)` units: exactly `R` when `x' = B` (always
+ * with tier-1 LATs), less when the weights do not add up to `B`. The caller's `minOut` applies to
+ * what is minted, so it bounds both the price and the fill; a conversion that fills nothing reverts
+ * with {LatConverterEpochCapExceeded}.
  *
  * Vesting. A conversion mints nothing: it records a position `{owner, amount, vestsAt = now +
  * vestingPeriod}`, and {claim} mints the amount to its owner at or after `vestsAt`. Votes count only
@@ -223,16 +231,19 @@ contract LatConverter is AccessControl {
     error LatConverterNothingToMint(uint256 value);
 
     /**
-     * @dev The conversion would mint `wanted` units but only `remaining` are left under this epoch's
-     * cap. `wanted` is `type(uint256).max` when the value exceeds the arithmetic bounds.
-     * @param wanted The amount the value would buy.
+     * @dev The value offered would buy `wanted` units, more than the `remaining` left under this
+     * epoch's cap, and no LAT unit taken towards filling `remaining` pays for a token unit (nothing
+     * is left, or the offered tiers are too heavy for what is left). `wanted` is
+     * `type(uint256).max` when the value exceeds the arithmetic bounds.
+     * @param wanted The amount the whole value would buy.
      * @param remaining The amount still convertible this epoch.
      */
     error LatConverterEpochCapExceeded(uint256 wanted, uint256 remaining);
 
     /**
      * @dev The conversion would mint `amount`, less than the caller's `minOut`.
-     * @param amount The amount the value buys now.
+     * @param amount The amount the conversion would mint now: what the value buys, or what is left
+     * under the epoch's cap if that is less.
      * @param minOut The least amount the caller accepts.
      */
     error LatConverterInsufficientOutput(uint256 amount, uint256 minOut);
@@ -326,6 +337,8 @@ contract LatConverter is AccessControl {
     /**
      * @dev Burns the caller's LATs (`amounts[i]` of `ids[i]`) and opens a vesting position of the
      * largest amount `q` their value buys in the current epoch (see the contract documentation).
+     * If `q` exceeds what is left under the epoch's cap, the conversion is filled up to the cap:
+     * only the LATs that pay for it are burned, ids taken in the order given ("Cap" above).
      * The caller must have approved this contract for all its LATs (`setApprovalForAll`).
      *
      * Requirements:
@@ -333,14 +346,15 @@ contract LatConverter is AccessControl {
      * - `ids` and `amounts` have equal length; every id has a tier of at least 1 and a convertible
      *   asset;
      * - the guild token supply is positive (and at most {MAX_BASE_SUPPLY}) when the epoch starts;
-     * - `q > 0`, `q` fits under the epoch's cap and `q >= minOut`;
-     * - the caller holds the LATs.
+     * - `q > 0`, something fits under the epoch's cap, and the amount minted is at least `minOut`;
+     * - the caller holds the LATs taken.
      *
-     * Emits an {EpochStarted} event on an epoch's first conversion, a {Converted} event, and the
-     * LAT's {TransferBatch} burn event.
+     * Emits an {EpochStarted} event on an epoch's first conversion, a {Converted} event with the
+     * value taken and the amount minted, and the LAT's burn event ({TransferSingle} for one id, else
+     * {TransferBatch}) with the units taken per id.
      *
      * @param ids LAT token ids (duplicates allowed).
-     * @param amounts Amount of each id to burn.
+     * @param amounts Most units of each id to burn.
      * @param minOut The least amount of guild token units the caller accepts.
      * @return positionId The new position's id (ids start at 1).
      */
@@ -349,13 +363,14 @@ contract LatConverter is AccessControl {
         virtual
         returns (uint256 positionId)
     {
-        uint256 value = latValue(ids, amounts);
-        (uint256 epoch, uint256 amount, uint64 vestsAt) = _take(value, minOut);
+        (uint256 epoch, uint256 value, uint256 amount, uint256[] memory burned) =
+            _take(ids, amounts, latValue(ids, amounts), minOut);
+        uint64 vestsAt = uint64(block.timestamp) + _params.vestingPeriod;
         positionId = ++_positionCount;
         _positions[positionId] = Position({owner: msg.sender, vestsAt: vestsAt, claimed: false, amount: amount});
         emit Converted(msg.sender, positionId, value, amount, epoch, vestsAt);
 
-        _lat.burnBatch(msg.sender, ids, amounts);
+        _lat.burnBatch(msg.sender, ids, burned);
     }
 
     /**
@@ -500,30 +515,40 @@ contract LatConverter is AccessControl {
     function latValue(uint256[] calldata ids, uint256[] calldata amounts) public view virtual returns (uint256 value) {
         if (ids.length != amounts.length) revert LatConverterInvalidArrayLength(ids.length, amounts.length);
         for (uint256 i = 0; i < ids.length; ++i) {
-            uint8 tier = LatId.tier(ids[i]);
-            if (tier == 0) revert LatConverterInvalidTier(ids[i]);
+            if (LatId.tier(ids[i]) == 0) revert LatConverterInvalidTier(ids[i]);
             uint248 asset = LatId.asset(ids[i]);
             if (!_convertible[asset]) revert LatConverterAssetNotConvertible(asset);
-            uint256 weight = uint256(1) << (Math.min(tier, MAX_WEIGHT_TIER) - 1);
-            value = Math.saturatingAdd(value, Math.saturatingMul(amounts[i], weight));
+            value = Math.saturatingAdd(value, Math.saturatingMul(amounts[i], _weight(ids[i])));
         }
     }
 
     /**
-     * @dev Prices LATs worth `value` in the current epoch, checks the result against the cap and
-     * `minOut`, and counts it against the epoch (recording the epoch on its first conversion).
+     * @dev Prices LATs worth `offered` in the current epoch, fills the conversion up to the cap
+     * (returning the value and units taken), checks the amount against `minOut`, and counts it
+     * against the epoch (recording the epoch on its first conversion).
      */
-    function _take(uint256 value, uint256 minOut) private returns (uint256 epoch, uint256 amount, uint64 vestsAt) {
+    function _take(uint256[] calldata ids, uint256[] calldata amounts, uint256 offered, uint256 minOut)
+        private
+        returns (uint256 epoch, uint256 value, uint256 amount, uint256[] memory burned)
+    {
         Params memory p = _params;
         uint256 base;
         uint256 converted;
         bool started;
         (epoch, base, converted, started) = _currentEpoch(p.epochLength);
         _requireBase(base);
+        value = offered;
         amount = _quote(base, converted, value, p);
         if (amount == 0) revert LatConverterNothingToMint(value);
         uint256 remaining = _remaining(base, converted, p.capBps);
-        if (amount > remaining) revert LatConverterEpochCapExceeded(amount, remaining);
+        burned = amounts;
+        if (amount > remaining) {
+            (burned, value) = _fill(ids, amounts, _cost(base, converted, remaining, p));
+            // `value` is at most the least value that buys `remaining`: it buys `remaining` or less.
+            uint256 filled = Math.min(_quote(base, converted, value, p), remaining);
+            if (filled == 0) revert LatConverterEpochCapExceeded(amount, remaining);
+            amount = filled;
+        }
         if (amount < minOut) revert LatConverterInsufficientOutput(amount, minOut);
         if (!started) {
             _epoch = epoch;
@@ -532,7 +557,49 @@ contract LatConverter is AccessControl {
         }
         // No overflow: converted + amount <= cap <= base.
         _epochConverted = converted + amount;
-        vestsAt = uint64(block.timestamp) + p.vestingPeriod;
+    }
+
+    /**
+     * @dev Takes LAT units worth at most `budget`: each id in order contributes as many of its units
+     * as the budget still left pays for in full, at most `amounts[i]`. Returns the units taken per id
+     * and their value.
+     */
+    function _fill(uint256[] calldata ids, uint256[] calldata amounts, uint256 budget)
+        private
+        pure
+        returns (uint256[] memory taken, uint256 value)
+    {
+        taken = new uint256[](ids.length);
+        uint256 left = budget;
+        for (uint256 i = 0; i < ids.length; ++i) {
+            uint256 weight = _weight(ids[i]);
+            uint256 units = Math.min(amounts[i], left / weight);
+            taken[i] = units;
+            // No underflow: units · weight <= left.
+            unchecked {
+                left -= units * weight;
+            }
+        }
+        // No underflow: left only decreased from budget.
+        unchecked {
+            value = budget - left;
+        }
+    }
+
+    /// @dev Value units of one LAT of `id`: `2^(min(tier, 64) − 1)`, for a tier of at least 1.
+    function _weight(uint256 id) private pure returns (uint256) {
+        return uint256(1) << (Math.min(LatId.tier(id), MAX_WEIGHT_TIER) - 1);
+    }
+
+    /**
+     * @dev `⌈C(c, q)⌉`: the least value that buys at least `q` units on top of `converted`, i.e. the
+     * least `x` with `p0·q·(2·S·WAD + k·(2c + q)) <= 2·S·WAD²·x`. Called with `q` at most the cap's
+     * remainder, so `c + q <= S` and the factors are bounded as in {_fits}; {Math-mulDiv} keeps the
+     * 512-bit product exact, and the result, at most `p0·S·(WAD + k)/WAD² + 1 < 2^128`, fits.
+     */
+    function _cost(uint256 base, uint256 converted, uint256 q, Params memory p) private pure returns (uint256) {
+        uint256 twoSW = 2 * base * WAD;
+        return Math.mulDiv(p.basePrice * q, twoSW + p.slope * (2 * converted + q), twoSW * WAD, Math.Rounding.Ceil);
     }
 
     /// @dev The epoch now, its base and converted amount, and whether it is the recorded one.

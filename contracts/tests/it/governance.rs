@@ -435,13 +435,17 @@ fn a_fast_capture_is_capped_priced_up_kept_from_voting_and_needs_many_epochs() {
     let start = (g.chain().timestamp() / WEEK + 1) * WEEK;
     g.chain().warp(start);
 
-    // 1. Asking for everything at once: the cap is 5% of the supply and the whole call reverts.
+    // 1. Asking for everything at once: the cap is 5% of the supply and the call fills no more.
+    //    The cap costs 537_500 value units (below), so it takes ⌊537_500 / 512⌋ = 1_049 tier-10
+    //    LATs and burns none of the rest.
     let cap = model::cap(supply, &params);
     assert_eq!(cap, tokens(50_000));
     let everything = U256::from(512u64 * 1_000_000_000);
     let wanted = model::quote(supply, U256::ZERO, everything, &params);
     assert!(wanted > cap);
-    g.chain()
+    let before_all = g.chain().snapshot();
+    let all = g
+        .chain()
         .send(
             attacker,
             converter,
@@ -451,7 +455,13 @@ fn a_fast_capture_is_capped_priced_up_kept_from_voting_and_needs_many_epochs() {
                 minOut: U256::ZERO,
             },
         )
-        .expect_revert(LatConverter::LatConverterEpochCapExceeded { wanted, remaining: cap });
+        .unwrap()
+        .event::<LatConverter::Converted>();
+    let taken = U256::from(1_049u64 * 512);
+    assert_eq!(all.value, taken);
+    assert_eq!(all.amount, model::quote(supply, U256::ZERO, taken, &params));
+    assert!(all.amount < cap);
+    assert!(g.chain().revert_to(before_all));
 
     // 2. Converting exactly the cap costs C(0, σS) = p0 · S · (σ + k·σ²/2)
     //    = 10 · 1_000_000 · (0.05 + 3 · 0.0025 / 2) = 537_500 value units: 10.75 per token on

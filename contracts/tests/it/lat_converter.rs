@@ -1,5 +1,5 @@
 //! LatConverter: LAT value by tier, the rising epoch price and its exact Rust model, the per-epoch
-//! cap, epoch rollover, vesting positions, slippage and parameter governance.
+//! cap and the fill up to it, epoch rollover, vesting positions, slippage and parameter governance.
 
 use alloy::primitives::{Address, B256, U256, U512, aliases::U248};
 use nsed_contracts::{
@@ -540,7 +540,7 @@ mod cap {
     }
 
     #[test]
-    fn after_a_partial_conversion_the_cap_admits_what_remains_and_not_a_unit_more() {
+    fn after_a_partial_conversion_a_conversion_past_the_cap_fills_exactly_what_remains() {
         let mut f = ConverterFixture::new();
         let user = f.user;
         let s = tokens(GENESIS);
@@ -554,21 +554,27 @@ mod cap {
         // one unit more than 1_050_000 − 400_000, and that unit buys a fraction past the cap.
         let rest = model::cost(s, first, remaining, &f.params);
         assert_eq!(rest, u(650_001));
-        let wanted = model::quote(s, first, rest, &f.params);
-        assert!(wanted > remaining);
-        f.mint_lat(user, 1, rest);
-        f.convert(user, vec![lat_id(1)], vec![rest], U256::ZERO)
-            .expect_revert(LatConverter::LatConverterEpochCapExceeded { wanted, remaining });
+        assert!(model::quote(s, first, rest, &f.params) > remaining);
+        f.mint_lat(user, 1, rest + u(10));
+        let snapshot = f.chain.snapshot();
         // One value unit less stays within the cap, short of it by less than one token.
         let receipt = f.convert(user, vec![lat_id(1)], vec![rest - u(1)], U256::ZERO).unwrap();
         let second = receipt.event::<LatConverter::Converted>().amount;
         assert_eq!(second, model::quote(s, first, rest - u(1), &f.params));
         assert!(second <= remaining && remaining - second < tokens(1));
         assert_eq!(f.epoch_state().3, remaining - second);
+
+        // Offered more, the conversion takes exactly `rest` and mints exactly what remains.
+        assert!(f.chain.revert_to(snapshot));
+        let receipt = f.convert(user, vec![lat_id(1)], vec![rest + u(10)], U256::ZERO).unwrap();
+        let event = receipt.event::<LatConverter::Converted>();
+        assert_eq!((event.value, event.amount), (rest, remaining));
+        assert_eq!(f.lat_balance(user, 1), u(10));
+        assert_eq!(f.epoch_state().3, U256::ZERO);
     }
 
     #[test]
-    fn a_conversion_one_value_unit_past_the_cap_reverts_with_what_it_wanted_and_what_remains() {
+    fn a_conversion_one_value_unit_past_the_cap_fills_the_cap_and_keeps_the_unit() {
         let mut f = ConverterFixture::new();
         let user = f.user;
         let s = tokens(GENESIS);
@@ -576,25 +582,113 @@ mod cap {
         let x = u(1_050_001);
         let wanted = model::quote(s, U256::ZERO, x, &f.params);
         assert!(wanted > cap);
-        assert_eq!(f.quote(x), wanted);
+        assert_eq!(f.quote(x), wanted, "the quote does not apply the cap");
         f.mint_lat(user, 1, x);
-        f.convert(user, vec![lat_id(1)], vec![x], U256::ZERO)
-            .expect_revert(LatConverter::LatConverterEpochCapExceeded { wanted, remaining: cap });
-        // Nothing was burned or counted.
-        assert_eq!(f.lat_balance(user, 1), x);
-        assert_eq!(f.epoch_state().2, U256::ZERO);
+        let receipt = f.convert(user, vec![lat_id(1)], vec![x], cap).unwrap();
+        let event = receipt.event::<LatConverter::Converted>();
+        assert_eq!((event.value, event.amount), (u(1_050_000), cap));
+        let burn = receipt.event::<LiquidAccessToken::TransferSingle>();
+        assert_eq!((burn.id, burn.value), (lat_id(1), u(1_050_000)));
+        assert_eq!(f.lat_balance(user, 1), u(1));
+        assert_eq!(f.epoch_state().2, cap);
     }
 
     #[test]
-    fn a_value_beyond_the_arithmetic_bounds_saturates_into_the_cap_error() {
+    fn a_fill_takes_the_ids_in_the_given_order_and_only_whole_units_that_fit() {
+        let mut f = ConverterFixture::new();
+        let user = f.user;
+        let s = tokens(GENESIS);
+        let cap = model::cap(s, &f.params);
+        // The cap costs 1_050_000 value units; tier-3 LATs are worth 4 each.
+        f.mint_lat(user, 1, u(10));
+        f.mint_lat(user, 3, u(300_000));
+        let snapshot = f.chain.snapshot();
+
+        // Heavy ids first: 262_500 tier-3 LATs pay for the cap exactly, no tier-1 LAT is taken.
+        let ids = vec![lat_id(3), lat_id(1)];
+        let receipt = f.convert(user, ids.clone(), vec![u(300_000), u(10)], U256::ZERO).unwrap();
+        let event = receipt.event::<LatConverter::Converted>();
+        assert_eq!((event.value, event.amount), (u(1_050_000), cap));
+        let burn = receipt.event::<LiquidAccessToken::TransferBatch>();
+        assert_eq!((burn.ids, burn.values), (ids, vec![u(262_500), U256::ZERO]));
+        assert_eq!((f.lat_balance(user, 3), f.lat_balance(user, 1)), (u(37_500), u(10)));
+
+        // Light ids first: 5 tier-1 LATs, then the 262_498 tier-3 LATs that still fit in full
+        // (1_049_997 in all), which buy a little less than the cap; the rest stays unconverted.
+        assert!(f.chain.revert_to(snapshot));
+        let snapshot = f.chain.snapshot();
+        let ids = vec![lat_id(1), lat_id(3)];
+        let receipt = f.convert(user, ids.clone(), vec![u(5), u(300_000)], U256::ZERO).unwrap();
+        let event = receipt.event::<LatConverter::Converted>();
+        let value = u(5 + 262_498 * 4);
+        let amount = model::quote(s, U256::ZERO, value, &f.params);
+        assert!(amount < cap);
+        assert_eq!((event.value, event.amount), (value, amount));
+        let burn = receipt.event::<LiquidAccessToken::TransferBatch>();
+        assert_eq!((burn.ids, burn.values), (ids, vec![u(5), u(262_498)]));
+        assert_eq!(f.epoch_state().3, cap - amount);
+
+        // minOut guards the fill: asking for the whole cap from that order reverts.
+        assert!(f.chain.revert_to(snapshot));
+        f.convert(user, vec![lat_id(1), lat_id(3)], vec![u(5), u(300_000)], cap)
+            .expect_revert(LatConverter::LatConverterInsufficientOutput { amount, minOut: cap });
+    }
+
+    #[test]
+    fn a_value_beyond_the_arithmetic_bounds_whose_lats_are_too_heavy_to_fill_reverts() {
         let mut f = ConverterFixture::new();
         let user = f.user;
         let cap = model::cap(tokens(GENESIS), &f.params);
         assert_eq!(f.quote(U256::MAX), U256::MAX);
+        // One tier-64 LAT is worth 2^63 value units, far more than the whole cap costs: none fits.
         f.mint_lat(user, 64, U256::MAX >> 64);
         f.convert(user, vec![lat_id(64)], vec![U256::MAX >> 64], U256::ZERO).expect_revert(
             LatConverter::LatConverterEpochCapExceeded { wanted: U256::MAX, remaining: cap },
         );
+    }
+}
+
+mod front_running {
+    use super::*;
+
+    #[test]
+    fn a_one_unit_front_run_no_longer_makes_a_larger_conversion_revert() {
+        let mut f = ConverterFixture::new();
+        let (user, other) = (f.user, f.other);
+        let s = tokens(GENESIS);
+        let cap = model::cap(s, &f.params);
+        // The user offers more than the whole cap costs and accepts no less than the cap minus
+        // one token.
+        let x = model::cost(s, U256::ZERO, cap, &f.params) + u(50_000);
+        f.mint_lat(user, 1, x);
+        let min_out = cap - tokens(1);
+        // A front-runner converts a single value unit first.
+        let front = f.convert_value(other, u(1)).unwrap().event::<LatConverter::Converted>().amount;
+        assert!(front > U256::ZERO);
+        let remaining = cap - front;
+        let snapshot = f.chain.snapshot();
+
+        // minOut above what is left: the slippage check names what the conversion would mint.
+        f.convert(user, vec![lat_id(1)], vec![x], remaining + u(1)).expect_revert(
+            LatConverter::LatConverterInsufficientOutput {
+                amount: remaining,
+                minOut: remaining + u(1),
+            },
+        );
+        assert!(f.chain.revert_to(snapshot));
+
+        // The conversion fills what is left of the cap and burns only the LATs that pay for it.
+        let receipt = f.convert(user, vec![lat_id(1)], vec![x], min_out).unwrap();
+        let converted = receipt.event::<LatConverter::Converted>();
+        assert_eq!(converted.amount, remaining);
+        let used = model::cost(s, front, remaining, &f.params);
+        assert_eq!(converted.value, used);
+        assert!(used < x);
+        let burn = receipt.event::<LiquidAccessToken::TransferSingle>();
+        assert_eq!((burn.id, burn.value), (lat_id(1), used));
+        assert_eq!(f.lat_balance(user, 1), x - used);
+        assert_eq!(f.epoch_state().3, U256::ZERO);
+        assert_eq!(f.position(converted.positionId).amount, remaining);
     }
 }
 
@@ -971,8 +1065,9 @@ fn case_strategy() -> impl Strategy<Value = (Params, U256, Vec<u128>)> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
-    /// Every piece mints exactly what the Rust model says (or reverts with the model's exact
-    /// error), and the pieces together never mint more than one conversion of their total value.
+    /// Every piece mints exactly what the Rust model says, filled up to the cap when it buys more
+    /// (or reverts with the model's exact error), and the pieces together never mint more than one
+    /// conversion of the value they took.
     #[test]
     fn splitting_a_conversion_never_mints_more_than_converting_at_once_and_matches_the_model(
         (params, genesis, draws) in case_strategy()
@@ -997,8 +1092,18 @@ proptest! {
             let result = f.convert(user, vec![lat_id(1)], vec![x], U256::ZERO);
             if q.is_zero() {
                 result.expect_revert(LatConverter::LatConverterNothingToMint { value: x });
-            } else if q > remaining {
+            } else if q > remaining && remaining.is_zero() {
                 result.expect_revert(LatConverter::LatConverterEpochCapExceeded { wanted: q, remaining });
+            } else if q > remaining {
+                // Tier-1 LATs fill the cap exactly, with the least value that buys what remains.
+                let taken = model::cost(s, converted, remaining, &params);
+                prop_assert!(taken <= x);
+                let event = result.unwrap().event::<LatConverter::Converted>();
+                prop_assert_eq!((event.value, event.amount), (taken, remaining));
+                prop_assert!(model::fits(s, converted, remaining, taken, &params));
+                prop_assert!(!model::fits(s, converted, remaining, taken - u(1), &params));
+                converted += remaining;
+                accepted += taken;
             } else {
                 let event = result.unwrap().event::<LatConverter::Converted>();
                 prop_assert_eq!(event.amount, q);
@@ -1015,12 +1120,11 @@ proptest! {
         let at_once = model::quote(s, U256::ZERO, accepted, &params);
         prop_assert!(converted <= at_once, "pieces {} > at once {}", converted, at_once);
         if !accepted.is_zero() {
-            let result = f.convert(user, vec![lat_id(1)], vec![accepted], U256::ZERO);
-            if at_once > cap {
-                result.expect_revert(LatConverter::LatConverterEpochCapExceeded { wanted: at_once, remaining: cap });
-            } else {
-                prop_assert_eq!(result.unwrap().event::<LatConverter::Converted>().amount, at_once);
-            }
+            let event = f
+                .convert(user, vec![lat_id(1)], vec![accepted], U256::ZERO)
+                .unwrap()
+                .event::<LatConverter::Converted>();
+            prop_assert_eq!(event.amount, at_once.min(cap));
         }
     }
 }
