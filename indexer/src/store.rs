@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// Bumped when the table layout changes; an older file is refused rather than misread.
-const SCHEMA_VERSION: &str = "2";
+const SCHEMA_VERSION: &str = "3";
 
 /// Quoted SQL identifier of a field name from the static entity table (never user input).
 pub(crate) fn col(name: &str) -> String {

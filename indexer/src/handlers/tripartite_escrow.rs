@@ -1,13 +1,18 @@
-//! `TripartiteEscrow`: EscrowDeal.
+//! `TripartiteEscrow`: EscrowDeal (with its dispute bond and refused payouts) and EscrowDebt,
+//! what the escrow owes an account after the token refused a payout.
 
-use alloy::{primitives::U256, rpc::types::Log};
+use alloy::{
+    primitives::{Address, U256},
+    rpc::types::Log,
+};
 use nsed_contracts::tripartite_escrow::TripartiteEscrow::{
-    DealDelivered, DealDisputeExpired, DealOpened, DealRefunded, DealRuled, TripartiteEscrowEvents,
+    DealDelivered, DealDisputeExpired, DealOpened, DealRefunded, DealRuled, DisputeBondPaid,
+    PaymentDeferred, TripartiteEscrowEvents, Withdrawn,
 };
 
 use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
 use crate::{
-    entity::{EntityDef, IdKind, Kind, enc_bytes, f},
+    entity::{EntityDef, IdKind, Kind, Record, enc_bytes, f},
     error::IndexerResult,
 };
 
@@ -42,15 +47,50 @@ pub static ESCROW_DEAL: EntityDef = EntityDef {
             Kind::BigInt,
             "Last second the guild could rule (once a dispute expired).",
         ),
+        f("disputeBond", Kind::BigInt, "What the buyer bonded to dispute (0 if the bond was off)."),
+        f(
+            "disputeBondOutcome",
+            Kind::String,
+            "Refunded (the ruling gave the buyer a share, or the dispute expired) or Forfeited (to \
+             the guild: the ruling gave the buyer nothing).",
+        ),
+        f(
+            "deferred",
+            Kind::BigInt,
+            "What of the deal's payouts the token refused, owed to their recipients (EscrowDebt).",
+        ),
         f("openedAtBlock", Kind::Int, "Block of opening."),
         f("updatedAtBlock", Kind::Int, "Block of the last transition."),
     ],
     derived: &[],
 };
 
+/// What the escrow owes one account in one token (id: `<token>-<account>`).
+pub static ESCROW_DEBT: EntityDef = EntityDef {
+    name: "EscrowDebt",
+    single: "escrowDebt",
+    plural: "escrowDebts",
+    table: "escrow_debt",
+    id: IdKind::Text,
+    doc: "What the escrow owes an account in a token after the token refused a payout, until the \
+          account withdraws it (id: <token>-<account>).",
+    fields: &[
+        f("token", Kind::Bytes, "The ERC-20."),
+        f("account", Kind::Bytes, "Who is owed."),
+        f("owed", Kind::BigInt, "Owed now."),
+        f("deferred", Kind::BigInt, "Every refused payout so far."),
+        f("withdrawn", Kind::BigInt, "Every withdrawal so far."),
+        f("updatedAtBlock", Kind::Int, "Block of the last change."),
+    ],
+    derived: &[],
+};
+
 /// The escrow's handler.
-pub static HANDLER: ContractHandler =
-    ContractHandler { contract: "TripartiteEscrow", entities: &[&ESCROW_DEAL], handle };
+pub static HANDLER: ContractHandler = ContractHandler {
+    contract: "TripartiteEscrow",
+    entities: &[&ESCROW_DEAL, &ESCROW_DEBT],
+    handle,
+};
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let event = match decode::<TripartiteEscrowEvents>(log) {
@@ -68,6 +108,16 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         TripartiteEscrowEvents::DealDisputeExpired(e) => {
             (deal_dispute_expired(ctx, &e)?, "Refunded")
         }
+        // The rest record money around a transition; they do not move the deal's state.
+        TripartiteEscrowEvents::DisputeBondPaid(e) => return dispute_bond_paid(ctx, &e),
+        TripartiteEscrowEvents::DisputeBondRefunded(e) => {
+            return dispute_bond_outcome(ctx, e.dealId, "Refunded");
+        }
+        TripartiteEscrowEvents::DisputeBondForfeited(e) => {
+            return dispute_bond_outcome(ctx, e.dealId, "Forfeited");
+        }
+        TripartiteEscrowEvents::PaymentDeferred(e) => return payment_deferred(ctx, &e),
+        TripartiteEscrowEvents::Withdrawn(e) => return withdrawn(ctx, &e),
         _ => return Ok(Outcome::Ignored),
     };
     // Every deal event moves the deal's state.
@@ -120,4 +170,115 @@ fn deal_refunded(ctx: &HandlerCtx<'_>, e: &DealRefunded) -> IndexerResult<U256> 
     deal.set_uint("buyerAmount", e.amount);
     ctx.save(&deal)?;
     Ok(e.dealId)
+}
+
+fn dispute_bond_paid(ctx: &HandlerCtx<'_>, e: &DisputeBondPaid) -> IndexerResult<Outcome> {
+    let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+    deal.set_uint("disputeBond", e.amount).set_i64("updatedAtBlock", block_i64(ctx));
+    ctx.save(&deal)?;
+    Ok(Outcome::Applied)
+}
+
+fn dispute_bond_outcome(
+    ctx: &HandlerCtx<'_>,
+    deal_id: U256,
+    outcome: &str,
+) -> IndexerResult<Outcome> {
+    let mut deal = ctx.load_or_new(&ESCROW_DEAL, &deal_id.to_string())?;
+    deal.set_str("disputeBondOutcome", outcome).set_i64("updatedAtBlock", block_i64(ctx));
+    ctx.save(&deal)?;
+    Ok(Outcome::Applied)
+}
+
+/// A payout the token refused: the deal's `deferred` and the recipient's debt grow.
+fn payment_deferred(ctx: &HandlerCtx<'_>, e: &PaymentDeferred) -> IndexerResult<Outcome> {
+    let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
+    let deferred = deal.uint("deferred").saturating_add(e.amount);
+    deal.set_uint("deferred", deferred).set_i64("updatedAtBlock", block_i64(ctx));
+    ctx.save(&deal)?;
+    let mut debt = load_debt(ctx, &e.token, &e.recipient)?;
+    let (owed, deferred) = (debt.uint("owed"), debt.uint("deferred"));
+    debt.set_uint("owed", owed.saturating_add(e.amount))
+        .set_uint("deferred", deferred.saturating_add(e.amount));
+    save_debt(ctx, &mut debt)
+}
+
+/// A withdrawal pays out the account's whole debt in the token.
+fn withdrawn(ctx: &HandlerCtx<'_>, e: &Withdrawn) -> IndexerResult<Outcome> {
+    let mut debt = load_debt(ctx, &e.token, &e.account)?;
+    let (owed, withdrawn) = (debt.uint("owed"), debt.uint("withdrawn"));
+    // Saturating: the debt could only go negative if events were missed.
+    debt.set_uint("owed", owed.saturating_sub(e.amount))
+        .set_uint("withdrawn", withdrawn.saturating_add(e.amount));
+    save_debt(ctx, &mut debt)
+}
+
+/// The current EscrowDebt of `account` in `token` (all zero for a new one).
+fn load_debt(ctx: &HandlerCtx<'_>, token: &Address, account: &Address) -> IndexerResult<Record> {
+    let id = format!("{}-{}", enc_bytes(token.as_slice()), enc_bytes(account.as_slice()));
+    let mut debt = ctx.load_or_new(&ESCROW_DEBT, &id)?;
+    debt.set_bytes("token", token.as_slice()).set_bytes("account", account.as_slice());
+    for field in ["owed", "deferred", "withdrawn"] {
+        let value = debt.uint(field);
+        debt.set_uint(field, value);
+    }
+    Ok(debt)
+}
+
+fn save_debt(ctx: &HandlerCtx<'_>, debt: &mut Record) -> IndexerResult<Outcome> {
+    debt.set_i64("updatedAtBlock", block_i64(ctx));
+    ctx.save(debt)?;
+    Ok(Outcome::Applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::{
+        primitives::{B256, LogData},
+        sol_types::SolEvent,
+    };
+
+    use super::*;
+    use crate::{handlers::all_entities, store::Store};
+
+    fn log(data: LogData) -> Log {
+        Log { inner: alloy::primitives::Log { address: Address::ZERO, data }, ..Default::default() }
+    }
+
+    #[test]
+    fn refused_payouts_are_owed_until_withdrawn() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("escrow.sqlite");
+        let mut store = Store::open(&path, "chain 31337", all_entities()).unwrap();
+        let tx = store.transaction().unwrap();
+        let token = Address::repeat_byte(0x70);
+        let (blocked, elsewhere) = (Address::repeat_byte(0xb0), Address::repeat_byte(0xe0));
+        let apply = |block: u64, data: LogData| {
+            let mut ctx = HandlerCtx { tx: &tx, block, tx_hash: B256::ZERO, log_index: 0 };
+            assert_eq!(handle(&mut ctx, &log(data)).unwrap(), Outcome::Applied);
+        };
+        let deferred = |deal: u64, amount: u64| {
+            PaymentDeferred {
+                dealId: U256::from(deal),
+                token,
+                recipient: blocked,
+                amount: U256::from(amount),
+            }
+            .encode_log_data()
+        };
+        apply(1, deferred(1, 30));
+        apply(2, deferred(2, 15));
+        apply(2, deferred(1, 5));
+        let withdrawal =
+            Withdrawn { token, account: blocked, to: elsewhere, amount: U256::from(50) };
+        apply(3, withdrawal.encode_log_data());
+
+        let ctx = HandlerCtx { tx: &tx, block: 3, tx_hash: B256::ZERO, log_index: 0 };
+        let id = format!("{}-{}", enc_bytes(token.as_slice()), enc_bytes(blocked.as_slice()));
+        let debt = ctx.load(&ESCROW_DEBT, &id).unwrap().expect("the debt is indexed");
+        let amounts = [debt.uint("owed"), debt.uint("deferred"), debt.uint("withdrawn")];
+        assert_eq!(amounts, [U256::ZERO, U256::from(50), U256::from(50)]);
+        let deal = ctx.load(&ESCROW_DEAL, "1").unwrap().expect("the deal is indexed");
+        assert_eq!(deal.uint("deferred"), U256::from(35));
+    }
 }

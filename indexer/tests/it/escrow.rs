@@ -1,6 +1,7 @@
-//! A dispute the guild does not rule on in time refunds the requester, and the escrow deal says
-//! so, as the escrow does.
+//! A dispute the guild does not rule on in time refunds the requester, bond included, and the
+//! escrow deal says so, as the escrow does.
 
+use alloy::primitives::U256;
 use nsed_contracts::{
     deliberation_market::DeliberationMarket, tripartite_escrow::TripartiteEscrow,
 };
@@ -44,7 +45,7 @@ async fn an_expired_dispute_is_indexed_as_a_refund() {
         let at = block.map(|b| format!(", block: {{ number: {b} }}")).unwrap_or_default();
         format!(
             "{{ escrowDeal(id: \"{deal}\"{at}) {{ state disputeExpired rulingDeadline amount
-                 buyerAmount }} }}"
+                 buyerAmount disputeBond disputeBondOutcome deferred }} }}"
         )
     };
     let d = data(&indexer, &query(None)).await;
@@ -58,6 +59,11 @@ async fn an_expired_dispute_is_indexed_as_a_refund() {
     let on_chain = TripartiteEscrow::new(escrow, &chain.deployer).deal(deal).call().await.unwrap();
     assert_eq!(indexed["rulingDeadline"], on_chain.rulingDeadline.to_string().as_str());
     assert_eq!(indexed["buyerAmount"], indexed["amount"], "the requester got everything back");
+    // The requester paid the dispute bond and, the guild having failed to rule, got it back.
+    assert_ne!(on_chain.disputeBond, U256::ZERO);
+    assert_eq!(indexed["disputeBond"], on_chain.disputeBond.to_string().as_str());
+    assert_eq!(indexed["disputeBondOutcome"], "Refunded");
+    assert_eq!(indexed["deferred"], serde_json::Value::Null, "every payout went through");
     // While disputed: no expiry yet.
     let d = data(&indexer, &query(Some(disputed))).await;
     assert_eq!(
@@ -68,6 +74,9 @@ async fn an_expired_dispute_is_indexed_as_a_refund() {
             "rulingDeadline": null,
             "amount": indexed["amount"],
             "buyerAmount": null,
+            "disputeBond": indexed["disputeBond"],
+            "disputeBondOutcome": null,
+            "deferred": null,
         })
     );
     indexer.shutdown().await.unwrap();
