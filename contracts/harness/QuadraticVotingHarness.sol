@@ -17,6 +17,11 @@ contract QuadraticVotingHarness {
         return QuadraticVoting.validate(votes, voter, proposed, credits);
     }
 
+    /// @dev See {QuadraticVoting-quorum}.
+    function quorum(uint256 seats) external pure returns (uint256) {
+        return QuadraticVoting.quorum(seats);
+    }
+
     /// @dev See {QuadraticVoting-winner}.
     function winner(int256[] calldata scores) external pure returns (uint256, int256, bool) {
         return QuadraticVoting.winner(scores);

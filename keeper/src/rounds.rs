@@ -74,7 +74,7 @@ fn now_ms() -> u64 {
 impl Driver<'_> {
     /// Runs `d` until it finishes. `seconds_left` tells how long until the job's deadline (chain
     /// time) so no round starts that cannot finish. Returns `false` when the deliberation cannot
-    /// produce an answer at all (fewer than two proposals in round 1).
+    /// produce an answer at all (round 1 missed the quorum of proposals or ballots).
     pub(crate) async fn run(
         &self,
         d: &mut Deliberation,
@@ -95,13 +95,9 @@ impl Driver<'_> {
                     self.collect(d, spec, Phase::Propose).await?;
                     match d.close_proposals() {
                         Ok(_) => self.store.append_event(job_id, &LogEvent::CloseProposals)?,
-                        Err(RoundError::TooFewProposals { round, got }) => {
-                            warn!(target: "keeper::rounds", %job_id, round, got, "too few proposals");
-                            if d.rounds().is_empty() {
-                                return Ok(false);
-                            }
-                            self.log(job_id, d, LogEvent::Halt(HaltReason::Deadline))?;
-                            return Ok(true);
+                        Err(RoundError::TooFewProposals { round, got, needed }) => {
+                            warn!(target: "keeper::rounds", %job_id, round, got, needed, "too few proposals for the quorum");
+                            return self.end_short(job_id, d);
                         }
                         Err(e) => {
                             return Err(KeeperError::Replay { job_id, reason: e.to_string() });
@@ -111,9 +107,16 @@ impl Driver<'_> {
                 }
                 Stage::Evaluating(_) => {
                     self.collect(d, spec, Phase::Evaluate).await?;
-                    let record = d
-                        .close_round()
-                        .map_err(|e| KeeperError::Replay { job_id, reason: e.to_string() })?;
+                    let record = match d.close_round() {
+                        Ok(record) => record,
+                        Err(RoundError::TooFewBallots { round, got, needed }) => {
+                            warn!(target: "keeper::rounds", %job_id, round, got, needed, "too few ballots for the quorum");
+                            return self.end_short(job_id, d);
+                        }
+                        Err(e) => {
+                            return Err(KeeperError::Replay { job_id, reason: e.to_string() });
+                        }
+                    };
                     info!(
                         target: "keeper::rounds",
                         %job_id,
@@ -127,6 +130,22 @@ impl Driver<'_> {
                 }
             }
         }
+    }
+
+    /// Ends a deliberation whose current round missed the quorum: without a closed round there
+    /// is nothing to settle (`false`: the job is left to refund); otherwise it stops after the
+    /// rounds before, which the market accepts only inside the job's round allowance of its
+    /// deadline (the settlement waits for that).
+    fn end_short(
+        &self,
+        job_id: alloy::primitives::U256,
+        d: &mut Deliberation,
+    ) -> Result<bool, KeeperError> {
+        if d.rounds().is_empty() {
+            return Ok(false);
+        }
+        self.log(job_id, d, LogEvent::Halt(HaltReason::Deadline))?;
+        Ok(true)
     }
 
     fn log(

@@ -34,6 +34,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) const MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
+/// The demo agents and a fourth one, for a panel that can lose one seat and keep its quorum.
+const PANEL: [&str; 4] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half", "tree_full_d8"];
 const WAIT: Duration = Duration::from_secs(90);
 
 fn models_dir() -> std::path::PathBuf {
@@ -139,8 +141,8 @@ impl Stack {
         )
         .unwrap();
         let bond = owner.min_bond().await.unwrap();
-        owner.fund(&stack.deployer, bond * U256::from(MODELS.len())).await.unwrap();
-        for (name, key) in MODELS.into_iter().zip(agent_keys) {
+        owner.fund(&stack.deployer, bond * U256::from(workers)).await.unwrap();
+        for (name, key) in PANEL.into_iter().zip(agent_keys) {
             let classifier = Classifier::load(
                 runtime(),
                 models_dir(),
@@ -209,12 +211,18 @@ impl Stack {
     /// Requests a job classifying held-out row `row` with a bounty of 1 token, as a requester
     /// wallet does (mint, approve, requestJob); returns the job id.
     pub(crate) async fn request(&self, row: usize, deadline_in: u64) -> U256 {
+        self.request_seats(row, deadline_in, 3).await
+    }
+
+    /// [`Stack::request`] for a panel of `seats` agents.
+    async fn request_seats(&self, row: usize, deadline_in: u64, seats: u8) -> U256 {
         let rows =
             load_test_split(models_dir(), &Manifest::load(models_dir()).unwrap().dataset).unwrap();
         self.requester.fund(&self.deployer, ONE_TOKEN).await.unwrap();
         let input = serde_json::json!({"shape": [64], "values": rows[row].0.to_vec()});
         let job = JobRequest {
             deadline_secs: deadline_in,
+            agents_wanted: seats,
             ..JobRequest::new("tensor-f32", serde_json::to_vec(&input).unwrap())
         };
         self.requester.request_job(&job).await.unwrap()
@@ -311,15 +319,14 @@ async fn requested_jobs_settle_on_chain_with_the_answer_the_protocol_computes() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_killed_during_a_round_does_not_stop_the_job() {
-    let mut stack = Stack::start().await;
+    // Four seats: the quorum (3) tolerates one silent seat.
+    let mut stack = Stack::start_with(PANEL.len(), Duration::ZERO).await;
     // Kill one worker outright (no graceful shutdown) before any job exists: its agent is still
-    // registered and was heartbeating, so the keeper seats it and then times it out.
+    // registered and bonded, so the market draws its seat and the keeper times it out.
     let (_, dead) = stack.workers.remove(0);
-    let (keeper, handle) = stack.keeper(Duration::from_secs(3));
-    // Let the keeper see the dead agent as live (its last heartbeats are recent) and seat it.
-    tokio::time::sleep(Duration::from_millis(500)).await;
     dead.abort();
-    let job_id = stack.request(2, 3600).await;
+    let (keeper, handle) = stack.keeper(Duration::from_secs(3));
+    let job_id = stack.request_seats(2, 3600, PANEL.len() as u8).await;
     let settled = stack.wait_settled(job_id).await;
     assert_eq!(Some(settled.content), stack.offchain_answer(job_id));
     let d = stack.offchain(job_id);

@@ -48,8 +48,11 @@ import {IDeliberationMarket} from "./IDeliberationMarket.sol";
  *   own reward.
  * - **Verification.** {settleJob} re-checks the whole transcript: the seats are the drawn ones;
  *   every present proposal and ballot is signed by its seat's agent (EIP-712, low-s, 65-byte
- *   signatures); every ballot follows {QuadraticVoting-validate}; each round has at least two
- *   proposals; the answer is the last round's {QuadraticVoting-supportedWinner}.
+ *   signatures); every ballot follows {QuadraticVoting-validate}; each round has proposals and
+ *   ballots from a {QuadraticVoting-quorum} of its seats (all three of three; at least two
+ *   proposals), so the keeper cannot pick the winner by leaving signed answers out beyond the
+ *   silent seats the quorum tolerates; the answer is the last round's
+ *   {QuadraticVoting-supportedWinner}.
  * - **Context.** Every signature covers the job's stored input hash and the digest of the rounds
  *   before its own (zero in round 1), which the market recomputes round by round from the
  *   transcript. An answer given to another question, or after another history than the one the
@@ -400,11 +403,21 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     error DeliberationMarketInvalidProposalSignature(uint32 round, uint256 seat);
 
     /**
-     * @dev A round has fewer than two proposals.
+     * @dev A round has fewer proposals than its seats' {QuadraticVoting-quorum} (or than two).
      * @param round The round, from 1.
      * @param proposals Its number of proposals.
+     * @param needed How many it needs.
      */
-    error DeliberationMarketTooFewProposals(uint32 round, uint256 proposals);
+    error DeliberationMarketTooFewProposals(uint32 round, uint256 proposals, uint256 needed);
+
+    /**
+     * @dev A round has fewer ballots than its seats' {QuadraticVoting-quorum}: leaving ballots out
+     * of a transcript is not a way to pick the winner.
+     * @param round The round, from 1.
+     * @param ballots Its number of ballots.
+     * @param needed How many it needs.
+     */
+    error DeliberationMarketTooFewBallots(uint32 round, uint256 ballots, uint256 needed);
 
     /**
      * @dev A seat without a ballot signature has votes.
@@ -989,12 +1002,17 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
                 ++proposals;
             }
         }
-        if (proposals < 2) revert DeliberationMarketTooFewProposals(t.round, proposals);
+        uint256 needed = QuadraticVoting.quorum(seats);
+        if (proposals < needed || proposals < 2) {
+            revert DeliberationMarketTooFewProposals(t.round, proposals, needed < 2 ? 2 : needed);
+        }
         t.proposalsDigest = keccak256(abi.encode(agents, t.contentHashes));
 
+        uint256 ballots = 0;
         for (uint256 seat = 0; seat < seats; ++seat) {
-            _countBallot(t, seat, agents[seat], rnd.votes[seat], rnd.ballotSignatures[seat]);
+            if (_countBallot(t, seat, agents[seat], rnd.votes[seat], rnd.ballotSignatures[seat])) ++ballots;
         }
+        if (ballots < needed) revert DeliberationMarketTooFewBallots(t.round, ballots, needed);
         t.digest = keccak256(abi.encode(t.previousRoundDigest, t.proposalsDigest, t.votesHashes));
     }
 
@@ -1026,7 +1044,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
 
     /**
      * @dev Checks one seat's ballot, records its votes hash and adds its votes to the tally (a missing
-     * ballot adds nothing and keeps a zero votes hash).
+     * ballot adds nothing and keeps a zero votes hash); returns whether the seat cast one.
      */
     function _countBallot(
         RoundTally memory t,
@@ -1034,10 +1052,12 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         address agent_,
         int256[] calldata votes,
         bytes calldata signature
-    ) internal view virtual {
+    ) internal view virtual returns (bool cast) {
         if (signature.length == 0) {
-            if (votes.length != 0) revert DeliberationMarketUnsignedVotes(t.round, seat);
-            return;
+            if (votes.length != 0) {
+                revert DeliberationMarketUnsignedVotes(t.round, seat);
+            }
+            return false;
         }
         int256[] memory v = votes;
         QuadraticVoting.validate(v, seat, t.proposed, t.credits);
@@ -1051,6 +1071,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         for (uint256 q = 0; q < v.length; ++q) {
             if (v[q] != 0) t.supported[q] = true;
         }
+        return true;
     }
 
     /// @dev The EIP-712 struct hash of a {PROPOSAL_TYPEHASH} message.

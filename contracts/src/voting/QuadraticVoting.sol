@@ -13,6 +13,8 @@ import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
  * - every vote for a seat that did not propose is 0;
  * - its cost `Σ v[q]²` is at most the voter's credits.
  *
+ * A round counts only when a {quorum} of its seats proposed and cast a ballot.
+ *
  * The score of seat `q` is `Σ_voters v[q]`. The winner is the seat with the highest score; a tie is
  * broken in favour of the lowest seat index. Callers make that index meaningful and un-gameable
  * (e.g. the deliberation market requires agents sorted by address, so the lowest address wins).
@@ -165,5 +167,16 @@ library QuadraticVoting {
                 found = true;
             }
         }
+    }
+
+    /**
+     * @dev The participation quorum of a panel of `seats` seats: a round counts only with proposals
+     * from at least `quorum(seats)` seats (and never fewer than two) and ballots from at least as
+     * many. It is every seat but at most `⌊(seats − 1) / 3⌋`, so whoever assembles a transcript can
+     * pass a seat off as silent only within that bound: a three-seat panel needs every proposal
+     * and every ballot. Zero seats give zero.
+     */
+    function quorum(uint256 seats) internal pure returns (uint256) {
+        return seats == 0 ? 0 : seats - (seats - 1) / 3;
     }
 }

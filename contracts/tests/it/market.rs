@@ -867,8 +867,8 @@ mod settle {
             vec![signed_round(
                 &f,
                 &round_one(job),
-                &[Some("7"), Some(&long), None],
-                &[Some(vec![0, 1, 0]), None, None],
+                &[Some("7"), Some(&long), Some("1")],
+                &[Some(vec![0, 1, 0]), Some(vec![0, 0, 0]), Some(vec![0, 1, 0])],
             )],
         );
         f.settle(job, &t).unwrap();
@@ -942,7 +942,7 @@ mod settle {
     }
 
     #[test]
-    fn a_round_needs_two_proposals() {
+    fn a_round_needs_a_quorum_of_proposals() {
         let mut f = MarketFixture::new(3);
         let job = f.claimed_job(3, 1, tokens(1));
         let round =
@@ -951,7 +951,54 @@ mod settle {
         f.settle(job, &t).expect_revert(DeliberationMarket::DeliberationMarketTooFewProposals {
             round: 1,
             proposals: u(1),
+            needed: u(3),
         });
+    }
+
+    /// Leaving an honest ballot out of the transcript is not a lever: with three seats every seat
+    /// must take part. Here the full round scores 1, 2, 1 (seat 1 wins); without seat 2's ballot it
+    /// would score 1, 0, 1 and seat 0 would win.
+    #[test]
+    fn a_keeper_cannot_flip_the_winner_by_leaving_a_ballot_out() {
+        let mut f = MarketFixture::new(3);
+        let job = f.claimed_job(3, 1, tokens(1));
+        let ballots = [Some(vec![0, 1, 0]), Some(vec![1, 0, 1]), Some(vec![0, 1, 0])];
+        let full = signed_round(&f, &round_one(job), &[Some("4"), Some("7"), Some("1")], &ballots);
+        let mut dropped = full.clone();
+        dropped.votes[2] = Vec::new();
+        dropped.ballotSignatures[2] = Bytes::new();
+        f.settle(job, &transcript_of(&f, vec![dropped])).expect_revert(
+            DeliberationMarket::DeliberationMarketTooFewBallots {
+                round: 1,
+                ballots: u(2),
+                needed: u(3),
+            },
+        );
+        let receipt = f.settle(job, &transcript_of(&f, vec![full])).unwrap();
+        let settled = receipt.event::<IDeliberationMarket::JobSettled>();
+        assert_eq!(settled.content, "7");
+    }
+
+    /// A panel of `n` seats tolerates at most `⌊(n − 1) / 3⌋` silent seats per phase: four seats
+    /// settle with three proposals and three ballots, and not with two ballots.
+    #[test]
+    fn a_round_needs_a_quorum_of_ballots() {
+        let mut f = MarketFixture::new(4);
+        let job = f.claimed_job(4, 1, tokens(1));
+        let contents = [Some("7"), Some("7"), Some("1"), None];
+        let three =
+            [Some(vec![0, 1, -1, 0]), Some(vec![1, 0, -1, 0]), Some(vec![1, 1, 0, 0]), None];
+        let two = [three[0].clone(), three[1].clone(), None, None];
+        let short = signed_round(&f, &round_one(job), &contents, &two);
+        f.settle(job, &transcript_of(&f, vec![short])).expect_revert(
+            DeliberationMarket::DeliberationMarketTooFewBallots {
+                round: 1,
+                ballots: u(2),
+                needed: u(3),
+            },
+        );
+        let enough = signed_round(&f, &round_one(job), &contents, &three);
+        f.settle(job, &transcript_of(&f, vec![enough])).unwrap();
     }
 
     #[test]
@@ -1077,13 +1124,17 @@ mod settle {
             DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 2, seat: u(0) },
         );
 
-        // A round-1 ballot the agents were shown, dropped afterwards: round 1 still verifies on
-        // its own (a missing ballot is allowed), round 2 no longer does.
+        // A round-1 ballot the agents were shown, dropped afterwards: round 1 no longer makes
+        // the quorum, and round 2 was answered after the full round 1 anyway.
         let mut dropped = good.clone();
         dropped.rounds[0].votes[2].clear();
         dropped.rounds[0].ballotSignatures[2] = Bytes::new();
         f.settle(job, &dropped).expect_revert(
-            DeliberationMarket::DeliberationMarketInvalidProposalSignature { round: 2, seat: u(0) },
+            DeliberationMarket::DeliberationMarketTooFewBallots {
+                round: 1,
+                ballots: u(2),
+                needed: u(3),
+            },
         );
 
         f.settle(job, &good).unwrap();
@@ -1093,13 +1144,19 @@ mod settle {
     fn a_five_round_transcript_settles_along_its_digest_chain() {
         let mut f = MarketFixture::new(4);
         let job = f.claimed_job(4, 5, tokens(3));
+        // One silent seat per phase: the quorum of four seats is three.
         let partial = RoundPlan {
             answers: vec![Some("7".into()), None, Some("7".into()), Some("2".into())],
-            weights: vec![Some(vec![0, 0, 50, -10]), Some(vec![30, 0, 30, -30]), None, None],
+            weights: vec![
+                Some(vec![0, 0, 50, -10]),
+                Some(vec![30, 0, 30, -30]),
+                None,
+                Some(vec![40, 0, 40, 0]),
+            ],
         };
         let silent = RoundPlan {
             answers: vec![Some("7".into()), Some("1".into()), None, Some("1".into())],
-            weights: vec![Some(vec![0; 4]), None, None, Some(vec![0; 4])],
+            weights: vec![Some(vec![0; 4]), Some(vec![0; 4]), None, Some(vec![0; 4])],
         };
         let plan = [
             majority(4),
@@ -1152,12 +1209,12 @@ mod settle {
         let mut f = MarketFixture::new(3);
         let job = f.claimed_job(3, 2, tokens(1));
         let seats = f.seats(3);
-        let contents = [Some("7"), Some("1"), None];
-        let votes = [Some(vec![0, 4, 0]), None, Some(vec![5, -5, 0])];
+        let contents = [Some("7"), Some("1"), Some("1")];
+        let votes = [Some(vec![0, 4, 0]), Some(vec![0, 0, 0]), Some(vec![5, -5, 0])];
         let first = signed_round(&f, &round_one(job), &contents, &votes);
         let votes_hashes = [
             keccak256([i(0), i(4), i(0)].abi_encode_packed()),
-            B256::ZERO,
+            keccak256([i(0), i(0), i(0)].abi_encode_packed()),
             keccak256([i(5), i(-5), i(0)].abi_encode_packed()),
         ];
         let digest = keccak256(
@@ -1173,7 +1230,7 @@ mod settle {
             &f,
             &context(job, 2, digest),
             &[Some("7"), Some("7"), Some("1")],
-            &[Some(vec![0, 3, -3]), None, None],
+            &[Some(vec![0, 3, -3]), Some(vec![0, 0, 0]), Some(vec![0, 0, 0])],
         );
         let receipt = f.settle(job, &transcript_of(&f, vec![first, second])).unwrap();
         let settled = receipt.event::<IDeliberationMarket::JobSettled>();
@@ -1182,22 +1239,24 @@ mod settle {
 
     #[test]
     fn ballots_must_follow_the_quadratic_voting_rules() {
-        let mut f = MarketFixture::new(3);
-        let job = f.claimed_job(3, 1, tokens(1));
-        let contents = [Some("7"), Some("1"), None];
+        // Four seats (quorum 3): seat 2 stays silent, seats 1 and 3 abstain, seat 0 is checked.
+        let mut f = MarketFixture::new(4);
+        let job = f.claimed_job(4, 1, tokens(1));
+        let contents = [Some("7"), Some("1"), None, Some("1")];
+        let abstain = Some(vec![0, 0, 0, 0]);
         let cases: [(Vec<i64>, Vec<u8>); 4] = [
             (
-                vec![1, 1, 0],
+                vec![1, 1, 0, 0],
                 SolError::abi_encode(&DeliberationMarket::QuadraticVotingSelfVote { voter: u(0) }),
             ),
             (
-                vec![0, 1, 1],
+                vec![0, 1, 1, 0],
                 SolError::abi_encode(&DeliberationMarket::QuadraticVotingVoteForNonProposer {
                     candidate: u(2),
                 }),
             ),
             (
-                vec![0, 11, 0],
+                vec![0, 11, 0, 0],
                 SolError::abi_encode(&DeliberationMarket::QuadraticVotingBudgetExceeded {
                     cost: u(121),
                     credits: u(100),
@@ -1206,14 +1265,14 @@ mod settle {
             (
                 vec![0, 1],
                 SolError::abi_encode(&DeliberationMarket::QuadraticVotingLengthMismatch {
-                    expected: u(3),
+                    expected: u(4),
                     actual: u(2),
                 }),
             ),
         ];
         for (votes, expected) in cases {
-            let round =
-                signed_round(&f, &round_one(job), &contents, &[Some(votes.clone()), None, None]);
+            let ballots = [Some(votes.clone()), abstain.clone(), None, abstain.clone()];
+            let round = signed_round(&f, &round_one(job), &contents, &ballots);
             let failure = f.settle(job, &transcript_of(&f, vec![round])).unwrap_err();
             assert_eq!(
                 failure.revert_data().map(|d| d.to_vec()),
@@ -1225,8 +1284,8 @@ mod settle {
         let round = signed_round(
             &f,
             &round_one(job),
-            &[Some("7"), Some("1"), Some("1")],
-            &[Some(vec![0, 6, -8]), None, None],
+            &[Some("7"), Some("1"), Some("1"), None],
+            &[Some(vec![0, 6, -8, 0]), abstain.clone(), abstain, None],
         );
         f.settle(job, &transcript_of(&f, vec![round])).unwrap();
     }
@@ -1237,7 +1296,7 @@ mod settle {
         let job = f.claimed_job(3, 2, tokens(1));
         let silent = RoundPlan {
             answers: vec![Some("7".into()), Some("1".into()), Some("1".into())],
-            weights: vec![Some(vec![0; 3]), None, Some(vec![0; 3])],
+            weights: vec![Some(vec![0; 3]), Some(vec![0; 3]), Some(vec![0; 3])],
         };
         let d = f.deliberate(job, 3, &[majority(3), silent.clone()]);
         assert!(d.outcome().unwrap().answer.is_none());
@@ -1257,12 +1316,12 @@ mod settle {
     fn ties_go_to_the_lowest_seat() {
         let mut f = MarketFixture::new(3);
         let job = f.claimed_job(3, 1, tokens(1));
-        // Seat 2 backs seats 0 and 1 equally; nobody else votes.
+        // Seat 2 backs seats 0 and 1 equally; the others abstain.
         let round = signed_round(
             &f,
             &round_one(job),
             &[Some("7"), Some("1"), Some("4")],
-            &[None, None, Some(vec![5, 5, 0])],
+            &[Some(vec![0; 3]), Some(vec![0; 3]), Some(vec![5, 5, 0])],
         );
         let receipt = f.settle(job, &transcript_of(&f, vec![round])).unwrap();
         let settled = receipt.event::<IDeliberationMarket::JobSettled>();
@@ -1279,7 +1338,7 @@ mod settle {
             &f,
             &round_one(job),
             &[Some("7"), Some("1"), Some("4")],
-            &[Some(vec![0, -3, -5]), None, None],
+            &[Some(vec![0, -3, -5]), Some(vec![0; 3]), Some(vec![0; 3])],
         );
         let receipt = f.settle(job, &transcript_of(&f, vec![round])).unwrap();
         let settled = receipt.event::<IDeliberationMarket::JobSettled>();
@@ -1297,7 +1356,12 @@ mod settle {
         let job = f.claimed_job(4, 1, tokens(3));
         let plan = RoundPlan {
             answers: vec![Some("7".into()), None, Some("7".into()), Some("2".into())],
-            weights: vec![Some(vec![0, 0, 50, -10]), Some(vec![30, 0, 30, -30]), None, None],
+            weights: vec![
+                Some(vec![0, 0, 50, -10]),
+                Some(vec![30, 0, 30, -30]),
+                None,
+                Some(vec![20, 0, 0, 0]),
+            ],
         };
         let d = f.deliberate(job, 4, &[plan]);
         let t = transcript_from_rounds(d.seats(), d.rounds());

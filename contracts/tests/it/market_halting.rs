@@ -164,8 +164,8 @@ fn the_deadline_allowance_never_excuses_going_on_after_a_halt_or_a_round_without
     f.settle(job, &t)
         .expect_revert(DeliberationMarket::DeliberationMarketContinuedAfterHalt { round: 1 });
     let silent = RoundPlan {
-        answers: vec![Some("7".into()), Some("1".into()), None],
-        weights: vec![Some(vec![0; 3]), None, None],
+        answers: vec![Some("7".into()), Some("1".into()), Some("1".into())],
+        weights: vec![Some(vec![0; 3]), Some(vec![0; 3]), Some(vec![0; 3])],
     };
     let t = f.transcript(job, 3, &[silent]);
     f.settle(job, &t)

@@ -13,7 +13,8 @@ use proptest::prelude::*;
 use crate::market_fixture::*;
 
 /// A random round over `seats` seats: answers from a small alphabet (so agents often agree), at
-/// least two proposals, and per voter a missing ballot, an abstention (all zeros) or random weights.
+/// least two proposals, and per voter a missing ballot, an abstention (all zeros) or random weights,
+/// with the quorum of proposals and ballots met.
 pub(crate) fn round_strategy(seats: usize) -> impl Strategy<Value = RoundPlan> {
     let answers = prop::collection::vec(prop::option::weighted(0.8, 0u8..3), seats);
     let ballot = prop_oneof![
@@ -21,10 +22,20 @@ pub(crate) fn round_strategy(seats: usize) -> impl Strategy<Value = RoundPlan> {
         1 => Just(Some(vec![0; seats])),
         3 => prop::collection::vec(-100i32..=100, seats).prop_map(Some),
     ];
-    (answers, prop::collection::vec(ballot, seats)).prop_map(|(mut answers, weights)| {
+    (answers, prop::collection::vec(ballot, seats)).prop_map(move |(mut answers, mut weights)| {
         if answers.iter().flatten().count() < 2 {
             answers[0] = Some(0);
             answers[1] = Some(1);
+        }
+        // Fill silent seats in order until the round makes the quorum of proposals and ballots.
+        let needed = nsed_protocol::quorum(seats);
+        for seat in 0..seats {
+            if answers.iter().flatten().count() < needed && answers[seat].is_none() {
+                answers[seat] = Some((seat % 3) as u8);
+            }
+            if weights.iter().flatten().count() < needed && weights[seat].is_none() {
+                weights[seat] = Some(vec![0; seats]);
+            }
         }
         RoundPlan {
             answers: answers.into_iter().map(|a| a.map(|a| a.to_string())).collect(),
@@ -371,8 +382,8 @@ proptest! {
         prop_assert!(f.settle(job, &t).is_ok());
     }
 
-    /// (e) Rewriting a closed round after the agents were shown it (dropping one of its ballots,
-    /// which on its own is still a valid round) makes the next round's first proposal fail, since
+    /// (e) Rewriting a closed round after the agents were shown it (swapping one ballot for the
+    /// same seat's abstention, which on its own is still a valid round) makes the next round's first proposal fail, since
     /// it was signed after the original history; the untouched transcript still settles.
     #[test]
     fn a_rewritten_history_is_rejected_at_the_next_round(
@@ -384,11 +395,16 @@ proptest! {
     ) {
         let mut f = MarketFixture::new(seats);
         let job = f.claimed_job(seats as u8, plan.len() as u8, tokens(1));
-        let t = f.transcript(job, seats, &plan);
+        let d = f.deliberate(job, seats, &plan);
+        let t = transcript_from_rounds(d.seats(), d.rounds());
         let (r, s) = (round % (plan.len() - 1), seat % seats);
+        // The seat's own abstention, validly signed for that round: the round still verifies and
+        // still makes the quorum, but it is not the history the next round was answered after.
+        let record = &d.rounds()[r];
+        let ctx = context(job, record.round, record.previous_round_digest);
         let mut bad = t.clone();
-        bad.rounds[r].votes[s].clear();
-        bad.rounds[r].ballotSignatures[s] = Bytes::new();
+        bad.rounds[r].votes[s] = vec![I256::ZERO; seats];
+        bad.rounds[r].ballotSignatures[s] = f.sign_ballot(s, &ctx, record.proposals_digest, &vec![0; seats]);
         let expected = DeliberationMarket::DeliberationMarketInvalidProposalSignature {
             round: r as u32 + 2,
             seat: U256::ZERO,

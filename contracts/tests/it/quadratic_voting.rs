@@ -203,6 +203,30 @@ mod validate {
     }
 }
 
+mod quorum {
+    use super::*;
+
+    /// One participation rule: the contract's quorum equals the protocol crate's for every panel
+    /// size up to 300 seats (far above any job's seat count).
+    #[test]
+    fn the_contract_and_the_protocol_crate_agree_on_the_quorum() {
+        let mut h = Harness::new();
+        let from = h.chain.account(0);
+        for seats in 0..=300usize {
+            let onchain: U256 = h
+                .chain
+                .call(
+                    from,
+                    h.address,
+                    &QuadraticVotingHarness::quorumCall { seats: U256::from(seats) },
+                )
+                .unwrap();
+            assert_eq!(onchain, U256::from(nsed_protocol::quorum(seats)), "{seats} seats");
+        }
+        assert_eq!(nsed_protocol::quorum(3), 3, "three seats: every seat takes part");
+    }
+}
+
 mod winner {
     use super::*;
 

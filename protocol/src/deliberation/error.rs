@@ -110,13 +110,25 @@ pub enum RejectError {
 /// Why a round cannot move on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RoundError {
-    /// Fewer than two proposals arrived: nothing to deliberate.
-    #[error("round {round} has {got} proposals, at least 2 are needed")]
+    /// Fewer proposals than the quorum (and at least two) arrived: the round cannot count.
+    #[error("round {round} has {got} proposals, at least {needed} are needed")]
     TooFewProposals {
         /// The round.
         round: u32,
         /// How many proposals arrived.
         got: usize,
+        /// How many the round needs ([`crate::quorum`], at least 2).
+        needed: usize,
+    },
+    /// Fewer ballots than the quorum arrived: the round cannot count.
+    #[error("round {round} has {got} ballots, at least {needed} are needed")]
+    TooFewBallots {
+        /// The round.
+        round: u32,
+        /// How many ballots arrived.
+        got: usize,
+        /// How many the round needs ([`crate::quorum`]).
+        needed: usize,
     },
     /// The call does not fit the round's stage (e.g. closing a round still collecting proposals).
     #[error("round {round} is not in the {expected} stage")]

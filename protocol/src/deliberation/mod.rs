@@ -2,12 +2,13 @@
 //!
 //! A [`Deliberation`] walks one job through its rounds. Each round collects signed proposals
 //! ([`Deliberation::accept_proposal`]) until the keeper closes them
-//! ([`Deliberation::close_proposals`]: at least two are needed), then signed ballots
-//! ([`Deliberation::accept_ballot`]) until it closes the round ([`Deliberation::close_round`]),
+//! ([`Deliberation::close_proposals`]: a [`quorum`] of the seats, and at least two), then signed
+//! ballots ([`Deliberation::accept_ballot`]) until it closes the round
+//! ([`Deliberation::close_round`]: a [`quorum`] of ballots),
 //! which tallies, picks the supported winner and applies the halting rule. Every message is
 //! checked before it counts — job, round, phase, seat, duplicate, EIP-712 signature, proposals
 //! digest, quadratic-voting rules — and a rejected message changes nothing. Agents that never
-//! answer are simply missing: no proposal, and an all-zero ballot.
+//! answer are missing (no proposal, an all-zero ballot) as long as the rest make the quorum.
 //!
 //! ```
 //! use alloy_primitives::U256;
@@ -57,7 +58,7 @@ pub use record::{Answer, Outcome, RoundRecord, WinnerRecord};
 use crate::{
     Tally, eip712,
     halting::{HaltReason, HaltingConfig, RoundFacts},
-    validate_ballot,
+    quorum, validate_ballot,
     wire::{Phase, RoundView, SignedBallot, SignedProposal},
 };
 
@@ -280,8 +281,8 @@ impl Deliberation {
     ///
     /// # Errors
     ///
-    /// [`RoundError::TooFewProposals`] with fewer than two proposals (the round cannot complete;
-    /// the keeper may wait longer or abandon the job), [`RoundError::WrongStage`] outside the
+    /// [`RoundError::TooFewProposals`] with fewer proposals than the [`quorum`] or than two (the
+    /// round cannot count; the keeper may wait longer or end the job), [`RoundError::WrongStage`] outside the
     /// proposing stage, [`RoundError::Finished`] after the end.
     pub fn close_proposals(&mut self) -> Result<ProposalSet, RoundError> {
         let round = self.round();
@@ -293,8 +294,9 @@ impl Deliberation {
             Stage::Finished(_) => return Err(RoundError::Finished),
         }
         let got = self.proposals.iter().filter(|p| p.is_some()).count();
-        if got < 2 {
-            return Err(RoundError::TooFewProposals { round, got });
+        let needed = quorum(self.seats.len()).max(2);
+        if got < needed {
+            return Err(RoundError::TooFewProposals { round, got, needed });
         }
         let contents: Vec<Option<String>> =
             self.proposals.iter().map(|p| p.as_ref().map(|p| p.content.clone())).collect();
@@ -340,6 +342,8 @@ impl Deliberation {
     ///
     /// # Errors
     ///
+    /// [`RoundError::TooFewBallots`] with fewer ballots than the [`quorum`] (nothing changes: the
+    /// keeper may wait longer or end the job after the rounds before),
     /// [`RoundError::WrongStage`] unless proposals were closed, [`RoundError::Finished`] after the
     /// end.
     pub fn close_round(&mut self) -> Result<&RoundRecord, RoundError> {
@@ -351,6 +355,11 @@ impl Deliberation {
             }
             Stage::Finished(_) => return Err(RoundError::Finished),
         };
+        let got = self.ballots.iter().filter(|b| b.is_some()).count();
+        let needed = quorum(self.seats.len());
+        if got < needed {
+            return Err(RoundError::TooFewBallots { round, got, needed });
+        }
         let mut tally = Tally::new(self.seats.len());
         for ballot in self.ballots.iter().flatten() {
             tally.add(&ballot.votes);

@@ -152,38 +152,76 @@ fn a_split_vote_runs_to_max_rounds_and_shows_agents_the_previous_round() {
 
 #[test]
 fn a_missing_agent_does_not_stop_the_round() {
-    let mut f = Fixture::new(3, HaltingConfig::default());
-    let set = f.propose_all(&[Some("5"), None, Some("5")]);
-    assert_eq!(set.proposed(), vec![true, false, true]);
+    // Four seats tolerate one silent seat (the quorum is 3).
+    let mut f = Fixture::new(4, HaltingConfig::default());
+    let set = f.propose_all(&[Some("5"), None, Some("5"), Some("6")]);
+    assert_eq!(set.proposed(), vec![true, false, true, true]);
     // Seat 1 also sends no ballot: it counts as all zeros.
-    for seat in [0, 2] {
-        let other = 2 - seat;
-        let mut votes = vec![0; 3];
-        votes[other] = 10;
+    for (seat, votes) in [(0, vec![0, 0, 9, -3]), (2, vec![9, 0, 0, -3]), (3, vec![5, 0, 5, 0])] {
         let b = f.ballot(seat, &set, votes);
         f.d.accept_ballot(b).unwrap();
     }
     assert_eq!(f.d.missing(), vec![1]);
     let record = f.d.close_round().unwrap().clone();
-    assert_eq!(record.scores, vec![10, 0, 10]);
+    assert_eq!(record.scores, vec![14, 0, 14, -6]);
     assert_eq!(record.ballots[1], None);
-    assert!(record.unanimous);
+    assert!(!record.unanimous);
     assert_eq!(f.d.outcome().unwrap().answer.unwrap().seat, 0);
 }
 
 #[test]
-fn fewer_than_two_proposals_cannot_close() {
+fn a_round_needs_a_quorum_of_proposals() {
     let mut f = Fixture::new(3, HaltingConfig::default());
-    let p = f.proposal(0, "1");
-    f.d.accept_proposal(p).unwrap();
-    assert_eq!(f.d.close_proposals(), Err(RoundError::TooFewProposals { round: 1, got: 1 }));
+    for seat in [0, 2] {
+        let p = f.proposal(seat, "1");
+        f.d.accept_proposal(p).unwrap();
+    }
+    assert_eq!(
+        f.d.close_proposals(),
+        Err(RoundError::TooFewProposals { round: 1, got: 2, needed: 3 })
+    );
     assert!(matches!(f.d.stage(), Stage::Proposing));
+    let p = f.proposal(1, "2");
+    f.d.accept_proposal(p).unwrap();
+    f.d.close_proposals().unwrap();
+
+    let mut pair = Fixture::new(2, HaltingConfig::default());
+    let p = pair.proposal(0, "1");
+    pair.d.accept_proposal(p).unwrap();
+    assert_eq!(
+        pair.d.close_proposals(),
+        Err(RoundError::TooFewProposals { round: 1, got: 1, needed: 2 })
+    );
+}
+
+/// Leaving one ballot out could flip the winner (here 1, 2, 1 would become 1, 0, 1), so a
+/// three-seat round does not close without every ballot, and nothing changes until it does.
+#[test]
+fn a_round_needs_a_quorum_of_ballots() {
+    let mut f = Fixture::new(3, HaltingConfig::default());
+    let set = f.propose_all(&[Some("4"), Some("7"), Some("1")]);
+    for (seat, votes) in [(0, vec![0, 1, 0]), (1, vec![1, 0, 1])] {
+        let b = f.ballot(seat, &set, votes);
+        f.d.accept_ballot(b).unwrap();
+    }
+    assert_eq!(f.d.close_round(), Err(RoundError::TooFewBallots { round: 1, got: 2, needed: 3 }));
+    assert!(matches!(f.d.stage(), Stage::Evaluating(_)));
+    assert_eq!(f.d.missing(), vec![2]);
+    let b = f.ballot(2, &set, vec![0, 1, 0]);
+    f.d.accept_ballot(b).unwrap();
+    let record = f.d.close_round().unwrap().clone();
+    assert_eq!(record.scores, vec![1, 2, 1]);
+    assert_eq!(record.winning_content(), Some("7"));
 }
 
 #[test]
 fn a_round_without_any_vote_has_no_winner_and_continues() {
     let mut f = Fixture::new(2, HaltingConfig::default());
     let set = f.propose_all(&[Some("1"), Some("1")]);
+    for seat in 0..2 {
+        let abstention = f.ballot(seat, &set, vec![0, 0]);
+        f.d.accept_ballot(abstention).unwrap();
+    }
     let record = f.d.close_round().unwrap().clone();
     assert_eq!(record.winner, None);
     assert!(f.d.outcome().is_none(), "no supported winner: no early halt");
@@ -193,7 +231,7 @@ fn a_round_without_any_vote_has_no_winner_and_continues() {
 
 #[test]
 fn proposals_are_rejected_for_the_wrong_job_round_phase_agent_or_twice() {
-    let mut f = Fixture::new(3, HaltingConfig::default());
+    let mut f = Fixture::new(4, HaltingConfig::default());
     let mut wrong_job = f.proposal(0, "1");
     wrong_job.job_id = U256::from(7);
     assert_eq!(
@@ -221,10 +259,12 @@ fn proposals_are_rejected_for_the_wrong_job_round_phase_agent_or_twice() {
     );
     let p = f.proposal(1, "2");
     f.d.accept_proposal(p).unwrap();
+    let p = f.proposal(3, "4");
+    f.d.accept_proposal(p).unwrap();
     f.d.close_proposals().unwrap();
     let late = f.proposal(2, "3");
     assert_eq!(f.d.accept_proposal(late), Err(RejectError::WrongPhase { got: Phase::Propose }));
-    assert_eq!(f.d.missing(), vec![0, 1, 2], "no ballots yet");
+    assert_eq!(f.d.missing(), vec![0, 1, 2, 3], "no ballots yet");
 }
 
 #[test]
@@ -278,22 +318,22 @@ fn a_tampered_or_foreign_signature_is_rejected() {
 
 #[test]
 fn ballots_are_checked_for_digest_rules_signature_and_duplicates() {
-    let mut f = Fixture::new(3, HaltingConfig::default());
+    let mut f = Fixture::new(4, HaltingConfig::default());
     let early =
-        SignedBallot::sign(&f.keys[0], &f.domain, &f.d.context(), Default::default(), vec![0; 3])
+        SignedBallot::sign(&f.keys[0], &f.domain, &f.d.context(), Default::default(), vec![0; 4])
             .unwrap();
     assert_eq!(f.d.accept_ballot(early), Err(RejectError::WrongPhase { got: Phase::Evaluate }));
-    let set = f.propose_all(&[Some("1"), Some("2"), None]);
+    let set = f.propose_all(&[Some("1"), Some("2"), None, Some("4")]);
     let wrong_digest = SignedBallot::sign(
         &f.keys[0],
         &f.domain,
         &f.d.context(),
         B256::repeat_byte(1),
-        vec![0, 1, 0],
+        vec![0, 1, 0, 0],
     )
     .unwrap();
     assert!(matches!(f.d.accept_ballot(wrong_digest), Err(RejectError::DigestMismatch { .. })));
-    let self_vote = f.ballot(0, &set, vec![1, 0, 0]);
+    let self_vote = f.ballot(0, &set, vec![1, 0, 0, 0]);
     assert_eq!(
         f.d.accept_ballot(self_vote),
         Err(RejectError::Ballot {
@@ -301,23 +341,23 @@ fn ballots_are_checked_for_digest_rules_signature_and_duplicates() {
             source: BallotError::SelfVote { voter: 0 }
         })
     );
-    let for_missing = f.ballot(0, &set, vec![0, 0, 1]);
+    let for_missing = f.ballot(0, &set, vec![0, 0, 1, 0]);
     assert!(matches!(
         f.d.accept_ballot(for_missing),
         Err(RejectError::Ballot { source: BallotError::VoteForNonProposer { candidate: 2 }, .. })
     ));
-    let over_budget = f.ballot(0, &set, vec![0, 11, 0]);
+    let over_budget = f.ballot(0, &set, vec![0, 11, 0, 0]);
     assert!(matches!(
         f.d.accept_ballot(over_budget),
         Err(RejectError::Ballot { source: BallotError::BudgetExceeded { .. }, .. })
     ));
-    let mut tampered = f.ballot(0, &set, vec![0, 3, 0]);
+    let mut tampered = f.ballot(0, &set, vec![0, 3, 0, 0]);
     tampered.votes[1] = 4;
     assert!(matches!(f.d.accept_ballot(tampered), Err(RejectError::Signature { .. })));
-    let good = f.ballot(0, &set, vec![0, 3, 0]);
+    let good = f.ballot(0, &set, vec![0, 3, 0, 0]);
     assert_eq!(f.d.accept_ballot(good.clone()), Ok(0));
     assert_eq!(f.d.accept_ballot(good), Err(RejectError::Duplicate(f.keys[0].address())));
-    assert_eq!(f.d.missing(), vec![1, 2]);
+    assert_eq!(f.d.missing(), vec![1, 2, 3]);
 }
 
 #[test]
