@@ -585,6 +585,11 @@ fn escrow_gas(snap: &mut GasSnapshot) {
         "TripartiteEscrow::setDisputeTimeout",
         set_timeout.send(&mut f.chain, f.guild, escrow),
     );
+    let set_bond = TripartiteEscrow::setDisputeBondBpsCall { disputeBondBps_: 500 };
+    snap.record(
+        "TripartiteEscrow::setDisputeBondBps",
+        set_bond.send(&mut f.chain, f.guild, escrow),
+    );
     f.chain.advance_time(3_601);
     let release = TripartiteEscrow::releaseCall { dealId: opened.ret };
     snap.record(
