@@ -71,7 +71,8 @@ import {IDeliberationMarket} from "./IDeliberationMarket.sol";
  *   job's) and the agents' share, pro rata to each agent's positive net score in the last round
  *   (integer dust, or everything if no score is positive, to the winner). Funds move when the
  *   escrow's challenge window ends ({ITripartiteEscrow-release}); the requester may dispute before
- *   that, and the guild rules.
+ *   that, posting the escrow's dispute bond (lost on a ruling that gives it nothing), and the
+ *   guild rules.
  * - **Ladder.** The winning agent climbs one rank on the {RankToken} (the market needs its
  *   `GAME_ROLE`) only while its registry bond covers the climb: from rank `r` it needs a bond of at
  *   least {promotionBond}`(r) = minBond · 2^r`, so every rank costs twice the capital of the one
