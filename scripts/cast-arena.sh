@@ -3,7 +3,8 @@
 # BountyToken and RankifyArena from `forge build` artifacts, grant the arena GAME_ROLE, and let
 # three dev accounts play a full rank-1 game with `cast send` — create, join, start, commit,
 # reveal, vote, advance, end — then check the winner's rank-2 token and withdraw a stake with
-# `cast call` / `cast send`. Prints `cast-arena: 1 passed, 0 failed`; exits non-zero on any failure.
+# `cast call` / `cast send`. The arena gets the suite's default fee floor (`minJoinFeeUnit`, 0.01
+# token); the game pays exactly the rank-1 minimum read from the contract. Prints `cast-arena: 1 passed, 0 failed`; exits non-zero on any failure.
 set -euo pipefail
 [ -n "${CAST_ARENA_TRACE:-}" ] && set -x
 
@@ -51,9 +52,12 @@ TREASURY=$(cast wallet address "$K9")
 PLAYERS=()
 for k in "${KEYS[@]}"; do PLAYERS+=("$(cast wallet address "$k")"); done
 
+# Success is read from the receipt, not from cast's exit status: the npm wrapper of cast
+# (node_modules/.bin/cast) exits 0 even when cast fails.
 send() { # key, to, signature, args...
     local key=$1 to=$2; shift 2
-    cast send --rpc-url "$RPC" --private-key "$key" "$to" "$@" > "$TMP/last.log" 2>&1 || {
+    cast send --rpc-url "$RPC" --private-key "$key" --json "$to" "$@" > "$TMP/last.log" 2>&1 || true
+    jq -e '.status == "0x1"' "$TMP/last.log" > /dev/null 2>&1 || {
         cat "$TMP/last.log" >&2
         fail "cast send $*"
     }
@@ -62,11 +66,15 @@ deploy() { # artifact, constructor signature, args...
     local name=$1; shift
     local code
     code=$(jq -r .bytecode.object "out/$name.sol/$name.json")
-    cast send --rpc-url "$RPC" --private-key "$K0" --json --create "$code" "$@" > "$TMP/deploy-$name.json" 2>&1 \
+    cast send --rpc-url "$RPC" --private-key "$K0" --json --create "$code" "$@" > "$TMP/deploy-$name.json" 2>&1 || true
+    jq -e -r 'select(.status == "0x1") | .contractAddress' "$TMP/deploy-$name.json" 2> /dev/null \
         || { cat "$TMP/deploy-$name.json" >&2; fail "deploy $name"; }
-    jq -r .contractAddress "$TMP/deploy-$name.json"
 }
 call() { cast call --rpc-url "$RPC" "$@"; }
+# Token amounts exceed bash's 64-bit arithmetic: compute them with python3.
+calc() { python3 -c "print($1)"; }
+# cast prints big numbers as "N [1.2e47]": keep N.
+num() { awk '{print $1}'; }
 expect() { # what, actual, expected
     [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
     say "ok: $1 = $3"
@@ -75,20 +83,32 @@ expect() { # what, actual, expected
 RANKS=$(deploy RankToken "constructor(string,address)" "ipfs://ranks/{id}.json" "$A0")
 TOKEN=$(deploy BountyToken "constructor(address)" "$A0")
 LAT=$(deploy LiquidAccessToken "constructor(string,address)" "ipfs://lat/{id}.json" "$A0")
-ARENA=$(deploy RankifyArena "constructor(address,address,address,address)" "$RANKS" "$TOKEN" "$TREASURY" "$LAT")
+# The suite's default `arena_min_join_fee` (nsed-deploy's DEFAULT_ARENA_MIN_JOIN_FEE): 0.01 token.
+MIN_JOIN_FEE_UNIT=$(calc '10**16')
+ARENA=$(deploy RankifyArena "constructor(address,address,address,address,uint256)" "$RANKS" "$TOKEN" "$TREASURY" "$LAT" "$MIN_JOIN_FEE_UNIT")
 say "ranks $RANKS token $TOKEN lat $LAT arena $ARENA"
 send "$K0" "$RANKS" "grantRole(bytes32,address)" "$(cast keccak GAME_ROLE)" "$ARENA"
 send "$K0" "$LAT" "grantRole(bytes32,address)" "$(cast keccak MINTER_ROLE)" "$ARENA"
 
-FEE=10
-STAKE=100
+expect "fee floor unit" "$(call "$ARENA" "minJoinFeeUnit()(uint256)" | num)" "$MIN_JOIN_FEE_UNIT"
+# The smallest join fee per seat of a rank-1 game, as the arena computes it.
+FEE=$(call "$ARENA" "minJoinFee(uint64)(uint256)" 1 | num)
+expect "rank-1 minimum join fee" "$FEE" "$MIN_JOIN_FEE_UNIT"
+expect "rank-2 minimum join fee" "$(call "$ARENA" "minJoinFee(uint64)(uint256)" 2 | num)" "$(calc "2 * $FEE")"
+STAKE=$(calc '10**17')           # 0.1 token, returned at the close
+FUNDS=$(calc '10**18')           # 1 token per player
 for i in 0 1 2; do
-    send "$K0" "$TOKEN" "mint(address,uint256)" "${PLAYERS[$i]}" 1000
-    send "${KEYS[$i]}" "$TOKEN" "approve(address,uint256)" "$ARENA" 1000
+    send "$K0" "$TOKEN" "mint(address,uint256)" "${PLAYERS[$i]}" "$FUNDS"
+    send "${KEYS[$i]}" "$TOKEN" "approve(address,uint256)" "$ARENA" "$FUNDS"
 done
 
 # create: rank 1, exactly 3 players, 1 turn, no overtime, 100 credits, 1 h join window, 60 s phases.
 PARAMS_SIG="(uint64,uint8,uint8,uint16,uint16,uint128,uint64,uint64,uint64,uint64,uint256,uint256,string)"
+# One base unit below the floor is refused: the call reverts with ArenaJoinFeeTooLow.
+call --from "${PLAYERS[0]}" "$ARENA" "createGame($PARAMS_SIG)" "(1,3,3,1,0,100,3600,60,60,60,$(calc "$FEE - 1"),$STAKE,ipfs://cast-game)" > "$TMP/low.log" 2>&1 || true
+grep -q "$(cast sig "ArenaJoinFeeTooLow(uint64,uint256,uint256)")" "$TMP/low.log" \
+    || { cat "$TMP/low.log" >&2; fail "a join fee below minJoinFee(1) was not refused with ArenaJoinFeeTooLow"; }
+say "ok: a join fee below the floor is refused"
 send "${KEYS[0]}" "$ARENA" "createGame($PARAMS_SIG)" "(1,3,3,1,0,100,3600,60,60,60,$FEE,$STAKE,ipfs://cast-game)"
 GAME=$(call "$ARENA" "gameCount()(uint256)")
 expect "game id" "$GAME" 1
@@ -136,9 +156,8 @@ expect "scores" "$SCORES" "[2, 6, 0]"
 expect "winner's rank-2 balance" "$(call "$RANKS" "balanceOf(address,uint256)(uint256)" "${PLAYERS[1]}" 2)" 1
 expect "a loser's rank-2 balance" "$(call "$RANKS" "balanceOf(address,uint256)(uint256)" "${PLAYERS[0]}" 2)" 0
 # The rank-1 winner earned a tier-1 access token of the arena's asset (id = asset << 8 | tier).
-# (cast prints big numbers as "N [1.2e47]": keep N.)
-ASSET=$(call "$ARENA" "latAsset()(uint248)" | awk '{print $1}')
-LAT_ID=$(call "$LAT" "tokenId(uint248,uint8)(uint256)" "$ASSET" 1 | awk '{print $1}')
+ASSET=$(call "$ARENA" "latAsset()(uint248)" | num)
+LAT_ID=$(call "$LAT" "tokenId(uint248,uint8)(uint256)" "$ASSET" 1 | num)
 expect "winner's tier-1 access tokens" "$(call "$LAT" "balanceOf(address,uint256)(uint256)" "${PLAYERS[1]}" "$LAT_ID")" 1
 # ... tradable, then burned for access: the event names the asset, tier and account.
 send "${KEYS[1]}" "$LAT" "safeTransferFrom(address,address,uint256,uint256,bytes)" "${PLAYERS[1]}" "${PLAYERS[2]}" "$LAT_ID" 1 0x
@@ -146,10 +165,10 @@ send "${KEYS[2]}" "$LAT" "access(uint248,uint8,uint8)" "$ASSET" 1 1
 expect "access token burned" "$(call "$LAT" "balanceOf(address,uint256)(uint256)" "${PLAYERS[2]}" "$LAT_ID")" 0
 
 # Payouts are pulled: each player withdraws the stake, the treasury the fees.
-expect "stake owed" "$(call "$ARENA" "withdrawable(address)(uint256)" "${PLAYERS[1]}")" "$STAKE"
+expect "stake owed" "$(call "$ARENA" "withdrawable(address)(uint256)" "${PLAYERS[1]}" | num)" "$STAKE"
 send "${KEYS[1]}" "$ARENA" "withdraw()"
-expect "winner's token balance" "$(call "$TOKEN" "balanceOf(address)(uint256)" "${PLAYERS[1]}")" $((1000 - FEE))
+expect "winner's token balance" "$(call "$TOKEN" "balanceOf(address)(uint256)" "${PLAYERS[1]}" | num)" "$(calc "$FUNDS - $FEE")"
 send "$K9" "$ARENA" "withdraw()"
-expect "treasury fees" "$(call "$TOKEN" "balanceOf(address)(uint256)" "$TREASURY")" $((3 * FEE))
+expect "treasury fees" "$(call "$TOKEN" "balanceOf(address)(uint256)" "$TREASURY" | num)" "$(calc "3 * $FEE")"
 
 echo "cast-arena: 1 passed, 0 failed"

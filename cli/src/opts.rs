@@ -8,7 +8,10 @@
 
 use std::{fmt, path::PathBuf};
 
-use alloy::{primitives::Address, signers::local::PrivateKeySigner};
+use alloy::{
+    primitives::{Address, U256},
+    signers::local::PrivateKeySigner,
+};
 use eyre::{WrapErr, eyre};
 use nsed_bus::NatsConnect;
 use nsed_deploy::{Genesis, GovernanceParams, SuiteParams};
@@ -159,6 +162,12 @@ pub struct SuiteOpts {
     /// Seconds a requester may dispute a delivered job.
     #[arg(long = "suite.challenge-window-secs", value_name = "SECONDS", default_value_t = SuiteParams::default().challenge_window)]
     pub challenge_window_secs: u64,
+    /// The arena's smallest join fee per seat of a rank-1 game, in base units of the bounty token
+    /// (18 decimals; the default is 0.01 token). A rank-R game charges at least 2^(R-1) times it,
+    /// so every LAT value unit the arena mints costs at least twice it in fees, and so does a
+    /// guild token converted from arena LATs at p0 = 1. Fixed at the arena's deployment.
+    #[arg(long = "suite.arena-min-join-fee", value_name = "BASE_UNITS", default_value_t = SuiteParams::default().arena_min_join_fee)]
+    pub arena_min_join_fee: U256,
     /// JSON file of the tokens' initial balances, in whole tokens:
     /// `{"guild": [{"holder": "0x…", "amount": 600000}, …], "bounty": [{"holder": "0x…", "amount":
     /// 1000}]}`. The guild list is the GUILD genesis (required outside a local dev chain, chain
@@ -178,6 +187,7 @@ impl Default for SuiteOpts {
             keeper_fee_bps: d.keeper_fee_bps,
             guild_fee_bps: d.guild_fee_bps,
             challenge_window_secs: d.challenge_window,
+            arena_min_join_fee: d.arena_min_join_fee,
             genesis: None,
         }
     }
@@ -210,6 +220,7 @@ impl SuiteOpts {
             challenge_window: self.challenge_window_secs,
             keepers: self.keepers.clone(),
             require_authority_keepers: self.require_authority_keepers,
+            arena_min_join_fee: self.arena_min_join_fee,
             governance: GovernanceParams {
                 timelock_delay: self.timelock_delay_secs,
                 ..defaults.governance.clone()
@@ -304,6 +315,23 @@ mod tests {
         let suite = CommandParser::<SuiteOpts>::parse_from(["nsed"]).args;
         assert_eq!(suite, SuiteOpts::default());
         assert_eq!(suite.try_params().unwrap(), SuiteParams::default());
+    }
+
+    #[test]
+    fn the_arena_fee_floor_flag_sets_the_suite_parameter() {
+        let suite = CommandParser::<SuiteOpts>::try_parse_from([
+            "nsed",
+            "--suite.arena-min-join-fee",
+            "100000000000000000",
+        ])
+        .unwrap()
+        .args;
+        let params = suite.try_params().unwrap();
+        assert_eq!(params.arena_min_join_fee, U256::from(10u64).pow(U256::from(17)));
+        assert_eq!(
+            params,
+            SuiteParams { arena_min_join_fee: params.arena_min_join_fee, ..SuiteParams::default() }
+        );
     }
 
     #[test]

@@ -229,6 +229,13 @@ pub struct SuiteParams {
     pub keepers: Vec<Address>,
     /// Whether keepers must be active authority nodes of the suite's registry.
     pub require_authority_keepers: bool,
+    /// The arena's `minJoinFeeUnit`: the smallest join fee per seat of a rank-1 game, in the
+    /// bounty token's base units; a rank-`R` game charges at least `2^(R − 1)` times it per seat.
+    /// Every LAT value unit the arena mints costs at least twice this in fees, so a whole guild
+    /// token converted from arena LATs costs at least `2 · arena_min_join_fee · p0` in fees at the
+    /// start of an epoch, `p0` being [`ConversionParams::base_price`] (docs/economics.md, "The
+    /// price of an arena LAT"). Immutable in the arena: a change redeploys it.
+    pub arena_min_join_fee: U256,
     /// Governance parameters.
     pub governance: GovernanceParams,
     /// LAT → guild token conversion parameters.
@@ -252,6 +259,7 @@ impl Default for SuiteParams {
             lat_uri: "nsed://lat/{id}".into(),
             keepers: Vec::new(),
             require_authority_keepers: false,
+            arena_min_join_fee: DEFAULT_ARENA_MIN_JOIN_FEE,
             governance: GovernanceParams::default(),
             conversion: ConversionParams::default(),
             authority: AuthorityParams::default(),
@@ -260,6 +268,11 @@ impl Default for SuiteParams {
         }
     }
 }
+
+/// Default [`SuiteParams::arena_min_join_fee`]: 0.01 bounty token (10^16 base units), so a LAT
+/// value unit costs at least 0.02 tokens of arena fees and, at the default `p0 = 1`, so does a
+/// guild token converted from arena LATs.
+pub const DEFAULT_ARENA_MIN_JOIN_FEE: U256 = U256::from_limbs([10_000_000_000_000_000, 0, 0, 0]);
 
 /// Chain id of a local dev chain (anvil's and hardhat's default). Only there does the deployer
 /// keep the bounty token's faucet, and only there may the guild genesis be left empty.
@@ -634,7 +647,13 @@ pub async fn deploy_suite<P: Provider>(
         provider,
         prior(ARENA),
         ARENA,
-        vec![addr(ranks.address), addr(token.address), addr(guild), addr(lat.address)],
+        vec![
+            addr(ranks.address),
+            addr(token.address),
+            addr(guild),
+            addr(lat.address),
+            uint(params.arena_min_join_fee, 256),
+        ],
     )
     .await?;
     let c = &params.conversion;

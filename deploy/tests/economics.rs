@@ -19,7 +19,8 @@ const DOC: &str = include_str!("../../docs/economics.md");
 /// The parameters the tables depend on, as the deployed contracts report them.
 #[derive(Debug)]
 struct Defaults {
-    min_join_fee: u64,
+    /// The arena's `minJoinFeeUnit`, in base units of the bounty token.
+    min_join_fee: U256,
     min_bond: U256,
     base_price: U256,
     slope: U256,
@@ -41,12 +42,16 @@ async fn deployed_defaults() -> Defaults {
         deploy_suite(&provider, deployer, "local", SuiteParams::default(), None).await.unwrap();
     let at = |name: &str| record.address(name).unwrap();
     let arena = RankifyArena::new(at(ARENA), &provider);
+    // The floor the arena enforces at rank 1 is the unit, at rank 2 twice it.
+    let unit = arena.minJoinFeeUnit().call().await.unwrap();
+    assert_eq!(arena.minJoinFee(1).call().await.unwrap(), unit);
+    assert_eq!(arena.minJoinFee(2).call().await.unwrap(), unit * U256::from(2));
     let params = LatConverter::new(at(CONVERTER), &provider).params().call().await.unwrap();
     let governor = GuildGovernor::new(at(GOVERNOR), &provider);
     let numerator = governor.quorumNumerator_1().call().await.unwrap();
     let denominator = governor.quorumDenominator().call().await.unwrap();
     Defaults {
-        min_join_fee: arena.MIN_JOIN_FEE().call().await.unwrap().to(),
+        min_join_fee: arena.minJoinFeeUnit().call().await.unwrap(),
         min_bond: AgentRegistry::new(at(AGENT_REGISTRY), &provider).minBond().call().await.unwrap(),
         base_price: params.basePrice,
         slope: params.slope,
@@ -65,13 +70,14 @@ async fn deployed_defaults() -> Defaults {
 #[derive(Debug, Default)]
 struct Climb {
     games: u64,
-    fees: u64,
+    /// Fees in base units.
+    fees: U256,
     value: u64,
     held: BTreeMap<u32, u64>,
 }
 
 impl Climb {
-    fn to(rank: u32, min_join_fee: u64) -> Self {
+    fn to(rank: u32, min_join_fee: U256) -> Self {
         let mut climb = Self::default();
         if rank >= 2 {
             climb.ensure(rank, 1, min_join_fee);
@@ -79,7 +85,7 @@ impl Climb {
         climb
     }
 
-    fn ensure(&mut self, rank: u32, count: u64, fee: u64) {
+    fn ensure(&mut self, rank: u32, count: u64, fee: U256) {
         while self.held.get(&rank).copied().unwrap_or(0) < count {
             // A rank-(rank − 1) game: its winner is promoted to `rank`, its loser demoted.
             let game_rank = rank - 1;
@@ -91,7 +97,7 @@ impl Climb {
             *self.held.entry(rank).or_default() += 1;
             let weight = 1u64 << (game_rank - 1);
             self.games += 1;
-            self.fees += 2 * fee * weight;
+            self.fees += U256::from(2 * weight) * fee;
             self.value += weight;
         }
     }
@@ -111,6 +117,15 @@ fn grouped(n: impl ToString) -> String {
 }
 
 const WAD: u64 = 1_000_000_000_000_000_000;
+
+/// Base units (18 decimals) as whole tokens: grouped, with the exact fraction and at least two
+/// decimals (`1963320000000000000000` as `1,963.32`, `10^17` as `0.10`).
+fn tokens(base_units: U256) -> String {
+    let whole = base_units / wad();
+    let fraction = format!("{:018}", (base_units % wad()).to::<u64>());
+    let fraction = fraction.trim_end_matches('0');
+    format!("{}.{fraction:0<2}", grouped(whole))
+}
 
 fn wad() -> U256 {
     U256::from(WAD)
@@ -179,13 +194,21 @@ fn markdown_cell_days(seconds: u64) -> String {
 #[tokio::test]
 async fn the_cost_tables_in_the_economics_doc_match_the_deployed_defaults() {
     let d = deployed_defaults().await;
-    assert_eq!(d.min_join_fee, 10);
+    assert_eq!(d.min_join_fee, SuiteParams::default().arena_min_join_fee);
+    // 0.01 token: a LAT value unit costs at least 0.02 tokens of fees, and so does a guild token
+    // at p0 = 1.
+    assert_eq!(d.min_join_fee, wad() / U256::from(100));
+    assert_eq!(tokens(U256::from(2) * d.min_join_fee * d.base_price), "0.02");
 
     // The rank ladder: arena climbs and market bonds.
     let min_bond_tokens = d.min_bond / wad();
     for rank in [2u32, 3, 4, 5, 6, 8, 10, 16] {
         let climb = Climb::to(rank, d.min_join_fee);
-        assert_eq!(climb.fees, 2 * d.min_join_fee * climb.value, "fees price every value unit");
+        assert_eq!(
+            climb.fees,
+            U256::from(2 * climb.value) * d.min_join_fee,
+            "fees price every value unit"
+        );
         assert!(climb.games >= u64::from(rank * (rank - 1) / 2));
         assert!(climb.games < 1 << (rank - 1));
         let multiple = 1u64 << (rank - 1);
@@ -193,7 +216,7 @@ async fn the_cost_tables_in_the_economics_doc_match_the_deployed_defaults() {
             "| {rank} | {} | {} | {} | {} | {rank} | `{multiple} · minBond` | {} |",
             grouped(climb.games),
             rank * (rank - 1) / 2,
-            grouped(climb.fees),
+            tokens(climb.fees),
             grouped(climb.value),
             grouped(min_bond_tokens * U256::from(multiple)),
         );
@@ -226,7 +249,7 @@ async fn the_cost_tables_in_the_economics_doc_match_the_deployed_defaults() {
     let per_win = U256::from(1u64 << (top_market_rank - 1));
     for (name, votes, bought, needed) in targets {
         let conversion = convert(&d, needed);
-        let fees = U256::from(2 * d.min_join_fee) * conversion.value;
+        let fees = U256::from(2) * d.min_join_fee * conversion.value;
         let climb_rank = (2..64)
             .find(|&r| U256::from(Climb::to(r, d.min_join_fee).value) >= conversion.value)
             .unwrap();
@@ -246,7 +269,7 @@ async fn the_cost_tables_in_the_economics_doc_match_the_deployed_defaults() {
              | {epochs}, {} | {wins} |",
             grouped(whole(conversion.minted)),
             grouped(conversion.value),
-            grouped(fees),
+            tokens(fees),
             grouped(games),
             markdown_cell_days(conversion.vested_after),
         );

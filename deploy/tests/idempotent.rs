@@ -75,6 +75,8 @@ async fn the_bootstrap_wires_the_suite_and_leaves_the_guild_timelock_in_charge()
     let params = SuiteParams {
         keepers: vec![keeper],
         require_authority_keepers: true,
+        // 0.1 token, ten times the default.
+        arena_min_join_fee: U256::from(10u64).pow(U256::from(17)),
         ..SuiteParams::default()
     };
     let record = deploy_suite(&provider, deployer, "local", params.clone(), None).await.unwrap();
@@ -119,9 +121,12 @@ async fn the_bootstrap_wires_the_suite_and_leaves_the_guild_timelock_in_charge()
     assert_eq!(agents.token().call().await.unwrap(), at(nsed_deploy::BOUNTY_TOKEN));
     let escrow = TripartiteEscrow::new(at(ESCROW), &provider);
     assert_eq!(escrow.resolver().call().await.unwrap(), timelock);
-    let (_, _, treasury) =
-        RankifyArena::new(at(ARENA), &provider).config().call().await.unwrap().into();
+    let arena = RankifyArena::new(at(ARENA), &provider);
+    let (_, _, treasury) = arena.config().call().await.unwrap().into();
     assert_eq!(treasury, timelock);
+    assert_eq!(arena.minJoinFeeUnit().call().await.unwrap(), params.arena_min_join_fee);
+    assert_eq!(record.contracts[ARENA].args.last().unwrap(), "100000000000000000");
+    assert_eq!(record.params.arena_min_join_fee, params.arena_min_join_fee);
 }
 
 #[tokio::test]

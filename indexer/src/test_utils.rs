@@ -432,6 +432,9 @@ impl Chain {
     pub async fn play_game(&self) -> U256 {
         let arena = self.arena();
         let creator = &self.players[0].1;
+        let contract = RankifyArena::new(arena, creator);
+        // The smallest fee the deployed arena accepts at rank 1 (its `minJoinFeeUnit`).
+        let join_fee = contract.minJoinFee(1).call().await.expect("minJoinFee");
         let params = GameParams {
             rank: 1,
             minPlayers: 3,
@@ -443,11 +446,10 @@ impl Chain {
             proposingDuration: 60,
             votingDuration: 60,
             revealDuration: 60,
-            joinFee: U256::from(10),
+            joinFee: join_fee,
             stake: U256::from(100),
             metadataURI: "ipfs://fixture-game".into(),
         };
-        let contract = RankifyArena::new(arena, creator);
         let game = contract.createGame(params.clone()).call().await.expect("createGame");
         confirm!("createGame", contract.createGame(params));
         for (_, p) in &self.players {

@@ -56,10 +56,11 @@ import {LatId} from "../lat/LatId.sol";
  * ({latAsset}: this contract's address), minted without receiver hooks as well.
  *
  * Price of the ladder (docs/economics.md): a rank-`R` game's join fee is at least
- * {minJoinFee}`(R) = MIN_JOIN_FEE · 2^(R−1)` per seat, the LAT value its winner earns in the
- * {LatConverter} times `MIN_JOIN_FEE`. Fees are spent (the treasury keeps them), so an operator
- * filling every seat of its own games pays at least `2 · MIN_JOIN_FEE` fee-token units per LAT
- * value unit it farms, game by game, and the fees of a climb double with every rank.
+ * {minJoinFee}`(R) = minJoinFeeUnit · 2^(R−1)` per seat, the LAT value its winner earns in the
+ * {LatConverter} times {minJoinFeeUnit}, a deployment parameter in fee-token base units. Fees are
+ * spent (the treasury keeps them), so an operator filling every seat of its own games pays at
+ * least `2 · minJoinFeeUnit` fee-token base units per LAT value unit it farms, game by game, and
+ * the fees of a climb double with every rank.
  *
  * Money: the join fee and the stake are pulled at {join}. At {start} the fees are credited to the
  * treasury; at close the stakes are credited back to the players; a cancelled game (below
@@ -202,9 +203,6 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
     /// @dev Largest join fee or stake: bounds every sum and product of them below 2^256, so refunds
     /// and payouts can never overflow.
     uint256 public constant MAX_AMOUNT = type(uint128).max;
-    /// @dev Smallest join fee per seat of a rank-1 game, in fee-token base units: the fee-token
-    /// price of one LAT value unit the arena charges at least (see {minJoinFee}).
-    uint256 public constant MIN_JOIN_FEE = 10;
     /// @dev {Game-winner} of a game that ended without a winner (no seat ever revealed a proposal).
     uint8 public constant NO_WINNER = type(uint8).max;
     /// @dev EIP-712 type hash of a relayed commitment.
@@ -215,6 +213,7 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
     IERC20 private immutable _feeToken;
     address private immutable _treasury;
     LiquidAccessToken private immutable _lat;
+    uint256 private immutable _minJoinFeeUnit;
 
     uint256 private _gameCount;
     mapping(uint256 gameId => Game) private _games;
@@ -351,6 +350,13 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
 
     /// @dev A constructor argument is the zero address.
     error ArenaZeroAddress();
+
+    /**
+     * @dev The join fee unit given to the constructor is zero (every LAT would be free) or above
+     * {MAX_AMOUNT} (no game could be created).
+     * @param unit The rejected unit, in fee-token base units.
+     */
+    error ArenaInvalidMinJoinFeeUnit(uint256 unit);
 
     /**
      * @dev `rank` is 0.
@@ -508,13 +514,16 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
     error ArenaNothingToWithdraw(address account);
 
     /**
-     * @dev Sets the ladder, the fee token, the treasury and the access token; all immutable.
+     * @dev Sets the ladder, the fee token, the treasury, the access token and the price floor of
+     * a LAT value unit; all immutable.
      * @param ranks The rank token (the arena needs its `GAME_ROLE`).
      * @param feeToken The ERC-20 of join fees and stakes.
      * @param treasury The guild treasury receiving join fees.
      * @param lat The access token winners earn (the arena needs its `MINTER_ROLE`).
+     * @param minJoinFeeUnit_ The smallest join fee per seat of a rank-1 game, in fee-token base
+     * units (see {minJoinFeeUnit}); in `1..=MAX_AMOUNT`.
      */
-    constructor(RankToken ranks, IERC20 feeToken, address treasury, LiquidAccessToken lat)
+    constructor(RankToken ranks, IERC20 feeToken, address treasury, LiquidAccessToken lat, uint256 minJoinFeeUnit_)
         EIP712("NSED RankifyArena", "1")
     {
         if (
@@ -523,10 +532,12 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
         ) {
             revert ArenaZeroAddress();
         }
+        if (minJoinFeeUnit_ == 0 || minJoinFeeUnit_ > MAX_AMOUNT) revert ArenaInvalidMinJoinFeeUnit(minJoinFeeUnit_);
         _ranks = ranks;
         _feeToken = feeToken;
         _treasury = treasury;
         _lat = lat;
+        _minJoinFeeUnit = minJoinFeeUnit_;
     }
 
     // ----------------------------------------------------------------------------------------
@@ -877,17 +888,29 @@ contract RankifyArena is EIP712, ReentrancyGuardTransient {
     }
 
     /**
-     * @dev The smallest join fee per seat of a rank-`rank` game: `MIN_JOIN_FEE · 2^(t − 1)` with
-     * `t = tierForRank(rank)`, the LAT value (in {LatConverter} units) the game's winner earns.
-     * Every game has at least two seats, so the fees a game spends are at least twice
-     * `MIN_JOIN_FEE` per value unit of the LAT it mints, whoever holds the seats: no sequence of
-     * games earns more LAT value than its fees pay for. Above `MAX_AMOUNT` (tiers past 124) no
-     * game can be created.
+     * @dev The smallest join fee per seat of a rank-1 game, in fee-token base units: the price of
+     * one LAT value unit the arena charges at least, per seat (see {minJoinFee}). A deployment
+     * parameter: a whole guild token converted from arena LATs costs at least
+     * `2 · minJoinFeeUnit · p0` fee-token base units at the start of an epoch, `p0` being the
+     * {LatConverter}'s value units per whole guild token.
      */
-    function minJoinFee(uint64 rank) public pure virtual returns (uint256) {
+    function minJoinFeeUnit() public view virtual returns (uint256) {
+        return _minJoinFeeUnit;
+    }
+
+    /**
+     * @dev The smallest join fee per seat of a rank-`rank` game: `minJoinFeeUnit · 2^(t − 1)` with
+     * `t = tierForRank(rank)`, `2^(t − 1)` being the LAT value (in {LatConverter} units) the game's
+     * winner earns. Every game has at least two seats, so the fees a game spends are at least
+     * twice {minJoinFeeUnit} per value unit of the LAT it mints, whoever holds the seats: no
+     * sequence of games earns more LAT value than its fees pay for. Ranks whose minimum exceeds
+     * {MAX_AMOUNT} admit no game (`type(uint256).max` past tier 129).
+     */
+    function minJoinFee(uint64 rank) public view virtual returns (uint256) {
         uint256 exponent = LatId.tierForRank(rank) - 1;
+        // `_minJoinFeeUnit <= MAX_AMOUNT < 2^128`, so the shift cannot overflow up to 128.
         if (exponent > 128) return type(uint256).max;
-        return MIN_JOIN_FEE << exponent;
+        return _minJoinFeeUnit << exponent;
     }
 
     /// @dev The asset of the access tokens this arena mints: its own address.

@@ -10,8 +10,8 @@ use nsed_contracts::{
 };
 
 use crate::arena_fixture::{
-    ArenaFixture, CREDITS, Commit, FEE, PHASE, STAKE, SeatPlan, everyone_plays, favour, i, params,
-    phase, proposal_commitment, salt, u, vote_commitment, votes,
+    ArenaFixture, CREDITS, Commit, FEE, MIN_FEE_UNIT, PHASE, STAKE, SeatPlan, everyone_plays,
+    favour, i, params, phase, proposal_commitment, salt, u, vote_commitment, votes,
 };
 
 type A = RankifyArena::RankifyArenaErrors;
@@ -33,9 +33,89 @@ fn constructor_rejects_zero_addresses() {
             .deploy_with_receipt(
                 admin,
                 &RankifyArena::BYTECODE,
-                &RankifyArena::constructorCall { ranks, feeToken: token, treasury, lat },
+                &RankifyArena::constructorCall {
+                    ranks,
+                    feeToken: token,
+                    treasury,
+                    lat,
+                    minJoinFeeUnit_: u(MIN_FEE_UNIT),
+                },
             )
             .expect_revert(RankifyArena::ArenaZeroAddress {});
+    }
+}
+
+/// A zero unit would make every LAT free; one above `MAX_AMOUNT` would admit no game.
+#[test]
+fn constructor_rejects_a_zero_or_unpayable_fee_unit() {
+    let mut chain = TestChain::new();
+    let admin = chain.account(0);
+    let one = chain.account(1);
+    let max_amount = U256::from(u128::MAX);
+    for unit in [U256::ZERO, max_amount + u(1), U256::MAX] {
+        chain
+            .deploy_with_receipt(
+                admin,
+                &RankifyArena::BYTECODE,
+                &RankifyArena::constructorCall {
+                    ranks: one,
+                    feeToken: one,
+                    treasury: one,
+                    lat: one,
+                    minJoinFeeUnit_: unit,
+                },
+            )
+            .expect_revert(RankifyArena::ArenaInvalidMinJoinFeeUnit { unit });
+    }
+    chain
+        .deploy(
+            admin,
+            &RankifyArena::BYTECODE,
+            &RankifyArena::constructorCall {
+                ranks: one,
+                feeToken: one,
+                treasury: one,
+                lat: one,
+                minJoinFeeUnit_: max_amount,
+            },
+        )
+        .unwrap();
+}
+
+/// The floor is the deployment's: `minJoinFee(R) = unit · 2^(tier − 1)`, exact up to tier 129
+/// even for the largest unit (no shift overflows), and unreachable past it.
+#[test]
+fn min_join_fee_scales_the_deployed_unit_without_overflow() {
+    let mut chain = TestChain::new();
+    let admin = chain.account(0);
+    let one = chain.account(1);
+    let token_cent = U256::from(10u64).pow(u(16));
+    let max_amount = U256::from(u128::MAX);
+    for unit in [u(1), token_cent, max_amount] {
+        let arena = chain
+            .deploy(
+                admin,
+                &RankifyArena::BYTECODE,
+                &RankifyArena::constructorCall {
+                    ranks: one,
+                    feeToken: one,
+                    treasury: one,
+                    lat: one,
+                    minJoinFeeUnit_: unit,
+                },
+            )
+            .unwrap();
+        let min = |chain: &mut TestChain, rank: u64| {
+            chain.call(admin, arena, &RankifyArena::minJoinFeeCall { rank }).unwrap()
+        };
+        assert_eq!(chain.call(admin, arena, &RankifyArena::minJoinFeeUnitCall {}).unwrap(), unit);
+        assert_eq!(min(&mut chain, 0), unit, "rank 0 prices as tier 1");
+        for rank in [1u64, 2, 8, 64, 129] {
+            assert_eq!(min(&mut chain, rank), unit << (rank - 1), "rank {rank}");
+        }
+        for rank in [130u64, 255, 256, u64::MAX] {
+            assert_eq!(min(&mut chain, rank), U256::MAX, "rank {rank}");
+        }
     }
 }
 
@@ -816,12 +896,12 @@ fn zero_fee_move_less_sybil_games_farm_no_lats() {
     f.try_create(p0, free).expect_revert(RankifyArena::ArenaJoinFeeTooLow {
         rank: 1,
         joinFee: U256::ZERO,
-        minimum: u(10),
+        minimum: u(MIN_FEE_UNIT),
     });
     // The minimum doubles with the rank: the LAT value a rank-R win earns is 2^(R−1).
     for rank in 1..=8u64 {
         let min = f.chain.call(p0, f.arena, &RankifyArena::minJoinFeeCall { rank }).unwrap();
-        assert_eq!(min, u(10) << (rank - 1));
+        assert_eq!(min, u(MIN_FEE_UNIT) << (rank - 1));
         let low = GameParams { joinFee: min - u(1), ..params(rank, 2, 2, 1) };
         f.try_create(p0, low).expect_revert(RankifyArena::ArenaJoinFeeTooLow {
             rank,

@@ -33,6 +33,9 @@ sol! {
 pub(crate) const CREDITS: u128 = 100;
 /// Every phase's duration in the default parameters, in seconds.
 pub(crate) const PHASE: u64 = 600;
+/// The arena's `minJoinFeeUnit` in these fixtures: small, so that fees stay readable in tests about
+/// other things (the suite's deployment default, 0.01 token, is exercised by `nsed-deploy`'s tests).
+pub(crate) const MIN_FEE_UNIT: u64 = 10;
 /// Join fee of the default parameters.
 pub(crate) const FEE: u64 = 1_000;
 /// Stake of the default parameters.
@@ -181,7 +184,13 @@ impl ArenaFixture {
             .deploy(
                 admin,
                 &RankifyArena::BYTECODE,
-                &RankifyArena::constructorCall { ranks, feeToken: token, treasury, lat },
+                &RankifyArena::constructorCall {
+                    ranks,
+                    feeToken: token,
+                    treasury,
+                    lat,
+                    minJoinFeeUnit_: u(MIN_FEE_UNIT),
+                },
             )
             .unwrap();
         let role = chain.call(admin, ranks, &RankToken::GAME_ROLECall {}).unwrap();

@@ -7,7 +7,8 @@ use nsed_contracts::rankify_arena::RankifyArena::{self, GameParams};
 use proptest::prelude::*;
 
 use crate::arena_fixture::{
-    ArenaFixture, CREDITS, FEE, FUNDS, STAKE, i, params, phase, proposal_commitment, u,
+    ArenaFixture, CREDITS, FEE, FUNDS, MIN_FEE_UNIT, STAKE, i, params, phase, proposal_commitment,
+    u,
 };
 
 /// A tiny deterministic generator, seeded by proptest.
@@ -186,9 +187,6 @@ proptest! {
     }
 }
 
-/// `RankifyArena.MIN_JOIN_FEE`: fee-token units per LAT value unit a game charges at least.
-const MIN_FEE: u64 = 10;
-
 /// The LAT value of tier `tier` in the converter: `2^(tier − 1)`.
 fn lat_value(tier: u64) -> u64 {
     1 << (tier - 1)
@@ -256,7 +254,7 @@ impl Sybil {
         self.all_seats += self.seats as u64;
         let n = u8::try_from(self.seats).unwrap();
         let rank64 = rank as u64;
-        let fee = MIN_FEE << (rank64 - 1);
+        let fee = MIN_FEE_UNIT << (rank64 - 1);
         let p = GameParams { joinFee: u(fee), stake: U256::ZERO, ..params(rank64, n, n, 1) };
         // One seat below the minimum is refused.
         let low = GameParams { joinFee: u(fee - 1), ..p.clone() };
@@ -343,7 +341,7 @@ fn random_priced_game(n: usize, rank: u64, fee: u64, seed: u64) -> (u64, u64) {
         }
     }
     let seats = u8::try_from(n).unwrap();
-    let min = MIN_FEE << (rank - 1);
+    let min = MIN_FEE_UNIT << (rank - 1);
     let creator = f.player(0);
     let low = GameParams { joinFee: u(min - 1), ..params(rank, 2, seats, 1) };
     assert!(f.try_create(creator, low).is_err(), "rank {rank}: fee below {min} accepted");
@@ -364,10 +362,10 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// Random arena games of 2..=16 seats at ranks 1..=8, at or above the minimum fee, with
-    /// random (often idle) players: a fee below `MIN_FEE · 2^(R−1)` is refused, and the fees a
-    /// game spends are at least `2 · MIN_FEE` per unit of LAT value it mints. Summed over any
-    /// sequence of games, the cost of reaching rank R (every game on the way, at every rank)
-    /// therefore grows at least as fast as the LAT weight earned on the way.
+    /// random (often idle) players: a fee below `minJoinFeeUnit · 2^(R−1)` is refused, and the
+    /// fees a game spends are at least `2 · minJoinFeeUnit` per unit of LAT value it mints. Summed
+    /// over any sequence of games, the cost of reaching rank R (every game on the way, at every
+    /// rank) therefore grows at least as fast as the LAT weight earned on the way.
     #[test]
     fn a_game_never_mints_more_lat_value_than_its_fees_pay_for(
         n in 2usize..=16,
@@ -375,24 +373,24 @@ proptest! {
         extra in 0u64..=1_000,
         seed in 1u64..,
     ) {
-        let fee = (MIN_FEE << (rank - 1)) + extra;
+        let fee = (MIN_FEE_UNIT << (rank - 1)) + extra;
         let (kept, value) = random_priced_game(n, rank, fee, seed);
         prop_assert_eq!(kept, fee * n as u64);
         prop_assert!(value <= lat_value(rank));
-        prop_assert!(kept >= 2 * MIN_FEE * value, "fees {} for LAT value {}", kept, value);
+        prop_assert!(kept >= 2 * MIN_FEE_UNIT * value, "fees {} for LAT value {}", kept, value);
     }
 
     /// A Sybil climbing from nothing with all seats its own (2..=4 seats a game): the fees spent
-    /// to reach rank R are at least `2 · MIN_FEE` times the LAT value earned on the way, and at
-    /// least double from one rank to the next, as the LAT weight of the last win does.
+    /// to reach rank R are at least `2 · minJoinFeeUnit` times the LAT value earned on the way,
+    /// and at least double from one rank to the next, as the LAT weight of the last win does.
     #[test]
     fn the_cost_of_a_climb_grows_at_least_as_fast_as_its_lat_weight(seats in 2usize..=4) {
         let mut previous = 0u64;
         for rank in 2..=5usize {
             let mut sybil = Sybil::new(seats, rank);
             sybil.obtain(rank);
-            prop_assert!(sybil.fees >= 2 * MIN_FEE * sybil.lat, "rank {}: {} for {}", rank, sybil.fees, sybil.lat);
-            prop_assert!(sybil.fees >= MIN_FEE * seats as u64 * lat_value(rank as u64 - 1));
+            prop_assert!(sybil.fees >= 2 * MIN_FEE_UNIT * sybil.lat, "rank {}: {} for {}", rank, sybil.fees, sybil.lat);
+            prop_assert!(sybil.fees >= MIN_FEE_UNIT * seats as u64 * lat_value(rank as u64 - 1));
             prop_assert!(sybil.fees >= 2 * previous, "rank {}: {} after {}", rank, sybil.fees, previous);
             previous = sybil.fees;
         }

@@ -613,7 +613,13 @@ fn arena_gas(snap: &mut GasSnapshot) {
                 .deploy_with_receipt(
                     admin,
                     &RankifyArena::BYTECODE,
-                    &RankifyArena::constructorCall { ranks, feeToken: token, treasury, lat },
+                    &RankifyArena::constructorCall {
+                        ranks,
+                        feeToken: token,
+                        treasury,
+                        lat,
+                        minJoinFeeUnit_: u(crate::arena_fixture::MIN_FEE_UNIT),
+                    },
                 )
                 .unwrap();
             snap.record("RankifyArena::constructor", deployed.gas_used);
