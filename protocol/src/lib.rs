@@ -16,4 +16,6 @@ pub mod halting;
 pub mod voting;
 pub mod wire;
 
-pub use voting::{BallotError, Tally, WeightError, Winner, quadratic_votes, quorum, validate_ballot};
+pub use voting::{
+    BallotError, Tally, WeightError, Winner, quadratic_votes, quorum, validate_ballot,
+};
