@@ -164,8 +164,8 @@ pub struct SuiteOpts {
     pub challenge_window_secs: u64,
     /// The arena's smallest join fee per seat of a rank-1 game, in base units of the bounty token
     /// (18 decimals; the default is 0.01 token). A rank-R game charges at least 2^(R-1) times it,
-    /// so every LAT value unit the arena mints costs at least twice it in fees, and so does a
-    /// guild token converted from arena LATs at p0 = 1. Fixed at the arena's deployment.
+    /// so every LAT value unit the arena mints costs at least twice it in fees, and a guild token
+    /// converted from arena LATs at least 2 · p0 times it. Fixed at the arena's deployment.
     #[arg(long = "suite.arena-min-join-fee", value_name = "BASE_UNITS", default_value_t = SuiteParams::default().arena_min_join_fee)]
     pub arena_min_join_fee: U256,
     /// JSON file of the tokens' initial balances, in whole tokens:

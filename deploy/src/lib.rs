@@ -270,8 +270,8 @@ impl Default for SuiteParams {
 }
 
 /// Default [`SuiteParams::arena_min_join_fee`]: 0.01 bounty token (10^16 base units), so a LAT
-/// value unit costs at least 0.02 tokens of arena fees and, at the default `p0 = 1`, so does a
-/// guild token converted from arena LATs.
+/// value unit costs at least 0.02 tokens of arena fees and, at the default `p0 = 50`, a guild
+/// token converted from arena LATs costs at least one bounty token.
 pub const DEFAULT_ARENA_MIN_JOIN_FEE: U256 = U256::from_limbs([10_000_000_000_000_000, 0, 0, 0]);
 
 /// Chain id of a local dev chain (anvil's and hardhat's default). Only there does the deployer
@@ -421,7 +421,7 @@ pub struct ConversionParams {
 impl Default for ConversionParams {
     fn default() -> Self {
         Self {
-            base_price: 1,
+            base_price: 50,
             slope_wad: U256::from(10u64).pow(U256::from(18)),
             cap_bps: 500,
             epoch_length: 7 * 86_400,

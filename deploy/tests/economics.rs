@@ -195,10 +195,10 @@ fn markdown_cell_days(seconds: u64) -> String {
 async fn the_cost_tables_in_the_economics_doc_match_the_deployed_defaults() {
     let d = deployed_defaults().await;
     assert_eq!(d.min_join_fee, SuiteParams::default().arena_min_join_fee);
-    // 0.01 token: a LAT value unit costs at least 0.02 tokens of fees, and so does a guild token
-    // at p0 = 1.
+    // 0.01 token: a LAT value unit costs at least 0.02 tokens of fees, and a guild token at
+    // p0 = 50 at least one bounty token: no cheaper through the arena than at parity.
     assert_eq!(d.min_join_fee, wad() / U256::from(100));
-    assert_eq!(tokens(U256::from(2) * d.min_join_fee * d.base_price), "0.02");
+    assert_eq!(tokens(U256::from(2) * d.min_join_fee * d.base_price), "1.00");
 
     // The rank ladder: arena climbs and market bonds.
     let min_bond_tokens = d.min_bond / wad();
