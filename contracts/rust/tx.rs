@@ -280,6 +280,28 @@ where
     }
 }
 
+/// Sends a contract call and returns once the node has accepted it, without waiting for the
+/// receipt ([`confirm`] does that). An account sending from several tasks at once holds a lock
+/// around this call only: the next transaction's nonce then counts this one, while the waits for
+/// receipts overlap.
+///
+/// # Errors
+///
+/// [`TxError::Call`] when the call or its gas estimate reverts or the node refuses it.
+pub async fn submit_call<P, D, N>(
+    operation: &str,
+    call: CallBuilder<P, D, N>,
+) -> TxResult<PendingTransactionBuilder<N>>
+where
+    P: Provider<N>,
+    D: CallDecoder,
+    N: Network,
+{
+    call.send()
+        .await
+        .map_err(|source| TxError::Call { operation: operation.into(), source: Box::new(source) })
+}
+
 /// Sends a transaction request, waits for its receipt and checks it succeeded.
 ///
 /// # Errors
@@ -302,7 +324,13 @@ where
     }
 }
 
-async fn confirm<N: Network>(
+/// Waits for a sent transaction's receipt and checks it succeeded.
+///
+/// # Errors
+///
+/// [`TxError::Receipt`] when the receipt does not come, [`TxError::Reverted`] when the
+/// transaction was mined but reverted.
+pub async fn confirm<N: Network>(
     operation: String,
     pending: PendingTransactionBuilder<N>,
 ) -> TxResult<N::ReceiptResponse> {

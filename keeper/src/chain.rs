@@ -2,7 +2,10 @@
 //! status, claims and settlements. Every call goes through [`nsed_contracts::tx`], so failures
 //! are [`TxError`]s that keep alloy's error and decode the market's reverts.
 
+use std::sync::Arc;
+
 use alloy::{
+    contract::{CallBuilder, CallDecoder},
     eips::BlockNumberOrTag,
     network::ReceiptResponse,
     primitives::{Address, B256, U256},
@@ -83,12 +86,29 @@ pub enum ClaimError {
 pub struct Market<P> {
     provider: P,
     address: Address,
+    /// Held from filling a transaction to the node accepting it, so transactions sent by
+    /// concurrent jobs take consecutive nonces (the provider asks the node for the pending
+    /// nonce each time); receipts are awaited outside it.
+    sending: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<P: Provider + Clone> Market<P> {
     /// The market at `address`.
-    pub const fn new(provider: P, address: Address) -> Self {
-        Self { provider, address }
+    pub fn new(provider: P, address: Address) -> Self {
+        Self { provider, address, sending: Arc::default() }
+    }
+
+    /// Sends `call` in this keeper's turn and waits for its receipt outside it.
+    async fn send<C: Provider, D: CallDecoder>(
+        &self,
+        operation: String,
+        call: CallBuilder<C, D>,
+    ) -> TxResult<alloy::rpc::types::TransactionReceipt> {
+        let pending = {
+            let _turn = self.sending.lock().await;
+            tx::submit_call(&operation, call).await?
+        };
+        tx::confirm(operation, pending).await
     }
 
     /// The market's address.
@@ -235,7 +255,7 @@ impl<P: Provider + Clone> Market<P> {
             }
         };
         let call = call.gas(estimate + estimate / 4 + CLAIM_GAS_MARGIN);
-        match tx::send_call(format!("claimJob({job_id})"), call).await {
+        match self.send(format!("claimJob({job_id})"), call).await {
             Ok(receipt) => {
                 let operation = format!("claimJob({job_id})");
                 let logs = receipt.inner.logs().iter().map(|log| &log.inner);
@@ -269,8 +289,7 @@ impl<P: Provider + Clone> Market<P> {
     pub async fn settle(&self, job_id: U256, transcript: Transcript) -> TxResult<B256> {
         let market = IDeliberationMarket::new(self.address, &self.provider);
         let receipt =
-            tx::send_call(format!("settleJob({job_id})"), market.settleJob(job_id, transcript))
-                .await?;
+            self.send(format!("settleJob({job_id})"), market.settleJob(job_id, transcript)).await?;
         Ok(receipt.transaction_hash())
     }
 

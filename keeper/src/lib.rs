@@ -6,8 +6,9 @@
 //!    in windows of at most `log_window` blocks. Before scanning, the hash of the last scanned
 //!    block is compared with the chain's; on a mismatch (a reorg) the cursor moves back
 //!    `reorg_rewind` blocks and the range is scanned again (events are idempotent).
-//! 2. **Act** on every open job, always reading its status on chain first, so a job is never
-//!    claimed or settled twice — not even after a restart or by two keepers:
+//! 2. **Act** on every open job — up to `max_in_flight` jobs at once, each in one step at a time,
+//!    steps of different jobs running concurrently — always reading its status on chain first, so
+//!    a job is never claimed or settled twice, not even after a restart or by two keepers:
 //!    - `Requested`: once the agent registry has enough eligible agents, claim; the market draws
 //!      the seats at the claim and the keeper stores them (from the claim's `SeatsDrawn` event,
 //!      or from the chain's logs after a crash between the claim and the store);
@@ -20,8 +21,12 @@
 //! State lives in SQLite ([`store`]): cursor, jobs with their seats, and each job's deliberation
 //! log. `/health` and `/metrics` (Prometheus text) are served on `metrics_addr`.
 //!
+//! One signing account serves every job: its transactions are sent one at a time (each asks
+//! the node for the pending nonce, so nonces neither gap nor collide) and their receipts are
+//! awaited concurrently.
+//!
 //! Shutdown: the background task (the HTTP server) runs on a `TaskTracker`, with
-//! with a child of the keeper's token. Cancelling the token lets the job step in progress finish
+//! a child of the keeper's token. Cancelling the token lets the job steps in progress finish
 //! within `shutdown_grace` (what it already did is in the store, so an unfinished step resumes
 //! on the next start), stops the background tasks, waits for them and drains NATS.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
@@ -32,6 +37,7 @@ pub mod rounds;
 pub mod store;
 
 use std::{
+    collections::HashSet,
     net::SocketAddr,
     path::PathBuf,
     sync::{
@@ -46,6 +52,7 @@ use alloy::{
     providers::Provider,
     signers::local::PrivateKeySigner,
 };
+use futures::{StreamExt, stream::FuturesUnordered};
 use nsed_bus::{Bus, BusError, NatsConnect};
 use nsed_contracts::{
     i_deliberation_market::JobStatus,
@@ -128,6 +135,10 @@ pub struct Metrics {
     pub settle_failures: AtomicU64,
     /// Reorgs noticed.
     pub reorgs: AtomicU64,
+    /// Job steps under way now.
+    pub jobs_in_flight: AtomicU64,
+    /// Most job steps under way at once since the start.
+    pub jobs_in_flight_max: AtomicU64,
 }
 
 impl Metrics {
@@ -153,6 +164,12 @@ impl Metrics {
                 &self.settle_failures,
             ),
             ("nsed_keeper_reorgs_total", "Reorgs noticed", &self.reorgs),
+            ("nsed_keeper_jobs_in_flight", "Job steps under way", &self.jobs_in_flight),
+            (
+                "nsed_keeper_jobs_in_flight_max",
+                "Most job steps under way at once",
+                &self.jobs_in_flight_max,
+            ),
         ] {
             let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
             out.push_str(&format!(
@@ -190,9 +207,12 @@ pub struct KeeperConfig {
     pub db_path: PathBuf,
     /// Where `/health` and `/metrics` are served (`None`: not served).
     pub metrics_addr: Option<SocketAddr>,
-    /// Time the job step in progress gets to finish at shutdown, and the background tasks to
+    /// Time the job steps in progress get to finish at shutdown, and the background tasks to
     /// stop (default 5 s).
     pub shutdown_grace: Duration,
+    /// Most jobs worked on at once (default 8): each waits mostly on its agents and the chain,
+    /// so a small machine runs many; memory grows with it by one deliberation per job.
+    pub max_in_flight: usize,
 }
 
 impl KeeperConfig {
@@ -211,6 +231,7 @@ impl KeeperConfig {
             db_path: PathBuf::from(".nsed/keeper.sqlite"),
             metrics_addr: None,
             shutdown_grace: Duration::from_secs(5),
+            max_in_flight: 8,
         }
     }
 }
@@ -305,47 +326,82 @@ struct Ctx<'a, P> {
 }
 
 impl<P: Provider + Clone> Ctx<'_, P> {
-    /// The keeper's loop: follow, act on every open job, pause; until `shutdown`. A job step
-    /// under way when `shutdown` fires gets `shutdown_grace` to finish.
+    /// The keeper's loop: follow, start a step for every open job not already under way (at most
+    /// `max_in_flight` at once), pause until the poll interval passes or a step ends; until
+    /// `shutdown`. Steps run concurrently on this task, each job in at most one step, so a
+    /// job waiting for its agents never holds up the others. Steps under way when `shutdown`
+    /// fires get `shutdown_grace` to finish.
     async fn serve(&self, shutdown: &CancellationToken) -> Result<(), KeeperError> {
+        let max_in_flight = self.config.max_in_flight.max(1);
+        let mut steps = FuturesUnordered::new();
+        let mut busy: HashSet<U256> = HashSet::new();
+        // Jobs whose step ended since the last poll: their next step waits for the next poll,
+        // as a job waiting for agents or for the chain has nothing new to do before.
+        let mut resting: HashSet<U256> = HashSet::new();
+        let mut next_follow = Instant::now();
         while !shutdown.is_cancelled() {
-            if let Err(e) = self.follow().await {
-                warn!(target: "keeper", error = %e, "cannot follow the chain; retrying");
-            }
-            for job in self.store.open_jobs()? {
-                if shutdown.is_cancelled() {
-                    break;
-                }
-                let job_id = job.spec.job_id;
-                let step = self.act(job);
-                tokio::pin!(step);
-                let done = tokio::select! {
-                    biased;
-                    done = &mut step => done,
-                    () = shutdown.cancelled() => {
-                        match tokio::time::timeout(self.config.shutdown_grace, &mut step).await {
-                            Ok(done) => done,
-                            Err(_) => {
-                                info!(target: "keeper", %job_id, "job step unfinished at shutdown; it resumes from the store");
-                                return Ok(());
-                            }
-                        }
-                    }
-                };
-                if let Err(e) = done {
-                    if matches!(e, KeeperError::Store(_)) {
-                        return Err(e);
-                    }
-                    warn!(target: "keeper", %job_id, error = %e, "job step failed; retrying later");
+            if Instant::now() >= next_follow {
+                next_follow = Instant::now() + self.config.poll_interval;
+                resting.clear();
+                if let Err(e) = self.follow().await {
+                    warn!(target: "keeper", error = %e, "cannot follow the chain; retrying");
                 }
             }
+            if busy.len() < max_in_flight {
+                // Oldest first, so every job makes progress however many are waiting.
+                for job in self.store.open_jobs()? {
+                    if busy.len() >= max_in_flight {
+                        break;
+                    }
+                    let job_id = job.spec.job_id;
+                    if !resting.contains(&job_id) && busy.insert(job_id) {
+                        steps.push(async move { (job_id, self.act(job).await) });
+                    }
+                }
+            }
+            self.metrics.jobs_in_flight.store(busy.len() as u64, Ordering::Relaxed);
+            self.metrics.jobs_in_flight_max.fetch_max(busy.len() as u64, Ordering::Relaxed);
+            let until_follow = next_follow.saturating_duration_since(Instant::now());
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(self.config.poll_interval) => {}
+                Some((job_id, done)) = steps.next(), if !steps.is_empty() => {
+                    busy.remove(&job_id);
+                    resting.insert(job_id);
+                    self.step_done(job_id, done)?;
+                }
+                () = tokio::time::sleep(until_follow) => {}
             }
         }
+        if !steps.is_empty() {
+            let finish = async {
+                while let Some((job_id, done)) = steps.next().await {
+                    self.step_done(job_id, done)?;
+                }
+                Ok::<(), KeeperError>(())
+            };
+            match tokio::time::timeout(self.config.shutdown_grace, finish).await {
+                Ok(done) => done?,
+                Err(_) => {
+                    info!(target: "keeper", unfinished = steps.len(), "job steps unfinished at shutdown; they resume from the store");
+                }
+            }
+        }
+        self.metrics.jobs_in_flight.store(0, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// What a finished job step means for the loop: a database failure stops the keeper,
+    /// anything else is retried on a later step.
+    fn step_done(&self, job_id: U256, done: Result<(), KeeperError>) -> Result<(), KeeperError> {
+        match done {
+            Err(e @ KeeperError::Store(_)) => Err(e),
+            Err(e) => {
+                warn!(target: "keeper", %job_id, error = %e, "job step failed; retrying later");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
     }
 
     /// Scans new confirmed blocks, handling reorgs.

@@ -59,6 +59,10 @@ pub struct KeeperOpts {
     /// Milliseconds between iterations.
     #[arg(long = "keeper.poll-ms", value_name = "MS", default_value_t = millis(defaults().poll_interval))]
     pub poll_ms: u64,
+    /// Most jobs worked on at once (claims, rounds and settlements of different jobs overlap;
+    /// one signing account sends their transactions in turn).
+    #[arg(long = "keeper.max-in-flight", value_name = "N", default_value_t = defaults().max_in_flight as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_in_flight: u64,
 }
 
 impl Default for KeeperOpts {
@@ -71,6 +75,7 @@ impl Default for KeeperOpts {
             metrics_addr: d.metrics_addr,
             phase_timeout_ms: millis(d.phase_timeout),
             poll_ms: millis(d.poll_interval),
+            max_in_flight: d.max_in_flight as u64,
         }
     }
 }
@@ -89,6 +94,7 @@ impl KeeperOpts {
         config.metrics_addr = self.metrics_addr;
         config.phase_timeout = Duration::from_millis(self.phase_timeout_ms);
         config.poll_interval = Duration::from_millis(self.poll_ms);
+        config.max_in_flight = usize::try_from(self.max_in_flight).unwrap_or(usize::MAX);
     }
 }
 

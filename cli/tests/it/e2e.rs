@@ -341,6 +341,46 @@ async fn a_worker_killed_during_a_round_does_not_stop_the_job() {
     handle.await.unwrap().unwrap();
 }
 
+/// Jobs are deliberated side by side: with one agent taking 1.5 s per task, the second job's
+/// first task goes out while the first job is still deliberating, not after it settles; both
+/// settle once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_keeper_deliberates_jobs_concurrently() {
+    use futures::StreamExt;
+    use nsed_protocol::wire::{self, SignedTask};
+
+    let stack = Stack::start_with(MODELS.len(), Duration::from_millis(1500)).await;
+    let bus = Bus::connect(&stack.nats.url()).await.unwrap();
+    let mut tasks = bus.client().subscribe(wire::TASKS_WILDCARD).await.unwrap();
+    // The server has the subscription once a request sent after it is answered.
+    bus.ensure_streams().await.unwrap();
+    let (keeper, handle) = stack.keeper(Duration::from_secs(10));
+    let first = stack.request(0, 3600).await;
+    let second = stack.request(1, 3600).await;
+    let first_status_at_second_task = step("the second job's first task", async {
+        loop {
+            let msg = tasks.next().await.expect("the task subscription stays open");
+            let Ok(signed) = wire::decode::<SignedTask>(&msg.payload) else { continue };
+            let Ok((task, _)) = signed.read() else { continue };
+            if task.job_id == second {
+                return stack.status(first).await;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        first_status_at_second_task,
+        JobStatus::Claimed,
+        "the second job started while the first was still deliberating"
+    );
+    for job_id in [first, second] {
+        stack.wait_settled(job_id).await;
+        assert_eq!(stack.settlements(job_id).await.len(), 1, "job {job_id} settled once");
+    }
+    keeper.cancel();
+    handle.await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_keeper_killed_mid_job_and_restarted_settles_exactly_once() {
     let stack = Stack::start().await;
