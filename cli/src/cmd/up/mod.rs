@@ -363,8 +363,10 @@ impl UpArgs {
         keeper_config.db_path = db.join("keeper.sqlite");
         keeper_config.poll_interval = Duration::from_millis(200);
         if self.agents == AgentPanel::Llm {
-            // Three models share two cores: a phase can take tens of seconds.
+            // Three models share two cores: a phase can take tens of seconds, and jobs side by
+            // side would only queue on the same cores (and report each other's time).
             keeper_config.phase_timeout = Duration::from_secs(120);
+            keeper_config.max_in_flight = 1;
         }
         let keeper = Keeper::new(keeper_config, roles.keeper.clone());
         let keeper_metrics = keeper.metrics();
