@@ -96,10 +96,10 @@ mod tests {
 
     use super::*;
 
-    /// Three seats; seat 2 does not propose and seat 1 does not vote.
+    /// Four seats (the quorum is three); seat 2 does not propose and seat 1 does not vote.
     fn one_round() -> (Vec<PrivateKeySigner>, Deliberation) {
         let mut keys: Vec<PrivateKeySigner> =
-            (1u8..=3).map(|i| PrivateKeySigner::from_bytes(&[i; 32].into()).unwrap()).collect();
+            (1u8..=4).map(|i| PrivateKeySigner::from_bytes(&[i; 32].into()).unwrap()).collect();
         keys.sort_by_key(PrivateKeySigner::address);
         let seats: Vec<Address> = keys.iter().map(PrivateKeySigner::address).collect();
         let domain = eip712::domain(31337, Address::repeat_byte(9));
@@ -109,13 +109,13 @@ mod tests {
         let mut d =
             Deliberation::new(job, input_hash, seats, domain.clone(), 100, halting).unwrap();
         let ctx = d.context();
-        for (key, answer) in keys.iter().zip(["7", "3"]) {
-            let proposal = SignedProposal::sign(key, &domain, &ctx, answer.into()).unwrap();
+        for (seat, answer) in [(0, "7"), (1, "3"), (3, "5")] {
+            let proposal = SignedProposal::sign(&keys[seat], &domain, &ctx, answer.into()).unwrap();
             d.accept_proposal(proposal).unwrap();
         }
         let set = d.close_proposals().unwrap();
-        for seat in [0usize, 2] {
-            let weights: Vec<i32> = (0..3)
+        for seat in [0usize, 2, 3] {
+            let weights: Vec<i32> = (0..4)
                 .map(|q| if q == seat || set.contents[q].is_none() { 0 } else { 10 })
                 .collect();
             let votes = quadratic_votes(&weights, seat, &set.proposed(), 100).unwrap();
@@ -133,18 +133,26 @@ mod tests {
         assert_eq!(t.agents, d.seats());
         assert_eq!(t.rounds.len(), 1);
         let round = &t.rounds[0];
-        assert_eq!(round.contents, ["7", "3", ""]);
+        assert_eq!(round.contents, ["7", "3", "", "5"]);
         assert_eq!(
             round.proposalSignatures.iter().map(|b| b.len()).collect::<Vec<_>>(),
-            [65, 65, 0]
+            [65, 65, 0, 65]
         );
-        assert_eq!(round.votes[0], [I256::ZERO, I256::try_from(10).unwrap(), I256::ZERO]);
+        let record = &d.rounds()[0];
+        for seat in [0, 2, 3] {
+            let signed = &record.ballots[seat].as_ref().unwrap().votes;
+            assert_eq!(round.votes[seat].len(), 4);
+            for (v, w) in round.votes[seat].iter().zip(signed) {
+                assert_eq!(*v, I256::try_from(*w).unwrap());
+            }
+        }
+        assert_eq!(round.votes[0][0], I256::ZERO, "no self-vote");
+        assert_eq!(round.votes[0][2], I256::ZERO, "no vote for a non-proposer");
         assert!(round.votes[1].is_empty());
         assert_eq!(
-            round.votes[2],
-            [I256::try_from(7).unwrap(), I256::try_from(7).unwrap(), I256::ZERO]
+            round.ballotSignatures.iter().map(|b| b.len()).collect::<Vec<_>>(),
+            [65, 0, 65, 65]
         );
-        assert_eq!(round.ballotSignatures.iter().map(|b| b.len()).collect::<Vec<_>>(), [65, 0, 65]);
     }
 
     #[test]
