@@ -43,6 +43,8 @@ fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
     assert_eq!(doc["accuracy"]["total"], 3, "{doc}");
     assert!(doc["accuracy"]["correct"].as_u64().unwrap() <= 3, "{doc}");
     assert!(doc["accuracy"]["jobsPerMinute"].as_f64().unwrap() > 0.0, "{doc}");
+    let in_flight = doc["accuracy"]["keeperJobsInFlightMax"].as_u64().unwrap();
+    assert!((1..=3).contains(&in_flight), "the keeper worked on 1–3 of the 3 jobs at once: {doc}");
     // Three 1-token bounties at the default 2% guild fee reach the guild timelock, and every
     // job's winner earned one access token (three in all).
     let timelock = {

@@ -479,6 +479,7 @@ impl UpArgs {
             settled: &settled,
             elapsed,
             rounds: keeper_metrics.rounds.load(Relaxed),
+            in_flight_max: keeper_metrics.jobs_in_flight_max.load(Relaxed),
             economy: &economy,
             graphql_url: &graphql_url,
             example_answer: &example_answer,
@@ -615,6 +616,8 @@ struct Report<'a> {
     settled: &'a [Settled],
     elapsed: Duration,
     rounds: u64,
+    /// Most jobs the keeper worked on at once.
+    in_flight_max: u64,
     economy: &'a Economy,
     graphql_url: &'a str,
     example_answer: &'a str,
@@ -720,6 +723,7 @@ impl Report<'_> {
                 "total": self.requested.len(),
                 "elapsedSecs": self.elapsed.as_secs_f64(),
                 "jobsPerMinute": self.jobs_per_minute(),
+                "keeperJobsInFlightMax": self.in_flight_max,
             },
             "rounds": self.rounds,
             "fees": {
@@ -770,10 +774,11 @@ fn print_report(r: &Report<'_>) {
         r.jobs_per_minute()
     );
     out!(
-        "rounds       {} in total, {:.0} ms each on average (keeper, NATS, signing and inference; \
-         one job at a time)",
+        "rounds       {} in total, {:.0} ms of wall time each on average (keeper, NATS, signing \
+         and inference; up to {} jobs at once)",
         r.rounds,
-        r.elapsed.as_secs_f64() * 1000.0 / r.rounds.max(1) as f64
+        r.elapsed.as_secs_f64() * 1000.0 / r.rounds.max(1) as f64,
+        r.in_flight_max
     );
     let e = r.economy;
     match e.guild_fees {
