@@ -6,7 +6,8 @@ use nsed_contracts::{
     testkit::{ExpectRevert, TestChain},
 };
 
-fn deployed() -> (TestChain, Address, Address) {
+/// A fresh chain with a BountyToken owned by account 0: `(chain, owner, token)`.
+pub(crate) fn deployed() -> (TestChain, Address, Address) {
     let mut chain = TestChain::new();
     let owner = chain.account(0);
     let token = chain

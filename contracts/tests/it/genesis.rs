@@ -78,19 +78,7 @@ mod guild_token {
 
 mod bounty_token {
     use super::*;
-
-    fn deployed() -> (TestChain, Address, Address) {
-        let mut chain = TestChain::new();
-        let owner = chain.account(0);
-        let token = chain
-            .deploy(
-                owner,
-                &BountyToken::BYTECODE,
-                &BountyToken::constructorCall { initialOwner: owner },
-            )
-            .unwrap();
-        (chain, owner, token)
-    }
+    use crate::bounty_token::deployed;
 
     #[test]
     fn finish_minting_mints_the_initial_balances_and_nobody_mints_again() {
