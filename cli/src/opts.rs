@@ -150,6 +150,11 @@ pub struct SuiteOpts {
     /// Require keepers to be active authority nodes of the suite's AuthorityRegistry.
     #[arg(long = "suite.require-authority-keepers")]
     pub require_authority_keepers: bool,
+    /// Seconds after a claim from which another keeper may re-claim the job (the market's claim
+    /// timeout): long enough for any deliberation, short enough that a stopped keeper's jobs are
+    /// taken over well before their deadlines.
+    #[arg(long = "suite.claim-timeout-secs", value_name = "SECONDS", default_value_t = SuiteParams::default().claim_timeout, value_parser = clap::value_parser!(u32).range(1..))]
+    pub claim_timeout_secs: u32,
     /// Seconds the guild timelock holds a passed proposal before it can execute.
     #[arg(long = "suite.timelock-delay-secs", value_name = "SECONDS", default_value_t = SuiteParams::default().governance.timelock_delay)]
     pub timelock_delay_secs: u64,
@@ -183,6 +188,7 @@ impl Default for SuiteOpts {
         Self {
             keepers: d.keepers,
             require_authority_keepers: d.require_authority_keepers,
+            claim_timeout_secs: d.claim_timeout,
             timelock_delay_secs: d.governance.timelock_delay,
             keeper_fee_bps: d.keeper_fee_bps,
             guild_fee_bps: d.guild_fee_bps,
@@ -220,6 +226,7 @@ impl SuiteOpts {
             challenge_window: self.challenge_window_secs,
             keepers: self.keepers.clone(),
             require_authority_keepers: self.require_authority_keepers,
+            claim_timeout: self.claim_timeout_secs,
             arena_min_join_fee: self.arena_min_join_fee,
             governance: GovernanceParams {
                 timelock_delay: self.timelock_delay_secs,

@@ -229,6 +229,10 @@ pub struct SuiteParams {
     pub keepers: Vec<Address>,
     /// Whether keepers must be active authority nodes of the suite's registry.
     pub require_authority_keepers: bool,
+    /// Seconds after a claim from which another keeper may re-claim the job (the market's
+    /// `claimTimeout`; at least 1). Long enough for any deliberation, short enough that a stopped
+    /// keeper's jobs are taken over well before their deadlines.
+    pub claim_timeout: u32,
     /// The arena's `minJoinFeeUnit`: the smallest join fee per seat of a rank-1 game, in the
     /// bounty token's base units; a rank-`R` game charges at least `2^(R − 1)` times it per seat.
     /// Every LAT value unit the arena mints costs at least twice this in fees, so a whole guild
@@ -259,6 +263,7 @@ impl Default for SuiteParams {
             lat_uri: "nsed://lat/{id}".into(),
             keepers: Vec::new(),
             require_authority_keepers: false,
+            claim_timeout: DEFAULT_CLAIM_TIMEOUT,
             arena_min_join_fee: DEFAULT_ARENA_MIN_JOIN_FEE,
             governance: GovernanceParams::default(),
             conversion: ConversionParams::default(),
@@ -273,6 +278,9 @@ impl Default for SuiteParams {
 /// value unit costs at least 0.02 tokens of arena fees and, at the default `p0 = 50`, a guild
 /// token converted from arena LATs costs at least one bounty token.
 pub const DEFAULT_ARENA_MIN_JOIN_FEE: U256 = U256::from_limbs([10_000_000_000_000_000, 0, 0, 0]);
+
+/// Default [`SuiteParams::claim_timeout`]: the market's own default, thirty minutes.
+pub const DEFAULT_CLAIM_TIMEOUT: u32 = 30 * 60;
 
 /// Chain id of a local dev chain (anvil's and hardhat's default). Only there does the deployer
 /// keep the bounty token's faucet, and only there may the guild genesis be left empty.
@@ -696,6 +704,7 @@ pub async fn deploy_suite<P: Provider>(
         timelock: guild,
         market: market.address,
         keeper_authority: params.require_authority_keepers.then_some(authority.address),
+        claim_timeout: params.claim_timeout,
         converter: converter.address,
         arena: arena.address,
         timelock_delay: g.timelock_delay,
@@ -780,6 +789,7 @@ struct Bootstrap {
     timelock: Address,
     market: Address,
     keeper_authority: Option<Address>,
+    claim_timeout: u32,
     converter: Address,
     arena: Address,
     timelock_delay: u64,
@@ -823,6 +833,18 @@ impl Bootstrap {
                         .into(),
                 });
             }
+        }
+        let market = DeliberationMarket::new(self.market, provider);
+        let claim_timeout =
+            market.claimTimeout().call().await.during("DeliberationMarket.claimTimeout")?;
+        if claim_timeout != self.claim_timeout {
+            calls.push(PendingCall {
+                what: format!("{MARKET}.setClaimTimeout({})", self.claim_timeout),
+                target: self.market,
+                data: DeliberationMarket::setClaimTimeoutCall { claimTimeout_: self.claim_timeout }
+                    .abi_encode()
+                    .into(),
+            });
         }
         // Only the arena's LATs buy guild votes at first: its ranks cost locked stakes and
         // demotions, while market ranks rise by one per won job (see LatConverter's docs).

@@ -76,6 +76,16 @@ pub enum ClaimError {
         /// Its status when the claim was refused.
         current: JobStatus,
     },
+    /// Another keeper's claim has not timed out yet: the job may be re-claimed after `until`.
+    #[error("job {job_id} is held by keeper {keeper} until {until}")]
+    Held {
+        /// The job.
+        job_id: U256,
+        /// The keeper holding it.
+        keeper: Address,
+        /// The last second of its claim.
+        until: u64,
+    },
     /// Anything else (an expired job, a missing role, the node failed); worth retrying.
     #[error(transparent)]
     Tx(#[from] TxError),
@@ -98,7 +108,8 @@ impl<P: Provider + Clone> Market<P> {
         Self { provider, address, sending: Arc::default() }
     }
 
-    /// Sends `call` in this keeper's turn and waits for its receipt outside it.
+    /// Sends `call` in this keeper's turn and waits for it to be mined outside it, replacing it
+    /// with higher fees when it is not mined in time ([`tx::land`]).
     async fn send<C: Provider, D: CallDecoder>(
         &self,
         operation: String,
@@ -193,6 +204,20 @@ impl<P: Provider + Clone> Market<P> {
             .during(format!("job({job_id})"))
     }
 
+    /// Seconds after a claim from which another keeper may re-claim the job.
+    ///
+    /// # Errors
+    ///
+    /// [`TxError::Call`].
+    pub async fn claim_timeout(&self) -> TxResult<u64> {
+        let timeout = Contract::new(self.address, &self.provider)
+            .claimTimeout()
+            .call()
+            .await
+            .during("claimTimeout()")?;
+        Ok(u64::from(timeout))
+    }
+
     /// How many agents the market's registry would draw seats from now.
     ///
     /// # Errors
@@ -232,13 +257,20 @@ impl<P: Provider + Clone> Market<P> {
         Ok(seats_from_logs(job_id, logs.iter().map(|log| &log.inner)))
     }
 
-    /// Claims the job; returns the transaction and the seats the market drew for it.
+    /// Claims the job, or re-claims it once another keeper's claim has timed out; returns the
+    /// transaction and the job's seats: drawn by this claim, or, for a re-claim (which keeps
+    /// them), read from the first claim's `SeatsDrawn` event, searched from block `requested`.
     ///
     /// # Errors
     ///
-    /// [`ClaimError::Taken`] when the market refuses because the job is no longer `Requested`
-    /// (read from the revert, not guessed); [`ClaimError::Tx`] for every other failure.
-    pub async fn claim(&self, job_id: U256) -> Result<(B256, Vec<Address>), ClaimError> {
+    /// [`ClaimError::Taken`] when the market refuses because the job is settled or refunded,
+    /// [`ClaimError::Held`] when another keeper's claim still holds (both read from the revert,
+    /// not guessed); [`ClaimError::Tx`] for every other failure.
+    pub async fn claim(
+        &self,
+        job_id: U256,
+        requested: u64,
+    ) -> Result<(B256, Vec<Address>), ClaimError> {
         let market = IDeliberationMarket::new(self.address, &self.provider);
         let call = market.claimJob(job_id);
         // The seat draw's gas depends on the mined block's `prevrandao`, which the estimate
@@ -259,18 +291,25 @@ impl<P: Provider + Clone> Market<P> {
             Ok(receipt) => {
                 let operation = format!("claimJob({job_id})");
                 let logs = receipt.inner.logs().iter().map(|log| &log.inner);
-                let seats = seats_from_logs(job_id, logs)
-                    .ok_or(TxError::Missing { operation, missing: "a SeatsDrawn event" })?;
+                let seats = match seats_from_logs(job_id, logs) {
+                    Some(seats) => Some(seats),
+                    None => self.drawn_seats(job_id, requested).await?,
+                };
+                let seats =
+                    seats.ok_or(TxError::Missing { operation, missing: "a SeatsDrawn event" })?;
                 Ok((receipt.transaction_hash(), seats))
             }
             Err(e) => Err(Self::claim_error(job_id, e)),
         }
     }
 
-    /// A failed claim: [`ClaimError::Taken`] when the market's revert says the job is no longer
-    /// `Requested`, [`ClaimError::Tx`] otherwise.
+    /// A failed claim: [`ClaimError::Taken`] when the market's revert says the job is settled or
+    /// refunded, [`ClaimError::Held`] when another claim holds it, [`ClaimError::Tx`] otherwise.
     fn claim_error(job_id: U256, e: TxError) -> ClaimError {
         match e.decoded::<DeliberationMarketErrors>() {
+            Some(DeliberationMarketErrors::DeliberationMarketClaimHeld(held)) => {
+                ClaimError::Held { job_id, keeper: held.keeper, until: held.until }
+            }
             Some(DeliberationMarketErrors::DeliberationMarketUnexpectedJobStatus(
                 DeliberationMarketUnexpectedJobStatus { current, .. },
             )) => match JobStatus::try_from(current) {

@@ -12,10 +12,12 @@
 //!    - `Requested`: once the agent registry has enough eligible agents, claim; the market draws
 //!      the seats at the claim and the keeper stores them (from the claim's `SeatsDrawn` event,
 //!      or from the chain's logs after a crash between the claim and the store);
+//!    - `Claimed` by another keeper: watch it, and re-claim it once that keeper's claim has
+//!      timed out (the market's `claimTimeout`: a keeper that stopped), keeping its seats;
 //!    - `Claimed` by this keeper: rebuild the deliberation from the store, run the missing phases
 //!      over NATS ([`rounds`]) under the halting terms the job fixed at its request, and settle
 //!      the transcript (retrying transient failures; a deadline stop waits for the job's round
-//!      allowance, the only time the market accepts one);
+//!      allowance, the only time the market accepts one) — or close it if another keeper re-claimed it meanwhile;
 //!    - anything else: close the job.
 //!
 //! State lives in SQLite ([`store`]): cursor, jobs with their seats, and each job's deliberation
@@ -459,32 +461,27 @@ impl<P: Provider + Clone> Ctx<'_, P> {
                     info!(target: "keeper", %job_id, eligible, wanted, "waiting for enough eligible agents");
                     return Ok(());
                 }
-                match self.market.claim(job_id).await {
-                    Ok((tx, seats)) => {
-                        self.store.update_job(job_id, JobState::Claimed, Some(&seats), None)?;
-                        self.metrics.jobs_claimed.fetch_add(1, Ordering::Relaxed);
-                        info!(target: "keeper", %job_id, %tx, ?seats, "claimed; seats drawn");
-                        Ok(())
-                    }
-                    // Another keeper claimed it, or it was settled or refunded: never retried.
-                    Err(ClaimError::Taken { current, .. }) => {
-                        info!(target: "keeper", %job_id, ?current, "job taken before our claim; closing");
-                        self.store.update_job(job_id, JobState::Closed, None, None)?;
-                        Ok(())
-                    }
-                    Err(ClaimError::Tx(e)) => {
-                        let revert = e.revert();
-                        warn!(target: "keeper", %job_id, revert = ?revert.map(|r| r.to_string()), "claim failed; retrying later");
-                        Err(e.into())
-                    }
-                }
+                self.claim(&job).await
             }
             // Claimed on chain but not in the store: this keeper crashed between its claim and
             // recording it, or another keeper claimed. Ours: recover the drawn seats from the log.
+            // Another's: watch it, and take it over once its claim has timed out (a keeper that
+            // stopped); closed at its deadline, after which it can only be refunded.
             (JobStatus::Claimed, JobState::Requested) => {
-                if self.market.job(job_id).await?.keeper != self.signer.address() {
-                    self.store.update_job(job_id, JobState::Closed, None, None)?;
-                    return Ok(());
+                let terms = self.market.job(job_id).await?;
+                if terms.keeper != self.signer.address() {
+                    let now = self.market.now().await?;
+                    if now > terms.deadline {
+                        self.store.update_job(job_id, JobState::Closed, None, None)?;
+                        return Ok(());
+                    }
+                    let until = terms.claimedAt + self.market.claim_timeout().await?;
+                    if now <= until {
+                        debug!(target: "keeper", %job_id, keeper = %terms.keeper, until, "claimed by another keeper; watching");
+                        return Ok(());
+                    }
+                    info!(target: "keeper", %job_id, keeper = %terms.keeper, until, "the other keeper's claim timed out; re-claiming");
+                    return self.claim(&job).await;
                 }
                 let Some(seats) = self.market.drawn_seats(job_id, job.spec.block).await? else {
                     warn!(target: "keeper", %job_id, "claimed by this keeper but no SeatsDrawn event found; retrying later");
@@ -507,12 +504,49 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         }
     }
 
+    /// Claims (or re-claims) the job and stores its seats; a job settled, refunded or held by
+    /// another keeper is never claimed, and nothing is published for it.
+    async fn claim(&self, job: &JobRow) -> Result<(), KeeperError> {
+        let job_id = job.spec.job_id;
+        match self.market.claim(job_id, job.spec.block).await {
+            Ok((tx, seats)) => {
+                self.store.update_job(job_id, JobState::Claimed, Some(&seats), None)?;
+                self.metrics.jobs_claimed.fetch_add(1, Ordering::Relaxed);
+                info!(target: "keeper", %job_id, %tx, ?seats, "claimed");
+                Ok(())
+            }
+            // Settled or refunded: never retried.
+            Err(ClaimError::Taken { current, .. }) => {
+                info!(target: "keeper", %job_id, ?current, "job closed before our claim");
+                self.store.update_job(job_id, JobState::Closed, None, None)?;
+                Ok(())
+            }
+            // Another keeper claimed first: the job stays open here, watched until it settles
+            // or that keeper's claim times out.
+            Err(ClaimError::Held { keeper, until, .. }) => {
+                info!(target: "keeper", %job_id, %keeper, until, "claimed by another keeper first; watching");
+                Ok(())
+            }
+            Err(ClaimError::Tx(e)) => {
+                let revert = e.revert();
+                warn!(target: "keeper", %job_id, revert = ?revert.map(|r| r.to_string()), "claim failed; retrying later");
+                Err(e.into())
+            }
+        }
+    }
+
     async fn deliberate_and_settle(&self, job: JobRow) -> Result<(), KeeperError> {
         let spec = job.spec;
         let job_id = spec.job_id;
         let domain = eip712::domain(self.chain_id, self.market.address());
         // The halting terms the market fixed at the request, which settleJob re-checks.
         let terms = self.market.job(job_id).await?;
+        if terms.keeper != self.signer.address() {
+            // Another keeper re-claimed it after this keeper's claim timed out.
+            info!(target: "keeper", %job_id, keeper = %terms.keeper, "job re-claimed by another keeper; closing");
+            self.store.update_job(job_id, JobState::Closed, None, None)?;
+            return Ok(());
+        }
         let halting = job_halting_config(&terms);
         let input_hash = keccak256(&spec.input);
         let mut d =
@@ -550,8 +584,11 @@ impl<P: Provider + Clone> Ctx<'_, P> {
             return Ok(());
         }
         let transcript = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
-        // Re-check right before sending: never settle twice.
-        if self.market.status(job_id).await? != JobStatus::Claimed {
+        // Re-check right before sending: never settle twice, nor a job re-claimed meanwhile.
+        let now = self.market.job(job_id).await?;
+        if JobStatus::try_from(now.status).ok() != Some(JobStatus::Claimed)
+            || now.keeper != self.signer.address()
+        {
             self.store.update_job(job_id, JobState::Closed, None, None)?;
             return Ok(());
         }

@@ -106,7 +106,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * @param agentsWanted Seats of the deliberation.
      * @param maxRounds Most rounds a transcript may have.
      * @param credits Vote credits per ballot.
-     * @param keeper The claiming keeper (zero before the claim).
+     * @param keeper The claiming keeper (zero before the claim; the latest one after a re-claim).
      * @param deadline Last second the job can be claimed or settled.
      * @param rounds Rounds of the settled transcript (0 before settlement).
      * @param winner The winning agent (zero before settlement).
@@ -117,6 +117,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * @param roundAllowance Seconds before the deadline from which the transcript may stop before
      * the halting rule does, fixed at the request.
      * @param halt Why the settled transcript stopped (`None` before settlement).
+     * @param claimedAt When `keeper` claimed the job (zero before the claim).
      * @param bounty The bounty, in {token}.
      * @param escrowId The escrow deal holding the bounty.
      * @param inputHash `keccak256(input)`; the input itself is only in {JobRequested}.
@@ -141,6 +142,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         uint16 effortPermille;
         uint32 roundAllowance;
         Halting.Reason halt;
+        uint64 claimedAt;
         uint256 bounty;
         uint256 escrowId;
         bytes32 inputHash;
@@ -208,6 +210,9 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     uint16 public constant DEFAULT_EFFORT_PERMILLE = 600;
     /// @dev Round allowance until the guild changes it: five minutes, several keeper rounds.
     uint32 public constant DEFAULT_ROUND_ALLOWANCE = 300;
+    /// @dev Claim timeout until the guild changes it: thirty minutes, far longer than a
+    /// deliberation takes, so only a keeper that stopped loses its job.
+    uint32 public constant DEFAULT_CLAIM_TIMEOUT = 30 minutes;
 
     /// @dev 100% in basis points.
     uint16 private constant _BPS = 10_000;
@@ -220,7 +225,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     LiquidAccessToken private immutable _lat;
     IAgentRegistry private immutable _registry;
     address private immutable _guild;
-    // The tunable parameters share two storage slots (16 + 16 + 64 + 160 bits, then 8 + 16 + 32).
+    // The tunable parameters share two storage slots (16 + 16 + 64 + 160 bits, then 8 + 16 + 32 + 32).
     uint16 private _keeperFeeBps;
     uint16 private _guildFeeBps;
     uint64 private _challengeWindow;
@@ -228,6 +233,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     uint8 private _minRounds;
     uint16 private _effortPermille;
     uint32 private _roundAllowance;
+    uint32 private _claimTimeout;
 
     uint256 private _jobCount;
     mapping(uint256 jobId => Job) private _jobs;
@@ -254,6 +260,12 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * before the halting rule does.
      */
     event HaltingTermsChanged(uint8 minRounds, uint16 effortPermille, uint32 roundAllowance);
+
+    /**
+     * @dev The guild changed the claim timeout, for open claims too.
+     * @param claimTimeout Seconds after a claim from which another keeper may re-claim the job.
+     */
+    event ClaimTimeoutChanged(uint32 claimTimeout);
 
     /**
      * @dev The guild set the registry keepers must be active authority nodes of (zero: no
@@ -345,6 +357,17 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * @param deadline Its deadline.
      */
     error DeliberationMarketJobNotExpired(uint256 jobId, uint64 deadline);
+
+    /**
+     * @dev The job is claimed and its claim has not timed out: no other keeper may take it yet.
+     * @param jobId The job.
+     * @param keeper The keeper holding the claim.
+     * @param until The last second of the claim; it may be re-claimed after it.
+     */
+    error DeliberationMarketClaimHeld(uint256 jobId, address keeper, uint64 until);
+
+    /// @dev A claim timeout of zero would let keepers take each other's jobs at once.
+    error DeliberationMarketInvalidClaimTimeout();
 
     /**
      * @dev Only the keeper that claimed the job may settle it.
@@ -505,6 +528,7 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         _setFees(keeperFeeBps_, guildFeeBps_);
         _setChallengeWindow(challengeWindow_);
         _setHaltingTerms(DEFAULT_MIN_ROUNDS, DEFAULT_EFFORT_PERMILLE, DEFAULT_ROUND_ALLOWANCE);
+        _setClaimTimeout(DEFAULT_CLAIM_TIMEOUT);
         _grantRole(DEFAULT_ADMIN_ROLE, guild_);
     }
 
@@ -558,6 +582,23 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         onlyRole(DEFAULT_ADMIN_ROLE)
     {
         _setHaltingTerms(minRounds, effortPermille, roundAllowance);
+    }
+
+    /**
+     * @dev Sets the claim timeout: how long after its claim a job belongs to its keeper alone.
+     * Once it has passed, any keeper (the holder too, renewing its claim) may re-claim the job
+     * with {claimJob} until its deadline. Applies to open claims at once. A short timeout lets
+     * keepers take slow keepers' jobs; a long one leaves a stopped keeper's jobs idle longer.
+     *
+     * Requirements:
+     *
+     * - the caller has `DEFAULT_ADMIN_ROLE` (the guild);
+     * - `claimTimeout > 0`.
+     *
+     * Emits a {ClaimTimeoutChanged} event.
+     */
+    function setClaimTimeout(uint32 claimTimeout_) public virtual onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setClaimTimeout(claimTimeout_);
     }
 
     /**
@@ -629,6 +670,11 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
      * - at least `agentsWanted` agents are eligible in the registry.
      *
      * Emits a {JobClaimed} event and a {SeatsDrawn} event.
+     *
+     * A `Claimed` job whose claim is older than {claimTimeout} is re-claimed instead: the caller
+     * becomes its keeper from now on, and the seats stay those drawn at the first claim (a keeper
+     * cannot re-draw them by re-claiming). The previous keeper can no longer settle it. Requires
+     * the role, authority and deadline above, and emits {JobClaimed} only.
      */
     function claimJob(uint256 jobId) public virtual onlyRole(KEEPER_ROLE) {
         IAuthorityRegistry authority = _keeperAuthority;
@@ -636,6 +682,10 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
             revert DeliberationMarketKeeperNotAuthority(msg.sender);
         }
         Job storage j = _jobs[jobId];
+        if (j.status == JobStatus.Claimed) {
+            _reclaim(jobId, j);
+            return;
+        }
         if (j.status != JobStatus.Requested) revert DeliberationMarketUnexpectedJobStatus(jobId, j.status);
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > j.deadline) revert DeliberationMarketJobExpired(jobId, j.deadline);
@@ -646,9 +696,22 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
             _registry.drawSeats(keccak256(abi.encode(block.prevrandao, jobId, address(this))), wanted);
         j.status = JobStatus.Claimed;
         j.keeper = msg.sender;
+        j.claimedAt = uint64(block.timestamp);
         j.seatsHash = keccak256(abi.encode(seats));
         emit JobClaimed(jobId, msg.sender);
         emit SeatsDrawn(jobId, seats);
+    }
+
+    /// @dev The re-claim of a `Claimed` job by {claimJob}, once its claim has timed out.
+    function _reclaim(uint256 jobId, Job storage j) private {
+        uint64 until = j.claimedAt + _claimTimeout;
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp <= until) revert DeliberationMarketClaimHeld(jobId, j.keeper, until);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > j.deadline) revert DeliberationMarketJobExpired(jobId, j.deadline);
+        j.keeper = msg.sender;
+        j.claimedAt = uint64(block.timestamp);
+        emit JobClaimed(jobId, msg.sender);
     }
 
     /**
@@ -848,6 +911,11 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
         return _challengeWindow;
     }
 
+    /// @dev Seconds after a claim from which another keeper may re-claim the job ({setClaimTimeout}).
+    function claimTimeout() public view virtual returns (uint32) {
+        return _claimTimeout;
+    }
+
     /// @dev The escrow holding the bounties.
     function escrow() public view virtual returns (ITripartiteEscrow) {
         return _escrow;
@@ -903,6 +971,13 @@ contract DeliberationMarket is IDeliberationMarket, EIP712, AccessControl, Reent
     function _setChallengeWindow(uint64 challengeWindow_) internal virtual {
         _challengeWindow = challengeWindow_;
         emit ChallengeWindowChanged(challengeWindow_);
+    }
+
+    /// @dev Validates and stores the claim timeout; see {setClaimTimeout}.
+    function _setClaimTimeout(uint32 claimTimeout_) internal virtual {
+        if (claimTimeout_ == 0) revert DeliberationMarketInvalidClaimTimeout();
+        _claimTimeout = claimTimeout_;
+        emit ClaimTimeoutChanged(claimTimeout_);
     }
 
     /// @dev Validates and stores the halting terms; see {setHaltingTerms}.

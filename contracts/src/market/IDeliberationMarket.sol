@@ -140,7 +140,7 @@ interface IDeliberationMarket {
         uint16 effortPermille,
         uint32 roundAllowance
     );
-    /// @dev Emitted when `keeper` claims `jobId`.
+    /// @dev Emitted when `keeper` claims `jobId`, and again when a keeper re-claims it.
     event JobClaimed(uint256 indexed jobId, address indexed keeper);
     /**
      * @dev Emitted with {JobClaimed}: the job's seats, drawn from the registry's eligible agents,
@@ -187,7 +187,8 @@ interface IDeliberationMarket {
 
     /**
      * @dev Claims `jobId` for the calling keeper (KEEPER_ROLE), only before its deadline, and draws
-     * its seats from the registry's eligible agents ({SeatsDrawn}).
+     * its seats from the registry's eligible agents ({SeatsDrawn}). A claim that has timed out may
+     * be re-claimed by another keeper, keeping the seats.
      */
     function claimJob(uint256 jobId) external;
 

@@ -28,6 +28,7 @@ mod market_fixture;
 mod market_halting;
 mod market_ladder;
 mod market_properties;
+mod market_reclaim;
 mod quadratic_voting;
 mod rank_token;
 mod testkit;

@@ -529,9 +529,14 @@ mod claim {
         assert_eq!((event.jobId, event.keeper), (job, f.keeper));
         assert_eq!(f.status(job), status::CLAIMED);
         assert_eq!(f.job(job).keeper, f.keeper);
+        let until = f.job(job).claimedAt + u64::from(DEFAULT_CLAIM_TIMEOUT);
         f.chain
             .send(f.keeper, f.market, &IDeliberationMarket::claimJobCall { jobId: job })
-            .expect_revert(unexpected(job, status::CLAIMED));
+            .expect_revert(DeliberationMarket::DeliberationMarketClaimHeld {
+                jobId: job,
+                keeper: f.keeper,
+                until,
+            });
     }
 
     #[test]

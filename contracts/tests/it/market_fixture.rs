@@ -52,6 +52,8 @@ pub(crate) const FIXTURE_MIN_ROUNDS: u8 = 5;
 pub(crate) const EFFORT_PERMILLE: u16 = 600;
 /// The market's default round allowance, in seconds.
 pub(crate) const ROUND_ALLOWANCE: u32 = 300;
+/// The market's default claim timeout, in seconds.
+pub(crate) const DEFAULT_CLAIM_TIMEOUT: u32 = 1800;
 /// Vote credits of the default spec.
 pub(crate) const CREDITS: u64 = 100;
 /// How long after "now" the default spec's deadline is.
@@ -341,7 +343,7 @@ impl MarketFixture {
         self.try_request_from(self.requester, spec, bounty).expect("requestJob succeeds").ret
     }
 
-    /// Sends `claimJob(job_id)` from `from` and records the seats it draws.
+    /// Sends `claimJob(job_id)` from `from` and records the seats it draws (a first claim).
     pub(crate) fn try_claim(
         &mut self,
         from: Address,
@@ -352,8 +354,10 @@ impl MarketFixture {
             self.market,
             &IDeliberationMarket::claimJobCall { jobId: job_id },
         )?;
-        let seats = seats_from_logs(job_id, &receipt.logs).expect("a claim draws seats");
-        self.drawn.insert(job_id, seats);
+        // A re-claim keeps the seats of the first claim and draws none.
+        if let Some(seats) = seats_from_logs(job_id, &receipt.logs) {
+            self.drawn.insert(job_id, seats);
+        }
         Ok(receipt)
     }
 

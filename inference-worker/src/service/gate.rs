@@ -8,7 +8,8 @@
 //!    the `input_hash` it carries, which is what the answer will sign;
 //! 3. that keeper is one this worker accepts (`keepers`), and, when the worker has a JSON-RPC
 //!    endpoint, the market confirms on chain that this keeper claimed the job and that the job's
-//!    input hash is the task's (cached per job once claimed);
+//!    input hash is the task's (cached per job once claimed, read again for a task from another
+//!    keeper, as a job whose claim timed out may be re-claimed);
 //! 4. it is not a replay: for each (chain, market, job, round, phase) the worker answers one
 //!    task. A redelivery of that same task is acknowledged without a second answer; any other
 //!    task for the same slot is refused, so nobody can make the agent sign two different answers
@@ -222,7 +223,9 @@ impl Chain {
         }
         let key = (task.market, task.job_id);
         let cached = self.jobs.lock().expect("no panics under the lock").get(&key).copied();
-        let job = match cached {
+        // A task from another keeper than the cached one is checked on chain again: the job may
+        // have been re-claimed after the first keeper's claim timed out.
+        let job = match cached.filter(|job| job.keeper == keeper) {
             Some(job) => job,
             None => {
                 let job = DeliberationMarket::new(task.market, &self.provider)
@@ -230,7 +233,8 @@ impl Chain {
                     .call()
                     .await?;
                 let claimed = ClaimedJob { keeper: job.keeper, input_hash: job.inputHash };
-                // Cached once claimed: the claiming keeper and the input never change after.
+                // Cached once claimed: the input never changes after, the keeper only by a
+                // re-claim (then a task signed by the new keeper reads the job again).
                 if claimed.keeper != Address::ZERO {
                     self.jobs.lock().expect("no panics under the lock").insert(key, claimed);
                 }

@@ -1,29 +1,104 @@
-//! Claims: the market's revert, decoded, says whether a lost claim is final.
+//! Claims: the market's revert, decoded, says whether a lost claim is final, held by another
+//! keeper until its timeout, or worth retrying; a keeper takes over a job whose claim timed out.
 
 use alloy::{primitives::U256, providers::Provider, signers::local::PrivateKeySigner};
 use nsed_contracts::{
     deliberation_market::DeliberationMarket::{
         DeliberationMarketErrors, DeliberationMarketJobExpired,
     },
-    i_deliberation_market::JobStatus,
+    i_deliberation_market::{IDeliberationMarket, JobStatus},
 };
-use nsed_keeper::chain::{ClaimError, Market};
+use nsed_keeper::{
+    chain::{ClaimError, Market},
+    store::JobState,
+};
+use std::time::Duration;
 
 use crate::{Stack, row, step};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_claim_lost_to_another_keeper_is_final_and_says_who_has_the_job() {
+async fn a_claim_lost_to_another_keeper_says_who_holds_the_job_and_until_when() {
     let stack = Stack::start().await;
     let job_id = stack.request(&row(0), 3600).await;
     let rival = Market::new(stack.provider_for(&stack.rival_key), stack.market);
     let ours = Market::new(stack.provider_for(&stack.keeper_key), stack.market);
-    step("the rival claims", rival.claim(job_id)).await.unwrap();
-    let err = step("our claim", ours.claim(job_id)).await.unwrap_err();
+    let from = stack.record.start_block;
+    step("the rival claims", rival.claim(job_id, from)).await.unwrap();
+    let claimed_at = stack.now().await;
+    let timeout = step("claimTimeout", ours.claim_timeout()).await.unwrap();
+    assert_eq!(timeout, u64::from(nsed_deploy::DEFAULT_CLAIM_TIMEOUT));
+    let err = step("our claim", ours.claim(job_id, from)).await.unwrap_err();
     assert!(
-        matches!(err, ClaimError::Taken { job_id: id, current: JobStatus::Claimed } if id == job_id),
+        matches!(err, ClaimError::Held { job_id: id, keeper, until }
+            if id == job_id && keeper == stack.rival_key.address() && until == claimed_at + timeout),
         "{err}"
     );
     assert_eq!(stack.status(job_id).await, JobStatus::Claimed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_claim_is_re_claimed_with_its_seats_and_a_settled_or_refunded_job_is_final() {
+    let stack = Stack::start().await;
+    let job_id = stack.request(&row(0), 3600).await;
+    let rival = Market::new(stack.provider_for(&stack.rival_key), stack.market);
+    let ours = Market::new(stack.provider_for(&stack.keeper_key), stack.market);
+    let from = stack.record.start_block;
+    let (_, drawn) = step("the rival claims", rival.claim(job_id, from)).await.unwrap();
+    stack.advance(u64::from(nsed_deploy::DEFAULT_CLAIM_TIMEOUT) + 1).await;
+    let (_, seats) = step("our re-claim", ours.claim(job_id, from)).await.unwrap();
+    assert_eq!(seats, drawn, "a re-claim keeps the seats drawn at the first claim");
+    let job = step("job", ours.job(job_id)).await.unwrap();
+    assert_eq!(job.keeper, stack.keeper_key.address());
+
+    // Past the deadline the job can only be refunded; after that, no claim ever succeeds.
+    let short = stack.request(&row(1), 60).await;
+    stack.advance(61).await;
+    let market = IDeliberationMarket::new(stack.market, &stack.requester);
+    let refund = market.refund(short);
+    step("refund", refund.send()).await.unwrap().get_receipt().await.unwrap();
+    let err = step("claim of a refunded job", ours.claim(short, from)).await.unwrap_err();
+    assert!(
+        matches!(err, ClaimError::Taken { job_id: id, current: JobStatus::Refunded } if id == short),
+        "{err}"
+    );
+}
+
+/// The keeper watches a job another keeper claimed and never finished, and takes it over once
+/// that claim has timed out, with the seats drawn at the first claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keeper_takes_over_a_job_whose_keeper_stopped_once_its_claim_times_out() {
+    let stack = Stack::start().await;
+    let job_id = stack.request(&row(2), 3600).await;
+    let rival = Market::new(stack.provider_for(&stack.rival_key), stack.market);
+    let (_, drawn) =
+        step("the rival claims", rival.claim(job_id, stack.record.start_block)).await.unwrap();
+    let (keeper, handle) = stack.keeper_with(Duration::from_secs(5), None);
+    let store = nsed_keeper::store::Store::open(&stack.db.path().join("keeper.sqlite")).unwrap();
+    // Seen and watched, not taken, while the rival's claim holds.
+    step("the keeper sees the job", async {
+        while store.job(job_id).unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(store.job(job_id).unwrap().unwrap().state, JobState::Requested);
+    stack.advance(u64::from(nsed_deploy::DEFAULT_CLAIM_TIMEOUT) + 1).await;
+    step("the keeper re-claims", async {
+        loop {
+            let row = store.job(job_id).unwrap().unwrap();
+            if row.state == JobState::Claimed {
+                break row;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let row = store.job(job_id).unwrap().unwrap();
+    assert_eq!(row.seats, drawn);
+    let market = Market::new(stack.provider_for(&stack.keeper_key), stack.market);
+    assert_eq!(market.job(job_id).await.unwrap().keeper, stack.keeper_key.address());
+    keeper.cancel();
+    handle.await.unwrap().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,8 +111,9 @@ async fn a_claim_refused_for_another_reason_is_retryable_and_its_revert_is_decod
     step("evm_mine", stack.deployer.raw_request::<_, serde_json::Value>("evm_mine".into(), ()))
         .await
         .unwrap();
+    let from = stack.record.start_block;
     let ours = Market::new(stack.provider_for(&stack.keeper_key), stack.market);
-    let Err(ClaimError::Tx(err)) = step("expired claim", ours.claim(job_id)).await else {
+    let Err(ClaimError::Tx(err)) = step("expired claim", ours.claim(job_id, from)).await else {
         panic!("an expired job is not taken, the claim fails")
     };
     assert!(
@@ -55,7 +131,8 @@ async fn a_claim_refused_for_another_reason_is_retryable_and_its_revert_is_decod
     // Without KEEPER_ROLE the market's OpenZeppelin error is named too.
     let stranger = Market::new(stack.provider_for(&PrivateKeySigner::random()), stack.market);
     let fresh = stack.request(&row(2), 3600).await;
-    let Err(ClaimError::Tx(err)) = step("unauthorized claim", stranger.claim(fresh)).await else {
+    let Err(ClaimError::Tx(err)) = step("unauthorized claim", stranger.claim(fresh, from)).await
+    else {
         panic!("a stranger cannot claim")
     };
     // A random key has no ether: the node may refuse before the market is asked.

@@ -129,6 +129,16 @@ impl Stack {
         (token, handle)
     }
 
+    /// Moves the chain's clock `seconds` ahead and mines a block at the new time.
+    pub(crate) async fn advance(&self, seconds: u64) {
+        let increase = self
+            .deployer
+            .raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (seconds,));
+        step("evm_increaseTime", increase).await.unwrap();
+        let mine = self.deployer.raw_request::<_, serde_json::Value>("evm_mine".into(), ());
+        step("evm_mine", mine).await.unwrap();
+    }
+
     pub(crate) async fn now(&self) -> u64 {
         self.deployer
             .get_block_by_number(Default::default())
