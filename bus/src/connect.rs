@@ -21,17 +21,25 @@ const CREDS_JWT_MARKER: &str = "-----BEGIN NATS USER JWT-----";
 /// How many refusals a [`broadcast`] receiver may fall behind before it loses the oldest.
 const DENIALS_CAPACITY: usize = 64;
 
-/// Where and how to connect to NATS: the URL, the user's credentials and TLS files.
+/// Where and how to connect to NATS: the URL, the user's credentials and TLS files, and how many
+/// replicas the streams should have.
 ///
 /// Build one with [`NatsConnect::new`] and the `with_*` methods. Giving any TLS file makes TLS
 /// required, so a server without TLS is refused instead of being spoken to in the clear.
 ///
+/// The URL may list several servers of one cluster, separated by commas (as `NATS_URL` does for
+/// the other NATS clients): the client connects to any of them and, when that one goes away,
+/// reconnects to another.
+///
 /// ```
 /// use nsed_bus::NatsConnect;
-/// let connect = NatsConnect::new("nats://127.0.0.1:4222")
+/// let connect = NatsConnect::new("nats://127.0.0.1:4222,nats://127.0.0.1:4223")
 ///     .with_creds("nats/creds/keeper.nk")
-///     .with_tls_ca("nats/ca.pem");
+///     .with_tls_ca("nats/ca.pem")
+///     .with_replicas(3);
 /// assert!(connect.requires_tls());
+/// assert_eq!(connect.servers(), ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]);
+/// assert_eq!(connect.replicas(), Some(3));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatsConnect {
@@ -39,12 +47,23 @@ pub struct NatsConnect {
     creds: Option<PathBuf>,
     tls_ca: Option<PathBuf>,
     tls_client: Option<(PathBuf, PathBuf)>,
+    replicas: Option<usize>,
 }
 
 impl NatsConnect {
-    /// Connects to `url` (e.g. `nats://127.0.0.1:4222`) without credentials or TLS files.
+    /// Connects to `url` (e.g. `nats://127.0.0.1:4222`, or several servers separated by commas)
+    /// without credentials or TLS files, accepting the streams' replica count as it is.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), creds: None, tls_ca: None, tls_client: None }
+        Self { url: url.into(), creds: None, tls_ca: None, tls_client: None, replicas: None }
+    }
+
+    /// Asks for streams with `replicas` copies, each on its own server of the cluster:
+    /// [`Bus::ensure_streams`](crate::Bus::ensure_streams) creates missing streams with that many
+    /// and refuses existing ones that have a different count. Without it, streams are created
+    /// with one replica and existing ones are accepted with any count.
+    pub const fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = Some(replicas);
+        self
     }
 
     /// Authenticates with the credentials in `path`: an NKey user seed file (a line starting
@@ -69,9 +88,19 @@ impl NatsConnect {
         self
     }
 
-    /// The server URL.
+    /// The server URL, as given (possibly several, separated by commas).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Each server of [`NatsConnect::url`], in the order given.
+    pub fn servers(&self) -> Vec<&str> {
+        self.url.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
+    }
+
+    /// The replica count asked for with [`NatsConnect::with_replicas`], if any.
+    pub const fn replicas(&self) -> Option<usize> {
+        self.replicas
     }
 
     /// The credentials file, if any.

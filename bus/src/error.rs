@@ -100,6 +100,21 @@ pub enum BusError {
         /// The subject it must capture.
         expected: &'static str,
     },
+    /// An existing stream keeps a different number of replicas than was asked for.
+    #[error(
+        "stream {stream} has {found} replica(s) but {requested} were asked for: pass \
+         `--nats.replicas {found}` to use it as it is, or delete the stream (losing its messages) \
+         so that it is created again with {requested}; nsed never changes an existing stream's \
+         replicas"
+    )]
+    ReplicasMismatch {
+        /// The stream.
+        stream: &'static str,
+        /// Its replica count.
+        found: usize,
+        /// The replica count asked for.
+        requested: usize,
+    },
 }
 
 impl BusError {

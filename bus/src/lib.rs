@@ -12,6 +12,14 @@
 //! Both sides call [`Bus::ensure_streams`], which creates the streams or checks that existing
 //! ones capture the right subjects.
 //!
+//! # Replication
+//!
+//! Both streams are kept in files (`storage: file`), with as many replicas as
+//! [`NatsConnect::with_replicas`] asks for (one by default). On a JetStream cluster with three
+//! replicas, a publish is acknowledged once a majority of the stream's servers stored it, so
+//! one server may fail without losing an acknowledged task or result. An existing stream with a
+//! different replica count is refused ([`BusError::ReplicasMismatch`]), never changed.
+//!
 //! # Authentication
 //!
 //! [`Bus::connect_with`] takes a [`NatsConnect`]: the URL, an NKey seed or `.creds` file, and TLS
@@ -65,6 +73,8 @@ pub struct Bus {
     jetstream: Context,
     /// Fans out the permission refusals the server reports on this connection.
     denials: broadcast::Sender<PermissionDenied>,
+    /// The replica count [`Bus::ensure_streams`] asks for; `None` accepts any.
+    replicas: Option<usize>,
 }
 
 impl Bus {
@@ -96,18 +106,19 @@ impl Bus {
         let client = connect
             .options(denials.clone())
             .await?
-            .connect(connect.url())
+            .connect(connect.servers())
             .await
             .map_err(|source| connect.connect_error(source))?;
         let jetstream = jetstream::new(client.clone());
-        Ok(Self { client, jetstream, denials })
+        Ok(Self { client, jetstream, denials, replicas: connect.replicas() })
     }
 
     /// Wraps an existing client. Permission refusals on it are not reported (the event callback
-    /// is set when connecting), so a refused operation fails only when it times out.
+    /// is set when connecting), so a refused operation fails only when it times out. Streams are
+    /// created with one replica and existing ones accepted with any count.
     pub fn from_client(client: async_nats::Client) -> Self {
         let jetstream = jetstream::new(client.clone());
-        Self { client, jetstream, denials: connect::denials_channel() }
+        Self { client, jetstream, denials: connect::denials_channel(), replicas: None }
     }
 
     /// The core NATS client.
@@ -193,11 +204,15 @@ impl Bus {
 
     /// Creates `NSED_TASKS` and `NSED_RESULTS` if missing, or checks the existing ones.
     ///
-    /// Only a user allowed to create streams (the operator, see [`auth`]) can create them;
-    /// everyone else may only check them.
+    /// Missing streams are created in files, with the replica count the connection asked for
+    /// ([`NatsConnect::with_replicas`]; one if it asked for none). Only a user allowed to create
+    /// streams (the operator, see [`auth`]) can create them; everyone else may only check them.
     ///
     /// # Errors
     ///
+    /// - [`BusError::ReplicasMismatch`] when the connection asked for a replica count and an
+    ///   existing stream has another (it is not changed: fewer replicas would silently lower
+    ///   durability, and only the operator may edit streams);
     /// - [`BusError::StreamCreateDenied`] when a stream is missing and this user may not create
     ///   it;
     /// - [`BusError::PermissionDenied`] when this user may not even look the streams up;
@@ -220,6 +235,10 @@ impl Bus {
             max_age: RETENTION,
             duplicate_window: DUPLICATE_WINDOW,
             max_message_size: i32::try_from(MAX_MESSAGE_BYTES).unwrap_or(i32::MAX),
+            // File storage is also the server's default; spelled out because a memory stream
+            // would lose every task and result on a restart, replicas or not.
+            storage: stream::StorageType::File,
+            num_replicas: self.replicas.unwrap_or(1),
             ..Default::default()
         };
         let info_subject = format!("{JS_API}.STREAM.INFO.{name}");
@@ -256,6 +275,15 @@ impl Bus {
                 stream: name,
                 found: info.config.subjects,
                 expected: subject,
+            });
+        }
+        if let Some(requested) = self.replicas
+            && info.config.num_replicas != requested
+        {
+            return Err(BusError::ReplicasMismatch {
+                stream: name,
+                found: info.config.num_replicas,
+                requested,
             });
         }
         Ok(stream)

@@ -50,12 +50,14 @@ pub mod binary;
 pub mod error;
 mod http;
 pub mod nats;
+pub mod nats_cluster;
 mod process;
 
 pub use anvil::{Anvil, AnvilConfig, AnvilInstance, DevAccount};
 pub use binary::{locate_anvil, locate_nats_server};
 pub use error::{DevstackError, DevstackResult};
 pub use nats::{NatsConfig, NatsInstance, NatsServer, NatsServerInfo};
+pub use nats_cluster::{NatsCluster, NatsClusterConfig, NatsClusterInstance};
 pub use process::free_port;
 
 /// How long `spawn` waits for a service to become ready unless configured otherwise.

@@ -3,4 +3,5 @@
 mod anvil;
 mod binaries;
 mod nats;
+mod nats_cluster;
 mod support;
