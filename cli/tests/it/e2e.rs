@@ -54,20 +54,22 @@ pub(crate) struct Stack {
     pub(crate) nats: NatsInstance,
     /// The NATS users when the server has authentication on.
     pub(crate) auth: Option<AuthDir>,
-    record: Deployment,
+    pub(crate) record: Deployment,
     pub(crate) market: Address,
     pub(crate) deployer: DynProvider,
     requester: Requester<DynProvider>,
-    keeper_key: PrivateKeySigner,
+    pub(crate) keeper_key: PrivateKeySigner,
+    /// A second keeper with the market's role, whose tasks the workers accept too.
+    pub(crate) spare_keeper_key: PrivateKeySigner,
     workers: Vec<(CancellationToken, JoinHandle<Result<(), WorkerError>>)>,
     /// The workers' agents, in start order.
     pub(crate) agents: Vec<Address>,
     // Last: the server above stops before its store and users in here are deleted.
-    db: tempfile::TempDir,
+    pub(crate) db: tempfile::TempDir,
 }
 
 impl Stack {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(MODELS.len(), Duration::ZERO).await
     }
 
@@ -106,13 +108,14 @@ impl Stack {
             (NatsServer::spawn(NatsConfig::default()).unwrap(), None)
         };
         let key = |i: usize| anvil.accounts()[i].private_key().parse::<PrivateKeySigner>().unwrap();
-        let (deployer_key, keeper_key, requester_key) = (key(0), key(1), key(2));
+        let (deployer_key, keeper_key, requester_key, spare_keeper_key) =
+            (key(0), key(1), key(2), key(3));
         let url: alloy::transports::http::reqwest::Url = anvil.endpoint().parse().unwrap();
         let deployer = nsed_contracts::provider::wallet_provider(url.clone(), deployer_key.clone());
         let requester = nsed_contracts::provider::wallet_provider(url, requester_key.clone());
         let params = SuiteParams {
             challenge_window: 60,
-            keepers: vec![keeper_key.address()],
+            keepers: vec![keeper_key.address(), spare_keeper_key.address()],
             ..SuiteParams::default()
         };
         let record =
@@ -128,6 +131,7 @@ impl Stack {
             deployer,
             requester,
             keeper_key,
+            spare_keeper_key,
             workers: Vec::new(),
             agents: Vec::new(),
             db,
@@ -152,8 +156,11 @@ impl Stack {
             .unwrap();
             owner.register(&key, B256::from(classifier.model_id()), name, bond).await.unwrap();
             // The third worker names no keeper: it trusts whoever claimed the job on chain.
-            let keepers =
-                if stack.agents.len() == 2 { Vec::new() } else { vec![stack.keeper_key.address()] };
+            let keepers = if stack.agents.len() == 2 {
+                Vec::new()
+            } else {
+                vec![stack.keeper_key.address(), stack.spare_keeper_key.address()]
+            };
             let config = WorkerConfig {
                 nats: stack.connect(&Role::Agent(key.address()).user_name()),
                 keepers,
@@ -228,11 +235,11 @@ impl Stack {
         self.requester.request_job(&job).await.unwrap()
     }
 
-    async fn settlements(&self, job_id: U256) -> Vec<JobSettled> {
+    pub(crate) async fn settlements(&self, job_id: U256) -> Vec<JobSettled> {
         self.requester.settlements_of(job_id).await.unwrap()
     }
 
-    async fn status(&self, job_id: U256) -> JobStatus {
+    pub(crate) async fn status(&self, job_id: U256) -> JobStatus {
         let raw = IDeliberationMarket::new(self.market, &self.deployer)
             .jobStatus(job_id)
             .call()

@@ -7,6 +7,7 @@ mod e2e_auth;
 mod errors;
 mod genesis;
 mod indexer;
+mod keepers;
 mod nats;
 mod up;
 mod up_llm;
