@@ -6,7 +6,7 @@
 //! existing chain resolve `NSED_RPC_URL` explicitly ([`RpcOpts::url_with_env`]); `nsed up` never
 //! does.
 
-use std::{fmt, path::PathBuf};
+use std::{fmt, iter, path::PathBuf};
 
 use alloy::{
     primitives::{Address, U256},
@@ -32,20 +32,82 @@ pub const MODELS_DIR: &str = "models";
 pub const RPC_URL_ENV: &str = "NSED_RPC_URL";
 
 /// Which chain to talk to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
-#[command(next_help_heading = "Chain")]
+///
+/// `--rpc-url` may be given several times: the first is [`RpcOpts::rpc_url`], the others
+/// [`RpcOpts::fallback_rpc_urls`], endpoints of the same chain that `nsed keeper` fails over to
+/// (the other commands use the first only). `Args` is written out because clap derives one field
+/// per flag, and `nsed up` and most commands want the first endpoint alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RpcOpts {
     /// JSON-RPC endpoint. `nsed deploy`, `keeper`, `indexer` and `agent` fall back to
     /// `NSED_RPC_URL`; `nsed up` starts a local anvil without it and never reads the environment,
     /// so a stray variable cannot point the demo at a real network.
-    #[arg(long, value_name = "URL")]
     pub rpc_url: Option<String>,
+    /// The endpoints given after the first `--rpc-url`.
+    pub fallback_rpc_urls: Vec<String>,
+}
+
+const RPC_URL_ID: &str = "rpc_url";
+
+impl clap::FromArgMatches for RpcOpts {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut opts = Self::default();
+        opts.update_from_arg_matches(matches)?;
+        Ok(opts)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        if let Some(urls) = matches.get_many::<String>(RPC_URL_ID) {
+            let mut urls = urls.cloned();
+            self.rpc_url = urls.next();
+            self.fallback_rpc_urls = urls.collect();
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for RpcOpts {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.next_help_heading("Chain").arg(
+            clap::Arg::new(RPC_URL_ID)
+                .long("rpc-url")
+                .value_name("URL")
+                .action(clap::ArgAction::Append)
+                .help(
+                    "JSON-RPC endpoint; repeat it to give `nsed keeper` endpoints to fail over to \
+                     (the other commands use the first)",
+                )
+                .long_help(
+                    "JSON-RPC endpoint. Repeat it to give `nsed keeper` further endpoints of the \
+                     same chain to fail over to; the other commands use the first. `nsed deploy`, \
+                     `keeper`, `indexer` and `agent` fall back to NSED_RPC_URL (several endpoints \
+                     separated by commas); `nsed up` starts a local anvil without it and never \
+                     reads the environment, so a stray variable cannot point the demo at a real \
+                     network.",
+                ),
+        )
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 impl RpcOpts {
-    /// `--rpc-url`, else `NSED_RPC_URL`.
+    /// `--rpc-url`, else the first endpoint of `NSED_RPC_URL`.
     pub fn url_with_env(&self) -> Option<String> {
-        self.rpc_url.clone().or_else(|| std::env::var(RPC_URL_ENV).ok().filter(|u| !u.is_empty()))
+        self.urls_with_env().into_iter().next()
+    }
+
+    /// Every `--rpc-url` in order, else the comma-separated endpoints of `NSED_RPC_URL`; empty
+    /// when neither is set.
+    pub fn urls_with_env(&self) -> Vec<String> {
+        match &self.rpc_url {
+            Some(first) => {
+                iter::once(first.clone()).chain(self.fallback_rpc_urls.clone()).collect()
+            }
+            None => std::env::var(RPC_URL_ENV).map(|urls| split_urls(&urls)).unwrap_or_default(),
+        }
     }
 
     /// `--rpc-url`, else `NSED_RPC_URL`, else an error that says how to give one.
@@ -57,6 +119,24 @@ impl RpcOpts {
         self.url_with_env()
             .ok_or_else(|| eyre!("no chain to talk to: pass `--rpc-url` or set {RPC_URL_ENV}"))
     }
+
+    /// [`RpcOpts::urls_with_env`], or an error that says how to give an endpoint.
+    ///
+    /// # Errors
+    ///
+    /// When neither is set.
+    pub fn try_urls_with_env(&self) -> eyre::Result<Vec<String>> {
+        let urls = self.urls_with_env();
+        if urls.is_empty() {
+            return Err(eyre!("no chain to talk to: pass `--rpc-url` or set {RPC_URL_ENV}"));
+        }
+        Ok(urls)
+    }
+}
+
+/// The endpoints of a comma-separated list, trimmed, empty ones left out.
+fn split_urls(urls: &str) -> Vec<String> {
+    urls.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect()
 }
 
 /// Who signs transactions.
@@ -303,6 +383,34 @@ mod tests {
         let key: SecretKey = "0xnot-a-secret".parse().unwrap();
         let err = key.signer().unwrap_err().to_string();
         assert!(!err.contains("not-a-secret"), "{err}");
+    }
+
+    #[test]
+    fn repeated_rpc_urls_are_the_first_and_its_fallbacks() {
+        let parsed = CommandParser::<RpcOpts>::try_parse_from([
+            "nsed",
+            "--rpc-url",
+            "http://a:8545",
+            "--rpc-url",
+            "http://b:8545",
+            "--rpc-url",
+            "http://c:8545",
+        ])
+        .unwrap()
+        .args;
+        assert_eq!(parsed.rpc_url.as_deref(), Some("http://a:8545"));
+        assert_eq!(parsed.fallback_rpc_urls, ["http://b:8545", "http://c:8545"]);
+        assert_eq!(parsed.url_with_env().as_deref(), Some("http://a:8545"));
+        assert_eq!(parsed.urls_with_env(), ["http://a:8545", "http://b:8545", "http://c:8545"]);
+    }
+
+    #[test]
+    fn comma_separated_endpoints_split_and_trim() {
+        assert_eq!(
+            split_urls(" http://a:8545 ,http://b:8545,, "),
+            ["http://a:8545", "http://b:8545"]
+        );
+        assert!(split_urls("").is_empty());
     }
 
     #[test]

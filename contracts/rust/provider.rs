@@ -1,11 +1,43 @@
 //! JSON-RPC providers that sign with a local key.
+//!
+//! Fees come from the node: alloy's gas filler estimates the gas limit (`eth_estimateGas`) and,
+//! unless the request sets them, fills `maxFeePerGas` and `maxPriorityFeePerGas` from
+//! `eth_feeHistory` over the last ten blocks (the tip: the median of their 20th-percentile tips,
+//! at least 1 wei; the fee cap: twice the latest base fee plus that tip), so every transaction is
+//! an EIP-1559 (type 2) transaction. [`crate::tx::land`] replaces one that is not mined in time.
+
+use std::{collections::HashSet, iter, time::Duration};
 
 use alloy::{
     network::EthereumWallet,
     providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::client::ClientBuilder,
     signers::local::PrivateKeySigner,
-    transports::http::reqwest::Url,
+    transports::{
+        http::{Http, reqwest, reqwest::Url},
+        layers::FallbackService,
+        utils::guess_local_url,
+    },
 };
+
+/// How long one request to one of several endpoints may take before the next endpoint is
+/// tried ([`wallet_provider_with_fallbacks`]): a node that accepts connections but never answers
+/// would otherwise hold every request up.
+pub const FALLBACK_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Requests sent to one endpoint at a time, healthiest first, the next only when one fails:
+/// whatever changes the node's state or depends on which node's pool answers. Sent to every
+/// endpoint at once, a transaction would race itself, and a lagging node's pending nonce or
+/// "no receipt yet" could win over a current node's answer.
+const ONE_AT_A_TIME: [&str; 7] = [
+    "eth_sendRawTransaction",
+    "eth_sendRawTransactionSync",
+    "eth_sendTransaction",
+    "eth_sendTransactionSync",
+    "eth_getTransactionCount",
+    "eth_getTransactionReceipt",
+    "eth_getTransactionByHash",
+];
 
 /// A provider for `url` that signs with `signer`, estimating gas and asking the node for the
 /// pending nonce before every transaction.
@@ -27,5 +59,52 @@ pub fn wallet_provider(url: Url, signer: PrivateKeySigner) -> DynProvider {
         .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
         .connect_http(url)
+        .erased()
+}
+
+/// [`wallet_provider`] over `url` and, should it fail, `fallbacks` (endpoints of the same chain).
+///
+/// With no fallbacks this is [`wallet_provider`]. With some, requests go through alloy's
+/// [`FallbackService`], which ranks the endpoints by their recent successes and latency: reads
+/// go to every endpoint at once and the first answer wins; sending a transaction, the pending
+/// nonce and receipts go to one endpoint at a time, best first, the next when one fails or takes
+/// longer than [`FALLBACK_REQUEST_TIMEOUT`]. A request fails only when every endpoint failed.
+///
+/// ```
+/// let signer = alloy::signers::local::PrivateKeySigner::random();
+/// let _provider = nsed_contracts::provider::wallet_provider_with_fallbacks(
+///     "http://127.0.0.1:8545".parse().unwrap(),
+///     ["http://127.0.0.1:8546".parse().unwrap()],
+///     signer,
+/// );
+/// ```
+pub fn wallet_provider_with_fallbacks(
+    url: Url,
+    fallbacks: impl IntoIterator<Item = Url>,
+    signer: PrivateKeySigner,
+) -> DynProvider {
+    let urls: Vec<Url> = iter::once(url).chain(fallbacks).collect();
+    if urls.len() == 1 {
+        let url = urls.into_iter().next().expect("one url");
+        return wallet_provider(url, signer);
+    }
+    let is_local = urls.iter().all(|url| guess_local_url(url.as_str()));
+    // Building a client fails only when the TLS backend cannot start; the default client would
+    // fail the same way, so the timeout is all that is lost.
+    let http =
+        reqwest::Client::builder().timeout(FALLBACK_REQUEST_TIMEOUT).build().unwrap_or_default();
+    let count = urls.len();
+    let transports: Vec<_> =
+        urls.into_iter().map(|url| Http::with_client(http.clone(), url)).collect();
+    let sequential: HashSet<String> = ONE_AT_A_TIME.iter().map(|m| (*m).to_owned()).collect();
+    let service = FallbackService::new_with_sequential_methods(transports, count, sequential);
+    let client = ClientBuilder::default().transport(service, is_local);
+    ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
+        .wallet(EthereumWallet::from(signer))
+        .connect_client(client)
         .erased()
 }

@@ -2,7 +2,9 @@
 //! keeps alloy's error as its [`source`](std::error::Error::source) and decodes reverts.
 //!
 //! Every transaction goes through [`send_call`] (a `sol!` contract call) or [`send_tx`] (a raw
-//! request, e.g. a deployment): send, wait for the receipt, check its status. A read or any other
+//! request, e.g. a deployment): send, wait for the receipt, check its status. A service that must
+//! see its transactions mined however busy the chain is sends with [`submit_call`] and waits with
+//! [`land`], which replaces a transaction not mined in time with higher fees ([`LandPolicy`]). A read or any other
 //! JSON-RPC request adds the operation it was part of with [`TxContext::during`]:
 //!
 //! ```no_run
@@ -17,6 +19,8 @@
 //! estimate or call; [`TxError::decoded`] turns it into the contract's typed `sol!` error enum and
 //! [`TxError::revert`] names it from the suite's ABIs, whatever contract raised it.
 
+mod land;
+
 use std::sync::OnceLock;
 
 use alloy::{
@@ -29,6 +33,8 @@ use alloy::{
     sol_types::{Panic, Revert, SolError, SolInterface},
     transports::TransportError,
 };
+
+pub use land::{LandPolicy, land};
 
 /// Results of chain operations.
 pub type TxResult<T> = Result<T, TxError>;
@@ -75,6 +81,25 @@ pub enum TxError {
         /// What was absent, e.g. `the block` or `a contract address`.
         missing: &'static str,
     },
+    /// No version of a transaction was mined, the last replacement's wait included
+    /// ([`land`]).
+    NotMined {
+        /// What was being done.
+        operation: String,
+        /// The transaction's nonce, when the node told it.
+        nonce: Option<u64>,
+        /// Every version sent, the original first.
+        sent: Vec<B256>,
+    },
+    /// A transaction other than the ones sent was mined with their nonce ([`land`]).
+    NonceTaken {
+        /// What was being done.
+        operation: String,
+        /// The nonce, when the node told it.
+        nonce: Option<u64>,
+        /// Every version sent, the original first.
+        sent: Vec<B256>,
+    },
 }
 
 impl std::fmt::Display for TxError {
@@ -91,7 +116,29 @@ impl std::fmt::Display for TxError {
             Self::Missing { operation, missing } => {
                 write!(f, "{operation}: the node answered without {missing}")
             }
+            Self::NotMined { operation, nonce, sent } => {
+                write!(f, "{operation}: not mined after {} versions", sent.len())?;
+                write_nonce_and_last(f, *nonce, sent)
+            }
+            Self::NonceTaken { operation, nonce, sent } => {
+                write!(f, "{operation}: another transaction was mined with the nonce")?;
+                write_nonce_and_last(f, *nonce, sent)
+            }
         }
+    }
+}
+
+fn write_nonce_and_last(
+    f: &mut std::fmt::Formatter<'_>,
+    nonce: Option<u64>,
+    sent: &[B256],
+) -> std::fmt::Result {
+    if let Some(nonce) = nonce {
+        write!(f, " (nonce {nonce})")?;
+    }
+    match sent.last() {
+        Some(last) => write!(f, ", the last {last}"),
+        None => Ok(()),
     }
 }
 
@@ -101,7 +148,10 @@ impl std::error::Error for TxError {
             Self::Rpc { source, .. } => Some(source.as_ref()),
             Self::Call { source, .. } => Some(source.as_ref()),
             Self::Receipt { source, .. } => Some(source.as_ref()),
-            Self::Reverted { .. } | Self::Missing { .. } => None,
+            Self::Reverted { .. }
+            | Self::Missing { .. }
+            | Self::NotMined { .. }
+            | Self::NonceTaken { .. } => None,
         }
     }
 }
@@ -114,7 +164,9 @@ impl TxError {
             | Self::Call { operation, .. }
             | Self::Receipt { operation, .. }
             | Self::Reverted { operation, .. }
-            | Self::Missing { operation, .. } => operation,
+            | Self::Missing { operation, .. }
+            | Self::NotMined { operation, .. }
+            | Self::NonceTaken { operation, .. } => operation,
         }
     }
 

@@ -119,7 +119,8 @@ impl<P: Provider + Clone> Market<P> {
             let _turn = self.sending.lock().await;
             tx::submit_call(&operation, call).await?
         };
-        tx::confirm(operation, pending).await
+        // Outside the turn too: a replacement reuses this transaction's nonce.
+        tx::land(&self.provider, operation, pending, &tx::LandPolicy::default()).await
     }
 
     /// The market's address.

@@ -188,6 +188,9 @@ impl Metrics {
 pub struct KeeperConfig {
     /// JSON-RPC endpoint.
     pub rpc_url: String,
+    /// Further endpoints of the same chain, tried when `rpc_url` fails (see
+    /// [`nsed_contracts::provider::wallet_provider_with_fallbacks`]; default none).
+    pub fallback_rpc_urls: Vec<String>,
     /// The NATS server and how to authenticate to it (the keeper's own credentials when the
     /// server has authentication on, see docs/nats-auth.md).
     pub nats: NatsConnect,
@@ -222,6 +225,7 @@ impl KeeperConfig {
     pub fn new(rpc_url: impl Into<String>, nats: NatsConnect, market: Address) -> Self {
         Self {
             rpc_url: rpc_url.into(),
+            fallback_rpc_urls: Vec::new(),
             nats,
             market,
             start_block: 0,
@@ -269,11 +273,17 @@ impl Keeper {
             return Err(KeeperError::Config("log_window must be at least 1".into()));
         }
         let keeper = signer.address();
-        let url = config
-            .rpc_url
-            .parse()
-            .map_err(|e| KeeperError::Config(format!("`{}` is not a URL: {e}", config.rpc_url)))?;
-        let provider = nsed_contracts::provider::wallet_provider(url, signer.clone());
+        let parse = |url: &String| {
+            url.parse().map_err(|e| KeeperError::Config(format!("`{url}` is not a URL: {e}")))
+        };
+        let url = parse(&config.rpc_url)?;
+        let fallbacks =
+            config.fallback_rpc_urls.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
+        let provider = nsed_contracts::provider::wallet_provider_with_fallbacks(
+            url,
+            fallbacks,
+            signer.clone(),
+        );
         let chain_id = provider.get_chain_id().await.during("eth_chainId")?;
         let market = Market::new(provider, config.market);
         let store = Store::open(&config.db_path)?;

@@ -105,11 +105,14 @@ impl KeeperArgs {
     ///
     /// When the record, chain, NATS or database cannot be used.
     pub async fn run(self) -> eyre::Result<()> {
-        let rpc_url = self.rpc.try_url_with_env()?;
+        let mut rpc_urls = self.rpc.try_urls_with_env()?.into_iter();
+        let rpc_url = rpc_urls.next().expect("at least one endpoint");
         let signer = self.wallet.try_signer()?;
         let record = Deployment::load(&self.deployment)
             .wrap_err("run `nsed deploy` first, or pass --deployment")?;
         let mut config = KeeperConfig::new(&rpc_url, self.nats.connect(), record.address(MARKET)?);
+        // Fail over to the others, in the order given.
+        config.fallback_rpc_urls = rpc_urls.collect();
         config.start_block = record.start_block;
         self.opts.apply(&mut config);
         let shutdown = signal::shutdown_token();

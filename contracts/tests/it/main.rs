@@ -19,6 +19,7 @@ mod genesis;
 mod governance;
 mod guild;
 mod halting;
+mod landing;
 mod lat;
 mod lat_converter;
 mod lat_id;
