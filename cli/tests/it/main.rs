@@ -9,6 +9,7 @@ mod genesis;
 mod indexer;
 mod keepers;
 mod nats;
+mod rpc_faults;
 mod up;
 mod up_llm;
 mod worker;
