@@ -28,7 +28,10 @@ use nsed_contracts::{
     tx::{self, TxContext, TxError, TxResult},
 };
 
-use crate::store::JobSpec;
+use crate::{
+    store::JobSpec,
+    timing::{Part, Timings},
+};
 
 /// Gas added to a claim's estimate (with a quarter on top) to cover the seat draw's spread.
 const CLAIM_GAS_MARGIN: u64 = 20_000;
@@ -100,12 +103,21 @@ pub struct Market<P> {
     /// concurrent jobs take consecutive nonces (the provider asks the node for the pending
     /// nonce each time); receipts are awaited outside it.
     sending: Arc<tokio::sync::Mutex<()>>,
+    /// Where the time spent on JSON-RPC is counted.
+    timings: Arc<Timings>,
 }
 
 impl<P: Provider + Clone> Market<P> {
     /// The market at `address`.
     pub fn new(provider: P, address: Address) -> Self {
-        Self { provider, address, sending: Arc::default() }
+        Self { provider, address, sending: Arc::default(), timings: Arc::default() }
+    }
+
+    /// Counts the time spent on JSON-RPC in `timings` (as [`Part::Chain`]).
+    #[must_use]
+    pub fn with_timings(mut self, timings: Arc<Timings>) -> Self {
+        self.timings = timings;
+        self
     }
 
     /// Sends `call` in this keeper's turn and waits for it to be mined outside it, replacing it
@@ -115,6 +127,7 @@ impl<P: Provider + Clone> Market<P> {
         operation: String,
         call: CallBuilder<C, D>,
     ) -> TxResult<alloy::rpc::types::TransactionReceipt> {
+        let _watch = self.timings.start(Part::Chain);
         let pending = {
             let _turn = self.sending.lock().await;
             tx::submit_call(&operation, call).await?
@@ -139,6 +152,7 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Rpc`].
     pub async fn head(&self) -> TxResult<u64> {
+        let _watch = self.timings.start(Part::Chain);
         self.provider.get_block_number().await.during("eth_blockNumber")
     }
 
@@ -148,6 +162,7 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Rpc`], or [`TxError::Missing`] when the node does not have the block.
     pub async fn block_hash(&self, number: u64) -> TxResult<B256> {
+        let _watch = self.timings.start(Part::Chain);
         let operation = format!("eth_getBlockByNumber {number}");
         let block = self
             .provider
@@ -165,6 +180,7 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Rpc`].
     pub async fn events(&self, from: u64, to: u64) -> TxResult<Vec<MarketEvent>> {
+        let _watch = self.timings.start(Part::Chain);
         let filter = Filter::new()
             .address(self.address)
             .from_block(from)
@@ -181,6 +197,7 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Call`], also for a status this keeper does not know (a newer market).
     pub async fn status(&self, job_id: U256) -> TxResult<JobStatus> {
+        let _watch = self.timings.start(Part::Chain);
         let raw = IDeliberationMarket::new(self.address, &self.provider)
             .jobStatus(job_id)
             .call()
@@ -198,6 +215,7 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Call`].
     pub async fn job(&self, job_id: U256) -> TxResult<Job> {
+        let _watch = self.timings.start(Part::Chain);
         Contract::new(self.address, &self.provider)
             .job(job_id)
             .call()
@@ -211,6 +229,7 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Call`].
     pub async fn claim_timeout(&self) -> TxResult<u64> {
+        let _watch = self.timings.start(Part::Chain);
         let timeout = Contract::new(self.address, &self.provider)
             .claimTimeout()
             .call()
@@ -225,6 +244,7 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Call`].
     pub async fn eligible_agents(&self) -> TxResult<u64> {
+        let _watch = self.timings.start(Part::Chain);
         let registry = Contract::new(self.address, &self.provider)
             .agentRegistry()
             .call()
@@ -245,6 +265,7 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Rpc`].
     pub async fn drawn_seats(&self, job_id: U256, from: u64) -> TxResult<Option<Vec<Address>>> {
+        let _watch = self.timings.start(Part::Chain);
         let filter = Filter::new()
             .address(self.address)
             .from_block(from)
@@ -277,7 +298,11 @@ impl<P: Provider + Clone> Market<P> {
         // The seat draw's gas depends on the mined block's `prevrandao`, which the estimate
         // cannot know: a claim sent with the bare estimate can run out of gas. Estimating also
         // surfaces the market's revert (a lost claim) before anything is sent.
-        let estimate = match call.estimate_gas().await {
+        let estimated = {
+            let _watch = self.timings.start(Part::Chain);
+            call.estimate_gas().await
+        };
+        let estimate = match estimated {
             Ok(gas) => gas,
             Err(source) => {
                 let e = TxError::Call {
@@ -339,6 +364,7 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Rpc`], or [`TxError::Missing`] if the node has no latest block.
     pub async fn now(&self) -> TxResult<u64> {
+        let _watch = self.timings.start(Part::Chain);
         let operation = "eth_getBlockByNumber latest";
         let block = self
             .provider

@@ -37,6 +37,7 @@ pub mod chain;
 mod http;
 pub mod rounds;
 pub mod store;
+pub mod timing;
 
 use std::{
     collections::HashSet,
@@ -69,6 +70,7 @@ use crate::{
     chain::{ClaimError, Market, MarketEvent},
     rounds::Driver,
     store::{JobRow, JobState, Store, StoreError},
+    timing::{Part, Timings},
 };
 
 /// Errors that stop the keeper or one job.
@@ -141,6 +143,8 @@ pub struct Metrics {
     pub jobs_in_flight: AtomicU64,
     /// Most job steps under way at once since the start.
     pub jobs_in_flight_max: AtomicU64,
+    /// Where the time goes, per part of the keeper's work.
+    pub timings: Arc<Timings>,
 }
 
 impl Metrics {
@@ -178,6 +182,14 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
                 value.load(Ordering::Relaxed)
             ));
+        }
+        let name = "nsed_keeper_time_seconds_total";
+        out.push_str(&format!(
+            "# HELP {name} Time spent per part of the keeper's work (concurrent jobs overlap)\n# TYPE {name} counter\n"
+        ));
+        for part in Part::ALL {
+            let seconds = self.timings.nanos(part) as f64 / 1e9;
+            out.push_str(&format!("{name}{{part=\"{}\"}} {seconds:.6}\n", part.label()));
         }
         out
     }
@@ -285,8 +297,8 @@ impl Keeper {
             signer.clone(),
         );
         let chain_id = provider.get_chain_id().await.during("eth_chainId")?;
-        let market = Market::new(provider, config.market);
-        let store = Store::open(&config.db_path)?;
+        let market = Market::new(provider, config.market).with_timings(metrics.timings.clone());
+        let store = Store::open(&config.db_path)?.with_timings(metrics.timings.clone());
         let bus = Bus::connect_with(&config.nats).await?;
         bus.ensure_streams().await?;
 

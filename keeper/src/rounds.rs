@@ -33,6 +33,7 @@ use tracing::{debug, info, warn};
 use crate::{
     KeeperError, Metrics,
     store::{JobSpec, LogEvent, Store},
+    timing::Part,
 };
 
 /// Applies a stored log to a fresh deliberation.
@@ -187,6 +188,7 @@ impl Driver<'_> {
         let previous = d.previous_view();
         let deadline_ms = now_ms() + self.phase_timeout.as_millis() as u64;
         let mut published: HashMap<Address, B256> = HashMap::new();
+        let publishing = self.metrics.timings.start(Part::Publish);
         for seat in d.missing() {
             let task = Task {
                 version: wire::WIRE_VERSION,
@@ -212,6 +214,7 @@ impl Driver<'_> {
             self.bus.publish_task(&signed).await?;
             self.metrics.tasks_published.fetch_add(1, Ordering::Relaxed);
         }
+        drop(publishing);
 
         let filter = format!("nsed.result.{job_id}.{round}.{phase}.>");
         let stream = self.bus.jetstream().get_stream(RESULTS_STREAM).await.map_err(|e| {
@@ -244,7 +247,11 @@ impl Driver<'_> {
                 break;
             }
             let left = until.saturating_duration_since(Instant::now());
-            let Ok(next) = tokio::time::timeout(left, messages.next()).await else {
+            let waiting = self.metrics.timings.start(Part::Answers);
+            let next = tokio::time::timeout(left, messages.next()).await;
+            drop(waiting);
+            let verifying = self.metrics.timings.start(Part::Verify);
+            let Ok(next) = next else {
                 warn!(target: "keeper::rounds", %job_id, round, %phase, ?missing, "phase timed out; missing agents count as absent");
                 break;
             };
@@ -287,6 +294,7 @@ impl Driver<'_> {
             };
             match outcome {
                 Ok(event) => {
+                    drop(verifying);
                     self.store.append_event(job_id, &event)?;
                     self.metrics.results_accepted.fetch_add(1, Ordering::Relaxed);
                 }

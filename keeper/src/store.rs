@@ -2,7 +2,7 @@
 //! ordered log of what its deliberation accepted, so a restarted keeper rebuilds each
 //! deliberation exactly and resumes where it stopped.
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 use alloy::primitives::{Address, B256, U256};
 use nsed_protocol::{
@@ -11,6 +11,8 @@ use nsed_protocol::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+
+use crate::timing::{Part, Stopwatch, Timings};
 
 /// Errors of the keeper's store.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +121,22 @@ pub struct Store {
     // A mutex makes the store shareable across the keeper's tasks; it is never held across an
     // await point.
     conn: std::sync::Mutex<Connection>,
+    /// Where the time spent on the database (waiting for the lock included) is counted.
+    timings: Arc<Timings>,
+}
+
+/// The connection, locked, and the time it stays locked counted as [`Part::Store`].
+struct Locked<'a> {
+    conn: std::sync::MutexGuard<'a, Connection>,
+    _watch: Stopwatch<'a>,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
 }
 
 impl Store {
@@ -139,13 +157,22 @@ impl Store {
              CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL, seats TEXT NOT NULL, settle_tx TEXT);
              CREATE TABLE IF NOT EXISTS job_events (job_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (job_id, seq));",
         )?;
-        Ok(Self { conn: std::sync::Mutex::new(conn) })
+        Ok(Self { conn: std::sync::Mutex::new(conn), timings: Arc::default() })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    /// Counts the time spent on the database in `timings` (as [`Part::Store`]).
+    #[must_use]
+    pub fn with_timings(mut self, timings: Arc<Timings>) -> Self {
+        self.timings = timings;
+        self
+    }
+
+    fn conn(&self) -> Locked<'_> {
+        let watch = self.timings.start(Part::Store);
         // A panic while holding the lock cannot leave SQLite inconsistent (statements are atomic),
         // so a poisoned lock is still usable.
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Locked { conn, _watch: watch }
     }
 
     /// The next block to scan and the hash of the block before it, if any was scanned.

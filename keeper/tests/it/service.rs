@@ -25,6 +25,26 @@ async fn health_and_metrics_are_served_until_the_keeper_stops() {
     let metrics = http_get(port, "/metrics").await;
     assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
     assert!(metrics.contains("# TYPE nsed_keeper_jobs_settled_total counter"), "{metrics}");
+    for part in ["publish", "answers", "verify", "store", "chain"] {
+        let line = format!("nsed_keeper_time_seconds_total{{part=\"{part}\"}} ");
+        assert!(metrics.contains(&line), "{metrics}");
+    }
+    // The keeper follows the chain and keeps its cursor in SQLite from its first poll on.
+    step("time spent on the chain and the store", async {
+        let seconds = |metrics: &str, part: &str| -> f64 {
+            let line = format!("nsed_keeper_time_seconds_total{{part=\"{part}\"}} ");
+            let at = metrics.find(&line).expect("the line is there") + line.len();
+            metrics[at..].lines().next().unwrap().trim().parse().unwrap()
+        };
+        loop {
+            let metrics = http_get(port, "/metrics").await;
+            if seconds(&metrics, "chain") > 0.0 && seconds(&metrics, "store") > 0.0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     let missing = http_get(port, "/nope").await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
     assert!(missing.contains("try /health or /metrics"), "{missing}");
