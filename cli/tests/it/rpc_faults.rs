@@ -1,7 +1,7 @@
 //! The keeper when its JSON-RPC endpoint goes away: a loopback TCP proxy between the keeper and
 //! anvil stops forwarding for ten seconds while a job is under way (anvil's state would die with
 //! its process, so the node itself keeps running). The keeper retries and settles the job,
-//! exactly once.
+//! exactly once. And a keeper whose first endpoint is dead works through the second.
 
 use std::time::{Duration, Instant};
 
@@ -161,6 +161,30 @@ async fn a_node_unreachable_for_ten_seconds_mid_job_delays_the_settlement_but_no
     let base_fee = block.unwrap().header.base_fee_per_gas.unwrap();
     assert!(sent.max_fee_per_gas() >= u128::from(base_fee));
 
+    token.cancel();
+    keeper.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_keeper_whose_first_endpoint_is_dead_settles_through_the_next() {
+    let stack = Stack::start_with_auth().await;
+    let db = tempfile::tempdir().unwrap();
+    // A port nothing listens on: connections are refused.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
+    };
+    let keeper_key: PrivateKeySigner = stack.anvil.accounts()[1].private_key().parse().unwrap();
+    let mut config = KeeperConfig::new(dead, stack.connect(DEFAULT_KEEPER), stack.market);
+    config.fallback_rpc_urls = vec![stack.anvil.endpoint()];
+    config.db_path = db.path().join("keeper.sqlite");
+    config.poll_interval = Duration::from_millis(100);
+    config.phase_timeout = Duration::from_secs(10);
+    let token = CancellationToken::new();
+    let keeper = tokio::spawn(Keeper::new(config, keeper_key).run(token.clone()));
+    let job_id = stack.request(6, 3600).await;
+    stack.wait_settled(job_id).await;
+    assert_eq!(status(&stack, job_id).await, JobStatus::Settled);
     token.cancel();
     keeper.await.unwrap().unwrap();
 }

@@ -28,6 +28,10 @@
 //!   next replacement sends it again, with higher fees.
 //! - A replacement the node cannot be reached for counts as sent; the wait goes on.
 //! - Any other refusal (insufficient funds, a malformed transaction) is [`TxError::Rpc`].
+//!
+//! Replacements copy the transaction the node returns for the hash (`eth_getTransactionByHash`),
+//! read as soon as `land` starts: one dropped before that read cannot be sent again, and is then
+//! waited for until the attempts run out.
 
 use std::time::{Duration, Instant};
 

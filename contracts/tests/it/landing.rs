@@ -2,7 +2,8 @@
 //! (`tx::land`) when a transaction is not mined in time, and endpoints failing over.
 //!
 //! Most tests run anvil with `--no-mining` and mine by hand, standing in for a busy chain whose
-//! miners leave a transaction in the pool until it pays enough.
+//! miners leave a transaction in the pool until it pays enough. A loopback proxy stands in for a
+//! node that cannot be reached.
 
 use std::{future::Future, time::Duration};
 
@@ -198,9 +199,14 @@ async fn a_dropped_transaction_is_sent_again() {
     let original = provider.send_transaction(transfer(1, GWEI, GWEI)).await.unwrap();
     let first = *original.tx_hash();
     let landing = land(&provider, original, policy(Duration::from_secs(1)));
-    rpc(&provider, "anvil_dropTransaction", json!([first])).await;
+    let replacement = until("a replacement", || async {
+        pooled(&provider, from, 0).await.map(|tx| hash(&tx)).filter(|hash| *hash != first)
+    })
+    .await;
+    // The pool forgets the version being waited on (evicted, or the node restarted).
+    rpc(&provider, "anvil_dropTransaction", json!([replacement])).await;
     let again = until("the transaction back in the pool", || async {
-        pooled(&provider, from, 0).await.filter(|tx| hash(tx) != first)
+        pooled(&provider, from, 0).await.filter(|tx| ![first, replacement].contains(&hash(tx)))
     })
     .await;
     mine(&provider).await;
@@ -242,4 +248,76 @@ async fn a_dead_first_endpoint_fails_over_to_the_next() {
     let receipt = tx::send_tx(&provider, "transfer", request).await.unwrap();
     assert!(receipt.status());
     assert_eq!(provider.get_balance(TO).await.unwrap(), U256::from(7));
+}
+
+/// A loopback TCP proxy to `127.0.0.1:<target>` that can be taken down: while down it closes every
+/// connection it accepts and cuts those it was forwarding, as an unreachable node does.
+struct Proxy {
+    port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, state) = tokio::sync::watch::channel(true);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                if !*state.borrow() {
+                    continue;
+                }
+                let mut state = state.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = state.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { port, up, task }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_unreachable_while_waiting_is_asked_again_until_the_transaction_lands() {
+    let (anvil, direct, from) = manual_chain();
+    let proxy = Proxy::start(anvil.port()).await;
+    let key: PrivateKeySigner = anvil.accounts()[0].private_key().parse().unwrap();
+    let provider = wallet_provider(proxy.url().parse().unwrap(), key);
+    let original = provider.send_transaction(transfer(1, GWEI, GWEI)).await.unwrap();
+    let landing = land(&provider, original, policy(Duration::from_secs(1)));
+    proxy.set_up(false);
+    // Unreachable for longer than two attempts: the waits fail, and so does any replacement.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(!landing.is_finished());
+    proxy.set_up(true);
+    assert!(pooled(&direct, from, 0).await.is_some());
+    mine(&direct).await;
+    let receipt = tokio::time::timeout(Duration::from_secs(30), landing).await.unwrap();
+    let receipt = receipt.unwrap().unwrap();
+    let mined = direct.get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
+    assert_eq!((mined.nonce(), mined.value()), (0, U256::from(1)));
 }
