@@ -55,7 +55,7 @@ use alloy::{
     providers::Provider,
     signers::local::PrivateKeySigner,
 };
-use futures::{StreamExt, stream::FuturesUnordered};
+use futures::{FutureExt, StreamExt, future::FusedFuture, stream::FuturesUnordered};
 use nsed_bus::{Bus, BusError, NatsConnect};
 use nsed_contracts::{
     i_deliberation_market::JobStatus,
@@ -350,9 +350,9 @@ struct Ctx<'a, P> {
 }
 
 impl<P: Provider + Clone> Ctx<'_, P> {
-    /// The keeper's loop: follow, start a step for every open job not already under way (at most
-    /// `max_in_flight` at once), pause until the poll interval passes or a step ends; until
-    /// `shutdown`. Steps run concurrently on this task, each job in at most one step, so a
+    /// The keeper's loop: every poll interval follow the chain (beside the steps under way),
+    /// start a step for every open job not already under way (at most `max_in_flight` at once),
+    /// pause until the poll interval passes, a scan or a step ends; until `shutdown`. Steps run concurrently on this task, each job in at most one step, so a
     /// job waiting for its agents never holds up the others. Steps under way when `shutdown`
     /// fires get `shutdown_grace` to finish.
     async fn serve(&self, shutdown: &CancellationToken) -> Result<(), KeeperError> {
@@ -362,14 +362,16 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         // Jobs whose step ended since the last poll: their next step waits for the next poll,
         // as a job waiting for agents or for the chain has nothing new to do before.
         let mut resting: HashSet<U256> = HashSet::new();
-        let mut next_follow = Instant::now();
+        // Following the chain runs beside the steps, so a slow node answering `eth_getLogs` holds
+        // up no job; one scan at a time.
+        let following = self.follow().fuse();
+        futures::pin_mut!(following);
+        let mut next_follow = Instant::now() + self.config.poll_interval;
         while !shutdown.is_cancelled() {
-            if Instant::now() >= next_follow {
+            if following.is_terminated() && Instant::now() >= next_follow {
                 next_follow = Instant::now() + self.config.poll_interval;
                 resting.clear();
-                if let Err(e) = self.follow().await {
-                    warn!(target: "keeper", error = %e, "cannot follow the chain; retrying");
-                }
+                following.set(self.follow().fuse());
             }
             if busy.len() < max_in_flight {
                 // Oldest first, so every job makes progress however many are waiting.
@@ -389,12 +391,17 @@ impl<P: Provider + Clone> Ctx<'_, P> {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
+                followed = &mut following, if !following.is_terminated() => {
+                    if let Err(e) = followed {
+                        warn!(target: "keeper", error = %e, "cannot follow the chain; retrying");
+                    }
+                }
                 Some((job_id, done)) = steps.next(), if !steps.is_empty() => {
                     busy.remove(&job_id);
                     resting.insert(job_id);
                     self.step_done(job_id, done)?;
                 }
-                () = tokio::time::sleep(until_follow) => {}
+                () = tokio::time::sleep(until_follow), if following.is_terminated() => {}
             }
         }
         if !steps.is_empty() {
