@@ -25,11 +25,11 @@ use alloy::{
 /// would otherwise hold every request up.
 pub const FALLBACK_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Requests sent to one endpoint at a time, healthiest first, the next only when one fails:
-/// whatever changes the node's state or depends on which node's pool answers. Sent to every
-/// endpoint at once, a transaction would race itself, and a lagging node's pending nonce or
-/// "no receipt yet" could win over a current node's answer.
-const ONE_AT_A_TIME: [&str; 7] = [
+/// Requests sent to one endpoint at a time, best first, the next only when one fails: every
+/// request the services make. alloy's fallback sends any other request to every endpoint at once
+/// and takes the first answer, which would let a lagging node answer `eth_getLogs` for blocks it
+/// does not have yet, a stale pending nonce win over a current one, and a transaction race itself.
+const ONE_AT_A_TIME: [&str; 21] = [
     "eth_sendRawTransaction",
     "eth_sendRawTransactionSync",
     "eth_sendTransaction",
@@ -37,6 +37,20 @@ const ONE_AT_A_TIME: [&str; 7] = [
     "eth_getTransactionCount",
     "eth_getTransactionReceipt",
     "eth_getTransactionByHash",
+    "eth_getRawTransactionByHash",
+    "eth_blockNumber",
+    "eth_getBlockByNumber",
+    "eth_getBlockByHash",
+    "eth_getLogs",
+    "eth_call",
+    "eth_estimateGas",
+    "eth_feeHistory",
+    "eth_gasPrice",
+    "eth_maxPriorityFeePerGas",
+    "eth_chainId",
+    "eth_getBalance",
+    "eth_getCode",
+    "eth_getStorageAt",
 ];
 
 /// A provider for `url` that signs with `signer`, estimating gas and asking the node for the
@@ -65,10 +79,11 @@ pub fn wallet_provider(url: Url, signer: PrivateKeySigner) -> DynProvider {
 /// [`wallet_provider`] over `url` and, should it fail, `fallbacks` (endpoints of the same chain).
 ///
 /// With no fallbacks this is [`wallet_provider`]. With some, requests go through alloy's
-/// [`FallbackService`], which ranks the endpoints by their recent successes and latency: reads
-/// go to every endpoint at once and the first answer wins; sending a transaction, the pending
-/// nonce and receipts go to one endpoint at a time, best first, the next when one fails or takes
-/// longer than [`FALLBACK_REQUEST_TIMEOUT`]. A request fails only when every endpoint failed.
+/// [`FallbackService`], which ranks the endpoints by their recent successes and latency. Each
+/// request goes to one endpoint at a time, best first, and to the next when one fails or takes
+/// longer than [`FALLBACK_REQUEST_TIMEOUT`]; it fails only when every endpoint failed. The
+/// endpoints should serve the same chain, closely in sync: the best one may change between
+/// requests.
 ///
 /// ```
 /// let signer = alloy::signers::local::PrivateKeySigner::random();
