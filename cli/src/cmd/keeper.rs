@@ -18,7 +18,7 @@ pub struct KeeperArgs {
     /// Deployment record to follow (market address and start block).
     #[arg(long, value_name = "PATH", default_value = LOCAL_DEPLOYMENT)]
     pub deployment: PathBuf,
-    /// The chain (`--rpc-url` or `NSED_RPC_URL`).
+    /// The chain (`--rpc-url` or `NSED_RPC_URL`); several endpoints of it to fail over between.
     #[command(flatten)]
     pub rpc: RpcOpts,
     /// The keeper's key; the account needs the market's KEEPER_ROLE.
@@ -136,5 +136,20 @@ mod tests {
         let expected = format!("{config:?}");
         parsed.apply(&mut config);
         assert_eq!(format!("{config:?}"), expected);
+    }
+
+    #[test]
+    fn repeated_rpc_urls_are_endpoints_to_fail_over_to() {
+        let cli = crate::Cli::try_parse_from([
+            "nsed",
+            "keeper",
+            "--rpc-url",
+            "http://a:8545",
+            "--rpc-url",
+            "http://b:8545",
+        ])
+        .unwrap();
+        let crate::Commands::Keeper(args) = cli.command else { panic!("parsed as keeper") };
+        assert_eq!(args.rpc.try_urls_with_env().unwrap(), ["http://a:8545", "http://b:8545"]);
     }
 }
