@@ -34,11 +34,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) const MODELS: [&str; 3] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half"];
-/// The demo agents and a fourth one, for a panel that can lose one seat and keep its quorum.
-const PANEL: [&str; 4] = ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half", "tree_full_d8"];
+/// Every digits model: the demo agents first, then two more, for panels that can lose seats and
+/// keep their quorum.
+pub(crate) const PANEL: [&str; 5] =
+    ["knn_pool4x4", "mlp_pca8_left_half", "logreg_top_half", "tree_full_d8", "gnb_full"];
 const WAIT: Duration = Duration::from_secs(90);
 
-fn models_dir() -> std::path::PathBuf {
+pub(crate) fn models_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
 }
 
@@ -61,9 +63,12 @@ pub(crate) struct Stack {
     pub(crate) keeper_key: PrivateKeySigner,
     /// A second keeper with the market's role, whose tasks the workers accept too.
     pub(crate) spare_keeper_key: PrivateKeySigner,
-    workers: Vec<(CancellationToken, JoinHandle<Result<(), WorkerError>>)>,
+    /// The in-process workers, in start order.
+    pub(crate) workers: Vec<(CancellationToken, JoinHandle<Result<(), WorkerError>>)>,
     /// The workers' agents, in start order.
     pub(crate) agents: Vec<Address>,
+    /// Their keys, in the same order.
+    pub(crate) agent_keys: Vec<PrivateKeySigner>,
     // Last: the server above stops before its store and users in here are deleted.
     pub(crate) db: tempfile::TempDir,
 }
@@ -75,7 +80,7 @@ impl Stack {
 
     /// A stack with the first `workers` of the demo agents registered and running, the first of
     /// them taking `first_latency` extra for every task; NATS without authentication.
-    async fn start_with(workers: usize, first_latency: Duration) -> Self {
+    pub(crate) async fn start_with(workers: usize, first_latency: Duration) -> Self {
         Self::start_full(workers, first_latency, false).await
     }
 
@@ -134,6 +139,7 @@ impl Stack {
             spare_keeper_key,
             workers: Vec::new(),
             agents: Vec::new(),
+            agent_keys: Vec::new(),
             db,
         };
         let manifest = Manifest::load(models_dir()).unwrap();
@@ -174,6 +180,7 @@ impl Stack {
                 ..WorkerConfig::default()
             };
             stack.agents.push(key.address());
+            stack.agent_keys.push(key.clone());
             let token = CancellationToken::new();
             let handle = tokio::spawn(Worker::new(config, key, classifier).run(token.clone()));
             stack.workers.push((token, handle));
@@ -222,7 +229,7 @@ impl Stack {
     }
 
     /// [`Stack::request`] for a panel of `seats` agents.
-    async fn request_seats(&self, row: usize, deadline_in: u64, seats: u8) -> U256 {
+    pub(crate) async fn request_seats(&self, row: usize, deadline_in: u64, seats: u8) -> U256 {
         let rows =
             load_test_split(models_dir(), &Manifest::load(models_dir()).unwrap().dataset).unwrap();
         self.requester.fund(&self.deployer, ONE_TOKEN).await.unwrap();
@@ -327,13 +334,14 @@ async fn requested_jobs_settle_on_chain_with_the_answer_the_protocol_computes() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_killed_during_a_round_does_not_stop_the_job() {
     // Four seats: the quorum (3) tolerates one silent seat.
-    let mut stack = Stack::start_with(PANEL.len(), Duration::ZERO).await;
+    const SEATS: u8 = 4;
+    let mut stack = Stack::start_with(usize::from(SEATS), Duration::ZERO).await;
     // Kill one worker outright (no graceful shutdown) before any job exists: its agent is still
     // registered and bonded, so the market draws its seat and the keeper times it out.
     let (_, dead) = stack.workers.remove(0);
     dead.abort();
     let (keeper, handle) = stack.keeper(Duration::from_secs(3));
-    let job_id = stack.request_seats(2, 3600, PANEL.len() as u8).await;
+    let job_id = stack.request_seats(2, 3600, SEATS).await;
     let settled = stack.wait_settled(job_id).await;
     assert_eq!(Some(settled.content), stack.offchain_answer(job_id));
     let d = stack.offchain(job_id);

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `nsed` binary against real local services.
 
 mod agent;
+mod churn;
 mod deploy;
 mod e2e;
 mod e2e_auth;
