@@ -1,37 +1,5 @@
 //! Driving a sent transaction until it is mined: wait a while for its receipt, and if none comes,
 //! replace it — same nonce, same call, same gas limit, higher fees — a bounded number of times.
-//!
-//! # Policy ([`LandPolicy`])
-//!
-//! - Each attempt waits up to [`LandPolicy::attempt_timeout`] for the receipt of the newest
-//!   version (alloy's [`PendingTransactionBuilder`] with a timeout). A node that cannot be reached
-//!   meanwhile is asked again after a short pause until the attempt's time is up.
-//! - Then a replacement is signed with `maxFeePerGas` and `maxPriorityFeePerGas` each raised by
-//!   [`LandPolicy::fee_bump_percent`] (at least [`LandPolicy::MIN_FEE_BUMP_PERCENT`], rounded up,
-//!   and at least 1 wei), or to the node's current estimate when that is higher. geth and reth
-//!   accept a replacement only when both fees rise by 10 % (`txpool.pricebump`); anvil only when
-//!   the fee cap rises at all. The default 25 % clears both, and outpaces a base fee that rises by
-//!   12.5 % per full block.
-//! - At most [`LandPolicy::max_replacements`] replacements are sent (counting refused ones); the
-//!   last then gets one more attempt, so the whole wait is bounded by
-//!   `(max_replacements + 1) × attempt_timeout` plus the requests' own time.
-//!
-//! # Recovery
-//!
-//! - "nonce too low" for a replacement: a transaction with this nonce was mined. The receipts of
-//!   every version sent are looked up (for up to one attempt's time, as a node may answer before it
-//!   has indexed the block): the one that landed is the result, whichever it is. When none of ours
-//!   did, [`TxError::NonceTaken`].
-//! - "replacement transaction underpriced" (or "already known"): another transaction with this
-//!   nonce pays at least as much; the fees are bumped again at once.
-//! - A dropped transaction (evicted from the pool, or the node restarted) is simply not mined: the
-//!   next replacement sends it again, with higher fees.
-//! - A replacement the node cannot be reached for counts as sent; the wait goes on.
-//! - Any other refusal (insufficient funds, a malformed transaction) is [`TxError::Rpc`].
-//!
-//! Replacements copy the transaction the node returns for the hash (`eth_getTransactionByHash`),
-//! read as soon as `land` starts: one dropped before that read cannot be sent again, and is then
-//! waited for until the attempts run out.
 
 use std::time::{Duration, Instant};
 
@@ -74,8 +42,40 @@ impl Default for LandPolicy {
 }
 
 /// Waits for a sent transaction's receipt, replacing the transaction with higher fees when it is
-/// not mined in time (see the [module](self) for the policy and the recovery), and checks the
-/// receipt of whichever version landed.
+/// not mined in time, and checks the receipt of whichever version landed.
+///
+/// # Policy ([`LandPolicy`])
+///
+/// - Each attempt waits up to [`LandPolicy::attempt_timeout`] for the receipt of the newest
+///   version (alloy's [`PendingTransactionBuilder`] with a timeout). A node that cannot be reached
+///   meanwhile is asked again after a short pause until the attempt's time is up.
+/// - Then a replacement is signed with `maxFeePerGas` and `maxPriorityFeePerGas` each raised by
+///   [`LandPolicy::fee_bump_percent`] (at least [`LandPolicy::MIN_FEE_BUMP_PERCENT`], rounded up,
+///   and at least 1 wei), or to the node's current estimate when that is higher. geth and reth
+///   accept a replacement only when both fees rise by 10 % (`txpool.pricebump`); anvil only when
+///   the fee cap rises at all. The default 25 % clears both, and outpaces a base fee that rises by
+///   12.5 % per full block.
+/// - At most [`LandPolicy::max_replacements`] replacements are sent (counting refused ones); the
+///   last then gets one more attempt, so the whole wait is bounded by
+///   `(max_replacements + 1) × attempt_timeout` plus the requests' own time.
+///
+/// # Recovery
+///
+/// - "nonce too low" for a replacement: a transaction with this nonce was mined. The receipts of
+///   every version sent are looked up (for up to one attempt's time, as a node may answer before it
+///   has indexed the block): the one that landed is the result, whichever it is. When none of ours
+///   did, [`TxError::NonceTaken`].
+/// - "replacement transaction underpriced" (or "already known"): another transaction with this
+///   nonce pays at least as much; the fees are bumped again at once.
+/// - A dropped transaction (evicted from the pool, or the node restarted) is simply not mined: the
+///   next replacement sends it again, with higher fees.
+/// - A replacement the node cannot be reached for counts against `max_replacements`; the wait
+///   goes on.
+/// - Any other refusal (insufficient funds, a malformed transaction) is [`TxError::Rpc`].
+///
+/// Replacements copy the transaction the node returns for the hash (`eth_getTransactionByHash`),
+/// read as soon as `land` starts: one dropped before that read cannot be sent again, and is then
+/// waited for until the attempts run out.
 ///
 /// `provider` signs the replacements, so it must be the provider (wallet included) that sent
 /// `pending`.
