@@ -35,12 +35,16 @@
 //! None.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::Address;
 use async_nats::jetstream::{
     self, Context,
     consumer::{AckPolicy, PullConsumer, pull},
+    context::PublishErrorKind,
     message::PublishMessage,
     stream::{self, Stream},
 };
@@ -50,6 +54,7 @@ use nsed_protocol::wire::{
     task_subject,
 };
 use tokio::sync::broadcast::{self, error::RecvError};
+use tracing::debug;
 
 pub mod auth;
 mod connect;
@@ -62,6 +67,14 @@ pub use error::BusError;
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// How long tasks and results are kept.
 pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How long [`Bus::publish_dedup`] keeps sending a publish that no stream acknowledged: longer
+/// than a JetStream cluster takes to elect a stream's new leader after losing a server, or to
+/// come back after a restart of every server.
+pub const PUBLISH_RETRY_FOR: Duration = Duration::from_secs(30);
+/// The first and the longest pause between two tries of an unacknowledged publish.
+const PUBLISH_BACKOFF_MIN: Duration = Duration::from_millis(100);
+const PUBLISH_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// The prefix of the JetStream API subjects (the default domain).
 const JS_API: &str = "$JS.API";
@@ -341,10 +354,16 @@ impl Bus {
     /// Publishes `payload` to a JetStream subject with a deduplicating message id and waits for
     /// the stream's acknowledgement. Returns whether the stream flagged it a duplicate.
     ///
+    /// A publish that no stream answered (none found, e.g. while a cluster elects the stream's
+    /// new leader after losing a server), that timed out or whose connection broke is sent
+    /// again, with the same message id, for up to [`PUBLISH_RETRY_FOR`]: the id makes a repeat
+    /// of a publish that was stored after all a duplicate, never a second message.
+    ///
     /// # Errors
     ///
     /// [`BusError::PermissionDenied`] when this user may not publish to `subject`;
-    /// [`BusError::JetStream`] if the publish or its acknowledgement fails.
+    /// [`BusError::JetStream`] if the publish or its acknowledgement fails for good or still
+    /// fails after [`PUBLISH_RETRY_FOR`].
     pub async fn publish_dedup(
         &self,
         subject: String,
@@ -352,18 +371,33 @@ impl Bus {
         payload: Vec<u8>,
     ) -> Result<bool, BusError> {
         let operation = format!("cannot publish to {subject}");
+        let payload = Bytes::from(payload);
         self.unless_denied(&[&subject], |refusal| denied(&operation, refusal), async {
-            let ack = self
-                .jetstream
-                .send_publish(
-                    subject.clone(),
-                    PublishMessage::build().payload(Bytes::from(payload)).message_id(message_id),
-                )
-                .await
-                .map_err(|e| BusError::js(&operation, e))?
-                .await
-                .map_err(|e| BusError::js(format!("no stream acknowledgement for {subject}"), e))?;
-            Ok(ack.duplicate)
+            let give_up_at = Instant::now() + PUBLISH_RETRY_FOR;
+            let mut backoff = PUBLISH_BACKOFF_MIN;
+            loop {
+                let message = PublishMessage::build().payload(payload.clone()).message_id(message_id);
+                let (error, what) = match self.jetstream.send_publish(subject.clone(), message).await
+                {
+                    Ok(ack) => match ack.await {
+                        Ok(ack) => return Ok(ack.duplicate),
+                        Err(e) => (e, "no stream acknowledgement for"),
+                    },
+                    Err(e) => (e, "cannot publish to"),
+                };
+                let transient = matches!(
+                    error.kind(),
+                    PublishErrorKind::StreamNotFound
+                        | PublishErrorKind::TimedOut
+                        | PublishErrorKind::BrokenPipe
+                );
+                if !transient || Instant::now() + backoff >= give_up_at {
+                    return Err(BusError::js(format!("{what} {subject}"), error));
+                }
+                debug!(target: "bus", %subject, %error, ?backoff, "publish not acknowledged; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(PUBLISH_BACKOFF_MAX);
+            }
         })
         .await
     }

@@ -188,6 +188,17 @@ pub struct NatsOpts {
     /// Private key (PEM) of `--nats.tls-cert`.
     #[arg(long = "nats.tls-key", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Replicas of the NSED streams, 1 to 5, each on its own server of a JetStream cluster (3
+    /// tolerates the loss of one server) [default: 1 for streams this creates; existing streams
+    /// are used with whatever count they have]. Given, an existing stream with another count is
+    /// an error: nsed never changes it.
+    #[arg(
+        long = "nats.replicas",
+        value_name = "N",
+        env = "NSED_NATS_REPLICAS",
+        value_parser = clap::value_parser!(u8).range(1..=5)
+    )]
+    pub replicas: Option<u8>,
 }
 
 impl NatsOpts {
@@ -196,8 +207,8 @@ impl NatsOpts {
         self.nats_url.clone().unwrap_or_else(|| WorkerConfig::default().nats.url().to_owned())
     }
 
-    /// How to connect: the URL ([`NatsOpts::url_or_default`]) with the credentials and TLS
-    /// files given.
+    /// How to connect: the URL ([`NatsOpts::url_or_default`]) with the credentials, TLS files
+    /// and replica count given.
     pub fn connect(&self) -> NatsConnect {
         self.connect_to(self.url_or_default())
     }
@@ -213,6 +224,9 @@ impl NatsOpts {
         }
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             connect = connect.with_tls_client(cert, key);
+        }
+        if let Some(replicas) = self.replicas {
+            connect = connect.with_replicas(replicas.into());
         }
         connect
     }
@@ -471,6 +485,15 @@ mod tests {
             .with_tls_ca("ca.pem")
             .with_tls_client("client.pem", "client-key.pem");
         assert_eq!(parsed.connect(), expected);
+        let parsed =
+            CommandParser::<NatsOpts>::try_parse_from(["nsed", "--nats.replicas", "3"]).unwrap();
+        assert_eq!(parsed.args.connect().replicas(), Some(3));
+        for bad in ["0", "6", "three"] {
+            let err = CommandParser::<NatsOpts>::try_parse_from(["nsed", "--nats.replicas", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--nats.replicas"), "{err}");
+        }
         // A client certificate needs its key, and the other way round.
         for flag in ["--nats.tls-cert", "--nats.tls-key"] {
             assert!(CommandParser::<NatsOpts>::try_parse_from(["nsed", flag, "x.pem"]).is_err());

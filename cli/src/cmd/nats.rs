@@ -298,26 +298,30 @@ impl StreamsArgs {
                 info.config.subjects.join(" "),
                 info.state.messages,
                 existed,
+                info.config.num_replicas,
             ));
         }
         bus.drain().await?;
         if output::is_json() {
             let streams: Vec<_> = streams
                 .iter()
-                .map(|(name, subjects, messages, existed)| {
+                .map(|(name, subjects, messages, existed, replicas)| {
                     json!({
                         "name": name,
                         "subjects": subjects,
                         "messages": messages,
                         "created": !existed,
+                        "replicas": replicas,
                     })
                 })
                 .collect();
             output::json(&json!({ "nats": connect.url(), "streams": streams }));
         } else {
-            for (name, subjects, messages, existed) in &streams {
+            for (name, subjects, messages, existed, replicas) in &streams {
                 let what = if *existed { "exists" } else { "created" };
-                out!("{name:<13} {subjects:<14} {what:<8} {messages} messages");
+                out!(
+                    "{name:<13} {subjects:<14} {what:<8} {messages} messages, {replicas} replicas"
+                );
             }
         }
         Ok(())

@@ -10,6 +10,7 @@ mod genesis;
 mod indexer;
 mod keepers;
 mod nats;
+mod nats_cluster;
 mod rpc_faults;
 mod up;
 mod up_llm;

@@ -11,6 +11,10 @@
 //! winning agents earned. `--once` exits when the demo is done; otherwise everything keeps serving
 //! until Ctrl-C and then stops.
 //!
+//! `--nats.cluster N` starts a JetStream cluster of N local nats-servers instead of one, with the
+//! streams replicated to three of them (or N, if fewer; `--nats.replicas` overrides it), and
+//! connects the keeper and every worker with every node's URL.
+//!
 //! `--agents digits` (the default, fastest) seats three ONNX digit classifiers on held-out digits;
 //! `--agents llm` seats three language-model agents of two families ([`PANEL`]) on held-out
 //! multiple-choice questions and prints every round's proposals and support.
@@ -35,7 +39,10 @@ use nsed_bus::{
 };
 use nsed_client::{AgentOwner, Economy, JobRequest, Requester, Settled, SettledRound};
 use nsed_deploy::{DEV_CHAIN_ID, MARKET, deploy_to_dir, is_dev_chain};
-use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
+use nsed_devstack::{
+    Anvil, AnvilConfig, AnvilInstance, NatsCluster, NatsClusterConfig, NatsClusterInstance,
+    NatsConfig, NatsInstance, NatsServer,
+};
 use nsed_indexer::{Indexer, IndexerConfig};
 use nsed_inference_worker::{
     Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig,
@@ -116,6 +123,17 @@ pub struct UpArgs {
     /// network).
     #[arg(long = "nats.no-auth", help_heading = "NATS", conflicts_with = "nats_url")]
     pub nats_no_auth: bool,
+    /// Start a JetStream cluster of N local nats-servers (routed to each other on loopback)
+    /// instead of one, and replicate the streams to 3 of them (N if fewer, or
+    /// `--nats.replicas`); the keeper and the workers get every node's URL.
+    #[arg(
+        long = "nats.cluster",
+        value_name = "N",
+        help_heading = "NATS",
+        conflicts_with = "nats_url",
+        value_parser = clap::value_parser!(u8).range(1..=5)
+    )]
+    pub nats_cluster: Option<u8>,
     /// Deployment parameters.
     #[command(flatten)]
     pub suite: SuiteOpts,
@@ -134,12 +152,16 @@ const EXAMPLE_QUERY: &str = "{ jobs(first: 2, orderBy: id) { id status settlemen
 struct LocalServices {
     anvil: Option<AnvilInstance>,
     nats: Option<NatsInstance>,
+    nats_cluster: Option<NatsClusterInstance>,
 }
 
 /// How the keeper and the workers reach NATS.
 struct NatsSetup {
+    /// Every server's URL, separated by commas.
     url: String,
     auth: NatsAuth,
+    /// The local cluster's node count and the streams' replicas, when `nsed up` started one.
+    cluster: Option<(usize, usize)>,
     /// The keeper's connection.
     keeper: NatsConnect,
     /// Each worker's connection, in panel order.
@@ -204,7 +226,7 @@ impl UpArgs {
             .tempdir()
             .wrap_err("cannot create a temporary directory for the run")?;
         let db = run_dir.path().to_path_buf();
-        let mut services = LocalServices { anvil: None, nats: None };
+        let mut services = LocalServices { anvil: None, nats: None, nats_cluster: None };
         let (rpc_url, roles) = match (&self.rpc.rpc_url, &self.wallet.private_key) {
             (Some(url), Some(key)) => {
                 let signer = key.signer()?;
@@ -524,7 +546,13 @@ impl UpArgs {
             let connect = self.nats.connect_to(url);
             let auth = self.nats.creds.clone().map_or(NatsAuth::None, NatsAuth::Creds);
             let agents = vec![connect.clone(); agents.len()];
-            return Ok(NatsSetup { url: url.clone(), auth, keeper: connect, agents });
+            return Ok(NatsSetup {
+                url: url.clone(),
+                auth,
+                cluster: None,
+                keeper: connect,
+                agents,
+            });
         }
         if self.nats.creds.is_some() || self.nats.tls_ca.is_some() || self.nats.tls_cert.is_some() {
             warn!(
@@ -533,51 +561,85 @@ impl UpArgs {
                  nats-server gets its own users"
             );
         }
-        if self.nats_no_auth {
-            let nats = tokio::task::spawn_blocking(|| NatsServer::spawn(NatsConfig::default()))
-                .await?
-                .wrap_err("cannot start a local nats-server")?;
-            warn!(target: "nsed::up", url = %nats.url(), "started nats-server without authentication");
-            let url = nats.url();
-            services.nats = Some(nats);
-            let connect = NatsConnect::new(&url);
-            let agents = vec![connect.clone(); agents.len()];
-            return Ok(NatsSetup { url, auth: NatsAuth::None, keeper: connect, agents });
+        let nodes = self.nats_cluster.map_or(1, usize::from);
+        let replicas = self.nats.replicas.map_or_else(|| nodes.min(3), usize::from);
+        if replicas > nodes {
+            bail!(
+                "--nats.replicas {replicas} needs a cluster of at least {replicas} servers: pass \
+                 `--nats.cluster {replicas}` (or more)"
+            );
         }
+        let cluster = self.nats_cluster.map(|_| (nodes, replicas));
 
         let dir = run_dir.join("nats");
-        // The server listens where devstack tells it (`-a 127.0.0.1 -p <free port>`), which
-        // overrides the file's `listen`.
-        let options = InitOptions::new("127.0.0.1:4222", dir.join("jetstream"));
-        let mut auth = AuthDir::init(&dir, options)
-            .wrap_err_with(|| format!("cannot create the NATS users in {}", dir.display()))?;
-        let mut agent_creds = Vec::with_capacity(agents.len());
-        for key in agents {
-            let creds = auth
-                .add_agent(key.address(), false)
-                .wrap_err_with(|| format!("cannot add NATS user for agent {}", key.address()))?;
-            agent_creds.push(creds);
-        }
-        let config = NatsConfig::default().with_config_file(auth.config_path());
-        let nats = tokio::task::spawn_blocking(move || NatsServer::spawn(config))
-            .await?
-            .wrap_err("cannot start a local nats-server")?;
-        let url = nats.url();
-        services.nats = Some(nats);
-        info!(target: "nsed::up", %url, users = %dir.display(), "started nats-server with JetStream and NKey auth");
+        let auth = if self.nats_no_auth {
+            None
+        } else {
+            // The server listens where devstack tells it (`-a 127.0.0.1 -p <free port>`), which
+            // overrides the file's `listen`; a cluster node also gets its own store directory.
+            let options = InitOptions::new("127.0.0.1:4222", dir.join("jetstream"));
+            let mut auth = AuthDir::init(&dir, options)
+                .wrap_err_with(|| format!("cannot create the NATS users in {}", dir.display()))?;
+            let mut agent_creds = Vec::with_capacity(agents.len());
+            for key in agents {
+                let creds = auth.add_agent(key.address(), false).wrap_err_with(|| {
+                    format!("cannot add NATS user for agent {}", key.address())
+                })?;
+                agent_creds.push(creds);
+            }
+            Some((auth, agent_creds))
+        };
+        let config_file = auth.as_ref().map(|(auth, _)| auth.config_path());
+        let url = if self.nats_cluster.is_some() {
+            let config = NatsClusterConfig {
+                base_config: config_file,
+                ..NatsClusterConfig::default().with_nodes(nodes)
+            };
+            let cluster = tokio::task::spawn_blocking(move || NatsCluster::spawn(config))
+                .await?
+                .wrap_err_with(|| {
+                    format!("cannot start a local cluster of {nodes} nats-servers")
+                })?;
+            let url = cluster.url();
+            services.nats_cluster = Some(cluster);
+            url
+        } else {
+            let config = NatsConfig { config_file, ..NatsConfig::default() };
+            let nats = tokio::task::spawn_blocking(move || NatsServer::spawn(config))
+                .await?
+                .wrap_err("cannot start a local nats-server")?;
+            let url = nats.url();
+            services.nats = Some(nats);
+            url
+        };
+
+        let Some((auth, agent_creds)) = auth else {
+            warn!(target: "nsed::up", %url, nodes, "started nats-server without authentication");
+            let connect = NatsConnect::new(&url).with_replicas(replicas);
+            // Nobody else may create the streams first with another replica count.
+            Bus::connect_with(&connect)
+                .await
+                .wrap_err("cannot connect to the local nats-server")?
+                .ensure_streams()
+                .await
+                .wrap_err("cannot create the NATS streams")?;
+            let agents = vec![connect.clone(); agents.len()];
+            return Ok(NatsSetup { url, auth: NatsAuth::None, cluster, keeper: connect, agents });
+        };
+        info!(target: "nsed::up", %url, nodes, replicas, users = %dir.display(), "started nats-server with JetStream and NKey auth");
 
         // Only the operator may create the streams; the keeper and the workers only check them.
-        let operator =
-            Bus::connect_with(&NatsConnect::new(&url).with_creds(auth.creds_path(OPERATOR)))
-                .await
-                .wrap_err("cannot connect to the local nats-server as the operator")?;
+        let connect =
+            |creds: PathBuf| NatsConnect::new(&url).with_creds(creds).with_replicas(replicas);
+        let operator = Bus::connect_with(&connect(auth.creds_path(OPERATOR)))
+            .await
+            .wrap_err("cannot connect to the local nats-server as the operator")?;
         operator.ensure_streams().await.wrap_err("cannot create the NATS streams")?;
         operator.drain().await.wrap_err("cannot close the operator's NATS connection")?;
 
-        let keeper = NatsConnect::new(&url).with_creds(auth.creds_path(DEFAULT_KEEPER));
-        let agents =
-            agent_creds.into_iter().map(|creds| NatsConnect::new(&url).with_creds(creds)).collect();
-        Ok(NatsSetup { url, auth: NatsAuth::NKey { dir }, keeper, agents })
+        let keeper = connect(auth.creds_path(DEFAULT_KEEPER));
+        let agents = agent_creds.into_iter().map(connect).collect();
+        Ok(NatsSetup { url, auth: NatsAuth::NKey { dir }, cluster, keeper, agents })
     }
 }
 
@@ -711,6 +773,9 @@ impl Report<'_> {
             "chain": { "rpcUrl": self.rpc_url, "chainId": self.chain_id },
             "nats": self.nats.url,
             "natsAuth": self.nats.auth.to_json(),
+            "natsCluster": self.nats.cluster.map(|(nodes, replicas)| {
+                json!({ "nodes": nodes, "replicas": replicas })
+            }),
             "deployment": { "record": self.record_path, "market": self.market },
             "agents": self
                 .agents
@@ -745,7 +810,15 @@ fn token_amount(amount: U256) -> String {
 
 fn print_report(r: &Report<'_>) {
     out!("chain        {} (chain id {})", r.rpc_url, r.chain_id);
-    out!("nats         {} (JetStream, {})", r.nats.url, r.nats.auth.describe());
+    match r.nats.cluster {
+        Some((nodes, replicas)) => out!(
+            "nats         {} (JetStream cluster of {nodes} servers, streams with {replicas} \
+             replicas, {})",
+            r.nats.url,
+            r.nats.auth.describe()
+        ),
+        None => out!("nats         {} (JetStream, {})", r.nats.url, r.nats.auth.describe()),
+    }
     out!("deployment   {}", r.record_path.display());
     out!("market       {}", r.market);
     for (agent, model) in r.agents {
