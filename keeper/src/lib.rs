@@ -443,7 +443,13 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         if let Some(expected) = last_hash
             && next > 0
         {
-            let actual = self.market.block_hash(next - 1).await.ok();
+            // A block the node no longer has was reorganised away; an unreachable node is not a
+            // reorg, just a scan to retry.
+            let actual = match self.market.block_hash(next - 1).await {
+                Ok(hash) => Some(hash),
+                Err(TxError::Missing { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
             if actual != Some(expected) {
                 let rewound =
                     next.saturating_sub(self.config.reorg_rewind).max(self.config.start_block);

@@ -156,8 +156,8 @@ async fn jobs_settle_or_refund_exactly_once_while_workers_are_killed_and_restart
             }
         }
     }
-    eprintln!("{kills} worker kills: {settled} jobs settled, {refunded} refunded");
-    assert_eq!(settled + refunded, JOBS);
-    assert!(kills > 0, "the workers were killed during the run");
-    assert!(settled > 0, "jobs settle despite the churn");
+    let summary = format!("{kills} worker kills: {settled} jobs settled, {refunded} refunded");
+    assert_eq!(settled + refunded, JOBS, "{summary}");
+    assert!(kills > 0, "the workers were killed during the run: {summary}");
+    assert!(settled > 0, "jobs settle despite the churn: {summary}");
 }
