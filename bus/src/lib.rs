@@ -456,6 +456,40 @@ pub fn consumer_name(agent: Address) -> String {
 mod tests {
     use super::*;
 
+    /// Streams are kept in files with the replicas asked for; an existing stream with another
+    /// count is refused, and accepted when no count is asked for.
+    #[tokio::test]
+    async fn streams_have_the_replicas_asked_for_and_refuse_another_count() {
+        use nsed_devstack::{NatsCluster, NatsClusterConfig};
+        let cluster =
+            tokio::task::spawn_blocking(|| NatsCluster::spawn(NatsClusterConfig::default()))
+                .await
+                .unwrap()
+                .unwrap();
+        let connect = NatsConnect::new(cluster.url());
+        let bus = Bus::connect_with(&connect.clone().with_replicas(3)).await.unwrap();
+        let (mut tasks, mut results) = bus.ensure_streams().await.unwrap();
+        for stream in [&mut tasks, &mut results] {
+            let config = stream.info().await.unwrap().config.clone();
+            assert_eq!((config.num_replicas, config.storage), (3, stream::StorageType::File));
+        }
+        Bus::connect_with(&connect).await.unwrap().ensure_streams().await.unwrap();
+        let one = Bus::connect_with(&connect.with_replicas(1)).await.unwrap();
+        let err = one.ensure_streams().await.unwrap_err();
+        assert!(matches!(err, BusError::ReplicasMismatch { found: 3, requested: 1, .. }), "{err}");
+        assert!(err.to_string().contains("--nats.replicas 3"), "{err}");
+    }
+
+    /// A single server cannot keep three replicas, and says so.
+    #[tokio::test]
+    async fn a_single_server_refuses_three_replicas() {
+        use nsed_devstack::{NatsConfig, NatsServer};
+        let nats = NatsServer::spawn(NatsConfig::default()).unwrap();
+        let bus = Bus::connect_with(&NatsConnect::new(nats.url()).with_replicas(3)).await.unwrap();
+        let err = bus.ensure_streams().await.unwrap_err();
+        assert!(matches!(err, BusError::JetStream { .. }), "{err}");
+    }
+
     #[test]
     fn consumer_names_are_valid_nats_tokens() {
         let name = consumer_name(Address::repeat_byte(0xab));
