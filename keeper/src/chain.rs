@@ -105,12 +105,28 @@ pub struct Market<P> {
     sending: Arc<tokio::sync::Mutex<()>>,
     /// Where the time spent on JSON-RPC is counted.
     timings: Arc<Timings>,
+    /// How long a transaction may wait to be mined, and how it is replaced.
+    land: tx::LandPolicy,
 }
 
 impl<P: Provider + Clone> Market<P> {
     /// The market at `address`.
     pub fn new(provider: P, address: Address) -> Self {
-        Self { provider, address, sending: Arc::default(), timings: Arc::default() }
+        Self {
+            provider,
+            address,
+            sending: Arc::default(),
+            timings: Arc::default(),
+            land: tx::LandPolicy::default(),
+        }
+    }
+
+    /// Waits for and replaces this keeper's transactions as `policy` says (default:
+    /// [`tx::LandPolicy::default`]).
+    #[must_use]
+    pub const fn with_land_policy(mut self, policy: tx::LandPolicy) -> Self {
+        self.land = policy;
+        self
     }
 
     /// Counts the time spent on JSON-RPC in `timings` (as [`Part::Chain`]).
@@ -133,7 +149,7 @@ impl<P: Provider + Clone> Market<P> {
             tx::submit_call(&operation, call).await?
         };
         // Outside the turn too: a replacement reuses this transaction's nonce.
-        tx::land(&self.provider, operation, pending, &tx::LandPolicy::default()).await
+        tx::land(&self.provider, operation, pending, &self.land).await
     }
 
     /// The market's address.

@@ -60,7 +60,7 @@ use nsed_bus::{Bus, BusError, NatsConnect};
 use nsed_contracts::{
     i_deliberation_market::JobStatus,
     market::{job_halting_config, may_stop_for_deadline},
-    tx::{TxContext, TxError},
+    tx::{LandPolicy, TxContext, TxError},
 };
 use nsed_protocol::{deliberation::Deliberation, eip712, halting::HaltReason};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -230,6 +230,9 @@ pub struct KeeperConfig {
     /// Most jobs worked on at once (default 8): each waits mostly on its agents and the chain,
     /// so a small machine runs many; memory grows with it by one deliberation per job.
     pub max_in_flight: usize,
+    /// How long each transaction may wait to be mined before it is replaced with higher fees,
+    /// how many times, and by how much (see [`nsed_contracts::tx::land`]).
+    pub land: LandPolicy,
 }
 
 impl KeeperConfig {
@@ -250,6 +253,7 @@ impl KeeperConfig {
             metrics_addr: None,
             shutdown_grace: Duration::from_secs(5),
             max_in_flight: 8,
+            land: LandPolicy::default(),
         }
     }
 }
@@ -297,7 +301,9 @@ impl Keeper {
             signer.clone(),
         );
         let chain_id = provider.get_chain_id().await.during("eth_chainId")?;
-        let market = Market::new(provider, config.market).with_timings(metrics.timings.clone());
+        let market = Market::new(provider, config.market)
+            .with_timings(metrics.timings.clone())
+            .with_land_policy(config.land);
         let store = Store::open(&config.db_path)?.with_timings(metrics.timings.clone());
         let bus = Bus::connect_with(&config.nats).await?;
         bus.ensure_streams().await?;

@@ -4,6 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use alloy::primitives::Address;
 use eyre::WrapErr;
+use nsed_contracts::tx::LandPolicy;
 use nsed_deploy::{Deployment, MARKET};
 use nsed_keeper::{Keeper, KeeperConfig};
 
@@ -63,6 +64,18 @@ pub struct KeeperOpts {
     /// one signing account sends their transactions in turn).
     #[arg(long = "keeper.max-in-flight", value_name = "N", default_value_t = defaults().max_in_flight as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_in_flight: u64,
+    /// Milliseconds a transaction may wait to be mined before it is replaced with higher fees
+    /// (same nonce and call).
+    #[arg(long = "keeper.tx-attempt-ms", value_name = "MS", default_value_t = millis(defaults().land.attempt_timeout), value_parser = clap::value_parser!(u64).range(1..))]
+    pub tx_attempt_ms: u64,
+    /// Most replacements of one transaction; after the last one's wait the send fails and the
+    /// job's step is retried later.
+    #[arg(long = "keeper.tx-max-replacements", value_name = "N", default_value_t = defaults().land.max_replacements)]
+    pub tx_max_replacements: u32,
+    /// Percent each replacement raises both EIP-1559 fees by (at least 10, what geth and reth
+    /// require).
+    #[arg(long = "keeper.tx-fee-bump-percent", value_name = "PERCENT", default_value_t = defaults().land.fee_bump_percent, value_parser = clap::value_parser!(u32).range(10..=1000))]
+    pub tx_fee_bump_percent: u32,
 }
 
 impl Default for KeeperOpts {
@@ -76,6 +89,9 @@ impl Default for KeeperOpts {
             phase_timeout_ms: millis(d.phase_timeout),
             poll_ms: millis(d.poll_interval),
             max_in_flight: d.max_in_flight as u64,
+            tx_attempt_ms: millis(d.land.attempt_timeout),
+            tx_max_replacements: d.land.max_replacements,
+            tx_fee_bump_percent: d.land.fee_bump_percent,
         }
     }
 }
@@ -95,6 +111,11 @@ impl KeeperOpts {
         config.phase_timeout = Duration::from_millis(self.phase_timeout_ms);
         config.poll_interval = Duration::from_millis(self.poll_ms);
         config.max_in_flight = usize::try_from(self.max_in_flight).unwrap_or(usize::MAX);
+        config.land = LandPolicy {
+            attempt_timeout: Duration::from_millis(self.tx_attempt_ms),
+            max_replacements: self.tx_max_replacements,
+            fee_bump_percent: self.tx_fee_bump_percent,
+        };
     }
 }
 
