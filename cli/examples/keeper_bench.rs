@@ -226,12 +226,18 @@ async fn run(args: Args) -> eyre::Result<()> {
         let bench = Bench { args: &args, nsed: &nsed, rows: &rows, model_ids: &model_ids, ticks };
         let report = bench.measure(setup).await.wrap_err_with(|| format!("{setup}"))?;
         eprintln!(
-            "keeper_bench: {setup}: {}/{} settled, {:.1} jobs/minute",
+            "keeper_bench: {setup}: {}/{} settled ({} correct), {:.1} jobs/minute, claims per \
+             keeper {:?}",
             report.settled,
             args.jobs,
-            report.per_minute()
+            report.correct,
+            report.per_minute(),
+            report.claims
         );
-        if !args.json {
+        if args.json {
+            // The row on stderr too, for reading along.
+            eprintln!("{}", report.row());
+        } else {
             println!("{}", report.row());
         }
         reports.push(report);
@@ -356,8 +362,17 @@ struct Report {
     latencies: Vec<Duration>,
     rounds: u64,
     in_flight_max: u64,
-    /// CPU seconds per process group during the run.
+    /// Jobs each keeper claimed, in keeper order.
+    claims: Vec<u64>,
+    /// Failed settlement attempts, over the keepers.
+    settle_failures: u64,
+    /// CPU seconds per process group during the run; `other` is everything else the machine
+    /// ran meanwhile.
     cpu: BTreeMap<&'static str, f64>,
+    /// From the CPU reading before the first request to the one after the last settlement.
+    measured: Duration,
+    /// The machine's cores.
+    cores: f64,
     /// `nsed_keeper_time_seconds_total` per part, summed over the keepers.
     parts: BTreeMap<String, f64>,
 }
@@ -366,8 +381,8 @@ impl Report {
     const HEADER: &'static str = "| nats | block time | keepers | in flight | settled | \
         jobs/min (first request) | jobs/min (last request) | p50 | p99 | rounds | \
         keeper CPU/job | keeper CPU/round | publish | answers | verify | store | chain | \
-        workers CPU/job | anvil CPU/job | nats CPU/job |\n\
-        |---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+        workers CPU/job | anvil CPU/job | nats CPU/job | other load |\n\
+        |---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
     fn finished(&self) -> usize {
         self.settled + self.refunded
@@ -401,6 +416,12 @@ impl Report {
         self.parts.get(part).map(|s| s * 1e3 / self.rounds.max(1) as f64)
     }
 
+    /// The share of the machine's CPU that processes outside the stack used during the run.
+    fn other_share(&self) -> f64 {
+        self.cpu.get("other").copied().unwrap_or(0.0)
+            / (self.measured.as_secs_f64() * self.cores).max(1e-9)
+    }
+
     fn row(&self) -> String {
         let part = |p: &str| match self.part_ms_per_round(p) {
             Some(ms) => format!("{ms:.1} ms"),
@@ -415,7 +436,7 @@ impl Report {
         }
         format!(
             "| {} | {} | {} | {} | {settled} | {:.1} | {:.1} | {:.2} s | {:.2} s | {} | {:.1} ms | \
-             {:.1} ms | {} | {} | {} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms |",
+             {:.1} ms | {} | {} | {} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} % |",
             self.setup.nats,
             if self.setup.block_time == 0 {
                 "automine".to_owned()
@@ -439,6 +460,7 @@ impl Report {
             self.cpu_ms_per_job("workers"),
             self.cpu_ms_per_job("anvil"),
             self.cpu_ms_per_job("nats"),
+            self.other_share() * 100.0,
         )
     }
 
@@ -472,10 +494,13 @@ impl Report {
             "latencyMaxMs": ms(self.percentile(1.0)),
             "rounds": self.rounds,
             "keeperJobsInFlightMax": self.in_flight_max,
+            "claimsPerKeeper": self.claims,
+            "settleFailures": self.settle_failures,
             "cpuMsPerJob": cpu,
             "keeperCpuMsPerRound":
                 self.cpu.get("keepers").copied().unwrap_or(0.0) * 1e3 / self.rounds.max(1) as f64,
             "keeperMsPerRound": parts,
+            "otherCpuShareOfMachine": self.other_share(),
             "keeperOverheadMsPerRound": overhead,
         })
     }
@@ -694,6 +719,8 @@ impl Bench<'_> {
         pids.push(("anvil", anvil.pid()));
         pids.extend(nats.pids().into_iter().map(|p| ("nats", p)));
         let cpu_before = cpu_seconds(&pids, self.ticks)?;
+        let machine_before = machine_busy_seconds(self.ticks)?;
+        let cpu_read_at = Instant::now();
 
         // Send every request; the receipts are awaited by a task of their own while the logs are
         // read here.
@@ -767,6 +794,8 @@ impl Bench<'_> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let cpu_after = cpu_seconds(&pids, self.ticks)?;
+        let machine_after = machine_busy_seconds(self.ticks)?;
+        let measured = cpu_read_at.elapsed();
 
         // Once more from the deployment on, for settlements the incremental reads could have
         // missed or repeated.
@@ -810,12 +839,18 @@ impl Bench<'_> {
             let before = cpu_before.get(group).copied().unwrap_or(0.0);
             cpu.insert(group, seconds - before);
         }
+        // Whatever else ran meanwhile (this program, other users' builds) took the rest.
+        let stack_cpu: f64 = cpu.values().sum();
+        cpu.insert("other", (machine_after - machine_before - stack_cpu).max(0.0));
         let mut parts = BTreeMap::new();
-        let (mut rounds, mut in_flight_max) = (0, 0);
+        let (mut rounds, mut in_flight_max, mut settle_failures) = (0, 0, 0);
+        let mut claims = Vec::new();
         for metrics in &scraped {
-            rounds += metrics.get("nsed_keeper_rounds_total").copied().unwrap_or(0.0) as u64;
-            in_flight_max = in_flight_max
-                .max(metrics.get("nsed_keeper_jobs_in_flight_max").copied().unwrap_or(0.0) as u64);
+            let counter = |name: &str| metrics.get(name).copied().unwrap_or(0.0) as u64;
+            claims.push(counter("nsed_keeper_jobs_claimed_total"));
+            settle_failures += counter("nsed_keeper_settle_failures_total");
+            rounds += counter("nsed_keeper_rounds_total");
+            in_flight_max = in_flight_max.max(counter("nsed_keeper_jobs_in_flight_max"));
             for (name, value) in metrics {
                 if let Some(part) = name
                     .strip_prefix("nsed_keeper_time_seconds_total{part=\"")
@@ -841,7 +876,11 @@ impl Bench<'_> {
             latencies,
             rounds,
             in_flight_max,
+            claims,
+            settle_failures,
             cpu,
+            measured,
+            cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
             parts,
         };
         if report.settled_twice > 0 {
@@ -929,6 +968,25 @@ fn cpu_seconds(
         *groups.entry(group).or_insert(0.0) += field(11)? + field(12)?;
     }
     Ok(groups)
+}
+
+/// CPU seconds the whole machine has been busy (not idle, not waiting for I/O), from
+/// `/proc/stat`.
+fn machine_busy_seconds(ticks: f64) -> eyre::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").wrap_err("cannot read /proc/stat")?;
+    let line = stat.lines().next().unwrap_or_default();
+    let fields: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .map(|t| t as f64)
+        .collect();
+    if fields.len() < 5 {
+        bail!("/proc/stat has no cpu line: {line}");
+    }
+    // user nice system idle iowait irq softirq steal ...; guest time is already in user.
+    let total: f64 = fields.iter().take(8).sum();
+    Ok((total - fields[3] - fields[4]) / ticks)
 }
 
 /// Clock ticks per second of `/proc` times (`getconf CLK_TCK`; 100 on Linux unless told).
