@@ -168,8 +168,9 @@ impl WalletOpts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 #[command(next_help_heading = "NATS")]
 pub struct NatsOpts {
-    /// NATS server URL (JetStream enabled) [default: nats://127.0.0.1:4222; `nsed up` starts its
-    /// own nats-server instead].
+    /// NATS server URL (JetStream enabled), or the URLs of a cluster's servers separated by
+    /// commas, any of which the client may use [default: nats://127.0.0.1:4222; `nsed up`
+    /// starts its own nats-server instead].
     #[arg(long, value_name = "URL", env = "NATS_URL")]
     pub nats_url: Option<String>,
     /// This service's NATS credentials, needed when the server has authentication on: an NKey
