@@ -191,7 +191,9 @@ impl Worker {
         self.signer.address()
     }
 
-    /// Serves the agent's task queue until `shutdown` is cancelled.
+    /// Serves the agent's task queue until `shutdown` is cancelled. While JetStream cannot
+    /// answer at the start (a cluster electing its leaders or restarting), the worker keeps
+    /// trying to open its queue for a minute.
     ///
     /// # Errors
     ///
@@ -207,8 +209,9 @@ impl Worker {
         let gate = TaskGate::new(agent, config.keepers.clone(), config.rpc_url.as_deref())
             .map_err(WorkerError::Config)?;
         let bus = Bus::connect_with(&config.nats).await?;
-        bus.ensure_streams().await?;
-        let consumer = bus.task_consumer(agent, config.ack_wait, config.max_deliver).await?;
+        let Some(consumer) = open_queue(&bus, agent, &config, &shutdown).await? else {
+            return Ok(());
+        };
         let engine = match agent_model {
             AgentModel::Classifier(classifier) => Engine::Classifier(
                 Batcher::spawn(classifier, config.max_batch).map_err(WorkerError::Thread)?,
@@ -509,6 +512,38 @@ async fn heartbeats(
             shared.bus.publish_core(heartbeat_subject(shared.agent), wire::encode(&beat)).await
         {
             debug!(target: "worker", error = %e, "heartbeat not sent");
+        }
+    }
+}
+
+/// How long a starting worker keeps trying to open its task queue while JetStream cannot answer
+/// (a cluster electing its leaders, or restarting as a whole); refusals fail at once.
+const OPEN_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Checks the streams and opens `agent`'s queue, trying again every second for
+/// [`OPEN_PATIENCE`] while JetStream fails; `None` when `shutdown` fires first.
+async fn open_queue(
+    bus: &Bus,
+    agent: Address,
+    config: &WorkerConfig,
+    shutdown: &CancellationToken,
+) -> Result<Option<jetstream::consumer::PullConsumer>, BusError> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = async {
+            bus.ensure_streams().await?;
+            bus.task_consumer(agent, config.ack_wait, config.max_deliver).await
+        };
+        match opened.await {
+            Ok(consumer) => return Ok(Some(consumer)),
+            Err(e @ BusError::JetStream { .. }) if started.elapsed() < OPEN_PATIENCE => {
+                warn!(target: "worker", %agent, error = %e, "cannot open the task queue yet; retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(None),
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+            Err(e) => return Err(e),
         }
     }
 }

@@ -354,3 +354,65 @@ async fn a_worker_without_a_nats_server_fails_with_a_clear_error() {
         .unwrap_err();
     assert!(err.to_string().contains("cannot connect to NATS"), "{err}");
 }
+
+/// How many clients node `port`'s monitoring endpoint reports (`/connz`).
+async fn connections(monitor_port: u16) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut socket) = tokio::net::TcpStream::connect(("127.0.0.1", monitor_port)).await else {
+        return 0;
+    };
+    let request = "GET /connz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    if socket.write_all(request.as_bytes()).await.is_err() {
+        return 0;
+    }
+    let mut response = String::new();
+    let _ = socket.read_to_string(&mut response).await;
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["num_connections"].as_u64())
+        .unwrap_or(0)
+}
+
+/// A worker that starts while its JetStream cluster has lost its quorum waits for JetStream
+/// instead of exiting, and serves once the cluster is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_started_while_jetstream_is_down_waits_for_it() {
+    use nsed_devstack::{NatsCluster, NatsClusterConfig};
+    let mut cluster = NatsCluster::spawn(NatsClusterConfig::default()).unwrap();
+    // One server of three left: it accepts clients but JetStream has no quorum.
+    cluster.kill(1).unwrap();
+    cluster.kill(2).unwrap();
+    let signer = PrivateKeySigner::random();
+    let agent = signer.address();
+    let bus = Bus::connect(&cluster.node_url(0)).await.unwrap();
+    let mut beats = bus.client().subscribe(wire::heartbeat_subject(agent)).await.unwrap();
+    let config = WorkerConfig {
+        nats: NatsConnect::new(cluster.node_url(0)),
+        keepers: vec![Address::repeat_byte(0x4b)],
+        heartbeat_interval: Duration::from_millis(100),
+        ..WorkerConfig::default()
+    };
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(Worker::new(config, signer, classifier(MODEL)).run(shutdown.clone()));
+    // Our bus and the worker: once both are connected, the worker is opening its queue.
+    let monitor = cluster.monitor_port(0);
+    tokio::time::timeout(WAIT, async {
+        while connections(monitor).await < 2 && !handle.is_finished() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the worker connects");
+    assert!(!handle.is_finished(), "the worker waits for JetStream");
+    cluster.restart(1).unwrap();
+    cluster.restart(2).unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(90), beats.next())
+        .await
+        .expect("the worker is ready once JetStream is back")
+        .unwrap();
+    let beat: Heartbeat = wire::decode(&msg.payload).unwrap();
+    assert_eq!((beat.agent, beat.status), (agent, AgentStatus::Ready));
+    shutdown.cancel();
+    handle.await.unwrap().unwrap();
+}
