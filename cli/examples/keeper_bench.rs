@@ -60,7 +60,7 @@ use nsed_bus::{Bus, NatsConnect};
 use nsed_client::{AgentOwner, ONE_TOKEN, Requester};
 use nsed_contracts::{
     i_deliberation_market::IDeliberationMarket::{
-        self, JobRefunded, JobRequested, JobSettled, JobSpec,
+        self, JobClaimed, JobRefunded, JobRequested, JobSettled, JobSpec,
     },
     tx,
 };
@@ -83,9 +83,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long after the last settlement the keepers' counters may take to catch up (a keeper
 /// counts a settlement once its receipt arrives, which can trail the event).
 const METRICS_CATCH_UP: Duration = Duration::from_secs(15);
-/// The part labels of `nsed_keeper_time_seconds_total` that are the keeper's own work (the rest,
-/// `answers`, is waiting for the agents).
-const OVERHEAD_PARTS: [&str; 4] = ["publish", "verify", "store", "chain"];
+/// The part labels of `nsed_keeper_time_seconds_total` other than `answers` (waiting for the
+/// agents). Their sum is wall time, receipt waits included, and overlaps between concurrent jobs:
+/// the keeper's CPU per round is the measure of its own work.
+const NOT_ANSWERS_PARTS: [&str; 4] = ["publish", "verify", "store", "chain"];
 
 /// Command-line flags.
 #[derive(Debug, Clone, Parser)]
@@ -360,6 +361,9 @@ struct Report {
     /// Last request seen to last settlement seen.
     tail: Duration,
     latencies: Vec<Duration>,
+    /// Per settled job, its first claim seen to its settlement seen: the latency without the
+    /// wait for a free slot.
+    service: Vec<Duration>,
     rounds: u64,
     in_flight_max: u64,
     /// Jobs each keeper claimed, in keeper order.
@@ -379,10 +383,11 @@ struct Report {
 
 impl Report {
     const HEADER: &'static str = "| nats | block time | keepers | in flight | settled | \
-        jobs/min (first request) | jobs/min (last request) | p50 | p99 | rounds | \
+        jobs/min (first request) | jobs/min (last request) | p50 | p99 | \
+        claim→settle p50 | rounds | \
         keeper CPU/job | keeper CPU/round | publish | answers | verify | store | chain | \
         workers CPU/job | anvil CPU/job | nats CPU/job | other load |\n\
-        |---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+        |---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
     fn finished(&self) -> usize {
         self.settled + self.refunded
@@ -397,13 +402,11 @@ impl Report {
     }
 
     fn percentile(&self, p: f64) -> Duration {
-        let mut sorted = self.latencies.clone();
-        sorted.sort_unstable();
-        if sorted.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-        sorted[rank.min(sorted.len() - 1)]
+        percentile(&self.latencies, p)
+    }
+
+    fn service_percentile(&self, p: f64) -> Duration {
+        percentile(&self.service, p)
     }
 
     /// Milliseconds of `group`'s CPU per finished job.
@@ -435,7 +438,7 @@ impl Report {
             settled.push_str(&format!(" ({} twice, {} lost)", self.settled_twice, self.lost));
         }
         format!(
-            "| {} | {} | {} | {} | {settled} | {:.1} | {:.1} | {:.2} s | {:.2} s | {} | {:.1} ms | \
+            "| {} | {} | {} | {} | {settled} | {:.1} | {:.1} | {:.2} s | {:.2} s | {:.2} s | {} | {:.1} ms | \
              {:.1} ms | {} | {} | {} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} % |",
             self.setup.nats,
             if self.setup.block_time == 0 {
@@ -449,6 +452,7 @@ impl Report {
             self.per_minute_from_last_request(),
             self.percentile(0.5).as_secs_f64(),
             self.percentile(0.99).as_secs_f64(),
+            self.service_percentile(0.5).as_secs_f64(),
             self.rounds,
             self.cpu_ms_per_job("keepers"),
             self.cpu.get("keepers").copied().unwrap_or(0.0) * 1e3 / self.rounds.max(1) as f64,
@@ -468,7 +472,8 @@ impl Report {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let parts: serde_json::Map<String, Value> =
             self.parts.keys().map(|p| (p.clone(), json!(self.part_ms_per_round(p)))).collect();
-        let overhead: Option<f64> = OVERHEAD_PARTS.iter().map(|p| self.part_ms_per_round(p)).sum();
+        let besides_answers: Option<f64> =
+            NOT_ANSWERS_PARTS.iter().map(|p| self.part_ms_per_round(p)).sum();
         let cpu: serde_json::Map<String, Value> = self
             .cpu
             .keys()
@@ -492,6 +497,8 @@ impl Report {
             "latencyP50Ms": ms(self.percentile(0.5)),
             "latencyP99Ms": ms(self.percentile(0.99)),
             "latencyMaxMs": ms(self.percentile(1.0)),
+            "claimToSettleP50Ms": ms(self.service_percentile(0.5)),
+            "claimToSettleP99Ms": ms(self.service_percentile(0.99)),
             "rounds": self.rounds,
             "keeperJobsInFlightMax": self.in_flight_max,
             "claimsPerKeeper": self.claims,
@@ -501,15 +508,28 @@ impl Report {
                 self.cpu.get("keepers").copied().unwrap_or(0.0) * 1e3 / self.rounds.max(1) as f64,
             "keeperMsPerRound": parts,
             "otherCpuShareOfMachine": self.other_share(),
-            "keeperOverheadMsPerRound": overhead,
+            "keeperMsPerRoundBesidesAnswers": besides_answers,
         })
     }
+}
+
+/// The `p` quantile (0 to 1) of `samples`, nearest rank; zero when there are none.
+fn percentile(samples: &[Duration], p: f64) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
 }
 
 /// What the market's logs said about the jobs, as the poller saw them.
 #[derive(Debug, Default)]
 struct Seen {
     requested: HashMap<U256, Instant>,
+    /// The first claim (a claim that timed out may be taken over).
+    claimed: HashMap<U256, Instant>,
     settled: HashMap<U256, Instant>,
     refunded: HashMap<U256, Instant>,
     /// Settlement events per job (more than one is a bug).
@@ -525,6 +545,11 @@ impl Seen {
                 Some(topic) if topic == JobRequested::SIGNATURE_HASH => {
                     if let Ok(e) = JobRequested::decode_log(&log.inner) {
                         self.requested.entry(e.jobId).or_insert(at);
+                    }
+                }
+                Some(topic) if topic == JobClaimed::SIGNATURE_HASH => {
+                    if let Ok(e) = JobClaimed::decode_log(&log.inner) {
+                        self.claimed.entry(e.jobId).or_insert(at);
                     }
                 }
                 Some(topic) if topic == JobSettled::SIGNATURE_HASH => {
@@ -748,6 +773,7 @@ impl Bench<'_> {
                     .to_block(latest)
                     .event_signature(vec![
                         JobRequested::SIGNATURE_HASH,
+                        JobClaimed::SIGNATURE_HASH,
                         JobSettled::SIGNATURE_HASH,
                         JobRefunded::SIGNATURE_HASH,
                     ]);
@@ -829,6 +855,13 @@ impl Bench<'_> {
                 Some(seen.settled.get(id)?.saturating_duration_since(*requested))
             })
             .collect();
+        let service = ids
+            .iter()
+            .filter_map(|id| {
+                let claimed = seen.claimed.get(id)?;
+                Some(seen.settled.get(id)?.saturating_duration_since(*claimed))
+            })
+            .collect();
         let correct = ids
             .iter()
             .zip(&truths)
@@ -874,6 +907,7 @@ impl Bench<'_> {
             span: last_finish.saturating_duration_since(first_request),
             tail: last_finish.saturating_duration_since(last_request),
             latencies,
+            service,
             rounds,
             in_flight_max,
             claims,
