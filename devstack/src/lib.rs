@@ -52,6 +52,7 @@ mod http;
 pub mod nats;
 pub mod nats_cluster;
 mod process;
+pub mod proxy;
 
 pub use anvil::{Anvil, AnvilConfig, AnvilInstance, DevAccount};
 pub use binary::{locate_anvil, locate_nats_server};
@@ -59,6 +60,7 @@ pub use error::{DevstackError, DevstackResult};
 pub use nats::{NatsConfig, NatsInstance, NatsServer, NatsServerInfo};
 pub use nats_cluster::{NatsCluster, NatsClusterConfig, NatsClusterInstance};
 pub use process::free_port;
+pub use proxy::TcpProxy;
 
 /// How long `spawn` waits for a service to become ready unless configured otherwise.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);

@@ -14,14 +14,10 @@ use nsed_contracts::i_deliberation_market::{
     IDeliberationMarket::{self, JobSettled},
     JobStatus,
 };
+use nsed_devstack::TcpProxy;
 use nsed_keeper::{
     Keeper, KeeperConfig,
     store::{JobState, Store},
-};
-use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::watch,
-    task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -29,55 +25,6 @@ use crate::e2e::Stack;
 
 /// How long the node stays unreachable.
 const OUTAGE: Duration = Duration::from_secs(10);
-
-/// A loopback TCP proxy to `127.0.0.1:<target>` that can be taken down: while down it closes
-/// every connection it accepts, and cuts those it was forwarding, as an unreachable node does.
-struct Proxy {
-    port: u16,
-    up: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(target: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (up, state) = watch::channel(true);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { continue };
-                if !*state.borrow() {
-                    continue;
-                }
-                let mut state = state.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = state.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Self { port, up, task }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.send_replace(up);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 async fn status(stack: &Stack, job_id: U256) -> JobStatus {
     let raw = IDeliberationMarket::new(stack.market, &stack.deployer)
@@ -104,11 +51,15 @@ async fn until<F: std::future::Future<Output = bool>>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_unreachable_for_ten_seconds_mid_job_delays_the_settlement_but_not_twice() {
     let stack = Stack::start_with_auth().await;
-    let proxy = Proxy::start(stack.anvil.port()).await;
+    let proxy = TcpProxy::start(stack.anvil.port()).unwrap();
     let db = tempfile::tempdir().unwrap();
     // The stack grants the keeper role to its second dev account.
     let keeper_key: PrivateKeySigner = stack.anvil.accounts()[1].private_key().parse().unwrap();
-    let mut config = KeeperConfig::new(proxy.url(), stack.connect(DEFAULT_KEEPER), stack.market);
+    let mut config = KeeperConfig::new(
+        format!("http://127.0.0.1:{}", proxy.port()),
+        stack.connect(DEFAULT_KEEPER),
+        stack.market,
+    );
     config.db_path = db.path().join("keeper.sqlite");
     config.poll_interval = Duration::from_millis(100);
     config.phase_timeout = Duration::from_secs(10);

@@ -19,7 +19,7 @@ use nsed_contracts::{
     provider::{wallet_provider, wallet_provider_with_fallbacks},
     tx::{self, LandPolicy, TxError},
 };
-use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance};
+use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, TcpProxy};
 use serde_json::{Value, json};
 
 const GWEI: u128 = 1_000_000_000;
@@ -250,63 +250,13 @@ async fn a_dead_first_endpoint_fails_over_to_the_next() {
     assert_eq!(provider.get_balance(TO).await.unwrap(), U256::from(7));
 }
 
-/// A loopback TCP proxy to `127.0.0.1:<target>` that can be taken down: while down it closes every
-/// connection it accepts and cuts those it was forwarding, as an unreachable node does.
-struct Proxy {
-    port: u16,
-    up: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(target: u16) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (up, state) = tokio::sync::watch::channel(true);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { continue };
-                if !*state.borrow() {
-                    continue;
-                }
-                let mut state = state.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
-                    else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = state.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Self { port, up, task }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.send_replace(up);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_unreachable_while_waiting_is_asked_again_until_the_transaction_lands() {
     let (anvil, direct, from) = manual_chain();
-    let proxy = Proxy::start(anvil.port()).await;
+    let proxy = TcpProxy::start(anvil.port()).unwrap();
     let key: PrivateKeySigner = anvil.accounts()[0].private_key().parse().unwrap();
-    let provider = wallet_provider(proxy.url().parse().unwrap(), key);
+    let provider =
+        wallet_provider(format!("http://127.0.0.1:{}", proxy.port()).parse().unwrap(), key);
     let original = provider.send_transaction(transfer(1, GWEI, GWEI)).await.unwrap();
     let landing = land(&provider, original, policy(Duration::from_secs(1)));
     proxy.set_up(false);
