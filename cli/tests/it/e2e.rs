@@ -2,7 +2,7 @@
 //! contract are deliberated by in-process workers and a keeper and settled on chain. The keeper's
 //! own tests (reorgs, claims, refunds, its HTTP endpoint) are in `keeper/tests/it`.
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use alloy::{
     primitives::{Address, B256, U256},
@@ -19,17 +19,22 @@ use nsed_contracts::i_deliberation_market::{
     JobStatus,
 };
 use nsed_deploy::{Deployment, MARKET, SuiteParams, deploy_suite};
-use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, NatsConfig, NatsInstance, NatsServer};
+use nsed_devstack::{
+    Anvil, AnvilConfig, AnvilInstance, NatsCluster, NatsClusterConfig, NatsClusterInstance,
+    NatsConfig, NatsInstance, NatsServer,
+};
 use nsed_inference_worker::{
     Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig, WorkerError,
     model::load_test_split,
 };
 use nsed_keeper::{
-    Keeper, KeeperConfig, KeeperError,
+    Keeper, KeeperConfig, KeeperError, Metrics,
     rounds::replay,
     store::{JobState, Store},
 };
-use nsed_protocol::{deliberation::Deliberation, eip712, halting::HaltingConfig};
+use nsed_protocol::{
+    deliberation::Deliberation, eip712, halting::HaltingConfig, wire::TASKS_STREAM,
+};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -49,17 +54,69 @@ fn runtime() -> &'static OnnxRuntime {
     RT.get_or_init(|| OnnxRuntime::load(None).expect("ORT_DYLIB_PATH (scripts/test.sh sets it)"))
 }
 
-/// anvil, nats-server, the deployed suite, workers (in-process) and the keeper's key; the keeper
-/// is started by each test.
+/// Replicas of the streams on a cluster: one per node.
+pub(crate) const CLUSTER_REPLICAS: usize = 3;
+
+/// How the stack runs NATS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NatsSetup {
+    /// One nats-server, no authentication.
+    Open,
+    /// One nats-server with NKey users.
+    Auth,
+    /// Three nats-servers in a JetStream cluster, NKey users, streams with three replicas.
+    Cluster,
+}
+
+/// The stack's NATS: one nats-server, or a JetStream cluster.
+pub(crate) enum Nats {
+    Server(NatsInstance),
+    Cluster(NatsClusterInstance),
+}
+
+impl Nats {
+    /// Every server's URL, separated by commas.
+    pub(crate) fn url(&self) -> String {
+        match self {
+            Self::Server(server) => server.url(),
+            Self::Cluster(cluster) => cluster.url(),
+        }
+    }
+
+    /// The cluster of a stack started with [`Stack::start_on_cluster`].
+    pub(crate) fn cluster(&mut self) -> &mut NatsClusterInstance {
+        match self {
+            Self::Cluster(cluster) => cluster,
+            Self::Server(_) => panic!("this stack runs one nats-server, not a cluster"),
+        }
+    }
+
+    /// How `user` connects: with its seed from `auth` when there is one, to every server, and
+    /// asking a cluster for [`CLUSTER_REPLICAS`].
+    fn connect(&self, auth: Option<&AuthDir>, user: &str) -> NatsConnect {
+        let connect = NatsConnect::new(self.url());
+        let connect = match auth {
+            Some(auth) => connect.with_creds(auth.creds_path(user)),
+            None => connect,
+        };
+        match self {
+            Self::Server(_) => connect,
+            Self::Cluster(_) => connect.with_replicas(CLUSTER_REPLICAS),
+        }
+    }
+}
+
+/// anvil, NATS, the deployed suite, workers (in-process) and the keeper's key; the keeper is
+/// started by each test.
 pub(crate) struct Stack {
     pub(crate) anvil: AnvilInstance,
-    pub(crate) nats: NatsInstance,
+    pub(crate) nats: Nats,
     /// The NATS users when the server has authentication on.
     pub(crate) auth: Option<AuthDir>,
     pub(crate) record: Deployment,
     pub(crate) market: Address,
     pub(crate) deployer: DynProvider,
-    requester: Requester<DynProvider>,
+    pub(crate) requester: Requester<DynProvider>,
     pub(crate) keeper_key: PrivateKeySigner,
     /// A second keeper with the market's role, whose tasks the workers accept too.
     pub(crate) spare_keeper_key: PrivateKeySigner,
@@ -81,36 +138,54 @@ impl Stack {
     /// A stack with the first `workers` of the demo agents registered and running, the first of
     /// them taking `first_latency` extra for every task; NATS without authentication.
     pub(crate) async fn start_with(workers: usize, first_latency: Duration) -> Self {
-        Self::start_full(workers, first_latency, false).await
+        Self::start_full(workers, first_latency, NatsSetup::Open).await
     }
 
     /// Every demo agent, on a nats-server with NKey authentication: the operator creates the
     /// streams, and the keeper and each worker connect with their own seed.
     pub(crate) async fn start_with_auth() -> Self {
-        Self::start_full(MODELS.len(), Duration::ZERO, true).await
+        Self::start_full(MODELS.len(), Duration::ZERO, NatsSetup::Auth).await
     }
 
-    async fn start_full(workers: usize, first_latency: Duration, auth: bool) -> Self {
+    /// Every demo agent, on a three-node JetStream cluster with NKey authentication and streams
+    /// with three replicas; returns once every worker pulls from its task queue, so a fault
+    /// injected later hits running workers, not their start-up.
+    pub(crate) async fn start_on_cluster() -> Self {
+        // The services' logs show what a fault did when a test fails.
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        let stack = Self::start_full(MODELS.len(), Duration::ZERO, NatsSetup::Cluster).await;
+        stack.wait_workers_pulling().await;
+        stack
+    }
+
+    async fn start_full(workers: usize, first_latency: Duration, setup: NatsSetup) -> Self {
         let db = tempfile::tempdir().unwrap();
         let anvil = Anvil::spawn(AnvilConfig::default()).unwrap();
         // The agents' keys come first: with authentication, each is a NATS user the server
         // must know when it starts.
         let agent_keys: Vec<PrivateKeySigner> =
             (0..workers).map(|_| PrivateKeySigner::random()).collect();
-        let (nats, auth) = if auth {
+        let (nats, auth) = if setup == NatsSetup::Open {
+            (Nats::Server(NatsServer::spawn(NatsConfig::default()).unwrap()), None)
+        } else {
             let dir = db.path().join("nats");
             let options = InitOptions::new("127.0.0.1:4222", dir.join("jetstream"));
             let mut auth = AuthDir::init(dir, options).unwrap();
             for key in &agent_keys {
                 auth.add_agent(key.address(), false).unwrap();
             }
-            let config = NatsConfig::default().with_config_file(auth.config_path());
-            let nats = NatsServer::spawn(config).unwrap();
-            let operator = NatsConnect::new(nats.url()).with_creds(auth.creds_path(OPERATOR));
+            let nats = if setup == NatsSetup::Cluster {
+                let config = NatsClusterConfig::default().with_base_config(auth.config_path());
+                let spawn = tokio::task::spawn_blocking(move || NatsCluster::spawn(config));
+                Nats::Cluster(spawn.await.unwrap().unwrap())
+            } else {
+                let config = NatsConfig::default().with_config_file(auth.config_path());
+                Nats::Server(NatsServer::spawn(config).unwrap())
+            };
+            // The operator creates the streams (with three replicas on a cluster).
+            let operator = nats.connect(Some(&auth), OPERATOR);
             Bus::connect_with(&operator).await.unwrap().ensure_streams().await.unwrap();
             (nats, Some(auth))
-        } else {
-            (NatsServer::spawn(NatsConfig::default()).unwrap(), None)
         };
         let key = |i: usize| anvil.accounts()[i].private_key().parse::<PrivateKeySigner>().unwrap();
         let (deployer_key, keeper_key, requester_key, spare_keeper_key) =
@@ -189,12 +264,30 @@ impl Stack {
     }
 
     /// How the NATS user `user` connects: with its seed when the server has authentication
-    /// on, else without credentials.
+    /// on, else without credentials; to every server of a cluster.
     pub(crate) fn connect(&self, user: &str) -> NatsConnect {
-        let connect = NatsConnect::new(self.nats.url());
-        match &self.auth {
-            Some(auth) => connect.with_creds(auth.creds_path(user)),
-            None => connect,
+        self.nats.connect(self.auth.as_ref(), user)
+    }
+
+    /// Waits until every worker pulls from its task queue (its durable consumer has a waiting
+    /// pull request).
+    async fn wait_workers_pulling(&self) {
+        for &agent in &self.agents {
+            let bus =
+                Bus::connect_with(&self.connect(&Role::Agent(agent).user_name())).await.unwrap();
+            let tasks = bus.jetstream().get_stream(TASKS_STREAM).await.unwrap();
+            tokio::time::timeout(WAIT, async {
+                while !tasks
+                    .consumer_info(nsed_bus::consumer_name(agent))
+                    .await
+                    .is_ok_and(|info| info.num_waiting > 0)
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("worker {agent} did not open its task queue"));
+            bus.drain().await.unwrap();
         }
     }
 
@@ -202,14 +295,16 @@ impl Stack {
         &self,
         phase_timeout: Duration,
     ) -> (CancellationToken, JoinHandle<Result<(), KeeperError>>) {
-        self.keeper_with(phase_timeout, None)
+        let (_, token, handle) = self.keeper_with(phase_timeout, None);
+        (token, handle)
     }
 
-    fn keeper_with(
+    /// The keeper and its counters.
+    pub(crate) fn keeper_with(
         &self,
         phase_timeout: Duration,
         metrics_addr: Option<std::net::SocketAddr>,
-    ) -> (CancellationToken, JoinHandle<Result<(), KeeperError>>) {
+    ) -> (Arc<Metrics>, CancellationToken, JoinHandle<Result<(), KeeperError>>) {
         let nats = self.connect(DEFAULT_KEEPER);
         let mut config = KeeperConfig::new(self.anvil.endpoint(), nats, self.market);
         config.start_block = self.record.start_block;
@@ -217,9 +312,11 @@ impl Stack {
         config.poll_interval = Duration::from_millis(100);
         config.phase_timeout = phase_timeout;
         config.metrics_addr = metrics_addr;
+        let keeper = Keeper::new(config, self.keeper_key.clone());
+        let metrics = keeper.metrics();
         let token = CancellationToken::new();
-        let handle = tokio::spawn(Keeper::new(config, self.keeper_key.clone()).run(token.clone()));
-        (token, handle)
+        let handle = tokio::spawn(keeper.run(token.clone()));
+        (metrics, token, handle)
     }
 
     /// Requests a job classifying held-out row `row` with a bounty of 1 token, as a requester
@@ -304,7 +401,7 @@ async fn http_get(port: u16, path: &str) -> String {
 async fn requested_jobs_settle_on_chain_with_the_answer_the_protocol_computes() {
     let stack = Stack::start().await;
     let port = nsed_devstack::free_port().unwrap();
-    let (keeper, handle) =
+    let (_, keeper, handle) =
         stack.keeper_with(Duration::from_secs(10), Some(([127, 0, 0, 1], port).into()));
     let jobs = [stack.request(0, 3600).await, stack.request(1, 3600).await];
     for job_id in jobs {
