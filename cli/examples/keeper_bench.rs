@@ -133,6 +133,10 @@ struct Args {
     /// Print one JSON document instead of a Markdown table.
     #[arg(long)]
     json: bool,
+    /// Instead of the keeper runs, time N plain transfers on an automine anvil from send to
+    /// receipt, through `tx::send_tx` and through `tx::land` (what the keeper's sends use).
+    #[arg(long, value_name = "N")]
+    probe_receipts: Option<usize>,
 }
 
 /// One nats-server or a cluster.
@@ -185,6 +189,9 @@ async fn run(args: Args) -> eyre::Result<()> {
     }
     if args.jobs == 0 {
         bail!("--jobs must be at least 1");
+    }
+    if let Some(n) = args.probe_receipts {
+        return probe_receipts(n).await;
     }
     let nsed = match &args.nsed {
         Some(path) => path.clone(),
@@ -246,6 +253,40 @@ async fn run(args: Args) -> eyre::Result<()> {
     if args.json {
         let runs: Vec<Value> = reports.iter().map(Report::to_json).collect();
         println!("{}", serde_json::to_string_pretty(&json!({ "runs": runs }))?);
+    }
+    Ok(())
+}
+
+/// Times `n` transfers from send to receipt on an otherwise idle automine anvil, once waiting
+/// with `tx::send_tx` and once with `tx::land`, and prints p50 and max of each.
+async fn probe_receipts(n: usize) -> eyre::Result<()> {
+    use alloy::{network::TransactionBuilder, rpc::types::TransactionRequest};
+
+    let anvil = tokio::task::spawn_blocking(|| Anvil::spawn(AnvilConfig::default()))
+        .await?
+        .wrap_err("cannot start anvil")?;
+    let key: PrivateKeySigner =
+        anvil.accounts()[0].private_key().parse().wrap_err("a dev account's key")?;
+    let to: Address = anvil.accounts()[1].address().parse().wrap_err("a dev account")?;
+    let url = anvil.endpoint().parse().wrap_err("anvil's endpoint")?;
+    let provider = nsed_contracts::provider::wallet_provider(url, key);
+    let transfer = || TransactionRequest::default().with_to(to).with_value(U256::from(1));
+    let (mut plain, mut landed) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let started = Instant::now();
+        tx::send_tx(&provider, "transfer", transfer()).await?;
+        plain.push(started.elapsed());
+        let started = Instant::now();
+        let pending = provider.send_transaction(transfer()).await.wrap_err("transfer")?;
+        tx::land(&provider, "transfer".to_owned(), pending, &tx::LandPolicy::default()).await?;
+        landed.push(started.elapsed());
+    }
+    for (how, times) in [("tx::send_tx", &plain), ("tx::land", &landed)] {
+        println!(
+            "{how}: {n} transfers, send to receipt p50 {:.1} ms, max {:.1} ms",
+            percentile(times, 0.5).as_secs_f64() * 1e3,
+            percentile(times, 1.0).as_secs_f64() * 1e3
+        );
     }
     Ok(())
 }
