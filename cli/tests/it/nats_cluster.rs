@@ -83,8 +83,18 @@ async fn a_job_settles_when_one_of_three_nats_nodes_is_killed_mid_round() {
     assert_settles_once(&stack, job_id).await;
     assert!(!stack.nats.cluster().is_running(node), "the job settled with one node down");
     // The streams still answer, on the two nodes left, with all three replicas configured.
+    // (a busy machine may still be electing a stream leader: ask until one answers)
     let bus = Bus::connect_with(&stack.connect(OPERATOR)).await.unwrap();
-    let (mut tasks, _) = bus.ensure_streams().await.unwrap();
+    let mut tasks = tokio::time::timeout(SETTLE_WAIT, async {
+        loop {
+            match bus.ensure_streams().await {
+                Ok((tasks, _)) => return tasks,
+                Err(e) => tracing::info!(error = %e, "streams not answering yet"),
+            }
+        }
+    })
+    .await
+    .expect("the streams answer on the two nodes left");
     assert_eq!(tasks.info().await.unwrap().config.num_replicas, CLUSTER_REPLICAS);
     keeper.cancel();
     handle.await.unwrap().unwrap();
