@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything both README commands need, idempotently (a second run takes about a second):
-#   - nats-server from Debian (apt), if it is not on PATH or in /usr/sbin;
+#   - nats-server, PostgreSQL's server and Chromium from Debian (apt), each only if missing;
 #   - the pinned npm tools (solc-js, OpenZeppelin, forge/anvil/cast) with `npm ci`, when
 #     package-lock.json changed since the last install;
 #   - libonnxruntime.so.1.x extracted from the PyPI `onnxruntime` wheel into .cache/onnxruntime;
@@ -23,12 +23,24 @@ command -v node >/dev/null || die "node not found: install Node.js 20+ first"
 command -v npm >/dev/null || die "npm not found: install Node.js 20+ first"
 command -v python3 >/dev/null || die "python3 not found: it is needed to fetch the ONNX Runtime wheel"
 
-# nats-server (Debian). Use sudo only when not root.
+# Debian packages, installed together in one apt run when any is missing. Use sudo only when not
+# root. nats-server carries the bus; PostgreSQL's server binaries (initdb, pg_ctl) let the
+# indexer's tests start throwaway clusters; Chromium runs the web app's browser tests.
+APT_PACKAGES=()
 if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
-    say "installing nats-server (apt)"
+    APT_PACKAGES+=(nats-server)
+fi
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    APT_PACKAGES+=(postgresql)
+fi
+if ! command -v chromium >/dev/null; then
+    APT_PACKAGES+=(chromium)
+fi
+if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
+    say "installing ${APT_PACKAGES[*]} (apt)"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
 fi
 
 # npm tools, pinned by package-lock.json. npm writes node_modules/.package-lock.json on install.
