@@ -11,7 +11,7 @@ use std::{collections::HashSet, iter, time::Duration};
 use alloy::{
     network::EthereumWallet,
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::client::ClientBuilder,
+    rpc::client::{ClientBuilder, RpcClient},
     signers::local::PrivateKeySigner,
     transports::{
         http::{Http, reqwest, reqwest::Url},
@@ -66,13 +66,19 @@ const ONE_AT_A_TIME: [&str; 21] = [
 /// let _provider = nsed_contracts::provider::wallet_provider("http://127.0.0.1:8545".parse().unwrap(), signer);
 /// ```
 pub fn wallet_provider(url: Url, signer: PrivateKeySigner) -> DynProvider {
+    signing_provider(ClientBuilder::default().http(url), signer)
+}
+
+/// The fillers every provider of this module uses, over `client`: gas estimation, the node's
+/// pending nonce (see [`wallet_provider`] for why), the chain id, and `signer`.
+fn signing_provider(client: RpcClient, signer: PrivateKeySigner) -> DynProvider {
     ProviderBuilder::new()
         .disable_recommended_fillers()
         .with_gas_estimation()
         .with_simple_nonce_management()
         .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
-        .connect_http(url)
+        .connect_client(client)
         .erased()
 }
 
@@ -113,13 +119,5 @@ pub fn wallet_provider_with_fallbacks(
         urls.into_iter().map(|url| Http::with_client(http.clone(), url)).collect();
     let sequential: HashSet<String> = ONE_AT_A_TIME.iter().map(|m| (*m).to_owned()).collect();
     let service = FallbackService::new_with_sequential_methods(transports, count, sequential);
-    let client = ClientBuilder::default().transport(service, is_local);
-    ProviderBuilder::new()
-        .disable_recommended_fillers()
-        .with_gas_estimation()
-        .with_simple_nonce_management()
-        .fetch_chain_id()
-        .wallet(EthereumWallet::from(signer))
-        .connect_client(client)
-        .erased()
+    signing_provider(ClientBuilder::default().transport(service, is_local), signer)
 }
