@@ -20,6 +20,9 @@
 //!   [`AnvilConfig::binary`] or the `NSED_ANVIL` environment variable. See [`locate_anvil`].
 //! - nats-server: from `PATH` or `/usr/sbin`; override with [`NatsConfig::binary`] or the
 //!   `NSED_NATS_SERVER` environment variable. See [`locate_nats_server`].
+//! - PostgreSQL ([`Postgres`], a throwaway server for tests): Debian's
+//!   `/usr/lib/postgresql/<major>/bin`; override with [`PostgresConfig::bin_dir`] or the
+//!   `NSED_POSTGRES_BIN` environment variable. See [`locate_postgres`].
 //!
 //! # Example
 //!
@@ -51,6 +54,7 @@ pub mod error;
 mod http;
 pub mod nats;
 pub mod nats_cluster;
+pub mod postgres;
 mod process;
 pub mod proxy;
 
@@ -59,6 +63,7 @@ pub use binary::{locate_anvil, locate_nats_server};
 pub use error::{DevstackError, DevstackResult};
 pub use nats::{NatsConfig, NatsInstance, NatsServer, NatsServerInfo};
 pub use nats_cluster::{NatsCluster, NatsClusterConfig, NatsClusterInstance};
+pub use postgres::{Postgres, PostgresConfig, PostgresInstance, locate_postgres};
 pub use process::free_port;
 pub use proxy::TcpProxy;
 
