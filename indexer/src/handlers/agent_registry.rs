@@ -1,5 +1,6 @@
 //! `AgentRegistry`: Agent per agent key (its registration, bond, unbonding, service and
-//! eligibility), with its bond history (BondChange) and its slash (Slash).
+//! eligibility), with its bond history (BondChange) and its slash (Slash), and RegistryConfig (the
+//! guild's bond parameters); its roles go to the shared RoleMember entity.
 //!
 //! The market adds to the same Agent rows: its rank (`AgentPromoted`) and the jobs it won; see
 //! [`super::deliberation_market`].
@@ -14,7 +15,7 @@ use nsed_contracts::agent_registry::AgentRegistry::{
 };
 use rusqlite::types::Value as Sql;
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode, event_id};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode, event_id, shared};
 use crate::{
     entity::{EntityDef, IdKind, Kind, Record, derived, enc_bytes, f},
     error::IndexerResult,
@@ -100,10 +101,27 @@ pub static SLASH: EntityDef = EntityDef {
     derived: &[],
 };
 
+/// The registry's bond parameters (id: its address).
+pub static REGISTRY_CONFIG: EntityDef = EntityDef {
+    name: "RegistryConfig",
+    single: "registryConfig",
+    plural: "registryConfigs",
+    table: "registry_config",
+    id: IdKind::Text,
+    doc: "The agent registry's bond parameters, as the guild set them (id: its address).",
+    fields: &[
+        f("minBond", Kind::BigInt, "Smallest bond of an eligible agent."),
+        f("unbondDelay", Kind::BigInt, "Seconds between an unbond request and the withdrawal."),
+        f("reporterBps", Kind::Int, "Reporter's share of a slashed bond, in basis points."),
+        f("updatedAtBlock", Kind::Int, "Block of the last change."),
+    ],
+    derived: &[],
+};
+
 /// The agent registry's handler.
 pub static HANDLER: ContractHandler = ContractHandler {
     contract: "AgentRegistry",
-    entities: &[&AGENT, &BOND_CHANGE, &SLASH],
+    entities: &[&AGENT, &BOND_CHANGE, &SLASH, &REGISTRY_CONFIG],
     handle,
 };
 
@@ -180,7 +198,28 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         AgentRegistryEvents::AgentReactivated(e) => agent_reactivated(ctx, e),
         AgentRegistryEvents::AgentSlashed(e) => agent_slashed(ctx, e),
         AgentRegistryEvents::EligibilityChanged(e) => eligibility_changed(ctx, e),
-        _ => Ok(Outcome::Ignored),
+        AgentRegistryEvents::BondParametersChanged(e) => {
+            let mut row = ctx.load_or_new(&REGISTRY_CONFIG, &agent_id(&log.address()))?;
+            row.set_uint("minBond", e.minBond)
+                .set_uint("unbondDelay", U256::from(e.unbondDelay))
+                .set_i64("reporterBps", i64::from(e.reporterBps));
+            save_agent(ctx, &mut row)?;
+            Ok(Outcome::Applied)
+        }
+        AgentRegistryEvents::RoleGranted(e) => {
+            shared::role_granted(ctx, log.address(), e.role, e.account, e.sender)
+        }
+        AgentRegistryEvents::RoleRevoked(e) => {
+            shared::role_revoked(ctx, log.address(), e.role, e.account, e.sender)
+        }
+        AgentRegistryEvents::RoleAdminChanged(e) => shared::role_admin_changed(
+            ctx,
+            log.address(),
+            e.role,
+            e.previousAdminRole,
+            e.newAdminRole,
+        ),
+        AgentRegistryEvents::EIP712DomainChanged(_) => Ok(Outcome::Ignored),
     }
 }
 

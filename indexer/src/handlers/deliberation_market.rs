@@ -1,23 +1,25 @@
-//! `DeliberationMarket`: Job (with its terms, drawn seats and halt), Round, Settlement, Seat and
-//! Equivocation, plus each Agent's market rank and wins (the Agent rows themselves come from
-//! [`super::agent_registry`]).
+//! `DeliberationMarket`: Job (with its terms, claims, drawn seats and halt), JobClaim, Round,
+//! Settlement, Seat and Equivocation, plus each Agent's market rank and wins (the Agent rows
+//! themselves come from [`super::agent_registry`]), and MarketConfig (the guild's settings: fees,
+//! challenge window, halting terms, claim timeout, keeper authority); its roles go to the shared
+//! RoleMember entity.
 
 use alloy::{
     primitives::{Address, U256},
     rpc::types::Log,
 };
 use nsed_contracts::{
-    halting::Reason,
-    i_deliberation_market::IDeliberationMarket::{
-        AgentPromoted, EquivocationReported, IDeliberationMarketEvents, JobClaimed, JobHalted,
+    deliberation_market::DeliberationMarket::{
+        AgentPromoted, DeliberationMarketEvents, EquivocationReported, JobClaimed, JobHalted,
         JobRefunded, JobRequested, JobSettled, JobTermsFixed, RoundTallied, SeatsDrawn,
     },
+    halting::Reason,
 };
 
 use super::{
     ContractHandler, HandlerCtx, Outcome,
     agent_registry::{AGENT, agent_id, init_agent},
-    block_i64, decode, event_id,
+    block_i64, decode, event_id, shared,
 };
 use crate::{
     entity::{EntityDef, IdKind, Kind, Record, derived, f},
@@ -44,7 +46,9 @@ pub static JOB: EntityDef = EntityDef {
         f("bounty", Kind::BigInt, "Bounty in token units."),
         f("escrow", Kind::Ref("EscrowDeal"), "The escrow deal holding the bounty."),
         f("status", Kind::String, "Requested, Claimed, Settled or Refunded."),
-        f("keeper", Kind::Bytes, "The claiming keeper."),
+        f("keeper", Kind::Bytes, "The claiming keeper (the latest, after a re-claim)."),
+        f("claimCount", Kind::Int, "Claims so far: 1 after the claim, more after re-claims."),
+        f("claimedAtBlock", Kind::Int, "Block of the latest claim."),
         f("winner", Kind::Ref("Agent"), "The winning agent once settled."),
         f(
             "keeperFeeBps",
@@ -82,9 +86,65 @@ pub static JOB: EntityDef = EntityDef {
         derived("rounds", "Round", "job", true),
         derived("settlement", "Settlement", "job", false),
         derived("equivocations", "Equivocation", "job", true),
+        derived("claims", "JobClaim", "job", true),
     ],
 };
 
+/// One claim of a job (id: `<transaction hash>-<log index>`).
+pub static JOB_CLAIM: EntityDef = EntityDef {
+    name: "JobClaim",
+    single: "jobClaim",
+    plural: "jobClaims",
+    table: "job_claim",
+    id: IdKind::Text,
+    doc: "A keeper's claim of a job: the first, which draws the seats, or a re-claim once the \
+          previous claim timed out (id: <transaction hash>-<log index>).",
+    fields: &[
+        f("job", Kind::Ref("Job"), "The job."),
+        f("keeper", Kind::Bytes, "The claiming keeper."),
+        f("reclaim", Kind::Boolean, "Whether it took over a timed-out claim."),
+        f("previousKeeper", Kind::Bytes, "The keeper it took over from (re-claims only)."),
+        f("block", Kind::Int, "Block of the claim."),
+        f("transactionHash", Kind::Bytes, "The claim's transaction."),
+    ],
+    derived: &[],
+};
+
+/// The market's settings (id: its address).
+pub static MARKET_CONFIG: EntityDef = EntityDef {
+    name: "MarketConfig",
+    single: "marketConfig",
+    plural: "marketConfigs",
+    table: "market_config",
+    id: IdKind::Text,
+    doc: "The market's settings for jobs requested from now on, as the guild set them (id: its \
+          address). A job's own terms are fixed at its request (Job).",
+    fields: &[
+        f("keeperFeeBps", Kind::Int, "Keeper fee in basis points of a bounty."),
+        f("guildFeeBps", Kind::Int, "Guild fee in basis points of a bounty."),
+        f("challengeWindow", Kind::BigInt, "Seconds a requester has to dispute a settlement."),
+        f("minRounds", Kind::Int, "Rounds that always run."),
+        f("effortPermille", Kind::Int, "Conviction threshold of the halting rule, in thousandths."),
+        f(
+            "roundAllowance",
+            Kind::Int,
+            "Seconds before a job's deadline from which its transcript may stop early.",
+        ),
+        f(
+            "claimTimeout",
+            Kind::Int,
+            "Seconds after a claim from which another keeper may re-claim the job (open claims \
+             included).",
+        ),
+        f(
+            "keeperAuthority",
+            Kind::Bytes,
+            "The authority registry keepers must be active nodes of (zero: no requirement).",
+        ),
+        f("updatedAtBlock", Kind::Int, "Block of the last change."),
+    ],
+    derived: &[],
+};
 /// One tallied round of a settled job (id: `<job>-<round>`).
 pub static ROUND: EntityDef = EntityDef {
     name: "Round",
@@ -171,7 +231,7 @@ pub static EQUIVOCATION: EntityDef = EntityDef {
 /// The market's handler.
 pub static HANDLER: ContractHandler = ContractHandler {
     contract: "DeliberationMarket",
-    entities: &[&JOB, &ROUND, &SETTLEMENT, &SEAT, &EQUIVOCATION],
+    entities: &[&JOB, &JOB_CLAIM, &ROUND, &SETTLEMENT, &SEAT, &EQUIVOCATION, &MARKET_CONFIG],
     handle,
 };
 
@@ -188,22 +248,64 @@ fn halt_name(reason: u8) -> String {
 }
 
 fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
-    let event = match decode::<IDeliberationMarketEvents>(log) {
+    let event = match decode::<DeliberationMarketEvents>(log) {
         Ok(event) => event,
         Err(outcome) => return Ok(outcome),
     };
+    let market = log.address();
     match event {
-        IDeliberationMarketEvents::AgentPromoted(e) => agent_promoted(ctx, e),
-        IDeliberationMarketEvents::JobRequested(e) => job_requested(ctx, e),
-        IDeliberationMarketEvents::JobTermsFixed(e) => job_terms_fixed(ctx, e),
-        IDeliberationMarketEvents::JobClaimed(e) => job_claimed(ctx, e),
-        IDeliberationMarketEvents::SeatsDrawn(e) => seats_drawn(ctx, e),
-        IDeliberationMarketEvents::RoundTallied(e) => round_tallied(ctx, e),
-        IDeliberationMarketEvents::JobHalted(e) => job_halted(ctx, e),
-        IDeliberationMarketEvents::JobSettled(e) => job_settled(ctx, e),
-        IDeliberationMarketEvents::JobRefunded(e) => job_refunded(ctx, e),
-        IDeliberationMarketEvents::EquivocationReported(e) => equivocation_reported(ctx, e),
+        DeliberationMarketEvents::AgentPromoted(e) => agent_promoted(ctx, e),
+        DeliberationMarketEvents::JobRequested(e) => job_requested(ctx, e),
+        DeliberationMarketEvents::JobTermsFixed(e) => job_terms_fixed(ctx, e),
+        DeliberationMarketEvents::JobClaimed(e) => job_claimed(ctx, e),
+        DeliberationMarketEvents::SeatsDrawn(e) => seats_drawn(ctx, e),
+        DeliberationMarketEvents::RoundTallied(e) => round_tallied(ctx, e),
+        DeliberationMarketEvents::JobHalted(e) => job_halted(ctx, e),
+        DeliberationMarketEvents::JobSettled(e) => job_settled(ctx, e),
+        DeliberationMarketEvents::JobRefunded(e) => job_refunded(ctx, e),
+        DeliberationMarketEvents::EquivocationReported(e) => equivocation_reported(ctx, e),
+        DeliberationMarketEvents::FeesChanged(e) => config(ctx, market, |r| {
+            r.set_i64("keeperFeeBps", i64::from(e.keeperFeeBps))
+                .set_i64("guildFeeBps", i64::from(e.guildFeeBps));
+        }),
+        DeliberationMarketEvents::ChallengeWindowChanged(e) => config(ctx, market, |r| {
+            r.set_uint("challengeWindow", U256::from(e.challengeWindow));
+        }),
+        DeliberationMarketEvents::HaltingTermsChanged(e) => config(ctx, market, |r| {
+            r.set_i64("minRounds", i64::from(e.minRounds))
+                .set_i64("effortPermille", i64::from(e.effortPermille))
+                .set_i64("roundAllowance", i64::from(e.roundAllowance));
+        }),
+        DeliberationMarketEvents::ClaimTimeoutChanged(e) => config(ctx, market, |r| {
+            r.set_i64("claimTimeout", i64::from(e.claimTimeout));
+        }),
+        DeliberationMarketEvents::KeeperAuthorityChanged(e) => config(ctx, market, |r| {
+            r.set_bytes("keeperAuthority", e.registry.as_slice());
+        }),
+        DeliberationMarketEvents::RoleGranted(e) => {
+            shared::role_granted(ctx, market, e.role, e.account, e.sender)
+        }
+        DeliberationMarketEvents::RoleRevoked(e) => {
+            shared::role_revoked(ctx, market, e.role, e.account, e.sender)
+        }
+        DeliberationMarketEvents::RoleAdminChanged(e) => {
+            shared::role_admin_changed(ctx, market, e.role, e.previousAdminRole, e.newAdminRole)
+        }
+        DeliberationMarketEvents::EIP712DomainChanged(_) => Ok(Outcome::Ignored),
     }
+}
+
+/// Sets the MarketConfig fields `set` names of `market`.
+fn config(
+    ctx: &HandlerCtx<'_>,
+    market: Address,
+    set: impl FnOnce(&mut Record),
+) -> IndexerResult<Outcome> {
+    let mut row = ctx.load_or_new(&MARKET_CONFIG, &agent_id(&market))?;
+    set(&mut row);
+    row.set_i64("updatedAtBlock", block_i64(ctx));
+    ctx.save(&row)?;
+    Ok(Outcome::Applied)
 }
 
 fn agent_promoted(ctx: &mut HandlerCtx<'_>, e: AgentPromoted) -> IndexerResult<Outcome> {
@@ -247,11 +349,30 @@ fn job_terms_fixed(ctx: &mut HandlerCtx<'_>, e: JobTermsFixed) -> IndexerResult<
 
 fn job_claimed(ctx: &mut HandlerCtx<'_>, e: JobClaimed) -> IndexerResult<Outcome> {
     let block = block_i64(ctx);
-    let mut job = ctx.load_or_new(&JOB, &e.jobId.to_string())?;
+    let job_id = e.jobId.to_string();
+    let mut job = ctx.load_or_new(&JOB, &job_id)?;
+    // The market emits JobClaimed again when a keeper re-claims a job whose claim timed out.
+    let claims = job.i64("claimCount");
+    let previous = job.get("keeper").clone();
     job.set_str("status", "Claimed")
         .set_bytes("keeper", e.keeper.as_slice())
+        .set_i64("claimCount", claims.saturating_add(1))
+        .set_i64("claimedAtBlock", block)
         .set_i64("updatedAtBlock", block);
     ctx.save(&job)?;
+    let mut claim = ctx.load_or_new(&JOB_CLAIM, &event_id(ctx))?;
+    claim
+        .set_ref("job", &JOB, &job_id)
+        .set_bytes("keeper", e.keeper.as_slice())
+        .set_bool("reclaim", claims > 0)
+        .set_i64("block", block)
+        .set_bytes("transactionHash", ctx.tx_hash.as_slice());
+    if claims > 0
+        && let rusqlite::types::Value::Text(keeper) = previous
+    {
+        claim.set_str("previousKeeper", keeper);
+    }
+    ctx.save(&claim)?;
     Ok(Outcome::Applied)
 }
 

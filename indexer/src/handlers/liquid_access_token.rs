@@ -1,5 +1,7 @@
 //! `LiquidAccessToken`: LatBalance per account and token id (asset, tier), from
-//! the ERC-1155 transfer events (mints to winners, trades, burns for access or conversion).
+//! the ERC-1155 transfer events (mints to winners, trades, burns for access or conversion), and
+//! LatAccess per access redeemed (`Accessed`); its operator approvals and roles go to the shared
+//! OperatorApproval and RoleMember entities.
 
 use alloy::{
     primitives::{Address, U256},
@@ -8,11 +10,13 @@ use alloy::{
 use nsed_contracts::{
     lat,
     liquid_access_token::LiquidAccessToken::{
-        LiquidAccessTokenEvents, TransferBatch, TransferSingle,
+        Accessed, LiquidAccessTokenEvents, TransferBatch, TransferSingle,
     },
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, adjust_uint, decode};
+use super::{
+    ContractHandler, HandlerCtx, Outcome, adjust_uint, block_i64, decode, event_id, shared,
+};
 use crate::{
     entity::{EntityDef, IdKind, Kind, Record, enc_bytes, f},
     error::IndexerResult,
@@ -37,9 +41,34 @@ pub static LAT_BALANCE: EntityDef = EntityDef {
     derived: &[],
 };
 
+/// An access redeemed with a LAT (id: `<transaction hash>-<log index>`).
+pub static LAT_ACCESS: EntityDef = EntityDef {
+    name: "LatAccess",
+    single: "latAccess",
+    plural: "latAccesses",
+    table: "lat_access",
+    id: IdKind::Text,
+    doc: "An account burned one Liquid Access Token to access its asset (id: <transaction \
+          hash>-<log index>).",
+    fields: &[
+        f("account", Kind::Bytes, "Who was granted access."),
+        f("asset", Kind::BigInt, "The IP asset."),
+        f("tier", Kind::Int, "The tier of the token burned."),
+        f("requestedTier", Kind::Int, "The tier access was asked for (at most tier)."),
+        f("tokenId", Kind::BigInt, "The ERC-1155 id burned: asset << 8 | tier."),
+        f("balance", Kind::Ref("LatBalance"), "The balance the token was burned from."),
+        f("block", Kind::Int, "Block of the access."),
+        f("transactionHash", Kind::Bytes, "The transaction."),
+    ],
+    derived: &[],
+};
+
 /// The access token's handler.
-pub static HANDLER: ContractHandler =
-    ContractHandler { contract: "LiquidAccessToken", entities: &[&LAT_BALANCE], handle };
+pub static HANDLER: ContractHandler = ContractHandler {
+    contract: "LiquidAccessToken",
+    entities: &[&LAT_BALANCE, &LAT_ACCESS],
+    handle,
+};
 
 /// Moves `value` of token `id` from `from` to `to` (the zero address is mint or burn).
 fn transfer(
@@ -74,8 +103,44 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     match event {
         LiquidAccessTokenEvents::TransferSingle(e) => transfer_single(ctx, e),
         LiquidAccessTokenEvents::TransferBatch(e) => transfer_batch(ctx, e),
-        _ => Ok(Outcome::Ignored),
+        LiquidAccessTokenEvents::Accessed(e) => accessed(ctx, e),
+        LiquidAccessTokenEvents::ApprovalForAll(e) => {
+            shared::approval_for_all(ctx, log.address(), e.account, e.operator, e.approved)
+        }
+        LiquidAccessTokenEvents::RoleGranted(e) => {
+            shared::role_granted(ctx, log.address(), e.role, e.account, e.sender)
+        }
+        LiquidAccessTokenEvents::RoleRevoked(e) => {
+            shared::role_revoked(ctx, log.address(), e.role, e.account, e.sender)
+        }
+        LiquidAccessTokenEvents::RoleAdminChanged(e) => shared::role_admin_changed(
+            ctx,
+            log.address(),
+            e.role,
+            e.previousAdminRole,
+            e.newAdminRole,
+        ),
+        LiquidAccessTokenEvents::URI(_) => Ok(Outcome::Ignored),
     }
+}
+
+fn accessed(ctx: &mut HandlerCtx<'_>, e: Accessed) -> IndexerResult<Outcome> {
+    let token_id = (U256::from(e.asset) << 8) | U256::from(e.tier);
+    let mut row = ctx.load_or_new(&LAT_ACCESS, &event_id(ctx))?;
+    row.set_bytes("account", e.account.as_slice())
+        .set_uint("asset", U256::from(e.asset))
+        .set_i64("tier", i64::from(e.tier))
+        .set_i64("requestedTier", i64::from(e.requestedTier))
+        .set_uint("tokenId", token_id)
+        .set_ref(
+            "balance",
+            &LAT_BALANCE,
+            &format!("{}-{token_id}", enc_bytes(e.account.as_slice())),
+        )
+        .set_i64("block", block_i64(ctx))
+        .set_bytes("transactionHash", ctx.tx_hash.as_slice());
+    ctx.save(&row)?;
+    Ok(Outcome::Applied)
 }
 
 fn transfer_single(ctx: &mut HandlerCtx<'_>, e: TransferSingle) -> IndexerResult<Outcome> {

@@ -1,5 +1,6 @@
 //! `RankToken`: RankBalance per account and rank, from the ERC-1155 transfer
-//! events (mints and burns: the token is soulbound) and the lock events.
+//! events (mints and burns: the token is soulbound) and the lock events; its operator approvals and
+//! roles go to the shared OperatorApproval and RoleMember entities.
 
 use alloy::{
     primitives::{Address, U256},
@@ -9,7 +10,7 @@ use nsed_contracts::rank_token::RankToken::{
     RankLocked, RankTokenEvents, RankUnlocked, TransferBatch, TransferSingle,
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, adjust_uint, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, adjust_uint, decode, shared};
 use crate::{
     entity::{EntityDef, IdKind, Kind, Record, enc_bytes, f},
     error::IndexerResult,
@@ -69,7 +70,23 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         RankTokenEvents::TransferBatch(e) => transfer_batch(ctx, e),
         RankTokenEvents::RankLocked(e) => rank_locked(ctx, e),
         RankTokenEvents::RankUnlocked(e) => rank_unlocked(ctx, e),
-        _ => Ok(Outcome::Ignored),
+        RankTokenEvents::ApprovalForAll(e) => {
+            shared::approval_for_all(ctx, log.address(), e.account, e.operator, e.approved)
+        }
+        RankTokenEvents::RoleGranted(e) => {
+            shared::role_granted(ctx, log.address(), e.role, e.account, e.sender)
+        }
+        RankTokenEvents::RoleRevoked(e) => {
+            shared::role_revoked(ctx, log.address(), e.role, e.account, e.sender)
+        }
+        RankTokenEvents::RoleAdminChanged(e) => shared::role_admin_changed(
+            ctx,
+            log.address(),
+            e.role,
+            e.previousAdminRole,
+            e.newAdminRole,
+        ),
+        RankTokenEvents::URI(_) => Ok(Outcome::Ignored),
     }
 }
 

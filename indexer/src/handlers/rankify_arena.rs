@@ -1,4 +1,5 @@
-//! `RankifyArena`: Game, Player, Turn, Proposal, Ballot.
+//! `RankifyArena`: Game, Player, Turn, Proposal, Ballot, plus the relayed commitments the arena
+//! skipped (SkippedCommit) and the fee withdrawals (ArenaWithdrawal).
 
 use alloy::{
     primitives::{Address, I256, U256},
@@ -8,12 +9,12 @@ use nsed_contracts::rankify_arena::{
     Phase,
     RankifyArena::{
         GameCancelled, GameCreated, GameEnded, GameStarted, OvertimeStarted, PhaseStarted,
-        PlayerJoined, ProposalCommitted, ProposalRevealed, RankifyArenaEvents, TurnEnded,
-        VoteCommitted, VoteRevealed,
+        PlayerJoined, ProposalCommitted, ProposalRevealed, RankifyArenaEvents,
+        RelayedCommitSkipped, TurnEnded, VoteCommitted, VoteRevealed, Withdrawn,
     },
 };
 
-use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode};
+use super::{ContractHandler, HandlerCtx, Outcome, block_i64, decode, event_id};
 use crate::{
     entity::{EntityDef, IdKind, Kind, derived, enc_bytes, f},
     error::IndexerResult,
@@ -59,6 +60,7 @@ pub static GAME: EntityDef = EntityDef {
         derived("turns", "Turn", "game", true),
         derived("proposals", "Proposal", "game", true),
         derived("ballots", "Ballot", "game", true),
+        derived("skippedCommits", "SkippedCommit", "game", true),
     ],
 };
 
@@ -155,8 +157,46 @@ pub static BALLOT: EntityDef = EntityDef {
 /// The arena's handler.
 pub static HANDLER: ContractHandler = ContractHandler {
     contract: "RankifyArena",
-    entities: &[&GAME, &PLAYER, &TURN, &PROPOSAL, &BALLOT],
+    entities: &[&GAME, &PLAYER, &TURN, &PROPOSAL, &BALLOT, &SKIPPED_COMMIT, &ARENA_WITHDRAWAL],
     handle,
+};
+
+/// A relayed commitment the arena skipped (id: `<transaction hash>-<log index>`).
+pub static SKIPPED_COMMIT: EntityDef = EntityDef {
+    name: "SkippedCommit",
+    single: "skippedCommit",
+    plural: "skippedCommits",
+    table: "skipped_commit",
+    id: IdKind::Text,
+    doc: "An entry of a relayCommits batch the arena skipped because it failed; the batch's \
+          other entries still counted (id: <transaction hash>-<log index>).",
+    fields: &[
+        f("game", Kind::Ref("Game"), "The entry's game."),
+        f("player", Kind::Bytes, "The entry's player."),
+        f("index", Kind::BigInt, "Its position in the batch."),
+        f("reason", Kind::Bytes, "The ABI-encoded custom error it failed with."),
+        f("block", Kind::Int, "Block of the batch."),
+        f("transactionHash", Kind::Bytes, "The batch's transaction."),
+    ],
+    derived: &[],
+};
+
+/// A withdrawal of credited arena fees (id: `<transaction hash>-<log index>`).
+pub static ARENA_WITHDRAWAL: EntityDef = EntityDef {
+    name: "ArenaWithdrawal",
+    single: "arenaWithdrawal",
+    plural: "arenaWithdrawals",
+    table: "arena_withdrawal",
+    id: IdKind::Text,
+    doc: "An account's withdrawal of the fee tokens the arena credited it (refunds, winnings) \
+          (id: <transaction hash>-<log index>).",
+    fields: &[
+        f("account", Kind::Bytes, "Who withdrew."),
+        f("amount", Kind::BigInt, "Fee token units paid out."),
+        f("block", Kind::Int, "Block of the withdrawal."),
+        f("transactionHash", Kind::Bytes, "The transaction."),
+    ],
+    derived: &[],
 };
 
 /// The name of the arena's `Phase` value `phase` (its variant in the generated enum).
@@ -220,8 +260,35 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         RankifyArenaEvents::TurnEnded(e) => turn_ended(ctx, e),
         RankifyArenaEvents::GameEnded(e) => game_ended(ctx, e),
         RankifyArenaEvents::GameCancelled(e) => game_cancelled(ctx, e),
-        _ => Ok(Outcome::Ignored),
+        RankifyArenaEvents::RelayedCommitSkipped(e) => relayed_commit_skipped(ctx, e),
+        RankifyArenaEvents::Withdrawn(e) => withdrawn(ctx, e),
+        RankifyArenaEvents::EIP712DomainChanged(_) => Ok(Outcome::Ignored),
     }
+}
+
+fn relayed_commit_skipped(
+    ctx: &mut HandlerCtx<'_>,
+    e: RelayedCommitSkipped,
+) -> IndexerResult<Outcome> {
+    let mut row = ctx.load_or_new(&SKIPPED_COMMIT, &event_id(ctx))?;
+    row.set_ref("game", &GAME, &e.gameId.to_string())
+        .set_bytes("player", e.player.as_slice())
+        .set_uint("index", e.index)
+        .set_bytes("reason", &e.reason)
+        .set_i64("block", block_i64(ctx))
+        .set_bytes("transactionHash", ctx.tx_hash.as_slice());
+    ctx.save(&row)?;
+    Ok(Outcome::Applied)
+}
+
+fn withdrawn(ctx: &mut HandlerCtx<'_>, e: Withdrawn) -> IndexerResult<Outcome> {
+    let mut row = ctx.load_or_new(&ARENA_WITHDRAWAL, &event_id(ctx))?;
+    row.set_bytes("account", e.account.as_slice())
+        .set_uint("amount", e.amount)
+        .set_i64("block", block_i64(ctx))
+        .set_bytes("transactionHash", ctx.tx_hash.as_slice());
+    ctx.save(&row)?;
+    Ok(Outcome::Applied)
 }
 
 fn game_created(ctx: &mut HandlerCtx<'_>, e: GameCreated) -> IndexerResult<Outcome> {

@@ -1,5 +1,6 @@
-//! `TripartiteEscrow`: EscrowDeal (with its dispute bond and refused payouts) and EscrowDebt,
-//! what the escrow owes an account after the token refused a payout.
+//! `TripartiteEscrow`: EscrowDeal (with its dispute, ruling, dispute bond and refused payouts),
+//! EscrowDebt, what the escrow owes an account after the token refused a payout, and EscrowConfig
+//! (the resolver's dispute settings).
 
 use alloy::{
     primitives::{Address, U256},
@@ -59,6 +60,8 @@ pub static ESCROW_DEAL: EntityDef = EntityDef {
             Kind::BigInt,
             "What of the deal's payouts the token refused, owed to their recipients (EscrowDebt).",
         ),
+        f("disputedAtBlock", Kind::Int, "Block of the buyer's dispute."),
+        f("ruledAtBlock", Kind::Int, "Block of the resolver's ruling."),
         f("openedAtBlock", Kind::Int, "Block of opening."),
         f("updatedAtBlock", Kind::Int, "Block of the last transition."),
     ],
@@ -85,10 +88,34 @@ pub static ESCROW_DEBT: EntityDef = EntityDef {
     derived: &[],
 };
 
+/// The escrow's dispute settings (id: its address).
+pub static ESCROW_CONFIG: EntityDef = EntityDef {
+    name: "EscrowConfig",
+    single: "escrowConfig",
+    plural: "escrowConfigs",
+    table: "escrow_config",
+    id: IdKind::Text,
+    doc: "The escrow's dispute settings, as the resolver set them (id: its address).",
+    fields: &[
+        f(
+            "disputeTimeout",
+            Kind::BigInt,
+            "Seconds the resolver has to rule on a dispute before anyone may refund the buyer.",
+        ),
+        f(
+            "disputeBondBps",
+            Kind::Int,
+            "Dispute bond of disputes raised from now on, in basis points of a deal's amount.",
+        ),
+        f("updatedAtBlock", Kind::Int, "Block of the last change."),
+    ],
+    derived: &[],
+};
+
 /// The escrow's handler.
 pub static HANDLER: ContractHandler = ContractHandler {
     contract: "TripartiteEscrow",
-    entities: &[&ESCROW_DEAL, &ESCROW_DEBT],
+    entities: &[&ESCROW_DEAL, &ESCROW_DEBT, &ESCROW_CONFIG],
     handle,
 };
 
@@ -100,7 +127,9 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
     let (id, state) = match event {
         TripartiteEscrowEvents::DealOpened(e) => (deal_opened(ctx, &e)?, "Funded"),
         TripartiteEscrowEvents::DealDelivered(e) => (deal_delivered(ctx, &e)?, "Delivered"),
-        TripartiteEscrowEvents::DealDisputed(e) => (e.dealId, "Disputed"),
+        TripartiteEscrowEvents::DealDisputed(e) => {
+            (deal_stamp(ctx, e.dealId, "disputedAtBlock")?, "Disputed")
+        }
         TripartiteEscrowEvents::DealRuled(e) => (deal_ruled(ctx, &e)?, "Ruled"),
         TripartiteEscrowEvents::DealReleased(e) => (e.dealId, "Released"),
         TripartiteEscrowEvents::DealRefunded(e) => (deal_refunded(ctx, &e)?, "Refunded"),
@@ -118,7 +147,16 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
         }
         TripartiteEscrowEvents::PaymentDeferred(e) => return payment_deferred(ctx, &e),
         TripartiteEscrowEvents::Withdrawn(e) => return withdrawn(ctx, &e),
-        _ => return Ok(Outcome::Ignored),
+        TripartiteEscrowEvents::DisputeTimeoutChanged(e) => {
+            return config(ctx, log.address(), |r| {
+                r.set_uint("disputeTimeout", U256::from(e.disputeTimeout));
+            });
+        }
+        TripartiteEscrowEvents::DisputeBondBpsChanged(e) => {
+            return config(ctx, log.address(), |r| {
+                r.set_i64("disputeBondBps", i64::from(e.disputeBondBps));
+            });
+        }
     };
     // Every deal event moves the deal's state.
     let mut deal = ctx.load_or_new(&ESCROW_DEAL, &id.to_string())?;
@@ -150,10 +188,32 @@ fn deal_delivered(ctx: &HandlerCtx<'_>, e: &DealDelivered) -> IndexerResult<U256
     Ok(e.dealId)
 }
 
+/// Sets the EscrowConfig fields `set` names of `escrow`.
+fn config(
+    ctx: &HandlerCtx<'_>,
+    escrow: Address,
+    set: impl FnOnce(&mut Record),
+) -> IndexerResult<Outcome> {
+    let mut row = ctx.load_or_new(&ESCROW_CONFIG, &enc_bytes(escrow.as_slice()))?;
+    set(&mut row);
+    row.set_i64("updatedAtBlock", block_i64(ctx));
+    ctx.save(&row)?;
+    Ok(Outcome::Applied)
+}
+
+/// Stamps the block field `field` of deal `id`.
+fn deal_stamp(ctx: &HandlerCtx<'_>, id: U256, field: &str) -> IndexerResult<U256> {
+    let mut deal = ctx.load_or_new(&ESCROW_DEAL, &id.to_string())?;
+    deal.set_i64(field, block_i64(ctx));
+    ctx.save(&deal)?;
+    Ok(id)
+}
+
 fn deal_ruled(ctx: &HandlerCtx<'_>, e: &DealRuled) -> IndexerResult<U256> {
     let mut deal = ctx.load_or_new(&ESCROW_DEAL, &e.dealId.to_string())?;
     deal.set_i64("buyerShareBps", i64::from(e.buyerShareBps))
-        .set_uint("buyerAmount", e.buyerAmount);
+        .set_uint("buyerAmount", e.buyerAmount)
+        .set_i64("ruledAtBlock", block_i64(ctx));
     ctx.save(&deal)?;
     Ok(e.dealId)
 }
