@@ -76,6 +76,10 @@ fi
 "$ROOT/scripts/prepare-eval.sh"
 "$ROOT/scripts/prepare-llms.sh"
 
+# The web app's bundle (app/ → app/dist/: tsc --noEmit, then esbuild); skipped when no source
+# changed since the last build.
+node "$ROOT/app/build.mjs"
+
 mkdir -p "$ROOT/.cache"
 cat > "$ROOT/.cache/env" <<ENV
 export ORT_DYLIB_PATH="$ORT_LIB"

@@ -2,8 +2,8 @@
 # Runs every check of the project — the README's test command and what CI runs:
 # formatting, clippy, `forge build`, `forge fmt --check`, the solc shim's tests, and every Rust
 # test (which includes the contract tests on revm, the gas snapshot check, and tests against real
-# anvil, nats-server and ONNX Runtime), then the cast wallet tests. Does its own set-up first
-# (scripts/setup.sh). Fails on the first failing step.
+# anvil, nats-server and ONNX Runtime), then the cast wallet tests and the web app's browser
+# test. Does its own set-up first (scripts/setup.sh). Fails on the first failing step.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,3 +40,7 @@ bash scripts/cast-e2e.sh llm
 
 step "arena game with cast (three wallets play a full game on anvil)"
 bash scripts/cast-arena.sh
+
+step "web app in Chromium (nsed up, a test wallet requests a digit and watches it settle)"
+cargo build --locked -p nsed-cli --bin nsed
+node app/tests/browser.mjs

@@ -9,6 +9,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod app_server;
 pub mod cmd;
 pub mod opts;
 pub mod output;
@@ -61,6 +62,9 @@ pub enum Commands {
     /// Manage NATS authentication: users with their seeds and permissions, the server's
     /// configuration, and the streams (docs/nats-auth.md).
     Nats(cmd::nats::NatsArgs),
+    /// Serve the web app (wallets request and watch deliberations) for a deployment, its chain
+    /// and its indexer's GraphQL API.
+    App(cmd::app::AppArgs),
 }
 
 /// Parses the command line, sets up logging and runs the chosen subcommand.
@@ -84,6 +88,7 @@ pub async fn run() -> eyre::Result<()> {
         Commands::Indexer(args) => args.run().await,
         Commands::Nats(args) => args.run().await,
         Commands::Agent(args) => args.run().await,
+        Commands::App(args) => args.run().await,
     }
 }
 
@@ -134,7 +139,7 @@ mod tests {
     /// name, every option documented and its value named.
     #[test]
     fn every_flag_follows_the_naming_scheme() {
-        const GROUPS: [&str; 6] = ["keeper", "worker", "indexer", "llm", "suite", "nats"];
+        const GROUPS: [&str; 7] = ["keeper", "worker", "indexer", "llm", "suite", "nats", "app"];
         let cli = Cli::command();
         // Every command, nested ones (`nsed nats init`) too.
         let mut commands: Vec<(String, &clap::Command)> =

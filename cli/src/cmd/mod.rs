@@ -1,6 +1,7 @@
 //! One module per `nsed` subcommand.
 
 pub mod agent;
+pub mod app;
 pub mod deploy;
 pub mod indexer;
 pub mod keeper;

@@ -57,6 +57,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::{
+    app_server::{AppOpts, AppServer},
     opts::{DEPLOYMENTS_DIR, MODELS_DIR, NatsOpts, RpcOpts, SuiteOpts, WalletOpts},
     output::{self, out},
     signal,
@@ -137,6 +138,9 @@ pub struct UpArgs {
     /// Deployment parameters.
     #[command(flatten)]
     pub suite: SuiteOpts,
+    /// The web app, served while the stack runs.
+    #[command(flatten)]
+    pub app: AppOpts,
 }
 
 /// The indexer library's defaults (the `--indexer.listen` default is theirs).
@@ -390,6 +394,13 @@ impl UpArgs {
             keeper_config.phase_timeout = Duration::from_secs(120);
             keeper_config.max_in_flight = 1;
         }
+        // The web app, for wallets, on the same deployment, chain and indexer.
+        let app = AppServer::start(
+            self.app.config(record.clone(), &rpc_url, &indexer.graphql_url()),
+            shutdown.child_token(),
+        )
+        .await?;
+        info!(target: "nsed::up", url = %app.url(), "web app serving");
         let keeper = Keeper::new(keeper_config, roles.keeper.clone());
         let keeper_metrics = keeper.metrics();
         let keeper_task = tokio::spawn(keeper.run(shutdown.child_token()));
@@ -504,6 +515,7 @@ impl UpArgs {
             in_flight_max: keeper_metrics.jobs_in_flight_max.load(Relaxed),
             economy: &economy,
             graphql_url: &graphql_url,
+            app_url: &app.url(),
             example_answer: &example_answer,
         };
         if output::is_json() {
@@ -524,6 +536,7 @@ impl UpArgs {
             task.await??;
         }
         keeper_task.await??;
+        app.shutdown().await?;
         indexer.shutdown().await.wrap_err("indexer")?;
         drop(services);
         drop(run_dir);
@@ -682,6 +695,7 @@ struct Report<'a> {
     in_flight_max: u64,
     economy: &'a Economy,
     graphql_url: &'a str,
+    app_url: &'a str,
     example_answer: &'a str,
 }
 
@@ -798,6 +812,7 @@ impl Report<'_> {
             },
             "lats": lats,
             "graphql": { "url": self.graphql_url, "exampleQuery": EXAMPLE_QUERY, "exampleAnswer": example },
+            "app": { "url": self.app_url },
         })
     }
 }
@@ -878,6 +893,7 @@ fn print_report(r: &Report<'_>) {
     }
     out!("record       {}", r.record_path.display());
     out!("graphql      {} (GraphiQL in a browser; POST queries)", r.graphql_url);
+    out!("app          {} (the web app: request and watch deliberations with a wallet)", r.app_url);
     out!("example      {EXAMPLE_QUERY}");
     out!("answer       {}", r.example_answer);
 }

@@ -1,0 +1,318 @@
+// Browser test of the web app against the real stack: starts `target/debug/nsed up` (anvil,
+// nats-server, three digit agents, keeper, indexer, web app), drives Debian's Chromium with
+// puppeteer-core and a test EIP-1193 wallet (announced by EIP-6963, signing with an anvil key in
+// Node), and checks: a non-numeric bounty is refused with a message, a rejected signature says
+// so, a revert names its custom error, a drawn digit requested with a bounty settles and shows
+// its answer and its support chart, a dispute after the challenge window names the escrow's
+// error, and the Agents page lists the agents. Saves screenshots under
+// target/app-screenshots/ and prints the first contentful paint.
+//
+// Usage: node app/tests/browser.mjs   (after `cargo build -p nsed-cli --bin nsed`;
+// NSED_BIN overrides the binary, CHROMIUM the browser).
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import puppeteer from 'puppeteer-core';
+import { createWalletClient, http, toHex } from 'viem';
+import { mnemonicToAccount } from 'viem/accounts';
+import { anvil } from 'viem/chains';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const NSED = process.env.NSED_BIN ?? join(ROOT, 'target', 'debug', 'nsed');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = join(ROOT, 'target', 'app-screenshots');
+/** Generous: the machine may be busy with other builds. */
+const STACK_TIMEOUT_MS = 240_000;
+const STEP_TIMEOUT_MS = 60_000;
+const SETTLE_TIMEOUT_MS = 150_000;
+
+const started = Date.now();
+const log = (msg) => process.stderr.write(`[browser ${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}\n`);
+
+const work = mkdtempSync(join(tmpdir(), 'nsed-app-test-'));
+const cleanups = [];
+async function cleanup() {
+  while (cleanups.length) {
+    try {
+      await cleanups.pop()();
+    } catch (err) {
+      log(`cleanup: ${err}`);
+    }
+  }
+}
+
+/** Starts `nsed up` and resolves with its RPC and app URLs once its report is printed. */
+function startStack() {
+  const env = { ...process.env };
+  for (const key of ['NATS_URL', 'NSED_NATS_CREDS', 'NSED_PRIVATE_KEY', 'NSED_RPC_URL']) delete env[key];
+  const child = spawn(
+    NSED,
+    ['up', '--jobs', '1', '--indexer.listen', '127.0.0.1:0', '--app.listen', '127.0.0.1:0',
+      '--app.dir', join(ROOT, 'app', 'dist'), '--models-dir', join(ROOT, 'models'),
+      '--deployments-dir', join(work, 'deployments')],
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nsed up printed no app URL in ${STACK_TIMEOUT_MS} ms\n${stdout}\n${stderr.slice(-4000)}`)), STACK_TIMEOUT_MS);
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const app = /^app\s+(http:\/\/\S+)/m.exec(stdout);
+      const rpc = /^chain\s+(http:\/\/\S+) \(chain id (\d+)\)/m.exec(stdout);
+      if (app && rpc) {
+        clearTimeout(timer);
+        resolve({ appUrl: app[1], rpcUrl: rpc[1], chainId: Number(rpc[2]) });
+      }
+    });
+    child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-20_000); });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`nsed up exited (${code ?? signal}) before serving\n${stdout}\n${stderr.slice(-4000)}`));
+    });
+  });
+}
+
+/** JSON-RPC straight to anvil. */
+async function rpc(url, method, params = []) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const body = await response.json();
+  if (body.error) throw Object.assign(new Error(body.error.message), body.error);
+  return body.result;
+}
+
+/** The wallet the page sees as `Test Wallet`: anvil account 4, signing here in Node. */
+function testWallet(rpcUrl, chainId) {
+  const account = mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: 4 });
+  const client = createWalletClient({ account, chain: { ...anvil, id: chainId }, transport: http(rpcUrl) });
+  const wallet = { account, rejectNext: false, requests: [] };
+  wallet.handle = async (json) => {
+    const { method, params } = JSON.parse(json);
+    wallet.requests.push(method);
+    try {
+      switch (method) {
+        case 'eth_requestAccounts':
+        case 'eth_accounts':
+          return JSON.stringify({ result: [account.address] });
+        case 'wallet_switchEthereumChain':
+          if (Number(params[0].chainId) === chainId) return JSON.stringify({ result: null });
+          return JSON.stringify({ error: { code: 4902, message: 'Unrecognized chain' } });
+        case 'eth_sendTransaction': {
+          if (wallet.rejectNext) {
+            wallet.rejectNext = false;
+            return JSON.stringify({ error: { code: 4001, message: 'User rejected the request.' } });
+          }
+          const tx = params[0];
+          const hash = await client.sendTransaction({
+            to: tx.to,
+            data: tx.data,
+            value: tx.value ? BigInt(tx.value) : undefined,
+            gas: tx.gas ? BigInt(tx.gas) : undefined,
+          });
+          return JSON.stringify({ result: hash });
+        }
+        default:
+          return JSON.stringify({ result: await rpc(rpcUrl, method, params) });
+      }
+    } catch (err) {
+      return JSON.stringify({ error: { code: err.code ?? -32603, message: err.shortMessage ?? err.message, data: err.data } });
+    }
+  };
+  return wallet;
+}
+
+/** Runs in the page before its scripts: an EIP-1193 provider announced by EIP-6963. */
+function injectProvider() {
+  const listeners = {};
+  const provider = {
+    async request({ method, params }) {
+      const { result, error } = JSON.parse(await window.__testWallet(JSON.stringify({ method, params: params ?? [] })));
+      if (error) throw Object.assign(new Error(error.message), error);
+      return result;
+    },
+    on(event, fn) { (listeners[event] ??= []).push(fn); },
+    removeListener(event, fn) { listeners[event] = (listeners[event] ?? []).filter((f) => f !== fn); },
+  };
+  const info = Object.freeze({ uuid: '9d3c1f2e-5b7a-4c1e-8f00-0000000000a1', name: 'Test Wallet', icon: 'data:image/svg+xml,%3Csvg xmlns=%22http://www.w3.org/2000/svg%22/%3E', rdns: 'test.nsed.wallet' });
+  const announce = () => window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail: Object.freeze({ info, provider }) }));
+  window.addEventListener('eip6963:requestProvider', announce);
+  announce();
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  log(`screenshot target/app-screenshots/${name}.png`);
+}
+
+async function textOf(page, selector, timeout = STEP_TIMEOUT_MS) {
+  const el = await page.waitForSelector(selector, { timeout });
+  return el.evaluate((node) => node.textContent ?? '');
+}
+
+/** Draws a "1": a vertical stroke down the middle of the pad. */
+async function drawOne(page) {
+  const canvas = await page.waitForSelector('#digit');
+  const box = await canvas.boundingBox();
+  const x = box.x + box.width * 0.55;
+  await page.mouse.move(x, box.y + box.height * 0.1);
+  await page.mouse.down();
+  for (let i = 1; i <= 12; i++) await page.mouse.move(x, box.y + box.height * (0.1 + 0.8 * (i / 12)));
+  await page.mouse.up();
+}
+
+async function setBounty(page, value) {
+  await page.$eval('#bounty', (input, v) => { input.value = v; }, value);
+}
+
+async function main() {
+  mkdirSync(SHOTS, { recursive: true });
+  log('starting nsed up (anvil, nats-server, 3 agents, keeper, indexer, web app)');
+  const { appUrl, rpcUrl, chainId } = await startStack();
+  log(`stack up: app ${appUrl}, chain ${rpcUrl} (${chainId})`);
+  const wallet = testWallet(rpcUrl, chainId);
+
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    userDataDir: mkdtempSync(join(work, 'chromium-')),
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  cleanups.push(() => browser.close());
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  const pageErrors = [];
+  page.on('pageerror', (err) => pageErrors.push(String(err)));
+  await page.exposeFunction('__testWallet', (json) => wallet.handle(json));
+  await page.evaluateOnNewDocument(injectProvider);
+
+  // Nothing may come from outside the app's own origin.
+  const origin = new URL(appUrl).origin;
+  const foreign = [];
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(origin) && !url.startsWith('data:')) foreign.push(url);
+  });
+
+  await page.goto(`${appUrl}#/deliberate`, { waitUntil: 'load' });
+  await page.waitForSelector('#wallet-choice', { timeout: STEP_TIMEOUT_MS });
+  const fcp = await page.evaluate(() => performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint')?.startTime);
+  assert.ok(typeof fcp === 'number' && fcp > 0, `first contentful paint measured: ${fcp}`);
+  log(`first contentful paint: ${fcp.toFixed(0)} ms`);
+  process.stdout.write(`first-contentful-paint-ms ${fcp.toFixed(0)}\n`);
+
+  // The test wallet is discovered by EIP-6963; the dev wallet is offered on chain 31337.
+  const options = await page.$$eval('#wallet-choice option', (os) => os.map((o) => ({ value: o.value, text: o.textContent })));
+  assert.ok(options.some((o) => o.text === 'Test Wallet'), JSON.stringify(options));
+  assert.ok(options.some((o) => o.text.startsWith('Dev wallet')), JSON.stringify(options));
+  await shot(page, 'deliberate');
+  await page.select('#wallet-choice', '9d3c1f2e-5b7a-4c1e-8f00-0000000000a1');
+  await page.click('#connect');
+  const shown = await textOf(page, '[data-testid=account]');
+  assert.equal(shown.slice(0, 8).toLowerCase(), wallet.account.address.slice(0, 8).toLowerCase());
+  assert.ok(wallet.requests.includes('eth_requestAccounts'), 'the app asked the wallet for accounts');
+
+  // A bounty that is not a number is refused before anything is signed.
+  await drawOne(page);
+  await setBounty(page, 'ten');
+  await page.click('#request');
+  const badInput = await textOf(page, '[data-testid=input-error]');
+  assert.match(badInput, /not an amount/);
+  log(`bad bounty: ${badInput}`);
+
+  // Test tokens from the dev chain's faucet.
+  await page.waitForSelector('#faucet:not([hidden])', { timeout: STEP_TIMEOUT_MS });
+  await page.click('#faucet');
+  await page.waitForSelector('[data-testid=faucet-ok]', { timeout: STEP_TIMEOUT_MS });
+  await page.waitForFunction(() => document.querySelector('[data-testid=balance]')?.textContent?.includes('10 BNTY'), { timeout: STEP_TIMEOUT_MS });
+
+  // The wallet's user rejects the approval: the page says so.
+  wallet.rejectNext = true;
+  await setBounty(page, '1');
+  await page.click('#request');
+  const rejected = await textOf(page, '[data-testid=tx-error]');
+  assert.match(rejected, /rejected/);
+  assert.match(rejected, /4001/);
+  assert.equal(wallet.rejectNext, false, 'the rejection was the wallet’s answer to a signature request');
+  log(`rejected: ${rejected}`);
+  await shot(page, 'rejected-signature');
+
+  // More bounty than the account holds: the approval goes through, the request reverts with the
+  // token's custom error, decoded by name.
+  await page.$eval('[data-testid=tx-error]', (el) => el.remove());
+  await setBounty(page, '1000');
+  await page.click('#request');
+  const reverted = await page.waitForSelector('[data-testid=tx-error][data-error]', { timeout: STEP_TIMEOUT_MS });
+  const revertName = await reverted.evaluate((el) => el.dataset.error);
+  const revertText = await reverted.evaluate((el) => el.textContent);
+  assert.equal(revertName, 'ERC20InsufficientBalance', revertText);
+  log(`reverted: ${revertText}`);
+  await shot(page, 'revert');
+
+  // The real thing: one BNTY for a drawn digit, watched until it settles.
+  await setBounty(page, '1');
+  await page.click('#request');
+  await page.waitForFunction(() => /^#\/job\/\d+$/.test(location.hash), { timeout: STEP_TIMEOUT_MS });
+  const jobId = await page.evaluate(() => location.hash.split('/')[2]);
+  log(`job ${jobId} requested; waiting for the settlement`);
+  const answer = await textOf(page, '[data-testid=answer]', SETTLE_TIMEOUT_MS);
+  assert.match(answer, /^\d$/, `a digit as the answer: ${answer}`);
+  await page.waitForSelector('[data-testid=support-chart] polyline', { timeout: STEP_TIMEOUT_MS });
+  const lines = await page.$$eval('[data-testid=support-chart] polyline', (ps) => ps.map((p) => p.dataset.answer));
+  assert.ok(lines.includes(answer), `the settled answer ${answer} has a line in the chart: ${lines}`);
+  const seats = await page.$$eval('[data-testid=seats] tbody tr', (rows) => rows.length);
+  assert.equal(seats, 3, 'three seats');
+  const proposals = await page.$$eval('[data-testid=round-1] tbody tr td:nth-child(3)', (tds) => tds.map((td) => td.textContent));
+  assert.equal(proposals.length, 3);
+  assert.ok(proposals.every((p) => /^\d$/.test(p)), `round 1's proposals decoded from the transcript: ${proposals}`);
+  assert.match(await textOf(page, '[data-testid=halt]'), /Halted after round \d/);
+  assert.match(await textOf(page, '[data-testid=escrow]'), /challenge window is open/);
+  log(`job ${jobId} settled: ${answer}; chart lines ${lines.join(', ')}`);
+  await shot(page, 'job');
+
+  // After the challenge window (anvil's clock moved on) a dispute reverts with the escrow's error.
+  await rpc(rpcUrl, 'evm_increaseTime', [toHex(400 * 24 * 3600)]);
+  await rpc(rpcUrl, 'evm_mine');
+  await page.click('#dispute');
+  const late = await page.waitForSelector('[data-testid=tx-error][data-error]', { timeout: STEP_TIMEOUT_MS });
+  assert.equal(await late.evaluate((el) => el.dataset.error), 'TripartiteEscrowChallengeWindowClosed');
+  await shot(page, 'dispute-too-late');
+
+  // The agents, with their models and wins (the demo job and ours were won by someone).
+  await page.goto(`${appUrl}#/agents`, { waitUntil: 'load' });
+  await page.waitForSelector('[data-testid=agents] tbody tr', { timeout: STEP_TIMEOUT_MS });
+  const agents = await page.$$eval('[data-testid=agents] tbody tr', (rows) => rows.map((r) => [...r.children].map((td) => td.textContent)));
+  assert.equal(agents.length, 3, JSON.stringify(agents));
+  const wins = agents.reduce((sum, row) => sum + Number(row[4]), 0);
+  assert.ok(wins >= 2, `the demo job and ours were won: ${JSON.stringify(agents)}`);
+  assert.ok(agents.every((row) => row[1] && row[1] !== 'unknown'), `every agent shows its model: ${JSON.stringify(agents)}`);
+  await shot(page, 'agents');
+
+  assert.deepEqual(foreign, [], 'the app loads nothing from outside its origin');
+  assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+  log(`passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  process.stderr.write(`browser test failed: ${err.stack ?? err}\n`);
+} finally {
+  await cleanup();
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
