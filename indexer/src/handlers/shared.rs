@@ -288,9 +288,11 @@ pub(crate) fn erc20_approval(
     spender: Address,
     value: U256,
 ) -> IndexerResult<Outcome> {
-    // The token row exists before any balance or allowance refers to it.
-    let row = load_token(ctx, token, name)?;
-    ctx.save(&row)?;
+    // The token row exists before any allowance refers to it (an approval can precede every
+    // transfer); an existing row is left as it is.
+    if ctx.load(&TOKEN, &hex(token.as_slice()))?.is_none() {
+        ctx.save(&load_token(ctx, token, name)?)?;
+    }
     let token_id = hex(token.as_slice());
     let id = format!("{token_id}-{}-{}", hex(owner.as_slice()), hex(spender.as_slice()));
     let mut row = ctx.load_or_new(&TOKEN_ALLOWANCE, &id)?;

@@ -4,6 +4,7 @@
 
 mod economy;
 mod escrow;
+mod events;
 mod history;
 mod hostile;
 mod market;
