@@ -395,12 +395,7 @@ impl UpArgs {
             keeper_config.max_in_flight = 1;
         }
         // The web app, for wallets, on the same deployment, chain and indexer.
-        let app = AppServer::start(
-            self.app.config(record.clone(), &rpc_url, &indexer.graphql_url()),
-            shutdown.child_token(),
-        )
-        .await?;
-        info!(target: "nsed::up", url = %app.url(), "web app serving");
+        let app = self.start_app(&record, &rpc_url, &indexer.graphql_url(), &shutdown).await?;
         let keeper = Keeper::new(keeper_config, roles.keeper.clone());
         let keeper_metrics = keeper.metrics();
         let keeper_task = tokio::spawn(keeper.run(shutdown.child_token()));
@@ -501,6 +496,7 @@ impl UpArgs {
             .await?;
 
         // 8. Report.
+        let app_url = app.as_ref().map(AppServer::url);
         let report = Report {
             rpc_url: &rpc_url,
             chain_id,
@@ -515,7 +511,7 @@ impl UpArgs {
             in_flight_max: keeper_metrics.jobs_in_flight_max.load(Relaxed),
             economy: &economy,
             graphql_url: &graphql_url,
-            app_url: &app.url(),
+            app_url: app_url.as_deref(),
             example_answer: &example_answer,
         };
         if output::is_json() {
@@ -536,7 +532,9 @@ impl UpArgs {
             task.await??;
         }
         keeper_task.await??;
-        app.shutdown().await?;
+        if let Some(app) = app {
+            app.shutdown().await?;
+        }
         indexer.shutdown().await.wrap_err("indexer")?;
         drop(services);
         drop(run_dir);
@@ -546,6 +544,38 @@ impl UpArgs {
 }
 
 impl UpArgs {
+    /// Serves the web app unless its bundle is not built (then `None`, with a warning: the
+    /// demo does not need it). A taken `--app.listen` port falls back to a free one, so that
+    /// several stacks can run side by side.
+    async fn start_app(
+        &self,
+        record: &nsed_deploy::Deployment,
+        rpc_url: &str,
+        graphql_url: &str,
+        shutdown: &CancellationToken,
+    ) -> eyre::Result<Option<AppServer>> {
+        if !self.app.dir.join("index.html").is_file() {
+            warn!(
+                target: "nsed::up",
+                dir = %self.app.dir.display(),
+                "the web app is not built (scripts/setup.sh builds it); not serving it"
+            );
+            return Ok(None);
+        }
+        let mut config = self.app.config(record.clone(), rpc_url, graphql_url);
+        let app = match AppServer::start(config.clone(), shutdown.child_token()).await {
+            Ok(app) => app,
+            Err(e) if config.listen.port() != 0 => {
+                warn!(target: "nsed::up", listen = %config.listen, error = %e, "web app port taken; using a free port");
+                config.listen.set_port(0);
+                AppServer::start(config, shutdown.child_token()).await?
+            }
+            Err(e) => return Err(e),
+        };
+        info!(target: "nsed::up", url = %app.url(), "web app serving");
+        Ok(Some(app))
+    }
+
     /// Starts the local nats-server, with a NATS user for the keeper and one for each of
     /// `agents` unless `--nats.no-auth`, and creates the streams as the operator; or, with
     /// `--nats-url`, uses that server with `--nats.creds` for every service.
@@ -695,7 +725,8 @@ struct Report<'a> {
     in_flight_max: u64,
     economy: &'a Economy,
     graphql_url: &'a str,
-    app_url: &'a str,
+    /// `None` when the web app's bundle is not built.
+    app_url: Option<&'a str>,
     example_answer: &'a str,
 }
 
@@ -893,7 +924,12 @@ fn print_report(r: &Report<'_>) {
     }
     out!("record       {}", r.record_path.display());
     out!("graphql      {} (GraphiQL in a browser; POST queries)", r.graphql_url);
-    out!("app          {} (the web app: request and watch deliberations with a wallet)", r.app_url);
+    match r.app_url {
+        Some(url) => {
+            out!("app          {url} (the web app: request and watch deliberations with a wallet)")
+        }
+        None => out!("app          not built (scripts/setup.sh builds it into app/dist)"),
+    }
     out!("example      {EXAMPLE_QUERY}");
     out!("answer       {}", r.example_answer);
 }
