@@ -6,6 +6,55 @@ pub enum IndexerError {
     /// SQLite failed.
     #[error("indexer database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("indexer database (postgres): {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The `--indexer.db` PostgreSQL URL does not parse.
+    #[error(
+        "--indexer.db is not a usable PostgreSQL URL ({reason}); expected postgres://user:password@host:port/database"
+    )]
+    BadDbUrl {
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// The PostgreSQL server cannot be reached or refused the connection.
+    #[error(
+        "cannot connect to the indexer database {db}: {reason}; check that the server runs and that --indexer.db names the right host, port, user and database"
+    )]
+    DbUnreachable {
+        /// The database (URL without password).
+        db: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The database holds another schema version than this build reads.
+    #[error(
+        "indexer database {db} has schema version {found} but this build supports {supported}; run the ingesting indexer of this version on it first (it migrates older schemas), or upgrade nsed"
+    )]
+    SchemaVersion {
+        /// The database (URL without password).
+        db: String,
+        /// The stored version.
+        found: i64,
+        /// The version this build writes.
+        supported: i64,
+    },
+    /// A serve-only process found no indexer tables.
+    #[error(
+        "indexer database {db} holds no indexed data yet; start an ingesting `nsed indexer` (without --indexer.serve-only) on it first"
+    )]
+    NotInitialized {
+        /// The database.
+        db: String,
+    },
+    /// Another process already ingests into this PostgreSQL database.
+    #[error(
+        "another indexer is already ingesting into {db}; run this one with --indexer.serve-only to serve the same data"
+    )]
+    AlreadyIngesting {
+        /// The database (URL without password).
+        db: String,
+    },
     /// The database was written for another chain or deployment, or by an incompatible version.
     #[error("indexer database {path} belongs to {found}, not {expected}; use another --indexer.db")]
     WrongDatabase {

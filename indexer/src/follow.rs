@@ -1,6 +1,6 @@
 //! The follower: scans every known contract's logs from the cursor up to `head − confirmations`
 //! in bounded `eth_getLogs` windows, applies them through the handlers, and commits each window
-//! (raw logs, entity versions, block hashes, cursor) in one SQLite transaction.
+//! (raw logs, entity versions, block hashes, cursor) in one database transaction.
 //!
 //! Reorgs: before each window the stored hash of the cursor block is compared with the chain's.
 //! On a mismatch (or when the chain no longer has that block) the follower walks back through the
@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use crate::{
     error::{IndexerError, IndexerResult, LogProblem},
     handlers::{ContractHandler, HandlerCtx, Outcome},
-    store::{self, RawLog, Store},
+    store::{self, RawLog, Writer},
 };
 
 /// Block hashes kept below the cursor for finding fork points.
@@ -47,7 +47,7 @@ pub(crate) struct FollowConfig {
 #[derive(Debug)]
 pub(crate) struct Follower {
     pub(crate) provider: DynProvider,
-    pub(crate) store: Store,
+    pub(crate) store: Writer,
     pub(crate) contracts: BTreeMap<Address, &'static ContractHandler>,
     pub(crate) config: FollowConfig,
     pub(crate) head: watch::Sender<Head>,
@@ -85,7 +85,7 @@ impl Follower {
     async fn step(&mut self) -> IndexerResult<bool> {
         let head = self.provider.get_block_number().await.during("eth_blockNumber")?;
         let safe = head.saturating_sub(self.config.confirmations);
-        let cursor = self.store.cursor()?;
+        let cursor = self.store.cursor().await?;
         if let Some((number, hash)) = cursor {
             let on_chain = self.block_hash(number).await?;
             if on_chain != Some(hash) {
@@ -114,14 +114,14 @@ impl Follower {
 
     async fn handle_reorg(&mut self, cursor: u64) -> IndexerResult<()> {
         let mut fork = None;
-        for (number, hash) in self.store.recent_blocks(cursor, FORK_SEARCH)? {
+        for (number, hash) in self.store.recent_blocks(cursor, FORK_SEARCH).await? {
             if self.block_hash(number).await? == Some(hash) {
                 fork = Some((number, hash));
                 break;
             }
         }
         warn!(target: "indexer::follow", cursor, fork = ?fork.map(|(n, _)| n), "reorg detected; rolling back above the fork");
-        self.store.rollback(fork)?;
+        self.store.rollback(fork).await?;
         self.head.send_replace(fork);
         Ok(())
     }
@@ -146,49 +146,17 @@ impl Follower {
             debug!(target: "indexer::follow", to, "head moved during the window; retrying");
             return Ok(());
         }
-        let checked = check_logs(&mut logs, from, to)?;
-        let tx = self.store.transaction()?;
-        let mut applied = 0usize;
-        let mut last_block = None;
-        for (block, log_index, block_hash, tx_hash, log) in checked {
-            let address = log.address();
-            let Some(handler) = self.contracts.get(&address) else {
-                continue;
-            };
-            store::write_log(
-                &tx,
-                &RawLog {
-                    block_number: block,
-                    log_index,
-                    block_hash,
-                    tx_hash,
-                    address,
-                    contract: handler.contract,
-                    topics: log.topics(),
-                    data: &log.data().data,
-                },
-            )?;
-            // Logs come in chain order: one row per block, not per log.
-            if last_block != Some(block) {
-                store::write_block(&tx, block, block_hash)?;
-                last_block = Some(block);
-            }
-            let mut ctx = HandlerCtx { tx: &tx, block, tx_hash, log_index };
-            match (handler.handle)(&mut ctx, log)? {
-                Outcome::Applied => applied += 1,
-                Outcome::Ignored => {
-                    debug!(target: "indexer::follow", contract = handler.contract, block, log_index, "event without entities");
-                }
-                Outcome::Malformed(reason) => {
-                    warn!(target: "indexer::follow", contract = handler.contract, block, log_index, %reason, "log does not decode; kept raw only");
-                }
-            }
-        }
-        store::write_block(&tx, to, to_hash)?;
-        store::write_cursor(&tx, to, to_hash)?;
-        tx.commit()?;
+        let checked: Vec<Owned> = check_logs(&mut logs, from, to)?
+            .into_iter()
+            .map(|(block, index, block_hash, tx_hash, log)| {
+                (block, index, block_hash, tx_hash, log.clone())
+            })
+            .collect();
+        let contracts = self.contracts.clone();
+        let applied =
+            self.store.apply(move |tx| apply_window(tx, &contracts, &checked, to, to_hash)).await?;
         if to.is_multiple_of(256) || to - from >= 256 {
-            self.store.prune_blocks(to.saturating_sub(KEEP_BLOCKS))?;
+            self.store.prune_blocks(to.saturating_sub(KEEP_BLOCKS)).await?;
         }
         debug!(target: "indexer::follow", from, to, applied, "indexed");
         self.head.send_replace(Some((to, to_hash)));
@@ -198,6 +166,60 @@ impl Follower {
 
 /// A log with its required metadata checked.
 type Checked<'a> = (u64, u64, B256, B256, &'a Log);
+
+/// A checked log, owned (a batch may run on another thread).
+type Owned = (u64, u64, B256, B256, Log);
+
+/// Applies one window's checked logs through the handlers and records its blocks and cursor, in
+/// the batch's transaction; returns how many logs updated entities.
+fn apply_window(
+    tx: &rusqlite::Transaction<'_>,
+    contracts: &BTreeMap<Address, &'static ContractHandler>,
+    checked: &[Owned],
+    to: u64,
+    to_hash: B256,
+) -> IndexerResult<usize> {
+    let mut applied = 0usize;
+    let mut last_block = None;
+    for (block, log_index, block_hash, tx_hash, log) in checked {
+        let (block, log_index, block_hash, tx_hash) = (*block, *log_index, *block_hash, *tx_hash);
+        let address = log.address();
+        let Some(handler) = contracts.get(&address) else {
+            continue;
+        };
+        store::write_log(
+            tx,
+            &RawLog {
+                block_number: block,
+                log_index,
+                block_hash,
+                tx_hash,
+                address,
+                contract: handler.contract,
+                topics: log.topics(),
+                data: &log.data().data,
+            },
+        )?;
+        // Logs come in chain order: one row per block, not per log.
+        if last_block != Some(block) {
+            store::write_block(tx, block, block_hash)?;
+            last_block = Some(block);
+        }
+        let mut ctx = HandlerCtx { tx, block, tx_hash, log_index };
+        match (handler.handle)(&mut ctx, log)? {
+            Outcome::Applied => applied += 1,
+            Outcome::Ignored => {
+                debug!(target: "indexer::follow", contract = handler.contract, block, log_index, "event without entities");
+            }
+            Outcome::Malformed(reason) => {
+                warn!(target: "indexer::follow", contract = handler.contract, block, log_index, %reason, "log does not decode; kept raw only");
+            }
+        }
+    }
+    store::write_block(tx, to, to_hash)?;
+    store::write_cursor(tx, to, to_hash)?;
+    Ok(applied)
+}
 
 /// Checks every log has the metadata an indexer needs, lies in the window and agrees with the
 /// other logs of its block on the block hash; sorts them into chain order. A node answering

@@ -12,10 +12,15 @@
 //! BigInt values are compared in their padded encoding (see [`crate::entity`]), so comparisons
 //! are numeric.
 //!
-//! Resolvers run their SQLite reads inline: each is an indexed lookup bounded by `first ≤ 1000`
-//! and the request's entity budget, well under a millisecond on the benchmark chain, so handing
-//! them to a blocking pool would cost more than it saves. A SQLite progress handler interrupts any
-//! statement still running at the request's deadline.
+//! The SQL is common to SQLite and PostgreSQL (`?` placeholders, `IS DISTINCT FROM`, explicit
+//! `NULLS FIRST`/`NULLS LAST` so both order NULLs alike); the one function they spell differently
+//! comes from the backend's [`Dialect`].
+//!
+//! With SQLite, resolvers run their reads inline: each is an indexed lookup bounded by
+//! `first ≤ 1000` and the request's entity budget, well under a millisecond on the benchmark
+//! chain, so handing them to a blocking pool would cost more than it saves; a progress handler
+//! interrupts any statement still running at the request's deadline. With PostgreSQL they await
+//! a pooled connection, under the request's deadline and the server's `statement_timeout`.
 
 use std::{
     collections::HashMap,
@@ -40,7 +45,7 @@ use crate::{
         EntityDef, IdKind, Kind, dec_id, dec_int, dec_uint, enc_id, enc_int, enc_uint, parse_bytes,
         parse_int, parse_uint,
     },
-    store::{ReadPool, col, to_sql_u64},
+    store::{Dialect, ReadError, ReadPool, col, to_sql_u64},
 };
 
 /// Default and largest `first`.
@@ -236,16 +241,21 @@ pub(crate) fn build_schema(
         Field::new("_meta", TypeRef::named("_Meta_"), |ctx| {
             FieldFuture::new(async move {
                 let shared = ctx.data::<Arc<Shared>>()?.clone();
-                let block = resolve_block(&ctx, &shared)?;
+                let block = resolve_block(&ctx, &shared).await?;
                 let budget = ctx.data::<Arc<Budget>>()?;
-                let conn = shared.pool.get(budget.deadline).map_err(|e| gql_err(e.to_string()))?;
-                let hash: Option<String> = conn
-                    .query_row(
-                        "SELECT hash FROM blocks WHERE number = ?1",
-                        [to_sql_u64(block)],
-                        |r| r.get(0),
+                let rows = shared
+                    .pool
+                    .select(
+                        "SELECT hash FROM blocks WHERE number = ?",
+                        vec![Sql::Integer(to_sql_u64(block))],
+                        budget.deadline,
                     )
-                    .ok();
+                    .await
+                    .unwrap_or_default();
+                let hash = rows.into_iter().next().and_then(|r| match r.into_iter().next() {
+                    Some(Sql::Text(h)) => Some(h),
+                    _ => None,
+                });
                 Ok(Some(FieldValue::owned_any((block, hash))))
             })
         })
@@ -299,7 +309,7 @@ pub(crate) fn build_schema(
                 if d.many { TypeRef::named_nn_list_nn(d.entity) } else { TypeRef::named(d.entity) };
             let (target, via, many) = (d.entity, d.via, d.many);
             let mut field = Field::new(d.name, ty, move |ctx| {
-                FieldFuture::new(async move { resolve_derived(&ctx, target, via, many) })
+                FieldFuture::new(async move { resolve_derived(&ctx, target, via, many).await })
             });
             if d.many {
                 field = collection_args(field, d.entity);
@@ -312,7 +322,7 @@ pub(crate) fn build_schema(
         let name = def.name;
         query = query.field(
             Field::new(def.single, TypeRef::named(def.name), move |ctx| {
-                FieldFuture::new(async move { resolve_single(&ctx, name) })
+                FieldFuture::new(async move { resolve_single(&ctx, name).await })
             })
             .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
             .argument(InputValue::new("block", TypeRef::named("Block_height"))),
@@ -320,7 +330,7 @@ pub(crate) fn build_schema(
         query = query.field(
             collection_args(
                 Field::new(def.plural, TypeRef::named_nn_list_nn(def.name), move |ctx| {
-                    FieldFuture::new(async move { resolve_collection(&ctx, name) })
+                    FieldFuture::new(async move { resolve_collection(&ctx, name).await })
                 }),
                 def.name,
             )
@@ -382,7 +392,8 @@ fn object_field(index: usize, kind: Kind, name: &str) -> Field {
                     vec![Sql::Text(id.clone())],
                     None,
                     (1, 0),
-                )?;
+                )
+                .await?;
                 return Ok(rows.into_iter().next().map(FieldValue::owned_any));
             }
             Ok(output(kind, value)?.map(FieldValue::value))
@@ -417,12 +428,13 @@ fn entity(shared: &Shared, name: &str) -> GqlResult<&'static EntityDef> {
 }
 
 /// The block a top-level field answers as of: `block: { number }` or the indexed head.
-fn resolve_block(ctx: &ResolverContext<'_>, shared: &Shared) -> GqlResult<u64> {
+async fn resolve_block(ctx: &ResolverContext<'_>, shared: &Shared) -> GqlResult<u64> {
     let budget = ctx.data::<Arc<Budget>>()?;
     let head = match budget.head.get() {
         Some(head) => *head,
         None => {
-            let read = shared.pool.cursor().map_err(|e| gql_err(e.to_string()))?.map(|(n, _)| n);
+            let read =
+                shared.pool.cursor().await.map_err(|e| gql_err(e.to_string()))?.map(|(n, _)| n);
             *budget.head.get_or_init(|| read)
         }
     }
@@ -449,27 +461,31 @@ fn resolve_block(ctx: &ResolverContext<'_>, shared: &Shared) -> GqlResult<u64> {
     Ok(number)
 }
 
-fn resolve_single<'a>(ctx: &ResolverContext<'a>, name: &str) -> GqlResult<Option<FieldValue<'a>>> {
-    let shared = ctx.data::<Arc<Shared>>()?.clone();
-    let def = entity(&shared, name)?;
-    let block = resolve_block(ctx, &shared)?;
-    let raw = ctx.args.try_get("id")?.string()?;
-    let Some(id) = enc_id(def.id, raw) else { return Ok(None) };
-    let rows = fetch(ctx, def, block, vec!["id = ?".into()], vec![Sql::Text(id)], None, (1, 0))?;
-    Ok(rows.into_iter().next().map(FieldValue::owned_any))
-}
-
-fn resolve_collection<'a>(
+async fn resolve_single<'a>(
     ctx: &ResolverContext<'a>,
     name: &str,
 ) -> GqlResult<Option<FieldValue<'a>>> {
     let shared = ctx.data::<Arc<Shared>>()?.clone();
     let def = entity(&shared, name)?;
-    let block = resolve_block(ctx, &shared)?;
-    collection(ctx, &shared, def, block, None)
+    let block = resolve_block(ctx, &shared).await?;
+    let raw = ctx.args.try_get("id")?.string()?;
+    let Some(id) = enc_id(def.id, raw) else { return Ok(None) };
+    let rows =
+        fetch(ctx, def, block, vec!["id = ?".into()], vec![Sql::Text(id)], None, (1, 0)).await?;
+    Ok(rows.into_iter().next().map(FieldValue::owned_any))
 }
 
-fn resolve_derived<'a>(
+async fn resolve_collection<'a>(
+    ctx: &ResolverContext<'a>,
+    name: &str,
+) -> GqlResult<Option<FieldValue<'a>>> {
+    let shared = ctx.data::<Arc<Shared>>()?.clone();
+    let def = entity(&shared, name)?;
+    let block = resolve_block(ctx, &shared).await?;
+    collection(ctx, &shared, def, block, None).await
+}
+
+async fn resolve_derived<'a>(
     ctx: &ResolverContext<'a>,
     target: &str,
     via: &'static str,
@@ -480,7 +496,7 @@ fn resolve_derived<'a>(
     let def = entity(&shared, target)?;
     let link = (via, Sql::Text(row.id.clone()));
     if many {
-        collection(ctx, &shared, def, row.block, Some(link))
+        collection(ctx, &shared, def, row.block, Some(link)).await
     } else {
         let rows = fetch(
             ctx,
@@ -490,14 +506,15 @@ fn resolve_derived<'a>(
             vec![link.1],
             None,
             (1, 0),
-        )?;
+        )
+        .await?;
         Ok(rows.into_iter().next().map(FieldValue::owned_any))
     }
 }
 
 /// A collection with `where`, `orderBy`, `orderDirection`, `first`, `skip`, optionally linked to a
 /// parent through `link` (the child's reference field and the parent's id).
-fn collection<'a>(
+async fn collection<'a>(
     ctx: &ResolverContext<'a>,
     shared: &Shared,
     def: &'static EntityDef,
@@ -527,7 +544,8 @@ fn collection<'a>(
                 .get(name.as_str())
                 .copied()
                 .ok_or_else(|| gql_err(format!("unknown filter {name}")))?;
-            condition(def, name, target, op, &value, &mut conds, &mut params)?;
+            let dialect = shared.pool.dialect();
+            condition(dialect, def, name, target, op, &value, &mut conds, &mut params)?;
         }
     }
     let order = match ctx.args.get("orderBy").filter(|o| !o.is_null()) {
@@ -548,7 +566,7 @@ fn collection<'a>(
         Some(d) => d.enum_name()? == "desc",
         None => false,
     };
-    let rows = fetch(ctx, def, block, conds, params, Some((order, desc)), (first, skip))?;
+    let rows = fetch(ctx, def, block, conds, params, Some((order, desc)), (first, skip)).await?;
     Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
 }
 
@@ -606,7 +624,9 @@ fn encode(def: &EntityDef, target: Target, op: Op, name: &str, v: &Value) -> Gql
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn condition(
+    dialect: Dialect,
     def: &EntityDef,
     name: &Name,
     target: Target,
@@ -630,7 +650,7 @@ fn condition(
     }
     let sql_op = match op {
         Op::Eq => "=",
-        Op::Not => "IS NOT",
+        Op::Not => "IS DISTINCT FROM",
         Op::Gt => ">",
         Op::Gte => ">=",
         Op::Lt => "<",
@@ -643,7 +663,7 @@ fn condition(
                 return Err(gql_err(format!("`{name}` takes at most 1000 values")));
             }
             if items.is_empty() {
-                conds.push(if op == Op::In { "0".into() } else { "1".into() });
+                conds.push(if op == Op::In { "1 = 0".into() } else { "1 = 1".into() });
                 return Ok(());
             }
             for item in items {
@@ -656,12 +676,12 @@ fn condition(
         }
         Op::Contains => {
             params.push(encode(def, target, op, name, v)?);
-            conds.push(format!("instr({column}, ?) > 0"));
+            conds.push(dialect.contains(&column));
             return Ok(());
         }
         Op::NotContains => {
             params.push(encode(def, target, op, name, v)?);
-            conds.push(format!("({column} IS NULL OR instr({column}, ?) = 0)"));
+            conds.push(format!("({column} IS NULL OR NOT ({}))", dialect.contains(&column)));
             return Ok(());
         }
     };
@@ -671,7 +691,7 @@ fn condition(
 }
 
 /// Runs one versioned select as of `block` and charges the rows to the request's budget.
-fn fetch(
+async fn fetch(
     ctx: &ResolverContext<'_>,
     def: &'static EntityDef,
     block: u64,
@@ -699,7 +719,8 @@ fn fetch(
         sql.push_str(c);
     }
     if let Some((by, desc)) = order {
-        let dir = if desc { "DESC" } else { "ASC" };
+        // NULLs sort first ascending and last descending, as SQLite does by default.
+        let dir = if desc { "DESC NULLS LAST" } else { "ASC NULLS FIRST" };
         match by {
             Some(field) => sql.push_str(&format!(" ORDER BY {} {dir}, id {dir}", col(field))),
             None => sql.push_str(&format!(" ORDER BY id {dir}")),
@@ -708,25 +729,21 @@ fn fetch(
     sql.push_str(" LIMIT ? OFFSET ?");
     all.push(Sql::Integer(first));
     all.push(Sql::Integer(skip));
-    let conn = shared.pool.get(budget.deadline).map_err(|e| gql_err(e.to_string()))?;
-    let n = def.fields.len();
-    let map_err = |e: rusqlite::Error| {
-        if matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::OperationInterrupted)) {
-            timed_out()
-        } else {
-            gql_err(format!("database: {e}"))
-        }
-    };
-    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(all), |r| {
-            let id: String = r.get(0)?;
-            let values = (0..n).map(|i| r.get::<_, Sql>(i + 1)).collect::<Result<Vec<_>, _>>()?;
+    let rows = shared.pool.select(&sql, all, budget.deadline).await.map_err(|e| match e {
+        ReadError::Timeout => timed_out(),
+        ReadError::Db(e) => gql_err(format!("database: {e}")),
+    })?;
+    let rows = rows
+        .into_iter()
+        .map(|mut values| {
+            let id = match values.first() {
+                Some(Sql::Text(id)) => id.clone(),
+                _ => return Err(gql_err("stored id is malformed")),
+            };
+            values.remove(0);
             Ok(Row { def, id, values, block })
         })
-        .map_err(map_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)?;
+        .collect::<GqlResult<Vec<_>>>()?;
     let total = budget.entities.fetch_add(rows.len(), Ordering::Relaxed) + rows.len();
     if total > budget.max_entities {
         return Err(gql_err(format!(

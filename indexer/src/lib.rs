@@ -1,10 +1,17 @@
-//! NSED indexer: follows every contract's events into SQLite and serves them as a subgraph-like
-//! GraphQL API (docs/operations.md).
+//! NSED indexer: follows every contract's events into SQLite or PostgreSQL and serves them as a
+//! subgraph-like GraphQL API (docs/operations.md).
 //!
+//! - The store ([`IndexerConfig::db_path`]) is a SQLite file, or a PostgreSQL database when the
+//!   setting is a `postgres://` or `postgresql://` URL; both hold the same versioned layout, and
+//!   the follower and the GraphQL layer have one code path over either.
 //! - The follower scans the deployment's contracts in bounded `eth_getLogs` windows
 //!   from the record's start block, then polls for new blocks, `confirmations` behind the head.
-//!   Each window (raw logs, entity versions, block hashes, cursor) is one SQLite transaction, so a
-//!   restart resumes exactly where the last commit stopped, without gaps or duplicates.
+//!   Each window (raw logs, entity versions, block hashes, cursor) is one database transaction, so
+//!   a restart resumes exactly where the last commit stopped, without gaps or duplicates.
+//! - A serve-only indexer ([`IndexerConfig::serve_only`]) serves GraphQL from a database another
+//!   indexer ingests into, without following the chain: several such API processes can read one
+//!   PostgreSQL database. Each query reads the committed cursor, so new batches and reorg
+//!   roll-backs show as soon as the ingester commits them.
 //! - Reorgs are found by comparing the stored hash of the last indexed block with the chain's;
 //!   the indexer walks back to the newest stored block the chain agrees with and rolls back
 //!   everything above it (entity versions carry `block_from`/`block_to`, as in graph-node).
@@ -46,11 +53,11 @@ use nsed_contracts::tx::TxContext;
 use nsed_deploy::Deployment;
 use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::{
     follow::{FollowConfig, Follower, Head},
-    store::{ReadPool, Store},
+    store::{DbTarget, OpenOptions, ReadPool, Writer},
 };
 
 /// How to run an indexer.
@@ -60,8 +67,13 @@ pub struct IndexerConfig {
     pub rpc_url: String,
     /// The deployment to follow (contracts by name, start block, chain id).
     pub deployment: Deployment,
-    /// SQLite database file (created if missing).
+    /// The database: a SQLite file (created if missing), or a PostgreSQL database given as a
+    /// `postgres://user:password@host:port/database` (or `postgresql://`) URL.
     pub db_path: PathBuf,
+    /// Serve GraphQL from the database without following the chain (another indexer ingests).
+    pub serve_only: bool,
+    /// Most pooled PostgreSQL read connections (SQLite opens read connections as needed).
+    pub pool_size: usize,
     /// GraphQL listen address; port 0 picks a free port (see [`IndexerHandle::local_addr`]).
     pub listen: SocketAddr,
     /// Blocks a log must be buried under before it is indexed.
@@ -76,12 +88,14 @@ pub struct IndexerConfig {
 
 impl IndexerConfig {
     /// Defaults for `deployment` on `rpc_url`: `.nsed/indexer.sqlite`, `127.0.0.1:8000`, no
-    /// confirmations, 500 ms polls, 2000-block windows.
+    /// confirmations, 500 ms polls, 2000-block windows, 8 pooled read connections, ingesting.
     pub fn new(rpc_url: impl Into<String>, deployment: Deployment) -> Self {
         Self {
             rpc_url: rpc_url.into(),
             deployment,
             db_path: PathBuf::from(".nsed/indexer.sqlite"),
+            serve_only: false,
+            pool_size: 8,
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             confirmations: 0,
             poll_interval: Duration::from_millis(500),
@@ -109,20 +123,7 @@ impl Indexer {
         if config.log_window == 0 {
             return Err(IndexerError::Config("log_window must be at least 1".into()));
         }
-        let url = config.rpc_url.parse().map_err(|e| {
-            IndexerError::Config(format!("rpc url {}: {e}; pass --rpc-url", config.rpc_url))
-        })?;
-        let provider =
-            ProviderBuilder::new().disable_recommended_fillers().connect_http(url).erased();
-        let chain_id =
-            provider.get_chain_id().await.during(format!("eth_chainId at {}", config.rpc_url))?;
         let record = &config.deployment;
-        if chain_id != record.chain_id {
-            return Err(IndexerError::Config(format!(
-                "the deployment record is for chain {} but {} serves chain {chain_id}",
-                record.chain_id, config.rpc_url
-            )));
-        }
         let mut contracts = BTreeMap::new();
         for (name, contract) in &record.contracts {
             match handlers::handler_for(name) {
@@ -132,8 +133,10 @@ impl Indexer {
                 None => debug!(target: "indexer", contract = %name, "no handler; skipped"),
             }
         }
+        // The record's chain id: an ingesting indexer checks it against the node first.
         let identity = format!(
-            "chain {chain_id}; start {}; {}",
+            "chain {}; start {}; {}",
+            record.chain_id,
             record.start_block,
             contracts
                 .iter()
@@ -141,13 +144,61 @@ impl Indexer {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        let target = DbTarget::parse(&config.db_path);
+        let options = OpenOptions {
+            identity,
+            pool_size: config.pool_size,
+            query_timeout: config.limits.timeout,
+        };
         let entities = handlers::all_entities();
-        let store = Store::open(&config.db_path, &identity, entities.clone())?;
-        let initial: Head = store.cursor()?;
-        let (head_tx, head_rx) = watch::channel(initial);
+        let shutdown = CancellationToken::new();
+        let (reader, head_rx, follow_task) = if config.serve_only {
+            let reader = ReadPool::open_existing(&target, &options).await?;
+            let (head_tx, head_rx) = watch::channel(reader.cursor().await?);
+            let watch = CursorWatch {
+                target: target.clone(),
+                options: options.clone(),
+                poll_interval: config.poll_interval,
+                head: head_tx,
+            };
+            (reader, head_rx, tokio::spawn(watch.run(shutdown.child_token())))
+        } else {
+            let url = config.rpc_url.parse().map_err(|e| {
+                IndexerError::Config(format!("rpc url {}: {e}; pass --rpc-url", config.rpc_url))
+            })?;
+            let provider =
+                ProviderBuilder::new().disable_recommended_fillers().connect_http(url).erased();
+            let chain_id = provider
+                .get_chain_id()
+                .await
+                .during(format!("eth_chainId at {}", config.rpc_url))?;
+            if chain_id != record.chain_id {
+                return Err(IndexerError::Config(format!(
+                    "the deployment record is for chain {} but {} serves chain {chain_id}",
+                    record.chain_id, config.rpc_url
+                )));
+            }
+            let store = Writer::open(&target, &options, entities.clone()).await?;
+            let reader = store.reader(&options)?;
+            let initial: Head = store.cursor().await?;
+            let (head_tx, head_rx) = watch::channel(initial);
+            let follower = Follower {
+                provider,
+                store,
+                contracts,
+                config: FollowConfig {
+                    start_block: record.start_block,
+                    confirmations: config.confirmations,
+                    log_window: config.log_window,
+                    poll_interval: config.poll_interval,
+                },
+                head: head_tx,
+            };
+            (reader, head_rx, tokio::spawn(follower.run(shutdown.child_token())))
+        };
         let schema = graphql::build_schema(
             &entities,
-            ReadPool::new(&config.db_path),
+            reader,
             record.start_block,
             record.network.clone(),
             &config.limits,
@@ -160,27 +211,13 @@ impl Indexer {
             .local_addr()
             .map_err(|source| IndexerError::Listen { addr: config.listen.to_string(), source })?;
 
-        let shutdown = CancellationToken::new();
-        let follower = Follower {
-            provider,
-            store,
-            contracts,
-            config: FollowConfig {
-                start_block: record.start_block,
-                confirmations: config.confirmations,
-                log_window: config.log_window,
-                poll_interval: config.poll_interval,
-            },
-            head: head_tx,
-        };
-        let follow_task = tokio::spawn(follower.run(shutdown.child_token()));
         let server_task = tokio::spawn(server::serve(
             listener,
             schema,
             config.limits.clone(),
             shutdown.child_token(),
         ));
-        info!(target: "indexer", url = %format!("http://{local_addr}/"), "indexer started");
+        info!(target: "indexer", url = %format!("http://{local_addr}/"), serve_only = config.serve_only, "indexer started");
         Ok(IndexerHandle {
             local_addr,
             head: head_rx,
@@ -325,6 +362,43 @@ impl IndexerHandle {
         let follow = self.follow_result.take().unwrap_or(Ok(()));
         let serve = self.server_result.take().unwrap_or(Ok(()));
         follow.and(serve)
+    }
+}
+
+/// A serve-only indexer's view of the ingester's progress: polls the committed cursor into the
+/// head watch (what [`IndexerHandle::wait_for_block`] waits on). Queries read the cursor
+/// themselves; this only keeps the handle's view current.
+#[derive(Debug)]
+struct CursorWatch {
+    target: DbTarget,
+    options: OpenOptions,
+    poll_interval: Duration,
+    head: watch::Sender<Head>,
+}
+
+impl CursorWatch {
+    async fn run(self, shutdown: CancellationToken) -> IndexerResult<()> {
+        // Its own connection(s), so a busy query pool never delays it.
+        let pool = ReadPool::open_existing(&self.target, &self.options).await?;
+        loop {
+            match pool.cursor().await {
+                Ok(cursor) => {
+                    self.head.send_if_modified(|h| {
+                        let changed = *h != cursor;
+                        *h = cursor;
+                        changed
+                    });
+                }
+                Err(e) => {
+                    warn!(target: "indexer::serve", error = %e, "reading the cursor failed; retrying")
+                }
+            }
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(self.poll_interval) => {}
+            }
+        }
     }
 }
 

@@ -25,13 +25,17 @@ use nsed_contracts::{
 };
 pub use nsed_deploy::ARENA;
 use nsed_deploy::{AGENT_REGISTRY, BOUNTY_TOKEN, Deployment, MARKET, SuiteParams, deploy_suite};
-use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance};
+use nsed_devstack::{
+    Anvil, AnvilConfig, AnvilInstance, Postgres, PostgresConfig, PostgresInstance,
+};
 use nsed_protocol::{
     deliberation::Deliberation,
     eip712::{self, RoundContext},
     quadratic_votes,
     wire::{SignedBallot, SignedProposal},
 };
+
+use rusqlite::types::Value as Sql;
 
 use crate::{Indexer, IndexerConfig, IndexerHandle};
 
@@ -72,9 +76,24 @@ pub fn metadata_of(agent: Address) -> String {
     format!("ipfs://agents/{agent}")
 }
 
+/// Which store the fixture's indexers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A SQLite file in the fixture's temporary directory.
+    Sqlite,
+    /// A database on a throwaway PostgreSQL server the fixture starts ([`Postgres`]).
+    Postgres,
+}
+
 /// anvil with the suite deployed, three agents registered and bonded, and a keeper granted.
 #[derive(Debug)]
 pub struct Chain {
+    /// The store its indexers use.
+    pub store: StoreKind,
+    /// The PostgreSQL server, with [`StoreKind::Postgres`].
+    pub postgres: Option<PostgresInstance>,
+    /// PostgreSQL databases created so far, by the name tests give them.
+    databases: Mutex<HashMap<String, String>>,
     /// The anvil process (stopped on drop).
     pub anvil: AnvilInstance,
     /// The deployment record.
@@ -111,6 +130,25 @@ impl Chain {
     ///
     /// When anvil does not start or a transaction fails.
     pub async fn start() -> Self {
+        Self::start_on(StoreKind::Sqlite).await
+    }
+
+    /// Starts anvil (and, for [`StoreKind::Postgres`], a throwaway PostgreSQL server) and deploys
+    /// everything.
+    ///
+    /// # Panics
+    ///
+    /// When anvil or PostgreSQL does not start or a transaction fails.
+    pub async fn start_on(store: StoreKind) -> Self {
+        let postgres = match store {
+            StoreKind::Sqlite => None,
+            StoreKind::Postgres => Some(
+                tokio::task::spawn_blocking(|| Postgres::spawn(PostgresConfig::default()))
+                    .await
+                    .expect("postgres spawn task")
+                    .expect("postgres starts (scripts/setup.sh installs it)"),
+            ),
+        };
         let anvil = Anvil::spawn(AnvilConfig::default()).expect("anvil starts (source .cache/env)");
         let keys: Vec<PrivateKeySigner> = anvil
             .accounts()
@@ -153,6 +191,9 @@ impl Chain {
         let mut agents: Vec<PrivateKeySigner> = (4..7).map(key).collect();
         agents.sort_by_key(PrivateKeySigner::address);
         let chain = Self {
+            store,
+            postgres,
+            databases: Mutex::new(HashMap::new()),
             anvil,
             record,
             deployer,
@@ -230,10 +271,71 @@ impl Chain {
     /// on a random port and polling every 50 ms.
     pub fn indexer_config(&self, db: &str) -> IndexerConfig {
         let mut config = IndexerConfig::new(self.anvil.endpoint(), self.record.clone());
-        config.db_path = self.dir.path().join(db);
+        config.db_path = self.db_setting(db);
         config.listen = "127.0.0.1:0".parse().expect("address");
         config.poll_interval = Duration::from_millis(50);
         config
+    }
+
+    /// The `db_path` setting of the database tests call `db`: a file in the fixture's directory,
+    /// or (with PostgreSQL) the URL of a database created on first use.
+    ///
+    /// # Panics
+    ///
+    /// When the database cannot be created.
+    pub fn db_setting(&self, db: &str) -> std::path::PathBuf {
+        let Some(pg) = &self.postgres else { return self.dir.path().join(db) };
+        let mut databases = self.databases.lock().expect("databases lock");
+        let url = databases.entry(db.to_string()).or_insert_with(|| {
+            let name: String = db
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                .collect();
+            pg.create_database(&format!("idx_{name}")).expect("createdb")
+        });
+        std::path::PathBuf::from(url.clone())
+    }
+
+    /// Every (block, log index) the indexer stored in database `db`, in order.
+    ///
+    /// # Panics
+    ///
+    /// When the database cannot be read.
+    pub async fn stored_logs(&self, db: &str) -> Vec<(u64, u64)> {
+        let rows = self
+            .read(db, "SELECT block_number, log_index FROM logs ORDER BY block_number, log_index")
+            .await;
+        rows.iter()
+            .map(|r| match (&r[0], &r[1]) {
+                (Sql::Integer(b), Sql::Integer(i)) => {
+                    (u64::try_from(*b).expect("block"), u64::try_from(*i).expect("index"))
+                }
+                other => panic!("unexpected log row {other:?}"),
+            })
+            .collect()
+    }
+
+    /// The cursor (last committed block) of database `db`.
+    ///
+    /// # Panics
+    ///
+    /// When the database cannot be read.
+    pub async fn stored_cursor(&self, db: &str) -> Option<u64> {
+        let rows = self.read(db, "SELECT block FROM cursor").await;
+        rows.first().map(|r| match &r[0] {
+            Sql::Integer(b) => u64::try_from(*b).expect("block"),
+            other => panic!("unexpected cursor {other:?}"),
+        })
+    }
+
+    async fn read(&self, db: &str, sql: &str) -> Vec<Vec<Sql>> {
+        let target = crate::store::DbTarget::parse(&self.db_setting(db));
+        let pool = crate::store::ReadPool::unchecked(&target).expect("read pool");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        match pool.select(sql, Vec::new(), deadline).await {
+            Ok(rows) => rows,
+            Err(e) => panic!("reading {db}: {e:?}"),
+        }
     }
 
     /// Starts an indexer with [`Chain::indexer_config`].

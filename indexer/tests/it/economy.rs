@@ -14,7 +14,11 @@ use nsed_contracts::{
     authority_registry::AuthorityRegistry, deliberation_market::DeliberationMarket,
     guild_governor::GuildGovernor, guild_token::GuildToken,
 };
-use nsed_indexer::{confirm, entity::enc_bytes, test_utils::Chain};
+use nsed_indexer::{
+    confirm,
+    entity::enc_bytes,
+    test_utils::{Chain, StoreKind},
+};
 
 use crate::{cast_call, catch_up, data, warp};
 
@@ -29,9 +33,10 @@ sol! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn economic_layer_entities_equal_chain_state_read_with_cast() {
-    let chain = Chain::start().await;
+on_both_stores!(economic_layer_entities_equal_chain_state_read_with_cast);
+
+async fn economic_layer_entities_equal_chain_state_read_with_cast(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     let record = &chain.record;
     let at = |name: &str| record.address(name).unwrap();
     let (lat, registry, governor, guild_token, market) = (

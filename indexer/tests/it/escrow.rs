@@ -5,7 +5,10 @@ use alloy::primitives::U256;
 use nsed_contracts::{
     deliberation_market::DeliberationMarket, tripartite_escrow::TripartiteEscrow,
 };
-use nsed_indexer::{confirm, test_utils::Chain};
+use nsed_indexer::{
+    confirm,
+    test_utils::{Chain, StoreKind},
+};
 use serde_json::json;
 
 use crate::{cast_call, catch_up, data, warp};
@@ -13,9 +16,10 @@ use crate::{cast_call, catch_up, data, warp};
 const DEAL_STATE: [&str; 7] =
     ["None", "Funded", "Delivered", "Disputed", "Released", "Ruled", "Refunded"];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_dispute_is_indexed_as_a_refund() {
-    let chain = Chain::start().await;
+on_both_stores!(an_expired_dispute_is_indexed_as_a_refund);
+
+async fn an_expired_dispute_is_indexed_as_a_refund(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     let job = chain.request_job(1000).await;
     chain.claim_job(job).await;
     chain.settle_job(job, ["7", "3", "7"]).await;

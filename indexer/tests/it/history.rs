@@ -1,12 +1,13 @@
 //! `block: { number }` answers as of that block.
 
-use nsed_indexer::test_utils::Chain;
+use nsed_indexer::test_utils::{Chain, StoreKind};
 
 use crate::{catch_up, data, errors};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn historical_queries_return_past_state() {
-    let chain = Chain::start().await;
+on_both_stores!(historical_queries_return_past_state);
+
+async fn historical_queries_return_past_state(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     let before = chain.head().await;
     let job = chain.request_job(1000).await;
     let requested = chain.head().await;

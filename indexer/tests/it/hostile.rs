@@ -1,12 +1,13 @@
 //! Hostile queries get clear errors and cost little.
 
-use nsed_indexer::test_utils::{Chain, post};
+use nsed_indexer::test_utils::{Chain, StoreKind, post};
 
 use crate::{catch_up, errors};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_queries_get_clear_errors() {
-    let chain = Chain::start().await;
+on_both_stores!(hostile_queries_get_clear_errors);
+
+async fn hostile_queries_get_clear_errors(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     let job = chain.request_job(10).await;
     let indexer = chain.indexer("hostile.sqlite").await;
     catch_up(&chain, &indexer).await;

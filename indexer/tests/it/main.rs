@@ -1,6 +1,27 @@
 //! The indexer against real anvil: every test deploys the suite, sends real transactions, runs an
-//! indexer on a temporary SQLite file and checks its GraphQL answers against the chain (read with
-//! Foundry's `cast` or JSON-RPC).
+//! indexer and checks its GraphQL answers against the chain (read with Foundry's `cast` or
+//! JSON-RPC). Tests declared with [`on_both_stores!`] run twice, as `<test>::sqlite` on a
+//! temporary SQLite file and as `<test>::postgres` on a throwaway PostgreSQL server, with the same
+//! assertions; `serve_only` holds the PostgreSQL-only tests of API processes reading a database
+//! another indexer ingests into.
+
+/// `on_both_stores!(a, b)`: runs each `async fn a(store: StoreKind)` once per store, as the tests
+/// `a::sqlite` and `a::postgres`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(nsed_indexer::test_utils::StoreKind::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(nsed_indexer::test_utils::StoreKind::Postgres).await;
+            }
+        }
+    )*};
+}
 
 mod economy;
 mod escrow;
@@ -11,6 +32,7 @@ mod market;
 mod registry;
 mod reorg;
 mod restart;
+mod serve_only;
 mod sync;
 
 use std::{path::PathBuf, process::Command, time::Duration};
@@ -113,16 +135,4 @@ pub(crate) async fn chain_logs(chain: &Chain) -> Vec<(u64, u64)> {
         .collect();
     logs.sort_unstable();
     logs
-}
-
-/// Every (block, log index) the indexer stored, read from its SQLite file.
-pub(crate) fn stored_logs(path: &std::path::Path) -> Vec<(u64, u64)> {
-    let conn = rusqlite::Connection::open(path).expect("open db");
-    let mut stmt = conn
-        .prepare("SELECT block_number, log_index FROM logs ORDER BY block_number, log_index")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
 }

@@ -7,15 +7,16 @@ use nsed_contracts::{
 };
 use nsed_indexer::{
     entity::enc_bytes,
-    test_utils::{Chain, MAX_ROUNDS},
+    test_utils::{Chain, MAX_ROUNDS, StoreKind},
 };
 use serde_json::json;
 
 use crate::{catch_up, data, ids};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn job_terms_seats_and_halts_equal_the_market() {
-    let chain = Chain::start().await;
+on_both_stores!(job_terms_seats_and_halts_equal_the_market);
+
+async fn job_terms_seats_and_halts_equal_the_market(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     // Everyone gives the same answer; the same-answer seats back the favourite well past the
     // conviction threshold; three answers split the score too evenly to convince anyone.
     let plans = [["5", "5", "5"], ["7", "3", "7"], ["1", "2", "3"]];

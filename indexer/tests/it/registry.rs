@@ -7,7 +7,7 @@ use nsed_contracts::agent_registry::AgentRegistry;
 use nsed_indexer::{
     confirm,
     entity::enc_bytes,
-    test_utils::{Chain, metadata_of, model_of},
+    test_utils::{Chain, StoreKind, metadata_of, model_of},
 };
 use serde_json::{Value, json};
 
@@ -30,9 +30,10 @@ fn history(agent: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn agents_bonds_and_slashes_equal_the_registry() {
-    let chain = Chain::start().await;
+on_both_stores!(agents_bonds_and_slashes_equal_the_registry);
+
+async fn agents_bonds_and_slashes_equal_the_registry(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     let registry = chain.registry();
     let owner = chain.registry_as_owner();
     let min_bond = owner.minBond().call().await.unwrap();

@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use nsed_indexer::test_utils::Chain;
+use nsed_indexer::test_utils::{Chain, StoreKind};
 
-use crate::{WAIT, catch_up, chain_logs, data, stored_logs};
+use crate::{WAIT, catch_up, chain_logs, data};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reorged_out_entities_are_rolled_back_and_replaced() {
-    let chain = Chain::start().await;
+on_both_stores!(reorged_out_entities_are_rolled_back_and_replaced);
+
+async fn reorged_out_entities_are_rolled_back_and_replaced(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     let first = chain.request_job(100).await;
     let indexer = chain.indexer("reorg.sqlite").await;
     catch_up(&chain, &indexer).await;
@@ -79,6 +80,6 @@ async fn reorged_out_entities_are_rolled_back_and_replaced() {
     .await;
     assert_eq!(d["job"]["status"], "Requested");
     // No log of the dropped branch is left, and none of the new one is missing.
-    assert_eq!(stored_logs(&chain.dir.path().join("reorg.sqlite")), chain_logs(&chain).await);
+    assert_eq!(chain.stored_logs("reorg.sqlite").await, chain_logs(&chain).await);
     indexer.shutdown().await.unwrap();
 }

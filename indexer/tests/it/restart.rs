@@ -1,12 +1,16 @@
 //! Stopping and restarting resumes exactly: no duplicate and no missing log.
 
-use nsed_indexer::{Indexer, test_utils::Chain};
+use nsed_indexer::{
+    Indexer,
+    test_utils::{Chain, StoreKind},
+};
 
-use crate::{WAIT, catch_up, chain_logs, data, stored_logs};
+use crate::{WAIT, catch_up, chain_logs, data};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_resumes_without_gaps_or_duplicates() {
-    let chain = Chain::start().await;
+on_both_stores!(restart_resumes_without_gaps_or_duplicates);
+
+async fn restart_resumes_without_gaps_or_duplicates(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     let job = chain.request_job(1000).await;
     chain.claim_job(job).await;
     // Small windows so the first run commits many batches.
@@ -21,20 +25,16 @@ async fn restart_resumes_without_gaps_or_duplicates() {
     chain.settle_job(job, ["1", "2", "1"]).await;
     chain.request_job(5).await;
     chain.play_game().await;
-    // The cursor it resumes from is the one it committed last (read from the file: once
+    // The cursor it resumes from is the one it committed last (read from the database: once
     // started, the follower may already be past it).
-    let path = chain.dir.path().join("restart.sqlite");
-    let cursor: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT block FROM cursor", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(u64::try_from(cursor).unwrap(), first_head, "resumes from its cursor");
+    let cursor = chain.stored_cursor("restart.sqlite").await;
+    assert_eq!(cursor, Some(first_head), "resumes from its cursor");
     let indexer = Indexer::start(config).await.unwrap();
     assert!(indexer.indexed_block() >= Some(first_head));
     let head = chain.head().await;
     indexer.wait_for_block(head, WAIT).await.unwrap();
 
-    let stored = stored_logs(&path);
+    let stored = chain.stored_logs("restart.sqlite").await;
     let expected = chain_logs(&chain).await;
     assert!(expected.len() > 30, "the chain has many logs: {}", expected.len());
     assert_eq!(stored, expected);
@@ -52,7 +52,7 @@ async fn restart_resumes_without_gaps_or_duplicates() {
     indexer.shutdown().await.unwrap();
     let indexer = chain.indexer("restart.sqlite").await;
     catch_up(&chain, &indexer).await;
-    assert_eq!(stored_logs(&path), chain_logs(&chain).await);
+    assert_eq!(chain.stored_logs("restart.sqlite").await, chain_logs(&chain).await);
     let d = data(&indexer, "{ jobs { id } }").await;
     assert_eq!(d["jobs"].as_array().unwrap().len(), 3);
     indexer.shutdown().await.unwrap();

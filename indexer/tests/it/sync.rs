@@ -1,6 +1,9 @@
 //! Indexed entities equal chain state read with `cast`.
 
-use nsed_indexer::{entity::enc_bytes, test_utils::Chain};
+use nsed_indexer::{
+    entity::enc_bytes,
+    test_utils::{Chain, StoreKind},
+};
 
 use crate::{cast_call, cast_list, catch_up, data, ids};
 
@@ -8,9 +11,10 @@ const JOB_STATUS: [&str; 5] = ["None", "Requested", "Claimed", "Settled", "Refun
 const DEAL_STATE: [&str; 7] =
     ["None", "Funded", "Delivered", "Disputed", "Released", "Ruled", "Refunded"];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graphql_answers_equal_chain_state_read_with_cast() {
-    let chain = Chain::start().await;
+on_both_stores!(graphql_answers_equal_chain_state_read_with_cast);
+
+async fn graphql_answers_equal_chain_state_read_with_cast(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     let settled = chain.request_job(1000).await;
     chain.claim_job(settled).await;
     chain.settle_job(settled, ["7", "3", "7"]).await;

@@ -1,13 +1,5 @@
-//! SQLite storage: the cursor, recent block hashes, raw logs and versioned entities, in one file.
-//!
-//! Every entity table holds versions (`vid`, `id`, `block_from`, `block_to`, fields…), like
-//! graph-node: the version valid at block N is the one with `block_from ≤ N` and
-//! (`block_to` NULL or `block_to > N`); the current version has `block_to` NULL. A reorg back to
-//! fork block F deletes versions with `block_from > F` and reopens versions closed above F, and
-//! deletes raw logs and block hashes above F, which restores exactly the state as of F.
-//!
-//! The follower writes one SQLite transaction per batch of blocks: raw logs, entity versions,
-//! block hashes and the cursor together, so a crash leaves either the whole batch or none of it.
+//! The SQLite backend: one file, WAL mode, a read-write connection for the follower and
+//! read-only connections for queries.
 
 use std::{
     path::{Path, PathBuf},
@@ -20,22 +12,14 @@ use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, params, types::Value as Sql,
 };
 
+use super::{RawLog, ReadError, col, columns, from_sql_u64, indexed_field, parse_hash, to_sql_u64};
 use crate::{
     entity::{EntityDef, Record},
     error::{IndexerError, IndexerResult},
 };
 
 /// Bumped when the table layout changes; an older file is refused rather than misread.
-const SCHEMA_VERSION: &str = "3";
-
-/// Quoted SQL identifier of a field name from the static entity table (never user input).
-pub(crate) fn col(name: &str) -> String {
-    format!("\"{name}\"")
-}
-
-fn columns(def: &EntityDef) -> String {
-    def.fields.iter().map(|f| col(f.name)).collect::<Vec<_>>().join(", ")
-}
+pub(crate) const SCHEMA_VERSION: &str = "3";
 
 /// Creates (if needed) every table for `entities` and the bookkeeping tables.
 fn migrate(conn: &Connection, entities: &[&'static EntityDef]) -> IndexerResult<()> {
@@ -60,7 +44,7 @@ fn migrate(conn: &Connection, entities: &[&'static EntityDef]) -> IndexerResult<
              CREATE INDEX IF NOT EXISTS \"{t}_to\" ON \"{t}\" (block_to);"
         ))?;
         for field in def.fields {
-            if matches!(field.kind, crate::entity::Kind::Ref(_)) || field.name == "status" {
+            if indexed_field(field) {
                 conn.execute_batch(&format!(
                     "CREATE INDEX IF NOT EXISTS \"{t}_{n}\" ON \"{t}\" ({c}, id);",
                     n = field.name,
@@ -79,6 +63,7 @@ pub(crate) struct Store {
     // user, so it is never contended.
     conn: Mutex<Connection>,
     entities: Vec<&'static EntityDef>,
+    path: PathBuf,
 }
 
 impl Store {
@@ -119,7 +104,12 @@ impl Store {
         if found.is_none() {
             conn.execute("INSERT INTO meta (key, value) VALUES ('identity', ?1)", [&expected])?;
         }
-        Ok(Self { conn: Mutex::new(conn), entities })
+        Ok(Self { conn: Mutex::new(conn), entities, path: path.to_path_buf() })
+    }
+
+    /// The database file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The last indexed block and its hash.
@@ -212,23 +202,9 @@ pub(crate) fn write_block(tx: &Transaction<'_>, number: u64, hash: B256) -> Inde
     Ok(())
 }
 
-/// One raw log as stored.
-#[derive(Debug)]
-pub(crate) struct RawLog<'a> {
-    pub(crate) block_number: u64,
-    pub(crate) log_index: u64,
-    pub(crate) block_hash: B256,
-    pub(crate) tx_hash: B256,
-    pub(crate) address: alloy::primitives::Address,
-    pub(crate) contract: &'a str,
-    pub(crate) topics: &'a [B256],
-    pub(crate) data: &'a [u8],
-}
-
 /// Stores a raw log.
 pub(crate) fn write_log(tx: &Transaction<'_>, log: &RawLog<'_>) -> IndexerResult<()> {
-    let topics =
-        serde_json::Value::Array(log.topics.iter().map(|t| t.to_string().into()).collect());
+    let [block_hash, tx_hash, address, contract, topics, data] = log.text_columns();
     tx.prepare_cached(
         "INSERT INTO logs (block_number, log_index, block_hash, tx_hash, address, contract, topics, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -236,12 +212,12 @@ pub(crate) fn write_log(tx: &Transaction<'_>, log: &RawLog<'_>) -> IndexerResult
     .execute(params![
         to_sql_u64(log.block_number),
         to_sql_u64(log.log_index),
-        log.block_hash.to_string(),
-        log.tx_hash.to_string(),
-        crate::entity::enc_bytes(log.address.as_slice()),
-        log.contract,
-        topics.to_string(),
-        crate::entity::enc_bytes(log.data),
+        block_hash,
+        tx_hash,
+        address,
+        contract,
+        topics,
+        data,
     ])?;
     Ok(())
 }
@@ -318,19 +294,6 @@ fn read_cursor(conn: &Connection) -> IndexerResult<Option<(u64, B256)>> {
     row.map(|(n, h)| Ok((from_sql_u64(n), parse_hash(&h)?))).transpose()
 }
 
-fn parse_hash(s: &str) -> IndexerResult<B256> {
-    s.parse().map_err(|_| IndexerError::Corrupt { what: "block hash", value: s.into() })
-}
-
-/// Block numbers fit i64 on every real chain; saturate rather than wrap if one does not.
-pub(crate) fn to_sql_u64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn from_sql_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or_default()
-}
-
 /// Read-only connections for queries, reused across requests. WAL mode lets them read while the
 /// follower writes.
 #[derive(Debug)]
@@ -388,10 +351,64 @@ impl ReadPool {
         Ok(Pooled { pool: self, conn: Some(conn) })
     }
 
+    /// A pool over an existing database, for a serve-only process: the file must exist and hold
+    /// this deployment's tables (written by an ingesting indexer).
+    pub(crate) fn open_existing(path: &Path, identity: &str) -> IndexerResult<Self> {
+        let pool = Self::new(path);
+        let not_ready = || IndexerError::NotInitialized { db: path.display().to_string() };
+        if !path.is_file() {
+            return Err(not_ready());
+        }
+        let conn = pool.get(Instant::now() + std::time::Duration::from_secs(5))?;
+        let found: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0))
+            .optional()
+            .map_err(|_| not_ready())?;
+        let expected = format!("schema {SCHEMA_VERSION}; {identity}");
+        match found {
+            None => return Err(not_ready()),
+            Some(found) if found != expected => {
+                return Err(IndexerError::WrongDatabase {
+                    path: path.display().to_string(),
+                    expected,
+                    found,
+                });
+            }
+            Some(_) => {}
+        }
+        drop(conn);
+        Ok(pool)
+    }
+
     /// The last indexed block and its hash.
     pub(crate) fn cursor(&self) -> IndexerResult<Option<(u64, B256)>> {
         let conn = self.get(Instant::now() + std::time::Duration::from_secs(5))?;
         read_cursor(&conn)
+    }
+
+    /// Runs `sql` and returns each row's values; interrupted at `deadline`.
+    pub(crate) fn select(
+        &self,
+        sql: &str,
+        params: Vec<Sql>,
+        deadline: Instant,
+    ) -> Result<Vec<Vec<Sql>>, ReadError> {
+        let map_err = |e: rusqlite::Error| {
+            if matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::OperationInterrupted)) {
+                ReadError::Timeout
+            } else {
+                ReadError::Db(e.to_string())
+            }
+        };
+        let conn = self.get(deadline).map_err(|e| ReadError::Db(e.to_string()))?;
+        let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+        let n = stmt.column_count();
+        stmt.query_map(rusqlite::params_from_iter(params), |r| {
+            (0..n).map(|i| r.get::<_, Sql>(i)).collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)
     }
 }
 

@@ -1,0 +1,353 @@
+//! Storage: the cursor, recent block hashes, raw logs and versioned entities, in SQLite
+//! ([`sqlite`]) or PostgreSQL ([`postgres`]), chosen by the `--indexer.db` setting
+//! ([`DbTarget::parse`]): a `postgres://` or `postgresql://` URL selects PostgreSQL, anything
+//! else is a SQLite file path.
+//!
+//! Both backends hold the same layout. Every entity table holds versions (`vid`, `id`,
+//! `block_from`, `block_to`, fields…), like graph-node: the version valid at block N is the one
+//! with `block_from ≤ N` and (`block_to` NULL or `block_to > N`); the current version has
+//! `block_to` NULL. A reorg back to fork block F deletes versions with `block_from > F` and reopens
+//! versions closed above F, and deletes raw logs and block hashes above F, which restores exactly
+//! the state as of F.
+//!
+//! The follower writes one transaction per batch of blocks ([`Writer::apply`]): raw logs, entity
+//! versions, block hashes and the cursor together, so a crash leaves either the whole batch or
+//! none of it. Queries go through a [`ReadPool`], which speaks the backend's dialect; the SQL the
+//! GraphQL layer writes is common to both (`?` placeholders, `IS DISTINCT FROM`, explicit `NULLS
+//! FIRST`/`LAST`), and what differs (placeholders, the substring function, column types, upserts)
+//! lives in the backend.
+//!
+//! Handlers write through [`crate::handlers::HandlerCtx`], which carries a SQLite transaction;
+//! with PostgreSQL the batch runs on a blocking thread that has the PostgreSQL transaction
+//! registered ([`postgres`]), and the writes below go there instead.
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use alloy::primitives::B256;
+use rusqlite::{Transaction, types::Value as Sql};
+
+use crate::{
+    entity::{EntityDef, Record},
+    error::{IndexerError, IndexerResult},
+};
+
+/// Where the indexer keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DbTarget {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl DbTarget {
+    /// A `postgres://` or `postgresql://` URL selects PostgreSQL; anything else is a SQLite file.
+    pub(crate) fn parse(setting: &Path) -> Self {
+        match setting.to_str() {
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                Self::Postgres(s.to_string())
+            }
+            _ => Self::Sqlite(setting.to_path_buf()),
+        }
+    }
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenOptions {
+    /// Which deployment the database must hold (refused when it holds another).
+    pub(crate) identity: String,
+    /// Most pooled read connections (PostgreSQL; SQLite opens them as needed).
+    pub(crate) pool_size: usize,
+    /// Longest a query may run (PostgreSQL's `statement_timeout` on read connections).
+    pub(crate) query_timeout: Duration,
+}
+
+/// Quoted SQL identifier of a field name from the static entity table (never user input).
+pub(crate) fn col(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+/// The quoted field columns of `def`, comma-separated.
+pub(crate) fn columns(def: &EntityDef) -> String {
+    def.fields.iter().map(|f| col(f.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// Block numbers fit i64 on every real chain; saturate rather than wrap if one does not.
+pub(crate) fn to_sql_u64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_sql_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or_default()
+}
+
+pub(crate) fn parse_hash(s: &str) -> IndexerResult<B256> {
+    s.parse().map_err(|_| IndexerError::Corrupt { what: "block hash", value: s.into() })
+}
+
+/// Columns indexed besides the versioning ones: references (joins) and statuses (filters).
+pub(crate) fn indexed_field(field: &crate::entity::FieldDef) -> bool {
+    matches!(field.kind, crate::entity::Kind::Ref(_)) || field.name == "status"
+}
+
+/// One raw log as stored.
+#[derive(Debug)]
+pub(crate) struct RawLog<'a> {
+    pub(crate) block_number: u64,
+    pub(crate) log_index: u64,
+    pub(crate) block_hash: B256,
+    pub(crate) tx_hash: B256,
+    pub(crate) address: alloy::primitives::Address,
+    pub(crate) contract: &'a str,
+    pub(crate) topics: &'a [B256],
+    pub(crate) data: &'a [u8],
+}
+
+impl RawLog<'_> {
+    /// The stored columns after the two numbers: block hash, transaction, address, contract,
+    /// topics (JSON) and data, as text.
+    fn text_columns(&self) -> [String; 6] {
+        let topics =
+            serde_json::Value::Array(self.topics.iter().map(|t| t.to_string().into()).collect());
+        [
+            self.block_hash.to_string(),
+            self.tx_hash.to_string(),
+            crate::entity::enc_bytes(self.address.as_slice()),
+            self.contract.to_string(),
+            topics.to_string(),
+            crate::entity::enc_bytes(self.data),
+        ]
+    }
+}
+
+// The writes of a batch. Each goes to the PostgreSQL batch registered on this thread when there
+// is one, otherwise to the SQLite transaction.
+
+/// Writes the cursor.
+pub(crate) fn write_cursor(tx: &Transaction<'_>, block: u64, hash: B256) -> IndexerResult<()> {
+    postgres::in_batch(|b| b.write_cursor(block, hash))
+        .unwrap_or_else(|| sqlite::write_cursor(tx, block, hash))
+}
+
+/// Records the hash of block `number`.
+pub(crate) fn write_block(tx: &Transaction<'_>, number: u64, hash: B256) -> IndexerResult<()> {
+    postgres::in_batch(|b| b.write_block(number, hash))
+        .unwrap_or_else(|| sqlite::write_block(tx, number, hash))
+}
+
+/// Stores a raw log.
+pub(crate) fn write_log(tx: &Transaction<'_>, log: &RawLog<'_>) -> IndexerResult<()> {
+    postgres::in_batch(|b| b.write_log(log)).unwrap_or_else(|| sqlite::write_log(tx, log))
+}
+
+/// The current version of `def`'s entity with stored id `id`.
+pub(crate) fn load_current(
+    tx: &Transaction<'_>,
+    def: &'static EntityDef,
+    id: &str,
+) -> IndexerResult<Option<Record>> {
+    postgres::in_batch(|b| b.load_current(def, id))
+        .unwrap_or_else(|| sqlite::load_current(tx, def, id))
+}
+
+/// Writes `record` as its version from `block` on: updates the version in place when it already
+/// starts at `block`, otherwise closes the current version at `block` and inserts a new one.
+pub(crate) fn save_version(tx: &Transaction<'_>, record: &Record, block: u64) -> IndexerResult<()> {
+    postgres::in_batch(|b| b.save_version(record, block))
+        .unwrap_or_else(|| sqlite::save_version(tx, record, block))
+}
+
+/// The SQLite store by its historical name (handler unit tests open one directly).
+#[cfg(test)]
+pub(crate) use sqlite::Store;
+
+/// The follower's read-write store, on either backend.
+#[derive(Debug)]
+pub(crate) enum Writer {
+    /// A SQLite file.
+    Sqlite(sqlite::Store),
+    /// A PostgreSQL database.
+    Postgres(postgres::Store),
+}
+
+impl Writer {
+    /// Opens or creates the database (creating or migrating its tables) for the deployment
+    /// `options.identity`.
+    pub(crate) async fn open(
+        target: &DbTarget,
+        options: &OpenOptions,
+        entities: Vec<&'static EntityDef>,
+    ) -> IndexerResult<Self> {
+        Ok(match target {
+            DbTarget::Sqlite(path) => {
+                Self::Sqlite(sqlite::Store::open(path, &options.identity, entities)?)
+            }
+            DbTarget::Postgres(url) => {
+                Self::Postgres(postgres::Store::open(url, options, entities).await?)
+            }
+        })
+    }
+
+    /// A read pool over the same database.
+    pub(crate) fn reader(&self, options: &OpenOptions) -> IndexerResult<ReadPool> {
+        Ok(match self {
+            Self::Sqlite(s) => ReadPool::Sqlite(sqlite::ReadPool::new(s.path())),
+            Self::Postgres(s) => ReadPool::Postgres(s.reader(options)?),
+        })
+    }
+
+    /// The last indexed block and its hash.
+    pub(crate) async fn cursor(&self) -> IndexerResult<Option<(u64, B256)>> {
+        match self {
+            Self::Sqlite(s) => s.cursor(),
+            Self::Postgres(s) => s.cursor().await,
+        }
+    }
+
+    /// Stored block hashes at or below `at_most`, newest first, at most `limit`.
+    pub(crate) async fn recent_blocks(
+        &self,
+        at_most: u64,
+        limit: u32,
+    ) -> IndexerResult<Vec<(u64, B256)>> {
+        match self {
+            Self::Sqlite(s) => s.recent_blocks(at_most, limit),
+            Self::Postgres(s) => s.recent_blocks(at_most, limit).await,
+        }
+    }
+
+    /// Undoes everything above block `fork` (all of it when `None`), in one transaction.
+    pub(crate) async fn rollback(&mut self, fork: Option<(u64, B256)>) -> IndexerResult<()> {
+        match self {
+            Self::Sqlite(s) => s.rollback(fork),
+            Self::Postgres(s) => s.rollback(fork).await,
+        }
+    }
+
+    /// Drops block hashes below `below`: reorgs that deep are not expected, and a missing hash
+    /// only makes the fork search conservative (it re-indexes more).
+    pub(crate) async fn prune_blocks(&self, below: u64) -> IndexerResult<()> {
+        match self {
+            Self::Sqlite(s) => s.prune_blocks(below),
+            Self::Postgres(s) => s.prune_blocks(below).await,
+        }
+    }
+
+    /// Runs `batch` in one write transaction and commits it if it succeeds (rolls it back
+    /// otherwise). `batch` writes through the functions of this module with the transaction it
+    /// is given.
+    pub(crate) async fn apply<R: Send + 'static>(
+        &mut self,
+        batch: impl FnOnce(&Transaction<'_>) -> IndexerResult<R> + Send + 'static,
+    ) -> IndexerResult<R> {
+        match self {
+            Self::Sqlite(s) => {
+                let tx = s.transaction()?;
+                let out = batch(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            }
+            Self::Postgres(s) => s.apply(batch).await,
+        }
+    }
+}
+
+/// The SQL dialect of a backend, for the few expressions the two spell differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Dialect {
+    /// An expression that is true when text `column` contains the next parameter.
+    pub(crate) fn contains(self, column: &str) -> String {
+        match self {
+            Self::Sqlite => format!("instr({column}, ?) > 0"),
+            Self::Postgres => format!("strpos({column}, ?) > 0"),
+        }
+    }
+}
+
+/// Why a read failed.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The request's deadline passed.
+    Timeout,
+    /// The database failed.
+    Db(String),
+}
+
+/// Read connections for queries, reused across requests.
+#[derive(Debug)]
+pub(crate) enum ReadPool {
+    /// Read-only connections to a SQLite file (WAL mode lets them read while the follower writes).
+    Sqlite(sqlite::ReadPool),
+    /// A pool of PostgreSQL connections.
+    Postgres(postgres::ReadPool),
+}
+
+impl ReadPool {
+    /// A read pool over an existing database written by an ingesting indexer, for a serve-only
+    /// process: checks its schema and deployment without writing anything.
+    pub(crate) async fn open_existing(
+        target: &DbTarget,
+        options: &OpenOptions,
+    ) -> IndexerResult<Self> {
+        Ok(match target {
+            DbTarget::Sqlite(path) => {
+                Self::Sqlite(sqlite::ReadPool::open_existing(path, &options.identity)?)
+            }
+            DbTarget::Postgres(url) => {
+                Self::Postgres(postgres::ReadPool::open_existing(url, options).await?)
+            }
+        })
+    }
+
+    /// A pool over `target` without any check (fixtures reading what an indexer wrote).
+    #[cfg(any(test, feature = "test-utils"))]
+    pub(crate) fn unchecked(target: &DbTarget) -> IndexerResult<Self> {
+        Ok(match target {
+            DbTarget::Sqlite(path) => Self::Sqlite(sqlite::ReadPool::new(path)),
+            DbTarget::Postgres(url) => Self::Postgres(postgres::ReadPool::unchecked(url)?),
+        })
+    }
+
+    /// The backend's dialect.
+    pub(crate) const fn dialect(&self) -> Dialect {
+        match self {
+            Self::Sqlite(_) => Dialect::Sqlite,
+            Self::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The last indexed block and its hash.
+    pub(crate) async fn cursor(&self) -> IndexerResult<Option<(u64, B256)>> {
+        match self {
+            Self::Sqlite(p) => p.cursor(),
+            Self::Postgres(p) => p.cursor().await,
+        }
+    }
+
+    /// Runs `sql` (with `?` placeholders) and returns each row's values.
+    pub(crate) async fn select(
+        &self,
+        sql: &str,
+        params: Vec<Sql>,
+        deadline: Instant,
+    ) -> Result<Vec<Vec<Sql>>, ReadError> {
+        match self {
+            Self::Sqlite(p) => p.select(sql, params, deadline),
+            Self::Postgres(p) => p.select(sql, params, deadline).await,
+        }
+    }
+}
