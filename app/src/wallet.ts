@@ -154,6 +154,10 @@ export class Wallets {
         method: 'wallet_addEthereumChain',
         params: [{ chainId, chainName: this.chain.name, rpcUrls: [this.config.rpcUrl], nativeCurrency: this.chain.nativeCurrency }],
       });
+      // Some wallets switch when they add a chain, others only add it.
+      if (Number(await provider.request({ method: 'eth_chainId' })) !== this.config.chainId) {
+        await provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId }] });
+      }
     }
     const now = Number(await provider.request({ method: 'eth_chainId' }));
     if (this.session) this.session = { ...this.session, chainId: now };

@@ -10,7 +10,7 @@
 // Usage: node app/tests/browser.mjs   (after `cargo build -p nsed-cli --bin nsed`;
 // NSED_BIN overrides the binary, CHROMIUM the browser).
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,9 +72,10 @@ function startStack() {
       stdout += chunk;
       const app = /^app\s+(http:\/\/\S+)/m.exec(stdout);
       const rpc = /^chain\s+(http:\/\/\S+) \(chain id (\d+)\)/m.exec(stdout);
-      if (app && rpc) {
+      const graphql = /^graphql\s+(http:\/\/\S+)/m.exec(stdout);
+      if (app && rpc && graphql) {
         clearTimeout(timer);
-        resolve({ appUrl: app[1], rpcUrl: rpc[1], chainId: Number(rpc[2]) });
+        resolve({ appUrl: app[1], rpcUrl: rpc[1], chainId: Number(rpc[2]), graphqlUrl: graphql[1] });
       }
     });
     child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-20_000); });
@@ -97,7 +98,8 @@ async function rpc(url, method, params = []) {
 function testWallet(rpcUrl, chainId) {
   const account = mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: 4 });
   const client = createWalletClient({ account, chain: { ...anvil, id: chainId }, transport: http(rpcUrl) });
-  const wallet = { account, rejectNext: false, requests: [] };
+  // It starts on chain 1 and does not know the app's chain until the app adds it.
+  const wallet = { account, rejectNext: false, requests: [], chainId: 1, known: new Set([1]), added: [] };
   wallet.handle = async (json) => {
     const { method, params } = JSON.parse(json);
     wallet.requests.push(method);
@@ -106,9 +108,16 @@ function testWallet(rpcUrl, chainId) {
         case 'eth_requestAccounts':
         case 'eth_accounts':
           return JSON.stringify({ result: [account.address] });
+        case 'eth_chainId':
+          return JSON.stringify({ result: toHex(wallet.chainId) });
         case 'wallet_switchEthereumChain':
-          if (Number(params[0].chainId) === chainId) return JSON.stringify({ result: null });
-          return JSON.stringify({ error: { code: 4902, message: 'Unrecognized chain' } });
+          if (!wallet.known.has(Number(params[0].chainId))) return JSON.stringify({ error: { code: 4902, message: 'Unrecognized chain' } });
+          wallet.chainId = Number(params[0].chainId);
+          return JSON.stringify({ result: null });
+        case 'wallet_addEthereumChain':
+          wallet.added.push(params[0]);
+          wallet.known.add(Number(params[0].chainId));
+          return JSON.stringify({ result: null });
         case 'eth_sendTransaction': {
           if (wallet.rejectNext) {
             wallet.rejectNext = false;
@@ -179,7 +188,7 @@ async function setBounty(page, value) {
 async function main() {
   mkdirSync(SHOTS, { recursive: true });
   log('starting nsed up (anvil, nats-server, 3 agents, keeper, indexer, web app)');
-  const { appUrl, rpcUrl, chainId } = await startStack();
+  const { appUrl, rpcUrl, chainId, graphqlUrl } = await startStack();
   log(`stack up: app ${appUrl}, chain ${rpcUrl} (${chainId})`);
   const wallet = testWallet(rpcUrl, chainId);
 
@@ -224,8 +233,36 @@ async function main() {
   assert.equal(shown.slice(0, 8).toLowerCase(), wallet.account.address.slice(0, 8).toLowerCase());
   assert.ok(wallet.requests.includes('eth_requestAccounts'), 'the app asked the wallet for accounts');
 
-  // A bounty that is not a number is refused before anything is signed.
+  // Every control has an accessible name.
+  const unnamed = await page.$$eval('button, input, select, canvas, a', (els) => els
+    .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.textContent?.trim()))
+    .map((e) => e.outerHTML));
+  assert.deepEqual(unnamed, [], 'unlabelled controls');
+  // The pad takes the keyboard: Space paints under the cursor.
+  await page.focus('#digit');
+  await page.keyboard.press('Space');
+  await page.keyboard.down('Shift');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.up('Shift');
+  assert.equal(await page.$eval('#request', (b) => b.disabled), false, 'the keyboard drew on the pad');
+  await page.click('#digit + div button');
+
+  // The wallet is on chain 1: the page says so, refuses to send, and switches it (adding the
+  // chain first, as the wallet does not know it).
+  await textOf(page, '[data-testid=wrong-chain]');
   await drawOne(page);
+  await setBounty(page, '1');
+  await page.click('#request');
+  assert.match(await textOf(page, '[data-testid=input-error]'), /on chain 1;.*chain 31337/);
+  await shot(page, 'wrong-chain');
+  await page.click('#switch-chain');
+  await page.waitForFunction(() => document.getElementById('wallet')?.textContent?.includes('chain 31337'), { timeout: STEP_TIMEOUT_MS });
+  assert.equal(wallet.added.length, 1, 'the app added the chain');
+  assert.equal(Number(wallet.added[0].chainId), chainId);
+  assert.deepEqual(wallet.added[0].rpcUrls, [rpcUrl]);
+  assert.equal(wallet.chainId, chainId);
+
+  // A bounty that is not a number is refused before anything is signed.
   await setBounty(page, 'ten');
   await page.click('#request');
   const badInput = await textOf(page, '[data-testid=input-error]');
@@ -299,6 +336,32 @@ async function main() {
   assert.ok(wins >= 2, `the demo job and ours were won: ${JSON.stringify(agents)}`);
   assert.ok(agents.every((row) => row[1] && row[1] !== 'unknown'), `every agent shows its model: ${JSON.stringify(agents)}`);
   await shot(page, 'agents');
+
+  // `nsed app` serves the same deployment on its own.
+  const record = JSON.parse(readFileSync(join(work, 'deployments', 'local.json'), 'utf8'));
+  const alone = spawn(NSED, ['app', '--deployment', join(work, 'deployments', 'local.json'), '--graphql-url', graphqlUrl,
+    '--rpc-url', rpcUrl, '--app.listen', '127.0.0.1:0', '--app.dir', join(ROOT, 'app', 'dist')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const aloneExit = new Promise((resolve) => alone.on('exit', (code) => resolve(code)));
+  cleanups.push(async () => { if (alone.exitCode === null) { alone.kill('SIGKILL'); await aloneExit; } });
+  const aloneUrl = await new Promise((resolve, reject) => {
+    let out = '';
+    alone.stdout.on('data', (chunk) => {
+      out += chunk;
+      const url = /^(http:\/\/\S+)$/m.exec(out);
+      if (url) resolve(url[1]);
+    });
+    aloneExit.then((code) => reject(new Error(`nsed app exited (${code}) before serving: ${out}`)));
+  });
+  const config = await (await fetch(`${aloneUrl}config.json`)).json();
+  assert.equal(config.chainId, chainId);
+  assert.equal(config.graphqlUrl, graphqlUrl);
+  assert.equal(config.contracts.DeliberationMarket.toLowerCase(), record.contracts.DeliberationMarket.address.toLowerCase());
+  const abi = await (await fetch(`${aloneUrl}abi/DeliberationMarket.json`)).json();
+  assert.ok(abi.some((item) => item.name === 'requestJob'), 'the market ABI has requestJob');
+  const jobs = await (await fetch(`${aloneUrl}graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ jobs { id } }' }) })).json();
+  assert.ok(jobs.data.jobs.length >= 2, JSON.stringify(jobs));
+  alone.kill('SIGTERM');
+  assert.equal(await aloneExit, 0, 'nsed app stops cleanly on SIGTERM');
 
   assert.deepEqual(foreign, [], 'the app loads nothing from outside its origin');
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
