@@ -149,6 +149,17 @@ async fn lat_conversion_delegation_and_governance_votes_equal_chain_state() {
         "castVoteWithReason",
         GuildGovernor::new(governor, winner).castVoteWithReason(proposal, 0, "too soon".into())
     );
+    // The third player delegated its tokens away, so it abstains with no weight, with params.
+    let params = Bytes::from_static(&[0x12, 0x34]);
+    confirm!(
+        "castVoteWithReasonAndParams",
+        GuildGovernor::new(governor, third).castVoteWithReasonAndParams(
+            proposal,
+            2,
+            String::new(),
+            params.clone()
+        )
+    );
     warp(&chain, 1).await;
 
     let indexer = chain.indexer("events-economy.sqlite").await;
@@ -273,8 +284,8 @@ async fn lat_conversion_delegation_and_governance_votes_equal_chain_state() {
         &indexer,
         &format!(
             "{{ governanceProposal(id: \"{proposal}\") {{ forVotes againstVotes voteCount
-                 votes(orderBy: block) {{ voter support supportName weight reason
-                   proposal {{ id }} }} }}
+                 abstainVotes votes(orderBy: block) {{ voter support supportName weight reason
+                   params proposal {{ id }} }} }}
                governorConfigs {{ votingDelay votingPeriod proposalThreshold quorumNumerator
                  timelock }} }}"
         ),
@@ -284,16 +295,21 @@ async fn lat_conversion_delegation_and_governance_votes_equal_chain_state() {
     let tally = gov.proposalVotes(proposal).call().await.unwrap();
     assert_eq!(text(&p["forVotes"]), tally.forVotes.to_string());
     assert_eq!(text(&p["againstVotes"]), tally.againstVotes.to_string());
-    assert_eq!(p["voteCount"], 2);
+    assert_eq!(text(&p["abstainVotes"]), tally.abstainVotes.to_string());
+    assert_eq!(p["voteCount"], 3);
     let snapshot = gov.proposalSnapshot(proposal).call().await.unwrap().to_string();
     let votes = p["votes"].as_array().unwrap();
-    assert_eq!(votes.len(), 2, "{votes:?}");
-    for (vote, (voter, support, name, reason)) in
-        votes.iter().zip([(deployer, 1, "For", ""), (winner_address, 0, "Against", "too soon")])
-    {
+    assert_eq!(votes.len(), 3, "{votes:?}");
+    let expected = [
+        (deployer, 1, "For", "", "0x"),
+        (winner_address, 0, "Against", "too soon", "0x"),
+        (third_key.address(), 2, "Abstain", "", "0x1234"),
+    ];
+    for (vote, (voter, support, name, reason, params)) in votes.iter().zip(expected) {
         assert_eq!(text(&vote["voter"]), hex(voter));
         assert_eq!((vote["support"].as_i64(), text(&vote["supportName"])), (Some(support), name));
         assert_eq!(text(&vote["reason"]), reason);
+        assert_eq!(text(&vote["params"]), params);
         assert_eq!(text(&vote["proposal"]["id"]), proposal.to_string());
         let weight = cast_call(
             &chain,
@@ -506,6 +522,48 @@ async fn escrow_ruling_authority_grant_and_revocation_roles_and_reclaims_equal_c
         text(&config["challengeWindow"]),
         cast_call(&chain, market, "challengeWindow()(uint64)", &[])
     );
+
+    // The bounty token: supply, every balance, and every allowance still at its approved maximum
+    // (spending lowers an allowance without an Approval event, except from the maximum).
+    let bounty = at(nsed_deploy::BOUNTY_TOKEN);
+    let d = data(
+        &indexer,
+        &format!(
+            "{{ token(id: \"{}\") {{ contractName totalSupply owner
+                 balances(first: 1000) {{ account balance }}
+                 allowances(first: 1000) {{ owner spender value }} }} }}",
+            hex(bounty)
+        ),
+    )
+    .await;
+    let t = &d["token"];
+    assert_eq!(t["contractName"], "BountyToken");
+    assert_eq!(text(&t["totalSupply"]), cast_call(&chain, bounty, "totalSupply()(uint256)", &[]));
+    assert_eq!(
+        text(&t["owner"]),
+        cast_call(&chain, bounty, "owner()(address)", &[]).to_lowercase()
+    );
+    let balances = t["balances"].as_array().unwrap();
+    assert!(balances.len() >= 6, "requester, players, agents' owner, escrow…: {balances:?}");
+    for b in balances {
+        let onchain =
+            cast_call(&chain, bounty, "balanceOf(address)(uint256)", &[text(&b["account"])]);
+        assert_eq!(text(&b["balance"]), onchain, "{b}");
+    }
+    let allowances = t["allowances"].as_array().unwrap();
+    assert!(allowances.len() >= 10, "{allowances:?}");
+    let unlimited: Vec<&Value> =
+        allowances.iter().filter(|a| a["value"] == U256::MAX.to_string().as_str()).collect();
+    assert!(!unlimited.is_empty(), "the fixture approves the maximum: {allowances:?}");
+    for a in unlimited {
+        let onchain = cast_call(
+            &chain,
+            bounty,
+            "allowance(address,address)(uint256)",
+            &[text(&a["owner"]), text(&a["spender"])],
+        );
+        assert_eq!(onchain, U256::MAX.to_string(), "{a}");
+    }
 
     // Roles: every indexed membership agrees with hasRole, and the new keeper is one.
     let members = all(&indexer, "roleMembers", "contract role account active").await;
