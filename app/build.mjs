@@ -40,11 +40,20 @@ if (!process.argv.includes('--force') && existsSync(STAMP) && readFileSync(STAMP
 }
 
 const bin = (tool) => join(ROOT, 'node_modules', '.bin', tool);
-execFileSync(bin('tsc'), ['--project', join(APP, 'tsconfig.json')], { stdio: 'inherit' });
+/** Runs a build tool; its own output says what went wrong. */
+function run(tool, args) {
+  try {
+    execFileSync(bin(tool), args, { stdio: 'inherit' });
+  } catch {
+    process.stderr.write(`web app build failed: ${tool} (see above)\n`);
+    process.exit(1);
+  }
+}
+run('tsc', ['--project', join(APP, 'tsconfig.json')]);
 rmSync(DIST, { recursive: true, force: true });
 mkdirSync(DIST, { recursive: true });
-execFileSync(
-  bin('esbuild'),
+run(
+  'esbuild',
   [
     join(APP, 'src', 'main.ts'),
     '--bundle',
@@ -55,7 +64,6 @@ execFileSync(
     `--outfile=${join(DIST, 'app.js')}`,
     '--log-level=warning',
   ],
-  { stdio: 'inherit' },
 );
 copyFileSync(join(APP, 'index.html'), join(DIST, 'index.html'));
 writeFileSync(STAMP, want);

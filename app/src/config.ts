@@ -24,6 +24,9 @@ export const CONTRACTS = [
   'AgentRegistry',
   'LiquidAccessToken',
   'RankToken',
+  'GuildToken',
+  'GuildGovernor',
+  'GuildTimelock',
 ] as const;
 export type ContractName = (typeof CONTRACTS)[number];
 

@@ -1,10 +1,11 @@
 // The web app's entry: loads the deployment, draws the wallet bar and routes between pages
-// (`#/deliberate`, `#/job/<id>`, `#/agents`).
+// (`#/deliberate`, `#/job/<id>`, `#/agents`, `#/guild`).
 import { agentsPage } from './agents';
 import { type Deployment, loadDeployment } from './config';
 import { deliberatePage } from './deliberate';
 import { h, short, status } from './dom';
 import { explain } from './errors';
+import { guildPage } from './guild';
 import { jobPage } from './job';
 import { Wallets } from './wallet';
 
@@ -80,8 +81,10 @@ async function start(): Promise<void> {
     const job = /^#\/job\/(\d+)$/.exec(hash);
     if (job?.[1]) cleanup = jobPage(view, d, wallets, job[1]);
     else if (hash === '#/agents') cleanup = agentsPage(view);
+    else if (hash === '#/guild') cleanup = guildPage(view, d, wallets);
     else cleanup = deliberatePage(view, d, wallets);
-    document.title = `NSED on chain — ${job ? `job ${job[1]}` : hash === '#/agents' ? 'agents' : 'deliberate'}`;
+    const page = job ? `job ${job[1]}` : hash === '#/agents' ? 'agents' : hash === '#/guild' ? 'guild' : 'deliberate';
+    document.title = `NSED on chain — ${page}`;
   };
   window.addEventListener('hashchange', route);
   route();

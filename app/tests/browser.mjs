@@ -4,7 +4,8 @@
 // Node), and checks: a non-numeric bounty is refused with a message, a rejected signature says
 // so, a revert names its custom error, a drawn digit requested with a bounty settles and shows
 // its answer and its support chart, a dispute after the challenge window names the escrow's
-// error, and the Agents page lists the agents. Saves screenshots under
+// error, the Agents page lists the agents, and with the dev wallet a guild proposal paying from
+// the treasury is delegated for, proposed, voted, queued and executed. Saves screenshots under
 // target/app-screenshots/ and prints the first contentful paint.
 //
 // Usage: node app/tests/browser.mjs   (after `cargo build -p nsed-cli --bin nsed`;
@@ -336,6 +337,52 @@ async function main() {
   assert.ok(wins >= 2, `the demo job and ours were won: ${JSON.stringify(agents)}`);
   assert.ok(agents.every((row) => row[1] && row[1] !== 'unknown'), `every agent shows its model: ${JSON.stringify(agents)}`);
   await shot(page, 'agents');
+
+  // The guild with the dev wallet (anvil account 0 holds the dev chain's genesis GUILD): delegate,
+  // propose a payment from the treasury, vote, queue and execute it as anvil's clock moves on.
+  await page.goto(`${appUrl}#/guild`, { waitUntil: 'load' });
+  await page.click('#disconnect');
+  await page.select('#wallet-choice', 'dev:0');
+  await page.click('#connect');
+  assert.match(await textOf(page, '.badge.dev'), /DEV WALLET/);
+  await page.waitForFunction(() => /holds \d/.test(document.querySelector('[data-testid=treasury]')?.textContent ?? ''), { timeout: STEP_TIMEOUT_MS });
+  const guildStep = async (selector, done) => {
+    await page.$$eval('[data-testid=guild-ok], [data-testid=tx-error]', (els) => els.forEach((el) => el.remove()));
+    await page.click(selector);
+    const result = await page.waitForSelector('[data-testid=guild-ok], [data-testid=tx-error]', { timeout: STEP_TIMEOUT_MS });
+    const text = await result.evaluate((el) => el.textContent);
+    assert.match(text, done, text);
+  };
+  const warp = async (seconds) => {
+    await rpc(rpcUrl, 'evm_increaseTime', [toHex(seconds)]);
+    await rpc(rpcUrl, 'evm_mine');
+  };
+  const proposalState = (state) => page.waitForFunction(
+    (want) => document.querySelector('[data-proposal] [data-testid=proposal-state]')?.textContent === want,
+    { timeout: STEP_TIMEOUT_MS }, state);
+  await guildStep('#delegate', /Delegate to .*: done/);
+  await page.waitForFunction(() => document.querySelector('[data-testid=votes]')?.textContent?.includes('delegated to yourself'), { timeout: STEP_TIMEOUT_MS });
+  // The governor counts votes from the second before the proposal: let a second pass.
+  await warp(2);
+  const payee = mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: 5 }).address;
+  await page.$eval('#recipient', (el, v) => { el.value = v; }, payee);
+  await page.$eval('#amount', (el) => { el.value = '0.01'; });
+  await page.$eval('#description', (el) => { el.value = 'Pay 0.01 BNTY from the treasury to anvil account 5'; });
+  await guildStep('#propose', /Propose: done/);
+  await proposalState('Pending');
+  await warp(3_601);
+  await proposalState('Active');
+  await guildStep('[data-vote=For]', /Vote For: done/);
+  await warp(259_201);
+  await proposalState('Succeeded');
+  await guildStep('[data-action=queue]', /Queue: done/);
+  await proposalState('Queued');
+  await warp(86_401);
+  await guildStep('[data-action=execute]', /Execute: done/);
+  await proposalState('Executed');
+  const paid = await rpc(rpcUrl, 'eth_call', [{ to: (await (await fetch(`${appUrl}config.json`)).json()).contracts.BountyToken, data: `0x70a08231${payee.slice(2).toLowerCase().padStart(64, '0')}` }, 'latest']);
+  assert.equal(BigInt(paid), 10n ** 16n, 'the treasury paid 0.01 BNTY');
+  await shot(page, 'guild');
 
   // `nsed app` serves the same deployment on its own.
   const record = JSON.parse(readFileSync(join(work, 'deployments', 'local.json'), 'utf8'));
