@@ -87,6 +87,11 @@ pub struct IndexerConfig {
 }
 
 impl IndexerConfig {
+    /// The database for messages: the SQLite file, or the PostgreSQL URL without its password.
+    pub fn db_display(&self) -> String {
+        DbTarget::parse(&self.db_path).describe()
+    }
+
     /// Defaults for `deployment` on `rpc_url`: `.nsed/indexer.sqlite`, `127.0.0.1:8000`, no
     /// confirmations, 500 ms polls, 2000-block windows, 8 pooled read connections, ingesting.
     pub fn new(rpc_url: impl Into<String>, deployment: Deployment) -> Self {

@@ -1,5 +1,6 @@
-//! `nsed indexer`: follow a deployment's contracts into SQLite and serve a subgraph-like GraphQL
-//! API (GraphiQL in the browser at the same URL).
+//! `nsed indexer`: follow a deployment's contracts into SQLite or PostgreSQL and serve a
+//! subgraph-like GraphQL API (GraphiQL in the browser at the same URL); with
+//! `--indexer.serve-only`, serve the API from a database another `nsed indexer` ingests into.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -39,9 +40,17 @@ fn defaults() -> IndexerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 #[command(next_help_heading = "Indexer")]
 pub struct IndexerOpts {
-    /// SQLite database of indexed logs and entities (created if missing).
-    #[arg(long = "indexer.db", value_name = "PATH", env = "NSED_INDEXER_DB", default_value_os_t = defaults().db_path)]
+    /// Database of indexed logs and entities: a SQLite file (created if missing), or a PostgreSQL
+    /// database as postgres://user:password@host:port/database (also postgresql://).
+    #[arg(long = "indexer.db", value_name = "PATH|URL", env = "NSED_INDEXER_DB", default_value_os_t = defaults().db_path)]
     pub db: PathBuf,
+    /// Serve GraphQL from --indexer.db without following the chain (another `nsed indexer`
+    /// ingests into it); run several against one PostgreSQL database to scale the API.
+    #[arg(long = "indexer.serve-only", env = "NSED_INDEXER_SERVE_ONLY")]
+    pub serve_only: bool,
+    /// Most pooled PostgreSQL connections for queries.
+    #[arg(long = "indexer.pool-size", value_name = "N", default_value_t = defaults().pool_size)]
+    pub pool_size: usize,
     /// Address the GraphQL server listens on (port 0 picks a free port).
     #[arg(long = "indexer.listen", value_name = "ADDR", env = "NSED_INDEXER_LISTEN", default_value_t = defaults().listen)]
     pub listen: SocketAddr,
@@ -61,6 +70,8 @@ impl Default for IndexerOpts {
         let d = defaults();
         Self {
             db: d.db_path,
+            serve_only: d.serve_only,
+            pool_size: d.pool_size,
             listen: d.listen,
             confirmations: d.confirmations,
             poll_ms: millis(d.poll_interval),
@@ -78,6 +89,8 @@ impl IndexerOpts {
     /// Writes these settings into `config`.
     fn apply(&self, config: &mut IndexerConfig) {
         config.db_path = self.db.clone();
+        config.serve_only = self.serve_only;
+        config.pool_size = self.pool_size;
         config.listen = self.listen;
         config.confirmations = self.confirmations;
         config.poll_interval = Duration::from_millis(self.poll_ms.max(1));
@@ -102,9 +115,11 @@ impl IndexerArgs {
         })?;
         let mut config = IndexerConfig::new(&rpc_url, record);
         self.opts.apply(&mut config);
-        let mut handle = Indexer::start(config).await.wrap_err_with(|| {
-            format!("starting the indexer on {rpc_url} with database {}", self.opts.db.display())
-        })?;
+        let db = config.db_display();
+        let what = if config.serve_only { "serve-only indexer" } else { "indexer" };
+        let mut handle = Indexer::start(config)
+            .await
+            .wrap_err_with(|| format!("starting the {what} on {rpc_url} with database {db}"))?;
         if output::is_json() {
             output::json(&serde_json::json!({ "graphql": handle.graphql_url() }));
         } else {
@@ -125,6 +140,24 @@ mod tests {
     use super::*;
     use crate::opts::CommandParser;
     use clap::Parser;
+
+    #[test]
+    fn serve_only_and_a_postgres_url_parse() {
+        let parsed = CommandParser::<IndexerOpts>::parse_from([
+            "nsed",
+            "--indexer.db",
+            "postgres://idx:pw@db:5432/nsed",
+            "--indexer.serve-only",
+            "--indexer.pool-size",
+            "4",
+        ])
+        .args;
+        let mut config = defaults();
+        parsed.apply(&mut config);
+        assert!(config.serve_only);
+        assert_eq!(config.pool_size, 4);
+        assert_eq!(config.db_display(), "postgres://idx@db:5432/nsed");
+    }
 
     #[test]
     fn no_flags_parse_to_the_indexer_library_defaults() {

@@ -2,11 +2,12 @@
 //!
 //! Starts anvil, deploys the suite, generates jobs (requested; every second one claimed; every
 //! third one settled with a signed transcript) and whole arena games as real transactions, then
-//! indexes the chain from scratch into a fresh SQLite file and reports events per second, and
-//! p50/p99 latency of typical GraphQL queries over HTTP. Prints a Markdown table.
+//! indexes the same chain from scratch into each store (a fresh SQLite file; a fresh database on a
+//! throwaway PostgreSQL server on the same machine) and reports events per second, and p50/p99
+//! latency of typical GraphQL queries over HTTP. Prints Markdown tables, one column per store.
 //!
 //! `cargo run --release -p nsed-indexer --features test-utils --bin bench-indexer -- [--jobs N]
-//! [--games N] [--queries N]` (after `source .cache/env`).
+//! [--games N] [--queries N] [--stores sqlite,postgres]` (after `source .cache/env`).
 #![allow(
     clippy::disallowed_macros,
     reason = "a benchmark's report is its stdout, its progress on stderr"
@@ -14,28 +15,57 @@
 
 use std::time::{Duration, Instant};
 
-use nsed_indexer::{Indexer, test_utils::Chain};
+use nsed_indexer::{
+    Indexer,
+    test_utils::{Chain, StoreKind},
+};
 
 struct Args {
     jobs: u64,
     games: u64,
     queries: usize,
+    stores: Vec<StoreKind>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { jobs: 300, games: 20, queries: 300 };
+    let mut args = Args {
+        jobs: 300,
+        games: 20,
+        queries: 300,
+        stores: vec![StoreKind::Sqlite, StoreKind::Postgres],
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        if flag == "--stores" {
+            args.stores = value
+                .split(',')
+                .map(|s| match s {
+                    "sqlite" => Ok(StoreKind::Sqlite),
+                    "postgres" => Ok(StoreKind::Postgres),
+                    other => Err(format!("--stores: unknown store {other} (sqlite, postgres)")),
+                })
+                .collect::<Result<_, _>>()?;
+            continue;
+        }
         let n: u64 = value.parse().map_err(|_| format!("{flag}: not a number: {value}"))?;
         match flag.as_str() {
             "--jobs" => args.jobs = n,
             "--games" => args.games = n,
             "--queries" => args.queries = usize::try_from(n).map_err(|e| e.to_string())?,
-            other => return Err(format!("unknown flag {other} (--jobs, --games, --queries)")),
+            other => {
+                return Err(format!("unknown flag {other} (--jobs, --games, --queries, --stores)"));
+            }
         }
     }
     Ok(args)
+}
+
+const fn name(store: StoreKind) -> &'static str {
+    match store {
+        StoreKind::Sqlite => "SQLite",
+        StoreKind::Postgres => "PostgreSQL",
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -75,7 +105,8 @@ async fn measure(
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let chain = Chain::start().await;
+    // The PostgreSQL server runs whether or not it is measured; it idles otherwise.
+    let chain = Chain::start_on(StoreKind::Postgres).await;
     let generated = Instant::now();
     for i in 0..args.jobs {
         let job = chain.request_job(100 + i * 7).await;
@@ -92,23 +123,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let head = chain.head().await;
     eprintln!("generated {head} blocks in {:.1} s", generated.elapsed().as_secs_f64());
-
-    let started = Instant::now();
-    let indexer =
-        Indexer::start(chain.indexer_config("bench.sqlite")).await.map_err(|e| e.to_string())?;
-    indexer.wait_for_block(head, Duration::from_secs(600)).await.map_err(|e| e.to_string())?;
-    let ingest = started.elapsed();
-    let conn = rusqlite::Connection::open(chain.dir.path().join("bench.sqlite"))
-        .map_err(|e| e.to_string())?;
-    let events: u64 = conn
-        .query_row("SELECT COUNT(*) FROM logs", [], |r| r.get::<_, i64>(0))
-        .map_err(|e| e.to_string())?
-        .try_into()
-        .unwrap_or_default();
     let blocks = head - chain.record.start_block + 1;
-
-    let url = indexer.graphql_url();
-    let client = alloy::transports::http::reqwest::Client::new();
     let mid = chain.record.start_block + blocks / 2;
     let queries = [
         (
@@ -133,28 +148,75 @@ async fn run(args: Args) -> Result<(), String> {
         ),
         ("_meta", "{ _meta { block { number hash } } }".to_string()),
     ];
+
+    let client = alloy::transports::http::reqwest::Client::new();
+    let mut ingestion = Vec::new();
+    let mut latencies = Vec::new();
+    let mut events = 0;
+    for store in &args.stores {
+        let mut config = chain.indexer_config("bench");
+        if *store == StoreKind::Sqlite {
+            config.db_path = chain.dir.path().join("bench.sqlite");
+        }
+        eprintln!("indexing into {}", name(*store));
+        let started = Instant::now();
+        let indexer = Indexer::start(config).await.map_err(|e| e.to_string())?;
+        indexer.wait_for_block(head, Duration::from_secs(1200)).await.map_err(|e| e.to_string())?;
+        let ingest = started.elapsed();
+        events = match store {
+            StoreKind::Sqlite => {
+                let conn = rusqlite::Connection::open(chain.dir.path().join("bench.sqlite"))
+                    .map_err(|e| e.to_string())?;
+                conn.query_row("SELECT COUNT(*) FROM logs", [], |r| r.get::<_, i64>(0))
+                    .map_err(|e| e.to_string())?
+                    .try_into()
+                    .unwrap_or_default()
+            }
+            StoreKind::Postgres => chain.stored_logs("bench").await.len() as u64,
+        };
+        ingestion.push(ingest);
+        let url = indexer.graphql_url();
+        let mut measured = Vec::new();
+        for (_, query) in &queries {
+            measured.push(measure(&client, &url, query, args.queries).await?);
+        }
+        latencies.push(measured);
+        indexer.shutdown().await.map_err(|e| e.to_string())?;
+    }
+
+    let stores: Vec<&str> = args.stores.iter().map(|s| name(*s)).collect();
     println!("## Indexer benchmark\n");
     println!(
         "chain: {blocks} blocks, {events} events ({} jobs, {} games)\n",
         args.jobs, args.games
     );
-    println!("| measure | value |\n|---|---|");
-    println!("| ingestion from scratch | {:.2} s |", ingest.as_secs_f64());
-    println!("| events / s | {:.0} |", events as f64 / ingest.as_secs_f64());
-    println!("| blocks / s | {:.0} |", blocks as f64 / ingest.as_secs_f64());
+    println!("| measure | {} |\n|---|{}", stores.join(" | "), "---|".repeat(stores.len()));
+    let row = |label: &str, f: &dyn Fn(Duration) -> String| {
+        let cells: Vec<String> = ingestion.iter().map(|d| f(*d)).collect();
+        println!("| {label} | {} |", cells.join(" | "));
+    };
+    row("ingestion from scratch", &|d| format!("{:.2} s", d.as_secs_f64()));
+    row("events / s", &|d| format!("{:.0}", events as f64 / d.as_secs_f64()));
+    row("blocks / s", &|d| format!("{:.0}", blocks as f64 / d.as_secs_f64()));
+    let heads: Vec<String> = stores.iter().map(|s| format!("{s} p50 | {s} p99")).collect();
     println!(
-        "\n| query ({} runs each) | p50 | p99 | response bytes |\n|---|---|---|---|",
-        args.queries
+        "\n| query ({} runs each) | {} | response bytes |\n|---|{}---|",
+        args.queries,
+        heads.join(" | "),
+        "---|---|".repeat(stores.len())
     );
-    for (name, query) in &queries {
-        let (p50, p99, bytes) = measure(&client, &url, query, args.queries).await?;
-        println!(
-            "| {name} | {:.2} ms | {:.2} ms | {bytes} |",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
-        );
+    for (i, (label, _)) in queries.iter().enumerate() {
+        let cells: Vec<String> = latencies
+            .iter()
+            .map(|m| {
+                let (p50, p99, _) = m[i];
+                format!("{:.2} ms | {:.2} ms", p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3)
+            })
+            .collect();
+        let bytes = latencies.first().map_or(0, |m| m[i].2);
+        println!("| {label} | {} | {bytes} |", cells.join(" | "));
     }
-    indexer.shutdown().await.map_err(|e| e.to_string())
+    Ok(())
 }
 
 #[tokio::main]

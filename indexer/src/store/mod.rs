@@ -56,6 +56,14 @@ impl DbTarget {
             _ => Self::Sqlite(setting.to_path_buf()),
         }
     }
+
+    /// The database for messages: the file, or the URL without its password.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.display().to_string(),
+            Self::Postgres(url) => postgres::describe_url(url),
+        }
+    }
 }
 
 /// How to open a store.

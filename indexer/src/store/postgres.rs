@@ -76,6 +76,11 @@ fn describe(config: &tokio_postgres::Config) -> String {
     format!("postgres://{user}@{host}:{port}/{db}")
 }
 
+/// `url` without its password, for messages (a URL that does not parse is not shown at all).
+pub(crate) fn describe_url(url: &str) -> String {
+    parse_url(url).map_or_else(|_| "postgres://(unparsable URL)".into(), |c| describe(&c))
+}
+
 fn parse_url(url: &str) -> IndexerResult<tokio_postgres::Config> {
     tokio_postgres::Config::from_str(url)
         .map_err(|e| IndexerError::BadDbUrl { reason: e.to_string() })

@@ -1,5 +1,6 @@
-//! PostgreSQL only: serve-only API processes reading the database one indexer ingests into, and
-//! the databases an indexer refuses.
+//! Serve-only API processes reading the database one indexer ingests into (on both stores: the
+//! point of it is several API processes on one PostgreSQL database, and a SQLite file can be
+//! served read-only the same way), and the PostgreSQL databases an indexer refuses.
 
 use std::time::Duration;
 
@@ -36,10 +37,14 @@ async fn snapshot(indexer: &IndexerHandle) -> (u64, Vec<(u64, u64)>) {
     (block, jobs)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_only_replicas_see_consistent_data_while_the_ingester_writes() {
+on_both_stores!(
+    serve_only_replicas_see_consistent_data_while_the_ingester_writes,
+    a_reorg_rolled_back_by_the_ingester_shows_in_the_serve_only_api
+);
+
+async fn serve_only_replicas_see_consistent_data_while_the_ingester_writes(store: StoreKind) {
     const JOBS: u64 = 6;
-    let chain = Chain::start_on(StoreKind::Postgres).await;
+    let chain = Chain::start_on(store).await;
     chain.request_job(101).await;
     let ingester = chain.indexer("shared").await;
     catch_up(&chain, &ingester).await;
@@ -93,9 +98,8 @@ async fn serve_only_replicas_see_consistent_data_while_the_ingester_writes() {
     ingester.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reorg_rolled_back_by_the_ingester_shows_in_the_serve_only_api() {
-    let chain = Chain::start_on(StoreKind::Postgres).await;
+async fn a_reorg_rolled_back_by_the_ingester_shows_in_the_serve_only_api(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     chain.request_job(100).await;
     let ingester = chain.indexer("shared").await;
     catch_up(&chain, &ingester).await;
