@@ -15,7 +15,11 @@ use nsed_contracts::{
     guild_governor::GuildGovernor, guild_token::GuildToken, lat_converter::LatConverter,
     liquid_access_token::LiquidAccessToken, tripartite_escrow::TripartiteEscrow,
 };
-use nsed_indexer::{confirm, entity::enc_bytes, test_utils::Chain};
+use nsed_indexer::{
+    confirm,
+    entity::enc_bytes,
+    test_utils::{Chain, StoreKind},
+};
 use serde_json::{Value, json};
 
 use crate::{cast_call, catch_up, data, warp};
@@ -65,9 +69,13 @@ fn text(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("a string: {v}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lat_conversion_delegation_and_governance_votes_equal_chain_state() {
-    let chain = Chain::start().await;
+on_both_stores!(
+    lat_conversion_delegation_and_governance_votes_equal_chain_state,
+    escrow_ruling_authority_grant_and_revocation_roles_and_reclaims_equal_chain_state,
+);
+
+async fn lat_conversion_delegation_and_governance_votes_equal_chain_state(store: StoreKind) {
+    let chain = Chain::start_on(store).await;
     let at = |name: &str| chain.record.address(name).unwrap();
     let (lat, converter, guild_token, governor, timelock) = (
         at(nsed_deploy::LAT),
@@ -356,9 +364,10 @@ async fn lat_conversion_delegation_and_governance_votes_equal_chain_state() {
     indexer.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn escrow_ruling_authority_grant_and_revocation_roles_and_reclaims_equal_chain_state() {
-    let chain = Chain::start().await;
+async fn escrow_ruling_authority_grant_and_revocation_roles_and_reclaims_equal_chain_state(
+    store: StoreKind,
+) {
+    let chain = Chain::start_on(store).await;
     let at = |name: &str| chain.record.address(name).unwrap();
     let (escrow, authority, market) =
         (at(nsed_deploy::ESCROW), at(nsed_deploy::AUTHORITY), chain.market());
