@@ -353,7 +353,11 @@ fn job_claimed(ctx: &mut HandlerCtx<'_>, e: JobClaimed) -> IndexerResult<Outcome
     let mut job = ctx.load_or_new(&JOB, &job_id)?;
     // The market emits JobClaimed again when a keeper re-claims a job whose claim timed out.
     let claims = job.i64("claimCount");
-    let previous = job.get("keeper").clone();
+    // The keeper being replaced, read back from its stored `0x` hex.
+    let previous = match job.get("keeper") {
+        rusqlite::types::Value::Text(keeper) => keeper.parse::<Address>().ok(),
+        _ => None,
+    };
     job.set_str("status", "Claimed")
         .set_bytes("keeper", e.keeper.as_slice())
         .set_i64("claimCount", claims.saturating_add(1))
@@ -368,9 +372,9 @@ fn job_claimed(ctx: &mut HandlerCtx<'_>, e: JobClaimed) -> IndexerResult<Outcome
         .set_i64("block", block)
         .set_bytes("transactionHash", ctx.tx_hash.as_slice());
     if claims > 0
-        && let rusqlite::types::Value::Text(keeper) = previous
+        && let Some(keeper) = previous
     {
-        claim.set_str("previousKeeper", keeper);
+        claim.set_bytes("previousKeeper", keeper.as_slice());
     }
     ctx.save(&claim)?;
     Ok(Outcome::Applied)

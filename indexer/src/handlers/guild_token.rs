@@ -112,9 +112,11 @@ fn handle(ctx: &mut HandlerCtx<'_>, log: &Log) -> IndexerResult<Outcome> {
 fn delegate_changed(ctx: &mut HandlerCtx<'_>, e: DelegateChanged) -> IndexerResult<Outcome> {
     let block = block_i64(ctx);
     // The delegate's row exists (with 0 votes) as soon as someone delegates to it, so the
-    // relation resolves even before its votes change (a holder with no balance delegating).
-    let delegate = load_delegate(ctx, &e.toDelegate)?;
-    ctx.save(&delegate)?;
+    // relation resolves even before its votes change (a holder with no balance delegating). The
+    // zero address is no delegate: undelegated votes count for no one.
+    if e.toDelegate != Address::ZERO && ctx.load(&DELEGATE, &id(&e.toDelegate))?.is_none() {
+        ctx.save(&load_delegate(ctx, &e.toDelegate)?)?;
+    }
     let mut row = ctx.load_or_new(&DELEGATION, &id(&e.delegator))?;
     let changes = row.i64("changes").saturating_add(1);
     row.set_bytes("delegator", e.delegator.as_slice())
