@@ -27,6 +27,7 @@ export const CONTRACTS = [
   'GuildToken',
   'GuildGovernor',
   'GuildTimelock',
+  'RankifyArena',
 ] as const;
 export type ContractName = (typeof CONTRACTS)[number];
 

@@ -29,6 +29,39 @@ function whole(label: string, text: string, min: number, max: number): number | 
   return n;
 }
 
+/** On the dev chain, a button that mints 10 test BNTY to the connected account with the
+ * deployer's key (anvil account 0, the bounty token's owner there); hidden elsewhere. */
+export function faucetButton(d: Deployment, wallets: Wallets, messages: HTMLElement, after?: () => void): HTMLButtonElement {
+  const token = d.address('BountyToken');
+  const button = h('button', { type: 'button', class: 'faucet' }, 'Get 10 test BNTY (dev chain)');
+  const show = () => { button.hidden = !(wallets.session && wallets.devMinter()); };
+  show();
+  // Pages come and go: the listener drops itself once its button has left the page.
+  let shown = false;
+  const unsubscribe = wallets.subscribe(() => {
+    if (button.isConnected) shown = true;
+    else if (shown) return unsubscribe();
+    show();
+  });
+  button.addEventListener('click', async () => {
+    const s = wallets.session;
+    const minter = wallets.devMinter();
+    if (!s || !minter) return;
+    button.disabled = true;
+    try {
+      messages.replaceChildren(status('info', 'Minting 10 test BNTY with the dev chain’s deployer key…'));
+      await sendAs(d, wallets, minter, { address: token, abi: d.abis.BountyToken, functionName: 'mint', args: [s.address, parseUnits('10', 18)] });
+      messages.replaceChildren(status('ok', 'Minted 10 test BNTY.', 'faucet-ok'));
+      after?.();
+    } catch (err) {
+      messages.replaceChildren(status('error', explain(err, d.errors).message, 'tx-error'));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
 /** Renders the page into `view`. */
 export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallets): () => void {
   const market = d.address('DeliberationMarket');
@@ -48,12 +81,12 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
   const agents = h('input', { id: 'agents', name: 'agents', type: 'number', value: '3', min: 2, max: 16, size: 4 });
   const rounds = h('input', { id: 'rounds', name: 'rounds', type: 'number', value: '3', min: 1, max: 10, size: 4 });
   const balance = h('p', { class: 'muted', 'data-testid': 'balance' }, '');
-  const faucet = h('button', { type: 'button', id: 'faucet', hidden: true }, 'Get 10 test BNTY (dev chain)');
   const recent = h('div', {}, h('p', { class: 'muted' }, 'Loading jobs…'));
+  const faucet = faucetButton(d, wallets, messages, () => void refreshBalance().catch(() => undefined));
+  faucet.id = 'faucet';
 
   async function refreshBalance(): Promise<void> {
     const s = wallets.session;
-    faucet.hidden = !(s && wallets.devMinter());
     if (!s) {
       balance.textContent = 'Connect a wallet to see your BNTY balance.';
       return;
@@ -61,23 +94,6 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
     const held = (await wallets.reader.readContract({ address: token, abi: d.abis.BountyToken, functionName: 'balanceOf', args: [s.address] })) as bigint;
     balance.textContent = `Your balance: ${formatUnits(held, 18)} BNTY`;
   }
-
-  faucet.addEventListener('click', async () => {
-    const s = wallets.session;
-    const minter = wallets.devMinter();
-    if (!s || !minter) return;
-    faucet.disabled = true;
-    try {
-      say('info', 'Minting 10 test BNTY with the dev chain’s deployer key…');
-      await sendAs(d, wallets, minter, { address: token, abi: d.abis.BountyToken, functionName: 'mint', args: [s.address, parseUnits('10', 18)] });
-      say('ok', 'Minted 10 test BNTY.', 'faucet-ok');
-      await refreshBalance();
-    } catch (err) {
-      say('error', explain(err, d.errors).message, 'tx-error');
-    } finally {
-      faucet.disabled = false;
-    }
-  });
 
   const form = h('form', { 'aria-labelledby': 'request-title' },
     h('div', { class: 'row' },

@@ -1,6 +1,7 @@
 // The web app's entry: loads the deployment, draws the wallet bar and routes between pages
-// (`#/deliberate`, `#/job/<id>`, `#/agents`, `#/guild`).
+// (`#/deliberate`, `#/job/<id>`, `#/agents`, `#/arena`, `#/arena/<id>`, `#/guild`).
 import { agentsPage } from './agents';
+import { arenaPage, gamePage } from './arena';
 import { type Deployment, loadDeployment } from './config';
 import { deliberatePage } from './deliberate';
 import { h, short, status } from './dom';
@@ -82,8 +83,10 @@ async function start(): Promise<void> {
     if (job?.[1]) cleanup = jobPage(view, d, wallets, job[1]);
     else if (hash === '#/agents') cleanup = agentsPage(view);
     else if (hash === '#/guild') cleanup = guildPage(view, d, wallets);
+    else if (hash === '#/arena') cleanup = arenaPage(view, d, wallets);
+    else if (/^#\/arena\/\d+$/.test(hash)) cleanup = gamePage(view, d, wallets, hash.split('/')[2] ?? '0');
     else cleanup = deliberatePage(view, d, wallets);
-    const page = job ? `job ${job[1]}` : hash === '#/agents' ? 'agents' : hash === '#/guild' ? 'guild' : 'deliberate';
+    const page = job ? `job ${job[1]}` : hash.startsWith('#/arena') ? 'arena' : hash === '#/agents' ? 'agents' : hash === '#/guild' ? 'guild' : 'deliberate';
     document.title = `NSED on chain — ${page}`;
   };
   window.addEventListener('hashchange', route);

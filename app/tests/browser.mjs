@@ -4,8 +4,9 @@
 // Node), and checks: a non-numeric bounty is refused with a message, a rejected signature says
 // so, a revert names its custom error, a drawn digit requested with a bounty settles and shows
 // its answer and its support chart, a dispute after the challenge window names the escrow's
-// error, the Agents page lists the agents, and with the dev wallet a guild proposal paying from
-// the treasury is delegated for, proposed, voted, queued and executed. Saves screenshots under
+// error, the Agents page lists the agents, with the dev wallet a guild proposal paying from
+// the treasury is delegated for, proposed, voted, queued and executed, and three dev wallets play
+// an arena game to its end. Saves screenshots under
 // target/app-screenshots/ and prints the first contentful paint.
 //
 // Usage: node app/tests/browser.mjs   (after `cargo build -p nsed-cli --bin nsed`;
@@ -383,6 +384,91 @@ async function main() {
   const paid = await rpc(rpcUrl, 'eth_call', [{ to: (await (await fetch(`${appUrl}config.json`)).json()).contracts.BountyToken, data: `0x70a08231${payee.slice(2).toLowerCase().padStart(64, '0')}` }, 'latest']);
   assert.equal(BigInt(paid), 10n ** 16n, 'the treasury paid 0.01 BNTY');
   await shot(page, 'guild');
+
+  // An arena game between dev wallets 5, 6 and 7: create, join, start, commit and reveal
+  // proposals and votes (salts exported, wiped and imported in between), close, withdraw.
+  await page.goto(`${appUrl}#/arena`, { waitUntil: 'load' });
+  const dev = (i) => mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: i }).address;
+  const useWallet = async (i) => {
+    await page.click('#disconnect');
+    await page.select('#wallet-choice', `dev:${i}`);
+    await page.click('#connect');
+    await page.waitForSelector('[data-testid=account]', { timeout: STEP_TIMEOUT_MS });
+  };
+  const seatedAs = (i) => page.waitForFunction(
+    (me) => document.querySelector('[data-testid=players]')?.textContent?.includes(`${me} (you)`), { timeout: STEP_TIMEOUT_MS }, dev(i));
+  const arenaStep = async (selector, done) => {
+    await page.$$eval('[data-testid=arena-ok], [data-testid=tx-error], [data-testid=faucet-ok]', (els) => els.forEach((el) => el.remove()));
+    await page.waitForSelector(selector, { timeout: STEP_TIMEOUT_MS });
+    await page.click(selector);
+    const result = await page.waitForSelector('[data-testid=arena-ok], [data-testid=tx-error], [data-testid=faucet-ok]', { timeout: STEP_TIMEOUT_MS });
+    const text = await result.evaluate((el) => el.textContent);
+    assert.match(text, done, `${selector}: ${text}`);
+  };
+  const gamePhase = (phase) => page.waitForFunction(
+    (want) => document.querySelector('[data-testid=game-phase]')?.textContent === want, { timeout: STEP_TIMEOUT_MS }, phase);
+  await useWallet(5);
+  await arenaStep('.faucet', /Minted/);
+  await page.waitForFunction(() => document.querySelector('#join-fee')?.value, { timeout: STEP_TIMEOUT_MS });
+  await arenaStep('#create-game', /Create the game: done/);
+  await page.waitForFunction(() => /^#\/arena\/\d+$/.test(location.hash), { timeout: STEP_TIMEOUT_MS });
+  await arenaStep('#join', /Join: done/);
+  for (const i of [6, 7]) {
+    await useWallet(i);
+    await arenaStep('.faucet', /Minted/);
+    await arenaStep('#join', /Join: done/);
+  }
+  await useWallet(5);
+  await arenaStep('#start', /Start the game: done/);
+  await gamePhase('Proposing');
+  const seatOf = Object.fromEntries(await page.$$eval('[data-testid=players] tbody tr', (rows) =>
+    rows.map((r) => [r.children[1].textContent.split(' ')[0].toLowerCase(), Number(r.children[0].textContent)])));
+  const seat = (i) => seatOf[dev(i).toLowerCase()];
+  for (const i of [5, 6, 7]) {
+    await useWallet(i);
+    await seatedAs(i);
+    await page.$eval('#proposal', (el, v) => { el.value = v; }, `the idea of anvil account ${i}`);
+    await arenaStep('#commit-proposal', /Commit proposal: done/);
+  }
+  // Salts survive an export, a wiped browser store and an import.
+  await page.click('#export-salts');
+  const exported = await page.$eval('#salts', (el) => el.value);
+  assert.equal(Object.keys(JSON.parse(exported)).length, 3, exported);
+  await page.evaluate(() => { for (const key of Object.keys(localStorage)) if (key.startsWith('nsed-arena:')) localStorage.removeItem(key); });
+  await page.$eval('#salts', (el) => { el.value = ''; });
+  await page.type('#salts', exported.replace(/\n/g, ''));
+  await page.click('#import-salts');
+  await page.waitForFunction(() => document.querySelector('#salts')?.parentElement?.textContent?.includes('Imported 3 salt(s)'), { timeout: STEP_TIMEOUT_MS });
+  await arenaStep('#advance', /done/);
+  await gamePhase('ProposalReveal');
+  for (const i of [5, 6, 7]) {
+    await useWallet(i);
+    await seatedAs(i);
+    await arenaStep('#reveal-proposal', /Reveal proposal: done/);
+  }
+  await arenaStep('#advance', /done/);
+  await gamePhase('Voting');
+  // Everyone backs account 6; account 6 gives 2 votes to account 5.
+  for (const i of [5, 6, 7]) {
+    await useWallet(i);
+    await seatedAs(i);
+    const [to, votes] = i === 6 ? [seat(5), '2'] : [seat(6), '3'];
+    await page.$eval(`#vote-${to}`, (el, v) => { el.value = v; }, votes);
+    await arenaStep('#commit-vote', /Commit vote: done/);
+  }
+  await warp(601);
+  await arenaStep('#advance', /done/);
+  await gamePhase('VoteReveal');
+  for (const i of [5, 6, 7]) {
+    await useWallet(i);
+    await seatedAs(i);
+    await arenaStep('#reveal-vote', /Reveal vote: done/);
+  }
+  await arenaStep('#advance', /done/);
+  await gamePhase('Ended');
+  assert.match(await textOf(page, '[data-testid=game-winner]'), new RegExp(`seat ${seat(6)} \\(${dev(6)}\\)`));
+  await arenaStep('#withdraw', /Withdraw .* BNTY: done/);
+  await shot(page, 'arena');
 
   // `nsed app` serves the same deployment on its own.
   const record = JSON.parse(readFileSync(join(work, 'deployments', 'local.json'), 'utf8'));
