@@ -534,8 +534,15 @@ impl<P: Provider + Clone> Ctx<'_, P> {
             }
             (JobStatus::Claimed, JobState::Claimed) => self.deliberate_and_settle(job).await,
             (JobStatus::Settled, JobState::Claimed) => {
-                // Settled (by this keeper's earlier attempt, or the claim was someone else's).
-                self.store.update_job(job_id, JobState::Settled, None, None)?;
+                // Settled by this keeper's earlier attempt, or by a keeper that re-claimed the
+                // job after our claim timed out: the job's keeper on chain tells which.
+                let keeper = self.market.job(job_id).await?.keeper;
+                let state = if keeper == self.signer.address() {
+                    JobState::Settled
+                } else {
+                    JobState::Closed
+                };
+                self.store.update_job(job_id, state, None, None)?;
                 Ok(())
             }
             _ => {
