@@ -153,3 +153,77 @@ fn min_delay_change(
     ctx.save(&row)?;
     Ok(Outcome::Applied)
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::{
+        primitives::{B256, Bytes, LogData},
+        sol_types::SolEvent,
+    };
+
+    use super::*;
+    use crate::{handlers::all_entities, store::Store};
+
+    fn log(data: LogData) -> Log {
+        Log { inner: alloy::primitives::Log { address: Address::ZERO, data }, ..Default::default() }
+    }
+
+    fn scheduled(id: B256, index: u64, target: u8) -> LogData {
+        CallScheduled {
+            id,
+            index: U256::from(index),
+            target: Address::repeat_byte(target),
+            value: U256::from(index),
+            data: Bytes::from(vec![target]),
+            predecessor: B256::ZERO,
+            delay: U256::from(86_400),
+        }
+        .encode_log_data()
+    }
+
+    #[test]
+    fn a_batch_collects_its_calls_and_a_rescheduling_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timelock.sqlite");
+        let mut store = Store::open(&path, "chain 31337", all_entities()).unwrap();
+        let tx = store.transaction().unwrap();
+        let id = B256::repeat_byte(0x0b);
+        let apply = |block: u64, data: LogData| {
+            let mut ctx = HandlerCtx { tx: &tx, block, tx_hash: B256::ZERO, log_index: 0 };
+            handle(&mut ctx, &log(data)).unwrap()
+        };
+        let op = |block: u64| {
+            let ctx = HandlerCtx { tx: &tx, block, tx_hash: B256::ZERO, log_index: 0 };
+            ctx.load(&TIMELOCK_OPERATION, &enc_bytes(id.as_slice())).unwrap().unwrap()
+        };
+        // Salt and execution of an operation never scheduled are malformed, not applied.
+        let salt = CallSalt { id, salt: B256::repeat_byte(5) }.encode_log_data();
+        assert!(matches!(apply(1, salt.clone()), Outcome::Malformed(_)));
+        assert_eq!(apply(2, scheduled(id, 0, 0xa1)), Outcome::Applied);
+        assert_eq!(apply(2, scheduled(id, 1, 0xa2)), Outcome::Applied);
+        assert_eq!(apply(2, salt), Outcome::Applied);
+        let row = op(2);
+        let targets = [enc_bytes(&[0xa1; 20]), enc_bytes(&[0xa2; 20])];
+        assert_eq!(row.list("targets"), targets);
+        assert_eq!(row.list("values"), ["0", "1"]);
+        assert_eq!(row.list("calldatas"), ["0xa1", "0xa2"]);
+        assert_eq!(row.get("salt"), &rusqlite::types::Value::Text(enc_bytes(&[5; 32])));
+        assert_eq!(apply(3, Cancelled { id }.encode_log_data()), Outcome::Applied);
+        assert_eq!(op(3).get("status"), &rusqlite::types::Value::Text("Cancelled".into()));
+        // Scheduled again under the same id: one call now, then executed.
+        assert_eq!(apply(4, scheduled(id, 0, 0xa3)), Outcome::Applied);
+        let executed = CallExecuted {
+            id,
+            index: U256::ZERO,
+            target: Address::repeat_byte(0xa3),
+            value: U256::ZERO,
+            data: Bytes::from(vec![0xa3]),
+        };
+        assert_eq!(apply(5, executed.encode_log_data()), Outcome::Applied);
+        let row = op(5);
+        assert_eq!(row.list("targets"), [enc_bytes(&[0xa3; 20])]);
+        assert_eq!(row.get("status"), &rusqlite::types::Value::Text("Executed".into()));
+        assert_eq!(row.i64("executedCalls"), 1);
+        assert_eq!(row.i64("scheduledAtBlock"), 4);
+    }
+}

@@ -141,3 +141,68 @@ fn delegate_votes_changed(
     ctx.save(&row)?;
     Ok(Outcome::Applied)
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::{
+        primitives::{B256, LogData},
+        sol_types::SolEvent,
+    };
+
+    use super::*;
+    use crate::{handlers::all_entities, store::Store};
+
+    fn log(data: LogData) -> Log {
+        Log { inner: alloy::primitives::Log { address: Address::ZERO, data }, ..Default::default() }
+    }
+
+    #[test]
+    fn delegation_follows_the_holder_and_votes_follow_the_delegate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("votes.sqlite");
+        let mut store = Store::open(&path, "chain 31337", all_entities()).unwrap();
+        let tx = store.transaction().unwrap();
+        let (holder, a, b) =
+            (Address::repeat_byte(1), Address::repeat_byte(0xa), Address::repeat_byte(0xb));
+        let apply = |block: u64, data: LogData| {
+            let mut ctx = HandlerCtx { tx: &tx, block, tx_hash: B256::ZERO, log_index: 0 };
+            assert_eq!(handle(&mut ctx, &log(data)).unwrap(), Outcome::Applied);
+        };
+        let changed = |from: Address, to: Address| {
+            DelegateChanged { delegator: holder, fromDelegate: from, toDelegate: to }
+                .encode_log_data()
+        };
+        let votes = |delegate: Address, previous: u64, new: u64| {
+            DelegateVotesChanged {
+                delegate,
+                previousVotes: U256::from(previous),
+                newVotes: U256::from(new),
+            }
+            .encode_log_data()
+        };
+        apply(1, changed(Address::ZERO, a));
+        apply(1, votes(a, 0, 50));
+        apply(2, changed(a, b));
+        apply(2, votes(a, 50, 0));
+        apply(2, votes(b, 0, 50));
+        apply(3, changed(b, Address::ZERO));
+        apply(3, votes(b, 50, 0));
+
+        let ctx = HandlerCtx { tx: &tx, block: 3, tx_hash: B256::ZERO, log_index: 0 };
+        let delegation = ctx.load(&DELEGATION, &id(&holder)).unwrap().unwrap();
+        assert_eq!(delegation.i64("changes"), 3);
+        assert_eq!(
+            delegation.get("previousDelegate"),
+            &rusqlite::types::Value::Text(id(&b)),
+            "the last change came from b"
+        );
+        for (delegate, changes) in [(a, 2), (b, 2)] {
+            let row = ctx.load(&DELEGATE, &id(&delegate)).unwrap().unwrap();
+            assert_eq!((row.uint("votes"), row.i64("votesChanges")), (U256::ZERO, changes));
+        }
+        assert!(
+            ctx.load(&DELEGATE, &id(&Address::ZERO)).unwrap().is_none(),
+            "undelegating makes no delegate"
+        );
+    }
+}
