@@ -12,14 +12,15 @@
 //!   connection for as long as it runs; a second ingester is refused (after waiting a few seconds
 //!   for a stopping one to let go) and told to run
 //!   `--indexer.serve-only` instead. Serve-only processes only read.
-//! - Batches: handlers are synchronous and write through a SQLite transaction handle
-//!   ([`crate::handlers::HandlerCtx`]); a PostgreSQL batch therefore runs on a blocking thread,
-//!   with its transaction registered in a thread-local ([`in_batch`]) that the store's write
-//!   functions use, each statement driven to completion with the runtime's `block_on`.
+//! - Batches ([`batch`]): a window runs on a blocking thread with its batch registered for the
+//!   store's write functions; entities are read once, written in memory, and flushed with
+//!   multi-row statements in one transaction at commit.
 //! - Reads: a pool of connections with `statement_timeout` set to the query time limit, and the
 //!   request's deadline on the client side too.
 
-use std::{cell::RefCell, str::FromStr, time::Instant};
+mod batch;
+
+use std::{str::FromStr, time::Instant};
 
 use alloy::primitives::B256;
 use deadpool_postgres::{
@@ -32,12 +33,10 @@ use tokio_postgres::{
     types::{ToSql, Type},
 };
 
-use super::{
-    OpenOptions, RawLog, ReadError, col, columns, from_sql_u64, indexed_field, parse_hash,
-    to_sql_u64,
-};
+pub(crate) use self::batch::in_batch;
+use super::{OpenOptions, ReadError, col, from_sql_u64, indexed_field, parse_hash, to_sql_u64};
 use crate::{
-    entity::{EntityDef, Kind, Record},
+    entity::{EntityDef, Kind},
     error::{IndexerError, IndexerResult},
 };
 
@@ -352,189 +351,22 @@ impl Store {
         Ok(())
     }
 
-    /// Runs `batch` on a blocking thread with a PostgreSQL transaction registered for the
-    /// store's write functions; commits when it succeeds.
+    /// Runs `batch` on a blocking thread with a PostgreSQL batch registered for the store's write
+    /// functions; writes and commits it when `batch` succeeds.
     pub(crate) async fn apply<R: Send + 'static>(
         &mut self,
         batch: impl FnOnce(&Transaction<'_>) -> IndexerResult<R> + Send + 'static,
     ) -> IndexerResult<R> {
         let client = self.client().await?;
         let rt = Handle::current();
-        tokio::task::spawn_blocking(move || {
-            let mut open = Batch { client: Some(client), rt };
-            open.execute("BEGIN")?;
-            BATCH.with(|b| *b.borrow_mut() = Some(open));
-            // Cleared on every exit, a panic included, so no later code on this pooled thread
-            // writes into a finished batch.
-            let _clear = ClearBatch;
-            // Handlers need a SQLite transaction to stand on; with PostgreSQL it is never written.
-            let mut scratch = rusqlite::Connection::open_in_memory()?;
-            let tx = scratch.transaction()?;
-            let out = batch(&tx)?;
-            let mut open = BATCH
-                .with(|b| b.borrow_mut().take())
-                .expect("the batch stays registered until this closure clears it");
-            open.execute("COMMIT")?;
-            open.finish();
-            Ok(out)
-        })
-        .await
-        .map_err(|e| IndexerError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(move || batch::run(client, rt, batch))
+            .await
+            .map_err(|e| IndexerError::Task(e.to_string()))?
     }
 }
 
 const CURSOR_UPSERT: &str = "INSERT INTO cursor (id, block, hash) VALUES (1, $1, $2)
      ON CONFLICT (id) DO UPDATE SET block = EXCLUDED.block, hash = EXCLUDED.hash";
-
-thread_local! {
-    /// The PostgreSQL batch this (blocking) thread is applying, if any.
-    static BATCH: RefCell<Option<Batch>> = const { RefCell::new(None) };
-}
-
-/// Unregisters (and so abandons, unless committed) the thread's batch when dropped.
-struct ClearBatch;
-
-impl Drop for ClearBatch {
-    fn drop(&mut self) {
-        BATCH.with(|b| drop(b.borrow_mut().take()));
-    }
-}
-
-/// Runs `f` on the PostgreSQL batch registered on this thread; `None` when there is none (the
-/// SQLite backend, or any thread outside [`Store::apply`]).
-pub(crate) fn in_batch<R>(f: impl FnOnce(&mut Batch) -> R) -> Option<R> {
-    BATCH.with(|b| b.borrow_mut().as_mut().map(f))
-}
-
-/// An open PostgreSQL transaction on a pooled connection, driven synchronously.
-#[derive(Debug)]
-pub(crate) struct Batch {
-    /// `None` once committed and handed back.
-    client: Option<Object>,
-    rt: Handle,
-}
-
-impl Drop for Batch {
-    fn drop(&mut self) {
-        // Not committed (a failure or a panic): close the connection instead of returning it to
-        // the pool inside a transaction; the server rolls the transaction back.
-        if let Some(client) = self.client.take() {
-            drop(Object::take(client));
-        }
-    }
-}
-
-impl Batch {
-    fn client(&self) -> &Object {
-        self.client.as_ref().expect("a batch holds its connection until it finishes")
-    }
-
-    /// Returns the connection to the pool (after `COMMIT`).
-    fn finish(mut self) {
-        drop(self.client.take());
-    }
-
-    fn execute(&mut self, sql: &str) -> IndexerResult<()> {
-        let client = self.client();
-        self.rt.block_on(client.batch_execute(sql))?;
-        Ok(())
-    }
-
-    fn query(&self, sql: &str, values: &[Sql]) -> IndexerResult<Vec<Row>> {
-        let client = self.client();
-        self.rt.block_on(async {
-            let statement = client.prepare_cached(sql).await?;
-            query_values(client, &statement, values).await
-        })
-    }
-
-    pub(crate) fn write_cursor(&mut self, block: u64, hash: B256) -> IndexerResult<()> {
-        self.query(CURSOR_UPSERT, &[Sql::Integer(to_sql_u64(block)), Sql::Text(hash.to_string())])?;
-        Ok(())
-    }
-
-    pub(crate) fn write_block(&mut self, number: u64, hash: B256) -> IndexerResult<()> {
-        self.query(
-            "INSERT INTO blocks (number, hash) VALUES ($1, $2)
-             ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash",
-            &[Sql::Integer(to_sql_u64(number)), Sql::Text(hash.to_string())],
-        )?;
-        Ok(())
-    }
-
-    pub(crate) fn write_log(&mut self, log: &RawLog<'_>) -> IndexerResult<()> {
-        let mut values = vec![
-            Sql::Integer(to_sql_u64(log.block_number)),
-            Sql::Integer(to_sql_u64(log.log_index)),
-        ];
-        values.extend(log.text_columns().into_iter().map(Sql::Text));
-        self.query(
-            "INSERT INTO logs (block_number, log_index, block_hash, tx_hash, address, contract, topics, data)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &values,
-        )?;
-        Ok(())
-    }
-
-    pub(crate) fn load_current(
-        &mut self,
-        def: &'static EntityDef,
-        id: &str,
-    ) -> IndexerResult<Option<Record>> {
-        let sql = format!(
-            "SELECT {} FROM \"{}\" WHERE id = $1 AND block_to IS NULL",
-            columns(def),
-            def.table
-        );
-        let rows = self.query(&sql, &[Sql::Text(id.to_string())])?;
-        let Some(row) = rows.first() else { return Ok(None) };
-        Ok(Some(Record { def, id: id.to_string(), values: row_values(row)? }))
-    }
-
-    pub(crate) fn save_version(&mut self, record: &Record, block: u64) -> IndexerResult<()> {
-        let def = record.def;
-        let t = def.table;
-        let block = to_sql_u64(block);
-        let current = self.query(
-            &format!("SELECT vid, block_from FROM \"{t}\" WHERE id = $1 AND block_to IS NULL"),
-            &[Sql::Text(record.id.clone())],
-        )?;
-        let current: Option<(i64, i64)> = current.first().map(|r| (r.get(0), r.get(1)));
-        match current {
-            Some((vid, from)) if from == block => {
-                let sets: Vec<String> = def
-                    .fields
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| format!("{} = ${}", col(f.name), i + 2))
-                    .collect();
-                let sql = format!("UPDATE \"{t}\" SET {} WHERE vid = $1", sets.join(", "));
-                let mut values = vec![Sql::Integer(vid)];
-                values.extend(record.values.iter().cloned());
-                self.query(&sql, &values)?;
-            }
-            other => {
-                if let Some((vid, _)) = other {
-                    self.query(
-                        &format!("UPDATE \"{t}\" SET block_to = $1 WHERE vid = $2"),
-                        &[Sql::Integer(block), Sql::Integer(vid)],
-                    )?;
-                }
-                let placeholders: String =
-                    (0..def.fields.len()).map(|i| format!(", ${}", i + 3)).collect();
-                let fields: String =
-                    def.fields.iter().map(|f| format!(", {}", col(f.name))).collect();
-                let sql = format!(
-                    "INSERT INTO \"{t}\" (id, block_from, block_to{fields}) VALUES ($1, $2, NULL{placeholders})"
-                );
-                let mut values = vec![Sql::Text(record.id.clone()), Sql::Integer(block)];
-                values.extend(record.values.iter().cloned());
-                self.query(&sql, &values)?;
-            }
-        }
-        Ok(())
-    }
-}
 
 /// One parameter as the statement declares it: SQLite values are loosely typed, PostgreSQL's
 /// are not, so each value is converted to the type the server inferred for its placeholder.
@@ -623,6 +455,9 @@ fn numbered(sql: &str) -> String {
     out
 }
 
+/// Most prepared statements a read connection keeps.
+const STATEMENT_CACHE: usize = 256;
+
 /// Pooled read connections.
 #[derive(Debug)]
 pub(crate) struct ReadPool {
@@ -665,6 +500,11 @@ impl ReadPool {
         let db_err = |e: IndexerError| ReadError::Db(e.to_string());
         let run = async {
             let client = connection(&self.pool, &self.db).await.map_err(db_err)?;
+            // Filters make many statement shapes (`_in` lists of any length); keep each
+            // connection's cache bounded instead of letting hostile queries grow it.
+            if client.statement_cache.size() > STATEMENT_CACHE {
+                client.statement_cache.clear();
+            }
             let statement =
                 client.prepare_cached(&numbered(sql)).await.map_err(|e| db_err(e.into()))?;
             let rows = query_values(&client, &statement, &params).await.map_err(|e| match &e {

@@ -1,0 +1,336 @@
+//! One window's writes into PostgreSQL, buffered and flushed in a few statements at commit.
+//!
+//! Handlers are synchronous and write through [`crate::handlers::HandlerCtx`], which carries a
+//! SQLite transaction. A PostgreSQL window therefore runs on a blocking thread with its [`Batch`]
+//! registered in a thread-local ([`in_batch`]); the store's write functions find it there.
+//!
+//! A statement per write would cost a round trip each (about ten per log). Instead the batch
+//! keeps every entity it touches in memory: the first read of an entity loads its current
+//! version (one round trip), later reads and all writes stay in memory, and a version written
+//! again at the same block replaces the one before, as SQLite's in-place update does. At commit
+//! it closes the replaced stored versions, inserts the new versions with their `block_to` already
+//! set, and inserts the raw logs, block hashes and cursor, with multi-row statements.
+
+use std::{cell::RefCell, collections::BTreeMap};
+
+use alloy::primitives::B256;
+use deadpool_postgres::Object;
+use rusqlite::types::Value as Sql;
+use tokio::runtime::Handle;
+use tokio_postgres::{Row, types::ToSql};
+
+use super::{CURSOR_UPSERT, query_values, row_values};
+use crate::{
+    entity::{EntityDef, Record},
+    error::IndexerResult,
+    store::{RawLog, col, columns, to_sql_u64},
+};
+
+/// Most bound parameters per multi-row statement (PostgreSQL allows 65 535).
+const MAX_PARAMS: usize = 30_000;
+
+thread_local! {
+    /// The PostgreSQL batch this (blocking) thread is applying, if any.
+    static BATCH: RefCell<Option<Batch>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the PostgreSQL batch registered on this thread; `None` when there is none (the
+/// SQLite backend, or any thread outside a PostgreSQL window).
+pub(crate) fn in_batch<R>(f: impl FnOnce(&mut Batch) -> R) -> Option<R> {
+    BATCH.with(|b| b.borrow_mut().as_mut().map(f))
+}
+
+/// Unregisters (and so abandons, unless committed) the thread's batch when dropped.
+struct ClearBatch;
+
+impl Drop for ClearBatch {
+    fn drop(&mut self) {
+        BATCH.with(|b| drop(b.borrow_mut().take()));
+    }
+}
+
+/// Runs `apply` (which writes through the store's functions) as one PostgreSQL transaction on
+/// `client`, on the current (blocking) thread; commits when it succeeds.
+pub(super) fn run<R>(
+    client: Object,
+    rt: Handle,
+    apply: impl FnOnce(&rusqlite::Transaction<'_>) -> IndexerResult<R>,
+) -> IndexerResult<R> {
+    let batch = Batch {
+        client: Some(client),
+        rt,
+        entities: BTreeMap::new(),
+        logs: Vec::new(),
+        blocks: BTreeMap::new(),
+        cursor: None,
+    };
+    BATCH.with(|b| *b.borrow_mut() = Some(batch));
+    // Cleared on every exit, a panic included, so no later code on this pooled thread writes
+    // into a finished batch.
+    let _clear = ClearBatch;
+    // Handlers need a SQLite transaction to stand on; with PostgreSQL it is never written.
+    let mut scratch = rusqlite::Connection::open_in_memory()?;
+    let tx = scratch.transaction()?;
+    let out = apply(&tx)?;
+    let mut batch =
+        BATCH.with(|b| b.borrow_mut().take()).expect("the batch stays registered until cleared");
+    batch.commit()?;
+    Ok(out)
+}
+
+/// An entity touched in this batch.
+#[derive(Debug)]
+struct Touched {
+    def: &'static EntityDef,
+    /// The stored current version before the batch: `vid`, `block_from` and values.
+    stored: Option<(i64, i64, Vec<Sql>)>,
+    /// Versions written in this batch, oldest first: `block_from` and values.
+    versions: Vec<(i64, Vec<Sql>)>,
+}
+
+impl Touched {
+    fn current(&self) -> Option<&Vec<Sql>> {
+        self.versions.last().map(|(_, v)| v).or_else(|| self.stored.as_ref().map(|(_, _, v)| v))
+    }
+}
+
+/// One window's writes, buffered until commit.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// `None` once committed and handed back.
+    client: Option<Object>,
+    rt: Handle,
+    /// By table and stored id.
+    entities: BTreeMap<(&'static str, String), Touched>,
+    /// Raw log rows.
+    logs: Vec<Vec<Sql>>,
+    blocks: BTreeMap<u64, B256>,
+    cursor: Option<(u64, B256)>,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        // Not committed (a failure or a panic): close the connection instead of returning it to
+        // the pool inside a transaction; the server rolls the transaction back.
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+    }
+}
+
+impl Batch {
+    fn client(&self) -> &Object {
+        self.client.as_ref().expect("a batch holds its connection until it commits")
+    }
+
+    fn simple(&self, sql: &str) -> IndexerResult<()> {
+        let client = self.client();
+        self.rt.block_on(client.batch_execute(sql))?;
+        Ok(())
+    }
+
+    fn query(&self, sql: &str, values: &[Sql]) -> IndexerResult<Vec<Row>> {
+        let client = self.client();
+        self.rt.block_on(async {
+            let statement = client.prepare_cached(sql).await?;
+            query_values(client, &statement, values).await
+        })
+    }
+
+    /// Records the cursor (written at commit).
+    pub(crate) fn write_cursor(&mut self, block: u64, hash: B256) -> IndexerResult<()> {
+        self.cursor = Some((block, hash));
+        Ok(())
+    }
+
+    /// Records a block hash (written at commit).
+    pub(crate) fn write_block(&mut self, number: u64, hash: B256) -> IndexerResult<()> {
+        self.blocks.insert(number, hash);
+        Ok(())
+    }
+
+    /// Records a raw log (written at commit).
+    pub(crate) fn write_log(&mut self, log: &RawLog<'_>) -> IndexerResult<()> {
+        let mut row = vec![
+            Sql::Integer(to_sql_u64(log.block_number)),
+            Sql::Integer(to_sql_u64(log.log_index)),
+        ];
+        row.extend(log.text_columns().into_iter().map(Sql::Text));
+        self.logs.push(row);
+        Ok(())
+    }
+
+    /// The entity `id` of `def` as this batch sees it, loading its stored version on first use.
+    fn touch(&mut self, def: &'static EntityDef, id: &str) -> IndexerResult<&mut Touched> {
+        let key = (def.table, id.to_string());
+        if !self.entities.contains_key(&key) {
+            let sql = format!(
+                "SELECT vid, block_from, {} FROM \"{}\" WHERE id = $1 AND block_to IS NULL",
+                columns(def),
+                def.table
+            );
+            let rows = self.query(&sql, &[Sql::Text(id.to_string())])?;
+            let stored = match rows.first() {
+                Some(row) => {
+                    let mut values = row_values(row)?;
+                    let rest = values.split_off(2);
+                    match (&values[0], &values[1]) {
+                        (Sql::Integer(vid), Sql::Integer(from)) => Some((*vid, *from, rest)),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            self.entities.insert(key.clone(), Touched { def, stored, versions: Vec::new() });
+        }
+        Ok(self.entities.get_mut(&key).expect("inserted above"))
+    }
+
+    /// The current version of `def`'s entity with stored id `id`.
+    pub(crate) fn load_current(
+        &mut self,
+        def: &'static EntityDef,
+        id: &str,
+    ) -> IndexerResult<Option<Record>> {
+        let touched = self.touch(def, id)?;
+        Ok(touched.current().map(|values| Record {
+            def,
+            id: id.to_string(),
+            values: values.clone(),
+        }))
+    }
+
+    /// Writes `record` as its version from `block` on (replacing a version this batch wrote at
+    /// the same block).
+    pub(crate) fn save_version(&mut self, record: &Record, block: u64) -> IndexerResult<()> {
+        let block = to_sql_u64(block);
+        let touched = self.touch(record.def, &record.id)?;
+        match touched.versions.last_mut() {
+            Some((last, values)) if *last == block => *values = record.values.clone(),
+            _ => touched.versions.push((block, record.values.clone())),
+        }
+        Ok(())
+    }
+
+    /// Writes everything buffered and commits.
+    fn commit(&mut self) -> IndexerResult<()> {
+        self.simple("BEGIN")?;
+        // Stored versions the batch supersedes: closed at the first new version's block, or
+        // deleted when that version starts at the same block (it replaces it).
+        let mut closes: BTreeMap<&'static str, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
+        let mut deletes: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
+        let mut inserts: BTreeMap<&'static str, (&'static EntityDef, Vec<Vec<Sql>>)> =
+            BTreeMap::new();
+        for ((table, id), touched) in &self.entities {
+            let Some((first, _)) = touched.versions.first() else { continue };
+            if let Some((vid, from, _)) = &touched.stored {
+                if from == first {
+                    deletes.entry(*table).or_default().push(*vid);
+                } else {
+                    let (vids, blocks) = closes.entry(*table).or_default();
+                    vids.push(*vid);
+                    blocks.push(*first);
+                }
+            }
+            let rows = &mut inserts.entry(*table).or_insert((touched.def, Vec::new())).1;
+            for (i, (from, values)) in touched.versions.iter().enumerate() {
+                let to = touched.versions.get(i + 1).map_or(Sql::Null, |(b, _)| Sql::Integer(*b));
+                let mut row = vec![Sql::Text(id.clone()), Sql::Integer(*from), to];
+                row.extend(values.iter().cloned());
+                rows.push(row);
+            }
+        }
+        let client = self.client();
+        self.rt.block_on(async {
+            for (table, vids) in &deletes {
+                let vids: &(dyn ToSql + Sync) = vids;
+                client
+                    .execute(&format!("DELETE FROM \"{table}\" WHERE vid = ANY($1)"), &[vids])
+                    .await?;
+            }
+            for (table, (vids, blocks)) in &closes {
+                let (vids, blocks): (&(dyn ToSql + Sync), &(dyn ToSql + Sync)) = (vids, blocks);
+                client
+                    .execute(
+                        &format!(
+                            "UPDATE \"{table}\" AS t SET block_to = v.b
+                             FROM unnest($1::int8[], $2::int8[]) AS v(vid, b) WHERE t.vid = v.vid"
+                        ),
+                        &[vids, blocks],
+                    )
+                    .await?;
+            }
+            IndexerResult::Ok(())
+        })?;
+        for (table, (def, rows)) in &inserts {
+            let fields: String = def.fields.iter().map(|f| format!(", {}", col(f.name))).collect();
+            self.insert_rows(
+                &format!("INSERT INTO \"{table}\" (id, block_from, block_to{fields})"),
+                rows,
+                "",
+            )?;
+        }
+        let logs = std::mem::take(&mut self.logs);
+        self.insert_rows(
+            "INSERT INTO logs (block_number, log_index, block_hash, tx_hash, address, contract, topics, data)",
+            &logs,
+            "",
+        )?;
+        let blocks: Vec<Vec<Sql>> = self
+            .blocks
+            .iter()
+            .map(|(n, h)| vec![Sql::Integer(to_sql_u64(*n)), Sql::Text(h.to_string())])
+            .collect();
+        self.insert_rows(
+            "INSERT INTO blocks (number, hash)",
+            &blocks,
+            " ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash",
+        )?;
+        if let Some((block, hash)) = self.cursor {
+            self.query(
+                CURSOR_UPSERT,
+                &[Sql::Integer(to_sql_u64(block)), Sql::Text(hash.to_string())],
+            )?;
+        }
+        self.simple("COMMIT")?;
+        // Committed: the connection goes back to the pool.
+        drop(self.client.take());
+        Ok(())
+    }
+
+    /// Inserts `rows` with `head VALUES (…), (…) suffix`, as few statements as the parameter
+    /// limit allows.
+    fn insert_rows(&self, head: &str, rows: &[Vec<Sql>], suffix: &str) -> IndexerResult<()> {
+        let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
+        let per = (MAX_PARAMS / width.max(1)).max(1);
+        for chunk in rows.chunks(per) {
+            let mut sql = String::with_capacity(head.len() + chunk.len() * width * 6);
+            sql.push_str(head);
+            sql.push_str(" VALUES ");
+            let mut n = 0;
+            for (r, _) in chunk.iter().enumerate() {
+                if r > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                for c in 0..width {
+                    n += 1;
+                    if c > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!("${n}"));
+                }
+                sql.push(')');
+            }
+            sql.push_str(suffix);
+            let values: Vec<Sql> = chunk.iter().flatten().cloned().collect();
+            let client = self.client();
+            self.rt.block_on(async {
+                // Not cached: row counts differ from window to window.
+                let statement = client.prepare(&sql).await?;
+                query_values(client, &statement, &values).await
+            })?;
+        }
+        Ok(())
+    }
+}
