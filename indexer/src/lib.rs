@@ -116,14 +116,16 @@ pub struct Indexer;
 
 impl Indexer {
     /// Opens the database, binds the GraphQL listener and starts following the chain in the
-    /// background.
+    /// background (serve-only: watching the database's cursor instead, without the chain).
     ///
     /// # Errors
     ///
     /// [`IndexerError::Config`] for unusable settings or a record of another chain,
     /// [`IndexerError::Tx`] when the chain cannot be reached, [`IndexerError::WrongDatabase`] when
     /// the database belongs to another deployment, [`IndexerError::Listen`] when the address is
-    /// taken.
+    /// taken. With PostgreSQL also [`IndexerError::BadDbUrl`], [`IndexerError::DbUnreachable`],
+    /// [`IndexerError::SchemaVersion`] and [`IndexerError::AlreadyIngesting`]; serve-only,
+    /// [`IndexerError::NotInitialized`] when no ingester has set the database up.
     pub async fn start(config: IndexerConfig) -> IndexerResult<IndexerHandle> {
         if config.log_window == 0 {
             return Err(IndexerError::Config("log_window must be at least 1".into()));
