@@ -29,6 +29,7 @@ mod events;
 mod history;
 mod hostile;
 mod market;
+mod queries;
 mod registry;
 mod reorg;
 mod restart;
