@@ -128,3 +128,49 @@ fn a_malformed_private_key_is_rejected_without_echoing_it() {
     assert!(stderr.contains("not a 32-byte hex secp256k1 key"), "{stderr}");
     assert!(!stderr.contains("not-a-secret"), "the key must never be echoed: {stderr}");
 }
+
+/// On a dev chain it did not start, `nsed up` gets one funded key: it deploys with it and pays
+/// fresh accounts for the keeper and the requester, whose transactions would otherwise race for
+/// the same nonces.
+#[test]
+fn up_on_an_existing_dev_chain_with_one_funded_key_settles_every_job() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let anvil = nsed_devstack::Anvil::spawn(nsed_devstack::AnvilConfig::default()).unwrap();
+    let deployments = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_nsed"))
+        .args(["up", "--once", "--json", "--jobs", "4", "--indexer.listen", "127.0.0.1:0"])
+        .args(["--app.listen", "127.0.0.1:0", "--rpc-url", &anvil.endpoint()])
+        .args(["--private-key", anvil.accounts()[0].private_key()])
+        .arg("--models-dir")
+        .arg(root.join("models"))
+        .arg("--deployments-dir")
+        .arg(deployments.path())
+        .env_remove("NATS_URL")
+        .env_remove("NSED_NATS_CREDS")
+        .env_remove("NSED_PRIVATE_KEY")
+        .output()
+        .expect("nsed runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "nsed up failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(doc["jobs"].as_array().unwrap().len(), 4, "{doc}");
+    assert_eq!(doc["accuracy"]["total"], 4, "{doc}");
+    // Neither the keeper nor the requester sent from the funded key.
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(deployments.path().join("local.json")).unwrap(),
+    )
+    .unwrap();
+    let market: alloy::primitives::Address =
+        record["contracts"]["DeliberationMarket"]["address"].as_str().unwrap().parse().unwrap();
+    let funded: alloy::primitives::Address = anvil.accounts()[0].address().parse().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let job = runtime.block_on(async {
+        let provider = alloy::providers::ProviderBuilder::new()
+            .connect_http(anvil.endpoint().parse().unwrap());
+        let market = nsed_contracts::deliberation_market::DeliberationMarket::new(market, provider);
+        market.job(alloy::primitives::U256::from(1)).call().await.unwrap()
+    });
+    assert_ne!(job.keeper, funded, "the keeper has its own account");
+    assert_ne!(job.requester, funded, "the requester has its own account");
+}

@@ -28,8 +28,10 @@ use std::{
 };
 
 use alloy::{
+    network::TransactionBuilder,
     primitives::{Address, B256, U256},
     providers::Provider,
+    rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
 };
 use eyre::{WrapErr, bail};
@@ -209,6 +211,18 @@ struct Roles {
     requester: PrivateKeySigner,
 }
 
+/// Ether a demo account gets for gas on a dev chain the demo did not start: far more than the
+/// demo spends (a settlement costs well under 0.01 ether at a dev chain's fees).
+const GAS_MONEY: U256 = U256::from_limbs([10_000_000_000_000_000_000, 0, 0, 0]);
+
+/// Sends [`GAS_MONEY`] from `payer` to `account` and waits until it is mined.
+async fn pay_gas_money(payer: &impl Provider, account: Address) -> eyre::Result<()> {
+    let tx = TransactionRequest::default().with_to(account).with_value(GAS_MONEY);
+    let receipt = payer.send_transaction(tx).await?.get_receipt().await?;
+    eyre::ensure!(receipt.status(), "the transfer {} reverted", receipt.transaction_hash);
+    Ok(())
+}
+
 /// One demo job: what is asked and the true answer.
 struct DemoJob {
     request: JobRequest,
@@ -232,10 +246,15 @@ impl UpArgs {
         let db = run_dir.path().to_path_buf();
         let mut services = LocalServices { anvil: None, nats: None, nats_cluster: None };
         let (rpc_url, roles) = match (&self.rpc.rpc_url, &self.wallet.private_key) {
+            // One account cannot play every part: the keeper's claims and the requester's
+            // requests would race for the same nonces. The funded key pays two fresh accounts
+            // for the other parts once the chain is known to be a dev chain (below).
             (Some(url), Some(key)) => {
-                let signer = key.signer()?;
-                let roles =
-                    Roles { deployer: signer.clone(), keeper: signer.clone(), requester: signer };
+                let roles = Roles {
+                    deployer: key.signer()?,
+                    keeper: PrivateKeySigner::random(),
+                    requester: PrivateKeySigner::random(),
+                };
                 (url.clone(), roles)
             }
             (Some(_), None) => bail!(
@@ -278,6 +297,15 @@ impl UpArgs {
                  {DEV_CHAIN_ID}) allows, and {rpc_url} serves chain {chain_id}: deploy there with \
                  `nsed deploy --suite.genesis FILE` and run the services one by one"
             );
+        }
+        if services.anvil.is_none() {
+            for (part, account) in
+                [("keeper", roles.keeper.address()), ("requester", roles.requester.address())]
+            {
+                pay_gas_money(&as_deployer, account)
+                    .await
+                    .wrap_err_with(|| format!("cannot pay the demo's {part} {account} for gas"))?;
+            }
         }
         let mut params = self.suite.try_params()?;
         params.keepers.push(roles.keeper.address());
