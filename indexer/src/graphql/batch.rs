@@ -365,3 +365,45 @@ fn prefetch<'b>(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::all_entities;
+
+    /// SQLite's plan of `sql`, one step a line.
+    fn plan(conn: &rusqlite::Connection, (sql, params): (String, Vec<Sql>)) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        stmt.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join("\n")
+    }
+
+    #[test]
+    fn id_cursor_pages_and_nested_batches_read_through_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.sqlite");
+        drop(crate::store::Store::open(&path, "chain 1", all_entities()).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let def = |name: &str| all_entities().into_iter().find(|d| d.name == name).unwrap();
+
+        // `where: { id_gt: $last }, orderBy: id, first: 1000`: a range of the id index, in
+        // order, however deep the page.
+        let mut page = Select::new(def("Job"), 10).cond("id > ?", vec![Sql::Text("5".into())]);
+        page.order = Some((None, false));
+        page.limit = Some((1000, 0));
+        let p = plan(&conn, page.sql());
+        assert!(p.contains("USING INDEX job_id (id>?)"), "{p}");
+        assert!(!p.contains("TEMP B-TREE"), "{p}");
+
+        // The rounds of a page of jobs: one lookup of the reference index per job id.
+        let (cond, params) = in_lists(&col("job"), &["1".into(), "2".into()]).remove(0);
+        let mut rounds = Select::new(def("Round"), 10).cond(&cond, params);
+        rounds.order = Some((Some("round"), false));
+        rounds.limit = Some((100, 0));
+        let p = plan(&conn, rounds.windowed_sql("job"));
+        assert!(p.contains("USING INDEX round_job (job=?)"), "{p}");
+    }
+}

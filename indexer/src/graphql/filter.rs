@@ -263,6 +263,7 @@ impl<'a> Builder<'a> {
                         conds.push(format!("({})", alternatives.join(" AND ")));
                     }
                 }
+                Key::ChangeBlock if value == &Value::Null => {}
                 Key::ChangeBlock => {
                     let number = match value {
                         Value::Object(o) => o.get("number_gte"),
