@@ -168,6 +168,8 @@ export function gamePage(view: HTMLElement, d: Deployment, wallets: Wallets, id:
   const body = h('div', {}, h('p', { class: 'muted' }, 'Loading the game…'));
   const read = <T>(functionName: string, args: readonly unknown[]) => wallets.reader.readContract({ address: arena, abi, functionName, args }) as Promise<T>;
   let last = '';
+  // What the player is typing survives the page's refreshes (they redraw the inputs).
+  const drafts = { proposal: '', votes: new Map<number, string>() };
 
   async function refresh(force = false): Promise<void> {
     const [game, players, scores] = await Promise.all([read<Game>('game', [gameId]), read<Address[]>('players', [gameId]), read<bigint[]>('scores', [gameId])]);
@@ -220,11 +222,12 @@ export function gamePage(view: HTMLElement, d: Deployment, wallets: Wallets, id:
       actions.push(button('start', 'Start the game', async () => send(d, wallets, ready(), { address: arena, abi, functionName: 'start', args: [gameId] })), ' ');
     }
     if (seat >= 0 && s && phase === 'Proposing') {
-      const text = h('input', { id: 'proposal', name: 'proposal', size: 40, autocomplete: 'off' });
+      const text = h('input', { id: 'proposal', name: 'proposal', size: 40, autocomplete: 'off', value: drafts.proposal });
+      text.addEventListener('input', () => { drafts.proposal = text.value; });
       actions.push(h('label', { for: 'proposal' }, 'Your proposal', text), button('commit-proposal', 'Commit proposal', async () => {
         const session = ready();
-        if (!text.value.trim()) throw new Error('Write a proposal first.');
-        const secret: Secret = { value: text.value.trim(), salt: randomSalt() };
+        if (!drafts.proposal.trim()) throw new Error('Write a proposal first.');
+        const secret: Secret = { value: drafts.proposal.trim(), salt: randomSalt() };
         const commitment = keccak256(encodeAbiParameters([{ type: 'uint256' }, { type: 'uint16' }, { type: 'address' }, { type: 'string' }, { type: 'bytes32' }], [gameId, game.turn, session.address, secret.value, secret.salt]));
         localStorage.setItem(secretKey(d, gameId, game.turn, session.address, 'proposal'), JSON.stringify(secret));
         await send(d, wallets, session, { address: arena, abi, functionName: 'commitProposal', args: [gameId, game.turn, commitment] });
@@ -240,12 +243,16 @@ export function gamePage(view: HTMLElement, d: Deployment, wallets: Wallets, id:
     };
     if (seat >= 0 && phase === 'ProposalReveal') actions.push(button('reveal-proposal', 'Reveal proposal', reveal('proposal')), ' ');
     if (seat >= 0 && s && phase === 'Voting') {
-      const inputs = players.map((_, i) => h('input', { id: `vote-${i}`, name: `vote-${i}`, type: 'number', value: '0', size: 4, disabled: i === seat }));
+      const inputs = players.map((_, i) => {
+        const input = h('input', { id: `vote-${i}`, name: `vote-${i}`, type: 'number', value: drafts.votes.get(i) ?? '0', size: 4, disabled: i === seat });
+        input.addEventListener('input', () => drafts.votes.set(i, input.value));
+        return input;
+      });
       actions.push(h('fieldset', {}, h('legend', {}, `Votes per seat (the squares may add up to ${game.params.voteCredits} credits; not for yourself)`),
         ...inputs.map((input, i) => h('label', { for: `vote-${i}` }, `Seat ${i}`, input))),
       button('commit-vote', 'Commit vote', async () => {
         const session = ready();
-        const votes = inputs.map((input, i) => (i === seat ? 0n : BigInt(whole(`Votes for seat ${i}`, input.value || '0', -1000, 1000))));
+        const votes = players.map((_, i) => (i === seat ? 0n : BigInt(whole(`Votes for seat ${i}`, drafts.votes.get(i) || '0', -1000, 1000))));
         const used = votes.reduce((sum, v) => sum + v * v, 0n);
         if (used > game.params.voteCredits) throw new Error(`These votes cost ${used} credits; you have ${game.params.voteCredits}.`);
         const secret: Secret = { value: JSON.stringify(votes.map(String)), salt: randomSalt() };
@@ -280,7 +287,11 @@ export function gamePage(view: HTMLElement, d: Deployment, wallets: Wallets, id:
     if (!stopped) setTimeout(() => void tick(), 1500);
   };
   void tick();
-  const unsubscribe = wallets.subscribe(() => { last = ''; });
+  const unsubscribe = wallets.subscribe(() => {
+    last = '';
+    drafts.proposal = '';
+    drafts.votes.clear();
+  });
   return () => {
     stopped = true;
     unsubscribe();

@@ -107,6 +107,8 @@ export function guildPage(view: HTMLElement, d: Deployment, wallets: Wallets): (
     return { address: governor, abi: d.abis.GuildGovernor, functionName, args: [p.targets, p.values.map(BigInt), p.calldatas, hash] };
   }
 
+  let lastProposals = '';
+
   async function refresh(): Promise<void> {
     const [held, eth] = await Promise.all([
       read(bounty, 'BountyToken', 'balanceOf', [timelock]) as Promise<bigint>,
@@ -128,9 +130,14 @@ export function guildPage(view: HTMLElement, d: Deployment, wallets: Wallets): (
     const data = await graphql<{ governanceProposals: Proposal[] }>(QUERY);
     if (data.governanceProposals.length === 0) {
       proposals.replaceChildren(h('p', { class: 'muted' }, 'No proposals yet.'));
+      lastProposals = '';
       return;
     }
     const states = await Promise.all(data.governanceProposals.map((p) => read(governor, 'GuildGovernor', 'state', [BigInt(p.id)]) as Promise<number>));
+    // Redraw only on a change, so that a button is not replaced under the pointer.
+    const key = JSON.stringify([data, states, s?.address]);
+    if (key === lastProposals) return;
+    lastProposals = key;
     proposals.replaceChildren(...data.governanceProposals.map((p, i) => {
       const state = STATES[states[i] ?? 0] ?? 'Unknown';
       const actions: (Node | string)[] = [];

@@ -167,6 +167,21 @@ async function shot(page, name) {
   log(`screenshot target/app-screenshots/${name}.png`);
 }
 
+/** Clicks `selector` once it is visible; finds it again if the page redrew it meanwhile (a
+ * refresh replaces elements with identical ones, and a click on a replaced one never happened). */
+async function click(page, selector) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.waitForSelector(selector, { timeout: STEP_TIMEOUT_MS });
+      await page.click(selector);
+      return;
+    } catch (err) {
+      if (attempt < 5 && /Node is detached|not clickable|not an HTMLElement|not visible/.test(String(err))) continue;
+      throw err;
+    }
+  }
+}
+
 async function textOf(page, selector, timeout = STEP_TIMEOUT_MS) {
   const el = await page.waitForSelector(selector, { timeout });
   return el.evaluate((node) => node.textContent ?? '');
@@ -201,7 +216,12 @@ async function main() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  cleanups.push(() => browser.close());
+  cleanups.push(async () => {
+    // A wedged browser must not hold the test up: close it, or kill it after a while.
+    const killer = setTimeout(() => browser.process()?.kill('SIGKILL'), 15_000);
+    await browser.close().catch(() => browser.process()?.kill('SIGKILL'));
+    clearTimeout(killer);
+  });
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 900 });
   const pageErrors = [];
@@ -230,7 +250,7 @@ async function main() {
   assert.ok(options.some((o) => o.text.startsWith('Dev wallet')), JSON.stringify(options));
   await shot(page, 'deliberate');
   await page.select('#wallet-choice', '9d3c1f2e-5b7a-4c1e-8f00-0000000000a1');
-  await page.click('#connect');
+  await click(page, '#connect');
   const shown = await textOf(page, '[data-testid=account]');
   assert.equal(shown.slice(0, 8).toLowerCase(), wallet.account.address.slice(0, 8).toLowerCase());
   assert.ok(wallet.requests.includes('eth_requestAccounts'), 'the app asked the wallet for accounts');
@@ -247,17 +267,17 @@ async function main() {
   await page.keyboard.press('ArrowDown');
   await page.keyboard.up('Shift');
   assert.equal(await page.$eval('#request', (b) => b.disabled), false, 'the keyboard drew on the pad');
-  await page.click('#digit + div button');
+  await click(page, '#digit + div button');
 
   // The wallet is on chain 1: the page says so, refuses to send, and switches it (adding the
   // chain first, as the wallet does not know it).
   await textOf(page, '[data-testid=wrong-chain]');
   await drawOne(page);
   await setBounty(page, '1');
-  await page.click('#request');
+  await click(page, '#request');
   assert.match(await textOf(page, '[data-testid=input-error]'), /on chain 1;.*chain 31337/);
   await shot(page, 'wrong-chain');
-  await page.click('#switch-chain');
+  await click(page, '#switch-chain');
   await page.waitForFunction(() => document.getElementById('wallet')?.textContent?.includes('chain 31337'), { timeout: STEP_TIMEOUT_MS });
   assert.equal(wallet.added.length, 1, 'the app added the chain');
   assert.equal(Number(wallet.added[0].chainId), chainId);
@@ -266,21 +286,21 @@ async function main() {
 
   // A bounty that is not a number is refused before anything is signed.
   await setBounty(page, 'ten');
-  await page.click('#request');
+  await click(page, '#request');
   const badInput = await textOf(page, '[data-testid=input-error]');
   assert.match(badInput, /not an amount/);
   log(`bad bounty: ${badInput}`);
 
   // Test tokens from the dev chain's faucet.
   await page.waitForSelector('#faucet:not([hidden])', { timeout: STEP_TIMEOUT_MS });
-  await page.click('#faucet');
+  await click(page, '#faucet');
   await page.waitForSelector('[data-testid=faucet-ok]', { timeout: STEP_TIMEOUT_MS });
   await page.waitForFunction(() => document.querySelector('[data-testid=balance]')?.textContent?.includes('10 BNTY'), { timeout: STEP_TIMEOUT_MS });
 
   // The wallet's user rejects the approval: the page says so.
   wallet.rejectNext = true;
   await setBounty(page, '1');
-  await page.click('#request');
+  await click(page, '#request');
   const rejected = await textOf(page, '[data-testid=tx-error]');
   assert.match(rejected, /rejected/);
   assert.match(rejected, /4001/);
@@ -292,7 +312,7 @@ async function main() {
   // token's custom error, decoded by name.
   await page.$eval('[data-testid=tx-error]', (el) => el.remove());
   await setBounty(page, '1000');
-  await page.click('#request');
+  await click(page, '#request');
   const reverted = await page.waitForSelector('[data-testid=tx-error][data-error]', { timeout: STEP_TIMEOUT_MS });
   const revertName = await reverted.evaluate((el) => el.dataset.error);
   const revertText = await reverted.evaluate((el) => el.textContent);
@@ -302,7 +322,7 @@ async function main() {
 
   // The real thing: one BNTY for a drawn digit, watched until it settles.
   await setBounty(page, '1');
-  await page.click('#request');
+  await click(page, '#request');
   await page.waitForFunction(() => /^#\/job\/\d+$/.test(location.hash), { timeout: STEP_TIMEOUT_MS });
   const jobId = await page.evaluate(() => location.hash.split('/')[2]);
   log(`job ${jobId} requested; waiting for the settlement`);
@@ -324,7 +344,7 @@ async function main() {
   // After the challenge window (anvil's clock moved on) a dispute reverts with the escrow's error.
   await rpc(rpcUrl, 'evm_increaseTime', [toHex(400 * 24 * 3600)]);
   await rpc(rpcUrl, 'evm_mine');
-  await page.click('#dispute');
+  await click(page, '#dispute');
   const late = await page.waitForSelector('[data-testid=tx-error][data-error]', { timeout: STEP_TIMEOUT_MS });
   assert.equal(await late.evaluate((el) => el.dataset.error), 'TripartiteEscrowChallengeWindowClosed');
   await shot(page, 'dispute-too-late');
@@ -342,14 +362,14 @@ async function main() {
   // The guild with the dev wallet (anvil account 0 holds the dev chain's genesis GUILD): delegate,
   // propose a payment from the treasury, vote, queue and execute it as anvil's clock moves on.
   await page.goto(`${appUrl}#/guild`, { waitUntil: 'load' });
-  await page.click('#disconnect');
+  await click(page, '#disconnect');
   await page.select('#wallet-choice', 'dev:0');
-  await page.click('#connect');
+  await click(page, '#connect');
   assert.match(await textOf(page, '.badge.dev'), /DEV WALLET/);
   await page.waitForFunction(() => /holds \d/.test(document.querySelector('[data-testid=treasury]')?.textContent ?? ''), { timeout: STEP_TIMEOUT_MS });
   const guildStep = async (selector, done) => {
     await page.$$eval('[data-testid=guild-ok], [data-testid=tx-error]', (els) => els.forEach((el) => el.remove()));
-    await page.click(selector);
+    await click(page, selector);
     const result = await page.waitForSelector('[data-testid=guild-ok], [data-testid=tx-error]', { timeout: STEP_TIMEOUT_MS });
     const text = await result.evaluate((el) => el.textContent);
     assert.match(text, done, text);
@@ -390,9 +410,9 @@ async function main() {
   await page.goto(`${appUrl}#/arena`, { waitUntil: 'load' });
   const dev = (i) => mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: i }).address;
   const useWallet = async (i) => {
-    await page.click('#disconnect');
+    await click(page, '#disconnect');
     await page.select('#wallet-choice', `dev:${i}`);
-    await page.click('#connect');
+    await click(page, '#connect');
     await page.waitForSelector('[data-testid=account]', { timeout: STEP_TIMEOUT_MS });
   };
   const seatedAs = (i) => page.waitForFunction(
@@ -400,7 +420,7 @@ async function main() {
   const arenaStep = async (selector, done) => {
     await page.$$eval('[data-testid=arena-ok], [data-testid=tx-error], [data-testid=faucet-ok]', (els) => els.forEach((el) => el.remove()));
     await page.waitForSelector(selector, { timeout: STEP_TIMEOUT_MS });
-    await page.click(selector);
+    await click(page, selector);
     const result = await page.waitForSelector('[data-testid=arena-ok], [data-testid=tx-error], [data-testid=faucet-ok]', { timeout: STEP_TIMEOUT_MS });
     const text = await result.evaluate((el) => el.textContent);
     assert.match(text, done, `${selector}: ${text}`);
@@ -408,14 +428,14 @@ async function main() {
   const gamePhase = (phase) => page.waitForFunction(
     (want) => document.querySelector('[data-testid=game-phase]')?.textContent === want, { timeout: STEP_TIMEOUT_MS }, phase);
   await useWallet(5);
-  await arenaStep('.faucet', /Minted/);
+  await arenaStep('.faucet:not([hidden])', /Minted/);
   await page.waitForFunction(() => document.querySelector('#join-fee')?.value, { timeout: STEP_TIMEOUT_MS });
   await arenaStep('#create-game', /Create the game: done/);
   await page.waitForFunction(() => /^#\/arena\/\d+$/.test(location.hash), { timeout: STEP_TIMEOUT_MS });
   await arenaStep('#join', /Join: done/);
   for (const i of [6, 7]) {
     await useWallet(i);
-    await arenaStep('.faucet', /Minted/);
+    await arenaStep('.faucet:not([hidden])', /Minted/);
     await arenaStep('#join', /Join: done/);
   }
   await useWallet(5);
@@ -427,17 +447,17 @@ async function main() {
   for (const i of [5, 6, 7]) {
     await useWallet(i);
     await seatedAs(i);
-    await page.$eval('#proposal', (el, v) => { el.value = v; }, `the idea of anvil account ${i}`);
+    await page.type('#proposal', `the idea of anvil account ${i}`);
     await arenaStep('#commit-proposal', /Commit proposal: done/);
   }
   // Salts survive an export, a wiped browser store and an import.
-  await page.click('#export-salts');
+  await click(page, '#export-salts');
   const exported = await page.$eval('#salts', (el) => el.value);
   assert.equal(Object.keys(JSON.parse(exported)).length, 3, exported);
   await page.evaluate(() => { for (const key of Object.keys(localStorage)) if (key.startsWith('nsed-arena:')) localStorage.removeItem(key); });
   await page.$eval('#salts', (el) => { el.value = ''; });
   await page.type('#salts', exported.replace(/\n/g, ''));
-  await page.click('#import-salts');
+  await click(page, '#import-salts');
   await page.waitForFunction(() => document.querySelector('#salts')?.parentElement?.textContent?.includes('Imported 3 salt(s)'), { timeout: STEP_TIMEOUT_MS });
   await arenaStep('#advance', /done/);
   await gamePhase('ProposalReveal');
@@ -453,7 +473,10 @@ async function main() {
     await useWallet(i);
     await seatedAs(i);
     const [to, votes] = i === 6 ? [seat(5), '2'] : [seat(6), '3'];
-    await page.$eval(`#vote-${to}`, (el, v) => { el.value = v; }, votes);
+    await page.$eval(`#vote-${to}`, (el, v) => {
+      el.value = v;
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }, votes);
     await arenaStep('#commit-vote', /Commit vote: done/);
   }
   await warp(601);
@@ -500,6 +523,14 @@ async function main() {
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
   log(`passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
+
+// A last resort against a hang anywhere: fail, and still stop what the test started.
+const WATCHDOG_MS = 8 * 60_000;
+const watchdog = setTimeout(() => {
+  process.stderr.write(`browser test failed: still running after ${WATCHDOG_MS / 1000} s\n`);
+  void cleanup().finally(() => process.exit(1));
+}, WATCHDOG_MS);
+watchdog.unref();
 
 let failed = false;
 try {

@@ -79,7 +79,10 @@ pub struct AppConfig {
 pub struct AppServer {
     addr: SocketAddr,
     stop: CancellationToken,
-    task: JoinHandle<std::io::Result<()>>,
+    /// The serving task until it ends; then its outcome. A finished `JoinHandle` must not be
+    /// polled again, so [`AppServer::stopped`] and [`AppServer::shutdown`] share this.
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    outcome: Option<Result<std::io::Result<()>, tokio::task::JoinError>>,
 }
 
 struct Shared {
@@ -128,7 +131,7 @@ impl AppServer {
         let task = tokio::spawn(async move {
             axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await
         });
-        Ok(Self { addr, stop, task })
+        Ok(Self { addr, stop, task: Some(task), outcome: None })
     }
 
     /// The app's URL.
@@ -136,10 +139,13 @@ impl AppServer {
         format!("http://{}/", self.addr)
     }
 
-    /// Resolves when the server stops on its own (it failed) or is stopped.
+    /// Resolves when the server stops on its own (it failed) or is stopped. Cancel-safe.
     pub async fn stopped(&mut self) {
-        // The result is read by `shutdown`; here only the end matters.
-        let _ = (&mut self.task).await;
+        if let Some(task) = self.task.as_mut() {
+            let outcome = task.await;
+            self.task = None;
+            self.outcome = Some(outcome);
+        }
     }
 
     /// Stops the server and waits for it.
@@ -147,13 +153,13 @@ impl AppServer {
     /// # Errors
     ///
     /// When the server failed while running.
-    pub async fn shutdown(self) -> eyre::Result<()> {
+    pub async fn shutdown(mut self) -> eyre::Result<()> {
         self.stop.cancel();
-        match self.task.await {
-            Ok(result) => result.wrap_err("the web app server failed"),
-            // `stopped` already awaited it to its end.
-            Err(e) if e.is_cancelled() => Ok(()),
-            Err(e) => Err(e).wrap_err("the web app server panicked"),
+        self.stopped().await;
+        match self.outcome.take() {
+            Some(Ok(result)) => result.wrap_err("the web app server failed"),
+            Some(Err(e)) => Err(e).wrap_err("the web app server panicked"),
+            None => Ok(()),
         }
     }
 }
@@ -308,6 +314,26 @@ mod tests {
         // Nothing listens on port 1: the proxy answers 502 rather than hanging or failing.
         let rpc = http.post(format!("{}rpc", server.url())).body("{}").send().await.unwrap();
         assert_eq!(rpc.status(), 502);
+        server.shutdown().await.unwrap();
+    }
+
+    /// A signal may stop the server before `shutdown` is called: `stopped` sees the end, and
+    /// `shutdown` after it neither waits forever nor panics.
+    #[tokio::test]
+    async fn shutdown_after_the_server_stopped_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.html"), "<!doctype html>").unwrap();
+        let config = AppConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            dir: dir.path().to_path_buf(),
+            deployment: Deployment::default(),
+            rpc_url: String::new(),
+            graphql_url: String::new(),
+        };
+        let signal = CancellationToken::new();
+        let mut server = AppServer::start(config, signal.child_token()).await.unwrap();
+        signal.cancel();
+        server.stopped().await;
         server.shutdown().await.unwrap();
     }
 }
