@@ -9,8 +9,9 @@
 //! `orderBy`, `first` and `skip` per parent: the query numbers each parent's children with
 //! `ROW_NUMBER() OVER (PARTITION BY <via> ORDER BY ..)` and keeps those in `(skip, skip+first]`.
 //!
-//! Fields the look-ahead did not load (a response key selected twice with different
-//! sub-selections) fall back to one read per parent, which is slower but answers the same.
+//! A response key selected more than once (through fragments) is loaded once, with the union of
+//! its sub-selections. A nested field whose parent row was not loaded this way (none today, but
+//! the resolvers do not rely on it) falls back to one read per parent, with the same answer.
 
 use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc};
 
@@ -264,7 +265,7 @@ pub(crate) async fn load(
 ) -> GqlResult<Vec<Row>> {
     let (def, block) = (select.def, select.block);
     let mut rows = rows(ctx, def, block, select.sql()).await?;
-    prefetch(ctx, &mut rows, *selection).await?;
+    prefetch(ctx, &mut rows, std::slice::from_ref(selection)).await?;
     Ok(rows)
 }
 
@@ -281,19 +282,29 @@ fn in_lists(column: &str, ids: &[String]) -> Vec<(String, Vec<Sql>)> {
         .collect()
 }
 
-/// Loads the reference and derived fields `selection` selects, for all `rows` (one entity
+/// Loads the reference and derived fields `selections` select, for all `rows` (one entity
 /// type, one block) at once, and recursively below them.
 fn prefetch<'b>(
     ctx: &'b ResolverContext<'_>,
     rows: &'b mut [Row],
-    selection: SelectionField<'b>,
+    selections: &'b [SelectionField<'b>],
 ) -> BoxFuture<'b, GqlResult<()>> {
     Box::pin(async move {
         let Some(first) = rows.first() else { return Ok(()) };
         let (def, block) = (first.def, first.block);
         let shared = ctx.data::<Arc<Shared>>()?.clone();
-        for field in selection.selection_set() {
+        // Each response key once, with every selection of it (fragments may select a field
+        // more than once, with different sub-selections that the response merges).
+        let mut fields: Vec<(String, Vec<SelectionField<'b>>)> = Vec::new();
+        for field in selections.iter().flat_map(|s| s.selection_set()) {
             let key = field.alias().unwrap_or_else(|| field.name()).to_string();
+            match fields.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, same)) => same.push(field),
+                None => fields.push((key, vec![field])),
+            }
+        }
+        for (key, same) in fields {
+            let field = same[0];
             if rows[0].nested.contains_key(&key) {
                 continue;
             }
@@ -314,7 +325,7 @@ fn prefetch<'b>(
                     let select = Select::new(target, block).cond(&cond, params);
                     children.extend(self::rows(ctx, target, block, select.sql()).await?);
                 }
-                prefetch(ctx, &mut children, field).await?;
+                prefetch(ctx, &mut children, &same).await?;
                 let by_id: HashMap<String, Arc<Row>> =
                     children.into_iter().map(|r| (r.id.clone(), Arc::new(r))).collect();
                 for row in rows.iter_mut() {
@@ -344,7 +355,7 @@ fn prefetch<'b>(
                         children.extend(self::rows(ctx, target, block, sql).await?);
                     }
                 }
-                prefetch(ctx, &mut children, field).await?;
+                prefetch(ctx, &mut children, &same).await?;
                 let mut groups: HashMap<String, Vec<Arc<Row>>> = HashMap::new();
                 for child in children {
                     if let Sql::Text(parent) = &child.values[via_index] {

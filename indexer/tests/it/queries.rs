@@ -77,6 +77,41 @@ async fn a_page_of_nested_lists_costs_one_read_per_level(store: StoreKind) {
     let one = page.replace("first: 100", "first: 1");
     assert_eq!(counted(&indexer, &one).await.1, 6);
 
+    // Nested arguments from variables (an enum as a string, a filter object) answer as inline.
+    let body = json!({
+        "query": "query($n: Int!, $dir: OrderDirection, $w: Round_filter) {
+                    jobs(first: 100, orderBy: id) { id
+                      last: rounds(first: $n, skip: 1, orderBy: round, orderDirection: $dir,
+                                   where: $w) { round } } }",
+        "variables": { "n": 1, "dir": "desc", "w": { "round_gte": 1 } },
+    });
+    let (_, response) =
+        nsed_indexer::test_utils::post(&indexer.graphql_url(), body.to_string()).await;
+    assert!(response.get("errors").is_none(), "{response}");
+    let by_variables: Vec<&Value> =
+        response["data"]["jobs"].as_array().unwrap().iter().map(|j| &j["last"]).collect();
+    let inline: Vec<&Value> = jobs.iter().map(|j| &j["last"]).collect();
+    assert_eq!(by_variables, inline);
+    // A response key selected twice with different sub-selections (fragments merge them) is
+    // loaded once with both: the head, the jobs, their rounds and the rounds' jobs.
+    let (d, reads) = counted(
+        &indexer,
+        "{ jobs(first: 5, orderBy: id) { id ...A ...B } }
+         fragment A on Job { rounds { round } }
+         fragment B on Job { rounds { job { id } } }",
+    )
+    .await;
+    assert_eq!(reads, 4);
+    for job in d["jobs"].as_array().unwrap() {
+        let expected = &jobs.iter().find(|j| j["id"] == job["id"]).unwrap()["rounds"];
+        let rounds = job["rounds"].as_array().unwrap();
+        assert_eq!(rounds.len(), expected.as_array().unwrap().len(), "{job}");
+        for (round, want) in rounds.iter().zip(expected.as_array().unwrap()) {
+            assert_eq!(round["round"], want["round"]);
+            assert_eq!(round["job"]["id"], job["id"]);
+        }
+    }
+
     // The batched answers equal the chain, per job.
     let market = DeliberationMarket::new(chain.market(), &chain.deployer);
     for job in jobs {
