@@ -5,14 +5,15 @@
 //! block)`. Reference fields resolve to the entity, derived fields (`Job.rounds`) are nested
 //! collections with the same arguments (without `block`).
 //!
-//! `where` ([`filter`]) takes, per field, `field`, `_not`, `_gt`, `_gte`, `_lt`, `_lte`, `_in`,
-//! `_not_in`; for strings and bytes `_contains`/`_not_contains`; for strings also
+//! `where` (module `filter`) takes, per field, `field`, `_not`, `_gt`, `_gte`, `_lt`, `_lte`,
+//! `_in`, `_not_in`; for strings and bytes `_contains`/`_not_contains`; for strings also
 //! `_contains_nocase`, `_starts_with`, `_ends_with`, their `_not_` and `_nocase` forms (user
 //! input never acts as a wildcard). `and: [..]` and `or: [..]` combine nested `where` objects
 //! (`or` beside column filters is refused, as graph-node does); `<field>_: { .. }` filters on the
 //! entity a reference or derived field reaches (as of the same block);
 //! `_change_block: { number_gte: N }` keeps entities changed at or after block N. Nesting depth,
-//! list sizes and condition counts are bounded ([`filter::MAX_FILTER_DEPTH`] and friends).
+//! list sizes and condition counts are bounded (5 levels, 100 objects per `and`/`or`, 500
+//! conditions).
 //!
 //! Every query answers as of one block: `block: { number }`, `block: { hash }` (a block the
 //! indexer stored the hash of), `block: { number_gte }` (the head, if it has reached that
@@ -20,13 +21,13 @@
 //! `_meta { block { number hash timestamp parentHash } deployment hasIndexingErrors }` tells
 //! which (`timestamp` is null: block times are not stored).
 //!
-//! Nested fields are loaded a level at a time ([`batch`]): once a collection's rows are read,
-//! every reference and derived field selected below it is read with one `IN (..)` query for all
-//! the parents (per page of [`filter::MAX_IN_LIST`] parents), recursively, so a page of jobs
-//! with their rounds and settlements costs one query per level instead of one per job. Nested
-//! collections keep their own `where`, `orderBy`, `first` and `skip` per parent through
-//! `ROW_NUMBER() OVER (PARTITION BY parent ..)`. A request that sends the extension
-//! `{"queryStats": true}` gets `extensions.queryStats.dbQueries`: the database reads it cost.
+//! Nested fields are loaded a level at a time (module `batch`): once a collection's rows are
+//! read, every reference and derived field selected below it is read with one `IN (..)` query
+//! for all the parents (per 1000 parents), recursively, so a page of jobs with their rounds and
+//! settlements costs one query per level instead of one per job. Nested collections keep their
+//! own `where`, `orderBy`, `first` and `skip` per parent through `ROW_NUMBER() OVER (PARTITION
+//! BY parent ..)`. A request that sends the extension `{"queryStats": true}` gets
+//! `extensions.queryStats.dbQueries`: the database reads it cost.
 //!
 //! Filters become SQL with bound parameters; names in SQL come only from the static entity
 //! table. BigInt values are compared in their padded encoding (see [`crate::entity`]), so
