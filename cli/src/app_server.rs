@@ -19,7 +19,7 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{Path as UrlPath, State},
-    http::{StatusCode, Uri, header},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -197,12 +197,80 @@ async fn serve_abi(UrlPath(file): UrlPath<String>) -> Response {
     }
 }
 
-async fn proxy_graphql(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn proxy_graphql(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = refuse_foreign_or_not_json(&headers) {
+        return refused;
+    }
     forward(&shared.http, &shared.graphql_url, body).await
 }
 
-async fn proxy_rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn proxy_rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = refuse_foreign_or_not_json(&headers) {
+        return refused;
+    }
+    if let Err(method) = rpc_methods_allowed(&body) {
+        return (
+            StatusCode::FORBIDDEN,
+            format!("the app's /rpc does not pass `{method}` on: only the chain's eth_ reads and signed transactions"),
+        )
+            .into_response();
+    }
     forward(&shared.http, &shared.rpc_url, body).await
+}
+
+/// The refusal of a request another site's page made (its `Origin` is not this server's `Host`) and a
+/// body not sent as JSON. A browser sends a cross-site JSON POST only after a CORS preflight,
+/// which this server never answers, so together these keep other pages from driving the
+/// passages (the node's unlocked dev accounts, the indexer) through a visitor's browser.
+fn refuse_foreign_or_not_json(headers: &HeaderMap) -> Option<Response> {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(origin) = text(header::ORIGIN) {
+        let host = text(header::HOST).unwrap_or_default();
+        let same = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+        if same != Some(host) {
+            return Some(
+                (StatusCode::FORBIDDEN, format!("requests from {origin} are refused"))
+                    .into_response(),
+            );
+        }
+    }
+    let json = text(header::CONTENT_TYPE)
+        .is_some_and(|t| t.split(';').next().is_some_and(|m| m.trim() == "application/json"));
+    if !json {
+        return Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, "send application/json").into_response());
+    }
+    None
+}
+
+/// JSON-RPC methods the app's `/rpc` never passes on although they start with `eth_`: they
+/// would use the node's own (unlocked, on a dev chain) accounts.
+const NODE_ACCOUNT_METHODS: &[&str] =
+    &["eth_sendTransaction", "eth_sign", "eth_signTransaction", "eth_signTypedData"];
+
+/// Checks every request in a JSON-RPC body (one or a batch): `eth_` methods other than
+/// [`NODE_ACCOUNT_METHODS`], `net_version` and `web3_clientVersion` pass; node administration
+/// (`anvil_`, `evm_`, `debug_`, `admin_`, ...) does not. Returns the first refused method.
+fn rpc_methods_allowed(body: &[u8]) -> Result<(), String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| "(a body that is not JSON)".to_owned())?;
+    let requests = match &value {
+        Value::Array(batch) => batch.iter().collect(),
+        one => vec![one],
+    };
+    for request in requests {
+        let method = request.get("method").and_then(Value::as_str).unwrap_or("(no method)");
+        let allowed = (method.starts_with("eth_")
+            && !NODE_ACCOUNT_METHODS.iter().any(|m| method.starts_with(m)))
+            || matches!(method, "net_version" | "web3_clientVersion");
+        if !allowed {
+            return Err(method.to_owned());
+        }
+    }
+    Ok(())
 }
 
 /// POSTs `body` as JSON to `url` and answers with what came back.
@@ -312,8 +380,30 @@ mod tests {
         assert_eq!(get("missing.js").await.unwrap().status(), 404);
 
         // Nothing listens on port 1: the proxy answers 502 rather than hanging or failing.
-        let rpc = http.post(format!("{}rpc", server.url())).body("{}").send().await.unwrap();
-        assert_eq!(rpc.status(), 502);
+        let rpc_url = format!("{}rpc", server.url());
+        let call =
+            |method: &str| json!({ "jsonrpc": "2.0", "id": 1, "method": method }).to_string();
+        let post = |body: String| {
+            http.post(&rpc_url).header(header::CONTENT_TYPE.as_str(), "application/json").body(body)
+        };
+        assert_eq!(post(call("eth_blockNumber")).send().await.unwrap().status(), 502);
+        // Node administration and the node's own accounts are not passed on, alone or in a batch.
+        for method in ["evm_increaseTime", "anvil_setBalance", "eth_sendTransaction", "eth_sign"] {
+            let refused = post(call(method)).send().await.unwrap();
+            assert_eq!(refused.status(), 403, "{method}");
+            assert!(refused.text().await.unwrap().contains(method));
+        }
+        let batch = format!("[{},{}]", call("eth_chainId"), call("anvil_mine"));
+        assert_eq!(post(batch).send().await.unwrap().status(), 403);
+        // Another site's page, or a form post (no preflight), cannot use the passages.
+        let foreign =
+            post(call("eth_blockNumber")).header(header::ORIGIN.as_str(), "http://evil.example");
+        assert_eq!(foreign.send().await.unwrap().status(), 403);
+        let form = http.post(&rpc_url).header(header::CONTENT_TYPE.as_str(), "text/plain");
+        assert_eq!(form.body(call("eth_blockNumber")).send().await.unwrap().status(), 415);
+        let same = post(call("eth_blockNumber"))
+            .header(header::ORIGIN.as_str(), server.url().trim_end_matches('/'));
+        assert_eq!(same.send().await.unwrap().status(), 502, "this server's own pages pass");
         server.shutdown().await.unwrap();
     }
 
