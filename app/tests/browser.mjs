@@ -5,8 +5,9 @@
 // so, a revert names its custom error, a drawn digit requested with a bounty settles and shows
 // its answer and its support chart, a dispute after the challenge window names the escrow's
 // error, the Agents page lists the agents, with the dev wallet a guild proposal paying from
-// the treasury is delegated for, proposed, voted, queued and executed, and three dev wallets play
-// an arena game to its end. Saves screenshots under
+// the treasury is delegated for, proposed, voted, queued and executed, and three dev wallets, each
+// in its own browser context, play an arena game to its end (one moving its salts to a fresh
+// context to reveal from there). Saves screenshots under
 // target/app-screenshots/ and prints the first contentful paint.
 //
 // Usage: node app/tests/browser.mjs   (after `cargo build -p nsed-cli --bin nsed`;
@@ -225,17 +226,19 @@ async function main() {
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 900 });
   const pageErrors = [];
-  page.on('pageerror', (err) => pageErrors.push(String(err)));
-  await page.exposeFunction('__testWallet', (json) => wallet.handle(json));
-  await page.evaluateOnNewDocument(injectProvider);
-
   // Nothing may come from outside the app's own origin.
   const origin = new URL(appUrl).origin;
   const foreign = [];
-  page.on('request', (request) => {
-    const url = request.url();
-    if (!url.startsWith(origin) && !url.startsWith('data:')) foreign.push(url);
-  });
+  const watch = (p) => {
+    p.on('pageerror', (err) => pageErrors.push(String(err)));
+    p.on('request', (request) => {
+      const url = request.url();
+      if (!url.startsWith(origin) && !url.startsWith('data:')) foreign.push(url);
+    });
+  };
+  watch(page);
+  await page.exposeFunction('__testWallet', (json) => wallet.handle(json));
+  await page.evaluateOnNewDocument(injectProvider);
 
   await page.goto(`${appUrl}#/deliberate`, { waitUntil: 'load' });
   await page.waitForSelector('#wallet-choice', { timeout: STEP_TIMEOUT_MS });
@@ -405,93 +408,106 @@ async function main() {
   assert.equal(BigInt(paid), 10n ** 16n, 'the treasury paid 0.01 BNTY');
   await shot(page, 'guild');
 
-  // An arena game between dev wallets 5, 6 and 7: create, join, start, commit and reveal
-  // proposals and votes (salts exported, wiped and imported in between), close, withdraw.
-  await page.goto(`${appUrl}#/arena`, { waitUntil: 'load' });
+  // An arena game between dev wallets 5, 6 and 7, each in its own browser context (its own
+  // localStorage, as on separate devices): create, join, start, commit and reveal proposals and
+  // votes, close, withdraw. Player 5's salts are exported from its context and imported into a
+  // fresh one, which reveals and plays on.
   const dev = (i) => mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: i }).address;
-  const useWallet = async (i) => {
-    await click(page, '#disconnect');
-    await page.select('#wallet-choice', `dev:${i}`);
-    await click(page, '#connect');
-    await page.waitForSelector('[data-testid=account]', { timeout: STEP_TIMEOUT_MS });
+  const contexts = [];
+  const player = async (i, hash) => {
+    const context = await browser.createBrowserContext();
+    contexts.push(context);
+    const p = await context.newPage();
+    await p.setViewport({ width: 1280, height: 900 });
+    watch(p);
+    await p.goto(`${appUrl}${hash}`, { waitUntil: 'load' });
+    await p.waitForSelector('#wallet-choice option[value="dev:0"]', { timeout: STEP_TIMEOUT_MS });
+    await p.select('#wallet-choice', `dev:${i}`);
+    await click(p, '#connect');
+    await p.waitForSelector('[data-testid=account]', { timeout: STEP_TIMEOUT_MS });
+    return p;
   };
-  const seatedAs = (i) => page.waitForFunction(
+  cleanups.push(async () => { for (const context of contexts) await context.close().catch(() => undefined); });
+  const seatedAs = (p, i) => p.waitForFunction(
     (me) => document.querySelector('[data-testid=players]')?.textContent?.includes(`${me} (you)`), { timeout: STEP_TIMEOUT_MS }, dev(i));
-  const arenaStep = async (selector, done) => {
-    await page.$$eval('[data-testid=arena-ok], [data-testid=tx-error], [data-testid=faucet-ok]', (els) => els.forEach((el) => el.remove()));
-    await page.waitForSelector(selector, { timeout: STEP_TIMEOUT_MS });
-    await click(page, selector);
-    const result = await page.waitForSelector('[data-testid=arena-ok], [data-testid=tx-error], [data-testid=faucet-ok]', { timeout: STEP_TIMEOUT_MS });
+  const arenaStep = async (p, selector, done) => {
+    await p.$$eval('[data-testid=arena-ok], [data-testid=tx-error], [data-testid=faucet-ok]', (els) => els.forEach((el) => el.remove()));
+    await p.waitForSelector(selector, { timeout: STEP_TIMEOUT_MS });
+    await click(p, selector);
+    const result = await p.waitForSelector('[data-testid=arena-ok], [data-testid=tx-error], [data-testid=faucet-ok]', { timeout: STEP_TIMEOUT_MS });
     const text = await result.evaluate((el) => el.textContent);
     assert.match(text, done, `${selector}: ${text}`);
   };
-  const gamePhase = (phase) => page.waitForFunction(
+  const gamePhase = (p, phase) => p.waitForFunction(
     (want) => document.querySelector('[data-testid=game-phase]')?.textContent === want, { timeout: STEP_TIMEOUT_MS }, phase);
-  await useWallet(5);
-  await arenaStep('.faucet:not([hidden])', /Minted/);
-  await page.waitForFunction(() => document.querySelector('#join-fee')?.value, { timeout: STEP_TIMEOUT_MS });
-  await arenaStep('#create-game', /Create the game: done/);
-  await page.waitForFunction(() => /^#\/arena\/\d+$/.test(location.hash), { timeout: STEP_TIMEOUT_MS });
-  await arenaStep('#join', /Join: done/);
+  const players = { 5: await player(5, '#/arena') };
+  await arenaStep(players[5], '.faucet:not([hidden])', /Minted/);
+  await players[5].waitForFunction(() => document.querySelector('#join-fee')?.value, { timeout: STEP_TIMEOUT_MS });
+  await arenaStep(players[5], '#create-game', /Create the game: done/);
+  await players[5].waitForFunction(() => /^#\/arena\/\d+$/.test(location.hash), { timeout: STEP_TIMEOUT_MS });
+  const gameHash = await players[5].evaluate(() => location.hash);
+  await arenaStep(players[5], '#join', /Join: done/);
   for (const i of [6, 7]) {
-    await useWallet(i);
-    await arenaStep('.faucet:not([hidden])', /Minted/);
-    await arenaStep('#join', /Join: done/);
+    players[i] = await player(i, gameHash);
+    await arenaStep(players[i], '.faucet:not([hidden])', /Minted/);
+    await arenaStep(players[i], '#join', /Join: done/);
   }
-  await useWallet(5);
-  await arenaStep('#start', /Start the game: done/);
-  await gamePhase('Proposing');
-  const seatOf = Object.fromEntries(await page.$$eval('[data-testid=players] tbody tr', (rows) =>
+  await arenaStep(players[5], '#start', /Start the game: done/);
+  await gamePhase(players[5], 'Proposing');
+  const seatOf = Object.fromEntries(await players[5].$$eval('[data-testid=players] tbody tr', (rows) =>
     rows.map((r) => [r.children[1].textContent.split(' ')[0].toLowerCase(), Number(r.children[0].textContent)])));
   const seat = (i) => seatOf[dev(i).toLowerCase()];
   for (const i of [5, 6, 7]) {
-    await useWallet(i);
-    await seatedAs(i);
-    await page.type('#proposal', `the idea of anvil account ${i}`);
-    await arenaStep('#commit-proposal', /Commit proposal: done/);
+    await gamePhase(players[i], 'Proposing');
+    await seatedAs(players[i], i);
+    await players[i].type('#proposal', `the idea of anvil account ${i}`);
+    await arenaStep(players[i], '#commit-proposal', /Commit proposal: done/);
   }
-  // Salts survive an export, a wiped browser store and an import.
-  await click(page, '#export-salts');
-  const exported = await page.$eval('#salts', (el) => el.value);
-  assert.equal(Object.keys(JSON.parse(exported)).length, 3, exported);
-  await page.evaluate(() => { for (const key of Object.keys(localStorage)) if (key.startsWith('nsed-arena:')) localStorage.removeItem(key); });
-  await page.$eval('#salts', (el) => { el.value = ''; });
-  await page.type('#salts', exported.replace(/\n/g, ''));
-  await click(page, '#import-salts');
-  await page.waitForFunction(() => document.querySelector('#salts')?.parentElement?.textContent?.includes('Imported 3 salt(s)'), { timeout: STEP_TIMEOUT_MS });
-  await arenaStep('#advance', /done/);
-  await gamePhase('ProposalReveal');
+  // Each context keeps only its own player's salt.
   for (const i of [5, 6, 7]) {
-    await useWallet(i);
-    await seatedAs(i);
-    await arenaStep('#reveal-proposal', /Reveal proposal: done/);
+    const kept = await players[i].evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('nsed-arena:')));
+    assert.equal(kept.length, 1, `context of account ${i}: ${kept}`);
+    assert.ok(kept[0].includes(dev(i).toLowerCase()), kept[0]);
   }
-  await arenaStep('#advance', /done/);
-  await gamePhase('Voting');
+  // Player 5 moves to another device: export there, import into a fresh context, reveal from it.
+  await click(players[5], '#export-salts');
+  const exported = await players[5].$eval('#salts', (el) => el.value);
+  assert.equal(Object.keys(JSON.parse(exported)).length, 1, exported);
+  await players[5].close();
+  players[5] = await player(5, gameHash);
+  await seatedAs(players[5], 5);
+  assert.equal(await players[5].evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('nsed-arena:')).length), 0, 'the fresh context holds no salts');
+  await players[5].type('#salts', exported.replace(/\n/g, ''));
+  await click(players[5], '#import-salts');
+  await players[5].waitForFunction(() => document.querySelector('#salts')?.parentElement?.textContent?.includes('Imported 1 salt(s)'), { timeout: STEP_TIMEOUT_MS });
+  await arenaStep(players[6], '#advance', /done/);
+  for (const i of [5, 6, 7]) {
+    await gamePhase(players[i], 'ProposalReveal');
+    await arenaStep(players[i], '#reveal-proposal', /Reveal proposal: done/);
+  }
+  await arenaStep(players[7], '#advance', /done/);
   // Everyone backs account 6; account 6 gives 2 votes to account 5.
   for (const i of [5, 6, 7]) {
-    await useWallet(i);
-    await seatedAs(i);
+    await gamePhase(players[i], 'Voting');
     const [to, votes] = i === 6 ? [seat(5), '2'] : [seat(6), '3'];
-    await page.$eval(`#vote-${to}`, (el, v) => {
+    await players[i].waitForSelector(`#vote-${to}`, { timeout: STEP_TIMEOUT_MS });
+    await players[i].$eval(`#vote-${to}`, (el, v) => {
       el.value = v;
       el.dispatchEvent(new Event('input', { bubbles: true }));
     }, votes);
-    await arenaStep('#commit-vote', /Commit vote: done/);
+    await arenaStep(players[i], '#commit-vote', /Commit vote: done/);
   }
   await warp(601);
-  await arenaStep('#advance', /done/);
-  await gamePhase('VoteReveal');
+  await arenaStep(players[5], '#advance', /done/);
   for (const i of [5, 6, 7]) {
-    await useWallet(i);
-    await seatedAs(i);
-    await arenaStep('#reveal-vote', /Reveal vote: done/);
+    await gamePhase(players[i], 'VoteReveal');
+    await arenaStep(players[i], '#reveal-vote', /Reveal vote: done/);
   }
-  await arenaStep('#advance', /done/);
-  await gamePhase('Ended');
-  assert.match(await textOf(page, '[data-testid=game-winner]'), new RegExp(`seat ${seat(6)} \\(${dev(6)}\\)`));
-  await arenaStep('#withdraw', /Withdraw .* BNTY: done/);
-  await shot(page, 'arena');
+  await arenaStep(players[5], '#advance', /done/);
+  await gamePhase(players[6], 'Ended');
+  assert.match(await textOf(players[6], '[data-testid=game-winner]'), new RegExp(`seat ${seat(6)} \\(${dev(6)}\\)`));
+  await arenaStep(players[6], '#withdraw', /Withdraw .* BNTY: done/);
+  await shot(players[6], 'arena');
 
   // `nsed app` serves the same deployment on its own.
   const record = JSON.parse(readFileSync(join(work, 'deployments', 'local.json'), 'utf8'));
