@@ -41,7 +41,7 @@ mod store;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
-use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use alloy::{
     primitives::B256,
@@ -60,8 +60,9 @@ use crate::{
     store::{DbTarget, OpenOptions, ReadPool, Writer},
 };
 
-/// How to run an indexer.
-#[derive(Debug, Clone)]
+/// How to run an indexer. Its `Debug` shows the database as [`IndexerConfig::db_display`] does,
+/// so a PostgreSQL password never reaches a log.
+#[derive(Clone)]
 pub struct IndexerConfig {
     /// JSON-RPC endpoint.
     pub rpc_url: String,
@@ -84,6 +85,23 @@ pub struct IndexerConfig {
     pub log_window: u64,
     /// Query limits.
     pub limits: QueryLimits,
+}
+
+impl fmt::Debug for IndexerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IndexerConfig")
+            .field("rpc_url", &self.rpc_url)
+            .field("deployment", &self.deployment)
+            .field("db_path", &self.db_display())
+            .field("serve_only", &self.serve_only)
+            .field("pool_size", &self.pool_size)
+            .field("listen", &self.listen)
+            .field("confirmations", &self.confirmations)
+            .field("poll_interval", &self.poll_interval)
+            .field("log_window", &self.log_window)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl IndexerConfig {
@@ -419,5 +437,19 @@ impl Drop for IndexerHandle {
     fn drop(&mut self) {
         // A dropped handle stops the background tasks instead of leaking them.
         self.shutdown.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_never_shows_a_database_password() {
+        let mut config = IndexerConfig::new("http://127.0.0.1:8545", Deployment::default());
+        config.db_path = PathBuf::from("postgres://indexer:s3cret-pw@127.0.0.1:5432/nsed");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+        assert!(shown.contains("127.0.0.1"), "the database is still named: {shown}");
     }
 }
