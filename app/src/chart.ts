@@ -52,3 +52,30 @@ export function supportChart(support: Map<string, number[]>, rounds: number, hal
   }
   return svg;
 }
+
+/** The marginal price of the epoch: `points` as `[converted, price]`, `now` the current converted
+ * amount (marked), axes labelled with `xLabel` and `yLabel`. */
+export function priceCurve(points: [number, number][], now: number, xLabel: string, yLabel: string): SVGSVGElement {
+  const width = 520;
+  const height = 240;
+  const pad = { left: 64, right: 40, top: 16, bottom: 40 };
+  const xs = points.map(([x]) => x);
+  const ys = points.map(([, y]) => y);
+  const xMax = Math.max(...xs, 1e-9);
+  const yMax = Math.max(...ys, 1e-9);
+  const x = (v: number) => pad.left + (v / xMax) * (width - pad.left - pad.right);
+  const y = (v: number) => height - pad.bottom - (v / yMax) * (height - pad.top - pad.bottom);
+  const fmt = (v: number) => (Math.abs(v) >= 1e7 || (v !== 0 && Math.abs(v) < 0.01) ? v.toExponential(2) : Math.abs(v) >= 1000 ? String(Math.round(v)) : String(Number(v.toFixed(3))));
+  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'data-testid': 'price-curve' }) as SVGSVGElement;
+  svg.append(el('title', {}, `${yLabel} against ${xLabel}: from ${fmt(ys[0] ?? 0)} at 0 to ${fmt(ys[ys.length - 1] ?? 0)} at ${fmt(xMax)}; now at ${fmt(now)}`));
+  svg.append(el('line', { x1: pad.left, y1: y(0), x2: width - pad.right, y2: y(0), stroke: 'currentColor', 'stroke-opacity': 0.4 }));
+  svg.append(el('line', { x1: pad.left, y1: pad.top, x2: pad.left, y2: y(0), stroke: 'currentColor', 'stroke-opacity': 0.4 }));
+  for (const tick of [0, yMax]) svg.append(el('text', { x: pad.left - 6, y: y(tick) + 4, 'text-anchor': 'end' }, fmt(tick)));
+  for (const tick of [0, xMax]) svg.append(el('text', { x: x(tick), y: height - pad.bottom + 16, 'text-anchor': 'middle' }, fmt(tick)));
+  svg.append(el('text', { x: (pad.left + width - pad.right) / 2, y: height - 6, 'text-anchor': 'middle' }, xLabel));
+  svg.append(el('text', { x: 12, y: pad.top + (height - pad.top - pad.bottom) / 2, transform: `rotate(-90 12 ${pad.top + (height - pad.top - pad.bottom) / 2})`, 'text-anchor': 'middle' }, yLabel));
+  svg.append(el('polyline', { points: points.map(([a, b]) => `${x(a)},${y(b)}`).join(' '), fill: 'none', stroke: COLOURS[0] ?? '#000', 'stroke-width': 2.5, 'data-points': points.length }));
+  svg.append(el('line', { x1: x(now), y1: pad.top, x2: x(now), y2: y(0), stroke: COLOURS[1] ?? '#000', 'stroke-dasharray': '4 3' }));
+  svg.append(el('text', { x: Math.min(x(now) + 4, width - pad.right - 30), y: pad.top + 10, fill: COLOURS[1] ?? '#000' }, 'now'));
+  return svg;
+}

@@ -28,6 +28,7 @@ export const CONTRACTS = [
   'GuildGovernor',
   'GuildTimelock',
   'RankifyArena',
+  'LatConverter',
 ] as const;
 export type ContractName = (typeof CONTRACTS)[number];
 

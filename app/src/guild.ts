@@ -4,6 +4,7 @@
 import { type Address, type Hex, encodeFunctionData, formatUnits, isAddress, keccak256, parseUnits, stringToHex } from 'viem';
 import { type Deployment, graphql } from './config';
 import { h, short, status } from './dom';
+import { authoritySection, conversionSection } from './conversion';
 import { explain } from './errors';
 import { send } from './tx';
 import type { Wallets } from './wallet';
@@ -160,14 +161,22 @@ export function guildPage(view: HTMLElement, d: Deployment, wallets: Wallets): (
     }));
   }
 
+  const conversion = conversionSection(d, wallets);
+  const authorities = authoritySection();
   view.replaceChildren(
     h('section', { class: 'card' }, h('h2', {}, 'Guild'),
       h('p', { class: 'muted' }, 'The guild owns the suite: GUILD holders vote on proposals, which the guild timelock (its treasury) executes after its delay.'),
       treasury, votes, delegateForm, messages),
     h('section', { class: 'card' }, h('h2', {}, 'New proposal: pay from the treasury'), proposeForm),
     h('section', { class: 'card' }, h('h2', {}, 'Proposals'), proposals),
+    conversion.section,
+    authorities.section,
   );
-  const update = () => void refresh().catch((err) => proposals.replaceChildren(status('error', explain(err, d.errors).message)));
+  const update = () => {
+    void refresh().catch((err) => proposals.replaceChildren(status('error', explain(err, d.errors).message)));
+    void conversion.refresh();
+    void authorities.refresh();
+  };
   const unsubscribe = wallets.subscribe(update);
   update();
   const timer = setInterval(update, 3000);

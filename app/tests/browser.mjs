@@ -5,7 +5,9 @@
 // so, a revert names its custom error, a drawn digit requested with a bounty settles and shows
 // its answer and its support chart, a dispute after the challenge window names the escrow's
 // error, the Agents page lists the agents, with the dev wallet a guild proposal paying from
-// the treasury is delegated for, proposed, voted, queued and executed, and three dev wallets, each
+// the treasury is delegated for, proposed, voted, queued and executed, the
+// LAT → vote quote equals LatConverter.quote read from the chain and the price curve is drawn,
+// the authority nodes are listed, and three dev wallets, each
 // in its own browser context, play an arena game to its end (one moving its salts to a fresh
 // context to reveal from there). Saves screenshots under
 // target/app-screenshots/ and prints the first contentful paint.
@@ -19,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import puppeteer from 'puppeteer-core';
-import { createWalletClient, http, toHex } from 'viem';
+import { createPublicClient, createWalletClient, http, toHex } from 'viem';
 import { mnemonicToAccount } from 'viem/accounts';
 import { anvil } from 'viem/chains';
 
@@ -406,6 +408,30 @@ async function main() {
   await proposalState('Executed');
   const paid = await rpc(rpcUrl, 'eth_call', [{ to: (await (await fetch(`${appUrl}config.json`)).json()).contracts.BountyToken, data: `0x70a08231${payee.slice(2).toLowerCase().padStart(64, '0')}` }, 'latest']);
   assert.equal(BigInt(paid), 10n ** 16n, 'the treasury paid 0.01 BNTY');
+
+  // The LAT → vote quote matches the converter's own `quote`, read here straight from the chain
+  // with the ABI the server serves; the epoch's price curve is plotted.
+  await page.$eval('#lat-amount', (el) => { el.value = '3'; });
+  await page.$eval('#lat-tier', (el) => { el.value = '2'; });
+  await click(page, '#quote');
+  const quoted = await page.waitForSelector('[data-testid=conversion-quote][data-value="6"]', { timeout: STEP_TIMEOUT_MS });
+  const quotedUnits = BigInt(await quoted.evaluate((el) => el.dataset.units));
+  const appConfig = await (await fetch(`${appUrl}config.json`)).json();
+  const converterAbi = await (await fetch(`${appUrl}abi/LatConverter.json`)).json();
+  const chainReader = createPublicClient({ chain: { ...anvil, id: chainId }, transport: http(rpcUrl) });
+  const direct = await chainReader.readContract({ address: appConfig.contracts.LatConverter, abi: converterAbi, functionName: 'quote', args: [6n] });
+  assert.equal(quotedUnits, direct, 'the page quotes what LatConverter.quote(6) returns');
+  assert.ok(direct > 0n, `three tier-2 LATs buy something: ${direct}`);
+  log(`quote: ${await quoted.evaluate((el) => el.textContent)}`);
+  const curvePoints = await page.$eval('[data-testid=price-curve] polyline', (p) => p.getAttribute('points').trim().split(/\s+/).length);
+  assert.ok(curvePoints >= 2, `the price curve has points: ${curvePoints}`);
+  await page.$eval('#lat-amount', (el) => { el.value = 'many'; });
+  await click(page, '#quote');
+  assert.match(await textOf(page, '[data-testid=input-error]'), /not a number of LATs/);
+  // The authority nodes: as many rows as the indexer has nodes.
+  const nodes = (await (await fetch(`${appUrl}graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ authorityNodes(first: 100) { id } }' }) })).json()).data.authorityNodes;
+  await page.waitForSelector(nodes.length ? '[data-testid=authorities] tbody tr' : '[data-testid=no-authorities]', { timeout: STEP_TIMEOUT_MS });
+  assert.equal(await page.$$eval('[data-testid=authorities] tbody tr', (rows) => rows.length), nodes.length);
   await shot(page, 'guild');
 
   // An arena game between dev wallets 5, 6 and 7, each in its own browser context (its own
