@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use crate::{
     error::{IndexerError, IndexerResult, LogProblem},
     handlers::{ContractHandler, HandlerCtx, Outcome},
-    store::{self, RawLog, Writer},
+    store::{self, RawLog, WindowWrites, Writer},
 };
 
 /// Block hashes kept below the cursor for finding fork points.
@@ -173,7 +173,7 @@ type Owned = (u64, u64, B256, B256, Log);
 /// Applies one window's checked logs through the handlers and records its blocks and cursor, in
 /// the batch's transaction; returns how many logs updated entities.
 fn apply_window(
-    tx: &rusqlite::Transaction<'_>,
+    writes: &WindowWrites<'_>,
     contracts: &BTreeMap<Address, &'static ContractHandler>,
     checked: &[Owned],
     to: u64,
@@ -188,7 +188,7 @@ fn apply_window(
             continue;
         };
         store::write_log(
-            tx,
+            writes,
             &RawLog {
                 block_number: block,
                 log_index,
@@ -202,10 +202,10 @@ fn apply_window(
         )?;
         // Logs come in chain order: one row per block, not per log.
         if last_block != Some(block) {
-            store::write_block(tx, block, block_hash)?;
+            store::write_block(writes, block, block_hash)?;
             last_block = Some(block);
         }
-        let mut ctx = HandlerCtx { tx, block, tx_hash, log_index };
+        let mut ctx = HandlerCtx { writes, block, tx_hash, log_index };
         match (handler.handle)(&mut ctx, log)? {
             Outcome::Applied => applied += 1,
             Outcome::Ignored => {
@@ -216,8 +216,8 @@ fn apply_window(
             }
         }
     }
-    store::write_block(tx, to, to_hash)?;
-    store::write_cursor(tx, to, to_hash)?;
+    store::write_block(writes, to, to_hash)?;
+    store::write_cursor(writes, to, to_hash)?;
     Ok(applied)
 }
 

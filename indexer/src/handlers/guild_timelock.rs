@@ -189,11 +189,21 @@ mod tests {
         let tx = store.transaction().unwrap();
         let id = B256::repeat_byte(0x0b);
         let apply = |block: u64, data: LogData| {
-            let mut ctx = HandlerCtx { tx: &tx, block, tx_hash: B256::ZERO, log_index: 0 };
+            let mut ctx = HandlerCtx {
+                writes: &crate::store::WindowWrites::Sqlite(&tx),
+                block,
+                tx_hash: B256::ZERO,
+                log_index: 0,
+            };
             handle(&mut ctx, &log(data)).unwrap()
         };
         let op = |block: u64| {
-            let ctx = HandlerCtx { tx: &tx, block, tx_hash: B256::ZERO, log_index: 0 };
+            let ctx = HandlerCtx {
+                writes: &crate::store::WindowWrites::Sqlite(&tx),
+                block,
+                tx_hash: B256::ZERO,
+                log_index: 0,
+            };
             ctx.load(&TIMELOCK_OPERATION, &enc_bytes(id.as_slice())).unwrap().unwrap()
         };
         // Salt and execution of an operation never scheduled are malformed, not applied.

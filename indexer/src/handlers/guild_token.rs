@@ -165,7 +165,12 @@ mod tests {
         let (holder, a, b) =
             (Address::repeat_byte(1), Address::repeat_byte(0xa), Address::repeat_byte(0xb));
         let apply = |block: u64, data: LogData| {
-            let mut ctx = HandlerCtx { tx: &tx, block, tx_hash: B256::ZERO, log_index: 0 };
+            let mut ctx = HandlerCtx {
+                writes: &crate::store::WindowWrites::Sqlite(&tx),
+                block,
+                tx_hash: B256::ZERO,
+                log_index: 0,
+            };
             assert_eq!(handle(&mut ctx, &log(data)).unwrap(), Outcome::Applied);
         };
         let changed = |from: Address, to: Address| {
@@ -188,7 +193,12 @@ mod tests {
         apply(3, changed(b, Address::ZERO));
         apply(3, votes(b, 50, 0));
 
-        let ctx = HandlerCtx { tx: &tx, block: 3, tx_hash: B256::ZERO, log_index: 0 };
+        let ctx = HandlerCtx {
+            writes: &crate::store::WindowWrites::Sqlite(&tx),
+            block: 3,
+            tx_hash: B256::ZERO,
+            log_index: 0,
+        };
         let delegation = ctx.load(&DELEGATION, &id(&holder)).unwrap().unwrap();
         assert_eq!(delegation.i64("changes"), 3);
         assert_eq!(

@@ -11,14 +11,12 @@
 //! [`IGNORED_EVENTS`], which carry nothing an indexer user needs; a unit test enumerates the
 //! compiled ABIs and fails on an event that is neither.
 
-use alloy::{primitives::B256, rpc::types::Log};
-use rusqlite::Transaction;
-
 use crate::{
     entity::{EntityDef, Record, enc_id},
     error::IndexerResult,
-    store,
+    store::{self, WindowWrites},
 };
+use alloy::{primitives::B256, rpc::types::Log};
 
 pub mod agent_registry;
 pub mod authority_registry;
@@ -107,7 +105,7 @@ pub fn all_entities() -> Vec<&'static EntityDef> {
 /// a new version at the log's block.
 #[derive(Debug)]
 pub struct HandlerCtx<'a> {
-    pub(crate) tx: &'a Transaction<'a>,
+    pub(crate) writes: &'a WindowWrites<'a>,
     /// The log's block.
     pub block: u64,
     /// The log's transaction.
@@ -121,17 +119,17 @@ impl HandlerCtx<'_> {
     ///
     /// # Errors
     ///
-    /// SQLite errors.
+    /// Database errors.
     pub fn load(&self, def: &'static EntityDef, id: &str) -> IndexerResult<Option<Record>> {
         let stored = enc_id(def.id, id).unwrap_or_else(|| id.to_string());
-        store::load_current(self.tx, def, &stored)
+        store::load_current(self.writes, def, &stored)
     }
 
     /// The current version, or a new empty record.
     ///
     /// # Errors
     ///
-    /// SQLite errors.
+    /// Database errors.
     pub fn load_or_new(&self, def: &'static EntityDef, id: &str) -> IndexerResult<Record> {
         Ok(self.load(def, id)?.unwrap_or_else(|| Record::new(def, id)))
     }
@@ -140,9 +138,9 @@ impl HandlerCtx<'_> {
     ///
     /// # Errors
     ///
-    /// SQLite errors.
+    /// Database errors.
     pub fn save(&self, record: &Record) -> IndexerResult<()> {
-        store::save_version(self.tx, record, self.block)
+        store::save_version(self.writes, record, self.block)
     }
 }
 
@@ -306,7 +304,12 @@ mod tests {
                 .abi()
                 .unwrap();
             for event in abi.events() {
-                let mut ctx = HandlerCtx { tx: &tx, block: 1, tx_hash: B256::ZERO, log_index: 0 };
+                let mut ctx = HandlerCtx {
+                    writes: &WindowWrites::Sqlite(&tx),
+                    block: 1,
+                    tx_hash: B256::ZERO,
+                    log_index: 0,
+                };
                 let outcome = (handler.handle)(&mut ctx, &zero_log(event, address)).unwrap();
                 if ignored.contains(event.name.as_str()) {
                     assert_eq!(
@@ -350,7 +353,12 @@ mod tests {
                 // A body cut short of its head cannot decode.
                 let topics = log.inner.data.topics().to_vec();
                 log.inner.data = alloy::primitives::LogData::new_unchecked(topics, vec![1].into());
-                let mut ctx = HandlerCtx { tx: &tx, block: 1, tx_hash: B256::ZERO, log_index: 0 };
+                let mut ctx = HandlerCtx {
+                    writes: &WindowWrites::Sqlite(&tx),
+                    block: 1,
+                    tx_hash: B256::ZERO,
+                    log_index: 0,
+                };
                 let outcome = (handler.handle)(&mut ctx, &log).unwrap();
                 assert!(
                     matches!(outcome, Outcome::Malformed(_)),

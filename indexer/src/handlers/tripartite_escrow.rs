@@ -314,7 +314,12 @@ mod tests {
         let token = Address::repeat_byte(0x70);
         let (blocked, elsewhere) = (Address::repeat_byte(0xb0), Address::repeat_byte(0xe0));
         let apply = |block: u64, data: LogData| {
-            let mut ctx = HandlerCtx { tx: &tx, block, tx_hash: B256::ZERO, log_index: 0 };
+            let mut ctx = HandlerCtx {
+                writes: &crate::store::WindowWrites::Sqlite(&tx),
+                block,
+                tx_hash: B256::ZERO,
+                log_index: 0,
+            };
             assert_eq!(handle(&mut ctx, &log(data)).unwrap(), Outcome::Applied);
         };
         let deferred = |deal: u64, amount: u64| {
@@ -333,7 +338,12 @@ mod tests {
             Withdrawn { token, account: blocked, to: elsewhere, amount: U256::from(50) };
         apply(3, withdrawal.encode_log_data());
 
-        let ctx = HandlerCtx { tx: &tx, block: 3, tx_hash: B256::ZERO, log_index: 0 };
+        let ctx = HandlerCtx {
+            writes: &crate::store::WindowWrites::Sqlite(&tx),
+            block: 3,
+            tx_hash: B256::ZERO,
+            log_index: 0,
+        };
         let id = format!("{}-{}", enc_bytes(token.as_slice()), enc_bytes(blocked.as_slice()));
         let debt = ctx.load(&ESCROW_DEBT, &id).unwrap().expect("the debt is indexed");
         let amounts = [debt.uint("owed"), debt.uint("deferred"), debt.uint("withdrawn")];

@@ -17,14 +17,15 @@
 //! FIRST`/`LAST`), and what differs (placeholders, the substring function, column types, upserts)
 //! lives in the backend.
 //!
-//! Handlers write through [`crate::handlers::HandlerCtx`], which carries a SQLite transaction;
-//! with PostgreSQL the batch runs on a blocking thread that has the PostgreSQL transaction
-//! registered ([`postgres`]), and the writes below go there instead.
+//! A batch writes through a [`WindowWrites`]: the SQLite transaction, or the PostgreSQL batch
+//! that buffers the window's writes and sends them at commit ([`postgres`]). Handlers reach it
+//! through [`crate::handlers::HandlerCtx`].
 
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use std::{
+    cell::RefCell,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -135,41 +136,58 @@ impl RawLog<'_> {
     }
 }
 
-// The writes of a batch. Each goes to the PostgreSQL batch registered on this thread when there
-// is one, otherwise to the SQLite transaction.
+/// Where one batch's writes go, on the backend the [`Writer`] runs.
+#[derive(Debug)]
+pub(crate) enum WindowWrites<'a> {
+    /// The SQLite write transaction.
+    Sqlite(&'a Transaction<'a>),
+    /// The PostgreSQL batch, which buffers the writes and sends them at commit.
+    Postgres(&'a RefCell<postgres::Batch>),
+}
 
 /// Writes the cursor.
-pub(crate) fn write_cursor(tx: &Transaction<'_>, block: u64, hash: B256) -> IndexerResult<()> {
-    postgres::in_batch(|b| b.write_cursor(block, hash))
-        .unwrap_or_else(|| sqlite::write_cursor(tx, block, hash))
+pub(crate) fn write_cursor(w: &WindowWrites<'_>, block: u64, hash: B256) -> IndexerResult<()> {
+    match w {
+        WindowWrites::Sqlite(tx) => sqlite::write_cursor(tx, block, hash),
+        WindowWrites::Postgres(batch) => batch.borrow_mut().write_cursor(block, hash),
+    }
 }
 
 /// Records the hash of block `number`.
-pub(crate) fn write_block(tx: &Transaction<'_>, number: u64, hash: B256) -> IndexerResult<()> {
-    postgres::in_batch(|b| b.write_block(number, hash))
-        .unwrap_or_else(|| sqlite::write_block(tx, number, hash))
+pub(crate) fn write_block(w: &WindowWrites<'_>, number: u64, hash: B256) -> IndexerResult<()> {
+    match w {
+        WindowWrites::Sqlite(tx) => sqlite::write_block(tx, number, hash),
+        WindowWrites::Postgres(batch) => batch.borrow_mut().write_block(number, hash),
+    }
 }
 
 /// Stores a raw log.
-pub(crate) fn write_log(tx: &Transaction<'_>, log: &RawLog<'_>) -> IndexerResult<()> {
-    postgres::in_batch(|b| b.write_log(log)).unwrap_or_else(|| sqlite::write_log(tx, log))
+pub(crate) fn write_log(w: &WindowWrites<'_>, log: &RawLog<'_>) -> IndexerResult<()> {
+    match w {
+        WindowWrites::Sqlite(tx) => sqlite::write_log(tx, log),
+        WindowWrites::Postgres(batch) => batch.borrow_mut().write_log(log),
+    }
 }
 
 /// The current version of `def`'s entity with stored id `id`.
 pub(crate) fn load_current(
-    tx: &Transaction<'_>,
+    w: &WindowWrites<'_>,
     def: &'static EntityDef,
     id: &str,
 ) -> IndexerResult<Option<Record>> {
-    postgres::in_batch(|b| b.load_current(def, id))
-        .unwrap_or_else(|| sqlite::load_current(tx, def, id))
+    match w {
+        WindowWrites::Sqlite(tx) => sqlite::load_current(tx, def, id),
+        WindowWrites::Postgres(batch) => batch.borrow_mut().load_current(def, id),
+    }
 }
 
 /// Writes `record` as its version from `block` on: updates the version in place when it already
 /// starts at `block`, otherwise closes the current version at `block` and inserts a new one.
-pub(crate) fn save_version(tx: &Transaction<'_>, record: &Record, block: u64) -> IndexerResult<()> {
-    postgres::in_batch(|b| b.save_version(record, block))
-        .unwrap_or_else(|| sqlite::save_version(tx, record, block))
+pub(crate) fn save_version(w: &WindowWrites<'_>, record: &Record, block: u64) -> IndexerResult<()> {
+    match w {
+        WindowWrites::Sqlite(tx) => sqlite::save_version(tx, record, block),
+        WindowWrites::Postgres(batch) => batch.borrow_mut().save_version(record, block),
+    }
 }
 
 /// The SQLite store by its historical name (handler unit tests open one directly).
@@ -249,16 +267,16 @@ impl Writer {
     }
 
     /// Runs `batch` in one write transaction and commits it if it succeeds (rolls it back
-    /// otherwise). `batch` writes through the functions of this module with the transaction it
-    /// is given.
+    /// otherwise). `batch` writes through the functions of this module with the
+    /// [`WindowWrites`] it is given.
     pub(crate) async fn apply<R: Send + 'static>(
         &mut self,
-        batch: impl FnOnce(&Transaction<'_>) -> IndexerResult<R> + Send + 'static,
+        batch: impl FnOnce(&WindowWrites<'_>) -> IndexerResult<R> + Send + 'static,
     ) -> IndexerResult<R> {
         match self {
             Self::Sqlite(s) => {
                 let tx = s.transaction()?;
-                let out = batch(&tx)?;
+                let out = batch(&WindowWrites::Sqlite(&tx))?;
                 tx.commit()?;
                 Ok(out)
             }

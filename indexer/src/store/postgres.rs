@@ -26,15 +26,17 @@ use alloy::primitives::B256;
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
-use rusqlite::{Transaction, types::Value as Sql};
+use rusqlite::types::Value as Sql;
 use tokio::runtime::Handle;
 use tokio_postgres::{
     Client, NoTls, Row, Statement,
     types::{ToSql, Type},
 };
 
-pub(crate) use self::batch::in_batch;
-use super::{OpenOptions, ReadError, col, from_sql_u64, indexed_field, parse_hash, to_sql_u64};
+pub(crate) use self::batch::Batch;
+use super::{
+    OpenOptions, ReadError, WindowWrites, col, from_sql_u64, indexed_field, parse_hash, to_sql_u64,
+};
 use crate::{
     entity::{EntityDef, Kind},
     error::{IndexerError, IndexerResult},
@@ -351,11 +353,11 @@ impl Store {
         Ok(())
     }
 
-    /// Runs `batch` on a blocking thread with a PostgreSQL batch registered for the store's write
-    /// functions; writes and commits it when `batch` succeeds.
+    /// Runs `batch` on a blocking thread (handlers are synchronous) against a PostgreSQL
+    /// [`Batch`]; writes and commits it when `batch` succeeds.
     pub(crate) async fn apply<R: Send + 'static>(
         &mut self,
-        batch: impl FnOnce(&Transaction<'_>) -> IndexerResult<R> + Send + 'static,
+        batch: impl FnOnce(&WindowWrites<'_>) -> IndexerResult<R> + Send + 'static,
     ) -> IndexerResult<R> {
         let client = self.client().await?;
         let rt = Handle::current();

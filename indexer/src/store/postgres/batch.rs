@@ -1,8 +1,7 @@
 //! One window's writes into PostgreSQL, buffered and flushed in a few statements at commit.
 //!
-//! Handlers are synchronous and write through [`crate::handlers::HandlerCtx`], which carries a
-//! SQLite transaction. A PostgreSQL window therefore runs on a blocking thread with its [`Batch`]
-//! registered in a thread-local ([`in_batch`]); the store's write functions find it there.
+//! Handlers are synchronous, so a PostgreSQL window runs on a blocking thread; they write through
+//! [`crate::handlers::HandlerCtx`] into a [`WindowWrites::Postgres`] that holds the [`Batch`].
 //!
 //! A statement per write would cost a round trip each (about ten per log). Instead the batch
 //! keeps every entity it touches in memory: the first read of an entity loads its current
@@ -23,58 +22,30 @@ use super::{CURSOR_UPSERT, query_values, row_values};
 use crate::{
     entity::{EntityDef, Record},
     error::IndexerResult,
-    store::{RawLog, col, columns, to_sql_u64},
+    store::{RawLog, WindowWrites, col, columns, to_sql_u64},
 };
 
 /// Most bound parameters per multi-row statement (PostgreSQL allows 65 535).
 const MAX_PARAMS: usize = 30_000;
 
-thread_local! {
-    /// The PostgreSQL batch this (blocking) thread is applying, if any.
-    static BATCH: RefCell<Option<Batch>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` on the PostgreSQL batch registered on this thread; `None` when there is none (the
-/// SQLite backend, or any thread outside a PostgreSQL window).
-pub(crate) fn in_batch<R>(f: impl FnOnce(&mut Batch) -> R) -> Option<R> {
-    BATCH.with(|b| b.borrow_mut().as_mut().map(f))
-}
-
-/// Unregisters (and so abandons, unless committed) the thread's batch when dropped.
-struct ClearBatch;
-
-impl Drop for ClearBatch {
-    fn drop(&mut self) {
-        BATCH.with(|b| drop(b.borrow_mut().take()));
-    }
-}
-
 /// Runs `apply` (which writes through the store's functions) as one PostgreSQL transaction on
-/// `client`, on the current (blocking) thread; commits when it succeeds.
+/// `client`, on the current (blocking) thread; commits when it succeeds. On failure the batch is
+/// dropped uncommitted, which closes its connection and so rolls the transaction back.
 pub(super) fn run<R>(
     client: Object,
     rt: Handle,
-    apply: impl FnOnce(&rusqlite::Transaction<'_>) -> IndexerResult<R>,
+    apply: impl FnOnce(&WindowWrites<'_>) -> IndexerResult<R>,
 ) -> IndexerResult<R> {
-    let batch = Batch {
+    let batch = RefCell::new(Batch {
         client: Some(client),
         rt,
         entities: BTreeMap::new(),
         logs: Vec::new(),
         blocks: BTreeMap::new(),
         cursor: None,
-    };
-    BATCH.with(|b| *b.borrow_mut() = Some(batch));
-    // Cleared on every exit, a panic included, so no later code on this pooled thread writes
-    // into a finished batch.
-    let _clear = ClearBatch;
-    // Handlers need a SQLite transaction to stand on; with PostgreSQL it is never written.
-    let mut scratch = rusqlite::Connection::open_in_memory()?;
-    let tx = scratch.transaction()?;
-    let out = apply(&tx)?;
-    let mut batch =
-        BATCH.with(|b| b.borrow_mut().take()).expect("the batch stays registered until cleared");
-    batch.commit()?;
+    });
+    let out = apply(&WindowWrites::Postgres(&batch))?;
+    batch.into_inner().commit()?;
     Ok(out)
 }
 
