@@ -79,3 +79,43 @@ export function priceCurve(points: [number, number][], now: number, xLabel: stri
   svg.append(el('text', { x: Math.min(x(now) + 4, width - pad.right - 30), y: pad.top + 10, fill: COLOURS[1] ?? '#000' }, 'now'));
   return svg;
 }
+
+/** One agent's cumulative accuracy, job by job: `right[i]` says whether its final answer in its
+ * `i`-th settled job was the settled answer; `labels[i]` names that job; `firstRight`, where
+ * known, whether its first-round answer (before it saw the others') was, drawn dashed. */
+export function accuracyChart(agent: string, right: boolean[], labels: string[], firstRight?: (boolean | null)[]): SVGSVGElement {
+  const width = 360;
+  const height = 150;
+  const pad = { left: 44, right: 16, top: 12, bottom: 30 };
+  const n = right.length;
+  const x = (i: number) => pad.left + (n <= 1 ? (width - pad.left - pad.right) / 2 : (i * (width - pad.left - pad.right)) / (n - 1));
+  const y = (share: number) => height - pad.bottom - share * (height - pad.top - pad.bottom);
+  let hits = 0;
+  const shares = right.map((r, i) => (hits += r ? 1 : 0) / (i + 1));
+  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'data-testid': 'accuracy-chart', 'data-agent': agent, 'data-points': n }) as SVGSVGElement;
+  svg.append(el('title', {}, n === 0
+    ? 'No settled jobs yet.'
+    : `Accuracy after each of ${n} settled job(s): ${shares.map((s, i) => `${labels[i] ?? i + 1}: ${Math.round(s * 100)}%`).join(', ')}`));
+  svg.append(el('line', { x1: pad.left, y1: y(0), x2: width - pad.right, y2: y(0), stroke: 'currentColor', 'stroke-opacity': 0.4 }));
+  svg.append(el('line', { x1: pad.left, y1: y(1), x2: width - pad.right, y2: y(1), stroke: 'currentColor', 'stroke-opacity': 0.15 }));
+  for (const tick of [0, 0.5, 1]) svg.append(el('text', { x: pad.left - 6, y: y(tick) + 4, 'text-anchor': 'end' }, `${tick * 100}%`));
+  labels.forEach((label, i) => {
+    if (n <= 12 || i === 0 || i === n - 1) svg.append(el('text', { x: x(i), y: height - pad.bottom + 16, 'text-anchor': 'middle' }, label));
+  });
+  if (n > 0) {
+    svg.append(el('polyline', { points: shares.map((s, i) => `${x(i)},${y(s)}`).join(' '), fill: 'none', stroke: COLOURS[0] ?? '#000', 'stroke-width': 2 }));
+    if (firstRight?.some((r) => r !== null)) {
+      let known = 0;
+      let firstHits = 0;
+      const firstShares = firstRight.map((r, i) => {
+        if (r === null) return null;
+        known++;
+        firstHits += r ? 1 : 0;
+        return [i, firstHits / known] as const;
+      }).filter((p): p is readonly [number, number] => p !== null);
+      svg.append(el('polyline', { points: firstShares.map(([i, s]) => `${x(i)},${y(s)}`).join(' '), fill: 'none', stroke: COLOURS[4] ?? '#000', 'stroke-width': 1.5, 'stroke-dasharray': '5 3', 'data-line': 'first-round' }));
+    }
+    shares.forEach((s, i) => svg.append(el('circle', { cx: x(i), cy: y(s), r: 3.5, fill: right[i] ? COLOURS[2] ?? '#000' : COLOURS[1] ?? '#000', 'data-right': String(right[i]) })));
+  }
+  return svg;
+}

@@ -81,7 +81,7 @@ async function start(): Promise<void> {
     }
     const job = /^#\/job\/(\d+)$/.exec(hash);
     if (job?.[1]) cleanup = jobPage(view, d, wallets, job[1]);
-    else if (hash === '#/agents') cleanup = agentsPage(view);
+    else if (hash === '#/agents') cleanup = agentsPage(view, d, wallets);
     else if (hash === '#/guild') cleanup = guildPage(view, d, wallets);
     else if (hash === '#/arena') cleanup = arenaPage(view, d, wallets);
     else if (/^#\/arena\/\d+$/.test(hash)) cleanup = gamePage(view, d, wallets, hash.split('/')[2] ?? '0');

@@ -4,12 +4,12 @@
 // Node), and checks: a non-numeric bounty is refused with a message, a rejected signature says
 // so, a revert names its custom error, a drawn digit requested with a bounty settles and shows
 // its answer and its support chart, a dispute after the challenge window names the escrow's
-// error, the Agents page lists the agents, with the dev wallet a guild proposal paying from
-// the treasury is delegated for, proposed, voted, queued and executed, the
-// LAT → vote quote equals LatConverter.quote read from the chain and the price curve is drawn,
-// the authority nodes are listed, and three dev wallets, each
-// in its own browser context, play an arena game to its end (one moving its salts to a fresh
-// context to reveal from there). Saves screenshots under
+// error, the Agents page lists the agents and draws each one's accuracy chart with a point per
+// settled job it sat in, with the dev wallet a guild proposal paying from the treasury is
+// delegated for, proposed, voted, queued and executed, the LAT → vote quote equals
+// LatConverter.quote read from the chain and its price curve is drawn, the authority nodes are
+// listed, and three dev wallets, each in its own browser context, play an arena game to its end
+// (one moving its salts to a fresh context to reveal from there). Saves screenshots under
 // target/app-screenshots/ and prints the first contentful paint.
 //
 // Usage: node app/tests/browser.mjs   (after `cargo build -p nsed-cli --bin nsed`;
@@ -362,6 +362,19 @@ async function main() {
   const wins = agents.reduce((sum, row) => sum + Number(row[4]), 0);
   assert.ok(wins >= 2, `the demo job and ours were won: ${JSON.stringify(agents)}`);
   assert.ok(agents.every((row) => row[1] && row[1] !== 'unknown'), `every agent shows its model: ${JSON.stringify(agents)}`);
+  // Each agent's accuracy chart has a point per settled job it sat in, as the indexer counts them.
+  const seated = (await (await fetch(`${appUrl}graphql`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ agents(first: 1000) { id seats(first: 1000) { job { settlement { id } } } } }' }) })).json()).data.agents;
+  const settledSeats = Object.fromEntries(seated.map((a) => [a.id.toLowerCase(), a.seats.filter((s) => s.job.settlement).length]));
+  assert.ok(Object.values(settledSeats).some((n) => n >= 2), `an agent sat in both settled jobs: ${JSON.stringify(settledSeats)}`);
+  await page.waitForFunction((want) => {
+    const charts = [...document.querySelectorAll('[data-testid=accuracy-chart]')];
+    return charts.length === Object.keys(want).length && charts.every((c) =>
+      Number(c.dataset.points) === want[c.dataset.agent.toLowerCase()] && c.querySelectorAll('circle').length === want[c.dataset.agent.toLowerCase()]);
+  }, { timeout: STEP_TIMEOUT_MS }, settledSeats);
+  const rights = await page.$$eval('[data-testid=accuracy-chart] circle[data-right=true]', (cs) => cs.length);
+  assert.ok(rights >= 2, `the winners' answers were right in both jobs: ${rights}`);
+  log(`accuracy: ${(await page.$$eval('[data-testid=accuracy-chart] + figcaption', (fs) => fs.map((f) => f.textContent))).join('; ')}`);
   await shot(page, 'agents');
 
   // The guild with the dev wallet (anvil account 0 holds the dev chain's genesis GUILD): delegate,
