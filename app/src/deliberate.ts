@@ -77,6 +77,30 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
   const submit = h('button', { type: 'submit', class: 'primary', id: 'request' }, 'Approve and request');
   const pad = new DigitPad(canvas, () => { submit.disabled = pad.isEmpty(); });
   submit.disabled = true;
+  // An image instead of a drawing: scaled onto the pad, then sent like a drawn digit.
+  const upload = h('input', { type: 'file', id: 'digit-image', name: 'digit-image', accept: 'image/*' });
+  const uploadNote = h('div', { 'aria-live': 'polite' });
+  upload.addEventListener('change', () => {
+    const file = upload.files?.[0];
+    if (!file) return;
+    void (async () => {
+      try {
+        if (file.type && !file.type.startsWith('image/')) throw new Error(`it is ${file.type}, not an image`);
+        const image = await createImageBitmap(file).catch(() => { throw new Error('the browser cannot decode it as an image'); });
+        const size = `${image.width}×${image.height}`;
+        try {
+          pad.loadImage(image);
+        } finally {
+          image.close();
+        }
+        uploadNote.replaceChildren(status('ok', `Loaded “${file.name}” (${size}) onto the pad; correct it by drawing, or clear it.`, 'upload-ok'));
+      } catch (err) {
+        uploadNote.replaceChildren(status('error', `“${file.name}” was not loaded: ${(err as Error).message}.`, 'upload-error'));
+      } finally {
+        upload.value = '';
+      }
+    })();
+  });
   const bounty = h('input', { id: 'bounty', name: 'bounty', value: '1', inputmode: 'decimal', autocomplete: 'off', size: 10 });
   const agents = h('input', { id: 'agents', name: 'agents', type: 'number', value: '3', min: 2, max: 16, size: 4 });
   const rounds = h('input', { id: 'rounds', name: 'rounds', type: 'number', value: '3', min: 1, max: 10, size: 4 });
@@ -100,6 +124,8 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
       h('div', {},
         canvas,
         h('div', {}, h('button', { type: 'button', onclick: () => pad.clear() }, 'Clear')),
+        h('label', { for: 'digit-image' }, 'Or upload an image of a digit', upload),
+        uploadNote,
       ),
       h('div', {},
         h('label', { for: 'bounty' }, 'Bounty (BNTY)', bounty),
@@ -178,7 +204,7 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
   view.replaceChildren(
     h('section', { class: 'card' },
       h('h2', { id: 'request-title' }, 'Deliberate: ask the agents what digit this is'),
-      h('p', { class: 'muted' }, 'Draw a digit on the 8×8 pad (the digit agents read 64 intensities from 0 to 16), set the bounty, then approve and request. The keeper seats agents, they deliberate in rounds, and the outcome is settled on chain.'),
+      h('p', { class: 'muted' }, 'Draw a digit on the 8×8 pad (the digit agents read 64 intensities from 0 to 16) or upload an image of one, set the bounty, then approve and request. The keeper seats agents, they deliberate in rounds, and the outcome is settled on chain.'),
       form,
     ),
     h('section', { class: 'card' }, h('h2', {}, 'Recent jobs'), recent),

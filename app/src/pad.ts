@@ -1,5 +1,6 @@
 // The drawing pad: an 8×8 grid of intensities 0–16, the scale of the scikit-learn digits the
-// agents were trained on. Pointer strokes paint; the keyboard moves a cursor and paints too.
+// agents were trained on. Pointer strokes paint; the keyboard moves a cursor and paints too; an
+// image can be loaded onto it instead.
 
 /** Grid side (8×8 = the 64 features the digit agents read). */
 export const SIDE = 8;
@@ -36,6 +37,51 @@ export class DigitPad {
   /** Clears the pad. */
   clear(): void {
     this.cells.fill(0);
+    this.changed();
+  }
+
+  /** Replaces the drawing with `image`, scaled to fit the pad and centred: each cell is the mean
+   * ink of its part of the image, stretched to 0–16. Ink is whatever differs from the background
+   * (dark on light, or light on dark, decided by the image's border; transparency counts as a
+   * white background). Throws when the image is empty or of one colour. */
+  loadImage(image: CanvasImageSource & { width: number; height: number }): void {
+    if (!image.width || !image.height) throw new Error('the image has no pixels');
+    // Draw onto a fine grid first (8 samples a cell each way), then average per cell.
+    const fine = SIDE * 8;
+    const work = document.createElement('canvas');
+    work.width = fine;
+    work.height = fine;
+    const ctx = work.getContext('2d', { willReadFrequently: true });
+    if (!ctx) throw new Error('this browser cannot draw on a canvas');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, fine, fine);
+    const scale = Math.min(fine / image.width, fine / image.height);
+    const w = image.width * scale;
+    const h = image.height * scale;
+    ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(image, (fine - w) / 2, (fine - h) / 2, w, h);
+    const rgba = ctx.getImageData(0, 0, fine, fine).data;
+    const lum = new Float32Array(fine * fine);
+    for (let i = 0; i < lum.length; i++) lum[i] = 0.299 * (rgba[4 * i] ?? 0) + 0.587 * (rgba[4 * i + 1] ?? 0) + 0.114 * (rgba[4 * i + 2] ?? 0);
+    // The border's mean brightness tells the background.
+    let border = 0;
+    let n = 0;
+    for (let i = 0; i < fine; i++) {
+      for (const j of [i, (fine - 1) * fine + i, i * fine, i * fine + fine - 1]) { border += lum[j] ?? 0; n++; }
+    }
+    const darkInk = border / n >= 128;
+    const cells = new Float32Array(SIDE * SIDE);
+    for (let y = 0; y < fine; y++) {
+      for (let x = 0; x < fine; x++) {
+        const v = lum[y * fine + x] ?? 0;
+        const k = Math.floor(y / 8) * SIDE + Math.floor(x / 8);
+        cells[k] = (cells[k] ?? 0) + (darkInk ? 255 - v : v) / 64;
+      }
+    }
+    const lo = Math.min(...cells);
+    const hi = Math.max(...cells);
+    if (hi - lo < 8) throw new Error('the image is of one colour: no digit to read');
+    for (let i = 0; i < cells.length; i++) this.cells[i] = Math.round((((cells[i] ?? 0) - lo) / (hi - lo)) * MAX);
     this.changed();
   }
 

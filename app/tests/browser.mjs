@@ -1,7 +1,8 @@
 // Browser test of the web app against the real stack: starts `target/debug/nsed up` (anvil,
 // nats-server, three digit agents, keeper, indexer, web app), drives Debian's Chromium with
 // puppeteer-core and a test EIP-1193 wallet (announced by EIP-6963, signing with an anvil key in
-// Node), and checks: a non-numeric bounty is refused with a message, a rejected signature says
+// Node), and checks: an uploaded PNG lands on the drawing pad, a non-numeric bounty is refused
+// with a message, a rejected signature says
 // so, a revert names its custom error, a drawn digit requested with a bounty settles and shows
 // its answer and its support chart, a dispute after the challenge window names the escrow's
 // error, the Agents page lists the agents and draws each one's accuracy chart with a point per
@@ -15,7 +16,8 @@
 // Usage: node app/tests/browser.mjs   (after `cargo build -p nsed-cli --bin nsed`;
 // NSED_BIN overrides the binary, CHROMIUM the browser).
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,6 +192,51 @@ async function textOf(page, selector, timeout = STEP_TIMEOUT_MS) {
   return el.evaluate((node) => node.textContent ?? '');
 }
 
+/** A greyscale PNG (8-bit, colour type 0) of `width`×`height` with `pixel(x, y)` in 0–255. */
+function png(width, height, pixel) {
+  const table = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = table[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc(body), body.length + 4);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 0; // greyscale
+  const raw = Buffer.alloc((width + 1) * height);
+  for (let y = 0; y < height; y++) {
+    raw[y * (width + 1)] = 0; // filter: none
+    for (let x = 0; x < width; x++) raw[y * (width + 1) + 1 + x] = pixel(x, y);
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A black "7" on white, 40×40: a bar along the top and a stroke down to the lower left. */
+function sevenPng() {
+  return png(40, 40, (x, y) => {
+    const bar = y >= 6 && y <= 10 && x >= 8 && x <= 32;
+    // The stroke from (32, 8) to (16, 34): distance to the line under 2.5 pixels.
+    const t = Math.max(0, Math.min(1, ((x - 32) * -16 + (y - 8) * 26) / (16 * 16 + 26 * 26)));
+    const stroke = Math.hypot(x - (32 - 16 * t), y - (8 + 26 * t)) < 2.5;
+    return bar || stroke ? 0 : 255;
+  });
+}
+
 /** Draws a "1": a vertical stroke down the middle of the pad. */
 async function drawOne(page) {
   const canvas = await page.waitForSelector('#digit');
@@ -272,6 +319,29 @@ async function main() {
   await page.keyboard.press('ArrowDown');
   await page.keyboard.up('Shift');
   assert.equal(await page.$eval('#request', (b) => b.disabled), false, 'the keyboard drew on the pad');
+  await click(page, '#digit + div button');
+
+  // An image instead of a drawing: a PNG of a "7" written here, uploaded, lands on the pad; a
+  // file that is not an image is refused with a message.
+  const padPixels = () => page.$eval('#digit', (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)));
+  const blank = await padPixels();
+  const sevenFile = join(work, 'seven.png');
+  writeFileSync(sevenFile, sevenPng());
+  const upload = await page.waitForSelector('#digit-image', { timeout: STEP_TIMEOUT_MS });
+  await upload.uploadFile(sevenFile);
+  assert.match(await textOf(page, '[data-testid=upload-ok]'), /Loaded “seven\.png” \(40×40\)/);
+  const loaded = await padPixels();
+  const changed = loaded.filter((v, i) => v !== blank[i]).length;
+  assert.ok(changed > loaded.length / 10, `the image changed the pad: ${changed} of ${loaded.length} pixels`);
+  // The bar of the 7 is bright on the pad's top rows, its lower right corner dark.
+  const cell = (x, y) => page.$eval('#digit', (c, [cx, cy]) => c.getContext('2d').getImageData(((cx + 0.5) * c.width) / 8, ((cy + 0.5) * c.height) / 8, 1, 1).data[0], [x, y]);
+  assert.ok(await cell(4, 1) > 128 && await cell(7, 7) < 64, 'the 7 is where the image has it');
+  assert.equal(await page.$eval('#request', (b) => b.disabled), false, 'an uploaded digit can be requested');
+  await shot(page, 'uploaded-image');
+  const notImage = join(work, 'not-an-image.png');
+  writeFileSync(notImage, 'plain text, not a PNG');
+  await upload.uploadFile(notImage);
+  assert.match(await textOf(page, '[data-testid=upload-error]'), /“not-an-image\.png” was not loaded: the browser cannot decode it/);
   await click(page, '#digit + div button');
 
   // The wallet is on chain 1: the page says so, refuses to send, and switches it (adding the
