@@ -4,16 +4,26 @@
 //! third one settled with a signed transcript) and whole arena games as real transactions, then
 //! indexes the same chain from scratch into each store (a fresh SQLite file; a fresh database on a
 //! throwaway PostgreSQL server on the same machine) and reports events per second, and p50/p99
-//! latency of typical GraphQL queries over HTTP. Prints Markdown tables, one column per store.
+//! latency of typical GraphQL queries over HTTP. Then, with `--load-secs` above 0, it starts one
+//! and then two serve-only `nsed indexer` processes on each store's database and measures the
+//! queries per second they answer together to `--clients` concurrent clients (each sends the
+//! typical queries in turn, spread over the processes). Prints Markdown tables, one column per
+//! store.
 //!
 //! `cargo run --release -p nsed-indexer --features test-utils --bin bench-indexer -- [--jobs N]
-//! [--games N] [--queries N] [--stores sqlite,postgres]` (after `source .cache/env`).
+//! [--games N] [--queries N] [--stores sqlite,postgres] [--load-secs N] [--clients N]
+//! [--nsed PATH]` (after `source .cache/env`; `--nsed` defaults to `target/release/nsed`).
 #![allow(
     clippy::disallowed_macros,
     reason = "a benchmark's report is its stdout, its progress on stderr"
 )]
 
-use std::time::{Duration, Instant};
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use nsed_indexer::{
     Indexer,
@@ -25,6 +35,9 @@ struct Args {
     games: u64,
     queries: usize,
     stores: Vec<StoreKind>,
+    load_secs: u64,
+    clients: usize,
+    nsed: PathBuf,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -33,6 +46,9 @@ fn parse_args() -> Result<Args, String> {
         games: 20,
         queries: 300,
         stores: vec![StoreKind::Sqlite, StoreKind::Postgres],
+        load_secs: 10,
+        clients: 64,
+        nsed: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/nsed"),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -48,13 +64,22 @@ fn parse_args() -> Result<Args, String> {
                 .collect::<Result<_, _>>()?;
             continue;
         }
+        if flag == "--nsed" {
+            args.nsed = PathBuf::from(value);
+            continue;
+        }
         let n: u64 = value.parse().map_err(|_| format!("{flag}: not a number: {value}"))?;
         match flag.as_str() {
             "--jobs" => args.jobs = n,
             "--games" => args.games = n,
             "--queries" => args.queries = usize::try_from(n).map_err(|e| e.to_string())?,
+            "--load-secs" => args.load_secs = n,
+            "--clients" => args.clients = usize::try_from(n).map_err(|e| e.to_string())?.max(1),
             other => {
-                return Err(format!("unknown flag {other} (--jobs, --games, --queries, --stores)"));
+                return Err(format!(
+                    "unknown flag {other} (--jobs, --games, --queries, --stores, --load-secs, \
+                     --clients, --nsed)"
+                ));
             }
         }
     }
@@ -104,6 +129,97 @@ async fn measure(
     Ok((percentile(&times, 0.5), percentile(&times, 0.99), bytes))
 }
 
+/// A serve-only `nsed indexer` process, killed on drop.
+struct ApiProcess {
+    child: Child,
+    url: String,
+}
+
+impl ApiProcess {
+    /// Starts `nsed indexer --indexer.serve-only` on `db` and waits for the URL it prints.
+    fn spawn(nsed: &Path, record: &Path, db: &Path) -> Result<Self, String> {
+        let mut child = Command::new(nsed)
+            .args(["indexer", "--indexer.serve-only", "--indexer.listen", "127.0.0.1:0"])
+            .arg("--deployment")
+            .arg(record)
+            .arg("--indexer.db")
+            .arg(db)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e} (build it with --release)", nsed.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+        let url = line.trim().to_string();
+        if !url.starts_with("http://") {
+            let _ = child.kill();
+            return Err(format!("the serve-only indexer printed {url:?} instead of its URL"));
+        }
+        Ok(Self { child, url })
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `clients` concurrent clients send `queries` in turn to `urls` (client i starts at query i and
+/// URL i) for `secs` seconds; returns the answers per second and their p50/p99 latency.
+async fn load(
+    client: &alloy::transports::http::reqwest::Client,
+    urls: &[String],
+    queries: &[String],
+    clients: usize,
+    secs: u64,
+) -> Result<(f64, Duration, Duration), String> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(secs);
+    let mut tasks = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let (client, urls) = (client.clone(), urls.to_vec());
+        let bodies: Vec<String> =
+            queries.iter().map(|q| serde_json::json!({ "query": q }).to_string()).collect();
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            let mut k = i;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let text = client
+                    .post(&urls[k % urls.len()])
+                    .header("content-type", "application/json")
+                    .body(bodies[k % bodies.len()].clone())
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .text()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if text.contains("\"errors\"") {
+                    return Err(format!("query failed under load: {text}"));
+                }
+                times.push(sent.elapsed());
+                k += 1;
+            }
+            Ok::<_, String>(times)
+        }));
+    }
+    let mut times = Vec::new();
+    for task in tasks {
+        times.extend(task.await.map_err(|e| e.to_string())??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    times.sort_unstable();
+    if times.is_empty() {
+        return Err("no query finished under load".into());
+    }
+    Ok((times.len() as f64 / elapsed, percentile(&times, 0.5), percentile(&times, 0.99)))
+}
+
 async fn run(args: Args) -> Result<(), String> {
     // The PostgreSQL server runs whether or not it is measured; it idles otherwise.
     let chain = Chain::start_on(StoreKind::Postgres).await;
@@ -150,6 +266,15 @@ async fn run(args: Args) -> Result<(), String> {
     ];
 
     let client = alloy::transports::http::reqwest::Client::new();
+    let record = chain.dir.path().join("record.json");
+    std::fs::write(
+        &record,
+        serde_json::to_string_pretty(&chain.record).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let texts: Vec<String> = queries.iter().map(|(_, q)| q.clone()).collect();
+    // Per store: (API processes, queries/s, p50, p99).
+    let mut loads: Vec<Vec<(usize, f64, Duration, Duration)>> = Vec::new();
     let mut ingestion = Vec::new();
     let mut latencies = Vec::new();
     let mut events = 0;
@@ -181,6 +306,29 @@ async fn run(args: Args) -> Result<(), String> {
             measured.push(measure(&client, &url, query, args.queries).await?);
         }
         latencies.push(measured);
+        let mut store_loads = Vec::new();
+        if args.load_secs > 0 {
+            let db = chain.db_setting("bench");
+            let db = if *store == StoreKind::Sqlite {
+                chain.dir.path().join("bench.sqlite")
+            } else {
+                db
+            };
+            for processes in [1, 2] {
+                let apis = (0..processes)
+                    .map(|_| ApiProcess::spawn(&args.nsed, &record, &db))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let urls: Vec<String> = apis.iter().map(|a| a.url.clone()).collect();
+                eprintln!(
+                    "{} clients on {processes} serve-only process(es), {} s",
+                    args.clients, args.load_secs
+                );
+                let (qps, p50, p99) =
+                    load(&client, &urls, &texts, args.clients, args.load_secs).await?;
+                store_loads.push((processes, qps, p50, p99));
+            }
+        }
+        loads.push(store_loads);
         indexer.shutdown().await.map_err(|e| e.to_string())?;
     }
 
@@ -215,6 +363,29 @@ async fn run(args: Args) -> Result<(), String> {
             .collect();
         let bytes = latencies.first().map_or(0, |m| m[i].2);
         println!("| {label} | {} | {bytes} |", cells.join(" | "));
+    }
+    if args.load_secs > 0 {
+        println!(
+            "\n| serve-only API processes ({} clients, {} s, the queries above in turn) | {} |\n|---|{}",
+            args.clients,
+            args.load_secs,
+            heads.join(" | ").replace("p50", "queries/s").replace("p99", "p50 / p99"),
+            "---|---|".repeat(stores.len())
+        );
+        for (i, processes) in [1, 2].iter().enumerate() {
+            let cells: Vec<String> = loads
+                .iter()
+                .map(|l| {
+                    let (_, qps, p50, p99) = l[i];
+                    format!(
+                        "{qps:.0} | {:.1} / {:.1} ms",
+                        p50.as_secs_f64() * 1e3,
+                        p99.as_secs_f64() * 1e3
+                    )
+                })
+                .collect();
+            println!("| {processes} | {} |", cells.join(" | "));
+        }
     }
     Ok(())
 }
