@@ -1,14 +1,15 @@
-// The Deliberate page: draw a digit, set the bounty, approve and request a job; recent jobs.
+// The Deliberate page: draw a digit or ask a multiple-choice question, set the bounty, approve
+// and request a job; which kinds the registered agents answer; recent jobs.
 import { formatUnits, parseEventLogs, parseUnits, stringToHex } from 'viem';
 import { type Deployment, graphql } from './config';
 import { h, status } from './dom';
 import { explain } from './errors';
+import { modelName } from './job';
 import { DigitPad, SIDE } from './pad';
+import { CHOICE_KIND, DIGIT_KIND, MAX_CHOICES, MIN_CHOICES, encodeChoice, kindsOfModel, label, parseChoice } from './question';
 import { send, sendAs } from './tx';
 import type { Wallets } from './wallet';
 
-/** The task kind of the digit agents: a JSON tensor of f32 values. */
-const TASK_KIND = 'tensor-f32';
 /** Voice credits per ballot and seconds to the deadline, as `nsed up` requests its demo jobs. */
 const CREDITS = 100n;
 const DEADLINE_SECS = 3600n;
@@ -75,8 +76,42 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
     'aria-label': `Digit drawing pad, ${SIDE} by ${SIDE} cells. Draw with the pointer, or move with the arrow keys and paint with Space (Shift+arrow paints while moving, Delete erases).`,
   });
   const submit = h('button', { type: 'submit', class: 'primary', id: 'request' }, 'Approve and request');
-  const pad = new DigitPad(canvas, () => { submit.disabled = pad.isEmpty(); });
+  let mode: 'digit' | 'question' = 'digit';
+  const enable = () => { submit.disabled = mode === 'digit' && pad.isEmpty(); };
+  const pad = new DigitPad(canvas, enable);
   submit.disabled = true;
+  // What to ask: a digit (the default) or a multiple-choice question.
+  const modeDigit = h('input', { type: 'radio', name: 'mode', id: 'mode-digit', value: 'digit', checked: true });
+  const modeQuestion = h('input', { type: 'radio', name: 'mode', id: 'mode-question', value: 'question' });
+  const question = h('textarea', { id: 'question', name: 'question', rows: 3, cols: 48 });
+  const optionList = h('ol', { class: 'options', 'aria-label': 'Options' });
+  const options: HTMLInputElement[] = [];
+  const addOption = h('button', { type: 'button', id: 'add-option' }, 'Add an option');
+  const removeOption = h('button', { type: 'button', id: 'remove-option' }, 'Remove the last option');
+  const drawOptions = () => {
+    optionList.replaceChildren(...options.map((input, i) => {
+      input.id = `option-${i}`;
+      input.name = `option-${i}`;
+      return h('li', {}, h('label', { for: input.id }, `Option ${label(i)}`, input));
+    }));
+    addOption.disabled = options.length >= MAX_CHOICES;
+    removeOption.disabled = options.length <= MIN_CHOICES;
+  };
+  const pushOption = () => {
+    if (options.length >= MAX_CHOICES) return;
+    options.push(h('input', { size: 40, autocomplete: 'off' }));
+    drawOptions();
+  };
+  addOption.addEventListener('click', () => { pushOption(); options[options.length - 1]?.focus(); });
+  removeOption.addEventListener('click', () => {
+    if (options.length <= MIN_CHOICES) return;
+    options.pop();
+    drawOptions();
+  });
+  for (let i = 0; i < 4; i++) pushOption();
+  const kindsNote = h('p', { class: 'muted', 'data-testid': 'agent-kinds' }, 'Reading which kinds the registered agents answer…');
+  /** Task kind → the models of the active agents that answer it (undefined until read). */
+  let answered: Map<string, string[]> | undefined;
   // An image instead of a drawing: scaled onto the pad, then sent like a drawn digit.
   const upload = h('input', { type: 'file', id: 'digit-image', name: 'digit-image', accept: 'image/*' });
   const uploadNote = h('div', { 'aria-live': 'polite' });
@@ -119,14 +154,38 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
     balance.textContent = `Your balance: ${formatUnits(held, 18)} BNTY`;
   }
 
+  const digitPanel = h('div', { id: 'digit-panel' },
+    canvas,
+    h('div', {}, h('button', { type: 'button', onclick: () => pad.clear() }, 'Clear')),
+    h('label', { for: 'digit-image' }, 'Or upload an image of a digit', upload),
+    uploadNote,
+  );
+  const questionPanel = h('div', { id: 'question-panel' },
+    h('label', { for: 'question' }, 'Question', question),
+    optionList,
+    h('p', {}, addOption, ' ', removeOption),
+    h('p', { class: 'muted' }, `${MIN_CHOICES} to ${MAX_CHOICES} different options, labelled A, B, C, …; the agents answer with a label.`),
+  );
+  questionPanel.hidden = true;
+  const setMode = () => {
+    mode = modeQuestion.checked ? 'question' : 'digit';
+    digitPanel.hidden = mode !== 'digit';
+    questionPanel.hidden = mode !== 'question';
+    enable();
+  };
+  modeDigit.addEventListener('change', setMode);
+  modeQuestion.addEventListener('change', setMode);
+
   const form = h('form', { 'aria-labelledby': 'request-title' },
+    h('fieldset', {},
+      h('legend', {}, 'What to ask'),
+      h('label', { for: 'mode-digit', class: 'inline' }, modeDigit, ' A digit (drawn or uploaded)'),
+      ' ',
+      h('label', { for: 'mode-question', class: 'inline' }, modeQuestion, ' A multiple-choice question'),
+      kindsNote,
+    ),
     h('div', { class: 'row' },
-      h('div', {},
-        canvas,
-        h('div', {}, h('button', { type: 'button', onclick: () => pad.clear() }, 'Clear')),
-        h('label', { for: 'digit-image' }, 'Or upload an image of a digit', upload),
-        uploadNote,
-      ),
+      h('div', {}, digitPanel, questionPanel),
       h('div', {},
         h('label', { for: 'bounty' }, 'Bounty (BNTY)', bounty),
         h('label', { for: 'agents' }, 'Agents', agents),
@@ -147,7 +206,22 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
     if (typeof seats === 'string') return say('error', seats, 'input-error');
     const most = whole('Most rounds', rounds.value, 1, 10);
     if (typeof most === 'string') return say('error', most, 'input-error');
-    if (pad.isEmpty()) return say('error', 'Draw a digit first.', 'input-error');
+    let kind: string;
+    let text: string;
+    if (mode === 'digit') {
+      if (pad.isEmpty()) return say('error', 'Draw a digit first.', 'input-error');
+      kind = DIGIT_KIND;
+      text = JSON.stringify({ shape: [SIDE * SIDE], values: pad.values() });
+    } else {
+      const input = parseChoice(question.value, options.map((o) => o.value));
+      if (typeof input === 'string') return say('error', input, 'input-error');
+      kind = CHOICE_KIND;
+      text = encodeChoice(input);
+    }
+    if (answered && !(answered.get(kind)?.length)) {
+      const offered = [...answered.keys()];
+      return say('error', `No registered agent answers ${kind} jobs (${mode === 'digit' ? 'digits' : 'multiple-choice questions'}): nobody could deliberate on it, so it was not requested. ${offered.length ? `The agents here answer ${offered.join(', ')}.` : 'No active agent is registered.'}`, 'input-error');
+    }
     let session;
     try {
       session = wallets.ready();
@@ -162,8 +236,8 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
         await send(d, wallets, session, { address: token, abi: d.abis.BountyToken, functionName: 'approve', args: [market, amount] });
       }
       const block = await wallets.reader.getBlock();
-      const input = stringToHex(JSON.stringify({ shape: [SIDE * SIDE], values: pad.values() }));
-      const spec = { kind: TASK_KIND, input, agentsWanted: seats, maxRounds: most, credits: CREDITS, deadline: block.timestamp + DEADLINE_SECS };
+      const input = stringToHex(text);
+      const spec = { kind, input, agentsWanted: seats, maxRounds: most, credits: CREDITS, deadline: block.timestamp + DEADLINE_SECS };
       say('info', 'Request the job (confirm in your wallet)…');
       const receipt = await send(d, wallets, session, { address: market, abi: d.abis.DeliberationMarket, functionName: 'requestJob', args: [spec, amount] });
       const [requested] = parseEventLogs({ abi: d.abis.DeliberationMarket, logs: receipt.logs, eventName: 'JobRequested' });
@@ -177,15 +251,16 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
       if (why.errorName) el.dataset.error = why.errorName;
       messages.replaceChildren(el);
     } finally {
-      submit.disabled = pad.isEmpty();
+      enable();
       void refreshBalance().catch(() => undefined);
     }
   });
 
   async function refreshJobs(): Promise<void> {
-    const data = await graphql<{ jobs: { id: string; status: string; bounty: string; requester: string; settlement: { content: string } | null }[] }>(
-      '{ jobs(first: 10, orderBy: id, orderDirection: desc) { id status bounty requester settlement { content } } }',
+    const data = await graphql<{ jobs: { id: string; status: string; bounty: string; requester: string; settlement: { content: string } | null }[]; agents: { id: string; metadataURI: string; active: boolean; slashed: boolean }[] }>(
+      '{ jobs(first: 10, orderBy: id, orderDirection: desc) { id status bounty requester settlement { content } } agents(first: 1000) { id metadataURI active slashed } }',
     );
+    showKinds(data.agents);
     if (data.jobs.length === 0) {
       recent.replaceChildren(h('p', { class: 'muted' }, 'No jobs yet.'));
       return;
@@ -201,10 +276,30 @@ export function deliberatePage(view: HTMLElement, d: Deployment, wallets: Wallet
     ));
   }
 
+  /** Which kinds the active agents answer, from their models' names. */
+  function showKinds(agents: { metadataURI: string; active: boolean; slashed: boolean }[]): void {
+    const map = new Map<string, string[]>();
+    const unknown: string[] = [];
+    for (const a of agents) {
+      if (!a.active || a.slashed) continue;
+      const model = modelName(a.metadataURI);
+      const kinds = kindsOfModel(model);
+      if (!kinds.length) unknown.push(model);
+      for (const k of kinds) map.set(k, [...(map.get(k) ?? []), model]);
+    }
+    // An agent of a model the page does not know might answer anything: refuse nothing then.
+    answered = unknown.length ? undefined : map;
+    const parts = [...map.entries()].map(([k, models]) => `${k} (${models.length}: ${models.join(', ')})`);
+    const text = agents.length === 0 ? 'No agents are registered yet.'
+      : `The registered agents answer ${parts.length ? parts.join('; ') : 'no kind this page knows'}${unknown.length ? `; of ${unknown.join(', ')} the page cannot tell` : ''}. ${map.get(CHOICE_KIND)?.length ? 'Questions' : 'Digits'} suit them.`;
+    if (kindsNote.textContent !== text) kindsNote.textContent = text;
+    kindsNote.dataset.kinds = [...map.keys()].join(' ');
+  }
+
   view.replaceChildren(
     h('section', { class: 'card' },
-      h('h2', { id: 'request-title' }, 'Deliberate: ask the agents what digit this is'),
-      h('p', { class: 'muted' }, 'Draw a digit on the 8×8 pad (the digit agents read 64 intensities from 0 to 16) or upload an image of one, set the bounty, then approve and request. The keeper seats agents, they deliberate in rounds, and the outcome is settled on chain.'),
+      h('h2', { id: 'request-title' }, 'Deliberate: ask the agents'),
+      h('p', { class: 'muted' }, 'Draw a digit on the 8×8 pad (the digit agents read 64 intensities from 0 to 16) or upload an image of one — or ask a multiple-choice question, which the language-model agents answer with an option’s label. Set the bounty, then approve and request. The keeper seats agents, they deliberate in rounds, and the outcome is settled on chain.'),
       form,
     ),
     h('section', { class: 'card' }, h('h2', {}, 'Recent jobs'), recent),

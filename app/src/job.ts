@@ -7,6 +7,7 @@ import { h, short, status } from './dom';
 import { explain } from './errors';
 import { supportChart } from './chart';
 import { SIDE, drawCells } from './pad';
+import { type ChoiceInput, decodeChoice, describeAnswer, labelsOf } from './question';
 import { send } from './tx';
 import type { Wallets } from './wallet';
 
@@ -80,13 +81,27 @@ export function jobPage(view: HTMLElement, d: Deployment, wallets: Wallets, id: 
   function render(job: JobData, models: Map<string, string>): Node[] {
     const nodes: Node[] = [];
     const seats = transcript?.agents.map((a) => a.toLowerCase()) ?? job.seats?.map((s) => s.toLowerCase()) ?? [];
-    const preview = h('canvas', { width: SIDE * 8, height: SIDE * 8, role: 'img', 'aria-label': 'The digit that was asked' });
+    let preview: HTMLElement = h('canvas', { width: SIDE * 8, height: SIDE * 8, role: 'img', 'aria-label': 'The digit that was asked' });
+    let choice: ChoiceInput | undefined;
     try {
-      const input = JSON.parse(hexToString(job.input)) as { values?: number[] };
-      if (Array.isArray(input.values) && input.values.length === SIDE * SIDE) drawCells(preview, input.values);
+      const text = hexToString(job.input);
+      choice = job.kind === 'text-choice' ? decodeChoice(text) : undefined;
+      if (choice) {
+        const labels = labelsOf(choice);
+        preview = h('div', { 'data-testid': 'question' },
+          h('p', {}, h('strong', {}, 'Question: '), choice.question),
+          h('ol', { class: 'options', 'data-testid': 'options' }, ...choice.choices.map((c, i) => h('li', { 'data-label': labels[i] ?? '' }, h('strong', {}, `${labels[i] ?? '?'}. `), c))));
+      } else if (job.kind === 'text') {
+        const q = (JSON.parse(text) as { question?: unknown }).question;
+        if (typeof q === 'string') preview = h('p', { 'data-testid': 'question' }, h('strong', {}, 'Question: '), q);
+      } else {
+        const input = JSON.parse(text) as { values?: number[] };
+        if (Array.isArray(input.values) && input.values.length === SIDE * SIDE) drawCells(preview as HTMLCanvasElement, input.values);
+      }
     } catch {
-      // Not a digits job: no preview.
+      // An input the page cannot read: no preview.
     }
+    const say = (answer: string) => describeAnswer(choice, answer);
     nodes.push(h('div', { class: 'row' },
       preview,
       h('div', {},
@@ -98,7 +113,8 @@ export function jobPage(view: HTMLElement, d: Deployment, wallets: Wallets, id: 
     if (job.settlement) {
       const winner = job.settlement.winner?.id.toLowerCase() ?? '';
       nodes.push(h('h3', {}, 'Settled answer'),
-        h('p', {}, h('span', { class: 'answer', 'data-testid': 'answer' }, job.settlement.content),
+        h('p', {}, h('span', { class: 'answer', 'data-testid': 'answer', 'data-answer': job.settlement.content }, job.settlement.content,
+          say(job.settlement.content) === job.settlement.content ? null : h('span', { class: 'option-text' }, say(job.settlement.content).slice(job.settlement.content.length))),
           ` won by ${models.get(winner) ?? 'agent'} (`, h('span', { class: 'mono', title: winner }, short(winner)), `) after ${job.settlement.rounds} round(s)`),
         h('p', { 'data-testid': 'halt' }, `Halted after round ${job.haltedAfter ?? job.settlement.rounds} of at most ${job.maxRounds}: ${job.haltReason ?? 'unknown reason'}.`));
     } else if (job.status === 'Requested') {
@@ -123,7 +139,7 @@ export function jobPage(view: HTMLElement, d: Deployment, wallets: Wallets, id: 
       rounds.forEach((round, r) => {
         const contents = transcript?.rounds[r]?.contents;
         round.scores.forEach((score, seat) => {
-          const answer = contents?.[seat] ?? `seat ${seat}`;
+          const answer = contents?.[seat] !== undefined ? say(contents[seat]) : `seat ${seat}`;
           const line = support.get(answer) ?? new Array<number>(rounds.length).fill(0);
           line[r] = (line[r] ?? 0) + Number(score);
           support.set(answer, line);
@@ -139,7 +155,7 @@ export function jobPage(view: HTMLElement, d: Deployment, wallets: Wallets, id: 
           h('tbody', {}, ...round.scores.map((score, seat) => h('tr', {},
             h('td', {}, String(seat)),
             h('td', {}, models.get(seats[seat] ?? '') ?? 'unknown'),
-            h('td', {}, detail?.contents[seat] ?? '—'),
+            h('td', {}, detail?.contents[seat] !== undefined ? say(detail.contents[seat]) : '—'),
             h('td', { class: 'mono' }, detail?.votes[seat] ? `[${detail.votes[seat].map(String).join(', ')}]` : '—'),
             h('td', {}, score),
           ))),

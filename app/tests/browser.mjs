@@ -10,8 +10,11 @@
 // delegated for, proposed, voted, queued and executed, the LAT → vote quote equals
 // LatConverter.quote read from the chain and its price curve is drawn, the authority nodes are
 // listed, and three dev wallets, each in its own browser context, play an arena game to its end
-// (one moving its salts to a fresh context to reveal from there). Saves screenshots under
-// target/app-screenshots/ and prints the first contentful paint.
+// (one moving its salts to a fresh context to reveal from there); a question is refused while no
+// agent answers questions. Then, unless NSED_APP_TEST_LLM=0, a second stack with the
+// language-model agents (`nsed up --agents llm --jobs 0`): a four-option question typed in the
+// page settles on one of its labels, shown with the option's text. Saves screenshots under
+// target/app-screenshots/ and prints the first contentful paint and the language-model flow's time.
 //
 // Usage: node app/tests/browser.mjs   (after `cargo build -p nsed-cli --bin nsed`;
 // NSED_BIN overrides the binary, CHROMIUM the browser).
@@ -52,27 +55,28 @@ async function cleanup() {
 }
 
 /** Starts `nsed up` and resolves with its RPC and app URLs once its report is printed. */
-function startStack() {
+function startStack(extra = ['--jobs', '1'], deployments = join(work, 'deployments')) {
   const env = { ...process.env };
   for (const key of ['NATS_URL', 'NSED_NATS_CREDS', 'NSED_PRIVATE_KEY', 'NSED_RPC_URL']) delete env[key];
   const child = spawn(
     NSED,
-    ['up', '--jobs', '1', '--indexer.listen', '127.0.0.1:0', '--app.listen', '127.0.0.1:0',
+    ['up', ...extra, '--indexer.listen', '127.0.0.1:0', '--app.listen', '127.0.0.1:0',
       '--app.dir', join(ROOT, 'app', 'dist'), '--models-dir', join(ROOT, 'models'),
-      '--deployments-dir', join(work, 'deployments')],
+      '--deployments-dir', deployments],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
   let stderr = '';
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  cleanups.push(async () => {
+  const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
     }
-  });
+  };
+  cleanups.push(stop);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`nsed up printed no app URL in ${STACK_TIMEOUT_MS} ms\n${stdout}\n${stderr.slice(-4000)}`)), STACK_TIMEOUT_MS);
     child.stdout.on('data', (chunk) => {
@@ -82,7 +86,7 @@ function startStack() {
       const graphql = /^graphql\s+(http:\/\/\S+)/m.exec(stdout);
       if (app && rpc && graphql) {
         clearTimeout(timer);
-        resolve({ appUrl: app[1], rpcUrl: rpc[1], chainId: Number(rpc[2]), graphqlUrl: graphql[1] });
+        resolve({ appUrl: app[1], rpcUrl: rpc[1], chainId: Number(rpc[2]), graphqlUrl: graphql[1], stop });
       }
     });
     child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-20_000); });
@@ -255,7 +259,7 @@ async function setBounty(page, value) {
 async function main() {
   mkdirSync(SHOTS, { recursive: true });
   log('starting nsed up (anvil, nats-server, 3 agents, keeper, indexer, web app)');
-  const { appUrl, rpcUrl, chainId, graphqlUrl } = await startStack();
+  const { appUrl, rpcUrl, chainId, graphqlUrl, stop: stopStack } = await startStack();
   log(`stack up: app ${appUrl}, chain ${rpcUrl} (${chainId})`);
   const wallet = testWallet(rpcUrl, chainId);
 
@@ -371,6 +375,37 @@ async function main() {
   await click(page, '#faucet');
   await page.waitForSelector('[data-testid=faucet-ok]', { timeout: STEP_TIMEOUT_MS });
   await page.waitForFunction(() => document.querySelector('[data-testid=balance]')?.textContent?.includes('10 BNTY'), { timeout: STEP_TIMEOUT_MS });
+
+  // A multiple-choice question: checked in the page, and refused before the wallet is asked
+  // because the digit agents answer only tensor-f32 jobs.
+  await page.waitForFunction(() => document.querySelector('[data-testid=agent-kinds]')?.dataset.kinds === 'tensor-f32', { timeout: STEP_TIMEOUT_MS });
+  assert.match(await textOf(page, '[data-testid=agent-kinds]'), /answer tensor-f32 \(3: /);
+  await click(page, '#mode-question');
+  await page.waitForSelector('#question-panel:not([hidden])', { timeout: STEP_TIMEOUT_MS });
+  assert.equal(await page.$eval('#digit-panel', (el) => el.hidden), true, 'the pad is hidden in question mode');
+  const sends = () => wallet.requests.filter((m) => m === 'eth_sendTransaction').length;
+  const sentBefore = sends();
+  await setBounty(page, '1');
+  const refusal = async (pattern) => {
+    await page.$$eval('[data-testid=input-error]', (els) => els.forEach((el) => el.remove()));
+    await click(page, '#request');
+    const text = await textOf(page, '[data-testid=input-error]');
+    assert.match(text, pattern);
+    return text;
+  };
+  await refusal(/Type a question first/);
+  await page.type('#question', 'Which is a planet?');
+  await refusal(/Option A is empty/);
+  for (const [i, o] of ['Mars', 'Moon', 'mars', 'Sun'].entries()) await page.type(`#option-${i}`, o);
+  await refusal(/Options A and C are the same/);
+  await click(page, '#remove-option');
+  await click(page, '#remove-option');
+  assert.equal(await page.$$eval('[id^=option-]', (els) => els.length), 2);
+  assert.equal(await page.$eval('#remove-option', (b) => b.disabled), true, 'no fewer than two options');
+  log(`no text agents: ${await refusal(/No registered agent answers text-choice jobs/)}`);
+  assert.equal(sends(), sentBefore, 'nothing was sent for the refused question');
+  await click(page, '#mode-digit');
+  await page.waitForSelector('#digit-panel:not([hidden])', { timeout: STEP_TIMEOUT_MS });
 
   // The wallet's user rejects the approval: the page says so.
   wallet.rejectNext = true;
@@ -646,11 +681,91 @@ async function main() {
 
   assert.deepEqual(foreign, [], 'the app loads nothing from outside its origin');
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+
+  // A second stack with the language-model agents: a multiple-choice question asked and settled.
+  if (process.env.NSED_APP_TEST_LLM !== '0') {
+    await stopStack();
+    await llmFlow(browser);
+  } else {
+    log('NSED_APP_TEST_LLM=0: the language-model stack is skipped');
+  }
   log(`passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
+/** `nsed up --agents llm --jobs 0`: the test wallet asks one ARC-Easy question with four options
+ * and waits for the settled label, which the job page shows with its option's text. */
+async function llmFlow(browser) {
+  const began = Date.now();
+  const line = readFileSync(join(ROOT, '.cache', 'llm', 'eval', 'arc_easy-test.jsonl'), 'utf8').split('\n')
+    .filter((l) => l.trim()).map((l) => JSON.parse(l)).find((q) => q.choices.length === 4);
+  assert.ok(line, 'an ARC-Easy question with four options');
+  log('starting nsed up --agents llm (three language-model agents)');
+  const stack = await startStack(['--agents', 'llm', '--jobs', '0'], join(work, 'deployments-llm'));
+  log(`language-model stack up in ${((Date.now() - began) / 1000).toFixed(1)} s: app ${stack.appUrl}`);
+  const wallet = testWallet(stack.rpcUrl, stack.chainId);
+  wallet.chainId = stack.chainId;
+  wallet.known.add(stack.chainId);
+  const context = await browser.createBrowserContext();
+  cleanups.push(() => context.close());
+  const page = await context.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  const errors = [];
+  const foreign = [];
+  const origin = new URL(stack.appUrl).origin;
+  page.on('pageerror', (err) => errors.push(String(err)));
+  page.on('request', (request) => {
+    if (!request.url().startsWith(origin) && !request.url().startsWith('data:')) foreign.push(request.url());
+  });
+  await page.exposeFunction('__testWallet', (json) => wallet.handle(json));
+  await page.evaluateOnNewDocument(injectProvider);
+  await page.goto(`${stack.appUrl}#/deliberate`, { waitUntil: 'load' });
+  await page.waitForSelector('#wallet-choice', { timeout: STEP_TIMEOUT_MS });
+  await page.select('#wallet-choice', '9d3c1f2e-5b7a-4c1e-8f00-0000000000a1');
+  await click(page, '#connect');
+  await textOf(page, '[data-testid=account]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=agent-kinds]')?.dataset.kinds === 'text-choice text', { timeout: STEP_TIMEOUT_MS });
+  log(`agents: ${await textOf(page, '[data-testid=agent-kinds]')}`);
+  // Digits go to nobody here: refused before the wallet is asked.
+  await drawOne(page);
+  await click(page, '#request');
+  assert.match(await textOf(page, '[data-testid=input-error]'), /No registered agent answers tensor-f32 jobs/);
+  assert.ok(!wallet.requests.includes('eth_sendTransaction'), 'nothing was sent for the refused digit');
+  await page.waitForSelector('#faucet:not([hidden])', { timeout: STEP_TIMEOUT_MS });
+  await click(page, '#faucet');
+  await page.waitForSelector('[data-testid=faucet-ok]', { timeout: STEP_TIMEOUT_MS });
+  await click(page, '#mode-question');
+  await page.type('#question', line.question);
+  for (const [i, choice] of line.choices.entries()) await page.type(`#option-${i}`, choice);
+  await shot(page, 'deliberate-question');
+  await setBounty(page, '1');
+  await click(page, '#request');
+  await page.waitForFunction(() => /^#\/job\/\d+$/.test(location.hash), { timeout: STEP_TIMEOUT_MS });
+  const jobId = await page.evaluate(() => location.hash.split('/')[2]);
+  log(`question job ${jobId} requested: ${line.question}`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=options] li').length === 4, { timeout: STEP_TIMEOUT_MS });
+  const options = await page.$$eval('[data-testid=options] li', (lis) => lis.map((li) => li.textContent));
+  assert.deepEqual(options, line.choices.map((c, i) => `${'ABCD'[i]}. ${c}`), 'the job page shows the question’s options');
+  assert.ok((await textOf(page, '[data-testid=question]')).includes(line.question), 'the job page shows the question');
+  const answerEl = await page.waitForSelector('[data-testid=answer]', { timeout: 5 * 60_000 });
+  const [label, shown] = await answerEl.evaluate((el) => [el.dataset.answer, el.textContent]);
+  assert.ok(['A', 'B', 'C', 'D'].includes(label), `an option label as the answer: ${label}`);
+  const index = 'ABCD'.indexOf(label);
+  assert.equal(shown, `${label} — ${line.choices[index]}`, 'the answer with its option text');
+  const proposals = await page.$$eval('[data-testid=round-1] tbody tr td:nth-child(3)', (tds) => tds.map((td) => td.textContent));
+  assert.equal(proposals.length, 3);
+  assert.ok(proposals.every((p) => /^[A-D] — /.test(p)), `round 1's proposals with their options: ${proposals}`);
+  await shot(page, 'job-question');
+  assert.deepEqual(foreign, [], 'the app loads nothing from outside its origin');
+  assert.deepEqual(errors, [], 'no uncaught errors in the page');
+  const seconds = ((Date.now() - began) / 1000).toFixed(1);
+  log(`question job ${jobId} settled: ${shown} (truth ${'ABCD'[line.answer]}); language-model flow ${seconds} s`);
+  process.stdout.write(`llm-flow-s ${seconds}\n`);
+  await stack.stop();
+}
+
 // A last resort against a hang anywhere: fail, and still stop what the test started.
-const WATCHDOG_MS = 8 * 60_000;
+// The language-model stack adds its start and one deliberation on two busy cores.
+const WATCHDOG_MS = (process.env.NSED_APP_TEST_LLM === '0' ? 8 : 16) * 60_000;
 const watchdog = setTimeout(() => {
   process.stderr.write(`browser test failed: still running after ${WATCHDOG_MS / 1000} s\n`);
   void cleanup().finally(() => process.exit(1));
