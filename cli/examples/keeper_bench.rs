@@ -17,7 +17,8 @@
 //! latency from a job's request being mined to its settlement being seen, CPU time (utime + stime
 //! from `/proc/<pid>/stat`) of the keepers, workers, anvil and nats-server per job, and the
 //! keepers' own account of where a round's time goes (`nsed_keeper_time_seconds_total{part}` from
-//! `/metrics`, divided by `nsed_keeper_rounds_total`).
+//! `/metrics`, divided by `nsed_keeper_rounds_total`), and the JSON-RPC requests the keepers sent
+//! per job (`nsed_keeper_rpc_requests_total{method}`).
 //!
 //! Every list flag multiplies: `--in-flight 1,4 --block-time 0,1` runs four configurations.
 //!
@@ -420,6 +421,9 @@ struct Report {
     cores: f64,
     /// `nsed_keeper_time_seconds_total` per part, summed over the keepers.
     parts: BTreeMap<String, f64>,
+    /// `nsed_keeper_rpc_requests_total` per method, summed over the keepers (from their start,
+    /// so the polls before the first request are in).
+    rpc: BTreeMap<String, f64>,
 }
 
 impl Report {
@@ -427,8 +431,8 @@ impl Report {
         jobs/min (first request) | jobs/min (last request) | p50 | p99 | \
         claim→settle p50 | rounds | \
         keeper CPU/job | keeper CPU/round | publish | answers | verify | store | chain | \
-        workers CPU/job | anvil CPU/job | nats CPU/job | other load |\n\
-        |---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+        keeper RPC/job | workers CPU/job | anvil CPU/job | nats CPU/job | other load |\n\
+        |---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
     fn finished(&self) -> usize {
         self.settled + self.refunded
@@ -460,6 +464,15 @@ impl Report {
         self.parts.get(part).map(|s| s * 1e3 / self.rounds.max(1) as f64)
     }
 
+    /// The keepers' JSON-RPC requests of `method` (all methods: `None`) per finished job.
+    fn rpc_per_job(&self, method: Option<&str>) -> f64 {
+        let sent: f64 = match method {
+            Some(method) => self.rpc.get(method).copied().unwrap_or(0.0),
+            None => self.rpc.values().sum(),
+        };
+        sent / self.finished().max(1) as f64
+    }
+
     /// The share of the machine's CPU that processes outside the stack used during the run.
     fn other_share(&self) -> f64 {
         self.cpu.get("other").copied().unwrap_or(0.0)
@@ -480,7 +493,7 @@ impl Report {
         }
         format!(
             "| {} | {} | {} | {} | {settled} | {:.1} | {:.1} | {:.2} s | {:.2} s | {:.2} s | {} | {:.1} ms | \
-             {:.1} ms | {} | {} | {} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} % |",
+             {:.1} ms | {} | {} | {} | {} | {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} % |",
             self.setup.nats,
             if self.setup.block_time == 0 {
                 "automine".to_owned()
@@ -502,6 +515,7 @@ impl Report {
             part("verify"),
             part("store"),
             part("chain"),
+            self.rpc_per_job(None),
             self.cpu_ms_per_job("workers"),
             self.cpu_ms_per_job("anvil"),
             self.cpu_ms_per_job("nats"),
@@ -520,6 +534,8 @@ impl Report {
             .keys()
             .map(|group| ((*group).to_owned(), json!(self.cpu_ms_per_job(group))))
             .collect();
+        let rpc: serde_json::Map<String, Value> =
+            self.rpc.keys().map(|m| (m.clone(), json!(self.rpc_per_job(Some(m))))).collect();
         json!({
             "nats": self.setup.nats.to_string(),
             "blockTimeSecs": self.setup.block_time,
@@ -548,6 +564,8 @@ impl Report {
             "keeperCpuMsPerRound":
                 self.cpu.get("keepers").copied().unwrap_or(0.0) * 1e3 / self.rounds.max(1) as f64,
             "keeperMsPerRound": parts,
+            "keeperRpcPerJob": self.rpc_per_job(None),
+            "keeperRpcPerJobByMethod": rpc,
             "otherCpuShareOfMachine": self.other_share(),
             "keeperMsPerRoundBesidesAnswers": besides_answers,
         })
@@ -916,7 +934,7 @@ impl Bench<'_> {
         // Whatever else ran meanwhile (this program, other users' builds) took the rest.
         let stack_cpu: f64 = cpu.values().sum();
         cpu.insert("other", (machine_after - machine_before - stack_cpu).max(0.0));
-        let mut parts = BTreeMap::new();
+        let (mut parts, mut rpc) = (BTreeMap::new(), BTreeMap::new());
         let (mut rounds, mut in_flight_max, mut settle_failures) = (0, 0, 0);
         let mut claims = Vec::new();
         for metrics in &scraped {
@@ -931,6 +949,12 @@ impl Bench<'_> {
                     .and_then(|rest| rest.strip_suffix("\"}"))
                 {
                     *parts.entry(part.to_owned()).or_insert(0.0) += value;
+                }
+                if let Some(method) = name
+                    .strip_prefix("nsed_keeper_rpc_requests_total{method=\"")
+                    .and_then(|rest| rest.strip_suffix("\"}"))
+                {
+                    *rpc.entry(method.to_owned()).or_insert(0.0) += value;
                 }
             }
         }
@@ -957,6 +981,7 @@ impl Bench<'_> {
             measured,
             cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
             parts,
+            rpc,
         };
         if report.settled_twice > 0 {
             eprintln!(

@@ -14,11 +14,13 @@ use alloy::{
     rpc::client::{ClientBuilder, RpcClient},
     signers::local::PrivateKeySigner,
     transports::{
+        BoxTransport, IntoBoxTransport,
         http::{Http, reqwest, reqwest::Url},
         layers::FallbackService,
         utils::guess_local_url,
     },
 };
+use tower::{Layer, layer::util::Identity};
 
 /// How long one request to one of several endpoints may take before the next endpoint is
 /// tried ([`wallet_provider_with_fallbacks`]): a node that accepts connections but never answers
@@ -104,20 +106,40 @@ pub fn wallet_provider_with_fallbacks(
     fallbacks: impl IntoIterator<Item = Url>,
     signer: PrivateKeySigner,
 ) -> DynProvider {
+    wallet_provider_through(url, fallbacks, signer, Identity::new())
+}
+
+/// [`wallet_provider_with_fallbacks`] with `layer` between the client and the transport: it sees
+/// every request the provider sends (its fillers' and receipt polling's included), e.g. to count
+/// them per method.
+pub fn wallet_provider_through<L>(
+    url: Url,
+    fallbacks: impl IntoIterator<Item = Url>,
+    signer: PrivateKeySigner,
+    layer: L,
+) -> DynProvider
+where
+    L: Layer<BoxTransport>,
+    L::Service: IntoBoxTransport,
+{
     let urls: Vec<Url> = iter::once(url).chain(fallbacks).collect();
-    if urls.len() == 1 {
-        let url = urls.into_iter().next().expect("one url");
-        return wallet_provider(url, signer);
-    }
     let is_local = urls.iter().all(|url| guess_local_url(url.as_str()));
-    // Building a client fails only when the TLS backend cannot start; the default client would
-    // fail the same way, so the timeout is all that is lost.
-    let http =
-        reqwest::Client::builder().timeout(FALLBACK_REQUEST_TIMEOUT).build().unwrap_or_default();
-    let count = urls.len();
-    let transports: Vec<_> =
-        urls.into_iter().map(|url| Http::with_client(http.clone(), url)).collect();
-    let sequential: HashSet<String> = ONE_AT_A_TIME.iter().map(|m| (*m).to_owned()).collect();
-    let service = FallbackService::new_with_sequential_methods(transports, count, sequential);
-    signing_provider(ClientBuilder::default().transport(service, is_local), signer)
+    let transport = if urls.len() == 1 {
+        BoxTransport::new(Http::new(urls.into_iter().next().expect("one url")))
+    } else {
+        // Building a client fails only when the TLS backend cannot start; the default client
+        // would fail the same way, so the timeout is all that is lost.
+        let http = reqwest::Client::builder()
+            .timeout(FALLBACK_REQUEST_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        let count = urls.len();
+        let transports: Vec<_> =
+            urls.into_iter().map(|url| Http::with_client(http.clone(), url)).collect();
+        let sequential: HashSet<String> = ONE_AT_A_TIME.iter().map(|m| (*m).to_owned()).collect();
+        BoxTransport::new(FallbackService::new_with_sequential_methods(
+            transports, count, sequential,
+        ))
+    };
+    signing_provider(ClientBuilder::default().layer(layer).transport(transport, is_local), signer)
 }

@@ -2,14 +2,17 @@
 //! status, claims and settlements. Every call goes through [`nsed_contracts::tx`], so failures
 //! are [`TxError`]s that keep alloy's error and decode the market's reverts.
 
-use std::sync::Arc;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use alloy::{
     contract::{CallBuilder, CallDecoder},
     eips::BlockNumberOrTag,
     network::ReceiptResponse,
     primitives::{Address, B256, U256},
-    providers::Provider,
+    providers::{Provider, utils::Eip1559Estimation},
     rpc::types::{Filter, Log},
     sol_types::{SolEvent, SolEventInterface},
 };
@@ -17,7 +20,6 @@ use nsed_contracts::{
     deliberation_market::DeliberationMarket::{
         self as Contract, DeliberationMarketErrors, DeliberationMarketUnexpectedJobStatus, Job,
     },
-    i_agent_registry::IAgentRegistry,
     i_deliberation_market::{
         IDeliberationMarket::{
             self, IDeliberationMarketEvents, JobRequested, SeatsDrawn, Transcript,
@@ -89,9 +91,41 @@ pub enum ClaimError {
         /// The last second of its claim.
         until: u64,
     },
-    /// Anything else (an expired job, a missing role, the node failed); worth retrying.
+    /// The agent registry has too few eligible agents to draw the job's seats from; worth
+    /// retrying once more agents register.
+    #[error("job {job_id} wants {wanted} agents, {eligible} are eligible")]
+    TooFewAgents {
+        /// The job.
+        job_id: U256,
+        /// Agents the registry would draw from now.
+        eligible: U256,
+        /// Agents the job wants.
+        wanted: u8,
+    },
+    /// The job's deadline has passed: it can only be refunded.
+    #[error("job {job_id} expired at {deadline}")]
+    Expired {
+        /// The job.
+        job_id: U256,
+        /// Its deadline.
+        deadline: u64,
+    },
+    /// Anything else (a missing role, the node failed); worth retrying.
     #[error(transparent)]
     Tx(#[from] TxError),
+}
+
+/// The newest block the keeper has seen, and when it saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatestBlock {
+    /// Its number.
+    pub number: u64,
+    /// Its hash.
+    pub hash: B256,
+    /// Its timestamp: the chain's time, in seconds.
+    pub timestamp: u64,
+    /// When it was read.
+    pub seen: Instant,
 }
 
 /// The market contract as the keeper uses it.
@@ -107,6 +141,14 @@ pub struct Market<P> {
     timings: Arc<Timings>,
     /// How long a transaction may wait to be mined, and how it is replaced.
     land: tx::LandPolicy,
+    /// How long a read of the latest block, and a fee estimate, serve before they are read
+    /// again: every job step needs the chain's time and every transaction fees, and both
+    /// change at most once a block, so concurrent jobs share one read.
+    fresh_for: Duration,
+    /// The newest block read ([`Market::latest`]), shared by every job's step.
+    latest: Arc<Mutex<Option<LatestBlock>>>,
+    /// The last fee estimate and when it was made.
+    fees: Arc<Mutex<Option<(Instant, Eip1559Estimation)>>>,
 }
 
 impl<P: Provider + Clone> Market<P> {
@@ -118,7 +160,18 @@ impl<P: Provider + Clone> Market<P> {
             sending: Arc::default(),
             timings: Arc::default(),
             land: tx::LandPolicy::default(),
+            fresh_for: Duration::from_millis(500),
+            latest: Arc::default(),
+            fees: Arc::default(),
         }
+    }
+
+    /// How long a read of the latest block and a fee estimate are reused (default 500 ms; the
+    /// keeper passes its poll interval, as it reads the latest block on every poll anyway).
+    #[must_use]
+    pub const fn with_fresh_for(mut self, fresh_for: Duration) -> Self {
+        self.fresh_for = fresh_for;
+        self
     }
 
     /// Waits for and replaces this keeper's transactions as `policy` says (default:
@@ -136,14 +189,20 @@ impl<P: Provider + Clone> Market<P> {
         self
     }
 
-    /// Sends `call` in this keeper's turn and waits for it to be mined outside it, replacing it
-    /// with higher fees when it is not mined in time ([`tx::land`]).
+    /// Sends `call` (its gas limit already set) in this keeper's turn and waits for it to be
+    /// mined outside it, replacing it with higher fees when it is not mined in time
+    /// ([`tx::land`]). Fees come from [`Market::fees`]; so only the nonce is asked for in the
+    /// turn, and concurrent jobs' transactions queue for nothing else.
     async fn send<C: Provider, D: CallDecoder>(
         &self,
         operation: String,
         call: CallBuilder<C, D>,
     ) -> TxResult<alloy::rpc::types::TransactionReceipt> {
         let _watch = self.timings.start(Part::Chain);
+        let fees = self.fees().await.during(format!("{operation}: fee estimate"))?;
+        let call = call
+            .max_fee_per_gas(fees.max_fee_per_gas)
+            .max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
         let pending = {
             let _turn = self.sending.lock().await;
             tx::submit_call(&operation, call).await?
@@ -162,14 +221,48 @@ impl<P: Provider + Clone> Market<P> {
         &self.provider
     }
 
-    /// The latest block number.
+    /// Reads the latest block (number, hash and time in one request) and keeps it for
+    /// [`Market::now`].
     ///
     /// # Errors
     ///
-    /// [`TxError::Rpc`].
-    pub async fn head(&self) -> TxResult<u64> {
+    /// [`TxError::Rpc`], or [`TxError::Missing`] if the node has no latest block.
+    pub async fn latest(&self) -> TxResult<LatestBlock> {
         let _watch = self.timings.start(Part::Chain);
-        self.provider.get_block_number().await.during("eth_blockNumber")
+        let operation = "eth_getBlockByNumber latest";
+        let block = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .during(operation)?
+            .ok_or(TxError::Missing { operation: operation.into(), missing: "a latest block" })?;
+        let latest = LatestBlock {
+            number: block.header.number,
+            hash: block.header.hash,
+            timestamp: block.header.timestamp,
+            seen: Instant::now(),
+        };
+        let mut kept = self.latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Concurrent reads may finish out of order: keep the newest block.
+        if kept.is_none_or(|k| k.number <= latest.number) {
+            *kept = Some(latest);
+        }
+        Ok(latest)
+    }
+
+    /// EIP-1559 fees from the node's fee history, estimated at most once per
+    /// [`Market::with_fresh_for`].
+    async fn fees(&self) -> Result<Eip1559Estimation, alloy::transports::TransportError> {
+        let cached = *self.fees.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, fees)) = cached
+            && at.elapsed() < self.fresh_for
+        {
+            return Ok(fees);
+        }
+        let fees = self.provider.estimate_eip1559_fees().await?;
+        *self.fees.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), fees));
+        Ok(fees)
     }
 
     /// The hash of block `number`.
@@ -254,26 +347,6 @@ impl<P: Provider + Clone> Market<P> {
         Ok(u64::from(timeout))
     }
 
-    /// How many agents the market's registry would draw seats from now.
-    ///
-    /// # Errors
-    ///
-    /// [`TxError::Call`].
-    pub async fn eligible_agents(&self) -> TxResult<u64> {
-        let _watch = self.timings.start(Part::Chain);
-        let registry = Contract::new(self.address, &self.provider)
-            .agentRegistry()
-            .call()
-            .await
-            .during("agentRegistry()")?;
-        let count = IAgentRegistry::new(registry, &self.provider)
-            .eligibleCount()
-            .call()
-            .await
-            .during("eligibleCount()")?;
-        Ok(u64::try_from(count).unwrap_or(u64::MAX))
-    }
-
     /// The seats the market drew for `job_id` when it was claimed (its `SeatsDrawn` event,
     /// searched from block `from`); `None` if the job has not been claimed.
     ///
@@ -352,6 +425,12 @@ impl<P: Provider + Clone> Market<P> {
             Some(DeliberationMarketErrors::DeliberationMarketClaimHeld(held)) => {
                 ClaimError::Held { job_id, keeper: held.keeper, until: held.until }
             }
+            Some(DeliberationMarketErrors::DeliberationMarketTooFewEligibleAgents(few)) => {
+                ClaimError::TooFewAgents { job_id, eligible: few.eligible, wanted: few.wanted }
+            }
+            Some(DeliberationMarketErrors::DeliberationMarketJobExpired(expired)) => {
+                ClaimError::Expired { job_id, deadline: expired.deadline }
+            }
             Some(DeliberationMarketErrors::DeliberationMarketUnexpectedJobStatus(
                 DeliberationMarketUnexpectedJobStatus { current, .. },
             )) => match JobStatus::try_from(current) {
@@ -362,33 +441,43 @@ impl<P: Provider + Clone> Market<P> {
         }
     }
 
-    /// Settles the job with `transcript`.
+    /// Settles the job with `transcript`. The gas estimate comes first, outside this keeper's
+    /// turn to send, and surfaces the market's refusal (a job settled or re-claimed meanwhile)
+    /// before anything is paid for.
     ///
     /// # Errors
     ///
-    /// [`TxError`] if the transaction fails or reverts.
+    /// [`TxError`] if the estimate or the transaction fails or reverts ([`TxError::decoded`]
+    /// tells the market's reason).
     pub async fn settle(&self, job_id: U256, transcript: Transcript) -> TxResult<B256> {
+        let operation = format!("settleJob({job_id})");
         let market = IDeliberationMarket::new(self.address, &self.provider);
-        let receipt =
-            self.send(format!("settleJob({job_id})"), market.settleJob(job_id, transcript)).await?;
+        let call = market.settleJob(job_id, transcript);
+        let gas = {
+            let _watch = self.timings.start(Part::Chain);
+            call.estimate_gas().await
+        }
+        .map_err(|source| TxError::Call {
+            operation: operation.clone(),
+            source: Box::new(source),
+        })?;
+        let receipt = self.send(operation, call.gas(gas)).await?;
         Ok(receipt.transaction_hash())
     }
 
-    /// The chain's current time (latest block timestamp), in seconds.
+    /// The chain's current time (the latest block's timestamp), in seconds: from the latest
+    /// block read in the last [`Market::with_fresh_for`], else read now. The time may be that
+    /// much behind, never ahead, so a deadline is never taken as passed early.
     ///
     /// # Errors
     ///
     /// [`TxError::Rpc`], or [`TxError::Missing`] if the node has no latest block.
     pub async fn now(&self) -> TxResult<u64> {
-        let _watch = self.timings.start(Part::Chain);
-        let operation = "eth_getBlockByNumber latest";
-        let block = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await
-            .during(operation)?
-            .ok_or(TxError::Missing { operation: operation.into(), missing: "a latest block" })?;
-        Ok(block.header.timestamp)
+        let kept = *self.latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match kept {
+            Some(latest) if latest.seen.elapsed() < self.fresh_for => Ok(latest.timestamp),
+            _ => Ok(self.latest().await?.timestamp),
+        }
     }
 }
 

@@ -9,9 +9,10 @@
 //! 2. **Act** on every open job — up to `max_in_flight` jobs at once, each in one step at a time,
 //!    steps of different jobs running concurrently — always reading its status on chain first, so
 //!    a job is never claimed or settled twice, not even after a restart or by two keepers:
-//!    - `Requested`: once the agent registry has enough eligible agents, claim; the market draws
-//!      the seats at the claim and the keeper stores them (from the claim's `SeatsDrawn` event,
-//!      or from the chain's logs after a crash between the claim and the store);
+//!    - `Requested`: claim, unless the claim's gas estimate shows the market would refuse (too
+//!      few eligible agents: wait for them; an expired job: close it); the market draws the seats
+//!      at the claim and the keeper stores them (from the claim's `SeatsDrawn` event, or from the
+//!      chain's logs after a crash between the claim and the store);
 //!    - `Claimed` by another keeper: watch it, and re-claim it once that keeper's claim has
 //!      timed out (the market's `claimTimeout`: a keeper that stopped), keeping its seats;
 //!    - `Claimed` by this keeper: rebuild the deliberation from the store, run the missing phases
@@ -36,6 +37,7 @@
 pub mod chain;
 mod http;
 pub mod rounds;
+pub mod rpc_count;
 pub mod store;
 pub mod timing;
 
@@ -58,6 +60,7 @@ use alloy::{
 use futures::{FutureExt, StreamExt, future::FusedFuture, stream::FuturesUnordered};
 use nsed_bus::{Bus, BusError, NatsConnect};
 use nsed_contracts::{
+    deliberation_market::DeliberationMarket::Job,
     i_deliberation_market::JobStatus,
     market::{job_halting_config, may_stop_for_deadline},
     tx::{LandPolicy, TxContext, TxError},
@@ -69,6 +72,7 @@ use tracing::{debug, info, warn};
 use crate::{
     chain::{ClaimError, Market, MarketEvent},
     rounds::Driver,
+    rpc_count::{CountRequests, RpcCounts},
     store::{JobRow, JobState, Store, StoreError},
     timing::{Part, Timings},
 };
@@ -145,6 +149,8 @@ pub struct Metrics {
     pub jobs_in_flight_max: AtomicU64,
     /// Where the time goes, per part of the keeper's work.
     pub timings: Arc<Timings>,
+    /// JSON-RPC requests sent, per method.
+    pub rpc_requests: Arc<RpcCounts>,
 }
 
 impl Metrics {
@@ -190,6 +196,15 @@ impl Metrics {
         for part in Part::ALL {
             let seconds = self.timings.nanos(part) as f64 / 1e9;
             out.push_str(&format!("{name}{{part=\"{}\"}} {seconds:.6}\n", part.label()));
+        }
+        let name = "nsed_keeper_rpc_requests_total";
+        out.push_str(&format!(
+            "# HELP {name} JSON-RPC requests sent, per method\n# TYPE {name} counter\n"
+        ));
+        for (method, count) in self.rpc_requests.snapshot() {
+            // Method names come from this keeper's own code; escaped all the same.
+            let method = method.replace('\\', "\\\\").replace('"', "\\\"");
+            out.push_str(&format!("{name}{{method=\"{method}\"}} {count}\n"));
         }
         out
     }
@@ -295,15 +310,21 @@ impl Keeper {
         let url = parse(&config.rpc_url)?;
         let fallbacks =
             config.fallback_rpc_urls.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
-        let provider = nsed_contracts::provider::wallet_provider_with_fallbacks(
+        let provider = nsed_contracts::provider::wallet_provider_through(
             url,
             fallbacks,
             signer.clone(),
+            CountRequests(metrics.rpc_requests.clone()),
         );
         let chain_id = provider.get_chain_id().await.during("eth_chainId")?;
+        // Receipts are looked for on new blocks, which alloy's client polls for: a few times
+        // per keeper poll, so a mined transaction is noticed soon on a fast chain and a slow
+        // chain is not asked more often than it makes blocks.
+        provider.client().set_poll_interval(receipt_poll_interval(config.poll_interval));
         let market = Market::new(provider, config.market)
             .with_timings(metrics.timings.clone())
-            .with_land_policy(config.land);
+            .with_land_policy(config.land)
+            .with_fresh_for(config.poll_interval);
         let store = Store::open(&config.db_path)?.with_timings(metrics.timings.clone());
         let bus = Bus::connect_with(&config.nats).await?;
         bus.ensure_streams().await?;
@@ -443,8 +464,8 @@ impl<P: Provider + Clone> Ctx<'_, P> {
 
     /// Scans new confirmed blocks, handling reorgs.
     async fn follow(&self) -> Result<(), KeeperError> {
-        let head = self.market.head().await?;
-        let safe = head.saturating_sub(self.config.confirmations);
+        let latest = self.market.latest().await?;
+        let safe = latest.number.saturating_sub(self.config.confirmations);
         let (mut next, last_hash) = self.store.cursor()?.unwrap_or((self.config.start_block, None));
         if let Some(expected) = last_hash
             && next > 0
@@ -477,7 +498,10 @@ impl<P: Provider + Clone> Ctx<'_, P> {
                     }
                 }
             }
-            let hash = self.market.block_hash(to).await?;
+            let hash = match to == latest.number {
+                true => latest.hash,
+                false => self.market.block_hash(to).await?,
+            };
             self.store.set_cursor(to + 1, Some(hash))?;
             self.metrics.last_block.store(to, Ordering::Relaxed);
             next = to + 1;
@@ -485,31 +509,20 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         Ok(())
     }
 
-    /// One step for one open job.
+    /// One step for one open job, from one read of the job on chain.
     async fn act(&self, job: JobRow) -> Result<(), KeeperError> {
         let job_id = job.spec.job_id;
-        let status = self.market.status(job_id).await?;
+        let terms = self.market.job(job_id).await?;
+        let status = job_status(job_id, &terms)?;
         match (status, job.state) {
-            (JobStatus::Requested, _) => {
-                if self.market.now().await? >= job.spec.deadline {
-                    return Ok(());
-                }
-                // The market draws the seats at the claim; it refuses when too few agents are in
-                // the pool, so wait for them instead of paying for a revert.
-                let wanted = u64::from(job.spec.agents_wanted);
-                let eligible = self.market.eligible_agents().await?;
-                if eligible < wanted {
-                    info!(target: "keeper", %job_id, eligible, wanted, "waiting for enough eligible agents");
-                    return Ok(());
-                }
-                self.claim(&job).await
-            }
+            // The claim's gas estimate tells whether the market would refuse (too few eligible
+            // agents to draw from, an expired job) before anything is paid for.
+            (JobStatus::Requested, _) => self.claim(&job).await,
             // Claimed on chain but not in the store: this keeper crashed between its claim and
             // recording it, or another keeper claimed. Ours: recover the drawn seats from the log.
             // Another's: watch it, and take it over once its claim has timed out (a keeper that
             // stopped); closed at its deadline, after which it can only be refunded.
             (JobStatus::Claimed, JobState::Requested) => {
-                let terms = self.market.job(job_id).await?;
                 if terms.keeper != self.signer.address() {
                     let now = self.market.now().await?;
                     if now > terms.deadline {
@@ -532,24 +545,26 @@ impl<P: Provider + Clone> Ctx<'_, P> {
                 self.store.update_job(job_id, JobState::Claimed, Some(&seats), None)?;
                 Ok(())
             }
-            (JobStatus::Claimed, JobState::Claimed) => self.deliberate_and_settle(job).await,
-            (JobStatus::Settled, JobState::Claimed) => {
-                // Settled by this keeper's earlier attempt, or by a keeper that re-claimed the
-                // job after our claim timed out: the job's keeper on chain tells which.
-                let keeper = self.market.job(job_id).await?.keeper;
-                let state = if keeper == self.signer.address() {
-                    JobState::Settled
-                } else {
-                    JobState::Closed
-                };
-                self.store.update_job(job_id, state, None, None)?;
-                Ok(())
-            }
+            (JobStatus::Claimed, JobState::Claimed) => self.deliberate_and_settle(job, terms).await,
+            // Settled by this keeper's earlier attempt, or by a keeper that re-claimed the job
+            // after our claim timed out: the job's keeper on chain tells which.
+            (JobStatus::Settled, JobState::Claimed) => self.close_settled(job_id, &terms),
             _ => {
                 self.store.update_job(job_id, JobState::Closed, None, None)?;
                 Ok(())
             }
         }
+    }
+
+    /// Records a job settled on chain: `Settled` when this keeper settled it, `Closed` when
+    /// another keeper did.
+    fn close_settled(&self, job_id: U256, terms: &Job) -> Result<(), KeeperError> {
+        let state = match terms.keeper == self.signer.address() {
+            true => JobState::Settled,
+            false => JobState::Closed,
+        };
+        self.store.update_job(job_id, state, None, None)?;
+        Ok(())
     }
 
     /// Claims (or re-claims) the job and stores its seats; a job settled, refunded or held by
@@ -569,6 +584,18 @@ impl<P: Provider + Clone> Ctx<'_, P> {
                 self.store.update_job(job_id, JobState::Closed, None, None)?;
                 Ok(())
             }
+            // Past its deadline: it can only be refunded.
+            Err(ClaimError::Expired { deadline, .. }) => {
+                info!(target: "keeper", %job_id, deadline, "job expired before our claim");
+                self.store.update_job(job_id, JobState::Closed, None, None)?;
+                Ok(())
+            }
+            // The market would refuse to draw the seats: wait for agents instead of paying for a
+            // revert.
+            Err(ClaimError::TooFewAgents { eligible, wanted, .. }) => {
+                info!(target: "keeper", %job_id, %eligible, wanted, "waiting for enough eligible agents");
+                Ok(())
+            }
             // Another keeper claimed first: the job stays open here, watched until it settles
             // or that keeper's claim times out.
             Err(ClaimError::Held { keeper, until, .. }) => {
@@ -583,12 +610,13 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         }
     }
 
-    async fn deliberate_and_settle(&self, job: JobRow) -> Result<(), KeeperError> {
+    /// Runs the job's missing phases and settles it; `terms` is the job as read on chain at the
+    /// start of this step, with the halting terms the market fixed at the request (which
+    /// settleJob re-checks).
+    async fn deliberate_and_settle(&self, job: JobRow, terms: Job) -> Result<(), KeeperError> {
         let spec = job.spec;
         let job_id = spec.job_id;
         let domain = eip712::domain(self.chain_id, self.market.address());
-        // The halting terms the market fixed at the request, which settleJob re-checks.
-        let terms = self.market.job(job_id).await?;
         if terms.keeper != self.signer.address() {
             // Another keeper re-claimed it after this keeper's claim timed out.
             info!(target: "keeper", %job_id, keeper = %terms.keeper, "job re-claimed by another keeper; closing");
@@ -632,14 +660,9 @@ impl<P: Provider + Clone> Ctx<'_, P> {
             return Ok(());
         }
         let transcript = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
-        // Re-check right before sending: never settle twice, nor a job re-claimed meanwhile.
-        let now = self.market.job(job_id).await?;
-        if JobStatus::try_from(now.status).ok() != Some(JobStatus::Claimed)
-            || now.keeper != self.signer.address()
-        {
-            self.store.update_job(job_id, JobState::Closed, None, None)?;
-            return Ok(());
-        }
+        // The market settles a job once, and only for the keeper holding its claim: a job
+        // settled or re-claimed meanwhile fails the settlement's gas estimate, before anything
+        // is sent.
         match self.market.settle(job_id, transcript).await {
             Ok(tx) => {
                 self.store.update_job(job_id, JobState::Settled, None, Some(tx))?;
@@ -650,12 +673,34 @@ impl<P: Provider + Clone> Ctx<'_, P> {
             }
             Err(e) => {
                 self.metrics.settle_failures.fetch_add(1, Ordering::Relaxed);
-                if self.market.status(job_id).await? == JobStatus::Settled {
-                    self.store.update_job(job_id, JobState::Settled, None, None)?;
-                    return Ok(());
+                let now = self.market.job(job_id).await?;
+                match job_status(job_id, &now)? {
+                    JobStatus::Settled => self.close_settled(job_id, &now),
+                    JobStatus::Claimed if now.keeper == self.signer.address() => Err(e.into()),
+                    _ => {
+                        info!(target: "keeper", %job_id, keeper = %now.keeper, status = now.status, "job closed or re-claimed before our settlement");
+                        self.store.update_job(job_id, JobState::Closed, None, None)?;
+                        Ok(())
+                    }
                 }
-                Err(e.into())
             }
         }
     }
+}
+
+/// The job's status as this keeper knows them; a status it does not know (a newer market) is an
+/// error, as acting on it could be wrong.
+fn job_status(job_id: U256, terms: &Job) -> Result<JobStatus, KeeperError> {
+    JobStatus::try_from(terms.status).map_err(|e| {
+        KeeperError::Chain(TxError::Call {
+            operation: format!("job({job_id})"),
+            source: Box::new(e.into()),
+        })
+    })
+}
+
+/// How often alloy's client looks for new blocks while receipts are awaited: a quarter of the
+/// keeper's poll interval, between 20 ms and 2 s.
+fn receipt_poll_interval(poll_interval: Duration) -> Duration {
+    (poll_interval / 4).clamp(Duration::from_millis(20), Duration::from_secs(2))
 }

@@ -2,12 +2,7 @@
 //! keeper until its timeout, or worth retrying; a keeper takes over a job whose claim timed out.
 
 use alloy::{primitives::U256, providers::Provider, signers::local::PrivateKeySigner};
-use nsed_contracts::{
-    deliberation_market::DeliberationMarket::{
-        DeliberationMarketErrors, DeliberationMarketJobExpired,
-    },
-    i_deliberation_market::{IDeliberationMarket, JobStatus},
-};
+use nsed_contracts::i_deliberation_market::{IDeliberationMarket, JobStatus};
 use nsed_keeper::{
     chain::{ClaimError, Market},
     store::JobState,
@@ -102,7 +97,7 @@ async fn the_keeper_takes_over_a_job_whose_keeper_stopped_once_its_claim_times_o
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_claim_refused_for_another_reason_is_retryable_and_its_revert_is_decoded() {
+async fn an_expired_job_is_final_and_other_refusals_are_retryable_with_their_revert_decoded() {
     let stack = Stack::start().await;
     let job_id = stack.request(&row(1), 60).await;
     let increase =
@@ -113,19 +108,12 @@ async fn a_claim_refused_for_another_reason_is_retryable_and_its_revert_is_decod
         .unwrap();
     let from = stack.record.start_block;
     let ours = Market::new(stack.provider_for(&stack.keeper_key), stack.market);
-    let Err(ClaimError::Tx(err)) = step("expired claim", ours.claim(job_id, from)).await else {
-        panic!("an expired job is not taken, the claim fails")
-    };
+    let deadline = step("job", ours.job(job_id)).await.unwrap().deadline;
+    let err = step("expired claim", ours.claim(job_id, from)).await.unwrap_err();
     assert!(
-        matches!(
-            err.decoded::<DeliberationMarketErrors>(),
-            Some(DeliberationMarketErrors::DeliberationMarketJobExpired(
-                DeliberationMarketJobExpired { jobId, .. }
-            )) if jobId == job_id
-        ),
-        "{err}"
+        matches!(err, ClaimError::Expired { job_id: id, deadline: d } if id == job_id && d == deadline),
+        "an expired job is not taken, and the keeper is told so: {err}"
     );
-    assert_eq!(err.revert().unwrap().name, "DeliberationMarketJobExpired");
     assert_eq!(stack.status(job_id).await, JobStatus::Requested);
 
     // Without KEEPER_ROLE the market's OpenZeppelin error is named too.
@@ -141,4 +129,20 @@ async fn a_claim_refused_for_another_reason_is_retryable_and_its_revert_is_decod
     }
     assert_eq!(stack.status(fresh).await, JobStatus::Requested);
     assert_eq!(stack.status(U256::from(999)).await, JobStatus::None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_with_too_few_eligible_agents_is_refused_before_anything_is_sent() {
+    let stack = Stack::with_agents(2).await;
+    let job_id = stack.request(&row(0), 3600).await;
+    let ours = Market::new(stack.provider_for(&stack.keeper_key), stack.market);
+    let nonce = stack.keeper_nonce().await;
+    let err = step("claim", ours.claim(job_id, stack.record.start_block)).await.unwrap_err();
+    assert!(
+        matches!(err, ClaimError::TooFewAgents { job_id: id, eligible, wanted: 3 }
+            if id == job_id && eligible == U256::from(2)),
+        "{err}"
+    );
+    assert_eq!(stack.keeper_nonce().await, nonce, "the refused claim was never sent");
+    assert_eq!(stack.status(job_id).await, JobStatus::Requested);
 }

@@ -194,6 +194,12 @@ impl Stack {
             .jobId
     }
 
+    /// The keeper account's nonce: how many transactions it has had mined.
+    pub(crate) async fn keeper_nonce(&self) -> u64 {
+        let count = self.deployer.get_transaction_count(self.keeper_key.address());
+        step("eth_getTransactionCount", count).await.unwrap()
+    }
+
     pub(crate) async fn status(&self, job_id: U256) -> JobStatus {
         let raw = IDeliberationMarket::new(self.market, &self.deployer)
             .jobStatus(job_id)

@@ -45,6 +45,18 @@ async fn health_and_metrics_are_served_until_the_keeper_stops() {
         }
     })
     .await;
+    // Every JSON-RPC request is counted by method: the chain id asked at the start, the latest
+    // block read on every poll.
+    let metrics = http_get(port, "/metrics").await;
+    assert!(metrics.contains("# TYPE nsed_keeper_rpc_requests_total counter"), "{metrics}");
+    assert!(
+        metrics.contains("nsed_keeper_rpc_requests_total{method=\"eth_chainId\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("nsed_keeper_rpc_requests_total{method=\"eth_getBlockByNumber\"} "),
+        "{metrics}"
+    );
     let missing = http_get(port, "/nope").await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
     assert!(missing.contains("try /health or /metrics"), "{missing}");
