@@ -3,6 +3,7 @@
 //! are [`TxError`]s that keep alloy's error and decode the market's reverts.
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -128,6 +129,70 @@ pub struct LatestBlock {
     pub seen: Instant,
 }
 
+/// What a settlement's gas depends on: seats, rounds, and the transcript's size (contents,
+/// signatures and votes), in kibibytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SettleShape {
+    seats: usize,
+    rounds: usize,
+    kib: usize,
+}
+
+impl SettleShape {
+    fn of(transcript: &Transcript) -> Self {
+        let bytes: usize = transcript
+            .rounds
+            .iter()
+            .map(|round| {
+                let contents: usize = round.contents.iter().map(String::len).sum();
+                let signatures: usize = round
+                    .proposalSignatures
+                    .iter()
+                    .chain(&round.ballotSignatures)
+                    .map(|signature| signature.len())
+                    .sum();
+                let votes: usize = round.votes.iter().map(|ballot| ballot.len() * 32).sum();
+                contents + signatures + votes
+            })
+            .sum();
+        Self { seats: transcript.agents.len(), rounds: transcript.rounds.len(), kib: bytes / 1024 }
+    }
+}
+
+/// The most gas transactions of each kind `K` used, from this keeper's receipts: a limit for the
+/// next one of that kind without the node's gas estimate, which runs the transaction three or
+/// four times (a settlement with every signature recovery) where one `eth_call` runs it once.
+#[derive(Debug)]
+struct GasBook<K>(Mutex<HashMap<K, u64>>);
+
+impl<K> Default for GasBook<K> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<K: std::hash::Hash + Eq> GasBook<K> {
+    /// A gas limit for a transaction of kind `key`, when one has been seen: the most used plus a
+    /// third (the gas refund, at most a fifth of the gas used, is paid back only after the
+    /// execution needed it; storage written for the first time, such as an agent's first token,
+    /// costs more; a seat draw depends on the block's randomness) and 50,000 (up to a kibibyte
+    /// more of transcript to hash).
+    fn limit(&self, key: &K) -> Option<u64> {
+        let seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.get(key).map(|used| used + used / 3 + 50_000)
+    }
+
+    fn saw(&self, key: K, used: u64) {
+        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let most = seen.entry(key).or_default();
+        *most = (*most).max(used);
+    }
+
+    fn forget(&self, key: &K) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
+    }
+}
+
 /// The market contract as the keeper uses it.
 #[derive(Debug, Clone)]
 pub struct Market<P> {
@@ -149,6 +214,10 @@ pub struct Market<P> {
     latest: Arc<Mutex<Option<LatestBlock>>>,
     /// The last fee estimate and when it was made.
     fees: Arc<Mutex<Option<(Instant, Eip1559Estimation)>>>,
+    /// The gas claims used, per number of seats drawn.
+    claim_gas: Arc<GasBook<u8>>,
+    /// The gas settlements used, per transcript shape.
+    settle_gas: Arc<GasBook<SettleShape>>,
 }
 
 impl<P: Provider + Clone> Market<P> {
@@ -163,6 +232,8 @@ impl<P: Provider + Clone> Market<P> {
             fresh_for: Duration::from_millis(500),
             latest: Arc::default(),
             fees: Arc::default(),
+            claim_gas: Arc::default(),
+            settle_gas: Arc::default(),
         }
     }
 
@@ -368,9 +439,10 @@ impl<P: Provider + Clone> Market<P> {
         Ok(seats_from_logs(job_id, logs.iter().map(|log| &log.inner)))
     }
 
-    /// Claims the job, or re-claims it once another keeper's claim has timed out; returns the
-    /// transaction and the job's seats: drawn by this claim, or, for a re-claim (which keeps
-    /// them), read from the first claim's `SeatsDrawn` event, searched from block `requested`.
+    /// Claims the job (which wants `agents_wanted` seats), or re-claims it once another keeper's
+    /// claim has timed out; returns the transaction and the job's seats: drawn by this claim, or,
+    /// for a re-claim (which keeps them), read from the first claim's `SeatsDrawn` event,
+    /// searched from block `requested`.
     ///
     /// # Errors
     ///
@@ -381,30 +453,27 @@ impl<P: Provider + Clone> Market<P> {
         &self,
         job_id: U256,
         requested: u64,
+        agents_wanted: u8,
     ) -> Result<(B256, Vec<Address>), ClaimError> {
         let market = IDeliberationMarket::new(self.address, &self.provider);
         let call = market.claimJob(job_id);
+        let operation = format!("claimJob({job_id})");
         // The seat draw's gas depends on the mined block's `prevrandao`, which the estimate
-        // cannot know: a claim sent with the bare estimate can run out of gas. Estimating also
+        // cannot know: a claim sent with the bare estimate can run out of gas. Checking first
         // surfaces the market's revert (a lost claim) before anything is sent.
-        let estimated = {
-            let _watch = self.timings.start(Part::Chain);
-            call.estimate_gas().await
-        };
-        let estimate = match estimated {
-            Ok(gas) => gas,
-            Err(source) => {
-                let e = TxError::Call {
-                    operation: format!("claimJob({job_id})"),
-                    source: Box::new(source),
-                };
-                return Err(Self::claim_error(job_id, e));
-            }
-        };
-        let call = call.gas(estimate + estimate / 4 + CLAIM_GAS_MARGIN);
-        match self.send(format!("claimJob({job_id})"), call).await {
+        let gas = self
+            .checked_gas(&self.claim_gas, &agents_wanted, &call, |estimate| {
+                estimate + estimate / 4 + CLAIM_GAS_MARGIN
+            })
+            .await
+            .map_err(|source| {
+                let e = TxError::Call { operation: operation.clone(), source: Box::new(source) };
+                Self::claim_error(job_id, e)
+            })?;
+        let sent = self.send(operation.clone(), call.gas(gas)).await;
+        self.learn(&self.claim_gas, agents_wanted, sent.as_ref().ok());
+        match sent {
             Ok(receipt) => {
-                let operation = format!("claimJob({job_id})");
                 let logs = receipt.inner.logs().iter().map(|log| &log.inner);
                 let seats = match seats_from_logs(job_id, logs) {
                     Some(seats) => Some(seats),
@@ -441,28 +510,62 @@ impl<P: Provider + Clone> Market<P> {
         }
     }
 
-    /// Settles the job with `transcript`. The gas estimate comes first, outside this keeper's
-    /// turn to send, and surfaces the market's refusal (a job settled or re-claimed meanwhile)
-    /// before anything is paid for.
+    /// Settles the job with `transcript`. Before anything is paid for, the market is asked
+    /// whether it would accept it (a job settled or re-claimed meanwhile is refused), with the
+    /// gas limit from [`Market::checked_gas`].
     ///
     /// # Errors
     ///
-    /// [`TxError`] if the estimate or the transaction fails or reverts ([`TxError::decoded`]
-    /// tells the market's reason).
+    /// [`TxError`] if the estimate, the call or the transaction fails or reverts
+    /// ([`TxError::decoded`] tells the market's reason).
     pub async fn settle(&self, job_id: U256, transcript: Transcript) -> TxResult<B256> {
         let operation = format!("settleJob({job_id})");
+        let shape = SettleShape::of(&transcript);
         let market = IDeliberationMarket::new(self.address, &self.provider);
         let call = market.settleJob(job_id, transcript);
-        let gas = {
-            let _watch = self.timings.start(Part::Chain);
-            call.estimate_gas().await
+        let gas =
+            self.checked_gas(&self.settle_gas, &shape, &call, |estimate| estimate).await.map_err(
+                |source| TxError::Call { operation: operation.clone(), source: Box::new(source) },
+            )?;
+        let sent = self.send(operation, call.gas(gas)).await;
+        self.learn(&self.settle_gas, shape, sent.as_ref().ok());
+        Ok(sent?.transaction_hash())
+    }
+
+    /// A gas limit for `call`, checked against the chain: for a kind of transaction `book` has
+    /// seen, its limit, with one `eth_call` to hear a refusal; otherwise the node's estimate,
+    /// adjusted by `margin`. Either surfaces the contract's revert before anything is sent.
+    async fn checked_gas<K, C, D>(
+        &self,
+        book: &GasBook<K>,
+        key: &K,
+        call: &CallBuilder<C, D>,
+        margin: impl FnOnce(u64) -> u64,
+    ) -> Result<u64, alloy::contract::Error>
+    where
+        K: std::hash::Hash + Eq,
+        C: Provider + Clone,
+        D: CallDecoder + Clone,
+    {
+        let _watch = self.timings.start(Part::Chain);
+        match book.limit(key) {
+            Some(limit) => call.clone().gas(limit).call_raw().await.map(|_| limit),
+            None => call.estimate_gas().await.map(margin),
         }
-        .map_err(|source| TxError::Call {
-            operation: operation.clone(),
-            source: Box::new(source),
-        })?;
-        let receipt = self.send(operation, call.gas(gas)).await?;
-        Ok(receipt.transaction_hash())
+    }
+
+    /// Keeps the gas a landed transaction of kind `key` used; forgets the kind when its
+    /// transaction failed (perhaps out of gas), so the next one is estimated.
+    fn learn<K: std::hash::Hash + Eq>(
+        &self,
+        book: &GasBook<K>,
+        key: K,
+        landed: Option<&alloy::rpc::types::TransactionReceipt>,
+    ) {
+        match landed {
+            Some(receipt) => book.saw(key, receipt.gas_used),
+            None => book.forget(&key),
+        }
     }
 
     /// The chain's current time (the latest block's timestamp), in seconds: from the latest
@@ -514,6 +617,32 @@ mod tests {
         let event = MarketEvent::from_log(&log(requested.encode_log_data(), 7)).unwrap();
         let MarketEvent::Requested(spec) = event;
         assert_eq!((spec.job_id, spec.block, spec.agents_wanted), (U256::from(4), 7, 3));
+    }
+
+    #[test]
+    fn a_settlement_shape_seen_gets_its_most_gas_plus_a_margin_until_it_fails() {
+        let round = |content: &str| IDeliberationMarket::Round {
+            contents: vec![content.into(); 3],
+            proposalSignatures: vec![Bytes::from(vec![0; 65]); 3],
+            votes: vec![vec![alloy::primitives::I256::ONE; 3]; 3],
+            ballotSignatures: vec![Bytes::from(vec![0; 65]); 3],
+        };
+        let transcript = |rounds: usize, content: &str| Transcript {
+            agents: vec![Address::ZERO; 3],
+            rounds: vec![round(content); rounds],
+        };
+        let short = SettleShape::of(&transcript(1, "7"));
+        assert_eq!(short, SettleShape { seats: 3, rounds: 1, kib: 0 });
+        assert_ne!(SettleShape::of(&transcript(2, "7")), short);
+        assert_eq!(SettleShape::of(&transcript(1, &"x".repeat(400))).kib, 1);
+
+        let gas = GasBook::default();
+        assert_eq!(gas.limit(&short), None, "an unseen shape is estimated");
+        gas.saw(short, 300_000);
+        gas.saw(short, 240_000);
+        assert_eq!(gas.limit(&short), Some(300_000 + 100_000 + 50_000));
+        gas.forget(&short);
+        assert_eq!(gas.limit(&short), None, "a failed settlement is estimated again");
     }
 
     #[test]

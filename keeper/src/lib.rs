@@ -571,7 +571,7 @@ impl<P: Provider + Clone> Ctx<'_, P> {
     /// another keeper is never claimed, and nothing is published for it.
     async fn claim(&self, job: &JobRow) -> Result<(), KeeperError> {
         let job_id = job.spec.job_id;
-        match self.market.claim(job_id, job.spec.block).await {
+        match self.market.claim(job_id, job.spec.block, job.spec.agents_wanted).await {
             Ok((tx, seats)) => {
                 self.store.update_job(job_id, JobState::Claimed, Some(&seats), None)?;
                 self.metrics.jobs_claimed.fetch_add(1, Ordering::Relaxed);
