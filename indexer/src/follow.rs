@@ -16,7 +16,7 @@ use alloy::{
     rpc::types::{Filter, Log},
 };
 use nsed_contracts::tx::{TxContext, TxError};
-use tokio::sync::watch;
+use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -51,6 +51,8 @@ pub(crate) struct Follower {
     pub(crate) contracts: BTreeMap<Address, &'static ContractHandler>,
     pub(crate) config: FollowConfig,
     pub(crate) head: watch::Sender<Head>,
+    /// The next window's logs, being fetched.
+    pub(crate) prefetch: Option<Prefetch>,
 }
 
 impl Follower {
@@ -82,6 +84,9 @@ impl Follower {
     }
 
     /// One iteration: reorg check, then at most one window. Returns whether it is caught up.
+    ///
+    /// While catching up, the next window's logs are fetched while this one is written (see
+    /// [`Prefetch`]).
     async fn step(&mut self) -> IndexerResult<bool> {
         let head = self.provider.get_block_number().await.during("eth_blockNumber")?;
         let safe = head.saturating_sub(self.config.confirmations);
@@ -89,6 +94,7 @@ impl Follower {
         if let Some((number, hash)) = cursor {
             let on_chain = self.block_hash(number).await?;
             if on_chain != Some(hash) {
+                self.drop_prefetch();
                 self.handle_reorg(number).await?;
                 return Ok(false);
             }
@@ -97,19 +103,59 @@ impl Follower {
         if next > safe {
             return Ok(true);
         }
-        let to = next.saturating_add(self.config.log_window - 1).min(safe);
-        self.ingest(next, to).await?;
+        let to = self.window_end(next, safe);
+        let window = match self.prefetch.take() {
+            Some(p) if (p.from, p.to) == (next, to) => {
+                let window = p.task.await.map_err(|e| IndexerError::Task(e.to_string()))??;
+                // Fetched before the check above: the block at `to` must still be the chain's,
+                // which makes everything below it (the cursor included) the chain's too.
+                match window {
+                    Some(w) if self.block_hash(to).await? == Some(w.to_hash) => Some(w),
+                    _ => None,
+                }
+            }
+            _ => {
+                self.drop_prefetch();
+                fetch_window(&self.provider, self.addresses(), next, to).await?
+            }
+        };
+        let Some(window) = window else {
+            debug!(target: "indexer::follow", to, "head moved during the window; retrying");
+            return Ok(to >= safe);
+        };
+        if to < safe {
+            let (from, next_to) = (to + 1, self.window_end(to + 1, safe));
+            let (provider, addresses) = (self.provider.clone(), self.addresses());
+            self.prefetch = Some(Prefetch {
+                from,
+                to: next_to,
+                task: tokio::spawn(async move {
+                    fetch_window(&provider, addresses, from, next_to).await
+                }),
+            });
+        }
+        self.ingest(window).await?;
         Ok(to >= safe)
+    }
+
+    /// The last block of a window starting at `from`.
+    fn window_end(&self, from: u64, safe: u64) -> u64 {
+        from.saturating_add(self.config.log_window - 1).min(safe)
+    }
+
+    fn addresses(&self) -> Vec<Address> {
+        self.contracts.keys().copied().collect()
+    }
+
+    fn drop_prefetch(&mut self) {
+        if let Some(p) = self.prefetch.take() {
+            p.task.abort();
+        }
     }
 
     /// The chain's hash of block `number`, `None` if it has no such block (yet, or any more).
     async fn block_hash(&self, number: u64) -> IndexerResult<Option<B256>> {
-        let block = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Number(number))
-            .await
-            .during(format!("eth_getBlockByNumber {number}"))?;
-        Ok(block.map(|b| b.header.hash))
+        block_hash_of(&self.provider, number).await
     }
 
     async fn handle_reorg(&mut self, cursor: u64) -> IndexerResult<()> {
@@ -126,35 +172,12 @@ impl Follower {
         Ok(())
     }
 
-    /// Fetches, checks and applies the logs of blocks `from..=to`, then moves the cursor to `to`.
-    async fn ingest(&mut self, from: u64, to: u64) -> IndexerResult<()> {
-        let Some(to_hash) = self.block_hash(to).await? else {
-            return Err(TxError::Missing {
-                operation: format!("eth_getBlockByNumber {to}"),
-                missing: "a block below its head",
-            }
-            .into());
-        };
-        let filter = Filter::new()
-            .address(self.contracts.keys().copied().collect::<Vec<_>>())
-            .from_block(from)
-            .to_block(to);
-        let mut logs =
-            self.provider.get_logs(&filter).await.during(format!("eth_getLogs {from}..={to}"))?;
-        // A reorg between the two reads would mix forks; the next step notices it and rolls back.
-        if self.block_hash(to).await? != Some(to_hash) {
-            debug!(target: "indexer::follow", to, "head moved during the window; retrying");
-            return Ok(());
-        }
-        let checked: Vec<Owned> = check_logs(&mut logs, from, to)?
-            .into_iter()
-            .map(|(block, index, block_hash, tx_hash, log)| {
-                (block, index, block_hash, tx_hash, log.clone())
-            })
-            .collect();
+    /// Applies a fetched window's logs, then moves the cursor to its last block.
+    async fn ingest(&mut self, window: Window) -> IndexerResult<()> {
+        let Window { from, to, to_hash, logs } = window;
         let contracts = self.contracts.clone();
         let applied =
-            self.store.apply(move |tx| apply_window(tx, &contracts, &checked, to, to_hash)).await?;
+            self.store.apply(move |tx| apply_window(tx, &contracts, &logs, to, to_hash)).await?;
         if to.is_multiple_of(256) || to - from >= 256 {
             self.store.prune_blocks(to.saturating_sub(KEEP_BLOCKS)).await?;
         }
@@ -162,6 +185,68 @@ impl Follower {
         self.head.send_replace(Some((to, to_hash)));
         Ok(())
     }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.drop_prefetch();
+    }
+}
+
+/// The next window's fetch, running while the current one is written.
+#[derive(Debug)]
+pub(crate) struct Prefetch {
+    from: u64,
+    to: u64,
+    task: JoinHandle<IndexerResult<Option<Window>>>,
+}
+
+/// The checked logs of blocks `from..=to`, and the hash of block `to` they were read under.
+#[derive(Debug)]
+pub(crate) struct Window {
+    from: u64,
+    to: u64,
+    to_hash: B256,
+    logs: Vec<Owned>,
+}
+
+/// The chain's hash of block `number`, `None` if it has no such block (yet, or any more).
+async fn block_hash_of(provider: &DynProvider, number: u64) -> IndexerResult<Option<B256>> {
+    let block = provider
+        .get_block_by_number(BlockNumberOrTag::Number(number))
+        .await
+        .during(format!("eth_getBlockByNumber {number}"))?;
+    Ok(block.map(|b| b.header.hash))
+}
+
+/// Fetches and checks the logs of `addresses` in blocks `from..=to`; `None` when block `to`
+/// changed meanwhile (a reorg; the caller retries).
+async fn fetch_window(
+    provider: &DynProvider,
+    addresses: Vec<Address>,
+    from: u64,
+    to: u64,
+) -> IndexerResult<Option<Window>> {
+    let Some(to_hash) = block_hash_of(provider, to).await? else {
+        return Err(TxError::Missing {
+            operation: format!("eth_getBlockByNumber {to}"),
+            missing: "a block below its head",
+        }
+        .into());
+    };
+    let filter = Filter::new().address(addresses).from_block(from).to_block(to);
+    let mut logs = provider.get_logs(&filter).await.during(format!("eth_getLogs {from}..={to}"))?;
+    // A reorg between the two reads would mix forks.
+    if block_hash_of(provider, to).await? != Some(to_hash) {
+        return Ok(None);
+    }
+    let logs: Vec<Owned> = check_logs(&mut logs, from, to)?
+        .into_iter()
+        .map(|(block, index, block_hash, tx_hash, log)| {
+            (block, index, block_hash, tx_hash, log.clone())
+        })
+        .collect();
+    Ok(Some(Window { from, to, to_hash, logs }))
 }
 
 /// A log with its required metadata checked.
@@ -181,6 +266,7 @@ fn apply_window(
 ) -> IndexerResult<usize> {
     let mut applied = 0usize;
     let mut last_block = None;
+    let quiet = writes.scouting();
     for (block, log_index, block_hash, tx_hash, log) in checked {
         let (block, log_index, block_hash, tx_hash) = (*block, *log_index, *block_hash, *tx_hash);
         let address = log.address();
@@ -208,6 +294,7 @@ fn apply_window(
         let mut ctx = HandlerCtx { writes, block, tx_hash, log_index };
         match (handler.handle)(&mut ctx, log)? {
             Outcome::Applied => applied += 1,
+            Outcome::Ignored | Outcome::Malformed(_) if quiet => {}
             Outcome::Ignored => {
                 debug!(target: "indexer::follow", contract = handler.contract, block, log_index, "event without entities");
             }

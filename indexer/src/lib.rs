@@ -218,6 +218,7 @@ impl Indexer {
                     poll_interval: config.poll_interval,
                 },
                 head: head_tx,
+                prefetch: None,
             };
             (reader, head_rx, tokio::spawn(follower.run(shutdown.child_token())))
         };

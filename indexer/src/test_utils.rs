@@ -51,6 +51,9 @@ pub const MAX_ROUNDS: u8 = 3;
 /// storage write of an unchanged value). An estimate against the pending block can fall short.
 const BLOCK_DEPENDENT_GAS: u64 = 1_000_000;
 
+/// How often fixture providers poll anvil for receipts.
+const RECEIPT_POLL: Duration = Duration::from_millis(5);
+
 /// The input of every fixture job; its `keccak256` is what the market stores and agents sign.
 pub const JOB_INPUT: &[u8] = br#"{"shape":[1,4],"values":[0.0,0.5,1.0,0.25]}"#;
 
@@ -158,7 +161,13 @@ impl Chain {
         let key = |i: usize| keys[i].clone();
         let url: alloy::transports::http::reqwest::Url =
             anvil.endpoint().parse().expect("anvil endpoint is a url");
-        let provider = |i: usize| nsed_contracts::provider::wallet_provider(url.clone(), key(i));
+        let provider = |i: usize| {
+            let p = nsed_contracts::provider::wallet_provider(url.clone(), key(i));
+            // anvil mines each transaction at once; alloy's 250 ms default for local nodes would
+            // make every fixture transaction wait that long for its receipt.
+            p.client().set_poll_interval(RECEIPT_POLL);
+            p
+        };
         let deployer = provider(0);
         let params = SuiteParams { keepers: vec![key(1).address()], ..SuiteParams::default() };
         let record = deploy_suite(&deployer, key(0).address(), "test", params, None)

@@ -145,6 +145,17 @@ pub(crate) enum WindowWrites<'a> {
     Postgres(&'a RefCell<postgres::Batch>),
 }
 
+impl WindowWrites<'_> {
+    /// Whether these writes are a scouting run that is thrown away (so its warnings are not
+    /// worth logging: the real run logs them).
+    pub(crate) fn scouting(&self) -> bool {
+        match self {
+            Self::Sqlite(_) => false,
+            Self::Postgres(batch) => batch.borrow().scouting(),
+        }
+    }
+}
+
 /// Writes the cursor.
 pub(crate) fn write_cursor(w: &WindowWrites<'_>, block: u64, hash: B256) -> IndexerResult<()> {
     match w {
@@ -268,10 +279,11 @@ impl Writer {
 
     /// Runs `batch` in one write transaction and commits it if it succeeds (rolls it back
     /// otherwise). `batch` writes through the functions of this module with the
-    /// [`WindowWrites`] it is given.
+    /// [`WindowWrites`] it is given; it may run more than once (PostgreSQL scouts a window
+    /// first, see [`postgres`]), and only its last run's writes and result count.
     pub(crate) async fn apply<R: Send + 'static>(
         &mut self,
-        batch: impl FnOnce(&WindowWrites<'_>) -> IndexerResult<R> + Send + 'static,
+        batch: impl Fn(&WindowWrites<'_>) -> IndexerResult<R> + Send + 'static,
     ) -> IndexerResult<R> {
         match self {
             Self::Sqlite(s) => {

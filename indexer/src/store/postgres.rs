@@ -13,8 +13,9 @@
 //!   for a stopping one to let go) and told to run
 //!   `--indexer.serve-only` instead. Serve-only processes only read.
 //! - Batches ([`batch`]): a window runs on a blocking thread with its batch registered for the
-//!   store's write functions; entities are read once, written in memory, and flushed with
-//!   multi-row statements in one transaction at commit.
+//!   store's write functions; a scouting pass finds the entities it reads, which are then loaded
+//!   with one query per table; they are written in memory and flushed with multi-row statements
+//!   in one transaction at commit.
 //! - Reads: a pool of connections with `statement_timeout` set to the query time limit, and the
 //!   request's deadline on the client side too.
 
@@ -124,12 +125,20 @@ async fn connection(pool: &Pool, db: &str) -> IndexerResult<Object> {
     })
 }
 
+/// The column type of a field of `kind`.
+fn column_type(kind: Kind) -> Type {
+    match kind {
+        Kind::Int | Kind::Boolean => Type::INT8,
+        _ => Type::TEXT,
+    }
+}
+
 /// The `CREATE TABLE` and index statements of one entity, and an `ADD COLUMN` per field so a
 /// table created by an older build gains the fields added since.
 fn entity_ddl(def: &EntityDef) -> String {
     let t = def.table;
-    let ty = |kind: Kind| match kind {
-        Kind::Int | Kind::Boolean => "BIGINT",
+    let ty = |kind: Kind| match column_type(kind) {
+        Type::INT8 => "BIGINT",
         _ => "TEXT COLLATE \"C\"",
     };
     let fields: String =
@@ -357,7 +366,7 @@ impl Store {
     /// [`Batch`]; writes and commits it when `batch` succeeds.
     pub(crate) async fn apply<R: Send + 'static>(
         &mut self,
-        batch: impl FnOnce(&WindowWrites<'_>) -> IndexerResult<R> + Send + 'static,
+        batch: impl Fn(&WindowWrites<'_>) -> IndexerResult<R> + Send + 'static,
     ) -> IndexerResult<R> {
         let client = self.client().await?;
         let rt = Handle::current();

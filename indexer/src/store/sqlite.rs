@@ -21,6 +21,9 @@ use crate::{
 /// Bumped when the table layout changes; an older file is refused rather than misread.
 pub(crate) const SCHEMA_VERSION: &str = "3";
 
+/// Statements the follower's connection keeps prepared: a handful per entity table.
+const STATEMENT_CACHE: usize = 512;
+
 /// Creates (if needed) every table for `entities` and the bookkeeping tables.
 fn migrate(conn: &Connection, entities: &[&'static EntityDef]) -> IndexerResult<()> {
     conn.execute_batch(
@@ -100,6 +103,9 @@ impl Store {
                 found: found.clone(),
             });
         }
+        // Every entity table has its own load, close, update and insert statements; rusqlite's
+        // default cache of 16 would re-prepare them on almost every write.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrate(&conn, &entities)?;
         if found.is_none() {
             conn.execute("INSERT INTO meta (key, value) VALUES ('identity', ?1)", [&expected])?;

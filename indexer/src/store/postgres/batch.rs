@@ -5,20 +5,34 @@
 //!
 //! A statement per write would cost a round trip each (about ten per log). Instead the batch
 //! keeps every entity it touches in memory: the first read of an entity loads its current
-//! version (one round trip), later reads and all writes stay in memory, and a version written
-//! again at the same block replaces the one before, as SQLite's in-place update does. At commit
-//! it closes the replaced stored versions, inserts the new versions with their `block_to` already
-//! set, and inserts the raw logs, block hashes and cursor, with multi-row statements.
+//! version, later reads and all writes stay in memory, and a version written again at the same
+//! block replaces the one before, as SQLite's in-place update does. At commit it closes the
+//! replaced stored versions, inserts the new versions with their `block_to` already set, and
+//! inserts the raw logs, block hashes and cursor, with multi-row statements.
+//!
+//! Loading each entity on first use would still cost a round trip per entity. So the window runs
+//! twice: first a scouting pass that answers every entity it has not written itself as absent
+//! and only notes which ones the handlers asked for, then, once those are loaded with one query
+//! per table (`id = ANY($1)`), the real pass. Handlers are pure functions of the log and the
+//! entities they read, so the real pass asks for the same entities unless an entity's stored
+//! value sent a handler elsewhere; such a one is loaded on its own, as before.
 
-use std::{cell::RefCell, collections::BTreeMap};
+use std::{
+    cell::RefCell,
+    collections::{BTreeMap, HashMap},
+};
 
 use alloy::primitives::B256;
 use deadpool_postgres::Object;
 use rusqlite::types::Value as Sql;
 use tokio::runtime::Handle;
-use tokio_postgres::{Row, types::ToSql};
+use tokio_postgres::{
+    Row,
+    binary_copy::BinaryCopyInWriter,
+    types::{ToSql, Type},
+};
 
-use super::{CURSOR_UPSERT, query_values, row_values};
+use super::{CURSOR_UPSERT, column_type, param, query_values, row_values};
 use crate::{
     entity::{EntityDef, Record},
     error::IndexerResult,
@@ -30,31 +44,33 @@ const MAX_PARAMS: usize = 30_000;
 
 /// Runs `apply` (which writes through the store's functions) as one PostgreSQL transaction on
 /// `client`, on the current (blocking) thread; commits when it succeeds. On failure the batch is
-/// dropped uncommitted, which closes its connection and so rolls the transaction back.
+/// dropped uncommitted, which closes its connection and so rolls the transaction back. `apply`
+/// runs twice (see the module's comment); only the second run's writes and result count.
 pub(super) fn run<R>(
     client: Object,
     rt: Handle,
-    apply: impl FnOnce(&WindowWrites<'_>) -> IndexerResult<R>,
+    apply: impl Fn(&WindowWrites<'_>) -> IndexerResult<R>,
 ) -> IndexerResult<R> {
-    let batch = RefCell::new(Batch {
-        client: Some(client),
-        rt,
-        entities: BTreeMap::new(),
-        logs: Vec::new(),
-        blocks: BTreeMap::new(),
-        cursor: None,
-    });
+    let scout = RefCell::new(Batch::new(None, rt.clone()));
+    apply(&WindowWrites::Postgres(&scout))?;
+    let wanted = std::mem::take(&mut scout.borrow_mut().wanted);
+    drop(scout);
+    let batch = RefCell::new(Batch::new(Some(client), rt));
+    batch.borrow_mut().prefetch(wanted)?;
     let out = apply(&WindowWrites::Postgres(&batch))?;
     batch.into_inner().commit()?;
     Ok(out)
 }
 
+/// A stored current version: `vid`, `block_from` and values.
+type Stored = (i64, i64, Vec<Sql>);
+
 /// An entity touched in this batch.
 #[derive(Debug)]
 struct Touched {
     def: &'static EntityDef,
-    /// The stored current version before the batch: `vid`, `block_from` and values.
-    stored: Option<(i64, i64, Vec<Sql>)>,
+    /// The stored current version before the batch.
+    stored: Option<Stored>,
     /// Versions written in this batch, oldest first: `block_from` and values.
     versions: Vec<(i64, Vec<Sql>)>,
 }
@@ -68,7 +84,7 @@ impl Touched {
 /// One window's writes, buffered until commit.
 #[derive(Debug)]
 pub(crate) struct Batch {
-    /// `None` once committed and handed back.
+    /// `None` once committed and handed back, and in the scouting pass, which reads nothing.
     client: Option<Object>,
     rt: Handle,
     /// By table and stored id.
@@ -77,6 +93,11 @@ pub(crate) struct Batch {
     logs: Vec<Vec<Sql>>,
     blocks: BTreeMap<u64, B256>,
     cursor: Option<(u64, B256)>,
+    /// Scouting: the stored entities the handlers asked for, by table.
+    wanted: BTreeMap<&'static str, (&'static EntityDef, Vec<String>)>,
+    /// Loaded before the real pass: every entity the scouting pass asked for, `None` for those
+    /// without a current version.
+    prefetched: HashMap<(&'static str, String), Option<Stored>>,
 }
 
 impl Drop for Batch {
@@ -90,6 +111,55 @@ impl Drop for Batch {
 }
 
 impl Batch {
+    fn new(client: Option<Object>, rt: Handle) -> Self {
+        Self {
+            client,
+            rt,
+            entities: BTreeMap::new(),
+            logs: Vec::new(),
+            blocks: BTreeMap::new(),
+            cursor: None,
+            wanted: BTreeMap::new(),
+            prefetched: HashMap::new(),
+        }
+    }
+
+    /// Whether this is the scouting pass, whose writes are thrown away.
+    pub(crate) const fn scouting(&self) -> bool {
+        self.client.is_none()
+    }
+
+    /// Loads the current versions of `wanted`, one query per table.
+    fn prefetch(
+        &mut self,
+        wanted: BTreeMap<&'static str, (&'static EntityDef, Vec<String>)>,
+    ) -> IndexerResult<()> {
+        let client = self.client();
+        let mut prefetched = HashMap::new();
+        for (table, (def, ids)) in wanted {
+            let sql = format!(
+                "SELECT id, vid, block_from, {} FROM \"{table}\" WHERE id = ANY($1) AND block_to IS NULL",
+                columns(def),
+            );
+            let rows = self.rt.block_on(async {
+                let statement = client.prepare_cached(&sql).await?;
+                IndexerResult::Ok(client.query(&statement, &[&ids]).await?)
+            })?;
+            for id in ids {
+                prefetched.insert((table, id), None);
+            }
+            for row in &rows {
+                let mut values = row_values(row)?;
+                let rest = values.split_off(3);
+                if let [Sql::Text(id), Sql::Integer(vid), Sql::Integer(from)] = values.as_slice() {
+                    prefetched.insert((table, id.clone()), Some((*vid, *from, rest)));
+                }
+            }
+        }
+        self.prefetched = prefetched;
+        Ok(())
+    }
+
     fn client(&self) -> &Object {
         self.client.as_ref().expect("a batch holds its connection until it commits")
     }
@@ -135,26 +205,35 @@ impl Batch {
     fn touch(&mut self, def: &'static EntityDef, id: &str) -> IndexerResult<&mut Touched> {
         let key = (def.table, id.to_string());
         if !self.entities.contains_key(&key) {
-            let sql = format!(
-                "SELECT vid, block_from, {} FROM \"{}\" WHERE id = $1 AND block_to IS NULL",
-                columns(def),
-                def.table
-            );
-            let rows = self.query(&sql, &[Sql::Text(id.to_string())])?;
-            let stored = match rows.first() {
-                Some(row) => {
-                    let mut values = row_values(row)?;
-                    let rest = values.split_off(2);
-                    match (&values[0], &values[1]) {
-                        (Sql::Integer(vid), Sql::Integer(from)) => Some((*vid, *from, rest)),
-                        _ => None,
-                    }
-                }
-                None => None,
+            let stored = if self.scouting() {
+                let ids = &mut self.wanted.entry(def.table).or_insert((def, Vec::new())).1;
+                ids.push(id.to_string());
+                None
+            } else if let Some(stored) = self.prefetched.remove(&key) {
+                stored
+            } else {
+                self.load_stored(def, id)?
             };
             self.entities.insert(key.clone(), Touched { def, stored, versions: Vec::new() });
         }
         Ok(self.entities.get_mut(&key).expect("inserted above"))
+    }
+
+    /// The stored current version of `def`'s entity `id`, read on its own.
+    fn load_stored(&self, def: &'static EntityDef, id: &str) -> IndexerResult<Option<Stored>> {
+        let sql = format!(
+            "SELECT vid, block_from, {} FROM \"{}\" WHERE id = $1 AND block_to IS NULL",
+            columns(def),
+            def.table
+        );
+        let rows = self.query(&sql, &[Sql::Text(id.to_string())])?;
+        let Some(row) = rows.first() else { return Ok(None) };
+        let mut values = row_values(row)?;
+        let rest = values.split_off(2);
+        Ok(match (&values[0], &values[1]) {
+            (Sql::Integer(vid), Sql::Integer(from)) => Some((*vid, *from, rest)),
+            _ => None,
+        })
     }
 
     /// The current version of `def`'s entity with stored id `id`.
@@ -235,17 +314,21 @@ impl Batch {
         })?;
         for (table, (def, rows)) in &inserts {
             let fields: String = def.fields.iter().map(|f| format!(", {}", col(f.name))).collect();
-            self.insert_rows(
-                &format!("INSERT INTO \"{table}\" (id, block_from, block_to{fields})"),
+            let mut types = vec![Type::TEXT, Type::INT8, Type::INT8];
+            types.extend(def.fields.iter().map(|f| column_type(f.kind)));
+            self.copy_rows(
+                &format!("\"{table}\" (id, block_from, block_to{fields})"),
+                &types,
                 rows,
-                "",
             )?;
         }
         let logs = std::mem::take(&mut self.logs);
-        self.insert_rows(
-            "INSERT INTO logs (block_number, log_index, block_hash, tx_hash, address, contract, topics, data)",
+        let mut types = vec![Type::INT8, Type::INT8];
+        types.extend([Type::TEXT; 6]);
+        self.copy_rows(
+            "logs (block_number, log_index, block_hash, tx_hash, address, contract, topics, data)",
+            &types,
             &logs,
-            "",
         )?;
         let blocks: Vec<Vec<Sql>> = self
             .blocks
@@ -267,6 +350,31 @@ impl Batch {
         // Committed: the connection goes back to the pool.
         drop(self.client.take());
         Ok(())
+    }
+
+    /// Inserts `rows` into `target` (a table and its columns, of `types`) with one binary
+    /// `COPY`: far cheaper for the server than multi-row `INSERT`s with thousands of parameters.
+    fn copy_rows(&self, target: &str, types: &[Type], rows: &[Vec<Sql>]) -> IndexerResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let client = self.client();
+        self.rt.block_on(async {
+            let sink = client.copy_in(&format!("COPY {target} FROM STDIN (FORMAT binary)")).await?;
+            let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
+            for row in rows {
+                let values = types
+                    .iter()
+                    .zip(row)
+                    .map(|(ty, v)| param(ty, v))
+                    .collect::<IndexerResult<Vec<_>>>()?;
+                let refs: Vec<&(dyn ToSql + Sync)> =
+                    values.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)).collect();
+                writer.as_mut().write(&refs).await?;
+            }
+            writer.finish().await?;
+            IndexerResult::Ok(())
+        })
     }
 
     /// Inserts `rows` with `head VALUES (…), (…) suffix`, as few statements as the parameter
