@@ -402,14 +402,16 @@ impl<P: Provider + Clone> Ctx<'_, P> {
             }
             if busy.len() < max_in_flight {
                 // Oldest first, so every job makes progress however many are waiting.
-                for job in self.store.open_jobs()? {
+                for job_id in self.store.open_job_ids()? {
                     if busy.len() >= max_in_flight {
                         break;
                     }
-                    let job_id = job.spec.job_id;
-                    if !resting.contains(&job_id) && busy.insert(job_id) {
-                        steps.push(async move { (job_id, self.act(job).await) });
+                    if resting.contains(&job_id) || busy.contains(&job_id) {
+                        continue;
                     }
+                    let Some(job) = self.store.job(job_id)? else { continue };
+                    busy.insert(job_id);
+                    steps.push(async move { (job_id, self.act(job).await) });
                 }
             }
             self.metrics.jobs_in_flight.store(busy.len() as u64, Ordering::Relaxed);

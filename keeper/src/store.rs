@@ -280,13 +280,24 @@ impl Store {
         Ok(())
     }
 
-    /// Every job not yet settled or closed, oldest first.
+    /// The ids of every job not yet settled or closed, oldest first: the keeper's loop asks on
+    /// every turn, and reads in full only the jobs it starts a step for.
     ///
     /// # Errors
     ///
     /// [`StoreError`] on database errors or corrupt rows.
-    pub fn open_jobs(&self) -> Result<Vec<JobRow>, StoreError> {
-        self.jobs_where("state IN ('requested', 'claimed')", &[])
+    pub fn open_job_ids(&self) -> Result<Vec<U256>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT job_id FROM jobs WHERE state IN ('requested', 'claimed') ORDER BY rowid",
+        )?;
+        let ids = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        ids.map(|id| {
+            let id = id?;
+            id.parse::<U256>()
+                .map_err(|e| StoreError::Corrupt { what: "job id", reason: format!("{id}: {e}") })
+        })
+        .collect()
     }
 
     /// One job.
@@ -409,12 +420,9 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.cursor().unwrap(), Some((12, Some(B256::repeat_byte(3)))));
-        let jobs = store.open_jobs().unwrap();
-        assert_eq!(jobs.len(), 2);
-        assert_eq!(
-            (jobs[0].state, jobs[0].seats.clone()),
-            (JobState::Claimed, vec![Address::repeat_byte(1)])
-        );
+        assert_eq!(store.open_job_ids().unwrap(), vec![U256::from(1), U256::from(2)]);
+        let job = store.job(U256::from(1)).unwrap().unwrap();
+        assert_eq!((job.state, job.seats), (JobState::Claimed, vec![Address::repeat_byte(1)]));
         assert_eq!(
             store.events(U256::from(1)).unwrap(),
             vec![LogEvent::CloseProposals, LogEvent::CloseRound]
@@ -422,7 +430,7 @@ mod tests {
         store
             .update_job(U256::from(1), JobState::Settled, None, Some(B256::repeat_byte(5)))
             .unwrap();
-        assert_eq!(store.open_jobs().unwrap().len(), 1);
+        assert_eq!(store.open_job_ids().unwrap(), vec![U256::from(2)]);
         let settled = store.job(U256::from(1)).unwrap().unwrap();
         assert!(!store.add_job(&settled.spec).unwrap(), "the same request again changes nothing");
         assert_eq!(

@@ -6,7 +6,8 @@ use alloy::primitives::Address;
 use eyre::WrapErr;
 use nsed_bus::NatsConnect;
 use nsed_inference_worker::{
-    Classifier, ExecutionTarget, Manifest, OnnxRuntime, Sha256Digest, Worker, WorkerConfig,
+    Classifier, ClassifierOptions, ExecutionTarget, Manifest, OnnxRuntime, Sha256Digest, Worker,
+    WorkerConfig,
     agent::{
         AGENT_KEY_ENV, KeyOrigin,
         language::{LanguagePolicy, PromptStyle, ScoreNormalization},
@@ -51,6 +52,11 @@ pub struct WorkerArgs {
     /// ONNX Runtime threads of the language model's session (default: ONNX Runtime's choice).
     #[arg(long = "llm.threads", value_name = "N")]
     pub llm_threads: Option<std::num::NonZeroUsize>,
+    /// ONNX Runtime threads of the classifier's session. One by default: the classifiers take
+    /// microseconds to a millisecond per call, too little to share out, and an idle pool thread
+    /// spins on a core after every call.
+    #[arg(long = "model.threads", value_name = "N", default_value = "1")]
+    pub model_threads: std::num::NonZeroUsize,
     /// Directory holding manifest.json and the .onnx files.
     #[arg(long, value_name = "DIR", env = "NSED_MODELS_DIR", default_value = MODELS_DIR)]
     pub models_dir: PathBuf,
@@ -180,7 +186,8 @@ impl WorkerArgs {
                 format!("cannot read the models in {}", self.models_dir.display())
             })?;
             let entry = manifest.try_get(name)?;
-            let classifier = Classifier::load(&runtime, &self.models_dir, entry, target)?;
+            let options = ClassifierOptions::new(target).with_intra_threads(self.model_threads);
+            let classifier = Classifier::load_with(&runtime, &self.models_dir, entry, options)?;
             if let Some(reason) = classifier.execution().fallback_reason() {
                 warn!(target: "nsed::worker", %reason, "running on the CPU instead of CUDA");
             }

@@ -47,7 +47,7 @@ use nsed_devstack::{
 };
 use nsed_indexer::{Indexer, IndexerConfig};
 use nsed_inference_worker::{
-    Classifier, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig,
+    Classifier, ClassifierOptions, ExecutionTarget, Manifest, OnnxRuntime, Worker, WorkerConfig,
     agent::language::PANEL,
     llm::{DEFAULT_LLM_DIR, LanguageModelOptions, PreparedModels},
     model::load_test_split,
@@ -356,10 +356,14 @@ impl UpArgs {
         let mut seats = agent_keys.into_iter().zip(&nats.agents);
         match self.agents {
             AgentPanel::Digits => {
+                // One thread per session: a call takes at most a millisecond, and an idle pool
+                // thread would spin on a core after each.
+                let options = ClassifierOptions::new(ExecutionTarget::Cpu)
+                    .with_intra_threads(std::num::NonZeroUsize::MIN);
                 for name in DEMO_MODELS {
                     let entry = manifest.try_get(name)?;
                     let classifier =
-                        Classifier::load(&runtime, &self.models_dir, entry, ExecutionTarget::Cpu)?;
+                        Classifier::load_with(&runtime, &self.models_dir, entry, options)?;
                     let id = B256::from(classifier.model_id());
                     let (key, nats) = seats.next().expect("one key per demo model");
                     let worker = Worker::new(worker_config(nats), key.clone(), classifier);
