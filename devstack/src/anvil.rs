@@ -230,7 +230,12 @@ fn spawn_once(binary: &Path, config: &AnvilConfig, port: u16) -> DevstackResult<
         .arg("--accounts")
         .arg(config.accounts.to_string())
         .arg("--config-out")
-        .arg(&config_out);
+        .arg(&config_out)
+        // Past its in-memory limit anvil writes a file per block's state, by default under
+        // ~/.foundry/anvil/tmp, where a killed anvil leaves them behind (tens of GB over a test
+        // run). In the run directory they go when the instance does.
+        .arg("--cache-path")
+        .arg(dir.path().join("states"));
     if let Some(seconds) = config.block_time {
         command.arg("--block-time").arg(seconds.to_string());
     }

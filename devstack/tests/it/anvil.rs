@@ -7,7 +7,7 @@ use nsed_devstack::{
     anvil::{DEFAULT_ADDRESSES, DEFAULT_PRIVATE_KEYS},
 };
 
-use crate::support::{TIMEOUT, accepts_connections, json_rpc, poll_until, quantity};
+use crate::support::{TIMEOUT, accepts_connections, json_rpc, json_rpc_with, poll_until, quantity};
 
 #[test]
 fn anvil_answers_eth_chain_id_with_the_default_chain_id() {
@@ -41,6 +41,32 @@ fn anvil_stops_accepting_connections_after_drop() {
     drop(anvil);
     assert!(poll_until(TIMEOUT, || !accepts_connections(port)), "port {port} still open");
     assert!(!run_dir.exists(), "{} still exists", run_dir.display());
+}
+
+#[test]
+fn anvil_keeps_the_states_it_writes_to_disk_in_its_run_directory() {
+    let anvil = Anvil::spawn(AnvilConfig::default()).unwrap();
+    let states = anvil.run_dir().join("states");
+    // Past its in-memory limit (a few hundred blocks) anvil writes each block's state to disk.
+    json_rpc_with(anvil.port(), "anvil_mine", r#"["0x400"]"#);
+    let files = walk(&states);
+    assert!(files > 0, "no state written under {}", states.display());
+    let run_dir = anvil.run_dir().to_path_buf();
+    drop(anvil);
+    assert!(!run_dir.exists(), "{} still exists", run_dir.display());
+}
+
+/// Files under `dir`, at any depth (0 when it does not exist).
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|entry| match entry.file_type() {
+                Ok(kind) if kind.is_dir() => walk(&entry.path()),
+                _ => 1,
+            })
+            .sum()
+    })
 }
 
 #[test]

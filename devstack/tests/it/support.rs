@@ -37,7 +37,12 @@ pub(crate) fn accepts_connections(port: u16) -> bool {
 
 /// Sends one JSON-RPC request over a hand-written HTTP/1.1 POST and returns `result`.
 pub(crate) fn json_rpc(port: u16, method: &str) -> Value {
-    let body = format!(r#"{{"jsonrpc":"2.0","id":7,"method":"{method}","params":[]}}"#);
+    json_rpc_with(port, method, "[]")
+}
+
+/// [`json_rpc`] with `params` (a JSON array).
+pub(crate) fn json_rpc_with(port: u16, method: &str, params: &str) -> Value {
+    let body = format!(r#"{{"jsonrpc":"2.0","id":7,"method":"{method}","params":{params}}}"#);
     let mut stream = TcpStream::connect_timeout(&addr(port), TIMEOUT).unwrap();
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     write!(
