@@ -106,6 +106,9 @@ impl Store {
         // Every entity table has its own load, close, update and insert statements; rusqlite's
         // default cache of 16 would re-prepare them on almost every write.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // A window touches many pages of every entity table and index; the default 2 MB cache
+        // would spill them to the WAL before the commit.
+        conn.execute_batch("PRAGMA cache_size = -65536;")?;
         migrate(&conn, &entities)?;
         if found.is_none() {
             conn.execute("INSERT INTO meta (key, value) VALUES ('identity', ?1)", [&expected])?;

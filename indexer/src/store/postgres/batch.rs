@@ -192,6 +192,10 @@ impl Batch {
 
     /// Records a raw log (written at commit).
     pub(crate) fn write_log(&mut self, log: &RawLog<'_>) -> IndexerResult<()> {
+        if self.scouting() {
+            // Only the entities the scouting pass reads matter.
+            return Ok(());
+        }
         let mut row = vec![
             Sql::Integer(to_sql_u64(log.block_number)),
             Sql::Integer(to_sql_u64(log.log_index)),
@@ -294,21 +298,20 @@ impl Batch {
         self.rt.block_on(async {
             for (table, vids) in &deletes {
                 let vids: &(dyn ToSql + Sync) = vids;
-                client
-                    .execute(&format!("DELETE FROM \"{table}\" WHERE vid = ANY($1)"), &[vids])
+                let statement = client
+                    .prepare_cached(&format!("DELETE FROM \"{table}\" WHERE vid = ANY($1)"))
                     .await?;
+                client.execute(&statement, &[vids]).await?;
             }
             for (table, (vids, blocks)) in &closes {
                 let (vids, blocks): (&(dyn ToSql + Sync), &(dyn ToSql + Sync)) = (vids, blocks);
-                client
-                    .execute(
-                        &format!(
-                            "UPDATE \"{table}\" AS t SET block_to = v.b
-                             FROM unnest($1::int8[], $2::int8[]) AS v(vid, b) WHERE t.vid = v.vid"
-                        ),
-                        &[vids, blocks],
-                    )
+                let statement = client
+                    .prepare_cached(&format!(
+                        "UPDATE \"{table}\" AS t SET block_to = v.b
+                         FROM unnest($1::int8[], $2::int8[]) AS v(vid, b) WHERE t.vid = v.vid"
+                    ))
                     .await?;
+                client.execute(&statement, &[vids, blocks]).await?;
             }
             IndexerResult::Ok(())
         })?;
@@ -360,7 +363,9 @@ impl Batch {
         }
         let client = self.client();
         self.rt.block_on(async {
-            let sink = client.copy_in(&format!("COPY {target} FROM STDIN (FORMAT binary)")).await?;
+            let statement =
+                client.prepare_cached(&format!("COPY {target} FROM STDIN (FORMAT binary)")).await?;
+            let sink = client.copy_in(&statement).await?;
             let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
             for row in rows {
                 let values = types
