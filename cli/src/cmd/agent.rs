@@ -296,8 +296,7 @@ impl RegistryOpts {
     fn load(&self) -> eyre::Result<(alloy::transports::http::reqwest::Url, Deployment)> {
         let rpc_url = self.rpc.try_url_with_env()?;
         let url = rpc_url.parse().wrap_err_with(|| format!("`{rpc_url}` is not a URL"))?;
-        let record = Deployment::load(&self.deployment)
-            .wrap_err("run `nsed deploy` first, or pass --deployment")?;
+        let record = super::load_deployment(&self.deployment)?;
         Ok((url, record))
     }
 

@@ -2,9 +2,6 @@
 
 use std::path::PathBuf;
 
-use eyre::WrapErr;
-use nsed_deploy::Deployment;
-
 use crate::{
     app_server::{AppOpts, AppServer},
     opts::{LOCAL_DEPLOYMENT, RpcOpts},
@@ -42,12 +39,7 @@ impl AppArgs {
     /// When the record cannot be read, the bundle is not built or the address cannot be bound.
     pub async fn run(self) -> eyre::Result<()> {
         let rpc_url = self.rpc.url_with_env().unwrap_or_else(|| LOCAL_RPC_URL.to_string());
-        let record = Deployment::load(&self.deployment).wrap_err_with(|| {
-            format!(
-                "run `nsed deploy` first, or pass --deployment (tried {})",
-                self.deployment.display()
-            )
-        })?;
+        let record = super::load_deployment(&self.deployment)?;
         let shutdown = signal::shutdown_token();
         let config = self.opts.config(record, &rpc_url, &self.graphql_url);
         let mut server = AppServer::start(config, shutdown.child_token()).await?;

@@ -107,12 +107,7 @@ impl IndexerArgs {
     /// When the record, chain, database or listen address cannot be used, or indexing fails.
     pub async fn run(self) -> eyre::Result<()> {
         let rpc_url = self.rpc.url_with_env().unwrap_or_else(|| LOCAL_RPC_URL.to_string());
-        let record = Deployment::load(&self.deployment).wrap_err_with(|| {
-            format!(
-                "run `nsed deploy` first, or pass --deployment (tried {})",
-                self.deployment.display()
-            )
-        })?;
+        let record = super::load_deployment(&self.deployment)?;
         let mut config = IndexerConfig::new(&rpc_url, record);
         self.opts.apply(&mut config);
         let db = config.db_display();

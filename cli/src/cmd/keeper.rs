@@ -3,9 +3,8 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use alloy::primitives::Address;
-use eyre::WrapErr;
 use nsed_contracts::tx::LandPolicy;
-use nsed_deploy::{Deployment, MARKET};
+use nsed_deploy::MARKET;
 use nsed_keeper::{Keeper, KeeperConfig};
 
 use crate::{
@@ -129,8 +128,7 @@ impl KeeperArgs {
         let mut rpc_urls = self.rpc.try_urls_with_env()?.into_iter();
         let rpc_url = rpc_urls.next().expect("at least one endpoint");
         let signer = self.wallet.try_signer()?;
-        let record = Deployment::load(&self.deployment)
-            .wrap_err("run `nsed deploy` first, or pass --deployment")?;
+        let record = super::load_deployment(&self.deployment)?;
         let mut config = KeeperConfig::new(&rpc_url, self.nats.connect(), record.address(MARKET)?);
         // Fail over to the others, in the order given.
         config.fallback_rpc_urls = rpc_urls.collect();

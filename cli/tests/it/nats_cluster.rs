@@ -14,7 +14,7 @@ use nsed_keeper::{
 };
 use nsed_protocol::wire::{RESULTS_STREAM, TASKS_STREAM};
 
-use super::e2e::{CLUSTER_REPLICAS, MODELS, Stack, models_dir};
+use super::e2e::{CLUSTER_REPLICAS, MODELS, Stack};
 
 /// How long a job may take to settle, faults included.
 const SETTLE_WAIT: Duration = Duration::from_secs(120);
@@ -127,22 +127,7 @@ async fn a_job_settles_when_the_whole_nats_cluster_restarts_mid_job() {
 #[test]
 fn up_runs_the_demo_on_a_three_server_cluster() {
     let deployments = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nsed"))
-        .args(["up", "--once", "--json", "--jobs", "2", "--nats.cluster", "3"])
-        .args(["--indexer.listen", "127.0.0.1:0", "--models-dir"])
-        .arg(models_dir())
-        .arg("--deployments-dir")
-        .arg(deployments.path())
-        .env_remove("NATS_URL")
-        .env_remove("NSED_NATS_CREDS")
-        .env_remove("NSED_NATS_REPLICAS")
-        .env_remove("NSED_PRIVATE_KEY")
-        .output()
-        .expect("nsed runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "nsed up failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (doc, _) = crate::up::up_once(["--jobs", "2", "--nats.cluster", "3"], deployments.path());
     assert_eq!(doc["natsCluster"], serde_json::json!({ "nodes": 3, "replicas": 3 }), "{doc}");
     assert_eq!(doc["natsAuth"]["mode"], "nkey", "{doc}");
     let urls: Vec<&str> = doc["nats"].as_str().unwrap().split(',').collect();

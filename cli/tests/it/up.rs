@@ -1,29 +1,44 @@
 //! `nsed up --once` on a fresh local stack.
 
-use std::process::Command;
+use std::{ffi::OsStr, path::Path, process::Command};
 
 use serde_json::Value;
 
-#[test]
-fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let deployments = tempfile::tempdir().unwrap();
+use crate::e2e::models_dir;
+
+/// Runs `nsed up --once --json` with `args` on a stack of its own (loopback ports it picks),
+/// writing its deployment record into `deployments`; returns its one JSON document and its
+/// stderr, and fails the test when it fails.
+pub(crate) fn up_once<S: AsRef<OsStr>>(
+    args: impl IntoIterator<Item = S>,
+    deployments: &Path,
+) -> (Value, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_nsed"))
-        .args(["up", "--once", "--json", "--jobs", "3", "--indexer.listen", "127.0.0.1:0"])
+        .args(["up", "--once", "--json", "--indexer.listen", "127.0.0.1:0"])
+        .args(["--app.listen", "127.0.0.1:0"])
+        .args(args)
         .arg("--models-dir")
-        .arg(root.join("models"))
+        .arg(models_dir())
         .arg("--deployments-dir")
-        .arg(deployments.path())
+        .arg(deployments)
         .env_remove("NATS_URL")
         .env_remove("NSED_NATS_CREDS")
+        .env_remove("NSED_NATS_REPLICAS")
         .env_remove("NSED_PRIVATE_KEY")
         .output()
         .expect("nsed runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "nsed up failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     // stdout is exactly one JSON document.
-    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let doc = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (doc, stderr)
+}
+
+#[test]
+fn up_once_runs_the_demo_end_to_end_and_exits_cleanly() {
+    let deployments = tempfile::tempdir().unwrap();
+    let (doc, stderr) = up_once(["--jobs", "3"], deployments.path());
     assert_eq!(doc["chain"]["chainId"], 31337, "{doc}");
     assert!(doc["nats"].as_str().unwrap().starts_with("nats://127.0.0.1:"), "{doc}");
     // Its own nats-server runs with authentication: every service was its own NATS user.
@@ -134,26 +149,11 @@ fn a_malformed_private_key_is_rejected_without_echoing_it() {
 /// the same nonces.
 #[test]
 fn up_on_an_existing_dev_chain_with_one_funded_key_settles_every_job() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let anvil = nsed_devstack::Anvil::spawn(nsed_devstack::AnvilConfig::default()).unwrap();
     let deployments = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_nsed"))
-        .args(["up", "--once", "--json", "--jobs", "4", "--indexer.listen", "127.0.0.1:0"])
-        .args(["--app.listen", "127.0.0.1:0", "--rpc-url", &anvil.endpoint()])
-        .args(["--private-key", anvil.accounts()[0].private_key()])
-        .arg("--models-dir")
-        .arg(root.join("models"))
-        .arg("--deployments-dir")
-        .arg(deployments.path())
-        .env_remove("NATS_URL")
-        .env_remove("NSED_NATS_CREDS")
-        .env_remove("NSED_PRIVATE_KEY")
-        .output()
-        .expect("nsed runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "nsed up failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let key = anvil.accounts()[0].private_key();
+    let args = ["--jobs", "4", "--rpc-url", &anvil.endpoint(), "--private-key", key];
+    let (doc, _) = up_once(args, deployments.path());
     assert_eq!(doc["jobs"].as_array().unwrap().len(), 4, "{doc}");
     assert_eq!(doc["accuracy"]["total"], 4, "{doc}");
     // Neither the keeper nor the requester sent from the funded key.

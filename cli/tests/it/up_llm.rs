@@ -2,33 +2,27 @@
 //! and the output shows the question, each round's proposals with their support, the settled
 //! answer beside the truth and the job's time.
 
-use std::process::Command;
+use std::ffi::OsStr;
 
-use serde_json::Value;
+use crate::up::up_once;
 
 #[test]
 fn up_with_language_model_agents_settles_a_question_and_shows_its_rounds() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let deployments = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_nsed"))
-        .args(["up", "--once", "--json", "--agents", "llm", "--jobs", "1"])
-        .args(["--indexer.listen", "127.0.0.1:0"])
-        .arg("--models-dir")
-        .arg(root.join("models"))
-        .arg("--llm.dir")
-        .arg(root.join(".cache/llm"))
-        .arg("--llm.questions")
-        .arg(root.join(".cache/llm/eval/arc_easy-test.jsonl"))
-        .arg("--deployments-dir")
-        .arg(deployments.path())
-        .env_remove("NATS_URL")
-        .env_remove("NSED_PRIVATE_KEY")
-        .output()
-        .expect("nsed runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "nsed up failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let llm_dir = root.join(".cache/llm");
+    let questions = llm_dir.join("eval/arc_easy-test.jsonl");
+    let args: [&OsStr; 8] = [
+        "--agents".as_ref(),
+        "llm".as_ref(),
+        "--jobs".as_ref(),
+        "1".as_ref(),
+        "--llm.dir".as_ref(),
+        llm_dir.as_ref(),
+        "--llm.questions".as_ref(),
+        questions.as_ref(),
+    ];
+    let (doc, _) = up_once(args, deployments.path());
     let names: Vec<&str> =
         doc["agents"].as_array().unwrap().iter().filter_map(|a| a["name"].as_str()).collect();
     for agent in ["smollm2-few-shot", "gemma3-plain", "gemma3-few-shot"] {
