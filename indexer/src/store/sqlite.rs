@@ -237,11 +237,9 @@ pub(crate) fn load_current(
     def: &'static EntityDef,
     id: &str,
 ) -> IndexerResult<Option<Record>> {
-    let sql = format!(
-        "SELECT {} FROM \"{}\" WHERE id = ?1 AND block_to IS NULL",
-        columns(def),
-        def.table
-    );
+    let sql = statement(def, Statement::Load, || {
+        format!("SELECT {} FROM \"{}\" WHERE id = ?1 AND block_to IS NULL", columns(def), def.table)
+    });
     let mut stmt = tx.prepare_cached(&sql)?;
     let n = def.fields.len();
     Ok(stmt
@@ -257,41 +255,74 @@ pub(crate) fn save_version(tx: &Transaction<'_>, record: &Record, block: u64) ->
     let t = def.table;
     let block = to_sql_u64(block);
     let current: Option<(i64, i64)> = tx
-        .prepare_cached(&format!(
-            "SELECT vid, block_from FROM \"{t}\" WHERE id = ?1 AND block_to IS NULL"
-        ))?
+        .prepare_cached(&statement(def, Statement::Current, || {
+            format!("SELECT vid, block_from FROM \"{t}\" WHERE id = ?1 AND block_to IS NULL")
+        }))?
         .query_row([&record.id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match current {
         Some((vid, from)) if from == block => {
-            let sets: Vec<String> = def
-                .fields
-                .iter()
-                .enumerate()
-                .map(|(i, f)| format!("{} = ?{}", col(f.name), i + 2))
-                .collect();
-            let sql = format!("UPDATE \"{t}\" SET {} WHERE vid = ?1", sets.join(", "));
+            let sql = statement(def, Statement::Update, || {
+                let sets: Vec<String> = def
+                    .fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| format!("{} = ?{}", col(f.name), i + 2))
+                    .collect();
+                format!("UPDATE \"{t}\" SET {} WHERE vid = ?1", sets.join(", "))
+            });
             let mut values: Vec<Sql> = vec![Sql::Integer(vid)];
             values.extend(record.values.iter().cloned());
             tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
         }
         other => {
             if let Some((vid, _)) = other {
-                tx.prepare_cached(&format!("UPDATE \"{t}\" SET block_to = ?1 WHERE vid = ?2"))?
-                    .execute(params![block, vid])?;
+                tx.prepare_cached(&statement(def, Statement::Close, || {
+                    format!("UPDATE \"{t}\" SET block_to = ?1 WHERE vid = ?2")
+                }))?
+                .execute(params![block, vid])?;
             }
-            let placeholders: String =
-                (0..def.fields.len()).map(|i| format!(", ?{}", i + 3)).collect();
-            let fields: String = def.fields.iter().map(|f| format!(", {}", col(f.name))).collect();
-            let sql = format!(
-                "INSERT INTO \"{t}\" (id, block_from, block_to{fields}) VALUES (?1, ?2, NULL{placeholders})"
-            );
+            let sql = statement(def, Statement::Insert, || {
+                let placeholders: String =
+                    (0..def.fields.len()).map(|i| format!(", ?{}", i + 3)).collect();
+                let fields: String =
+                    def.fields.iter().map(|f| format!(", {}", col(f.name))).collect();
+                format!(
+                    "INSERT INTO \"{t}\" (id, block_from, block_to{fields}) VALUES (?1, ?2, NULL{placeholders})"
+                )
+            });
             let mut values: Vec<Sql> = vec![Sql::Text(record.id.clone()), Sql::Integer(block)];
             values.extend(record.values.iter().cloned());
             tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
         }
     }
     Ok(())
+}
+
+/// The follower's statements on an entity table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Statement {
+    Load,
+    Current,
+    Update,
+    Close,
+    Insert,
+}
+
+/// The SQL of `which` on `def`'s table, built once per thread: formatting it for every write
+/// cost more than running the prepared statement.
+fn statement(
+    def: &'static EntityDef,
+    which: Statement,
+    build: impl FnOnce() -> String,
+) -> std::rc::Rc<str> {
+    thread_local! {
+        static SQL: std::cell::RefCell<std::collections::HashMap<(&'static str, Statement), std::rc::Rc<str>>> =
+            std::cell::RefCell::default();
+    }
+    SQL.with_borrow_mut(|cache| {
+        cache.entry((def.table, which)).or_insert_with(|| build().into()).clone()
+    })
 }
 
 fn read_cursor(conn: &Connection) -> IndexerResult<Option<(u64, B256)>> {
