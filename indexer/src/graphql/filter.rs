@@ -405,15 +405,7 @@ impl<'a> Builder<'a> {
         };
         let test = if nocase || self.dialect == Dialect::Postgres {
             // LIKE: case-sensitive on PostgreSQL, and both sides lowered for `_nocase`.
-            let mut pattern = String::new();
-            if prefix {
-                pattern.push('%');
-            }
-            pattern.push_str(&like_escape(&needle));
-            if suffix {
-                pattern.push('%');
-            }
-            self.push(Sql::Text(pattern))?;
+            self.push(Sql::Text(wildcards(&like_escape(&needle), '%', prefix, suffix)))?;
             if nocase {
                 format!("lower({column}) LIKE lower(?) ESCAPE '\\'")
             } else {
@@ -421,19 +413,25 @@ impl<'a> Builder<'a> {
             }
         } else {
             // SQLite's LIKE ignores ASCII case; GLOB is its case-sensitive match.
-            let mut pattern = String::new();
-            if prefix {
-                pattern.push('*');
-            }
-            pattern.push_str(&glob_escape(&needle));
-            if suffix {
-                pattern.push('*');
-            }
-            self.push(Sql::Text(pattern))?;
+            self.push(Sql::Text(wildcards(&glob_escape(&needle), '*', prefix, suffix)))?;
             format!("{column} GLOB ?")
         };
         Ok(if negated { format!("({column} IS NULL OR NOT ({test}))") } else { test })
     }
+}
+
+/// `escaped` (a pattern matching exactly itself) with `any` (the dialect's match-anything) before
+/// it when `prefix` and after it when `suffix`.
+fn wildcards(escaped: &str, any: char, prefix: bool, suffix: bool) -> String {
+    let mut pattern = String::with_capacity(escaped.len() + 2);
+    if prefix {
+        pattern.push(any);
+    }
+    pattern.push_str(escaped);
+    if suffix {
+        pattern.push(any);
+    }
+    pattern
 }
 
 /// `s` as a LIKE pattern matching exactly itself (with `ESCAPE '\'`).
