@@ -25,6 +25,7 @@ mod artifact;
 pub mod lat;
 pub mod market;
 pub mod provider;
+pub mod rpc_count;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transcript;

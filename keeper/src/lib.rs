@@ -37,7 +37,6 @@
 pub mod chain;
 mod http;
 pub mod rounds;
-pub mod rpc_count;
 pub mod store;
 pub mod timing;
 
@@ -63,6 +62,7 @@ use nsed_contracts::{
     deliberation_market::DeliberationMarket::Job,
     i_deliberation_market::JobStatus,
     market::{job_halting_config, may_stop_for_deadline},
+    rpc_count::{CountRequests, RpcCounts},
     tx::{LandPolicy, TxContext, TxError},
 };
 use nsed_protocol::{deliberation::Deliberation, eip712, halting::HaltReason};
@@ -72,7 +72,6 @@ use tracing::{debug, info, warn};
 use crate::{
     chain::{ClaimError, Market, MarketEvent},
     rounds::Driver,
-    rpc_count::{CountRequests, RpcCounts},
     store::{JobRow, JobState, Store, StoreError},
     timing::{Part, Timings},
 };

@@ -16,6 +16,11 @@ use super::{TxError, TxResult};
 
 /// The pause before asking an unreachable node again while waiting.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// How often a transaction's receipt is asked for directly while the heartbeat has not seen it.
+const RECHECK: Duration = Duration::from_secs(2);
+/// The pause before asking again for the receipt of a transaction the heartbeat saw in a block
+/// when the node had none yet.
+const INDEXING_PAUSE: Duration = Duration::from_millis(20);
 
 /// How [`land`] waits for a transaction and replaces it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,29 +214,49 @@ impl Refusal {
     }
 }
 
-/// Waits up to `timeout` for the receipt of `hash`, asking again after a pause when the node
-/// cannot be reached.
+/// Waits up to `timeout` for the receipt of `hash`.
+///
+/// The wait is on alloy's heartbeat, one poll of new blocks shared by every transaction the
+/// provider waits for; the receipt is then read once. alloy's own `get_receipt` also asks for
+/// the receipt on every poll, per transaction: a keeper waiting for a few hundred transactions on
+/// a 1 s chain would ask thousands of times a second. The receipt is asked for directly only at
+/// the start, after the heartbeat saw the transaction, and every [`RECHECK`] (in case the
+/// heartbeat missed the block, e.g. while it was paused); an unreachable node is asked again
+/// after a pause.
 async fn wait<P: Provider>(
     provider: &P,
     hash: B256,
     timeout: Duration,
 ) -> Option<TransactionReceipt> {
     let deadline = Instant::now() + timeout;
+    let mut seen = false;
     loop {
+        match provider.get_transaction_receipt(hash).await {
+            Ok(Some(receipt)) => return Some(receipt),
+            Ok(None) => {}
+            Err(err) => {
+                debug!(target: "tx", %hash, error = %err, "cannot read the receipt; asking again");
+            }
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return None;
         }
+        if seen {
+            // In a block, but the node has no receipt yet: it may index it a moment later.
+            tokio::time::sleep(left.min(INDEXING_PAUSE)).await;
+            continue;
+        }
         let watch = PendingTransactionBuilder::new(provider.root().clone(), hash)
-            .with_timeout(Some(left))
-            .get_receipt();
+            .with_timeout(Some(left.min(RECHECK)))
+            .watch();
         match watch.await {
-            Ok(receipt) => return Some(receipt),
-            Err(PendingTransactionError::TxWatcher(WatchTxError::Timeout)) => return None,
+            Ok(_) => seen = true,
+            Err(PendingTransactionError::TxWatcher(WatchTxError::Timeout)) => {}
             Err(err) => {
                 debug!(
                     target: "tx", %hash, error = %err,
-                    "waiting for the receipt failed; asking again"
+                    "waiting for the transaction failed; asking again"
                 );
                 tokio::time::sleep(left.min(RETRY_PAUSE)).await;
             }

@@ -5,7 +5,7 @@
 //! miners leave a transaction in the pool until it pays enough. A loopback proxy stands in for a
 //! node that cannot be reached.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use alloy::{
     consensus::Transaction as _,
@@ -16,7 +16,8 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use nsed_contracts::{
-    provider::{wallet_provider, wallet_provider_with_fallbacks},
+    provider::{wallet_provider, wallet_provider_through, wallet_provider_with_fallbacks},
+    rpc_count::{CountRequests, RpcCounts},
     tx::{self, LandPolicy, TxError},
 };
 use nsed_devstack::{Anvil, AnvilConfig, AnvilInstance, TcpProxy};
@@ -270,4 +271,33 @@ async fn a_node_unreachable_while_waiting_is_asked_again_until_the_transaction_l
     let receipt = receipt.unwrap().unwrap();
     let mined = direct.get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
     assert_eq!((mined.nonce(), mined.value()), (0, U256::from(1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_transaction_polls_new_blocks_not_its_receipt() {
+    let anvil = Anvil::spawn(AnvilConfig::default().with_arg("--no-mining")).unwrap();
+    let key: PrivateKeySigner = anvil.accounts()[0].private_key().parse().unwrap();
+    let counts = Arc::new(RpcCounts::default());
+    let provider = wallet_provider_through(
+        anvil.endpoint().parse().unwrap(),
+        [],
+        key,
+        CountRequests(counts.clone()),
+    );
+    let sent = |method: &str| counts.snapshot().get(method).copied().unwrap_or(0);
+    let pending = provider.send_transaction(transfer(1, 10 * GWEI, GWEI)).await.unwrap();
+    let landing = land(&provider, pending, policy(Duration::from_secs(30)));
+    // The heartbeat asks for the head on every poll; let it poll a while with nothing mined.
+    let polls = sent("eth_blockNumber");
+    until("six polls of the head", || async {
+        (sent("eth_blockNumber") >= polls + 6).then_some(())
+    })
+    .await;
+    mine(&provider).await;
+    let receipt = landing.await.unwrap().unwrap();
+    assert!(receipt.status());
+    // Once at the start, once more every 2 s and once the heartbeat saw it mined (every 250 ms
+    // on loopback), not once per poll: well under half as many as the polls.
+    let (receipts, heads) = (sent("eth_getTransactionReceipt"), sent("eth_blockNumber") - polls);
+    assert!(receipts >= 1 && receipts * 2 <= heads, "{receipts} receipt requests, {heads} polls");
 }

@@ -3,9 +3,9 @@
 
 use alloy::{primitives::U256, providers::Provider, signers::local::PrivateKeySigner};
 use nsed_contracts::i_deliberation_market::{IDeliberationMarket, JobStatus};
+use nsed_contracts::rpc_count::{CountRequests, RpcCounts};
 use nsed_keeper::{
     chain::{ClaimError, Market},
-    rpc_count::{CountRequests, RpcCounts},
     store::JobState,
 };
 use std::{sync::Arc, time::Duration};

@@ -1,6 +1,21 @@
-//! Counting the keeper's JSON-RPC requests per method, its fillers' and receipt polling's
-//! included, exported on `/metrics` as `nsed_keeper_rpc_requests_total{method="…"}`: divided by
-//! the jobs settled, they say what a job costs the node.
+//! Counting a provider's JSON-RPC requests per method, its fillers' and receipt polling's
+//! included: a layer for [`crate::provider::wallet_provider_through`]. The keeper exports them on
+//! `/metrics` as `nsed_keeper_rpc_requests_total{method="…"}`; divided by the jobs settled, they
+//! say what a job costs the node.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use nsed_contracts::{provider::wallet_provider_through, rpc_count::{CountRequests, RpcCounts}};
+//! let counts = Arc::new(RpcCounts::default());
+//! let signer = alloy::signers::local::PrivateKeySigner::random();
+//! let _provider = wallet_provider_through(
+//!     "http://127.0.0.1:8545".parse().unwrap(),
+//!     [],
+//!     signer,
+//!     CountRequests(counts.clone()),
+//! );
+//! assert!(counts.snapshot().is_empty(), "nothing is sent until asked");
+//! ```
 
 use std::{
     collections::BTreeMap,
