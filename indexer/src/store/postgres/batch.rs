@@ -62,6 +62,26 @@ pub(super) fn run<R>(
     Ok(out)
 }
 
+/// Runs `futures` concurrently and returns their outputs in order.
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
+}
+
 /// A stored current version: `vid`, `block_from` and values.
 type Stored = (i64, i64, Vec<Sql>);
 
@@ -136,15 +156,21 @@ impl Batch {
     ) -> IndexerResult<()> {
         let client = self.client();
         let mut prefetched = HashMap::new();
-        for (table, (def, ids)) in wanted {
+        let wanted: Vec<_> = wanted.into_iter().collect();
+        // One query per table, all sent before any answer is awaited: the connection pipelines
+        // them, so the window waits for one round trip instead of one per table.
+        let answers = self.rt.block_on(join_all(wanted.iter().map(|(table, (def, ids))| {
             let sql = format!(
                 "SELECT id, vid, block_from, {} FROM \"{table}\" WHERE id = ANY($1) AND block_to IS NULL",
                 columns(def),
             );
-            let rows = self.rt.block_on(async {
+            async move {
                 let statement = client.prepare_cached(&sql).await?;
-                IndexerResult::Ok(client.query(&statement, &[&ids]).await?)
-            })?;
+                IndexerResult::Ok(client.query(&statement, &[ids]).await?)
+            }
+        })));
+        for ((table, (_, ids)), rows) in wanted.into_iter().zip(answers) {
+            let rows = rows?;
             for id in ids {
                 prefetched.insert((table, id), None);
             }
