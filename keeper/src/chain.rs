@@ -199,9 +199,11 @@ pub struct Market<P> {
     provider: P,
     address: Address,
     /// Held from filling a transaction to the node accepting it, so transactions sent by
-    /// concurrent jobs take consecutive nonces (the provider asks the node for the pending
-    /// nonce each time); receipts are awaited outside it.
-    sending: Arc<tokio::sync::Mutex<()>>,
+    /// concurrent jobs take consecutive nonces; holds the nonce after the last one sent
+    /// ([`Market::with_sender`]). Receipts are awaited outside it.
+    sending: Arc<tokio::sync::Mutex<Option<u64>>>,
+    /// The account the provider signs with, when known: its nonces are then counted here too.
+    sender: Option<Address>,
     /// Where the time spent on JSON-RPC is counted.
     timings: Arc<Timings>,
     /// How long a transaction may wait to be mined, and how it is replaced.
@@ -227,6 +229,7 @@ impl<P: Provider + Clone> Market<P> {
             provider,
             address,
             sending: Arc::default(),
+            sender: None,
             timings: Arc::default(),
             land: tx::LandPolicy::default(),
             fresh_for: Duration::from_millis(500),
@@ -253,6 +256,16 @@ impl<P: Provider + Clone> Market<P> {
         self
     }
 
+    /// Signs as `sender`: each transaction takes the node's pending nonce or the one after this
+    /// keeper's last, whichever is higher. A node can answer a pending nonce that misses a
+    /// transaction just accepted (anvil does while it mines a block), and two of the keeper's
+    /// transactions would then share a nonce, one dropping the other.
+    #[must_use]
+    pub const fn with_sender(mut self, sender: Address) -> Self {
+        self.sender = Some(sender);
+        self
+    }
+
     /// Counts the time spent on JSON-RPC in `timings` (as [`Part::Chain`]).
     #[must_use]
     pub fn with_timings(mut self, timings: Arc<Timings>) -> Self {
@@ -275,8 +288,23 @@ impl<P: Provider + Clone> Market<P> {
             .max_fee_per_gas(fees.max_fee_per_gas)
             .max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
         let pending = {
-            let _turn = self.sending.lock().await;
-            tx::submit_call(&operation, call).await?
+            let mut next = self.sending.lock().await;
+            match self.sender {
+                Some(sender) => {
+                    let node = self
+                        .provider
+                        .get_transaction_count(sender)
+                        .pending()
+                        .await
+                        .during(format!("{operation}: eth_getTransactionCount"))?;
+                    let nonce = next.map_or(node, |next| next.max(node));
+                    let pending = tx::submit_call(&operation, call.nonce(nonce)).await?;
+                    *next = Some(nonce + 1);
+                    pending
+                }
+                // The provider's filler asks the node.
+                None => tx::submit_call(&operation, call).await?,
+            }
         };
         // Outside the turn too: a replacement reuses this transaction's nonce.
         tx::land(&self.provider, operation, pending, &self.land).await

@@ -321,6 +321,7 @@ impl Keeper {
         // chain is not asked more often than it makes blocks.
         provider.client().set_poll_interval(receipt_poll_interval(config.poll_interval));
         let market = Market::new(provider, config.market)
+            .with_sender(keeper)
             .with_timings(metrics.timings.clone())
             .with_land_policy(config.land)
             .with_fresh_for(config.poll_interval);
