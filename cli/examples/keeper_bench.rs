@@ -134,6 +134,11 @@ struct Args {
     /// Print one JSON document instead of a Markdown table.
     #[arg(long)]
     json: bool,
+    /// Have every request mined before the keepers start, and measure from the keepers being
+    /// ready: how fast they work through a backlog, without the requests' own sending (which
+    /// shares the node with the claims and settlements) in the way.
+    #[arg(long)]
+    backlog: bool,
     /// Instead of the keeper runs, time N plain transfers on an automine anvil from send to
     /// receipt, through `tx::send_tx` and through `tx::land` (what the keeper's sends use).
     #[arg(long, value_name = "N")]
@@ -228,6 +233,11 @@ async fn run(args: Args) -> eyre::Result<()> {
     }
     let mut reports = Vec::new();
     if !args.json {
+        if args.backlog {
+            println!(
+                "Every request mined before the keepers start; jobs/min from the keepers ready.\n"
+            );
+        }
         println!("{}", Report::HEADER);
     }
     for setup in setups {
@@ -398,8 +408,10 @@ struct Report {
     correct: usize,
     settled_twice: usize,
     lost: usize,
-    /// First request seen to last settlement seen.
+    /// First request seen (with `--backlog`: the keepers ready) to last settlement seen.
     span: Duration,
+    /// Whether every request was mined before the keepers started.
+    backlog: bool,
     /// Last request seen to last settlement seen.
     tail: Duration,
     latencies: Vec<Duration>,
@@ -549,6 +561,7 @@ impl Report {
             "lost": self.lost,
             "spanSecs": self.span.as_secs_f64(),
             "lastRequestToLastSettlementSecs": self.tail.as_secs_f64(),
+            "backlog": self.backlog,
             "jobsPerMinute": self.per_minute(),
             "jobsPerMinuteFromLastRequest": self.per_minute_from_last_request(),
             "latencyP50Ms": ms(self.percentile(0.5)),
@@ -633,7 +646,59 @@ impl Seen {
     }
 }
 
+/// Where a configuration's keepers run.
+struct KeepersAt<'a> {
+    setup: Setup,
+    keys: &'a [PrivateKeySigner],
+    deployment: &'a Path,
+    rpc_url: &'a str,
+    nats_url: &'a str,
+    dir: &'a Path,
+}
+
 impl Bench<'_> {
+    /// Starts the setup's `nsed keeper` processes, each with its own account and database, and
+    /// waits until each answers `/health`; returns them with their metrics addresses.
+    async fn start_keepers(
+        &self,
+        at: &KeepersAt<'_>,
+    ) -> eyre::Result<(Vec<Process>, Vec<SocketAddr>)> {
+        let (mut keepers, mut metrics_addrs) = (Vec::new(), Vec::new());
+        for (i, keeper_key) in at.keys.iter().take(at.setup.keepers).enumerate() {
+            let addr: SocketAddr = ([127, 0, 0, 1], nsed_devstack::free_port()?).into();
+            let mut command = Command::new(self.nsed);
+            command
+                .arg("keeper")
+                .arg("--deployment")
+                .arg(at.deployment)
+                .args(["--rpc-url", at.rpc_url, "--nats-url", at.nats_url])
+                .arg("--keeper.db")
+                .arg(at.dir.join(format!("keeper-{i}.sqlite")))
+                .args(["--keeper.metrics-addr", &addr.to_string()])
+                .args(["--keeper.poll-ms", &self.args.poll_ms.to_string()])
+                .args(["--keeper.phase-timeout-ms", &self.args.phase_timeout_ms.to_string()])
+                .args(["--keeper.max-in-flight", &at.setup.in_flight.to_string()])
+                .env("NSED_PRIVATE_KEY", alloy::hex::encode_prefixed(keeper_key.to_bytes()))
+                .env("RUST_LOG", "info");
+            keepers.push(Process::spawn(&mut command, at.dir.join(format!("keeper-{i}.log")))?);
+            metrics_addrs.push(addr);
+        }
+        let ready = Instant::now();
+        for (process, addr) in keepers.iter_mut().zip(&metrics_addrs) {
+            loop {
+                process.check_alive()?;
+                if http_get(*addr, "/health").await.is_ok_and(|r| r.starts_with("HTTP/1.1 200")) {
+                    break;
+                }
+                if ready.elapsed() > READY_TIMEOUT {
+                    bail!("keeper at {addr} not healthy in {READY_TIMEOUT:?}");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok((keepers, metrics_addrs))
+    }
+
     async fn measure(&self, setup: Setup) -> eyre::Result<Report> {
         let args = self.args;
         let dir = tempfile::Builder::new()
@@ -734,30 +799,20 @@ impl Bench<'_> {
                 .push(Process::spawn(&mut command, dir_path.join(format!("worker-{name}.log")))?);
         }
 
-        // The keepers.
-        let mut keepers = Vec::new();
-        let mut metrics_addrs = Vec::new();
-        for (i, keeper_key) in keeper_keys.iter().take(setup.keepers).enumerate() {
-            let addr: SocketAddr = ([127, 0, 0, 1], nsed_devstack::free_port()?).into();
-            let mut command = Command::new(self.nsed);
-            command
-                .arg("keeper")
-                .arg("--deployment")
-                .arg(&deployment)
-                .args(["--rpc-url", &anvil.endpoint(), "--nats-url", &nats_url])
-                .arg("--keeper.db")
-                .arg(dir_path.join(format!("keeper-{i}.sqlite")))
-                .args(["--keeper.metrics-addr", &addr.to_string()])
-                .args(["--keeper.poll-ms", &args.poll_ms.to_string()])
-                .args(["--keeper.phase-timeout-ms", &args.phase_timeout_ms.to_string()])
-                .args(["--keeper.max-in-flight", &setup.in_flight.to_string()])
-                .env("NSED_PRIVATE_KEY", alloy::hex::encode_prefixed(keeper_key.to_bytes()))
-                .env("RUST_LOG", "info");
-            keepers.push(Process::spawn(&mut command, dir_path.join(format!("keeper-{i}.log")))?);
-            metrics_addrs.push(addr);
+        let keepers_at = KeepersAt {
+            setup,
+            keys: &keeper_keys,
+            deployment: &deployment,
+            rpc_url: &anvil.endpoint(),
+            nats_url: &nats_url,
+            dir: &dir_path,
+        };
+        let (mut keepers, mut metrics_addrs) = (Vec::new(), Vec::new());
+        if !args.backlog {
+            (keepers, metrics_addrs) = self.start_keepers(&keepers_at).await?;
         }
 
-        // Ready: every agent beats, every keeper answers /health.
+        // Ready: every agent beats.
         let ready = Instant::now();
         let mut beating = BTreeSet::new();
         while beating.len() < MODELS.len() {
@@ -777,18 +832,6 @@ impl Bench<'_> {
             }
         }
         drop(heartbeats);
-        for (process, addr) in keepers.iter_mut().zip(&metrics_addrs) {
-            loop {
-                process.check_alive()?;
-                if http_get(*addr, "/health").await.is_ok_and(|r| r.starts_with("HTTP/1.1 200")) {
-                    break;
-                }
-                if ready.elapsed() > READY_TIMEOUT {
-                    bail!("keeper at {addr} not healthy in {READY_TIMEOUT:?}");
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
 
         // The requester pays every bounty up front.
         let requester_provider =
@@ -796,6 +839,21 @@ impl Bench<'_> {
         let requester =
             Requester::new(requester_provider.clone(), requester_key.address(), record.clone())?;
         requester.fund(&deployer, ONE_TOKEN * U256::from(args.jobs)).await?;
+
+        // Send every request; the receipts are awaited by a task of their own while the logs are
+        // read below. For a backlog, every request is mined before the keepers start.
+        let jobs = args.jobs;
+        let rows: Vec<([f32; 64], u8)> =
+            (0..jobs).map(|i| self.rows[i % self.rows.len()]).collect();
+        let truths: Vec<String> = rows.iter().map(|(_, label)| label.to_string()).collect();
+        let mut sender = tokio::spawn(send_requests(requester_provider, market, rows));
+        let mut drain_from = None;
+        if args.backlog {
+            let ids = (&mut sender).await?.wrap_err("cannot request the jobs")?;
+            sender = tokio::spawn(async move { Ok(ids) });
+            (keepers, metrics_addrs) = self.start_keepers(&keepers_at).await?;
+            drain_from = Some(Instant::now());
+        }
 
         let mut pids: Vec<(&'static str, u32)> = Vec::new();
         pids.extend(keepers.iter().map(|k| ("keepers", k.pid())));
@@ -805,14 +863,6 @@ impl Bench<'_> {
         let cpu_before = cpu_seconds(&pids, self.ticks)?;
         let machine_before = machine_busy_seconds(self.ticks)?;
         let cpu_read_at = Instant::now();
-
-        // Send every request; the receipts are awaited by a task of their own while the logs are
-        // read here.
-        let jobs = args.jobs;
-        let rows: Vec<([f32; 64], u8)> =
-            (0..jobs).map(|i| self.rows[i % self.rows.len()]).collect();
-        let truths: Vec<String> = rows.iter().map(|(_, label)| label.to_string()).collect();
-        let sender = tokio::spawn(send_requests(requester_provider, market, rows));
 
         let reader = deployer.clone();
         let mut next_block = record.start_block;
@@ -969,7 +1019,8 @@ impl Bench<'_> {
             correct,
             settled_twice: settlements.values().filter(|n| **n > 1).count(),
             lost: ids.iter().filter(|id| !seen.finished(id)).count(),
-            span: last_finish.saturating_duration_since(first_request),
+            span: last_finish.saturating_duration_since(drain_from.unwrap_or(first_request)),
+            backlog: drain_from.is_some(),
             tail: last_finish.saturating_duration_since(last_request),
             latencies,
             service,
