@@ -399,24 +399,6 @@ impl<P: Provider + Clone> Market<P> {
         Ok(logs.iter().filter_map(MarketEvent::from_log).collect())
     }
 
-    /// The job's status on chain.
-    ///
-    /// # Errors
-    ///
-    /// [`TxError::Call`], also for a status this keeper does not know (a newer market).
-    pub async fn status(&self, job_id: U256) -> TxResult<JobStatus> {
-        let _watch = self.timings.start(Part::Chain);
-        let raw = IDeliberationMarket::new(self.address, &self.provider)
-            .jobStatus(job_id)
-            .call()
-            .await
-            .during(format!("jobStatus({job_id})"))?;
-        JobStatus::try_from(raw).map_err(|e| TxError::Call {
-            operation: format!("jobStatus({job_id})"),
-            source: Box::new(e.into()),
-        })
-    }
-
     /// The job as the market stores it: its claiming keeper, terms and deadline.
     ///
     /// # Errors
