@@ -55,7 +55,7 @@ pub struct WorkerArgs {
     /// ONNX Runtime threads of the classifier's session. One by default: the classifiers take
     /// microseconds to a millisecond per call, too little to share out, and an idle pool thread
     /// spins on a core after every call.
-    #[arg(long = "model.threads", value_name = "N", default_value = "1")]
+    #[arg(long = "worker.model-threads", value_name = "N", default_value = "1")]
     pub model_threads: std::num::NonZeroUsize,
     /// Directory holding manifest.json and the .onnx files.
     #[arg(long, value_name = "DIR", env = "NSED_MODELS_DIR", default_value = MODELS_DIR)]
