@@ -174,10 +174,12 @@ impl Follower {
 
     /// Applies a fetched window's logs, then moves the cursor to its last block.
     async fn ingest(&mut self, window: Window) -> IndexerResult<()> {
-        let Window { from, to, to_hash, logs } = window;
+        let Window { from, to, to_hash, to_time, logs } = window;
         let contracts = self.contracts.clone();
-        let applied =
-            self.store.apply(move |tx| apply_window(tx, &contracts, &logs, to, to_hash)).await?;
+        let applied = self
+            .store
+            .apply(move |tx| apply_window(tx, &contracts, &logs, (to, to_hash, to_time)))
+            .await?;
         if to.is_multiple_of(256) || to - from >= 256 {
             self.store.prune_blocks(to.saturating_sub(KEEP_BLOCKS)).await?;
         }
@@ -201,22 +203,29 @@ pub(crate) struct Prefetch {
     task: JoinHandle<IndexerResult<Option<Window>>>,
 }
 
-/// The checked logs of blocks `from..=to`, and the hash of block `to` they were read under.
+/// The checked logs of blocks `from..=to`, and the hash and time of block `to` they were read
+/// under.
 #[derive(Debug)]
 pub(crate) struct Window {
     from: u64,
     to: u64,
     to_hash: B256,
+    to_time: u64,
     logs: Vec<Owned>,
 }
 
 /// The chain's hash of block `number`, `None` if it has no such block (yet, or any more).
 async fn block_hash_of(provider: &DynProvider, number: u64) -> IndexerResult<Option<B256>> {
+    Ok(block_of(provider, number).await?.map(|(hash, _)| hash))
+}
+
+/// The chain's hash and timestamp of block `number`, `None` if it has no such block.
+async fn block_of(provider: &DynProvider, number: u64) -> IndexerResult<Option<(B256, u64)>> {
     let block = provider
         .get_block_by_number(BlockNumberOrTag::Number(number))
         .await
         .during(format!("eth_getBlockByNumber {number}"))?;
-    Ok(block.map(|b| b.header.hash))
+    Ok(block.map(|b| (b.header.hash, b.header.timestamp)))
 }
 
 /// Fetches and checks the logs of `addresses` in blocks `from..=to`; `None` when block `to`
@@ -227,7 +236,7 @@ async fn fetch_window(
     from: u64,
     to: u64,
 ) -> IndexerResult<Option<Window>> {
-    let Some(to_hash) = block_hash_of(provider, to).await? else {
+    let Some((to_hash, to_time)) = block_of(provider, to).await? else {
         return Err(TxError::Missing {
             operation: format!("eth_getBlockByNumber {to}"),
             missing: "a block below its head",
@@ -246,7 +255,7 @@ async fn fetch_window(
             (block, index, block_hash, tx_hash, log.clone())
         })
         .collect();
-    Ok(Some(Window { from, to, to_hash, logs }))
+    Ok(Some(Window { from, to, to_hash, to_time, logs }))
 }
 
 /// A log with its required metadata checked.
@@ -255,14 +264,14 @@ type Checked<'a> = (u64, u64, B256, B256, &'a Log);
 /// A checked log, owned (a batch may run on another thread).
 type Owned = (u64, u64, B256, B256, Log);
 
-/// Applies one window's checked logs through the handlers and records its blocks and cursor, in
-/// the batch's transaction; returns how many logs updated entities.
+/// Applies one window's checked logs through the handlers and records its blocks (number, hash
+/// and, where the node tells it, time) and cursor, in the batch's transaction; returns how many
+/// logs updated entities.
 fn apply_window(
     writes: &WindowWrites<'_>,
     contracts: &BTreeMap<Address, &'static ContractHandler>,
     checked: &[Owned],
-    to: u64,
-    to_hash: B256,
+    (to, to_hash, to_time): (u64, B256, u64),
 ) -> IndexerResult<usize> {
     let mut applied = 0usize;
     let mut last_block = None;
@@ -288,7 +297,7 @@ fn apply_window(
         )?;
         // Logs come in chain order: one row per block, not per log.
         if last_block != Some(block) {
-            store::write_block(writes, block, block_hash)?;
+            store::write_block(writes, block, block_hash, log.block_timestamp)?;
             last_block = Some(block);
         }
         let mut ctx = HandlerCtx { writes, block, tx_hash, log_index };
@@ -303,7 +312,7 @@ fn apply_window(
             }
         }
     }
-    store::write_block(writes, to, to_hash)?;
+    store::write_block(writes, to, to_hash, Some(to_time))?;
     store::write_cursor(writes, to, to_hash)?;
     Ok(applied)
 }

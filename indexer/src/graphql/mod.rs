@@ -19,7 +19,7 @@
 //! indexer stored the hash of), `block: { number_gte }` (the head, if it has reached that
 //! block), or the indexed head when the request started, so nested fields see the same block.
 //! `_meta { block { number hash timestamp parentHash } deployment hasIndexingErrors }` tells
-//! which (`timestamp` is null: block times are not stored).
+//! which, with the block's time where the indexer stored it.
 //!
 //! Nested fields are loaded a level at a time (module `batch`): once a collection's rows are
 //! read, every reference and derived field selected below it is read with one `IN (..)` query
@@ -164,6 +164,7 @@ struct MetaBlock {
     number: u64,
     hash: Option<String>,
     parent_hash: Option<String>,
+    timestamp: Option<i64>,
 }
 
 fn meta_field(name: &str, ty: TypeRef, get: fn(&MetaBlock) -> Option<Value>) -> Field {
@@ -225,8 +226,13 @@ pub(crate) fn build_schema(
                     b.parent_hash.clone().map(Value::from)
                 }))
                 .field(
-                    meta_field("timestamp", TypeRef::named(TypeRef::INT), |_| None)
-                        .description("Null: the indexer does not store block times."),
+                    meta_field("timestamp", TypeRef::named(TypeRef::INT), |b| {
+                        b.timestamp.map(Value::from)
+                    })
+                    .description(
+                        "The block's time in seconds since the epoch; null for a block the \
+                         indexer stored without it (a node that omits log times).",
+                    ),
                 ),
         )
         .register(
@@ -256,25 +262,30 @@ pub(crate) fn build_schema(
                 let number = resolve_block(&ctx, &shared).await?;
                 let rows = read(
                     &ctx,
-                    "SELECT number, hash FROM blocks WHERE number IN (?, ?)",
+                    "SELECT number, hash, timestamp FROM blocks WHERE number IN (?, ?)",
                     vec![
                         Sql::Integer(to_sql_u64(number)),
                         Sql::Integer(to_sql_u64(number.saturating_sub(1))),
                     ],
                 )
                 .await?;
-                let hash_of = |n: u64| {
-                    rows.iter().find_map(|r| match (r.first(), r.get(1)) {
-                        (Some(Sql::Integer(m)), Some(Sql::Text(h))) if from_sql_u64(*m) == n => {
-                            Some(h.clone())
-                        }
-                        _ => None,
-                    })
+                let row_of = |n: u64| {
+                    rows.iter().find(
+                        |r| matches!(r.first(), Some(Sql::Integer(m)) if from_sql_u64(*m) == n),
+                    )
+                };
+                let hash_of = |n: u64| match row_of(n)?.get(1) {
+                    Some(Sql::Text(h)) => Some(h.clone()),
+                    _ => None,
                 };
                 let block = MetaBlock {
                     number,
                     hash: hash_of(number),
                     parent_hash: number.checked_sub(1).and_then(hash_of),
+                    timestamp: match row_of(number).and_then(|r| r.get(2)) {
+                        Some(Sql::Integer(t)) => Some(*t),
+                        _ => None,
+                    },
                 };
                 Ok(Some(FieldValue::owned_any(block)))
             })

@@ -164,11 +164,17 @@ pub(crate) fn write_cursor(w: &WindowWrites<'_>, block: u64, hash: B256) -> Inde
     }
 }
 
-/// Records the hash of block `number`.
-pub(crate) fn write_block(w: &WindowWrites<'_>, number: u64, hash: B256) -> IndexerResult<()> {
+/// Records the hash of block `number` and its timestamp, when known (a later write of the same
+/// block without one keeps the earlier time).
+pub(crate) fn write_block(
+    w: &WindowWrites<'_>,
+    number: u64,
+    hash: B256,
+    timestamp: Option<u64>,
+) -> IndexerResult<()> {
     match w {
-        WindowWrites::Sqlite(tx) => sqlite::write_block(tx, number, hash),
-        WindowWrites::Postgres(batch) => batch.borrow_mut().write_block(number, hash),
+        WindowWrites::Sqlite(tx) => sqlite::write_block(tx, number, hash, timestamp),
+        WindowWrites::Postgres(batch) => batch.borrow_mut().write_block(number, hash, timestamp),
     }
 }
 

@@ -45,18 +45,22 @@ use crate::{
 
 /// The schema version this build writes; [`MIGRATIONS`]`[i]` takes a database from version `i`
 /// to `i + 1`.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Bookkeeping tables, by schema version (entity tables follow the entity table, see
 /// [`entity_ddl`]).
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE IF NOT EXISTS cursor (
         id INTEGER PRIMARY KEY CHECK (id = 1), block BIGINT NOT NULL, hash TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS blocks (number BIGINT PRIMARY KEY, hash TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS logs (
         block_number BIGINT NOT NULL, log_index BIGINT NOT NULL, block_hash TEXT NOT NULL,
         tx_hash TEXT NOT NULL, address TEXT NOT NULL, contract TEXT NOT NULL,
-        topics TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (block_number, log_index));"];
+        topics TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (block_number, log_index));",
+    // Block times, for `_meta { block { timestamp } }`.
+    "ALTER TABLE blocks ADD COLUMN IF NOT EXISTS timestamp BIGINT;",
+];
 
 /// Advisory lock keys (arbitrary constants, the ASCII of "nsedmigr" and "nsedingr").
 const MIGRATION_LOCK: i64 = 0x6e73_6564_6d69_6772;

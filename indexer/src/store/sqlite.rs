@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// Bumped when the table layout changes; an older file is refused rather than misread.
-pub(crate) const SCHEMA_VERSION: &str = "3";
+pub(crate) const SCHEMA_VERSION: &str = "4";
 
 /// Statements the follower's connection keeps prepared: a handful per entity table.
 const STATEMENT_CACHE: usize = 512;
@@ -29,7 +29,7 @@ fn migrate(conn: &Connection, entities: &[&'static EntityDef]) -> IndexerResult<
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 1), block INTEGER NOT NULL, hash TEXT NOT NULL);
-         CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL, timestamp INTEGER);
          CREATE TABLE IF NOT EXISTS logs (
              block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_hash TEXT NOT NULL,
              tx_hash TEXT NOT NULL, address TEXT NOT NULL, contract TEXT NOT NULL,
@@ -91,9 +91,15 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )?;
         let expected = format!("schema {SCHEMA_VERSION}; {identity}");
-        let found: Option<String> = conn
+        let mut found: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0))
             .optional()?;
+        // Schema 3 differs only by the block times' column: such a file gains it.
+        if found.as_deref() == Some(format!("schema 3; {identity}").as_str()) {
+            conn.execute_batch("ALTER TABLE blocks ADD COLUMN timestamp INTEGER;")?;
+            conn.execute("UPDATE meta SET value = ?1 WHERE key = 'identity'", [&expected])?;
+            found = Some(expected.clone());
+        }
         if let Some(found) = &found
             && *found != expected
         {
@@ -204,10 +210,21 @@ pub(crate) fn write_cursor(tx: &Transaction<'_>, block: u64, hash: B256) -> Inde
     Ok(())
 }
 
-/// Records the hash of block `number`.
-pub(crate) fn write_block(tx: &Transaction<'_>, number: u64, hash: B256) -> IndexerResult<()> {
-    tx.prepare_cached("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?1, ?2)")?
-        .execute(params![to_sql_u64(number), hash.to_string()])?;
+/// Records the hash of block `number` and its time; a block rewritten with the same hash keeps
+/// its time when the new write has none.
+pub(crate) fn write_block(
+    tx: &Transaction<'_>,
+    number: u64,
+    hash: B256,
+    timestamp: Option<u64>,
+) -> IndexerResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO blocks (number, hash, timestamp) VALUES (?1, ?2, ?3)
+         ON CONFLICT (number) DO UPDATE SET hash = excluded.hash,
+             timestamp = CASE WHEN blocks.hash = excluded.hash
+                 THEN COALESCE(excluded.timestamp, blocks.timestamp) ELSE excluded.timestamp END",
+    )?
+    .execute(params![to_sql_u64(number), hash.to_string(), timestamp.map(to_sql_u64)])?;
     Ok(())
 }
 
@@ -478,5 +495,33 @@ mod tests {
         let fresh = dir.path().join("fresh.sqlite");
         drop(Store::open(&fresh, "chain 31337", all_entities()).unwrap());
         Store::open(&fresh, "chain 31337", all_entities()).unwrap();
+    }
+
+    #[test]
+    fn a_schema_3_file_gains_block_times_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('identity', 'schema 3; chain 31337');
+                 CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+                 INSERT INTO blocks VALUES (7, '0x07');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path, "chain 31337", all_entities()).unwrap();
+        let conn = store.lock();
+        let (hash, time): (String, Option<i64>) = conn
+            .query_row("SELECT hash, timestamp FROM blocks WHERE number = 7", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((hash.as_str(), time), ("0x07", None));
+        let identity: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(identity, format!("schema {SCHEMA_VERSION}; chain 31337"));
     }
 }

@@ -306,7 +306,8 @@ async fn filters_blocks_and_meta_equal_the_chain(store: StoreKind) {
     assert_eq!(ids(&d["before"]), ["1", "2", "3"]);
     assert_eq!(d["_meta"]["block"]["number"], requested_at);
     assert_eq!(d["_meta"]["block"]["hash"], hash.as_str());
-    assert!(d["_meta"]["block"]["timestamp"].is_null());
+    // A block with logs: its time from the logs (anvil reports `blockTimestamp`).
+    assert_eq!(d["_meta"]["block"]["timestamp"], block.header.timestamp);
     let d = data(
         &indexer,
         &format!("{{ jobs(block: {{ number_gte: {head} }}) {{ id }} _meta(block: {{ number_gte: {head} }}) {{ block {{ number }} }} }}"),
@@ -325,6 +326,7 @@ async fn filters_blocks_and_meta_equal_the_chain(store: StoreKind) {
         chain.deployer.get_block_by_number(BlockNumberOrTag::Number(head)).await.unwrap().unwrap();
     assert_eq!(d["_meta"]["block"]["number"], head);
     assert_eq!(d["_meta"]["block"]["hash"], tip.header.hash.to_string());
+    assert_eq!(d["_meta"]["block"]["timestamp"], tip.header.timestamp);
     assert_eq!(d["_meta"]["deployment"], chain.record.network.as_str());
     assert_eq!(d["_meta"]["hasIndexingErrors"], false);
     let distinct: BTreeSet<String> = seen.into_iter().collect();

@@ -42,6 +42,11 @@ use crate::{
 /// Most bound parameters per multi-row statement (PostgreSQL allows 65 535).
 const MAX_PARAMS: usize = 30_000;
 
+/// A block rewritten with the same hash keeps its time when the new write has none.
+const BLOCK_UPSERT: &str = " ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash,
+     timestamp = CASE WHEN blocks.hash = EXCLUDED.hash
+         THEN COALESCE(EXCLUDED.timestamp, blocks.timestamp) ELSE EXCLUDED.timestamp END";
+
 /// Runs `apply` (which writes through the store's functions) as one PostgreSQL transaction on
 /// `client`, on the current (blocking) thread; commits when it succeeds. On failure the batch is
 /// dropped uncommitted, which closes its connection and so rolls the transaction back. `apply`
@@ -111,7 +116,7 @@ pub(crate) struct Batch {
     entities: BTreeMap<(&'static str, String), Touched>,
     /// Raw log rows.
     logs: Vec<Vec<Sql>>,
-    blocks: BTreeMap<u64, B256>,
+    blocks: BTreeMap<u64, (B256, Option<u64>)>,
     cursor: Option<(u64, B256)>,
     /// Scouting: the stored entities the handlers asked for, by table.
     wanted: BTreeMap<&'static str, (&'static EntityDef, Vec<String>)>,
@@ -210,9 +215,17 @@ impl Batch {
         Ok(())
     }
 
-    /// Records a block hash (written at commit).
-    pub(crate) fn write_block(&mut self, number: u64, hash: B256) -> IndexerResult<()> {
-        self.blocks.insert(number, hash);
+    /// Records a block hash and time (written at commit).
+    pub(crate) fn write_block(
+        &mut self,
+        number: u64,
+        hash: B256,
+        timestamp: Option<u64>,
+    ) -> IndexerResult<()> {
+        let entry = self.blocks.entry(number).or_insert((hash, timestamp));
+        if entry.0 != hash || timestamp.is_some() {
+            *entry = (hash, timestamp);
+        }
         Ok(())
     }
 
@@ -362,13 +375,15 @@ impl Batch {
         let blocks: Vec<Vec<Sql>> = self
             .blocks
             .iter()
-            .map(|(n, h)| vec![Sql::Integer(to_sql_u64(*n)), Sql::Text(h.to_string())])
+            .map(|(n, (h, t))| {
+                vec![
+                    Sql::Integer(to_sql_u64(*n)),
+                    Sql::Text(h.to_string()),
+                    t.map_or(Sql::Null, |t| Sql::Integer(to_sql_u64(t))),
+                ]
+            })
             .collect();
-        self.insert_rows(
-            "INSERT INTO blocks (number, hash)",
-            &blocks,
-            " ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash",
-        )?;
+        self.insert_rows("INSERT INTO blocks (number, hash, timestamp)", &blocks, BLOCK_UPSERT)?;
         if let Some((block, hash)) = self.cursor {
             self.query(
                 CURSOR_UPSERT,
