@@ -7,7 +7,7 @@
 //! stored block hashes to the newest one the chain still agrees with (the fork point), rolls
 //! everything above it back, and scans again from there.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use alloy::{
     eips::BlockNumberOrTag,
@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use crate::{
     error::{IndexerError, IndexerResult, LogProblem},
     handlers::{ContractHandler, HandlerCtx, Outcome},
-    store::{self, RawLog, WindowWrites, Writer},
+    store::{self, RawLog, Scouted, WindowWrites, Writer},
 };
 
 /// Block hashes kept below the cursor for finding fork points.
@@ -126,11 +126,22 @@ impl Follower {
         if to < safe {
             let (from, next_to) = (to + 1, self.window_end(to + 1, safe));
             let (provider, addresses) = (self.provider.clone(), self.addresses());
+            let (contracts, scouts) = (self.contracts.clone(), self.store.scouts());
             self.prefetch = Some(Prefetch {
                 from,
                 to: next_to,
                 task: tokio::spawn(async move {
-                    fetch_window(&provider, addresses, from, next_to).await
+                    let Some(mut window) =
+                        fetch_window(&provider, addresses, from, next_to).await?
+                    else {
+                        return Ok(None);
+                    };
+                    // The scouting pass reads nothing, so it runs here, beside the current
+                    // window's commit, instead of in front of this window's.
+                    if scouts {
+                        window.scouted = Some(store::scout(window.applier(contracts)).await?);
+                    }
+                    Ok(Some(window))
                 }),
             });
         }
@@ -173,13 +184,10 @@ impl Follower {
     }
 
     /// Applies a fetched window's logs, then moves the cursor to its last block.
-    async fn ingest(&mut self, window: Window) -> IndexerResult<()> {
-        let Window { from, to, to_hash, to_time, logs } = window;
-        let contracts = self.contracts.clone();
-        let applied = self
-            .store
-            .apply(move |tx| apply_window(tx, &contracts, &logs, (to, to_hash, to_time)))
-            .await?;
+    async fn ingest(&mut self, mut window: Window) -> IndexerResult<()> {
+        let (from, to, to_hash) = (window.from, window.to, window.to_hash);
+        let scouted = window.scouted.take();
+        let applied = self.store.apply(scouted, window.applier(self.contracts.clone())).await?;
         if to.is_multiple_of(256) || to - from >= 256 {
             self.store.prune_blocks(to.saturating_sub(KEEP_BLOCKS)).await?;
         }
@@ -211,7 +219,20 @@ pub(crate) struct Window {
     to: u64,
     to_hash: B256,
     to_time: u64,
-    logs: Vec<Owned>,
+    logs: Arc<Vec<Owned>>,
+    /// The scouting pass's answer when it ran ahead (see [`store::scout`]).
+    scouted: Option<Scouted>,
+}
+
+impl Window {
+    /// The function that applies this window's logs in a store batch.
+    fn applier(
+        &self,
+        contracts: BTreeMap<Address, &'static ContractHandler>,
+    ) -> impl Fn(&WindowWrites<'_>) -> IndexerResult<usize> + Send + 'static {
+        let (logs, end) = (Arc::clone(&self.logs), (self.to, self.to_hash, self.to_time));
+        move |writes| apply_window(writes, &contracts, &logs, end)
+    }
 }
 
 /// The chain's hash of block `number`, `None` if it has no such block (yet, or any more).
@@ -255,7 +276,7 @@ async fn fetch_window(
             (block, index, block_hash, tx_hash, log.clone())
         })
         .collect();
-    Ok(Some(Window { from, to, to_hash, to_time, logs }))
+    Ok(Some(Window { from, to, to_hash, to_time, logs: Arc::new(logs), scouted: None }))
 }
 
 /// A log with its required metadata checked.

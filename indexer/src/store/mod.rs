@@ -17,9 +17,10 @@
 //! FIRST`/`LAST`), and what differs (placeholders, the substring function, column types, upserts)
 //! lives in the backend.
 //!
-//! A batch writes through a [`WindowWrites`]: the SQLite transaction, or the PostgreSQL batch
-//! that buffers the window's writes and sends them at commit ([`postgres`]). Handlers reach it
-//! through [`crate::handlers::HandlerCtx`].
+//! A batch writes through a [`WindowWrites`]: the SQLite batch, which writes raw logs and blocks
+//! at once and buffers entity versions until the window ends ([`sqlite::Batch`]), or the
+//! PostgreSQL batch that buffers all of the window's writes and sends them at commit
+//! ([`postgres`]). Handlers reach it through [`crate::handlers::HandlerCtx`].
 
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
@@ -123,14 +124,25 @@ impl RawLog<'_> {
     /// The stored columns after the two numbers: block hash, transaction, address, contract,
     /// topics (JSON) and data, as text.
     fn text_columns(&self) -> [String; 6] {
-        let topics =
-            serde_json::Value::Array(self.topics.iter().map(|t| t.to_string().into()).collect());
+        // The JSON array of hex strings, written directly: hex needs no escaping, and a
+        // `serde_json::Value` per log cost more than the row's insert.
+        let mut topics = String::with_capacity(2 + self.topics.len() * 69);
+        topics.push('[');
+        for (i, t) in self.topics.iter().enumerate() {
+            if i > 0 {
+                topics.push(',');
+            }
+            topics.push('"');
+            topics.push_str(&t.to_string());
+            topics.push('"');
+        }
+        topics.push(']');
         [
             self.block_hash.to_string(),
             self.tx_hash.to_string(),
             crate::entity::enc_bytes(self.address.as_slice()),
             self.contract.to_string(),
-            topics.to_string(),
+            topics,
             crate::entity::enc_bytes(self.data),
         ]
     }
@@ -139,8 +151,12 @@ impl RawLog<'_> {
 /// Where one batch's writes go, on the backend the [`Writer`] runs.
 #[derive(Debug)]
 pub(crate) enum WindowWrites<'a> {
-    /// The SQLite write transaction.
+    /// The SQLite write transaction, written at once (handler unit tests).
+    #[cfg_attr(not(test), expect(dead_code, reason = "the follower writes through a batch"))]
     Sqlite(&'a Transaction<'a>),
+    /// The follower's SQLite window: the transaction, with entity versions buffered until the
+    /// window ends ([`sqlite::Batch`]).
+    SqliteBatch(&'a sqlite::Batch<'a>),
     /// The PostgreSQL batch, which buffers the writes and sends them at commit.
     Postgres(&'a RefCell<postgres::Batch>),
 }
@@ -150,7 +166,7 @@ impl WindowWrites<'_> {
     /// worth logging: the real run logs them).
     pub(crate) fn scouting(&self) -> bool {
         match self {
-            Self::Sqlite(_) => false,
+            Self::Sqlite(_) | Self::SqliteBatch(_) => false,
             Self::Postgres(batch) => batch.borrow().scouting(),
         }
     }
@@ -160,6 +176,7 @@ impl WindowWrites<'_> {
 pub(crate) fn write_cursor(w: &WindowWrites<'_>, block: u64, hash: B256) -> IndexerResult<()> {
     match w {
         WindowWrites::Sqlite(tx) => sqlite::write_cursor(tx, block, hash),
+        WindowWrites::SqliteBatch(b) => sqlite::write_cursor(b.tx(), block, hash),
         WindowWrites::Postgres(batch) => batch.borrow_mut().write_cursor(block, hash),
     }
 }
@@ -174,6 +191,7 @@ pub(crate) fn write_block(
 ) -> IndexerResult<()> {
     match w {
         WindowWrites::Sqlite(tx) => sqlite::write_block(tx, number, hash, timestamp),
+        WindowWrites::SqliteBatch(b) => sqlite::write_block(b.tx(), number, hash, timestamp),
         WindowWrites::Postgres(batch) => batch.borrow_mut().write_block(number, hash, timestamp),
     }
 }
@@ -182,6 +200,7 @@ pub(crate) fn write_block(
 pub(crate) fn write_log(w: &WindowWrites<'_>, log: &RawLog<'_>) -> IndexerResult<()> {
     match w {
         WindowWrites::Sqlite(tx) => sqlite::write_log(tx, log),
+        WindowWrites::SqliteBatch(b) => sqlite::write_log(b.tx(), log),
         WindowWrites::Postgres(batch) => batch.borrow_mut().write_log(log),
     }
 }
@@ -194,6 +213,7 @@ pub(crate) fn load_current(
 ) -> IndexerResult<Option<Record>> {
     match w {
         WindowWrites::Sqlite(tx) => sqlite::load_current(tx, def, id),
+        WindowWrites::SqliteBatch(b) => b.load_current(def, id),
         WindowWrites::Postgres(batch) => batch.borrow_mut().load_current(def, id),
     }
 }
@@ -203,6 +223,7 @@ pub(crate) fn load_current(
 pub(crate) fn save_version(w: &WindowWrites<'_>, record: &Record, block: u64) -> IndexerResult<()> {
     match w {
         WindowWrites::Sqlite(tx) => sqlite::save_version(tx, record, block),
+        WindowWrites::SqliteBatch(b) => b.save_version(record, block),
         WindowWrites::Postgres(batch) => batch.borrow_mut().save_version(record, block),
     }
 }
@@ -283,24 +304,47 @@ impl Writer {
         }
     }
 
+    /// Whether [`Writer::apply`] runs a scouting pass, which [`scout`] can run ahead of it.
+    pub(crate) const fn scouts(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
     /// Runs `batch` in one write transaction and commits it if it succeeds (rolls it back
     /// otherwise). `batch` writes through the functions of this module with the
     /// [`WindowWrites`] it is given; it may run more than once (PostgreSQL scouts a window
-    /// first, see [`postgres`]), and only its last run's writes and result count.
+    /// first, see [`postgres`], unless `scouted` holds that pass's answer from [`scout`] on the
+    /// same `batch`), and only its last run's writes and result count.
     pub(crate) async fn apply<R: Send + 'static>(
         &mut self,
+        scouted: Option<Scouted>,
         batch: impl Fn(&WindowWrites<'_>) -> IndexerResult<R> + Send + 'static,
     ) -> IndexerResult<R> {
         match self {
             Self::Sqlite(s) => {
                 let tx = s.transaction()?;
-                let out = batch(&WindowWrites::Sqlite(&tx))?;
+                let writes = sqlite::Batch::new(&tx);
+                let out = batch(&WindowWrites::SqliteBatch(&writes))?;
+                writes.flush()?;
                 tx.commit()?;
                 Ok(out)
             }
-            Self::Postgres(s) => s.apply(batch).await,
+            Self::Postgres(s) => s.apply(scouted, batch).await,
         }
     }
+}
+
+/// A window's scouting pass, run ahead of [`Writer::apply`] (see [`postgres`]).
+pub(crate) use postgres::Scouted;
+
+/// Runs the scouting pass of `batch` (the same closure later given to [`Writer::apply`]) on a
+/// blocking thread; it reads and writes nothing, so it may run while another window commits.
+pub(crate) async fn scout<R>(
+    batch: impl Fn(&WindowWrites<'_>) -> IndexerResult<R> + Send + 'static,
+) -> IndexerResult<Scouted> {
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || postgres::scout(rt, move |w| batch(w).map(drop)))
+        .await
+        .map_err(|e| IndexerError::Task(e.to_string()))?
 }
 
 /// The SQL dialect of a backend, for the few expressions the two spell differently.

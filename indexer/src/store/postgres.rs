@@ -34,7 +34,7 @@ use tokio_postgres::{
     types::{ToSql, Type},
 };
 
-pub(crate) use self::batch::Batch;
+pub(crate) use self::batch::{Batch, Scouted, scout};
 use super::{
     OpenOptions, ReadError, WindowWrites, col, from_sql_u64, indexed_field, parse_hash, to_sql_u64,
 };
@@ -436,11 +436,12 @@ impl Store {
     /// [`Batch`]; writes and commits it when `batch` succeeds.
     pub(crate) async fn apply<R: Send + 'static>(
         &mut self,
+        scouted: Option<Scouted>,
         batch: impl Fn(&WindowWrites<'_>) -> IndexerResult<R> + Send + 'static,
     ) -> IndexerResult<R> {
         let client = self.client().await?;
         let rt = Handle::current();
-        tokio::task::spawn_blocking(move || batch::run(client, rt, batch))
+        tokio::task::spawn_blocking(move || batch::run(client, rt, scouted, batch))
             .await
             .map_err(|e| IndexerError::Task(e.to_string()))?
     }

@@ -44,7 +44,7 @@ fn migrate(conn: &Connection, entities: &[&'static EntityDef]) -> IndexerResult<
              CREATE INDEX IF NOT EXISTS \"{t}_id\" ON \"{t}\" (id, block_from);
              CREATE INDEX IF NOT EXISTS \"{t}_current\" ON \"{t}\" (id) WHERE block_to IS NULL;
              CREATE INDEX IF NOT EXISTS \"{t}_from\" ON \"{t}\" (block_from);
-             CREATE INDEX IF NOT EXISTS \"{t}_to\" ON \"{t}\" (block_to);"
+             DROP INDEX IF EXISTS \"{t}_to\";"
         ))?;
         for field in def.fields {
             if indexed_field(field) {
@@ -174,11 +174,18 @@ impl Store {
         let tx = self.conn_mut().transaction()?;
         for def in &entities {
             let t = def.table;
-            tx.execute(&format!("DELETE FROM \"{t}\" WHERE block_from > ?1"), [above])?;
+            // A version is only ever closed at the block its successor starts at, so the ones
+            // closed above the fork belong to ids with a version above it, found through the
+            // `block_from` and `id` indexes (a `block_to` index would cost every write more than
+            // it saves the rare roll-back). Reopened before their successors go.
             tx.execute(
-                &format!("UPDATE \"{t}\" SET block_to = NULL WHERE block_to > ?1"),
+                &format!(
+                    "UPDATE \"{t}\" SET block_to = NULL WHERE block_to > ?1
+                     AND id IN (SELECT id FROM \"{t}\" WHERE block_from > ?1)"
+                ),
                 [above],
             )?;
+            tx.execute(&format!("DELETE FROM \"{t}\" WHERE block_from > ?1"), [above])?;
         }
         tx.execute("DELETE FROM logs WHERE block_number > ?1", [above])?;
         tx.execute("DELETE FROM blocks WHERE number > ?1", [above])?;
@@ -254,72 +261,176 @@ pub(crate) fn load_current(
     def: &'static EntityDef,
     id: &str,
 ) -> IndexerResult<Option<Record>> {
-    let sql = statement(def, Statement::Load, || {
-        format!("SELECT {} FROM \"{}\" WHERE id = ?1 AND block_to IS NULL", columns(def), def.table)
-    });
-    let mut stmt = tx.prepare_cached(&sql)?;
-    let n = def.fields.len();
-    Ok(stmt
-        .query_row([id], |r| (0..n).map(|i| r.get::<_, Sql>(i)).collect::<Result<Vec<_>, _>>())
-        .optional()?
-        .map(|values| Record { def, id: id.to_string(), values }))
+    Batch::new(tx).load_current(def, id)
 }
 
-/// Writes `record` as its version from `block` on: updates the version in place when it already
-/// starts at `block`, otherwise closes the current version at `block` and inserts a new one.
+/// Writes `record` as its version from `block` on, at once: updates the version in place when
+/// it already starts at `block`, otherwise closes the current version at `block` and inserts a
+/// new one.
 pub(crate) fn save_version(tx: &Transaction<'_>, record: &Record, block: u64) -> IndexerResult<()> {
-    let def = record.def;
-    let t = def.table;
-    let block = to_sql_u64(block);
-    let current: Option<(i64, i64)> = tx
-        .prepare_cached(&statement(def, Statement::Current, || {
-            format!("SELECT vid, block_from FROM \"{t}\" WHERE id = ?1 AND block_to IS NULL")
-        }))?
-        .query_row([&record.id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    match current {
-        Some((vid, from)) if from == block => {
-            let sql = statement(def, Statement::Update, || {
-                let sets: Vec<String> = def
-                    .fields
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| format!("{} = ?{}", col(f.name), i + 2))
-                    .collect();
-                format!("UPDATE \"{t}\" SET {} WHERE vid = ?1", sets.join(", "))
-            });
-            let mut values: Vec<Sql> = vec![Sql::Integer(vid)];
-            values.extend(record.values.iter().cloned());
-            tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
+    let batch = Batch::new(tx);
+    batch.save_version(record, block)?;
+    batch.flush()
+}
+
+/// A stored current version: `vid`, `block_from` and values.
+type Stored = (i64, i64, Vec<Sql>);
+
+/// An entity touched in a [`Batch`].
+#[derive(Debug)]
+struct Touched {
+    def: &'static EntityDef,
+    /// The stored current version before the window.
+    stored: Option<Stored>,
+    /// Versions written in this window, oldest first: `block_from` and values.
+    versions: Vec<(i64, Vec<Sql>)>,
+}
+
+/// One window's entity writes on the follower's transaction, kept in memory until [`flush`]:
+/// the first read of an entity loads its current version, later reads and all writes stay in
+/// memory, and a version written again at the same block replaces the one before. The flush
+/// then writes each entity once: its stored version closed (or replaced when the window's first
+/// version starts at the same block) and the window's versions inserted with their `block_to`
+/// already set. That spares the per-write lookup of the current version and the closing
+/// `UPDATE` of every version the window both wrote and superseded.
+///
+/// [`flush`]: Batch::flush
+#[derive(Debug)]
+pub(crate) struct Batch<'a> {
+    tx: &'a Transaction<'a>,
+    /// By table and stored id.
+    entities: std::cell::RefCell<std::collections::BTreeMap<(&'static str, String), Touched>>,
+}
+
+impl<'a> Batch<'a> {
+    pub(crate) fn new(tx: &'a Transaction<'a>) -> Self {
+        Self { tx, entities: std::cell::RefCell::default() }
+    }
+
+    /// The window's transaction.
+    pub(crate) const fn tx(&self) -> &'a Transaction<'a> {
+        self.tx
+    }
+
+    /// Runs `f` on the entity `id` of `def` as this window sees it, loading its stored version
+    /// on first use.
+    fn with<T>(
+        &self,
+        def: &'static EntityDef,
+        id: &str,
+        f: impl FnOnce(&mut Touched) -> T,
+    ) -> IndexerResult<T> {
+        let mut entities = self.entities.borrow_mut();
+        let key = (def.table, id.to_string());
+        if let Some(touched) = entities.get_mut(&key) {
+            return Ok(f(touched));
         }
-        other => {
-            if let Some((vid, _)) = other {
-                tx.prepare_cached(&statement(def, Statement::Close, || {
-                    format!("UPDATE \"{t}\" SET block_to = ?1 WHERE vid = ?2")
-                }))?
-                .execute(params![block, vid])?;
+        let sql = statement(def, Statement::Current, || {
+            format!(
+                "SELECT vid, block_from, {} FROM \"{}\" WHERE id = ?1 AND block_to IS NULL",
+                columns(def),
+                def.table
+            )
+        });
+        let n = def.fields.len();
+        let stored = self
+            .tx
+            .prepare_cached(&sql)?
+            .query_row([id], |r| {
+                let values = (0..n).map(|i| r.get::<_, Sql>(i + 2)).collect::<Result<_, _>>()?;
+                Ok((r.get(0)?, r.get(1)?, values))
+            })
+            .optional()?;
+        let touched = entities.entry(key).or_insert(Touched { def, stored, versions: Vec::new() });
+        Ok(f(touched))
+    }
+
+    /// The current version of `def`'s entity with stored id `id`.
+    pub(crate) fn load_current(
+        &self,
+        def: &'static EntityDef,
+        id: &str,
+    ) -> IndexerResult<Option<Record>> {
+        let values = self.with(def, id, |t| {
+            t.versions
+                .last()
+                .map(|(_, v)| v)
+                .or_else(|| t.stored.as_ref().map(|(_, _, v)| v))
+                .cloned()
+        })?;
+        Ok(values.map(|values| Record { def, id: id.to_string(), values }))
+    }
+
+    /// Writes `record` as its version from `block` on (replacing a version this window wrote at
+    /// the same block).
+    pub(crate) fn save_version(&self, record: &Record, block: u64) -> IndexerResult<()> {
+        let block = to_sql_u64(block);
+        self.with(record.def, &record.id, |t| match t.versions.last_mut() {
+            Some((last, values)) if *last == block => values.clone_from(&record.values),
+            _ => t.versions.push((block, record.values.clone())),
+        })
+    }
+
+    /// Writes every entity version buffered (the caller commits).
+    pub(crate) fn flush(self) -> IndexerResult<()> {
+        let tx = self.tx;
+        for ((table, id), touched) in self.entities.into_inner() {
+            let Touched { def, stored, versions } = touched;
+            let Some(&(first, _)) = versions.first() else { continue };
+            let to = |i: usize| versions.get(i + 1).map(|(b, _)| *b);
+            let mut rest = versions.iter().enumerate();
+            match stored {
+                // The window's first version replaces the stored one, which starts at the same
+                // block: updated in place.
+                Some((vid, from, _)) if from == first => {
+                    let (i, (_, values)) = rest.next().expect("a first version");
+                    let sql = statement(def, Statement::Update, || {
+                        let sets: String = def
+                            .fields
+                            .iter()
+                            .enumerate()
+                            .map(|(i, f)| format!(", {} = ?{}", col(f.name), i + 3))
+                            .collect();
+                        format!("UPDATE \"{table}\" SET block_to = ?2{sets} WHERE vid = ?1")
+                    });
+                    let params = [Sql::Integer(vid), to(i).map_or(Sql::Null, Sql::Integer)];
+                    tx.prepare_cached(&sql)?
+                        .execute(rusqlite::params_from_iter(params.iter().chain(values)))?;
+                }
+                Some((vid, _, _)) => {
+                    tx.prepare_cached(&statement(def, Statement::Close, || {
+                        format!("UPDATE \"{table}\" SET block_to = ?1 WHERE vid = ?2")
+                    }))?
+                    .execute(params![first, vid])?;
+                }
+                None => {}
             }
             let sql = statement(def, Statement::Insert, || {
                 let placeholders: String =
-                    (0..def.fields.len()).map(|i| format!(", ?{}", i + 3)).collect();
+                    (0..def.fields.len()).map(|i| format!(", ?{}", i + 4)).collect();
                 let fields: String =
                     def.fields.iter().map(|f| format!(", {}", col(f.name))).collect();
                 format!(
-                    "INSERT INTO \"{t}\" (id, block_from, block_to{fields}) VALUES (?1, ?2, NULL{placeholders})"
+                    "INSERT INTO \"{table}\" (id, block_from, block_to{fields}) VALUES (?1, ?2, ?3{placeholders})"
                 )
             });
-            let mut values: Vec<Sql> = vec![Sql::Text(record.id.clone()), Sql::Integer(block)];
-            values.extend(record.values.iter().cloned());
-            tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
+            let mut insert = tx.prepare_cached(&sql)?;
+            for (i, (from, values)) in rest {
+                let head = [
+                    Sql::Text(id.clone()),
+                    Sql::Integer(*from),
+                    to(i).map_or(Sql::Null, Sql::Integer),
+                ];
+                insert.execute(rusqlite::params_from_iter(head.iter().chain(values)))?;
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The follower's statements on an entity table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Statement {
-    Load,
     Current,
     Update,
     Close,

@@ -51,20 +51,46 @@ const BLOCK_UPSERT: &str = " ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.
 /// `client`, on the current (blocking) thread; commits when it succeeds. On failure the batch is
 /// dropped uncommitted, which closes its connection and so rolls the transaction back. `apply`
 /// runs twice (see the module's comment); only the second run's writes and result count.
+/// `scouted` is the scouting pass's answer when it already ran (see [`scout`]).
 pub(super) fn run<R>(
     client: Object,
     rt: Handle,
+    scouted: Option<Scouted>,
     apply: impl Fn(&WindowWrites<'_>) -> IndexerResult<R>,
 ) -> IndexerResult<R> {
-    let scout = RefCell::new(Batch::new(None, rt.clone()));
-    apply(&WindowWrites::Postgres(&scout))?;
-    let wanted = std::mem::take(&mut scout.borrow_mut().wanted);
-    drop(scout);
+    let wanted = match scouted {
+        Some(Scouted(wanted)) => wanted,
+        None => scout(rt.clone(), apply_ignoring(&apply))?.0,
+    };
     let batch = RefCell::new(Batch::new(Some(client), rt));
     batch.borrow_mut().prefetch(wanted)?;
     let out = apply(&WindowWrites::Postgres(&batch))?;
     batch.into_inner().commit()?;
     Ok(out)
+}
+
+/// What a window's scouting pass found: the stored entities its handlers read, by table.
+#[derive(Debug, Default)]
+pub(crate) struct Scouted(BTreeMap<&'static str, (&'static EntityDef, Vec<String>)>);
+
+/// `apply` with its result dropped.
+fn apply_ignoring<R>(
+    apply: &impl Fn(&WindowWrites<'_>) -> IndexerResult<R>,
+) -> impl Fn(&WindowWrites<'_>) -> IndexerResult<()> {
+    move |w| apply(w).map(drop)
+}
+
+/// Runs a window's scouting pass: `apply` against a batch without a connection, which answers
+/// every entity the window has not written itself as absent and notes which ones were asked
+/// for. It reads nothing from the database, so it may run before the previous window commits.
+pub(crate) fn scout(
+    rt: Handle,
+    apply: impl Fn(&WindowWrites<'_>) -> IndexerResult<()>,
+) -> IndexerResult<Scouted> {
+    let scout = RefCell::new(Batch::new(None, rt));
+    apply(&WindowWrites::Postgres(&scout))?;
+    let wanted = std::mem::take(&mut scout.borrow_mut().wanted);
+    Ok(Scouted(wanted))
 }
 
 /// Runs `futures` concurrently and returns their outputs in order.
