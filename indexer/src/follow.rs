@@ -30,6 +30,13 @@ use crate::{
 const KEEP_BLOCKS: u64 = 4096;
 /// Most stored hashes compared with the chain while looking for a fork point.
 const FORK_SEARCH: u32 = 512;
+/// A window that does not follow a prefetched one is this many blocks at most (then each is
+/// [`WINDOW_GROWTH`] times the one before, up to the configured size): its fetch is the only
+/// one nothing overlaps.
+const FIRST_WINDOW: u64 = 250;
+/// How much longer each prefetched window is than the one being written beside it: its fetch
+/// should take no longer than that write.
+const WINDOW_GROWTH: u64 = 4;
 
 /// The last indexed block (number and hash), `None` before the first window.
 pub(crate) type Head = Option<(u64, B256)>;
@@ -103,7 +110,13 @@ impl Follower {
         if next > safe {
             return Ok(true);
         }
-        let to = self.window_end(next, safe);
+        // The prefetched window when it starts here; otherwise (starting to catch up, or after
+        // a reorg) a short one, so that writing starts while the next, longer one is fetched
+        // (see `next_size`) instead of after a whole window's fetch.
+        let to = match &self.prefetch {
+            Some(p) if p.from == next && p.to <= safe => p.to,
+            _ => self.window_end(next, safe, FIRST_WINDOW),
+        };
         let window = match self.prefetch.take() {
             Some(p) if (p.from, p.to) == (next, to) => {
                 let window = p.task.await.map_err(|e| IndexerError::Task(e.to_string()))??;
@@ -124,7 +137,8 @@ impl Follower {
             return Ok(to >= safe);
         };
         if to < safe {
-            let (from, next_to) = (to + 1, self.window_end(to + 1, safe));
+            let grown = (to - next + 1).saturating_mul(WINDOW_GROWTH);
+            let (from, next_to) = (to + 1, self.window_end(to + 1, safe, grown));
             let (provider, addresses) = (self.provider.clone(), self.addresses());
             let (contracts, scouts) = (self.contracts.clone(), self.store.scouts());
             self.prefetch = Some(Prefetch {
@@ -149,9 +163,11 @@ impl Follower {
         Ok(to >= safe)
     }
 
-    /// The last block of a window starting at `from`.
-    fn window_end(&self, from: u64, safe: u64) -> u64 {
-        from.saturating_add(self.config.log_window - 1).min(safe)
+    /// The last block of a window starting at `from`, at most `size` blocks long (and at most
+    /// the configured window).
+    fn window_end(&self, from: u64, safe: u64, size: u64) -> u64 {
+        let size = size.clamp(1, self.config.log_window.max(1));
+        from.saturating_add(size - 1).min(safe)
     }
 
     fn addresses(&self) -> Vec<Address> {

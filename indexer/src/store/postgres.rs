@@ -208,7 +208,6 @@ fn entity_ddl(def: &EntityDef, catalog: &Catalog) -> String {
     }
     let mut indexes = vec![
         (format!("{t}_id"), "id, block_from".to_string(), ""),
-        (format!("{t}_current"), "id".to_string(), " WHERE block_to IS NULL"),
         (format!("{t}_from"), "block_from".to_string(), ""),
     ];
     for f in def.fields.iter().filter(|f| indexed_field(f)) {
@@ -222,9 +221,13 @@ fn entity_ddl(def: &EntityDef, catalog: &Catalog) -> String {
         }
     }
     // Earlier builds indexed `block_to` for roll-backs, which no longer need it (see
-    // `rollback`); every write paid for maintaining it.
-    if catalog.indexes.contains(&format!("{t}_to")) {
-        sql.push_str(&format!("DROP INDEX IF EXISTS \"{t}_to\";"));
+    // `rollback`), and current versions by id, which the writer now finds as the newest
+    // version through `(id, block_from)` (no query filters on `block_to IS NULL` alone); every
+    // write paid for maintaining them.
+    for old in ["to", "current"] {
+        if catalog.indexes.contains(&format!("{t}_{old}")) {
+            sql.push_str(&format!("DROP INDEX IF EXISTS \"{t}_{old}\";"));
+        }
     }
     sql
 }

@@ -191,8 +191,13 @@ impl Batch {
         // One query per table, all sent before any answer is awaited: the connection pipelines
         // them, so the window waits for one round trip instead of one per table.
         let answers = self.rt.block_on(join_all(wanted.iter().map(|(table, (def, ids))| {
+            // An id's newest version is its current one (a version is only closed by a newer
+            // one), found by one backward step on the `(id, block_from)` index.
             let sql = format!(
-                "SELECT id, vid, block_from, {} FROM \"{table}\" WHERE id = ANY($1) AND block_to IS NULL",
+                "SELECT c.id, c.vid, c.block_from, {} FROM unnest($1::text[]) AS w(id)
+                 CROSS JOIN LATERAL (SELECT * FROM \"{table}\" AS t WHERE t.id = w.id
+                     ORDER BY t.block_from DESC LIMIT 1) AS c
+                 WHERE c.block_to IS NULL",
                 columns(def),
             );
             async move {
@@ -291,7 +296,8 @@ impl Batch {
     /// The stored current version of `def`'s entity `id`, read on its own.
     fn load_stored(&self, def: &'static EntityDef, id: &str) -> IndexerResult<Option<Stored>> {
         let sql = format!(
-            "SELECT vid, block_from, {} FROM \"{}\" WHERE id = $1 AND block_to IS NULL",
+            "SELECT vid, block_from, {} FROM (SELECT * FROM \"{}\" WHERE id = $1
+                 ORDER BY block_from DESC LIMIT 1) AS c WHERE block_to IS NULL",
             columns(def),
             def.table
         );
@@ -340,22 +346,26 @@ impl Batch {
         let mut deletes: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
         let mut inserts: BTreeMap<&'static str, (&'static EntityDef, Vec<Vec<Sql>>)> =
             BTreeMap::new();
-        for ((table, id), touched) in &self.entities {
-            let Some((first, _)) = touched.versions.first() else { continue };
-            if let Some((vid, from, _)) = &touched.stored {
+        // Moved out, not cloned: the batch is done with them.
+        for ((table, id), touched) in std::mem::take(&mut self.entities) {
+            let Some(&(first, _)) = touched.versions.first() else { continue };
+            if let Some((vid, from, _)) = touched.stored {
                 if from == first {
-                    deletes.entry(*table).or_default().push(*vid);
+                    deletes.entry(table).or_default().push(vid);
                 } else {
-                    let (vids, blocks) = closes.entry(*table).or_default();
-                    vids.push(*vid);
-                    blocks.push(*first);
+                    let (vids, blocks) = closes.entry(table).or_default();
+                    vids.push(vid);
+                    blocks.push(first);
                 }
             }
-            let rows = &mut inserts.entry(*table).or_insert((touched.def, Vec::new())).1;
-            for (i, (from, values)) in touched.versions.iter().enumerate() {
-                let to = touched.versions.get(i + 1).map_or(Sql::Null, |(b, _)| Sql::Integer(*b));
-                let mut row = vec![Sql::Text(id.clone()), Sql::Integer(*from), to];
-                row.extend(values.iter().cloned());
+            let rows = &mut inserts.entry(table).or_insert((touched.def, Vec::new())).1;
+            let tos: Vec<Sql> =
+                touched.versions.iter().skip(1).map(|(b, _)| Sql::Integer(*b)).collect();
+            let tos = tos.into_iter().chain(std::iter::once(Sql::Null));
+            for ((from, values), to) in touched.versions.into_iter().zip(tos) {
+                let mut row = Vec::with_capacity(3 + values.len());
+                row.extend([Sql::Text(id.clone()), Sql::Integer(from), to]);
+                row.extend(values);
                 rows.push(row);
             }
         }
@@ -419,6 +429,10 @@ impl Batch {
         self.simple("COMMIT")?;
         // Committed: the connection goes back to the pool.
         drop(self.client.take());
+        // Freeing a window's rows (tens of thousands of small allocations) is left to another
+        // thread instead of delaying the next window.
+        let prefetched = std::mem::take(&mut self.prefetched);
+        self.rt.spawn_blocking(move || drop((inserts, logs, prefetched)));
         Ok(())
     }
 
@@ -435,13 +449,31 @@ impl Batch {
             let sink = client.copy_in(&statement).await?;
             let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
             for row in rows {
-                let values = types
+                // Values already of their column's type (nearly all) are sent from where they
+                // are: converting each into a boxed copy cost the client more than the server
+                // spent on the row.
+                let converted = types
                     .iter()
                     .zip(row)
-                    .map(|(ty, v)| param(ty, v))
+                    .map(|(ty, v)| match (ty, v) {
+                        (&Type::INT8, Sql::Integer(_))
+                        | (&Type::TEXT, Sql::Text(_))
+                        | (_, Sql::Null) => Ok(None),
+                        _ => param(ty, v).map(Some),
+                    })
                     .collect::<IndexerResult<Vec<_>>>()?;
-                let refs: Vec<&(dyn ToSql + Sync)> =
-                    values.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)).collect();
+                let refs: Vec<&(dyn ToSql + Sync)> = types
+                    .iter()
+                    .zip(row)
+                    .zip(&converted)
+                    .map(|((ty, v), c)| match (c, v) {
+                        (Some(c), _) => c.as_ref() as &(dyn ToSql + Sync),
+                        (None, Sql::Integer(i)) => i,
+                        (None, Sql::Text(s)) => s,
+                        (None, _) if *ty == Type::INT8 => &None::<i64>,
+                        (None, _) => &None::<String>,
+                    })
+                    .collect();
                 writer.as_mut().write(&refs).await?;
             }
             writer.finish().await?;
