@@ -208,6 +208,7 @@ fn entity_ddl(def: &EntityDef, catalog: &Catalog) -> String {
     }
     let mut indexes = vec![
         (format!("{t}_id"), "id, block_from".to_string(), ""),
+        (format!("{t}_current"), "id".to_string(), " WHERE block_to IS NULL"),
         (format!("{t}_from"), "block_from".to_string(), ""),
     ];
     for f in def.fields.iter().filter(|f| indexed_field(f)) {
@@ -221,13 +222,9 @@ fn entity_ddl(def: &EntityDef, catalog: &Catalog) -> String {
         }
     }
     // Earlier builds indexed `block_to` for roll-backs, which no longer need it (see
-    // `rollback`), and current versions by id, which the writer now finds as the newest
-    // version through `(id, block_from)` (no query filters on `block_to IS NULL` alone); every
-    // write paid for maintaining them.
-    for old in ["to", "current"] {
-        if catalog.indexes.contains(&format!("{t}_{old}")) {
-            sql.push_str(&format!("DROP INDEX IF EXISTS \"{t}_{old}\";"));
-        }
+    // `rollback`); every write paid for maintaining it.
+    if catalog.indexes.contains(&format!("{t}_to")) {
+        sql.push_str(&format!("DROP INDEX IF EXISTS \"{t}_to\";"));
     }
     sql
 }
@@ -302,8 +299,8 @@ impl Store {
         let db = describe(&config);
         // Two connections: the batch in flight and the follower's small reads beside it.
         let pool = pool(url, 2, None)?;
-        let mut client = connection(&pool, &db).await?;
-        let lock = {
+        // Both connections are opened at once: each costs the server a process start.
+        let lock = async {
             let mut config = config.clone();
             config.application_name("nsed-indexer ingest lock");
             let (lock, conn) = config.connect(NoTls).await.map_err(|e| {
@@ -314,8 +311,10 @@ impl Store {
                     tracing::warn!(target: "indexer::store", error = %e, "postgres lock connection closed");
                 }
             });
-            lock
+            IndexerResult::Ok(lock)
         };
+        let (client, lock) = tokio::join!(connection(&pool, &db), lock);
+        let (mut client, lock) = (client?, lock?);
         // An ingester that just stopped may not have closed its session yet: wait a little for
         // its lock before calling the database taken.
         lock.batch_execute("SET lock_timeout = '5s'").await?;

@@ -42,8 +42,9 @@ fn migrate(conn: &Connection, entities: &[&'static EntityDef]) -> IndexerResult<
             "CREATE TABLE IF NOT EXISTS \"{t}\" (vid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,
                  block_from INTEGER NOT NULL, block_to INTEGER{fields});
              CREATE INDEX IF NOT EXISTS \"{t}_id\" ON \"{t}\" (id, block_from);
+             CREATE INDEX IF NOT EXISTS \"{t}_current\" ON \"{t}\" (id) WHERE block_to IS NULL;
              CREATE INDEX IF NOT EXISTS \"{t}_from\" ON \"{t}\" (block_from);
-             DROP INDEX IF EXISTS \"{t}_to\"; DROP INDEX IF EXISTS \"{t}_current\";"
+             DROP INDEX IF EXISTS \"{t}_to\";"
         ))?;
         for field in def.fields {
             if indexed_field(field) {
@@ -326,8 +327,7 @@ impl<'a> Batch<'a> {
         }
         let sql = statement(def, Statement::Current, || {
             format!(
-                "SELECT vid, block_from, {} FROM (SELECT * FROM \"{}\" WHERE id = ?1
-                     ORDER BY block_from DESC LIMIT 1) WHERE block_to IS NULL",
+                "SELECT vid, block_from, {} FROM \"{}\" WHERE id = ?1 AND block_to IS NULL",
                 columns(def),
                 def.table
             )

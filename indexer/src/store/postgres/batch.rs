@@ -191,13 +191,8 @@ impl Batch {
         // One query per table, all sent before any answer is awaited: the connection pipelines
         // them, so the window waits for one round trip instead of one per table.
         let answers = self.rt.block_on(join_all(wanted.iter().map(|(table, (def, ids))| {
-            // An id's newest version is its current one (a version is only closed by a newer
-            // one), found by one backward step on the `(id, block_from)` index.
             let sql = format!(
-                "SELECT c.id, c.vid, c.block_from, {} FROM unnest($1::text[]) AS w(id)
-                 CROSS JOIN LATERAL (SELECT * FROM \"{table}\" AS t WHERE t.id = w.id
-                     ORDER BY t.block_from DESC LIMIT 1) AS c
-                 WHERE c.block_to IS NULL",
+                "SELECT id, vid, block_from, {} FROM \"{table}\" WHERE id = ANY($1) AND block_to IS NULL",
                 columns(def),
             );
             async move {
@@ -296,8 +291,7 @@ impl Batch {
     /// The stored current version of `def`'s entity `id`, read on its own.
     fn load_stored(&self, def: &'static EntityDef, id: &str) -> IndexerResult<Option<Stored>> {
         let sql = format!(
-            "SELECT vid, block_from, {} FROM (SELECT * FROM \"{}\" WHERE id = $1
-                 ORDER BY block_from DESC LIMIT 1) AS c WHERE block_to IS NULL",
+            "SELECT vid, block_from, {} FROM \"{}\" WHERE id = $1 AND block_to IS NULL",
             columns(def),
             def.table
         );
