@@ -701,6 +701,10 @@ impl Bench<'_> {
 
     async fn measure(&self, setup: Setup) -> eyre::Result<Report> {
         let args = self.args;
+        if let Some(keep) = &args.keep {
+            std::fs::create_dir_all(keep)
+                .wrap_err_with(|| format!("cannot create {}", keep.display()))?;
+        }
         let dir = tempfile::Builder::new()
             .prefix("keeper-bench-")
             .tempdir_in(args.keep.as_deref().unwrap_or(&std::env::temp_dir()))

@@ -116,7 +116,7 @@ pub enum ClaimError {
     Tx(#[from] TxError),
 }
 
-/// The newest block the keeper has seen, and when it saw it.
+/// The newest block the keeper has seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatestBlock {
     /// Its number.
@@ -125,8 +125,88 @@ pub struct LatestBlock {
     pub hash: B256,
     /// Its timestamp: the chain's time, in seconds.
     pub timestamp: u64,
-    /// When it was read.
-    pub seen: Instant,
+    /// Its gas limit: how much one block takes.
+    pub gas_limit: u64,
+}
+
+/// Blocks of this keeper's own transactions ahead of a new one past which its fee cap stops
+/// rising ([`fee_cap_for_queue`]): 1.125¹⁶ ≈ 6.6 times the estimate.
+const MAX_QUEUE_BLOCKS: u64 = 16;
+
+/// The fee cap for a transaction sent behind `gas_ahead` of this keeper's own transactions on
+/// a chain whose blocks take `block_gas`: the estimate's cap (twice the base fee plus the tip)
+/// raised by 12.5 % per block those fill, as the base fee rises while they are mined. Blocks
+/// take one sender's transactions in nonce order, so a transaction at the back of a deep queue
+/// waits that many full blocks before its turn; priced for the first block only, it would reach
+/// the front priced under the base fee and stall every transaction behind it until replaced.
+/// Only the cap rises: what is paid is still the base fee plus the tip.
+fn fee_cap_for_queue(cap: u128, gas_ahead: u64, block_gas: u64) -> u128 {
+    let blocks = gas_ahead.checked_div(block_gas).unwrap_or(0).min(MAX_QUEUE_BLOCKS);
+    (0..blocks).fold(cap, |cap, _| cap.saturating_add(cap / 8))
+}
+
+/// A value read from the chain and when it was read, shared by every job in flight while it is
+/// fresh: the latest block and the fee estimate change at most once a block, and every job step
+/// needs one of them.
+#[derive(Debug)]
+struct Recent<T>(Mutex<Option<(Instant, T)>>);
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<T: Copy> Recent<T> {
+    /// The value, if it was read less than `fresh_for` ago.
+    fn within(&self, fresh_for: Duration) -> Option<T> {
+        let kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.filter(|(at, _)| at.elapsed() < fresh_for).map(|(_, value)| value)
+    }
+
+    /// Keeps `value` as read now, unless `newer` says the kept one is newer (concurrent reads
+    /// may finish out of order).
+    fn put(&self, value: T, newer: impl FnOnce(&T, &T) -> bool) {
+        let mut kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.as_ref().is_none_or(|(_, old)| !newer(old, &value)) {
+            *kept = Some((Instant::now(), value));
+        }
+    }
+}
+
+/// The chain's block time, measured from the latest blocks the keeper reads: the time between
+/// an anchor block and one at least [`BlockPace::SPAN`] blocks later, divided by the blocks.
+#[derive(Debug, Default)]
+struct BlockPace(Mutex<PaceState>);
+
+#[derive(Debug, Default)]
+struct PaceState {
+    anchor: Option<(u64, u64)>,
+    block_time: Option<Duration>,
+}
+
+impl BlockPace {
+    /// Blocks between two measurements: block times are whole seconds, so a short span would
+    /// round too much.
+    const SPAN: u64 = 8;
+
+    fn saw(&self, block: &LatestBlock) {
+        let mut pace = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match pace.anchor {
+            Some((number, time)) if block.number >= number + Self::SPAN => {
+                let millis = block.timestamp.saturating_sub(time) * 1000 / (block.number - number);
+                pace.block_time = Some(Duration::from_millis(millis));
+                pace.anchor = Some((block.number, block.timestamp));
+            }
+            // A chain rolled back below the anchor starts over.
+            Some((number, _)) if block.number >= number => {}
+            _ => pace.anchor = Some((block.number, block.timestamp)),
+        }
+    }
+
+    fn block_time(&self) -> Option<Duration> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).block_time
+    }
 }
 
 /// What a settlement's gas depends on: seats, rounds, and the transcript's size (contents,
@@ -191,6 +271,36 @@ impl<K: std::hash::Hash + Eq> GasBook<K> {
     fn forget(&self, key: &K) {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
     }
+
+    /// Keeps the gas a landed transaction of kind `key` used; forgets the kind when its
+    /// transaction failed (perhaps out of gas), so the next one is estimated.
+    fn learn(&self, key: K, landed: Option<&alloy::rpc::types::TransactionReceipt>) {
+        match landed {
+            Some(receipt) => self.saw(key, receipt.gas_used),
+            None => self.forget(&key),
+        }
+    }
+}
+
+/// A transaction's gas limit counted among the keeper's transactions in flight until it lands
+/// or is given up (dropped).
+struct GasInFlight<'a> {
+    counter: &'a std::sync::atomic::AtomicU64,
+    gas: u64,
+}
+
+impl<'a> GasInFlight<'a> {
+    /// Counts `gas`; returns the guard and the gas that was in flight before it.
+    fn add(counter: &'a std::sync::atomic::AtomicU64, gas: u64) -> (Self, u64) {
+        let ahead = counter.fetch_add(gas, std::sync::atomic::Ordering::Relaxed);
+        (Self { counter, gas }, ahead)
+    }
+}
+
+impl Drop for GasInFlight<'_> {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.gas, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The market contract as the keeper uses it.
@@ -206,16 +316,21 @@ pub struct Market<P> {
     sender: Option<Address>,
     /// Where the time spent on JSON-RPC is counted.
     timings: Arc<Timings>,
-    /// How long a transaction may wait to be mined, and how it is replaced.
+    /// How long a transaction may wait to be mined (at most: see [`Market::land_policy`]), and
+    /// how it is replaced.
     land: tx::LandPolicy,
+    /// The chain's block time, as measured.
+    pace: Arc<BlockPace>,
+    /// The gas limits of this keeper's transactions sent and not yet landed or given up.
+    gas_in_flight: Arc<std::sync::atomic::AtomicU64>,
     /// How long a read of the latest block, and a fee estimate, serve before they are read
     /// again: every job step needs the chain's time and every transaction fees, and both
     /// change at most once a block, so concurrent jobs share one read.
     fresh_for: Duration,
-    /// The newest block read ([`Market::latest`]), shared by every job's step.
-    latest: Arc<Mutex<Option<LatestBlock>>>,
-    /// The last fee estimate and when it was made.
-    fees: Arc<Mutex<Option<(Instant, Eip1559Estimation)>>>,
+    /// The newest block read ([`Market::latest`]).
+    latest: Arc<Recent<LatestBlock>>,
+    /// The last fee estimate.
+    fees: Arc<Recent<Eip1559Estimation>>,
     /// The gas claims used, per number of seats drawn.
     claim_gas: Arc<GasBook<u8>>,
     /// The gas settlements used, per transcript shape.
@@ -232,6 +347,8 @@ impl<P: Provider + Clone> Market<P> {
             sender: None,
             timings: Arc::default(),
             land: tx::LandPolicy::default(),
+            pace: Arc::default(),
+            gas_in_flight: Arc::default(),
             fresh_for: Duration::from_millis(500),
             latest: Arc::default(),
             fees: Arc::default(),
@@ -249,7 +366,8 @@ impl<P: Provider + Clone> Market<P> {
     }
 
     /// Waits for and replaces this keeper's transactions as `policy` says (default:
-    /// [`tx::LandPolicy::default`]).
+    /// [`tx::LandPolicy::default`]), its attempts shortened to three blocks once the chain's
+    /// block time is known ([`Market::land_policy`]).
     #[must_use]
     pub const fn with_land_policy(mut self, policy: tx::LandPolicy) -> Self {
         self.land = policy;
@@ -281,11 +399,16 @@ impl<P: Provider + Clone> Market<P> {
         &self,
         operation: String,
         call: CallBuilder<C, D>,
+        gas: u64,
     ) -> TxResult<alloy::rpc::types::TransactionReceipt> {
         let _watch = self.timings.start(Part::Chain);
         let fees = self.fees().await.during(format!("{operation}: fee estimate"))?;
+        let block_gas = self.latest.within(Duration::MAX).map_or(0, |latest| latest.gas_limit);
+        let (_in_flight, ahead) = GasInFlight::add(&self.gas_in_flight, gas);
+        let cap = fee_cap_for_queue(fees.max_fee_per_gas, ahead, block_gas);
         let call = call
-            .max_fee_per_gas(fees.max_fee_per_gas)
+            .gas(gas)
+            .max_fee_per_gas(cap.max(fees.max_priority_fee_per_gas))
             .max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
         let pending = {
             let mut next = self.sending.lock().await;
@@ -307,7 +430,16 @@ impl<P: Provider + Clone> Market<P> {
             }
         };
         // Outside the turn too: a replacement reuses this transaction's nonce.
-        tx::land(&self.provider, operation, pending, &self.land).await
+        tx::land(&self.provider, operation, pending, &self.land_policy()).await
+    }
+
+    /// How this keeper's transactions are landed now: its policy, paced to the chain's block time
+    /// once the latest blocks read have measured it ([`tx::LandPolicy::paced`]).
+    pub fn land_policy(&self) -> tx::LandPolicy {
+        match self.pace.block_time() {
+            Some(block_time) => self.land.paced(block_time),
+            None => self.land,
+        }
     }
 
     /// The market's address.
@@ -339,28 +471,21 @@ impl<P: Provider + Clone> Market<P> {
             number: block.header.number,
             hash: block.header.hash,
             timestamp: block.header.timestamp,
-            seen: Instant::now(),
+            gas_limit: block.header.gas_limit,
         };
-        let mut kept = self.latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Concurrent reads may finish out of order: keep the newest block.
-        if kept.is_none_or(|k| k.number <= latest.number) {
-            *kept = Some(latest);
-        }
+        self.latest.put(latest, |kept, new| kept.number > new.number);
+        self.pace.saw(&latest);
         Ok(latest)
     }
 
     /// EIP-1559 fees from the node's fee history, estimated at most once per
     /// [`Market::with_fresh_for`].
     async fn fees(&self) -> Result<Eip1559Estimation, alloy::transports::TransportError> {
-        let cached = *self.fees.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, fees)) = cached
-            && at.elapsed() < self.fresh_for
-        {
+        if let Some(fees) = self.fees.within(self.fresh_for) {
             return Ok(fees);
         }
         let fees = self.provider.estimate_eip1559_fees().await?;
-        *self.fees.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((Instant::now(), fees));
+        self.fees.put(fees, |_, _| false);
         Ok(fees)
     }
 
@@ -480,8 +605,8 @@ impl<P: Provider + Clone> Market<P> {
                 let e = TxError::Call { operation: operation.clone(), source: Box::new(source) };
                 Self::claim_error(job_id, e)
             })?;
-        let sent = self.send(operation.clone(), call.gas(gas)).await;
-        self.learn(&self.claim_gas, agents_wanted, sent.as_ref().ok());
+        let sent = self.send(operation.clone(), call, gas).await;
+        self.claim_gas.learn(agents_wanted, sent.as_ref().ok());
         match sent {
             Ok(receipt) => {
                 let logs = receipt.inner.logs().iter().map(|log| &log.inner);
@@ -537,8 +662,8 @@ impl<P: Provider + Clone> Market<P> {
             self.checked_gas(&self.settle_gas, &shape, &call, |estimate| estimate).await.map_err(
                 |source| TxError::Call { operation: operation.clone(), source: Box::new(source) },
             )?;
-        let sent = self.send(operation, call.gas(gas)).await;
-        self.learn(&self.settle_gas, shape, sent.as_ref().ok());
+        let sent = self.send(operation, call, gas).await;
+        self.settle_gas.learn(shape, sent.as_ref().ok());
         Ok(sent?.transaction_hash())
     }
 
@@ -564,20 +689,6 @@ impl<P: Provider + Clone> Market<P> {
         }
     }
 
-    /// Keeps the gas a landed transaction of kind `key` used; forgets the kind when its
-    /// transaction failed (perhaps out of gas), so the next one is estimated.
-    fn learn<K: std::hash::Hash + Eq>(
-        &self,
-        book: &GasBook<K>,
-        key: K,
-        landed: Option<&alloy::rpc::types::TransactionReceipt>,
-    ) {
-        match landed {
-            Some(receipt) => book.saw(key, receipt.gas_used),
-            None => book.forget(&key),
-        }
-    }
-
     /// The chain's current time (the latest block's timestamp), in seconds: from the latest
     /// block read in the last [`Market::with_fresh_for`], else read now. The time may be that
     /// much behind, never ahead, so a deadline is never taken as passed early.
@@ -586,10 +697,9 @@ impl<P: Provider + Clone> Market<P> {
     ///
     /// [`TxError::Rpc`], or [`TxError::Missing`] if the node has no latest block.
     pub async fn now(&self) -> TxResult<u64> {
-        let kept = *self.latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match kept {
-            Some(latest) if latest.seen.elapsed() < self.fresh_for => Ok(latest.timestamp),
-            _ => Ok(self.latest().await?.timestamp),
+        match self.latest.within(self.fresh_for) {
+            Some(latest) => Ok(latest.timestamp),
+            None => Ok(self.latest().await?.timestamp),
         }
     }
 }
@@ -653,6 +763,46 @@ mod tests {
         assert_eq!(gas.limit(&short), Some(300_000 + 100_000 + 50_000));
         gas.forget(&short);
         assert_eq!(gas.limit(&short), None, "a failed settlement is estimated again");
+    }
+
+    #[test]
+    fn the_block_time_is_measured_over_eight_blocks_and_restarts_below_its_anchor() {
+        let pace = BlockPace::default();
+        let block =
+            |number, timestamp| LatestBlock { number, hash: B256::ZERO, timestamp, gas_limit: 0 };
+        pace.saw(&block(10, 1_000));
+        pace.saw(&block(17, 1_007));
+        assert_eq!(pace.block_time(), None, "seven blocks are too few");
+        pace.saw(&block(18, 1_016));
+        assert_eq!(pace.block_time(), Some(Duration::from_secs(2)));
+        // Automine: many blocks in one second.
+        pace.saw(&block(58, 1_016));
+        assert_eq!(pace.block_time(), Some(Duration::ZERO));
+        // Rolled back below the anchor: measured again from there.
+        pace.saw(&block(40, 1_016));
+        pace.saw(&block(52, 1_028));
+        assert_eq!(pace.block_time(), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn the_fee_cap_rises_an_eighth_per_block_of_own_transactions_ahead() {
+        let block = 30_000_000;
+        assert_eq!(fee_cap_for_queue(800, 0, block), 800);
+        assert_eq!(fee_cap_for_queue(800, block - 1, block), 800, "less than a block ahead");
+        assert_eq!(fee_cap_for_queue(800, 2 * block, block), 1012);
+        let deepest = fee_cap_for_queue(1_000_000, MAX_QUEUE_BLOCKS * block, block);
+        assert_eq!(fee_cap_for_queue(1_000_000, 100 * block, block), deepest, "bounded");
+        assert!((6_500_000..6_700_000).contains(&deepest), "{deepest}");
+        assert_eq!(fee_cap_for_queue(800, block, 0), 800, "no block seen yet");
+    }
+
+    #[test]
+    fn a_recent_value_serves_while_fresh_and_keeps_the_newest() {
+        let recent = Recent::default();
+        recent.put(5u64, |kept, new| kept > new);
+        recent.put(3, |kept, new| kept > new);
+        assert_eq!(recent.within(Duration::from_secs(60)), Some(5));
+        assert_eq!(recent.within(Duration::ZERO), None);
     }
 
     #[test]

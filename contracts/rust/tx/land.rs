@@ -38,6 +38,27 @@ pub struct LandPolicy {
 impl LandPolicy {
     /// The smallest fee bump geth and reth accept for a replacement (`txpool.pricebump`).
     pub const MIN_FEE_BUMP_PERCENT: u32 = 10;
+    /// Blocks an attempt lasts under [`LandPolicy::paced`].
+    pub const PACED_ATTEMPT_BLOCKS: u32 = 3;
+    /// The shortest attempt [`LandPolicy::paced`] sets: a loaded node may take a second or two to
+    /// answer a receipt, and a replacement sent for a transaction already mined is wasted.
+    pub const MIN_PACED_ATTEMPT: Duration = Duration::from_secs(4);
+
+    /// This policy on a chain that makes a block every `block_time`: each attempt lasts
+    /// [`LandPolicy::PACED_ATTEMPT_BLOCKS`] blocks, at least [`LandPolicy::MIN_PACED_ATTEMPT`]
+    /// and at most this policy's `attempt_timeout`.
+    ///
+    /// A transaction left out of three blocks in a row is priced below what those blocks took —
+    /// typically while blocks are full and the base fee climbs 12.5 % a block past its fee cap —
+    /// and waiting longer only delays it; on a chain with one-second blocks a fixed 30 s attempt
+    /// stalls every such transaction for half a minute.
+    #[must_use]
+    pub fn paced(self, block_time: Duration) -> Self {
+        let attempt = (block_time * Self::PACED_ATTEMPT_BLOCKS)
+            .max(Self::MIN_PACED_ATTEMPT)
+            .min(self.attempt_timeout);
+        Self { attempt_timeout: attempt, ..self }
+    }
 }
 
 impl Default for LandPolicy {
@@ -51,9 +72,12 @@ impl Default for LandPolicy {
 ///
 /// # Policy ([`LandPolicy`])
 ///
-/// - Each attempt waits up to [`LandPolicy::attempt_timeout`] for the receipt of the newest
-///   version (alloy's [`PendingTransactionBuilder`] with a timeout). A node that cannot be reached
-///   meanwhile is asked again after a short pause until the attempt's time is up.
+/// - Each attempt waits up to [`LandPolicy::attempt_timeout`] for the receipt of any version
+///   (alloy's block heartbeat). A node that cannot be reached meanwhile is asked again after a
+///   short pause until the attempt's time is up.
+/// - An attempt after which the sender's earlier transactions are still ahead in its nonce
+///   queue, and some of them were mined during it, does not count: the transaction is late for
+///   lack of room in the blocks, not for its fees.
 /// - Then a replacement is signed with `maxFeePerGas` and `maxPriorityFeePerGas` each raised by
 ///   [`LandPolicy::fee_bump_percent`] (at least [`LandPolicy::MIN_FEE_BUMP_PERCENT`], rounded up,
 ///   and at least 1 wei), or to the node's current estimate when that is higher. geth and reth
@@ -103,23 +127,30 @@ pub async fn land<P: Provider>(
     // while it is surely in the pool; if that fails, again when a replacement is due.
     let mut request = signed_request(provider, &sent).await;
     let mut replacements = 0;
+    // The sender's mined nonce count at the end of the last attempt.
+    let mut queue = None;
     loop {
         let newest = *sent.last().expect("at least the original");
-        if let Some(receipt) = wait(provider, newest, policy.attempt_timeout).await {
+        if let Some(receipt) = wait(provider, &sent, policy.attempt_timeout).await {
             return checked(operation, receipt);
         }
         if request.is_none() {
             request = signed_request(provider, &sent).await;
         }
         let nonce = request.as_ref().and_then(|r| r.nonce);
-        if replacements >= policy.max_replacements || request.is_none() {
-            // Out of replacements, or nothing to copy them from: one last look at every version.
-            if let Some(receipt) = find_receipt(provider, &sent).await {
-                return checked(operation, receipt);
-            }
-            if replacements >= policy.max_replacements {
-                return Err(TxError::NotMined { operation, nonce, sent });
-            }
+        if let Some(mined) = queued_behind(provider, request.as_ref(), &mut queue).await {
+            debug!(
+                target: "tx", %operation, ?nonce, mined,
+                "queued behind the sender's earlier transactions, which are being mined; waiting on"
+            );
+            continue;
+        }
+        // The wait's last look was at every version.
+        if replacements >= policy.max_replacements {
+            return Err(TxError::NotMined { operation, nonce, sent });
+        }
+        if request.is_none() {
+            // Nothing to copy a replacement from: the attempt counts as one, and the wait goes on.
             replacements += 1;
             continue;
         }
@@ -151,9 +182,7 @@ pub async fn land<P: Provider>(
                             target: "tx", %operation, ?nonce,
                             "nonce used; looking for the version that landed"
                         );
-                        return match find_receipt_within(provider, &sent, policy.attempt_timeout)
-                            .await
-                        {
+                        return match wait(provider, &sent, policy.attempt_timeout).await {
                             Some(receipt) => checked(operation, receipt),
                             None => Err(TxError::NonceTaken { operation, nonce, sent }),
                         };
@@ -178,6 +207,32 @@ pub async fn land<P: Provider>(
             }
         }
     }
+}
+
+/// Whether `request` waited behind its sender's earlier transactions while those were being
+/// mined: the sender's mined nonce count (`queue` holds the last one read) rose during the
+/// attempt (at the first look: is still below its nonce) and has not passed its nonce. Blocks take a sender's
+/// transactions in nonce order, so such a transaction is late for lack of room, not for its
+/// fees (it may have reached the front only during the attempt), and a replacement would not
+/// help; the attempt does not count. Returns the count when that is so.
+///
+/// A queue that stops moving (its first transaction underpriced, or dropped and never sent
+/// again) makes attempts count again, so the wait stays bounded.
+async fn queued_behind<P: Provider>(
+    provider: &P,
+    request: Option<&TransactionRequest>,
+    queue: &mut Option<u64>,
+) -> Option<u64> {
+    let request = request?;
+    let (from, nonce) = (request.from?, request.nonce?);
+    let mined = provider.get_transaction_count(from).latest().await.ok()?;
+    // At the first look, only a transaction still behind others surely waited behind them.
+    let moved = match *queue {
+        None => mined < nonce,
+        Some(last) => mined > last,
+    };
+    *queue = Some(mined);
+    (mined <= nonce && moved).then_some(mined)
 }
 
 /// Why a node refused a replacement.
@@ -214,29 +269,27 @@ impl Refusal {
     }
 }
 
-/// Waits up to `timeout` for the receipt of `hash`.
+/// Waits up to `timeout` for the receipt of any version in `sent` (newest first: the one
+/// most likely mined).
 ///
 /// The wait is on alloy's heartbeat, one poll of new blocks shared by every transaction the
-/// provider waits for; the receipt is then read once. alloy's own `get_receipt` also asks for
-/// the receipt on every poll, per transaction: a keeper waiting for a few hundred transactions on
-/// a 1 s chain would ask thousands of times a second. The receipt is asked for directly only at
-/// the start, after the heartbeat saw the transaction, and every [`RECHECK`] (in case the
-/// heartbeat missed the block, e.g. while it was paused); an unreachable node is asked again
-/// after a pause.
+/// provider waits for, watching the newest version; the receipts are then read once. alloy's own
+/// `get_receipt` also asks for the receipt on every poll, per transaction: a keeper waiting for a
+/// few hundred transactions on a 1 s chain would ask thousands of times a second. The receipts
+/// are asked for directly only at the start, after the heartbeat saw the newest version, and
+/// every [`RECHECK`] (in case the heartbeat missed the block, e.g. while it was paused, or an
+/// older version was mined); an unreachable node is asked again after a pause.
 async fn wait<P: Provider>(
     provider: &P,
-    hash: B256,
+    sent: &[B256],
     timeout: Duration,
 ) -> Option<TransactionReceipt> {
     let deadline = Instant::now() + timeout;
+    let hash = *sent.last()?;
     let mut seen = false;
     loop {
-        match provider.get_transaction_receipt(hash).await {
-            Ok(Some(receipt)) => return Some(receipt),
-            Ok(None) => {}
-            Err(err) => {
-                debug!(target: "tx", %hash, error = %err, "cannot read the receipt; asking again");
-            }
+        if let Some(receipt) = find_receipt(provider, sent).await {
+            return Some(receipt);
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -274,25 +327,6 @@ async fn find_receipt<P: Provider>(provider: &P, sent: &[B256]) -> Option<Transa
         }
     }
     None
-}
-
-/// [`find_receipt`], asking again for up to `timeout`.
-async fn find_receipt_within<P: Provider>(
-    provider: &P,
-    sent: &[B256],
-    timeout: Duration,
-) -> Option<TransactionReceipt> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(receipt) = find_receipt(provider, sent).await {
-            return Some(receipt);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return None;
-        }
-        tokio::time::sleep(left.min(RETRY_PAUSE)).await;
-    }
 }
 
 /// The newest of `sent` the node knows, as a request to sign again.
@@ -339,6 +373,19 @@ fn raise_fees(request: &mut TransactionRequest, percent: u32, estimate: Option<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_paced_attempt_lasts_three_blocks_within_its_bounds() {
+        let policy = LandPolicy::default();
+        let secs = |s| Duration::from_secs(s);
+        assert_eq!(policy.paced(secs(2)).attempt_timeout, secs(6));
+        assert_eq!(policy.paced(secs(1)).attempt_timeout, LandPolicy::MIN_PACED_ATTEMPT);
+        assert_eq!(policy.paced(Duration::ZERO).attempt_timeout, LandPolicy::MIN_PACED_ATTEMPT);
+        assert_eq!(policy.paced(secs(12)).attempt_timeout, policy.attempt_timeout);
+        let short = LandPolicy { attempt_timeout: secs(1), ..policy };
+        assert_eq!(short.paced(secs(2)).attempt_timeout, secs(1), "the configured cap holds");
+        assert_eq!(policy.paced(secs(2)).max_replacements, policy.max_replacements);
+    }
 
     #[test]
     fn bumps_round_up_and_always_raise() {

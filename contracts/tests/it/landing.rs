@@ -232,6 +232,30 @@ async fn a_transaction_never_mined_ends_after_the_last_replacement() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_queued_behind_its_senders_earlier_ones_waits_while_they_are_mined() {
+    // Blocks with room for one transfer, one a second: the sender's fifth transfer is mined in
+    // the fifth block, well after its attempts (1.5 s, one replacement) would have run out.
+    let (_anvil, provider, _) =
+        chain(AnvilConfig::default().with_block_time(1).with_arg("--gas-limit").with_arg("21000"));
+    let fees = provider.estimate_eip1559_fees().await.unwrap();
+    let send = |nonce: u64| {
+        let request = transfer(1, 4 * fees.max_fee_per_gas, fees.max_priority_fee_per_gas)
+            .with_nonce(nonce)
+            .with_gas_limit(21_000);
+        let provider = provider.clone();
+        async move { provider.send_transaction(request).await.unwrap() }
+    };
+    for nonce in 0..4 {
+        drop(send(nonce).await);
+    }
+    let last = send(4).await;
+    let first = *last.tx_hash();
+    let policy = LandPolicy { max_replacements: 1, ..policy(Duration::from_millis(1500)) };
+    let receipt = land(&provider, last, policy).await.unwrap().unwrap();
+    assert_eq!(receipt.transaction_hash, first, "never replaced: its fees were never the problem");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_first_endpoint_fails_over_to_the_next() {
     let anvil = Anvil::spawn(AnvilConfig::default()).unwrap();
     // A port nothing listens on: connections are refused.
