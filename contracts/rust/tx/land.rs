@@ -211,10 +211,10 @@ pub async fn land<P: Provider>(
 
 /// Whether `request` waited behind its sender's earlier transactions while those were being
 /// mined: the sender's mined nonce count (`queue` holds the last one read) rose during the
-/// attempt (at the first look: is still below its nonce) and has not passed its nonce. Blocks take a sender's
-/// transactions in nonce order, so such a transaction is late for lack of room, not for its
-/// fees (it may have reached the front only during the attempt), and a replacement would not
-/// help; the attempt does not count. Returns the count when that is so.
+/// attempt (at the first look: is still below its nonce) and has not passed its nonce. Blocks
+/// take a sender's transactions in nonce order, so such a transaction is late for lack of room,
+/// not for its fees (it may have reached the front only during the attempt), and a replacement
+/// would not help; the attempt does not count. Returns the count when that is so.
 ///
 /// A queue that stops moving (its first transaction underpriced, or dropped and never sent
 /// again) makes attempts count again, so the wait stays bounded.
