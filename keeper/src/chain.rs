@@ -174,41 +174,6 @@ impl<T: Copy> Recent<T> {
     }
 }
 
-/// The chain's block time, measured from the latest blocks the keeper reads: the time between
-/// an anchor block and one at least [`BlockPace::SPAN`] blocks later, divided by the blocks.
-#[derive(Debug, Default)]
-struct BlockPace(Mutex<PaceState>);
-
-#[derive(Debug, Default)]
-struct PaceState {
-    anchor: Option<(u64, u64)>,
-    block_time: Option<Duration>,
-}
-
-impl BlockPace {
-    /// Blocks between two measurements: block times are whole seconds, so a short span would
-    /// round too much.
-    const SPAN: u64 = 8;
-
-    fn saw(&self, block: &LatestBlock) {
-        let mut pace = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match pace.anchor {
-            Some((number, time)) if block.number >= number + Self::SPAN => {
-                let millis = block.timestamp.saturating_sub(time) * 1000 / (block.number - number);
-                pace.block_time = Some(Duration::from_millis(millis));
-                pace.anchor = Some((block.number, block.timestamp));
-            }
-            // A chain rolled back below the anchor starts over.
-            Some((number, _)) if block.number >= number => {}
-            _ => pace.anchor = Some((block.number, block.timestamp)),
-        }
-    }
-
-    fn block_time(&self) -> Option<Duration> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).block_time
-    }
-}
-
 /// What a settlement's gas depends on: seats, rounds, and the transcript's size (contents,
 /// signatures and votes), in kibibytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -316,11 +281,8 @@ pub struct Market<P> {
     sender: Option<Address>,
     /// Where the time spent on JSON-RPC is counted.
     timings: Arc<Timings>,
-    /// How long a transaction may wait to be mined (at most: see [`Market::land_policy`]), and
-    /// how it is replaced.
+    /// How long a transaction may wait to be mined, and how it is replaced.
     land: tx::LandPolicy,
-    /// The chain's block time, as measured.
-    pace: Arc<BlockPace>,
     /// The gas limits of this keeper's transactions sent and not yet landed or given up.
     gas_in_flight: Arc<std::sync::atomic::AtomicU64>,
     /// How long a read of the latest block, and a fee estimate, serve before they are read
@@ -347,7 +309,6 @@ impl<P: Provider + Clone> Market<P> {
             sender: None,
             timings: Arc::default(),
             land: tx::LandPolicy::default(),
-            pace: Arc::default(),
             gas_in_flight: Arc::default(),
             fresh_for: Duration::from_millis(500),
             latest: Arc::default(),
@@ -366,8 +327,7 @@ impl<P: Provider + Clone> Market<P> {
     }
 
     /// Waits for and replaces this keeper's transactions as `policy` says (default:
-    /// [`tx::LandPolicy::default`]), its attempts shortened to three blocks once the chain's
-    /// block time is known ([`Market::land_policy`]).
+    /// [`tx::LandPolicy::default`]).
     #[must_use]
     pub const fn with_land_policy(mut self, policy: tx::LandPolicy) -> Self {
         self.land = policy;
@@ -430,16 +390,7 @@ impl<P: Provider + Clone> Market<P> {
             }
         };
         // Outside the turn too: a replacement reuses this transaction's nonce.
-        tx::land(&self.provider, operation, pending, &self.land_policy()).await
-    }
-
-    /// How this keeper's transactions are landed now: its policy, paced to the chain's block time
-    /// once the latest blocks read have measured it ([`tx::LandPolicy::paced`]).
-    pub fn land_policy(&self) -> tx::LandPolicy {
-        match self.pace.block_time() {
-            Some(block_time) => self.land.paced(block_time),
-            None => self.land,
-        }
+        tx::land(&self.provider, operation, pending, &self.land).await
     }
 
     /// The market's address.
@@ -474,7 +425,6 @@ impl<P: Provider + Clone> Market<P> {
             gas_limit: block.header.gas_limit,
         };
         self.latest.put(latest, |kept, new| kept.number > new.number);
-        self.pace.saw(&latest);
         Ok(latest)
     }
 
@@ -763,25 +713,6 @@ mod tests {
         assert_eq!(gas.limit(&short), Some(300_000 + 100_000 + 50_000));
         gas.forget(&short);
         assert_eq!(gas.limit(&short), None, "a failed settlement is estimated again");
-    }
-
-    #[test]
-    fn the_block_time_is_measured_over_eight_blocks_and_restarts_below_its_anchor() {
-        let pace = BlockPace::default();
-        let block =
-            |number, timestamp| LatestBlock { number, hash: B256::ZERO, timestamp, gas_limit: 0 };
-        pace.saw(&block(10, 1_000));
-        pace.saw(&block(17, 1_007));
-        assert_eq!(pace.block_time(), None, "seven blocks are too few");
-        pace.saw(&block(18, 1_016));
-        assert_eq!(pace.block_time(), Some(Duration::from_secs(2)));
-        // Automine: many blocks in one second.
-        pace.saw(&block(58, 1_016));
-        assert_eq!(pace.block_time(), Some(Duration::ZERO));
-        // Rolled back below the anchor: measured again from there.
-        pace.saw(&block(40, 1_016));
-        pace.saw(&block(52, 1_028));
-        assert_eq!(pace.block_time(), Some(Duration::from_secs(1)));
     }
 
     #[test]

@@ -63,9 +63,8 @@ pub struct KeeperOpts {
     /// one signing account sends their transactions in turn).
     #[arg(long = "keeper.max-in-flight", value_name = "N", default_value_t = defaults().max_in_flight as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_in_flight: u64,
-    /// Most milliseconds a transaction waits to be mined before it is replaced with higher fees
-    /// (same nonce and call); once the chain's block time is measured, three blocks (at least
-    /// 4 s) when that is shorter.
+    /// Milliseconds a transaction may wait to be mined before it is replaced with higher fees
+    /// (same nonce and call).
     #[arg(long = "keeper.tx-attempt-ms", value_name = "MS", default_value_t = millis(defaults().land.attempt_timeout), value_parser = clap::value_parser!(u64).range(1..))]
     pub tx_attempt_ms: u64,
     /// Most replacements of one transaction; after the last one's wait the send fails and the

@@ -38,27 +38,6 @@ pub struct LandPolicy {
 impl LandPolicy {
     /// The smallest fee bump geth and reth accept for a replacement (`txpool.pricebump`).
     pub const MIN_FEE_BUMP_PERCENT: u32 = 10;
-    /// Blocks an attempt lasts under [`LandPolicy::paced`].
-    pub const PACED_ATTEMPT_BLOCKS: u32 = 3;
-    /// The shortest attempt [`LandPolicy::paced`] sets: a loaded node may take a second or two to
-    /// answer a receipt, and a replacement sent for a transaction already mined is wasted.
-    pub const MIN_PACED_ATTEMPT: Duration = Duration::from_secs(4);
-
-    /// This policy on a chain that makes a block every `block_time`: each attempt lasts
-    /// [`LandPolicy::PACED_ATTEMPT_BLOCKS`] blocks, at least [`LandPolicy::MIN_PACED_ATTEMPT`]
-    /// and at most this policy's `attempt_timeout`.
-    ///
-    /// A transaction left out of three blocks in a row is priced below what those blocks took —
-    /// typically while blocks are full and the base fee climbs 12.5 % a block past its fee cap —
-    /// and waiting longer only delays it; on a chain with one-second blocks a fixed 30 s attempt
-    /// stalls every such transaction for half a minute.
-    #[must_use]
-    pub fn paced(self, block_time: Duration) -> Self {
-        let attempt = (block_time * Self::PACED_ATTEMPT_BLOCKS)
-            .max(Self::MIN_PACED_ATTEMPT)
-            .min(self.attempt_timeout);
-        Self { attempt_timeout: attempt, ..self }
-    }
 }
 
 impl Default for LandPolicy {
@@ -373,19 +352,6 @@ fn raise_fees(request: &mut TransactionRequest, percent: u32, estimate: Option<(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_paced_attempt_lasts_three_blocks_within_its_bounds() {
-        let policy = LandPolicy::default();
-        let secs = |s| Duration::from_secs(s);
-        assert_eq!(policy.paced(secs(2)).attempt_timeout, secs(6));
-        assert_eq!(policy.paced(secs(1)).attempt_timeout, LandPolicy::MIN_PACED_ATTEMPT);
-        assert_eq!(policy.paced(Duration::ZERO).attempt_timeout, LandPolicy::MIN_PACED_ATTEMPT);
-        assert_eq!(policy.paced(secs(12)).attempt_timeout, policy.attempt_timeout);
-        let short = LandPolicy { attempt_timeout: secs(1), ..policy };
-        assert_eq!(short.paced(secs(2)).attempt_timeout, secs(1), "the configured cap holds");
-        assert_eq!(policy.paced(secs(2)).max_replacements, policy.max_replacements);
-    }
 
     #[test]
     fn bumps_round_up_and_always_raise() {

@@ -162,11 +162,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::{handlers::all_entities, store::Store};
-
-    fn log(data: LogData) -> Log {
-        Log { inner: alloy::primitives::Log { address: Address::ZERO, data }, ..Default::default() }
-    }
+    use crate::handlers::testing::{at_block, log, scratch_store};
 
     fn scheduled(id: B256, index: u64, target: u8) -> LogData {
         CallScheduled {
@@ -183,28 +179,16 @@ mod tests {
 
     #[test]
     fn a_batch_collects_its_calls_and_a_rescheduling_starts_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("timelock.sqlite");
-        let mut store = Store::open(&path, "chain 31337", all_entities()).unwrap();
+        let (_dir, mut store) = scratch_store();
         let tx = store.transaction().unwrap();
         let id = B256::repeat_byte(0x0b);
         let apply = |block: u64, data: LogData| {
-            let mut ctx = HandlerCtx {
-                writes: &crate::store::WindowWrites::Sqlite(&tx),
-                block,
-                tx_hash: B256::ZERO,
-                log_index: 0,
-            };
-            handle(&mut ctx, &log(data)).unwrap()
+            at_block(&tx, block, |ctx| handle(ctx, &log(data)).unwrap())
         };
         let op = |block: u64| {
-            let ctx = HandlerCtx {
-                writes: &crate::store::WindowWrites::Sqlite(&tx),
-                block,
-                tx_hash: B256::ZERO,
-                log_index: 0,
-            };
-            ctx.load(&TIMELOCK_OPERATION, &enc_bytes(id.as_slice())).unwrap().unwrap()
+            at_block(&tx, block, |ctx| {
+                ctx.load(&TIMELOCK_OPERATION, &enc_bytes(id.as_slice())).unwrap().unwrap()
+            })
         };
         // Salt and execution of an operation never scheduled are malformed, not applied.
         let salt = CallSalt { id, salt: B256::repeat_byte(5) }.encode_log_data();

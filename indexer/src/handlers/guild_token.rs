@@ -150,28 +150,17 @@ mod tests {
     };
 
     use super::*;
-    use crate::{handlers::all_entities, store::Store};
-
-    fn log(data: LogData) -> Log {
-        Log { inner: alloy::primitives::Log { address: Address::ZERO, data }, ..Default::default() }
-    }
+    use crate::handlers::testing::{at_block, log, scratch_store};
 
     #[test]
     fn delegation_follows_the_holder_and_votes_follow_the_delegate() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("votes.sqlite");
-        let mut store = Store::open(&path, "chain 31337", all_entities()).unwrap();
+        let (_dir, mut store) = scratch_store();
         let tx = store.transaction().unwrap();
         let (holder, a, b) =
             (Address::repeat_byte(1), Address::repeat_byte(0xa), Address::repeat_byte(0xb));
         let apply = |block: u64, data: LogData| {
-            let mut ctx = HandlerCtx {
-                writes: &crate::store::WindowWrites::Sqlite(&tx),
-                block,
-                tx_hash: B256::ZERO,
-                log_index: 0,
-            };
-            assert_eq!(handle(&mut ctx, &log(data)).unwrap(), Outcome::Applied);
+            let outcome = at_block(&tx, block, |ctx| handle(ctx, &log(data)).unwrap());
+            assert_eq!(outcome, Outcome::Applied);
         };
         let changed = |from: Address, to: Address| {
             DelegateChanged { delegator: holder, fromDelegate: from, toDelegate: to }

@@ -189,6 +189,40 @@ pub(crate) fn decode<E: alloy::sol_types::SolEventInterface>(log: &Log) -> Resul
     })
 }
 
+/// What a handler's unit test needs: a scratch store and a context to apply logs in.
+#[cfg(test)]
+pub(crate) mod testing {
+    use alloy::primitives::{Address, LogData};
+    use rusqlite::Transaction;
+
+    use super::*;
+    use crate::store::Store;
+
+    /// A fresh SQLite store with every entity table, in a directory that lives as long as the
+    /// returned guard.
+    pub(crate) fn scratch_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open(&dir.path().join("test.sqlite"), "chain 31337", all_entities()).unwrap();
+        (dir, store)
+    }
+
+    /// A log carrying `data`.
+    pub(crate) fn log(data: LogData) -> Log {
+        Log { inner: alloy::primitives::Log { address: Address::ZERO, data }, ..Default::default() }
+    }
+
+    /// Runs `f` with a handler context writing into `tx` at `block`.
+    pub(crate) fn at_block<T>(
+        tx: &Transaction<'_>,
+        block: u64,
+        f: impl FnOnce(&mut HandlerCtx<'_>) -> T,
+    ) -> T {
+        let writes = WindowWrites::Sqlite(tx);
+        f(&mut HandlerCtx { writes: &writes, block, tx_hash: B256::ZERO, log_index: 0 })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

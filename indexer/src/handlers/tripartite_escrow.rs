@@ -299,28 +299,17 @@ mod tests {
     };
 
     use super::*;
-    use crate::{handlers::all_entities, store::Store};
-
-    fn log(data: LogData) -> Log {
-        Log { inner: alloy::primitives::Log { address: Address::ZERO, data }, ..Default::default() }
-    }
+    use crate::handlers::testing::{at_block, log, scratch_store};
 
     #[test]
     fn refused_payouts_are_owed_until_withdrawn() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("escrow.sqlite");
-        let mut store = Store::open(&path, "chain 31337", all_entities()).unwrap();
+        let (_dir, mut store) = scratch_store();
         let tx = store.transaction().unwrap();
         let token = Address::repeat_byte(0x70);
         let (blocked, elsewhere) = (Address::repeat_byte(0xb0), Address::repeat_byte(0xe0));
         let apply = |block: u64, data: LogData| {
-            let mut ctx = HandlerCtx {
-                writes: &crate::store::WindowWrites::Sqlite(&tx),
-                block,
-                tx_hash: B256::ZERO,
-                log_index: 0,
-            };
-            assert_eq!(handle(&mut ctx, &log(data)).unwrap(), Outcome::Applied);
+            let outcome = at_block(&tx, block, |ctx| handle(ctx, &log(data)).unwrap());
+            assert_eq!(outcome, Outcome::Applied);
         };
         let deferred = |deal: u64, amount: u64| {
             PaymentDeferred {
