@@ -24,6 +24,7 @@
 
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
+mod window;
 
 use std::{
     cell::RefCell,

@@ -12,7 +12,10 @@ use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, params, types::Value as Sql,
 };
 
-use super::{RawLog, ReadError, col, columns, from_sql_u64, indexed_field, parse_hash, to_sql_u64};
+use super::{
+    RawLog, ReadError, col, columns, from_sql_u64, indexed_field, parse_hash, to_sql_u64,
+    window::{Entities, Stored, Supersedes, Written},
+};
 use crate::{
     entity::{EntityDef, Record},
     error::{IndexerError, IndexerResult},
@@ -273,33 +276,14 @@ pub(crate) fn save_version(tx: &Transaction<'_>, record: &Record, block: u64) ->
     batch.flush()
 }
 
-/// A stored current version: `vid`, `block_from` and values.
-type Stored = (i64, i64, Vec<Sql>);
-
-/// An entity touched in a [`Batch`].
-#[derive(Debug)]
-struct Touched {
-    def: &'static EntityDef,
-    /// The stored current version before the window.
-    stored: Option<Stored>,
-    /// Versions written in this window, oldest first: `block_from` and values.
-    versions: Vec<(i64, Vec<Sql>)>,
-}
-
-/// One window's entity writes on the follower's transaction, kept in memory until [`flush`]:
-/// the first read of an entity loads its current version, later reads and all writes stay in
-/// memory, and a version written again at the same block replaces the one before. The flush
-/// then writes each entity once: its stored version closed (or replaced when the window's first
-/// version starts at the same block) and the window's versions inserted with their `block_to`
-/// already set. That spares the per-write lookup of the current version and the closing
-/// `UPDATE` of every version the window both wrote and superseded.
+/// One window's entity writes on the follower's transaction, kept in memory until [`flush`]
+/// (see [`window`](super::window)); raw logs, blocks and the cursor are written at once.
 ///
 /// [`flush`]: Batch::flush
 #[derive(Debug)]
 pub(crate) struct Batch<'a> {
     tx: &'a Transaction<'a>,
-    /// By table and stored id.
-    entities: std::cell::RefCell<std::collections::BTreeMap<(&'static str, String), Touched>>,
+    entities: std::cell::RefCell<Entities>,
 }
 
 impl<'a> Batch<'a> {
@@ -312,19 +296,8 @@ impl<'a> Batch<'a> {
         self.tx
     }
 
-    /// Runs `f` on the entity `id` of `def` as this window sees it, loading its stored version
-    /// on first use.
-    fn with<T>(
-        &self,
-        def: &'static EntityDef,
-        id: &str,
-        f: impl FnOnce(&mut Touched) -> T,
-    ) -> IndexerResult<T> {
-        let mut entities = self.entities.borrow_mut();
-        let key = (def.table, id.to_string());
-        if let Some(touched) = entities.get_mut(&key) {
-            return Ok(f(touched));
-        }
+    /// The stored current version of `def`'s entity `id`.
+    fn load_stored(&self, def: &'static EntityDef, id: &str) -> IndexerResult<Option<Stored>> {
         let sql = statement(def, Statement::Current, || {
             format!(
                 "SELECT vid, block_from, {} FROM \"{}\" WHERE id = ?1 AND block_to IS NULL",
@@ -333,16 +306,14 @@ impl<'a> Batch<'a> {
             )
         });
         let n = def.fields.len();
-        let stored = self
+        Ok(self
             .tx
             .prepare_cached(&sql)?
             .query_row([id], |r| {
                 let values = (0..n).map(|i| r.get::<_, Sql>(i + 2)).collect::<Result<_, _>>()?;
-                Ok((r.get(0)?, r.get(1)?, values))
+                Ok(Stored { vid: r.get(0)?, block_from: r.get(1)?, values })
             })
-            .optional()?;
-        let touched = entities.entry(key).or_insert(Touched { def, stored, versions: Vec::new() });
-        Ok(f(touched))
+            .optional()?)
     }
 
     /// The current version of `def`'s entity with stored id `id`.
@@ -351,39 +322,27 @@ impl<'a> Batch<'a> {
         def: &'static EntityDef,
         id: &str,
     ) -> IndexerResult<Option<Record>> {
-        let values = self.with(def, id, |t| {
-            t.versions
-                .last()
-                .map(|(_, v)| v)
-                .or_else(|| t.stored.as_ref().map(|(_, _, v)| v))
-                .cloned()
-        })?;
-        Ok(values.map(|values| Record { def, id: id.to_string(), values }))
+        self.entities.borrow_mut().load_current(def, id, || self.load_stored(def, id))
     }
 
     /// Writes `record` as its version from `block` on (replacing a version this window wrote at
     /// the same block).
     pub(crate) fn save_version(&self, record: &Record, block: u64) -> IndexerResult<()> {
-        let block = to_sql_u64(block);
-        self.with(record.def, &record.id, |t| match t.versions.last_mut() {
-            Some((last, values)) if *last == block => values.clone_from(&record.values),
-            _ => t.versions.push((block, record.values.clone())),
-        })
+        self.entities
+            .borrow_mut()
+            .save_version(record, block, || self.load_stored(record.def, &record.id))
     }
 
-    /// Writes every entity version buffered (the caller commits).
+    /// Writes every entity version buffered (the caller commits): a replaced stored version is
+    /// updated in place with the window's first version.
     pub(crate) fn flush(self) -> IndexerResult<()> {
         let tx = self.tx;
-        for ((table, id), touched) in self.entities.into_inner() {
-            let Touched { def, stored, versions } = touched;
-            let Some(&(first, _)) = versions.first() else { continue };
-            let to = |i: usize| versions.get(i + 1).map(|(b, _)| *b);
-            let mut rest = versions.iter().enumerate();
-            match stored {
-                // The window's first version replaces the stored one, which starts at the same
-                // block: updated in place.
-                Some((vid, from, _)) if from == first => {
-                    let (i, (_, values)) = rest.next().expect("a first version");
+        for Written { def, id, supersedes, versions } in self.entities.into_inner().into_written() {
+            let table = def.table;
+            let mut rest = versions.iter();
+            match supersedes {
+                Supersedes::Replaces { vid } => {
+                    let first = rest.next().expect("a written entity has a version");
                     let sql = statement(def, Statement::Update, || {
                         let sets: String = def
                             .fields
@@ -393,17 +352,18 @@ impl<'a> Batch<'a> {
                             .collect();
                         format!("UPDATE \"{table}\" SET block_to = ?2{sets} WHERE vid = ?1")
                     });
-                    let params = [Sql::Integer(vid), to(i).map_or(Sql::Null, Sql::Integer)];
+                    let params =
+                        [Sql::Integer(vid), first.block_to.map_or(Sql::Null, Sql::Integer)];
                     tx.prepare_cached(&sql)?
-                        .execute(rusqlite::params_from_iter(params.iter().chain(values)))?;
+                        .execute(rusqlite::params_from_iter(params.iter().chain(&first.values)))?;
                 }
-                Some((vid, _, _)) => {
+                Supersedes::Closes { vid, at } => {
                     tx.prepare_cached(&statement(def, Statement::Close, || {
                         format!("UPDATE \"{table}\" SET block_to = ?1 WHERE vid = ?2")
                     }))?
-                    .execute(params![first, vid])?;
+                    .execute(params![at, vid])?;
                 }
-                None => {}
+                Supersedes::Nothing => {}
             }
             let sql = statement(def, Statement::Insert, || {
                 let placeholders: String =
@@ -415,13 +375,13 @@ impl<'a> Batch<'a> {
                 )
             });
             let mut insert = tx.prepare_cached(&sql)?;
-            for (i, (from, values)) in rest {
+            for version in rest {
                 let head = [
                     Sql::Text(id.clone()),
-                    Sql::Integer(*from),
-                    to(i).map_or(Sql::Null, Sql::Integer),
+                    Sql::Integer(version.block_from),
+                    version.block_to.map_or(Sql::Null, Sql::Integer),
                 ];
-                insert.execute(rusqlite::params_from_iter(head.iter().chain(values)))?;
+                insert.execute(rusqlite::params_from_iter(head.iter().chain(&version.values)))?;
             }
         }
         Ok(())

@@ -36,7 +36,10 @@ use super::{CURSOR_UPSERT, column_type, param, query_values, row_values};
 use crate::{
     entity::{EntityDef, Record},
     error::IndexerResult,
-    store::{RawLog, WindowWrites, col, columns, to_sql_u64},
+    store::{
+        RawLog, WindowWrites, col, columns, to_sql_u64,
+        window::{Entities, Stored, Supersedes, Written},
+    },
 };
 
 /// Most bound parameters per multi-row statement (PostgreSQL allows 65 535).
@@ -113,33 +116,13 @@ async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Out
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
-/// A stored current version: `vid`, `block_from` and values.
-type Stored = (i64, i64, Vec<Sql>);
-
-/// An entity touched in this batch.
-#[derive(Debug)]
-struct Touched {
-    def: &'static EntityDef,
-    /// The stored current version before the batch.
-    stored: Option<Stored>,
-    /// Versions written in this batch, oldest first: `block_from` and values.
-    versions: Vec<(i64, Vec<Sql>)>,
-}
-
-impl Touched {
-    fn current(&self) -> Option<&Vec<Sql>> {
-        self.versions.last().map(|(_, v)| v).or_else(|| self.stored.as_ref().map(|(_, _, v)| v))
-    }
-}
-
 /// One window's writes, buffered until commit.
 #[derive(Debug)]
 pub(crate) struct Batch {
     /// `None` once committed and handed back, and in the scouting pass, which reads nothing.
     client: Option<Object>,
     rt: Handle,
-    /// By table and stored id.
-    entities: BTreeMap<(&'static str, String), Touched>,
+    entities: Entities,
     /// Raw log rows.
     logs: Vec<Vec<Sql>>,
     blocks: BTreeMap<u64, (B256, Option<u64>)>,
@@ -166,7 +149,7 @@ impl Batch {
         Self {
             client,
             rt,
-            entities: BTreeMap::new(),
+            entities: Entities::default(),
             logs: Vec::new(),
             blocks: BTreeMap::new(),
             cursor: None,
@@ -209,7 +192,8 @@ impl Batch {
                 let mut values = row_values(row)?;
                 let rest = values.split_off(3);
                 if let [Sql::Text(id), Sql::Integer(vid), Sql::Integer(from)] = values.as_slice() {
-                    prefetched.insert((table, id.clone()), Some((*vid, *from, rest)));
+                    let stored = Stored { vid: *vid, block_from: *from, values: rest };
+                    prefetched.insert((table, id.clone()), Some(stored));
                 }
             }
         }
@@ -228,11 +212,7 @@ impl Batch {
     }
 
     fn query(&self, sql: &str, values: &[Sql]) -> IndexerResult<Vec<Row>> {
-        let client = self.client();
-        self.rt.block_on(async {
-            let statement = client.prepare_cached(sql).await?;
-            query_values(client, &statement, values).await
-        })
+        query(self.client(), &self.rt, sql, values)
     }
 
     /// Records the cursor (written at commit).
@@ -270,39 +250,27 @@ impl Batch {
         Ok(())
     }
 
-    /// The entity `id` of `def` as this batch sees it, loading its stored version on first use.
-    fn touch(&mut self, def: &'static EntityDef, id: &str) -> IndexerResult<&mut Touched> {
-        let key = (def.table, id.to_string());
-        if !self.entities.contains_key(&key) {
-            let stored = if self.scouting() {
-                let ids = &mut self.wanted.entry(def.table).or_insert((def, Vec::new())).1;
-                ids.push(id.to_string());
-                None
-            } else if let Some(stored) = self.prefetched.remove(&key) {
-                stored
-            } else {
-                self.load_stored(def, id)?
-            };
-            self.entities.insert(key.clone(), Touched { def, stored, versions: Vec::new() });
+    /// A loader of the stored version of `def`'s entity `id` for [`Entities`]: the scouting
+    /// pass notes the id and answers absent; the real pass takes it from the prefetched ones, or
+    /// reads it on its own when the scouting pass did not ask for it.
+    fn loader<'b>(
+        client: Option<&'b Object>,
+        rt: &'b Handle,
+        wanted: &'b mut BTreeMap<&'static str, (&'static EntityDef, Vec<String>)>,
+        prefetched: &'b mut HashMap<(&'static str, String), Option<Stored>>,
+        def: &'static EntityDef,
+        id: &'b str,
+    ) -> impl FnOnce() -> IndexerResult<Option<Stored>> + 'b {
+        move || match client {
+            None => {
+                wanted.entry(def.table).or_insert((def, Vec::new())).1.push(id.to_string());
+                Ok(None)
+            }
+            Some(client) => match prefetched.remove(&(def.table, id.to_string())) {
+                Some(stored) => Ok(stored),
+                None => load_stored(client, rt, def, id),
+            },
         }
-        Ok(self.entities.get_mut(&key).expect("inserted above"))
-    }
-
-    /// The stored current version of `def`'s entity `id`, read on its own.
-    fn load_stored(&self, def: &'static EntityDef, id: &str) -> IndexerResult<Option<Stored>> {
-        let sql = format!(
-            "SELECT vid, block_from, {} FROM \"{}\" WHERE id = $1 AND block_to IS NULL",
-            columns(def),
-            def.table
-        );
-        let rows = self.query(&sql, &[Sql::Text(id.to_string())])?;
-        let Some(row) = rows.first() else { return Ok(None) };
-        let mut values = row_values(row)?;
-        let rest = values.split_off(2);
-        Ok(match (&values[0], &values[1]) {
-            (Sql::Integer(vid), Sql::Integer(from)) => Some((*vid, *from, rest)),
-            _ => None,
-        })
     }
 
     /// The current version of `def`'s entity with stored id `id`.
@@ -311,24 +279,29 @@ impl Batch {
         def: &'static EntityDef,
         id: &str,
     ) -> IndexerResult<Option<Record>> {
-        let touched = self.touch(def, id)?;
-        Ok(touched.current().map(|values| Record {
+        let load = Self::loader(
+            self.client.as_ref(),
+            &self.rt,
+            &mut self.wanted,
+            &mut self.prefetched,
             def,
-            id: id.to_string(),
-            values: values.clone(),
-        }))
+            id,
+        );
+        self.entities.load_current(def, id, load)
     }
 
     /// Writes `record` as its version from `block` on (replacing a version this batch wrote at
     /// the same block).
     pub(crate) fn save_version(&mut self, record: &Record, block: u64) -> IndexerResult<()> {
-        let block = to_sql_u64(block);
-        let touched = self.touch(record.def, &record.id)?;
-        match touched.versions.last_mut() {
-            Some((last, values)) if *last == block => *values = record.values.clone(),
-            _ => touched.versions.push((block, record.values.clone())),
-        }
-        Ok(())
+        let load = Self::loader(
+            self.client.as_ref(),
+            &self.rt,
+            &mut self.wanted,
+            &mut self.prefetched,
+            record.def,
+            &record.id,
+        );
+        self.entities.save_version(record, block, load)
     }
 
     /// Writes everything buffered and commits.
@@ -341,25 +314,28 @@ impl Batch {
         let mut inserts: BTreeMap<&'static str, (&'static EntityDef, Vec<Vec<Sql>>)> =
             BTreeMap::new();
         // Moved out, not cloned: the batch is done with them.
-        for ((table, id), touched) in std::mem::take(&mut self.entities) {
-            let Some(&(first, _)) = touched.versions.first() else { continue };
-            if let Some((vid, from, _)) = touched.stored {
-                if from == first {
-                    deletes.entry(table).or_default().push(vid);
-                } else {
+        for Written { def, id, supersedes, versions } in
+            std::mem::take(&mut self.entities).into_written()
+        {
+            let table = def.table;
+            match supersedes {
+                Supersedes::Replaces { vid } => deletes.entry(table).or_default().push(vid),
+                Supersedes::Closes { vid, at } => {
                     let (vids, blocks) = closes.entry(table).or_default();
                     vids.push(vid);
-                    blocks.push(first);
+                    blocks.push(at);
                 }
+                Supersedes::Nothing => {}
             }
-            let rows = &mut inserts.entry(table).or_insert((touched.def, Vec::new())).1;
-            let tos: Vec<Sql> =
-                touched.versions.iter().skip(1).map(|(b, _)| Sql::Integer(*b)).collect();
-            let tos = tos.into_iter().chain(std::iter::once(Sql::Null));
-            for ((from, values), to) in touched.versions.into_iter().zip(tos) {
-                let mut row = Vec::with_capacity(3 + values.len());
-                row.extend([Sql::Text(id.clone()), Sql::Integer(from), to]);
-                row.extend(values);
+            let rows = &mut inserts.entry(table).or_insert((def, Vec::new())).1;
+            for version in versions {
+                let mut row = Vec::with_capacity(3 + version.values.len());
+                row.extend([
+                    Sql::Text(id.clone()),
+                    Sql::Integer(version.block_from),
+                    version.block_to.map_or(Sql::Null, Sql::Integer),
+                ]);
+                row.extend(version.values);
                 rows.push(row);
             }
         }
@@ -510,4 +486,35 @@ impl Batch {
         }
         Ok(())
     }
+}
+
+fn query(client: &Object, rt: &Handle, sql: &str, values: &[Sql]) -> IndexerResult<Vec<Row>> {
+    rt.block_on(async {
+        let statement = client.prepare_cached(sql).await?;
+        query_values(client, &statement, values).await
+    })
+}
+
+/// The stored current version of `def`'s entity `id`, read on its own.
+fn load_stored(
+    client: &Object,
+    rt: &Handle,
+    def: &'static EntityDef,
+    id: &str,
+) -> IndexerResult<Option<Stored>> {
+    let sql = format!(
+        "SELECT vid, block_from, {} FROM \"{}\" WHERE id = $1 AND block_to IS NULL",
+        columns(def),
+        def.table
+    );
+    let rows = query(client, rt, &sql, &[Sql::Text(id.to_string())])?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    let mut values = row_values(row)?;
+    let rest = values.split_off(2);
+    Ok(match (&values[0], &values[1]) {
+        (Sql::Integer(vid), Sql::Integer(from)) => {
+            Some(Stored { vid: *vid, block_from: *from, values: rest })
+        }
+        _ => None,
+    })
 }
