@@ -102,6 +102,10 @@ struct Args {
     /// anvil's seconds per block (0: a block per transaction) values to measure.
     #[arg(long, value_name = "SECONDS,..", value_delimiter = ',', default_value = "0")]
     block_time: Vec<u64>,
+    /// anvil's block gas limit [default: anvil's, 30 M]: a chain that takes more gas per second
+    /// than anvil's default settles more jobs per block.
+    #[arg(long, value_name = "GAS")]
+    gas_limit: Option<u64>,
     /// Keeper processes (1 or 2) values to measure.
     #[arg(long, value_name = "N,..", value_delimiter = ',', default_value = "1")]
     keepers: Vec<usize>,
@@ -166,16 +170,34 @@ impl fmt::Display for NatsKind {
 struct Setup {
     nats: NatsKind,
     block_time: u64,
+    gas_limit: Option<u64>,
     keepers: usize,
     in_flight: u64,
+}
+
+impl Setup {
+    /// How blocks are made: automine or an interval, and a gas limit other than anvil's.
+    fn blocks(&self) -> String {
+        let mut blocks = match self.block_time {
+            0 => "automine".to_owned(),
+            secs => format!("{secs} s"),
+        };
+        if let Some(gas) = self.gas_limit {
+            blocks.push_str(&format!(", {} M gas", gas / 1_000_000));
+        }
+        blocks
+    }
 }
 
 impl fmt::Display for Setup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "nats {}, block time {} s, {} keeper(s), {} in flight",
-            self.nats, self.block_time, self.keepers, self.in_flight
+            "nats {}, blocks {}, {} keeper(s), {} in flight",
+            self.nats,
+            self.blocks(),
+            self.keepers,
+            self.in_flight
         )
     }
 }
@@ -226,7 +248,13 @@ async fn run(args: Args) -> eyre::Result<()> {
         for &block_time in &args.block_time {
             for &keepers in &args.keepers {
                 for &in_flight in &args.in_flight {
-                    setups.push(Setup { nats, block_time, keepers, in_flight });
+                    setups.push(Setup {
+                        nats,
+                        block_time,
+                        gas_limit: args.gas_limit,
+                        keepers,
+                        in_flight,
+                    });
                 }
             }
         }
@@ -289,7 +317,8 @@ async fn probe_receipts(n: usize) -> eyre::Result<()> {
         plain.push(started.elapsed());
         let started = Instant::now();
         let pending = provider.send_transaction(transfer()).await.wrap_err("transfer")?;
-        tx::land(&provider, "transfer".to_owned(), pending, &tx::LandPolicy::default()).await?;
+        tx::land(&provider, "transfer".to_owned(), pending, None, &tx::LandPolicy::default())
+            .await?;
         landed.push(started.elapsed());
     }
     for (how, times) in [("tx::send_tx", &plain), ("tx::land", &landed)] {
@@ -507,11 +536,7 @@ impl Report {
             "| {} | {} | {} | {} | {settled} | {:.1} | {:.1} | {:.2} s | {:.2} s | {:.2} s | {} | {:.1} ms | \
              {:.1} ms | {} | {} | {} | {} | {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} % |",
             self.setup.nats,
-            if self.setup.block_time == 0 {
-                "automine".to_owned()
-            } else {
-                format!("{} s", self.setup.block_time)
-            },
+            self.setup.blocks(),
             self.setup.keepers,
             self.setup.in_flight,
             self.per_minute(),
@@ -551,6 +576,7 @@ impl Report {
         json!({
             "nats": self.setup.nats.to_string(),
             "blockTimeSecs": self.setup.block_time,
+            "gasLimit": self.setup.gas_limit,
             "keepers": self.setup.keepers,
             "inFlight": self.setup.in_flight,
             "jobs": self.jobs,
@@ -719,6 +745,9 @@ impl Bench<'_> {
         let mut anvil_config = AnvilConfig::default().with_accounts(10);
         if setup.block_time > 0 {
             anvil_config = anvil_config.with_block_time(setup.block_time);
+        }
+        if let Some(gas) = setup.gas_limit {
+            anvil_config = anvil_config.with_arg("--gas-limit").with_arg(gas.to_string());
         }
         let anvil = tokio::task::spawn_blocking(move || Anvil::spawn(anvil_config))
             .await?

@@ -164,9 +164,19 @@ impl<T: Copy> Recent<T> {
         kept.filter(|(at, _)| at.elapsed() < fresh_for).map(|(_, value)| value)
     }
 
+    /// The value last kept, however old: for what changes rarely (a block's gas limit).
+    fn last(&self) -> Option<T> {
+        self.within(Duration::MAX)
+    }
+
+    /// Keeps `value` as read now.
+    fn set(&self, value: T) {
+        self.keep_unless(value, |_, _| false);
+    }
+
     /// Keeps `value` as read now, unless `newer` says the kept one is newer (concurrent reads
     /// may finish out of order).
-    fn put(&self, value: T, newer: impl FnOnce(&T, &T) -> bool) {
+    fn keep_unless(&self, value: T, newer: impl FnOnce(&T, &T) -> bool) {
         let mut kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if kept.as_ref().is_none_or(|(_, old)| !newer(old, &value)) {
             *kept = Some((Instant::now(), value));
@@ -363,14 +373,14 @@ impl<P: Provider + Clone> Market<P> {
     ) -> TxResult<alloy::rpc::types::TransactionReceipt> {
         let _watch = self.timings.start(Part::Chain);
         let fees = self.fees().await.during(format!("{operation}: fee estimate"))?;
-        let block_gas = self.latest.within(Duration::MAX).map_or(0, |latest| latest.gas_limit);
+        let block_gas = self.latest.last().map_or(0, |latest| latest.gas_limit);
         let (_in_flight, ahead) = GasInFlight::add(&self.gas_in_flight, gas);
         let cap = fee_cap_for_queue(fees.max_fee_per_gas, ahead, block_gas);
         let call = call
             .gas(gas)
             .max_fee_per_gas(cap.max(fees.max_priority_fee_per_gas))
             .max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
-        let pending = {
+        let (pending, request) = {
             let mut next = self.sending.lock().await;
             match self.sender {
                 Some(sender) => {
@@ -381,16 +391,18 @@ impl<P: Provider + Clone> Market<P> {
                         .await
                         .during(format!("{operation}: eth_getTransactionCount"))?;
                     let nonce = next.map_or(node, |next| next.max(node));
-                    let pending = tx::submit_call(&operation, call.nonce(nonce)).await?;
+                    let call = call.from(sender).nonce(nonce);
+                    let request = call.as_ref().clone();
+                    let pending = tx::submit_call(&operation, call).await?;
                     *next = Some(nonce + 1);
-                    pending
+                    (pending, Some(request))
                 }
                 // The provider's filler asks the node.
-                None => tx::submit_call(&operation, call).await?,
+                None => (tx::submit_call(&operation, call).await?, None),
             }
         };
         // Outside the turn too: a replacement reuses this transaction's nonce.
-        tx::land(&self.provider, operation, pending, &self.land).await
+        tx::land(&self.provider, operation, pending, request, &self.land).await
     }
 
     /// The market's address.
@@ -424,7 +436,7 @@ impl<P: Provider + Clone> Market<P> {
             timestamp: block.header.timestamp,
             gas_limit: block.header.gas_limit,
         };
-        self.latest.put(latest, |kept, new| kept.number > new.number);
+        self.latest.keep_unless(latest, |kept, new| kept.number > new.number);
         Ok(latest)
     }
 
@@ -435,7 +447,7 @@ impl<P: Provider + Clone> Market<P> {
             return Ok(fees);
         }
         let fees = self.provider.estimate_eip1559_fees().await?;
-        self.fees.put(fees, |_, _| false);
+        self.fees.set(fees);
         Ok(fees)
     }
 
@@ -730,10 +742,13 @@ mod tests {
     #[test]
     fn a_recent_value_serves_while_fresh_and_keeps_the_newest() {
         let recent = Recent::default();
-        recent.put(5u64, |kept, new| kept > new);
-        recent.put(3, |kept, new| kept > new);
+        recent.keep_unless(5u64, |kept, new| kept > new);
+        recent.keep_unless(3, |kept, new| kept > new);
         assert_eq!(recent.within(Duration::from_secs(60)), Some(5));
         assert_eq!(recent.within(Duration::ZERO), None);
+        assert_eq!(recent.last(), Some(5));
+        recent.set(3);
+        assert_eq!(recent.last(), Some(3));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use alloy::{
     network::{Ethereum, ReceiptResponse},
-    primitives::B256,
+    primitives::{Address, B256},
     providers::{PendingTransactionBuilder, PendingTransactionError, Provider, WatchTxError},
     rpc::types::{TransactionReceipt, TransactionRequest},
     transports::TransportError,
@@ -75,15 +75,21 @@ impl Default for LandPolicy {
 ///   did, [`TxError::NonceTaken`].
 /// - "replacement transaction underpriced" (or "already known"): another transaction with this
 ///   nonce pays at least as much; the fees are bumped again at once.
-/// - A dropped transaction (evicted from the pool, or the node restarted) is simply not mined: the
-///   next replacement sends it again, with higher fees.
+/// - A dropped transaction (evicted from the pool, the node restarted, or — anvil does this —
+///   removed as invalid while a block was built, e.g. because the base fee rose above its fee
+///   cap): while it waits at the front of its sender's queue (the sender's mined nonce count
+///   equals its nonce) and the node knows none of its versions, it is sent again at once with
+///   higher fees, as a replacement, rather than after the attempt. Every transaction of the
+///   sender behind it waits on it. This is checked every few seconds, instead of asking for the
+///   receipts while the sender's queue shows the transaction cannot have been mined.
 /// - A replacement the node cannot be reached for counts against `max_replacements`; the wait
 ///   goes on.
 /// - Any other refusal (insufficient funds, a malformed transaction) is [`TxError::Rpc`].
 ///
-/// Replacements copy the transaction the node returns for the hash (`eth_getTransactionByHash`),
-/// read as soon as `land` starts: one dropped before that read cannot be sent again, and is then
-/// waited for until the attempts run out.
+/// Replacements copy `request`, the transaction as it was signed, when the caller passes it with
+/// its nonce (and `from`, which the queue checks need); otherwise the transaction the node returns
+/// for the hash (`eth_getTransactionByHash`), read as soon as `land` starts: one dropped before
+/// that read cannot be sent again, and is then waited for until the attempts run out.
 ///
 /// `provider` signs the replacements, so it must be the provider (wallet included) that sent
 /// `pending`.
@@ -98,26 +104,39 @@ pub async fn land<P: Provider>(
     provider: &P,
     operation: String,
     pending: PendingTransactionBuilder<Ethereum>,
+    request: Option<TransactionRequest>,
     policy: &LandPolicy,
 ) -> TxResult<TransactionReceipt> {
     let bump = policy.fee_bump_percent.max(LandPolicy::MIN_FEE_BUMP_PERCENT);
     let mut sent = vec![*pending.tx_hash()];
-    // The signed transaction as the node has it: replacements copy all but its fees. Read now,
-    // while it is surely in the pool; if that fails, again when a replacement is due.
-    let mut request = signed_request(provider, &sent).await;
+    // The signed transaction: replacements copy all but its fees. Without the caller's copy, as
+    // the node has it, read now, while it is surely in the pool; if that fails, again when a
+    // replacement is due.
+    let mut request = match request.filter(|r| r.nonce.is_some()) {
+        Some(request) => Some(request),
+        None => signed_request(provider, &sent).await,
+    };
     let mut replacements = 0;
     // The sender's mined nonce count at the end of the last attempt.
     let mut queue = None;
     loop {
         let newest = *sent.last().expect("at least the original");
-        if let Some(receipt) = wait(provider, &sent, policy.attempt_timeout).await {
-            return checked(operation, receipt);
-        }
+        let front = request.as_ref().and_then(|r| Some((r.from?, r.nonce?)));
+        let dropped = match wait(provider, &sent, front, policy.attempt_timeout).await {
+            Waited::Mined(receipt) => return checked(operation, receipt),
+            Waited::Dropped => true,
+            Waited::Late => false,
+        };
         if request.is_none() {
             request = signed_request(provider, &sent).await;
         }
         let nonce = request.as_ref().and_then(|r| r.nonce);
-        if let Some(mined) = queued_behind(provider, request.as_ref(), &mut queue).await {
+        if dropped {
+            info!(
+                target: "tx", %operation, ?nonce, %newest,
+                "dropped by the node while first in its sender's queue; sending it again"
+            );
+        } else if let Some(mined) = queued_behind(provider, request.as_ref(), &mut queue).await {
             debug!(
                 target: "tx", %operation, ?nonce, mined,
                 "queued behind the sender's earlier transactions, which are being mined; waiting on"
@@ -161,9 +180,11 @@ pub async fn land<P: Provider>(
                             target: "tx", %operation, ?nonce,
                             "nonce used; looking for the version that landed"
                         );
-                        return match wait(provider, &sent, policy.attempt_timeout).await {
-                            Some(receipt) => checked(operation, receipt),
-                            None => Err(TxError::NonceTaken { operation, nonce, sent }),
+                        return match wait(provider, &sent, None, policy.attempt_timeout).await {
+                            Waited::Mined(receipt) => checked(operation, receipt),
+                            Waited::Dropped | Waited::Late => {
+                                Err(TxError::NonceTaken { operation, nonce, sent })
+                            }
                         };
                     }
                     Refusal::Underpriced => {
@@ -248,31 +269,51 @@ impl Refusal {
     }
 }
 
+/// How a [`wait`] ended.
+enum Waited {
+    /// A version was mined: its receipt.
+    Mined(TransactionReceipt),
+    /// The node no longer has any version, while the transaction is first in its sender's queue.
+    Dropped,
+    /// The time ran out.
+    Late,
+}
+
 /// Waits up to `timeout` for the receipt of any version in `sent` (newest first: the one
 /// most likely mined).
 ///
 /// The wait is on alloy's heartbeat, one poll of new blocks shared by every transaction the
 /// provider waits for, watching the newest version; the receipts are then read once. alloy's own
 /// `get_receipt` also asks for the receipt on every poll, per transaction: a keeper waiting for a
-/// few hundred transactions on a 1 s chain would ask thousands of times a second. The receipts
-/// are asked for directly only at the start, after the heartbeat saw the newest version, and
-/// every [`RECHECK`] (in case the heartbeat missed the block, e.g. while it was paused, or an
-/// older version was mined); an unreachable node is asked again after a pause.
+/// few hundred transactions on a 1 s chain would ask thousands of times a second. The chain is
+/// asked directly only at the start, after the heartbeat saw the newest version, and every
+/// [`RECHECK`] (in case the heartbeat missed the block, e.g. while it was paused, or an older
+/// version was mined); an unreachable node is asked again after a pause.
+///
+/// With `front`, the sender and nonce, those direct looks read the sender's mined nonce count
+/// first ([`look`]): the receipts only once the nonce is used, and whether the node still has
+/// the transaction while it is first in line.
 async fn wait<P: Provider>(
     provider: &P,
     sent: &[B256],
+    front: Option<(Address, u64)>,
     timeout: Duration,
-) -> Option<TransactionReceipt> {
+) -> Waited {
     let deadline = Instant::now() + timeout;
-    let hash = *sent.last()?;
+    let Some(&hash) = sent.last() else { return Waited::Late };
     let mut seen = false;
     loop {
-        if let Some(receipt) = find_receipt(provider, sent).await {
-            return Some(receipt);
+        let look = if seen {
+            find_receipt(provider, sent).await.map(Waited::Mined)
+        } else {
+            look(provider, sent, front).await
+        };
+        if let Some(ended) = look {
+            return ended;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return None;
+            return Waited::Late;
         }
         if seen {
             // In a block, but the node has no receipt yet: it may index it a moment later.
@@ -294,6 +335,41 @@ async fn wait<P: Provider>(
             }
         }
     }
+}
+
+/// One direct look at the chain for a transaction waited on: with `front` (its sender and
+/// nonce), the sender's mined nonce count says which question to ask. Below the nonce, earlier
+/// transactions are still ahead and none of ours can have been mined; at it, the transaction is
+/// first in line, so it is [`Waited::Dropped`] when the node has none of its versions; past it,
+/// a version (or another transaction) took the nonce, and the receipts are read. Without `front`,
+/// or when the count cannot be read, the receipts are read.
+async fn look<P: Provider>(
+    provider: &P,
+    sent: &[B256],
+    front: Option<(Address, u64)>,
+) -> Option<Waited> {
+    if let Some((from, nonce)) = front {
+        match provider.get_transaction_count(from).latest().await {
+            Ok(mined) if mined < nonce => return None,
+            Ok(mined) if mined == nonce => {
+                return (!known(provider, sent).await).then_some(Waited::Dropped);
+            }
+            Ok(_) => {}
+            Err(err) => debug!(target: "tx", %from, error = %err, "cannot read the nonce count"),
+        }
+    }
+    find_receipt(provider, sent).await.map(Waited::Mined)
+}
+
+/// Whether the node knows any version in `sent` (a node that cannot be asked is taken to).
+async fn known<P: Provider>(provider: &P, sent: &[B256]) -> bool {
+    for hash in sent.iter().rev() {
+        match provider.get_transaction_by_hash(*hash).await {
+            Ok(None) => {}
+            Ok(Some(_)) | Err(_) => return true,
+        }
+    }
+    false
 }
 
 /// The receipt of whichever of `sent` was mined, newest first.

@@ -61,7 +61,9 @@ fn land(
     policy: LandPolicy,
 ) -> tokio::task::JoinHandle<Result<alloy::rpc::types::TransactionReceipt, TxError>> {
     let provider = provider.clone();
-    tokio::spawn(async move { tx::land(&provider, "transfer".into(), pending, &policy).await })
+    tokio::spawn(
+        async move { tx::land(&provider, "transfer".into(), pending, None, &policy).await },
+    )
 }
 
 async fn rpc(provider: &DynProvider, method: &'static str, params: Value) -> Value {
@@ -115,7 +117,8 @@ async fn transactions_are_eip1559_with_fees_from_the_node() {
     assert_eq!(sent.max_priority_fee_per_gas(), Some(estimate.max_priority_fee_per_gas));
     assert!(pooled(&provider, from, 0).await.is_some());
     mine(&provider).await;
-    let receipt = tx::land(&provider, "transfer".into(), pending, &LandPolicy::default()).await;
+    let receipt =
+        tx::land(&provider, "transfer".into(), pending, None, &LandPolicy::default()).await;
     assert!(receipt.unwrap().status());
 }
 
@@ -216,6 +219,34 @@ async fn a_dropped_transaction_is_sent_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_dropped_while_first_in_line_is_sent_again_at_once() {
+    let (_anvil, provider, from) = manual_chain();
+    let request = transfer(1, GWEI, GWEI).with_from(from).with_nonce(0).with_gas_limit(21_000);
+    let original = provider.send_transaction(request.clone()).await.unwrap();
+    let first = *original.tx_hash();
+    // The pool forgets it before `land` starts (anvil drops a transaction it finds invalid while
+    // building a block): only the caller's copy can send it again.
+    rpc(&provider, "anvil_dropTransaction", json!([first])).await;
+    // Each attempt lasts ten minutes: only noticing the drop sends it again within `until`'s wait.
+    let policy = policy(Duration::from_secs(600));
+    let landing = {
+        let provider = provider.clone();
+        tokio::spawn(async move {
+            tx::land(&provider, "transfer".into(), original, Some(request), &policy).await
+        })
+    };
+    let again = until("the transaction back in the pool", || async {
+        pooled(&provider, from, 0).await.filter(|tx| hash(tx) != first)
+    })
+    .await;
+    mine(&provider).await;
+    let receipt = landing.await.unwrap().unwrap();
+    assert_eq!(receipt.transaction_hash, hash(&again));
+    let mined = provider.get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
+    assert_eq!((mined.nonce(), mined.to(), mined.value()), (0, Some(TO), U256::from(1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_never_mined_ends_after_the_last_replacement() {
     let (_anvil, provider, _) = manual_chain();
     let original = provider.send_transaction(transfer(1, GWEI, GWEI)).await.unwrap();
@@ -225,7 +256,7 @@ async fn a_transaction_never_mined_ends_after_the_last_replacement() {
         ..policy(Duration::ZERO)
     };
     let started = std::time::Instant::now();
-    let err = tx::land(&provider, "transfer".into(), original, &policy).await.unwrap_err();
+    let err = tx::land(&provider, "transfer".into(), original, None, &policy).await.unwrap_err();
     let TxError::NotMined { nonce, sent, .. } = &err else { panic!("{err}") };
     assert_eq!((*nonce, sent.len()), (Some(0), 3), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10), "bounded: {:?}", started.elapsed());
