@@ -217,12 +217,14 @@ impl Driver<'_> {
         drop(publishing);
 
         let filter = format!("nsed.result.{job_id}.{round}.{phase}.>");
-        let stream = self.bus.jetstream().get_stream(RESULTS_STREAM).await.map_err(|e| {
-            KeeperError::Bus(nsed_bus::BusError::JetStream {
-                operation: format!("open {RESULTS_STREAM}"),
-                source: e.into(),
-            })
-        })?;
+        // No `STREAM.INFO` request: the handle only names the stream.
+        let stream =
+            self.bus.jetstream().get_stream_no_info(RESULTS_STREAM).await.map_err(|e| {
+                KeeperError::Bus(nsed_bus::BusError::JetStream {
+                    operation: format!("open {RESULTS_STREAM}"),
+                    source: e.into(),
+                })
+            })?;
         let consumer = stream
             .create_consumer(OrderedConfig { filter_subject: filter.clone(), ..Default::default() })
             .await
@@ -232,6 +234,7 @@ impl Driver<'_> {
                     source: e.into(),
                 })
             })?;
+        let consumer_name = consumer.cached_info().name.clone();
         let mut messages = consumer.messages().await.map_err(|e| {
             KeeperError::Bus(nsed_bus::BusError::JetStream {
                 operation: format!("read {filter}"),
@@ -304,6 +307,14 @@ impl Driver<'_> {
                     self.metrics.results_rejected.fetch_add(1, Ordering::Relaxed);
                 }
             }
+        }
+        // The server would keep the consumer for its inactivity threshold (30 s), and it matches
+        // every result stored against every consumer's filter: with many jobs in flight, phases
+        // ended in the last 30 s would outnumber the live ones by far. A consumer left behind
+        // (the delete failed, or it was recreated under another name) still expires then.
+        drop(messages);
+        if let Err(e) = stream.delete_consumer(&consumer_name).await {
+            debug!(target: "keeper::rounds", %job_id, round, %phase, error = %e, "cannot delete the phase's result consumer");
         }
         Ok(())
     }

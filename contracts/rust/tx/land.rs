@@ -123,7 +123,7 @@ pub async fn land<P: Provider>(
         let newest = *sent.last().expect("at least the original");
         let front = request.as_ref().and_then(|r| Some((r.from?, r.nonce?)));
         let dropped = match wait(provider, &sent, front, policy.attempt_timeout).await {
-            Waited::Mined(receipt) => return checked(operation, receipt),
+            Waited::Mined(receipt) => return checked(operation, *receipt),
             Waited::Dropped => true,
             Waited::Late => false,
         };
@@ -181,7 +181,7 @@ pub async fn land<P: Provider>(
                             "nonce used; looking for the version that landed"
                         );
                         return match wait(provider, &sent, None, policy.attempt_timeout).await {
-                            Waited::Mined(receipt) => checked(operation, receipt),
+                            Waited::Mined(receipt) => checked(operation, *receipt),
                             Waited::Dropped | Waited::Late => {
                                 Err(TxError::NonceTaken { operation, nonce, sent })
                             }
@@ -272,11 +272,17 @@ impl Refusal {
 /// How a [`wait`] ended.
 enum Waited {
     /// A version was mined: its receipt.
-    Mined(TransactionReceipt),
+    Mined(Box<TransactionReceipt>),
     /// The node no longer has any version, while the transaction is first in its sender's queue.
     Dropped,
     /// The time ran out.
     Late,
+}
+
+impl Waited {
+    fn mined(receipt: TransactionReceipt) -> Self {
+        Self::Mined(Box::new(receipt))
+    }
 }
 
 /// Waits up to `timeout` for the receipt of any version in `sent` (newest first: the one
@@ -304,7 +310,7 @@ async fn wait<P: Provider>(
     let mut seen = false;
     loop {
         let look = if seen {
-            find_receipt(provider, sent).await.map(Waited::Mined)
+            find_receipt(provider, sent).await.map(Waited::mined)
         } else {
             look(provider, sent, front).await
         };
@@ -358,7 +364,7 @@ async fn look<P: Provider>(
             Err(err) => debug!(target: "tx", %from, error = %err, "cannot read the nonce count"),
         }
     }
-    find_receipt(provider, sent).await.map(Waited::Mined)
+    find_receipt(provider, sent).await.map(Waited::mined)
 }
 
 /// Whether the node knows any version in `sent` (a node that cannot be asked is taken to).
