@@ -77,7 +77,7 @@ impl Role {
                         ),
                         Allow::new(
                             format!("$JS.API.CONSUMER.DELETE.{RESULTS_STREAM}.*"),
-                            "deletes a result consumer before recreating it",
+                            "deletes a result consumer before recreating it, and when its phase ends",
                         ),
                         Allow::new(
                             format!("$JS.API.CONSUMER.MSG.NEXT.{RESULTS_STREAM}.*"),
