@@ -337,6 +337,29 @@ impl Chain {
         })
     }
 
+    /// Entities of database `db` whose versions do not chain: a version whose `block_to` is not
+    /// the next version's `block_from`, or a last version that is closed (each id must have
+    /// exactly one current version and no gap or overlap in its history), as `table/id`.
+    ///
+    /// # Panics
+    ///
+    /// When the database cannot be read.
+    pub async fn broken_version_chains(&self, db: &str) -> Vec<String> {
+        let mut broken = Vec::new();
+        for def in crate::handlers::all_entities() {
+            let t = def.table;
+            let sql = format!(
+                "SELECT id FROM (SELECT id, block_to, LEAD(block_from) OVER
+                 (PARTITION BY id ORDER BY block_from) AS next FROM \"{t}\") AS v
+                 WHERE block_to IS DISTINCT FROM next"
+            );
+            for row in self.read(db, &sql).await {
+                broken.push(format!("{t}/{:?}", row[0]));
+            }
+        }
+        broken
+    }
+
     async fn read(&self, db: &str, sql: &str) -> Vec<Vec<Sql>> {
         let target = crate::store::DbTarget::parse(&self.db_setting(db));
         let pool = crate::store::ReadPool::unchecked(&target).expect("read pool");

@@ -81,5 +81,6 @@ async fn reorged_out_entities_are_rolled_back_and_replaced(store: StoreKind) {
     assert_eq!(d["job"]["status"], "Requested");
     // No log of the dropped branch is left, and none of the new one is missing.
     assert_eq!(chain.stored_logs("reorg.sqlite").await, chain_logs(&chain).await);
+    assert_eq!(chain.broken_version_chains("reorg.sqlite").await, Vec::<String>::new());
     indexer.shutdown().await.unwrap();
 }
