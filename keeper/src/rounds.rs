@@ -188,6 +188,7 @@ impl Driver<'_> {
         let previous = d.previous_view();
         let deadline_ms = now_ms() + self.phase_timeout.as_millis() as u64;
         let mut published: HashMap<Address, B256> = HashMap::new();
+        let mut tasks = Vec::new();
         let publishing = self.metrics.timings.start(Part::Publish);
         for seat in d.missing() {
             let task = Task {
@@ -211,9 +212,13 @@ impl Driver<'_> {
             let signed = SignedTask::sign(self.signer, &task).map_err(sign_error)?;
             let (_, hash) = signed.read().map_err(sign_error)?;
             published.insert(seats[seat], hash);
-            self.bus.publish_task(&signed).await?;
-            self.metrics.tasks_published.fetch_add(1, Ordering::Relaxed);
+            tasks.push(signed);
         }
+        // Published together: each waits for the stream's acknowledgement, and the seats' tasks
+        // do not depend on one another.
+        futures::future::try_join_all(tasks.iter().map(|signed| self.bus.publish_task(signed)))
+            .await?;
+        self.metrics.tasks_published.fetch_add(tasks.len() as u64, Ordering::Relaxed);
         drop(publishing);
 
         let filter = format!("nsed.result.{job_id}.{round}.{phase}.>");

@@ -77,11 +77,12 @@ impl Default for LandPolicy {
 ///   nonce pays at least as much; the fees are bumped again at once.
 /// - A dropped transaction (evicted from the pool, the node restarted, or — anvil does this —
 ///   removed as invalid while a block was built, e.g. because the base fee rose above its fee
-///   cap): while it waits at the front of its sender's queue (the sender's mined nonce count
-///   equals its nonce) and the node knows none of its versions, it is sent again at once with
-///   higher fees, as a replacement, rather than after the attempt. Every transaction of the
-///   sender behind it waits on it. This is checked every few seconds, instead of asking for the
-///   receipts while the sender's queue shows the transaction cannot have been mined.
+///   cap, together with the sender's later transactions): while its nonce is unused (the
+///   sender's mined nonce count is at most its nonce) and the node knows none of its versions,
+///   it is sent again at once with higher fees, as a replacement, rather than after the attempt.
+///   Every transaction of the sender behind it waits on it. This is checked every few seconds,
+///   instead of asking for the receipts while the sender's queue shows the transaction cannot
+///   have been mined.
 /// - A replacement the node cannot be reached for counts against `max_replacements`; the wait
 ///   goes on.
 /// - Any other refusal (insufficient funds, a malformed transaction) is [`TxError::Rpc`].
@@ -134,7 +135,7 @@ pub async fn land<P: Provider>(
         if dropped {
             info!(
                 target: "tx", %operation, ?nonce, %newest,
-                "dropped by the node while first in its sender's queue; sending it again"
+                "dropped by the node before it was mined; sending it again"
             );
         } else if let Some(mined) = queued_behind(provider, request.as_ref(), &mut queue).await {
             debug!(
@@ -273,7 +274,7 @@ impl Refusal {
 enum Waited {
     /// A version was mined: its receipt.
     Mined(Box<TransactionReceipt>),
-    /// The node no longer has any version, while the transaction is first in its sender's queue.
+    /// The node no longer has any version, and the nonce is unused.
     Dropped,
     /// The time ran out.
     Late,
@@ -344,11 +345,13 @@ async fn wait<P: Provider>(
 }
 
 /// One direct look at the chain for a transaction waited on: with `front` (its sender and
-/// nonce), the sender's mined nonce count says which question to ask. Below the nonce, earlier
-/// transactions are still ahead and none of ours can have been mined; at it, the transaction is
-/// first in line, so it is [`Waited::Dropped`] when the node has none of its versions; past it,
-/// a version (or another transaction) took the nonce, and the receipts are read. Without `front`,
-/// or when the count cannot be read, the receipts are read.
+/// nonce), the sender's mined nonce count says which question to ask. Up to the nonce, no
+/// version can have been mined, so the transaction is [`Waited::Dropped`] when the node has none
+/// of its versions; past it, a version (or another transaction) took the nonce, and the receipts
+/// are read. Without `front`, or when the count cannot be read, the receipts are read.
+///
+/// Not only the first in line: anvil, removing a transaction, removes the sender's later ones
+/// with it, and each must be sent again, not one per look.
 async fn look<P: Provider>(
     provider: &P,
     sent: &[B256],
@@ -356,8 +359,7 @@ async fn look<P: Provider>(
 ) -> Option<Waited> {
     if let Some((from, nonce)) = front {
         match provider.get_transaction_count(from).latest().await {
-            Ok(mined) if mined < nonce => return None,
-            Ok(mined) if mined == nonce => {
+            Ok(mined) if mined <= nonce => {
                 return (!known(provider, sent).await).then_some(Waited::Dropped);
             }
             Ok(_) => {}

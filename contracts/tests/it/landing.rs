@@ -219,31 +219,52 @@ async fn a_dropped_transaction_is_sent_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transaction_dropped_while_first_in_line_is_sent_again_at_once() {
+async fn transactions_dropped_before_they_were_mined_are_sent_again_at_once() {
     let (_anvil, provider, from) = manual_chain();
-    let request = transfer(1, GWEI, GWEI).with_from(from).with_nonce(0).with_gas_limit(21_000);
-    let original = provider.send_transaction(request.clone()).await.unwrap();
-    let first = *original.tx_hash();
-    // The pool forgets it before `land` starts (anvil drops a transaction it finds invalid while
-    // building a block): only the caller's copy can send it again.
-    rpc(&provider, "anvil_dropTransaction", json!([first])).await;
-    // Each attempt lasts ten minutes: only noticing the drop sends it again within `until`'s wait.
+    // Two transactions in a row; the pool forgets both before `land` starts (anvil, removing a
+    // transaction it finds invalid while building a block, removes the sender's later ones with
+    // it): only the caller's copies can send them again.
+    let mut landings = Vec::new();
+    let mut first = Vec::new();
+    for nonce in 0..2 {
+        let request =
+            transfer(1, GWEI, GWEI).with_from(from).with_nonce(nonce).with_gas_limit(21_000);
+        let original = provider.send_transaction(request.clone()).await.unwrap();
+        first.push(*original.tx_hash());
+        landings.push((original, request));
+    }
+    rpc(&provider, "anvil_dropAllTransactions", json!([])).await;
+    // Each attempt lasts ten minutes: only noticing the drop sends them again within `until`'s
+    // wait.
     let policy = policy(Duration::from_secs(600));
-    let landing = {
-        let provider = provider.clone();
-        tokio::spawn(async move {
-            tx::land(&provider, "transfer".into(), original, Some(request), &policy).await
+    let landings: Vec<_> = landings
+        .into_iter()
+        .map(|(original, request)| {
+            let provider = provider.clone();
+            tokio::spawn(async move {
+                tx::land(&provider, "transfer".into(), original, Some(request), &policy).await
+            })
         })
-    };
-    let again = until("the transaction back in the pool", || async {
-        pooled(&provider, from, 0).await.filter(|tx| hash(tx) != first)
-    })
-    .await;
+        .collect();
+    let mut again = Vec::new();
+    for nonce in 0..2 {
+        let tx = until("the transaction back in the pool", || async {
+            pooled(&provider, from, nonce).await.filter(|tx| !first.contains(&hash(tx)))
+        })
+        .await;
+        again.push(hash(&tx));
+    }
     mine(&provider).await;
-    let receipt = landing.await.unwrap().unwrap();
-    assert_eq!(receipt.transaction_hash, hash(&again));
-    let mined = provider.get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
-    assert_eq!((mined.nonce(), mined.to(), mined.value()), (0, Some(TO), U256::from(1)));
+    for (nonce, landing) in landings.into_iter().enumerate() {
+        let receipt = landing.await.unwrap().unwrap();
+        assert_eq!(receipt.transaction_hash, again[nonce]);
+        let mined =
+            provider.get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
+        assert_eq!(
+            (mined.nonce(), mined.to(), mined.value()),
+            (nonce as u64, Some(TO), U256::from(1))
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
