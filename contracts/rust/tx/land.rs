@@ -298,8 +298,8 @@ impl Waited {
 /// version was mined); an unreachable node is asked again after a pause.
 ///
 /// With `front`, the sender and nonce, those direct looks read the sender's mined nonce count
-/// first ([`look`]): the receipts only once the nonce is used, and whether the node still has
-/// the transaction while it is first in line.
+/// first ([`look`]): the receipts only once the nonce is used, and before that whether the node
+/// still has the transaction.
 async fn wait<P: Provider>(
     provider: &P,
     sent: &[B256],
