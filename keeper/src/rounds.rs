@@ -313,10 +313,10 @@ impl Driver<'_> {
                 }
             }
         }
-        // The server would keep the consumer for its inactivity threshold (30 s), and it matches
-        // every result stored against every consumer's filter: with many jobs in flight, phases
-        // ended in the last 30 s would outnumber the live ones by far. A consumer left behind
-        // (the delete failed, or it was recreated under another name) still expires then.
+        // The server would keep the consumer for its inactivity threshold (30 s): with many jobs
+        // in flight, the consumers of phases ended in the last 30 s would far outnumber the live
+        // ones. A consumer left behind (the delete failed, or it was recreated under another
+        // name) still expires then.
         drop(messages);
         if let Err(e) = stream.delete_consumer(&consumer_name).await {
             debug!(target: "keeper::rounds", %job_id, round, %phase, error = %e, "cannot delete the phase's result consumer");
