@@ -91,6 +91,14 @@ pub enum TxError {
         /// Every version sent, the original first.
         sent: Vec<B256>,
     },
+    /// The contract's state, read before sending, says it would refuse the call: nothing was
+    /// sent.
+    Refused {
+        /// What was being done.
+        operation: String,
+        /// What the contract would refuse, e.g. `the job's deadline 120 has passed`.
+        reason: String,
+    },
     /// A transaction other than the ones sent was mined with their nonce ([`land`]).
     NonceTaken {
         /// What was being done.
@@ -115,6 +123,9 @@ impl std::fmt::Display for TxError {
             }
             Self::Missing { operation, missing } => {
                 write!(f, "{operation}: the node answered without {missing}")
+            }
+            Self::Refused { operation, reason } => {
+                write!(f, "{operation}: not sent, the contract would refuse it: {reason}")
             }
             Self::NotMined { operation, nonce, sent } => {
                 write!(f, "{operation}: not mined after {} versions", sent.len())?;
@@ -150,6 +161,7 @@ impl std::error::Error for TxError {
             Self::Receipt { source, .. } => Some(source.as_ref()),
             Self::Reverted { .. }
             | Self::Missing { .. }
+            | Self::Refused { .. }
             | Self::NotMined { .. }
             | Self::NonceTaken { .. } => None,
         }
@@ -165,6 +177,7 @@ impl TxError {
             | Self::Receipt { operation, .. }
             | Self::Reverted { operation, .. }
             | Self::Missing { operation, .. }
+            | Self::Refused { operation, .. }
             | Self::NotMined { operation, .. }
             | Self::NonceTaken { operation, .. } => operation,
         }

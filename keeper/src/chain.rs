@@ -607,26 +607,68 @@ impl<P: Provider + Clone> Market<P> {
         }
     }
 
-    /// Settles the job with `transcript`. Before anything is paid for, the market is asked
-    /// whether it would accept it (a job settled or re-claimed meanwhile is refused), with the
-    /// gas limit from [`Market::checked_gas`].
+    /// Settles the job with `transcript`. Before anything is paid for, the job is checked to be
+    /// one the market would settle (a job settled, re-claimed or expired meanwhile is refused):
+    /// for a transcript shape whose gas this keeper has seen, by reading the job's state
+    /// ([`Market::settleable`]); otherwise the node's gas estimate runs the whole settlement.
     ///
     /// # Errors
     ///
-    /// [`TxError`] if the estimate, the call or the transaction fails or reverts
-    /// ([`TxError::decoded`] tells the market's reason).
+    /// [`TxError::Refused`] when the job's state says the market would refuse it; [`TxError`] if
+    /// the estimate, a read or the transaction fails or reverts ([`TxError::decoded`] tells the
+    /// market's reason).
     pub async fn settle(&self, job_id: U256, transcript: Transcript) -> TxResult<B256> {
         let operation = format!("settleJob({job_id})");
         let shape = SettleShape::of(&transcript);
         let market = IDeliberationMarket::new(self.address, &self.provider);
         let call = market.settleJob(job_id, transcript);
-        let gas =
-            self.checked_gas(&self.settle_gas, &shape, &call, |estimate| estimate).await.map_err(
-                |source| TxError::Call { operation: operation.clone(), source: Box::new(source) },
-            )?;
+        let known = self.settle_gas.limit(&shape);
+        let gas = match (known, self.sender) {
+            // The transcript follows the rules the market checks (the protocol crate's, proven
+            // equal to the contract's), so what is left to refuse it is the job's state. Reading
+            // it costs the node a storage lookup; simulating the settlement would cost it as
+            // much as mining it, every signature recovered again.
+            (Some(limit), Some(keeper)) => {
+                self.settleable(job_id, keeper, &operation).await?;
+                limit
+            }
+            _ => self
+                .checked_gas(&self.settle_gas, &shape, &call, |estimate| estimate)
+                .await
+                .map_err(|source| TxError::Call {
+                    operation: operation.clone(),
+                    source: Box::new(source),
+                })?,
+        };
         let sent = self.send(operation, call, gas).await;
         self.settle_gas.learn(shape, sent.as_ref().ok());
         Ok(sent?.transaction_hash())
+    }
+
+    /// Checks, from the job's state, that the market would settle `job_id` for `keeper` now:
+    /// the job is claimed by `keeper` and its deadline has not passed. (A keeper whose role the
+    /// guild revoked is not caught here: its settlement reverts once, and the failure makes the
+    /// next one of its shape run the gas estimate, which names the revert before sending.)
+    ///
+    /// # Errors
+    ///
+    /// [`TxError::Refused`] naming what the market would refuse; [`TxError`] if a read fails.
+    async fn settleable(&self, job_id: U256, keeper: Address, operation: &str) -> TxResult<()> {
+        let job = self.job(job_id).await?;
+        let refused = |reason: String| TxError::Refused { operation: operation.to_owned(), reason };
+        if !matches!(JobStatus::try_from(job.status), Ok(JobStatus::Claimed))
+            || job.keeper != keeper
+        {
+            return Err(refused(format!(
+                "the job's status is {} with keeper {}, not claimed by {keeper}",
+                job.status, job.keeper
+            )));
+        }
+        let now = self.now().await?;
+        if now > job.deadline {
+            return Err(refused(format!("its deadline {} has passed (now {now})", job.deadline)));
+        }
+        Ok(())
     }
 
     /// A gas limit for `call`, checked against the chain: for a kind of transaction `book` has

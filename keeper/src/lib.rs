@@ -36,6 +36,7 @@
 
 pub mod chain;
 mod http;
+mod results;
 pub mod rounds;
 pub mod store;
 pub mod timing;
@@ -71,6 +72,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     chain::{ClaimError, Market, MarketEvent},
+    results::Results,
     rounds::Driver,
     store::{JobRow, JobState, Store, StoreError},
     timing::{Part, Timings},
@@ -340,6 +342,8 @@ impl Keeper {
         if let Some(listener) = http_listener {
             tracker.spawn(http::serve(listener, metrics.clone(), background.child_token()));
         }
+        let (results, routing) = Results::start(&bus, background.child_token()).await?;
+        tracker.spawn(routing);
         tracker.close();
         info!(target: "keeper", %keeper, market = %config.market, chain_id, "keeper running");
 
@@ -349,6 +353,7 @@ impl Keeper {
             market: &market,
             store: &store,
             bus: &bus,
+            results: &results,
             metrics: &metrics,
             chain_id,
         };
@@ -372,6 +377,7 @@ struct Ctx<'a, P> {
     market: &'a Market<P>,
     store: &'a Store,
     bus: &'a Bus,
+    results: &'a Results,
     metrics: &'a Metrics,
     chain_id: u64,
 }
@@ -519,7 +525,7 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         match (status, job.state) {
             // The claim's gas estimate tells whether the market would refuse (too few eligible
             // agents to draw from, an expired job) before anything is paid for.
-            (JobStatus::Requested, _) => self.claim(&job).await,
+            (JobStatus::Requested, _) => self.claim(&job, true).await,
             // Claimed on chain but not in the store: this keeper crashed between its claim and
             // recording it, or another keeper claimed. Ours: recover the drawn seats from the log.
             // Another's: watch it, and take it over once its claim has timed out (a keeper that
@@ -537,7 +543,7 @@ impl<P: Provider + Clone> Ctx<'_, P> {
                         return Ok(());
                     }
                     info!(target: "keeper", %job_id, keeper = %terms.keeper, until, "the other keeper's claim timed out; re-claiming");
-                    return self.claim(&job).await;
+                    return self.claim(&job, false).await;
                 }
                 let Some(seats) = self.market.drawn_seats(job_id, job.spec.block).await? else {
                     warn!(target: "keeper", %job_id, "claimed by this keeper but no SeatsDrawn event found; retrying later");
@@ -547,7 +553,12 @@ impl<P: Provider + Clone> Ctx<'_, P> {
                 self.store.update_job(job_id, JobState::Claimed, Some(&seats), None)?;
                 Ok(())
             }
-            (JobStatus::Claimed, JobState::Claimed) => self.deliberate_and_settle(job, terms).await,
+            (JobStatus::Claimed, JobState::Claimed) => {
+                let done = self.deliberate_and_settle(job, terms).await;
+                // Its next step may find phases answered in this one.
+                self.results.step_ended(job_id);
+                done
+            }
             // Settled by this keeper's earlier attempt, or by a keeper that re-claimed the job
             // after our claim timed out: the job's keeper on chain tells which.
             (JobStatus::Settled, JobState::Claimed) => self.close_settled(job_id, &terms),
@@ -569,13 +580,17 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         Ok(())
     }
 
-    /// Claims (or re-claims) the job and stores its seats; a job settled, refunded or held by
-    /// another keeper is never claimed, and nothing is published for it.
-    async fn claim(&self, job: &JobRow) -> Result<(), KeeperError> {
+    /// Claims the job (`first`: nobody claimed it before) or re-claims it, and stores its seats;
+    /// a job settled, refunded or held by another keeper is never claimed, and nothing is
+    /// published for it.
+    async fn claim(&self, job: &JobRow, first: bool) -> Result<(), KeeperError> {
         let job_id = job.spec.job_id;
         match self.market.claim(job_id, job.spec.block, job.spec.agents_wanted).await {
             Ok((tx, seats)) => {
                 self.store.update_job(job_id, JobState::Claimed, Some(&seats), None)?;
+                if first {
+                    self.results.claimed_first(job_id);
+                }
                 self.metrics.jobs_claimed.fetch_add(1, Ordering::Relaxed);
                 info!(target: "keeper", %job_id, %tx, ?seats, "claimed");
                 Ok(())
@@ -638,6 +653,7 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         let driver = Driver {
             signer: self.signer,
             bus: self.bus,
+            results: self.results,
             store: self.store,
             metrics: self.metrics,
             phase_timeout: self.config.phase_timeout,
@@ -663,8 +679,7 @@ impl<P: Provider + Clone> Ctx<'_, P> {
         }
         let transcript = nsed_contracts::transcript::transcript_from_rounds(d.seats(), d.rounds());
         // The market settles a job once, and only for the keeper holding its claim: a job
-        // settled or re-claimed meanwhile fails the settlement's gas estimate, before anything
-        // is sent.
+        // settled, re-claimed or expired meanwhile is refused before anything is sent.
         match self.market.settle(job_id, transcript).await {
             Ok(tx) => {
                 self.store.update_job(job_id, JobState::Settled, None, Some(tx))?;

@@ -2,10 +2,11 @@
 //!
 //! Every accepted proposal or ballot and every phase close is appended to the job's log in the
 //! store before the keeper moves on, so after a restart [`replay`] rebuilds the exact same
-//! [`Deliberation`] and the keeper only waits for what is still missing. Results are read from the
-//! `NSED_RESULTS` stream from its start (filtered to the job, round and phase), so answers that
-//! arrived while the keeper was down are not lost; answers already in the log are rejected as
-//! duplicates and ignored.
+//! [`Deliberation`] and the keeper only waits for what is still missing. A phase that may have
+//! been answered before (after a restart, a take-over or a failed step) reads the `NSED_RESULTS`
+//! stream from its start, filtered to the job, round and phase, so answers that arrived while the
+//! keeper was down are not lost; answers already in the log are rejected as duplicates and
+//! ignored. Every other phase gets its results from the keeper-wide consumer ([`crate::results`]).
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -17,7 +18,11 @@ use alloy::{
     primitives::{Address, B256, keccak256},
     signers::local::PrivateKeySigner,
 };
-use async_nats::jetstream::consumer::pull::OrderedConfig;
+use async_nats::jetstream::{
+    Message,
+    consumer::pull::{Ordered, OrderedConfig},
+    stream::Stream,
+};
 use futures::StreamExt;
 use nsed_bus::Bus;
 use nsed_protocol::{
@@ -32,6 +37,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     KeeperError, Metrics,
+    results::{Results, Route},
     store::{JobSpec, LogEvent, Store},
     timing::Part,
 };
@@ -61,6 +67,8 @@ pub(crate) struct Driver<'a> {
     /// Signs every task, so workers answer only this keeper (and never a forged task).
     pub(crate) signer: &'a PrivateKeySigner,
     pub(crate) bus: &'a Bus,
+    /// Routes the results of phases nobody answered before.
+    pub(crate) results: &'a Results,
     pub(crate) store: &'a Store,
     pub(crate) metrics: &'a Metrics,
     pub(crate) phase_timeout: Duration,
@@ -187,6 +195,8 @@ impl Driver<'_> {
         };
         let previous = d.previous_view();
         let deadline_ms = now_ms() + self.phase_timeout.as_millis() as u64;
+        // Before the tasks go out, so no answer can come before the route.
+        let route = self.results.route(job_id, round, phase);
         let mut published: HashMap<Address, B256> = HashMap::new();
         let mut tasks = Vec::new();
         let publishing = self.metrics.timings.start(Part::Publish);
@@ -221,31 +231,10 @@ impl Driver<'_> {
         self.metrics.tasks_published.fetch_add(tasks.len() as u64, Ordering::Relaxed);
         drop(publishing);
 
-        let filter = format!("nsed.result.{job_id}.{round}.{phase}.>");
-        // No `STREAM.INFO` request: the handle only names the stream.
-        let stream =
-            self.bus.jetstream().get_stream_no_info(RESULTS_STREAM).await.map_err(|e| {
-                KeeperError::Bus(nsed_bus::BusError::JetStream {
-                    operation: format!("open {RESULTS_STREAM}"),
-                    source: e.into(),
-                })
-            })?;
-        let consumer = stream
-            .create_consumer(OrderedConfig { filter_subject: filter.clone(), ..Default::default() })
-            .await
-            .map_err(|e| {
-                KeeperError::Bus(nsed_bus::BusError::JetStream {
-                    operation: format!("read {filter}"),
-                    source: e.into(),
-                })
-            })?;
-        let consumer_name = consumer.cached_info().name.clone();
-        let mut messages = consumer.messages().await.map_err(|e| {
-            KeeperError::Bus(nsed_bus::BusError::JetStream {
-                operation: format!("read {filter}"),
-                source: e.into(),
-            })
-        })?;
+        let mut incoming = match route {
+            Some(route) => Incoming::Routed(route),
+            None => self.replay(job_id, round, phase).await?,
+        };
         let mut failed: BTreeSet<Address> = BTreeSet::new();
         let until = Instant::now() + self.phase_timeout;
         loop {
@@ -256,14 +245,23 @@ impl Driver<'_> {
             }
             let left = until.saturating_duration_since(Instant::now());
             let waiting = self.metrics.timings.start(Part::Answers);
-            let next = tokio::time::timeout(left, messages.next()).await;
+            let next = tokio::time::timeout(left, incoming.next()).await;
             drop(waiting);
             let verifying = self.metrics.timings.start(Part::Verify);
             let Ok(next) = next else {
                 warn!(target: "keeper::rounds", %job_id, round, %phase, ?missing, "phase timed out; missing agents count as absent");
                 break;
             };
-            let Some(Ok(message)) = next else { continue };
+            let message = match next {
+                Next::Message(message) => message,
+                Next::Skip => continue,
+                // The keeper-wide consumer stopped: what it had not routed is read again, with
+                // what was already accepted rejected as a duplicate.
+                Next::Ended => {
+                    incoming = self.replay(job_id, round, phase).await?;
+                    continue;
+                }
+            };
             let subject = message.subject.as_str();
             if subject.ends_with(".failed") {
                 match wire::decode::<TaskFailure>(&message.payload) {
@@ -313,14 +311,89 @@ impl Driver<'_> {
                 }
             }
         }
-        // The server would keep the consumer for its inactivity threshold (30 s): with many jobs
-        // in flight, the consumers of phases ended in the last 30 s would far outnumber the live
-        // ones. A consumer left behind (the delete failed, or it was recreated under another
-        // name) still expires then.
-        drop(messages);
-        if let Err(e) = stream.delete_consumer(&consumer_name).await {
-            debug!(target: "keeper::rounds", %job_id, round, %phase, error = %e, "cannot delete the phase's result consumer");
-        }
+        incoming.close().await;
         Ok(())
+    }
+}
+
+impl Driver<'_> {
+    /// A consumer of the phase's results from the stream's start: also the answers stored
+    /// before this keeper (re)started or before a failed step, which the workers do not send
+    /// again (the stream drops a repeated answer as a duplicate).
+    async fn replay(
+        &self,
+        job_id: alloy::primitives::U256,
+        round: u32,
+        phase: Phase,
+    ) -> Result<Incoming, KeeperError> {
+        let filter = format!("nsed.result.{job_id}.{round}.{phase}.>");
+        let js_error = |operation: String, source: async_nats::Error| {
+            KeeperError::Bus(nsed_bus::BusError::JetStream { operation, source })
+        };
+        // No `STREAM.INFO` request: the handle only names the stream.
+        let stream = self
+            .bus
+            .jetstream()
+            .get_stream_no_info(RESULTS_STREAM)
+            .await
+            .map_err(|e| js_error(format!("open {RESULTS_STREAM}"), e.into()))?;
+        let consumer = stream
+            .create_consumer(OrderedConfig { filter_subject: filter.clone(), ..Default::default() })
+            .await
+            .map_err(|e| js_error(format!("read {filter}"), e.into()))?;
+        let name = consumer.cached_info().name.clone();
+        let messages =
+            consumer.messages().await.map_err(|e| js_error(format!("read {filter}"), e.into()))?;
+        Ok(Incoming::Replayed(Box::new(Replayed { stream, name, messages })))
+    }
+}
+
+/// Where a phase's results come from.
+enum Incoming {
+    /// The keeper-wide consumer ([`Results::route`]).
+    Routed(Route),
+    /// The phase's own consumer ([`Driver::replay`]).
+    Replayed(Box<Replayed>),
+}
+
+/// A phase's own consumer and what deletes it.
+struct Replayed {
+    stream: Stream<()>,
+    name: String,
+    messages: Ordered,
+}
+
+/// What [`Incoming::next`] got.
+enum Next {
+    Message(Box<Message>),
+    /// A consumer error: the ordered consumer recreates itself.
+    Skip,
+    /// The keeper-wide consumer stopped.
+    Ended,
+}
+
+impl Incoming {
+    async fn next(&mut self) -> Next {
+        match self {
+            Self::Routed(route) => route.next().await.map_or(Next::Ended, Next::Message),
+            Self::Replayed(replayed) => match replayed.messages.next().await {
+                Some(Ok(message)) => Next::Message(Box::new(message)),
+                _ => Next::Skip,
+            },
+        }
+    }
+
+    /// Deletes the phase's own consumer: the server would keep it for its inactivity threshold
+    /// (30 s), so with many jobs in flight the consumers of phases ended in the last 30 s would
+    /// far outnumber the live ones. One left behind (the delete failed, or it was recreated
+    /// under another name) still expires then.
+    async fn close(self) {
+        if let Self::Replayed(replayed) = self {
+            let Replayed { stream, name, messages } = *replayed;
+            drop(messages);
+            if let Err(e) = stream.delete_consumer(&name).await {
+                debug!(target: "keeper::rounds", consumer = %name, error = %e, "cannot delete a phase's result consumer");
+            }
+        }
     }
 }

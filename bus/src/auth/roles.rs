@@ -65,7 +65,7 @@ impl Role {
                         // then recreated under `<name>.<filter>` after a gap or a server restart.
                         Allow::new(
                             format!("$JS.API.CONSUMER.CREATE.{RESULTS_STREAM}"),
-                            "creates the ordered consumer that reads a phase's results",
+                            "creates the ordered consumers that read results (all new ones, or a resumed phase's)",
                         ),
                         Allow::new(
                             format!("$JS.API.CONSUMER.CREATE.{RESULTS_STREAM}.>"),

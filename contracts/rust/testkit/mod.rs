@@ -31,8 +31,10 @@
 
 mod chain;
 pub mod gas;
+mod plan;
 mod receipt;
 
 pub use chain::{DEV_PRIVATE_KEYS, SnapshotId, TestChain};
 pub use gas::{GasSnapshot, GasSnapshotError};
+pub use plan::{RoundPlan, deliberate, deliberate_with};
 pub use receipt::{ExpectRevert, Receipt, TxFailure};

@@ -24,9 +24,9 @@ use nsed_protocol::{
     deliberation::Deliberation,
     eip712::{self, RoundContext},
     halting::HaltingConfig,
-    quadratic_votes,
-    wire::{SignedBallot, SignedProposal},
 };
+
+pub(crate) use nsed_contracts::testkit::{RoundPlan, deliberate, deliberate_with};
 
 use crate::fixtures::{RANK_URI, deploy_lat, grant_lat_minter, register_agent};
 
@@ -538,114 +538,6 @@ impl MarketFixture {
         let hash = eip712::ballot_hash(&self.domain(), ctx, digest, votes);
         Bytes::from(eip712::sign(&self.agents[seat], hash).unwrap().as_bytes())
     }
-}
-
-/// One round of a planned deliberation.
-#[derive(Debug, Clone)]
-pub(crate) struct RoundPlan {
-    /// Each seat's answer; `None` if it does not propose.
-    pub(crate) answers: Vec<Option<String>>,
-    /// Each seat's raw weights in `[-100, 100]`; `None` if it does not vote. Weights for the voter's
-    /// own seat and for seats without a proposal are ignored (set to 0).
-    pub(crate) weights: Vec<Option<Vec<i32>>>,
-}
-
-impl RoundPlan {
-    /// Every seat proposes `answers[seat]` and backs seats proposing `good` (+60), opposing the
-    /// rest (-40).
-    pub(crate) fn full(answers: &[&str], good: &str) -> Self {
-        let n = answers.len();
-        Self {
-            answers: answers.iter().map(|a| Some(a.to_string())).collect(),
-            weights: (0..n)
-                .map(|voter| {
-                    Some(
-                        (0..n)
-                            .map(|q| {
-                                if q == voter {
-                                    0
-                                } else if answers[q] == good {
-                                    60
-                                } else {
-                                    -40
-                                }
-                            })
-                            .collect(),
-                    )
-                })
-                .collect(),
-        }
-    }
-}
-
-/// Runs `plan` with the protocol crate over `keys` (sorted by address) for a job whose input
-/// hashes to `input_hash`, and returns the finished deliberation (exactly `plan.len()` rounds).
-/// Every answer signs the context the deliberation asks for: the job, the round, `input_hash` and
-/// the digest of the rounds closed before it.
-///
-/// # Panics
-///
-/// If a round has fewer than two proposals (the protocol cannot close it).
-#[track_caller]
-pub(crate) fn deliberate(
-    keys: &[PrivateKeySigner],
-    domain: Eip712Domain,
-    job_id: U256,
-    input_hash: B256,
-    credits: u64,
-    plan: &[RoundPlan],
-) -> Deliberation {
-    let rounds = plan.len() as u32;
-    let halting = HaltingConfig { min_rounds: rounds, max_rounds: rounds, effort_permille: 1000 };
-    deliberate_with(keys, domain, job_id, input_hash, credits, halting, plan)
-}
-
-/// Like [`deliberate`], under `halting`: rounds of `plan` after the protocol crate halts are left
-/// out.
-///
-/// # Panics
-///
-/// If a round has fewer than two proposals, or `halting` is invalid.
-#[track_caller]
-pub(crate) fn deliberate_with(
-    keys: &[PrivateKeySigner],
-    domain: Eip712Domain,
-    job_id: U256,
-    input_hash: B256,
-    credits: u64,
-    halting: HaltingConfig,
-    plan: &[RoundPlan],
-) -> Deliberation {
-    let seats: Vec<Address> = keys.iter().map(PrivateKeySigner::address).collect();
-    let mut d =
-        Deliberation::new(job_id, input_hash, seats, domain.clone(), credits, halting).unwrap();
-    for round in plan {
-        if d.outcome().is_some() {
-            break;
-        }
-        let ctx = d.context();
-        for (key, answer) in keys.iter().zip(&round.answers) {
-            if let Some(answer) = answer {
-                let proposal = SignedProposal::sign(key, &domain, &ctx, answer.clone()).unwrap();
-                d.accept_proposal(proposal).unwrap();
-            }
-        }
-        let set = d.close_proposals().unwrap();
-        let proposed = set.proposed();
-        for (voter, (key, weights)) in keys.iter().zip(&round.weights).enumerate() {
-            let Some(weights) = weights else { continue };
-            let weights: Vec<i32> = weights
-                .iter()
-                .enumerate()
-                .map(|(q, &w)| if q == voter || !proposed[q] { 0 } else { w })
-                .collect();
-            let votes = quadratic_votes(&weights, voter, &proposed, credits).unwrap();
-            let ballot = SignedBallot::sign(key, &domain, &ctx, set.digest, votes).unwrap();
-            d.accept_ballot(ballot).unwrap();
-        }
-        d.close_round().unwrap();
-    }
-    d
 }
 
 /// Job statuses (`IDeliberationMarket.JobStatus`) as the ABI carries them.

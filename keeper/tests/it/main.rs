@@ -7,6 +7,7 @@ mod claim;
 mod refund;
 mod reorg;
 mod service;
+mod settle;
 
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ pub(crate) struct Stack {
     pub(crate) keeper_key: PrivateKeySigner,
     /// A second granted keeper, competing for the same jobs.
     pub(crate) rival_key: PrivateKeySigner,
+    /// The registered agents' keys.
+    pub(crate) agents: Vec<PrivateKeySigner>,
     pub(crate) db: tempfile::TempDir,
 }
 
@@ -79,9 +82,10 @@ impl Stack {
             .unwrap();
         let bond = owner.min_bond().await.unwrap();
         owner.fund(&deployer, bond * U256::from(agents)).await.unwrap();
-        for _ in 0..agents {
-            let agent = PrivateKeySigner::random();
-            owner.register(&agent, Default::default(), "nsed://model/none", bond).await.unwrap();
+        let agents: Vec<PrivateKeySigner> =
+            (0..agents).map(|_| PrivateKeySigner::random()).collect();
+        for agent in &agents {
+            owner.register(agent, Default::default(), "nsed://model/none", bond).await.unwrap();
         }
         let market = record.address(MARKET).unwrap();
         let token = record.address(BOUNTY_TOKEN).unwrap();
@@ -96,6 +100,7 @@ impl Stack {
             requester_address: requester_key.address(),
             keeper_key,
             rival_key,
+            agents,
             db: tempfile::tempdir().unwrap(),
         }
     }
