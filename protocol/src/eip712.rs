@@ -27,9 +27,13 @@
 //!   the keeper) itself.
 
 use alloy_primitives::{Address, B256, I256, Signature, U256, keccak256};
-use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain};
+use secp256k1::{
+    All, Message, Secp256k1, SecretKey,
+    ecdsa::{RecoverableSignature, RecoveryId},
+};
+use std::sync::LazyLock;
 
 /// The Solidity structs, generated with `sol!`.
 pub mod typed {
@@ -117,8 +121,9 @@ pub const DOMAIN_VERSION: &str = "1";
 /// Why a signature does not check out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    /// The signature is malformed or no key recovers from it.
-    #[error("signature does not recover a signer")]
+    /// The signature is malformed, malleable (`s` in the upper half, which the market rejects)
+    /// or no key recovers from it.
+    #[error("signature does not recover a signer (malformed, or a malleable high s)")]
     Unrecoverable,
     /// A valid signature, but by someone else.
     #[error("signed by {recovered}, expected {expected}")]
@@ -277,14 +282,22 @@ pub fn ballot_hash(
 /// assert!(verify(B256::repeat_byte(9), &sig, key.address()).is_ok());
 /// ```
 pub fn sign(signer: &PrivateKeySigner, hash: B256) -> Result<Signature, SignatureError> {
-    signer.sign_hash_sync(&hash).map_err(|e| SignatureError::Signing(e.to_string()))
+    let secret = SecretKey::from_byte_array(signer.credential().to_bytes().into())
+        .map_err(|e| SignatureError::Signing(e.to_string()))?;
+    // RFC 6979 and low s, as alloy's signer: the same signature, made faster.
+    let (id, rs) =
+        SECP256K1.sign_ecdsa_recoverable(Message::from_digest(hash.0), &secret).serialize_compact();
+    Ok(Signature::from_bytes_and_parity(&rs, i32::from(id) == 1))
 }
 
-/// Checks that `signature` over `hash` was made by `expected`.
+/// Checks that `signature` over `hash` was made by `expected`, with `s` in the lower half of the
+/// curve order as the market's `ECDSA.recover` requires: the other half is the malleable twin
+/// of a valid signature, which the keeper must not accept into a transcript the market would
+/// then refuse.
 ///
 /// # Errors
 ///
-/// [`SignatureError::Unrecoverable`] or [`SignatureError::WrongSigner`].
+/// [`SignatureError::Unrecoverable`] (a high `s` included) or [`SignatureError::WrongSigner`].
 ///
 /// ```
 /// use alloy_primitives::{Address, B256};
@@ -295,14 +308,26 @@ pub fn sign(signer: &PrivateKeySigner, hash: B256) -> Result<Signature, Signatur
 /// assert!(matches!(verify(B256::repeat_byte(8), &sig, key.address()), Err(SignatureError::WrongSigner { .. })));
 /// ```
 pub fn verify(hash: B256, signature: &Signature, expected: Address) -> Result<(), SignatureError> {
-    let recovered =
-        signature.recover_address_from_prehash(&hash).map_err(|_| SignatureError::Unrecoverable)?;
+    if signature.normalize_s().is_some() {
+        return Err(SignatureError::Unrecoverable);
+    }
+    let id = RecoveryId::from_u8_masked(u8::from(signature.v()));
+    let compact = RecoverableSignature::from_compact(&signature.as_bytes()[..64], id)
+        .map_err(|_| SignatureError::Unrecoverable)?;
+    let key = SECP256K1
+        .recover_ecdsa(Message::from_digest(hash.0), &compact)
+        .map_err(|_| SignatureError::Unrecoverable)?;
+    let recovered = Address::from_raw_public_key(&key.serialize_uncompressed()[1..]);
     if recovered == expected {
         Ok(())
     } else {
         Err(SignatureError::WrongSigner { expected, recovered })
     }
 }
+
+/// One libsecp256k1 context for signing and recovering (building one costs far more than a
+/// signature).
+static SECP256K1: LazyLock<Secp256k1<All>> = LazyLock::new(Secp256k1::new);
 
 // The agent registry's typed data: an agent key's consent to being registered by its owner.
 
@@ -396,6 +421,37 @@ mod registry_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_signer::SignerSync;
+    use proptest::prelude::*;
+
+    /// The order of secp256k1's group.
+    const ORDER: U256 = U256::from_be_bytes(alloy_primitives::hex!(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+    ));
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The same deterministic (RFC 6979) signature as alloy's signer, recovering its key;
+        /// its malleable twin (`n - s`, the other parity), which the market rejects, is rejected.
+        #[test]
+        fn signatures_are_alloys_and_their_malleable_twins_are_rejected(
+            key in prop::array::uniform32(1u8..),
+            hash in prop::array::uniform32(any::<u8>()),
+        ) {
+            let key = PrivateKeySigner::from_bytes(&B256::from(key)).unwrap();
+            let hash = B256::from(hash);
+            let ours = sign(&key, hash).unwrap();
+            prop_assert_eq!(ours, key.sign_hash_sync(&hash).unwrap());
+            prop_assert!(verify(hash, &ours, key.address()).is_ok());
+            let twin = Signature::new(ours.r(), ORDER - ours.s(), !ours.v());
+            let twin_refused = matches!(verify(hash, &twin, key.address()), Err(SignatureError::Unrecoverable));
+            prop_assert!(twin_refused, "{:?}", twin.recover_address_from_prehash(&hash));
+            let other = PrivateKeySigner::random();
+            let wrong = matches!(verify(hash, &ours, other.address()), Err(SignatureError::WrongSigner { .. }));
+            prop_assert!(wrong);
+        }
+    }
 
     #[test]
     fn the_type_strings_match_the_solidity_structs() {
