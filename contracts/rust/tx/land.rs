@@ -369,15 +369,22 @@ async fn look<P: Provider>(
     find_receipt(provider, sent).await.map(Waited::mined)
 }
 
-/// Whether the node knows any version in `sent` (a node that cannot be asked is taken to).
-async fn known<P: Provider>(provider: &P, sent: &[B256]) -> bool {
+/// The newest version in `sent` the node knows; the error of the first read that failed.
+async fn newest_known<P: Provider>(
+    provider: &P,
+    sent: &[B256],
+) -> Result<Option<alloy::rpc::types::Transaction>, alloy::transports::TransportError> {
     for hash in sent.iter().rev() {
-        match provider.get_transaction_by_hash(*hash).await {
-            Ok(None) => {}
-            Ok(Some(_)) | Err(_) => return true,
+        if let Some(tx) = provider.get_transaction_by_hash(*hash).await? {
+            return Ok(Some(tx));
         }
     }
-    false
+    Ok(None)
+}
+
+/// Whether the node knows any version in `sent` (a node that cannot be asked is taken to).
+async fn known<P: Provider>(provider: &P, sent: &[B256]) -> bool {
+    !matches!(newest_known(provider, sent).await, Ok(None))
 }
 
 /// The receipt of whichever of `sent` was mined, newest first.
@@ -394,14 +401,13 @@ async fn find_receipt<P: Provider>(provider: &P, sent: &[B256]) -> Option<Transa
 
 /// The newest of `sent` the node knows, as a request to sign again.
 async fn signed_request<P: Provider>(provider: &P, sent: &[B256]) -> Option<TransactionRequest> {
-    for hash in sent.iter().rev() {
-        match provider.get_transaction_by_hash(*hash).await {
-            Ok(Some(tx)) => return Some(tx.into()),
-            Ok(None) => {}
-            Err(err) => debug!(target: "tx", %hash, error = %err, "cannot read the transaction"),
+    match newest_known(provider, sent).await {
+        Ok(tx) => tx.map(Into::into),
+        Err(err) => {
+            debug!(target: "tx", error = %err, "cannot read the transaction");
+            None
         }
     }
-    None
 }
 
 fn checked(operation: String, receipt: TransactionReceipt) -> TxResult<TransactionReceipt> {
