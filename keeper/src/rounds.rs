@@ -226,9 +226,12 @@ impl Driver<'_> {
         }
         // Published together: each waits for the stream's acknowledgement, and the seats' tasks
         // do not depend on one another.
-        futures::future::try_join_all(tasks.iter().map(|signed| self.bus.publish_task(signed)))
-            .await?;
-        self.metrics.tasks_published.fetch_add(tasks.len() as u64, Ordering::Relaxed);
+        let outcomes =
+            futures::future::join_all(tasks.iter().map(|signed| self.bus.publish_task(signed)))
+                .await;
+        let stored = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+        self.metrics.tasks_published.fetch_add(stored as u64, Ordering::Relaxed);
+        outcomes.into_iter().collect::<Result<Vec<_>, _>>()?;
         drop(publishing);
 
         let mut incoming = match route {
