@@ -313,6 +313,20 @@ fn a_tampered_or_foreign_signature_is_rejected() {
     let mut garbage = f.proposal(0, "1");
     garbage.signature = Signature::new(U256::ZERO, U256::ZERO, false);
     assert!(matches!(f.d.accept_proposal(garbage), Err(RejectError::Signature { .. })));
+    // The malleable twin of a valid signature (high s, the other parity): the market refuses
+    // it, so a transcript carrying it could never settle.
+    let mut twin = f.proposal(0, "1");
+    let order = U256::from_str_radix(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        16,
+    )
+    .unwrap();
+    let valid = twin.signature;
+    twin.signature = Signature::new(valid.r(), order - valid.s(), !valid.v());
+    assert!(matches!(
+        f.d.accept_proposal(twin),
+        Err(RejectError::Signature { source: SignatureError::Unrecoverable, .. })
+    ));
     assert_eq!(f.d.missing(), vec![0, 1, 2]);
 }
 
