@@ -9,7 +9,9 @@
 //! results are all still to come. Those are read by one keeper-wide consumer of every new result
 //! and routed to the phase by subject ([`Results::route`]); every other phase (a job resumed
 //! after a restart, taken over from another keeper, or retried after a failed step) keeps its
-//! own consumer, which replays what is stored.
+//! own consumer, which replays what is stored. So does a routed phase once the shared consumer
+//! stops, or stays silent for a quarter of the phase's time: it is ephemeral, and a NATS cluster
+//! restarted as a whole loses it until the client recreates it.
 
 use std::{
     collections::{HashMap, HashSet},

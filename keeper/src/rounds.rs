@@ -247,11 +247,21 @@ impl Driver<'_> {
                 break;
             }
             let left = until.saturating_duration_since(Instant::now());
+            let routed = matches!(incoming, Incoming::Routed(_));
+            // The keeper-wide consumer is ephemeral: a NATS cluster restarted as a whole loses
+            // it, and it may stay silent until the client recreates it. A routed phase that
+            // hears nothing for a quarter of its time reads its own consumer instead.
+            let wait = if routed { left.min(self.phase_timeout / 4) } else { left };
             let waiting = self.metrics.timings.start(Part::Answers);
-            let next = tokio::time::timeout(left, incoming.next()).await;
+            let next = tokio::time::timeout(wait, incoming.next()).await;
             drop(waiting);
             let verifying = self.metrics.timings.start(Part::Verify);
             let Ok(next) = next else {
+                if routed && wait < left {
+                    debug!(target: "keeper::rounds", %job_id, round, %phase, "no result routed for a while; reading the phase's own consumer");
+                    incoming = self.replay(job_id, round, phase).await?;
+                    continue;
+                }
                 warn!(target: "keeper::rounds", %job_id, round, %phase, ?missing, "phase timed out; missing agents count as absent");
                 break;
             };
