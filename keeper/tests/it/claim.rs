@@ -3,12 +3,11 @@
 
 use alloy::{primitives::U256, providers::Provider, signers::local::PrivateKeySigner};
 use nsed_contracts::i_deliberation_market::{IDeliberationMarket, JobStatus};
-use nsed_contracts::rpc_count::{CountRequests, RpcCounts};
 use nsed_keeper::{
     chain::{ClaimError, Market},
     store::JobState,
 };
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use crate::{Stack, row, step};
 
@@ -151,13 +150,7 @@ async fn a_claim_with_too_few_eligible_agents_is_refused_before_anything_is_sent
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_like_one_landed_before_is_checked_with_one_call_and_still_decodes_a_lost_race() {
     let stack = Stack::start().await;
-    let counts = Arc::new(RpcCounts::default());
-    let counted = nsed_contracts::provider::wallet_provider_through(
-        stack.anvil.endpoint().parse().unwrap(),
-        [],
-        stack.keeper_key.clone(),
-        CountRequests(counts.clone()),
-    );
+    let (counted, counts) = stack.counted_keeper_provider();
     let ours = Market::new(counted, stack.market);
     let rival = Market::new(stack.provider_for(&stack.rival_key), stack.market);
     let from = stack.record.start_block;

@@ -113,6 +113,20 @@ impl Stack {
         )
     }
 
+    /// A provider signing as the keeper that counts every JSON-RPC request it sends, by method.
+    pub(crate) fn counted_keeper_provider(
+        &self,
+    ) -> (DynProvider, std::sync::Arc<nsed_contracts::rpc_count::RpcCounts>) {
+        let counts = std::sync::Arc::new(nsed_contracts::rpc_count::RpcCounts::default());
+        let provider = nsed_contracts::provider::wallet_provider_through(
+            self.anvil.endpoint().parse().unwrap(),
+            [],
+            self.keeper_key.clone(),
+            nsed_contracts::rpc_count::CountRequests(counts.clone()),
+        );
+        (provider, counts)
+    }
+
     /// Starts this stack's keeper, serving `/health` and `/metrics` on `metrics_addr` if given.
     pub(crate) fn keeper_with(
         &self,

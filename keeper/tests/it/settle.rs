@@ -10,14 +10,13 @@ use alloy::{
 use nsed_contracts::{
     i_deliberation_market::{IDeliberationMarket::Transcript, JobStatus},
     market::job_halting_config,
-    rpc_count::{CountRequests, RpcCounts},
     testkit::{RoundPlan, deliberate_with},
     transcript::transcript_from_rounds,
     tx::TxError,
 };
 use nsed_keeper::chain::Market;
 use nsed_protocol::eip712;
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use crate::{Stack, row, step};
 
@@ -53,13 +52,7 @@ async fn unanimous<P: Provider + Clone>(
 async fn a_settlement_like_one_landed_before_reads_the_job_and_is_refused_once_re_claimed_or_expired()
  {
     let stack = Stack::start().await;
-    let counts = Arc::new(RpcCounts::default());
-    let counted = nsed_contracts::provider::wallet_provider_through(
-        stack.anvil.endpoint().parse().unwrap(),
-        [],
-        stack.keeper_key.clone(),
-        CountRequests(counts.clone()),
-    );
+    let (counted, counts) = stack.counted_keeper_provider();
     // The chain's time read afresh for every check: the test moves it.
     let ours = Market::new(counted, stack.market)
         .with_sender(stack.keeper_key.address())
