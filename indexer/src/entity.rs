@@ -8,9 +8,12 @@
 //!
 //! Storage encodings are chosen so SQL comparisons and ordering are numerically correct:
 //!
-//! - `BigInt` (uint256) is stored as 78 decimal digits, zero-padded (2^256 has 78 digits), so text
-//!   order is numeric order;
-//! - `SignedBigInt` (int256) is stored as `v + 2^255` in the same padded form;
+//! - `BigInt` (uint256) is stored as its decimal digits behind their count in two digits (`0242`
+//!   for 42, `010` for 0): text order is numeric order, since a longer number has a larger count,
+//!   and the common small numbers stay short. Zero-padding every value to 78 digits (2^256 has
+//!   78) orders as well, but made every id, reference and amount, and every index key over them,
+//!   up to 78 bytes long;
+//! - `SignedBigInt` (int256) is stored as `v + 2^255` in the same form;
 //! - numeric ids are stored like `BigInt` (so `orderBy: id` is numeric), other ids verbatim;
 //! - `Bytes` and addresses as lowercase `0x` hex, booleans as 0/1, lists as JSON arrays of their
 //!   display strings (lists are returned, not filtered).
@@ -127,12 +130,13 @@ pub(crate) const fn derived(
 /// 2^255, the offset of the signed encoding.
 const SIGN_OFFSET: U256 = U256::from_limbs([0, 0, 0, 1 << 63]);
 
-/// Padded text of a uint256.
+/// Order-preserving text of a uint256: its decimal digits behind their count in two digits.
 pub fn enc_uint(v: U256) -> String {
-    format!("{v:0>78}")
+    let digits = v.to_string();
+    format!("{:02}{digits}", digits.len())
 }
 
-/// Padded, offset text of an int256 (`v + 2^255`), ordered like the numbers.
+/// Order-preserving, offset text of an int256 (`v + 2^255`), ordered like the numbers.
 pub fn enc_int(v: I256) -> String {
     enc_uint(v.into_raw().wrapping_add(SIGN_OFFSET))
 }
@@ -142,9 +146,17 @@ pub fn enc_bytes(v: &[u8]) -> String {
     format!("0x{}", alloy::hex::encode(v))
 }
 
-/// Decodes [`enc_uint`].
+/// Decodes [`enc_uint`]; `None` unless the count matches the digits that follow it.
 pub(crate) fn dec_uint(s: &str) -> Option<U256> {
-    s.parse::<U256>().ok()
+    let (count, digits) = (s.get(..2)?, s.get(2..)?);
+    let canonical = digits.len() == 1 || !digits.starts_with('0');
+    if count.parse::<usize>().ok()? != digits.len() || !canonical {
+        return None;
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    U256::from_str_radix(digits, 10).ok()
 }
 
 /// Decodes [`enc_int`].
@@ -163,10 +175,8 @@ pub(crate) fn enc_id(kind: IdKind, display: &str) -> Option<String> {
 /// Display form of a stored id.
 pub(crate) fn dec_id(kind: IdKind, stored: &str) -> String {
     match kind {
-        IdKind::Number => {
-            let trimmed = stored.trim_start_matches('0');
-            if trimmed.is_empty() { "0".into() } else { trimmed.into() }
-        }
+        // A stored id that does not decode (not written by `enc_id`) is shown as stored.
+        IdKind::Number => dec_uint(stored).map_or_else(|| stored.into(), |v| v.to_string()),
         IdKind::Text => stored.into(),
     }
 }
@@ -348,9 +358,15 @@ mod tests {
         let mut sorted = encoded.clone();
         sorted.sort();
         assert_eq!(encoded, sorted);
-        assert!(encoded.iter().all(|e| e.len() == 78));
+        assert_eq!(encoded[..4], ["010", "012", "0210", "03100"]);
+        assert_eq!(encoded[4].len(), 80);
         for v in values {
             assert_eq!(dec_uint(&enc_uint(v)), Some(v));
+        }
+        // Text in any other shape is not a stored number: the old zero-padded form, a count
+        // that does not match, leading zeros, signs or letters.
+        for bad in ["", "0", "1", "0242x", "032", "03042", "0a1", "02-1", &format!("{:0>78}", 42)] {
+            assert_eq!(dec_uint(bad), None, "{bad:?}");
         }
     }
 

@@ -23,6 +23,7 @@
 //! ([`postgres`]). Handlers reach it through [`crate::handlers::HandlerCtx`].
 
 pub(crate) mod postgres;
+mod renumber;
 pub(crate) mod sqlite;
 mod window;
 

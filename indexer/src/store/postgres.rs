@@ -36,7 +36,8 @@ use tokio_postgres::{
 
 pub(crate) use self::batch::{Batch, Scouted, scout};
 use super::{
-    OpenOptions, ReadError, WindowWrites, col, from_sql_u64, indexed_field, parse_hash, to_sql_u64,
+    Dialect, OpenOptions, ReadError, WindowWrites, col, from_sql_u64, indexed_field, parse_hash,
+    renumber, to_sql_u64,
 };
 use crate::{
     entity::{EntityDef, Kind},
@@ -45,7 +46,7 @@ use crate::{
 
 /// The schema version this build writes; [`MIGRATIONS`]`[i]` takes a database from version `i`
 /// to `i + 1`.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// Bookkeeping tables, by schema version (entity tables follow the entity table, see
 /// [`entity_ddl`]).
@@ -60,7 +61,13 @@ const MIGRATIONS: &[&str] = &[
         topics TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (block_number, log_index));",
     // Block times, for `_meta { block { timestamp } }`.
     "ALTER TABLE blocks ADD COLUMN IF NOT EXISTS timestamp BIGINT;",
+    // Numbers in their short encoding: the entity tables are rewritten once they all exist
+    // (see `Store::open` and `renumber`).
+    "",
 ];
+
+/// The first schema version that stores numbers in their short encoding.
+const SHORT_NUMBERS: i64 = 3;
 
 /// Advisory lock keys (arbitrary constants, the ASCII of "nsedmigr" and "nsedingr").
 const MIGRATION_LOCK: i64 = 0x6e73_6564_6d69_6772;
@@ -343,6 +350,12 @@ impl Store {
         let ddl: String = entities.iter().map(|def| entity_ddl(def, &catalog)).collect();
         if !ddl.is_empty() {
             tx.batch_execute(&ddl).await?;
+        }
+        // A database of an earlier schema (none before its first migration) holds padded numbers.
+        if (1..SHORT_NUMBERS).contains(&version) {
+            for sql in renumber::statements(&entities, &entities, Dialect::Postgres) {
+                tx.batch_execute(&sql).await?;
+            }
         }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', $1), ('deployment', $2)

@@ -13,7 +13,8 @@ use rusqlite::{
 };
 
 use super::{
-    RawLog, ReadError, col, columns, from_sql_u64, indexed_field, parse_hash, to_sql_u64,
+    Dialect, RawLog, ReadError, col, columns, from_sql_u64, indexed_field, parse_hash, renumber,
+    to_sql_u64,
     window::{Entities, Stored, Supersedes, Written},
 };
 use crate::{
@@ -22,7 +23,7 @@ use crate::{
 };
 
 /// Bumped when the table layout changes; an older file is refused rather than misread.
-pub(crate) const SCHEMA_VERSION: &str = "4";
+pub(crate) const SCHEMA_VERSION: &str = "5";
 
 /// Statements the follower's connection keeps prepared: a handful per entity table.
 const STATEMENT_CACHE: usize = 512;
@@ -97,10 +98,12 @@ impl Store {
         let mut found: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0))
             .optional()?;
-        // Schema 3 differs only by the block times' column: such a file gains it.
-        if found.as_deref() == Some(format!("schema 3; {identity}").as_str()) {
-            conn.execute_batch("ALTER TABLE blocks ADD COLUMN timestamp INTEGER;")?;
-            conn.execute("UPDATE meta SET value = ?1 WHERE key = 'identity'", [&expected])?;
+        // Schema 3 lacks the block times' column, and schemas 3 and 4 stored numbers padded to
+        // 78 digits: such a file gains the column and has its numbers rewritten (below, once
+        // every entity table exists).
+        let schema = |n: u32| Some(format!("schema {n}; {identity}"));
+        let upgrade = [3, 4].into_iter().find(|n| found == schema(*n));
+        if upgrade.is_some() {
             found = Some(expected.clone());
         }
         if let Some(found) = &found
@@ -119,6 +122,17 @@ impl Store {
         // would spill them to the WAL before the commit.
         conn.execute_batch("PRAGMA cache_size = -65536;")?;
         migrate(&conn, &entities)?;
+        if let Some(from) = upgrade {
+            let tx = conn.unchecked_transaction()?;
+            if from == 3 {
+                tx.execute_batch("ALTER TABLE blocks ADD COLUMN timestamp INTEGER;")?;
+            }
+            for sql in renumber::statements(&entities, &entities, Dialect::Sqlite) {
+                tx.execute(&sql, [])?;
+            }
+            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'identity'", [&expected])?;
+            tx.commit()?;
+        }
         if found.is_none() {
             conn.execute("INSERT INTO meta (key, value) VALUES ('identity', ?1)", [&expected])?;
         }
@@ -590,6 +604,45 @@ mod tests {
             })
             .unwrap();
         assert_eq!((hash.as_str(), time), ("0x07", None));
+        let identity: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(identity, format!("schema {SCHEMA_VERSION}; chain 31337"));
+    }
+
+    #[test]
+    fn a_schema_4_file_has_its_padded_numbers_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.sqlite");
+        let entities = all_entities();
+        let job = *entities.iter().find(|e| e.name == "Job").unwrap();
+        let padded = |n: u64| format!("{n:0>78}");
+        {
+            // A schema-4 file: a job stored with its id and bounty padded to 78 digits.
+            let store = Store::open(&path, "chain 31337", entities.clone()).unwrap();
+            let conn = store.lock();
+            conn.execute(
+                &format!(
+                    "INSERT INTO \"{}\" (id, block_from, \"bounty\") VALUES (?1, 5, ?2)",
+                    job.table
+                ),
+                [padded(12), padded(700)],
+            )
+            .unwrap();
+            conn.execute(
+                "UPDATE meta SET value = 'schema 4; chain 31337' WHERE key = 'identity'",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path, "chain 31337", entities).unwrap();
+        let conn = store.lock();
+        let (id, bounty): (String, String) = conn
+            .query_row(&format!("SELECT id, \"bounty\" FROM \"{}\"", job.table), [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((id.as_str(), bounty.as_str()), ("0212", "03700"));
         let identity: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0))
             .unwrap();

@@ -176,6 +176,7 @@ async fn unusable_postgres_databases_are_refused_with_what_to_do() {
     assert!(!err.to_string().contains("secret"), "the password is not shown: {err}");
 
     // One ingester per database; a second is told to serve only.
+    let job = chain.request_job(4321).await;
     let ingester = chain.indexer("one").await;
     catch_up(&chain, &ingester).await;
     let err = start(chain.indexer_config("one"), false).await.unwrap_err();
@@ -204,14 +205,32 @@ async fn unusable_postgres_databases_are_refused_with_what_to_do() {
             "serve-only {serve_only}: {err}"
         );
     }
-    // The database itself is untouched by the refusals: back to its version, it resumes.
+    // The database itself is untouched by the refusals: back to an old version, it resumes.
+    // That version stored numbers padded to 78 digits: the job is put back in that form and
+    // comes out of the migration in the short one, still found by its id.
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     let conn = tokio::spawn(conn);
-    client.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'", &[]).await.unwrap();
-    drop(client);
-    conn.await.unwrap().unwrap();
+    client
+        .batch_execute(&format!(
+            "UPDATE meta SET value = '1' WHERE key = 'schema_version';
+             UPDATE job SET id = lpad('{job}', 78, '0'), bounty = lpad('4321', 78, '0');"
+        ))
+        .await
+        .unwrap();
+    let stored = || async {
+        let row = client.query_one("SELECT id, bounty FROM job", &[]).await.unwrap();
+        (row.get::<_, String>(0), row.get::<_, String>(1))
+    };
+    assert_eq!(stored().await.1.len(), 78);
     let ingester =
         tokio::time::timeout(Duration::from_secs(60), chain.indexer("one")).await.unwrap();
     catch_up(&chain, &ingester).await;
+    let digits = job.to_string();
+    assert_eq!(stored().await, (format!("{:02}{digits}", digits.len()), "044321".to_string()));
+    let answer = data(&ingester, &format!("{{ job(id: \"{job}\") {{ id bounty }} }}")).await;
+    assert_eq!(answer["job"]["bounty"], "4321", "{answer}");
+    assert_eq!(answer["job"]["id"], digits, "{answer}");
     ingester.shutdown().await.unwrap();
+    drop(client);
+    conn.await.unwrap().unwrap();
 }
