@@ -30,7 +30,7 @@
 //! `extensions.queryStats.dbQueries`: the database reads it cost.
 //!
 //! Filters become SQL with bound parameters; names in SQL come only from the static entity
-//! table. BigInt values are compared in their padded encoding (see [`crate::entity`]), so
+//! table. BigInt values are compared in their order-preserving encoding (see [`crate::entity`]), so
 //! comparisons are numeric.
 //!
 //! The SQL is common to SQLite and PostgreSQL (`?` placeholders, `IS DISTINCT FROM`, window

@@ -2,7 +2,7 @@
 //!
 //! - Layout: the same tables as SQLite. `vid` is an identity column, block numbers, `Int` and
 //!   `Boolean` fields are `BIGINT`, everything else is `TEXT COLLATE "C"` so text orders by byte
-//!   as in SQLite (the padded number encodings rely on it).
+//!   as in SQLite (the number encodings rely on it).
 //! - Migrations are code: the `meta` table holds `schema_version` and the `deployment` the
 //!   database belongs to. Opening for ingestion runs, in one transaction under an advisory lock,
 //!   every migration above the stored version, then creates missing entity tables and adds
