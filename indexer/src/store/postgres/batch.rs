@@ -7,8 +7,9 @@
 //! keeps every entity it touches in memory: the first read of an entity loads its current
 //! version, later reads and all writes stay in memory, and a version written again at the same
 //! block replaces the one before, as SQLite's in-place update does. At commit it closes the
-//! replaced stored versions, inserts the new versions with their `block_to` already set, and
-//! inserts the raw logs, block hashes and cursor, with multi-row statements.
+//! replaced stored versions, copies in the new versions with their `block_to` already set and
+//! the raw logs (binary `COPY`), and upserts the block hashes (one statement over arrays) and
+//! the cursor.
 //!
 //! Loading each entity on first use would still cost a round trip per entity. So the window runs
 //! twice: first a scouting pass that answers every entity it has not written itself as absent
@@ -42,11 +43,11 @@ use crate::{
     },
 };
 
-/// Most bound parameters per multi-row statement (PostgreSQL allows 65 535).
-const MAX_PARAMS: usize = 30_000;
-
-/// A block rewritten with the same hash keeps its time when the new write has none.
-const BLOCK_UPSERT: &str = " ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash,
+/// A window's block hashes and times; a block rewritten with the same hash keeps its time when
+/// the new write has none.
+const BLOCKS_UPSERT: &str = "INSERT INTO blocks (number, hash, timestamp)
+     SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[])
+     ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash,
      timestamp = CASE WHEN blocks.hash = EXCLUDED.hash
          THEN COALESCE(EXCLUDED.timestamp, blocks.timestamp) ELSE EXCLUDED.timestamp END";
 
@@ -378,18 +379,19 @@ impl Batch {
             &types,
             &logs,
         )?;
-        let blocks: Vec<Vec<Sql>> = self
-            .blocks
-            .iter()
-            .map(|(n, (h, t))| {
-                vec![
-                    Sql::Integer(to_sql_u64(*n)),
-                    Sql::Text(h.to_string()),
-                    t.map_or(Sql::Null, |t| Sql::Integer(to_sql_u64(t))),
-                ]
-            })
-            .collect();
-        self.insert_rows("INSERT INTO blocks (number, hash, timestamp)", &blocks, BLOCK_UPSERT)?;
+        // One cached statement over arrays, whatever the window's block count.
+        let numbers: Vec<i64> = self.blocks.keys().map(|n| to_sql_u64(*n)).collect();
+        let hashes: Vec<String> = self.blocks.values().map(|(h, _)| h.to_string()).collect();
+        let times: Vec<Option<i64>> =
+            self.blocks.values().map(|(_, t)| t.map(to_sql_u64)).collect();
+        if !numbers.is_empty() {
+            let client = self.client();
+            self.rt.block_on(async {
+                let statement = client.prepare_cached(BLOCKS_UPSERT).await?;
+                client.execute(&statement, &[&numbers, &hashes, &times]).await?;
+                IndexerResult::Ok(())
+            })?;
+        }
         if let Some((block, hash)) = self.cursor {
             self.query(
                 CURSOR_UPSERT,
@@ -449,42 +451,6 @@ impl Batch {
             writer.finish().await?;
             IndexerResult::Ok(())
         })
-    }
-
-    /// Inserts `rows` with `head VALUES (…), (…) suffix`, as few statements as the parameter
-    /// limit allows.
-    fn insert_rows(&self, head: &str, rows: &[Vec<Sql>], suffix: &str) -> IndexerResult<()> {
-        let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
-        let per = (MAX_PARAMS / width.max(1)).max(1);
-        for chunk in rows.chunks(per) {
-            let mut sql = String::with_capacity(head.len() + chunk.len() * width * 6);
-            sql.push_str(head);
-            sql.push_str(" VALUES ");
-            let mut n = 0;
-            for (r, _) in chunk.iter().enumerate() {
-                if r > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('(');
-                for c in 0..width {
-                    n += 1;
-                    if c > 0 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str(&format!("${n}"));
-                }
-                sql.push(')');
-            }
-            sql.push_str(suffix);
-            let values: Vec<Sql> = chunk.iter().flatten().cloned().collect();
-            let client = self.client();
-            self.rt.block_on(async {
-                // Not cached: row counts differ from window to window.
-                let statement = client.prepare(&sql).await?;
-                query_values(client, &statement, &values).await
-            })?;
-        }
-        Ok(())
     }
 }
 
