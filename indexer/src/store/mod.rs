@@ -3,10 +3,10 @@
 //! ([`DbTarget::parse`]): a `postgres://` or `postgresql://` URL selects PostgreSQL, anything
 //! else is a SQLite file path.
 //!
-//! Both backends hold the same layout. Every entity table holds versions (`vid`, `id`,
-//! `block_from`, `block_to`, fields…), like graph-node: the version valid at block N is the one
-//! with `block_from ≤ N` and (`block_to` NULL or `block_to > N`); the current version has
-//! `block_to` NULL. A reorg back to fork block F deletes versions with `block_from > F` and reopens
+//! Both backends hold the same layout. Every entity table holds versions (`id`, `block_from`,
+//! `block_to`, fields…), like graph-node: the version valid at block N is the one with
+//! `block_from ≤ N` and (`block_to` NULL or `block_to > N`); the current version has `block_to`
+//! NULL, and is how the writer finds a stored version again (by id, with no `block_to`). A reorg back to fork block F deletes versions with `block_from > F` and reopens
 //! versions closed above F, and deletes raw logs and block hashes above F, which restores exactly
 //! the state as of F.
 //!

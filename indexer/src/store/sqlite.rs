@@ -314,7 +314,7 @@ impl<'a> Batch<'a> {
     fn load_stored(&self, def: &'static EntityDef, id: &str) -> IndexerResult<Option<Stored>> {
         let sql = statement(def, Statement::Current, || {
             format!(
-                "SELECT vid, block_from, {} FROM \"{}\" WHERE id = ?1 AND block_to IS NULL",
+                "SELECT block_from, {} FROM \"{}\" WHERE id = ?1 AND block_to IS NULL",
                 columns(def),
                 def.table
             )
@@ -324,8 +324,8 @@ impl<'a> Batch<'a> {
             .tx
             .prepare_cached(&sql)?
             .query_row([id], |r| {
-                let values = (0..n).map(|i| r.get::<_, Sql>(i + 2)).collect::<Result<_, _>>()?;
-                Ok(Stored { vid: r.get(0)?, block_from: r.get(1)?, values })
+                let values = (0..n).map(|i| r.get::<_, Sql>(i + 1)).collect::<Result<_, _>>()?;
+                Ok(Stored { block_from: r.get(0)?, values })
             })
             .optional()?)
     }
@@ -355,7 +355,7 @@ impl<'a> Batch<'a> {
             let table = def.table;
             let mut rest = versions.iter();
             match supersedes {
-                Supersedes::Replaces { vid } => {
+                Supersedes::Replaces => {
                     let first = rest.next().expect("a written entity has a version");
                     let sql = statement(def, Statement::Update, || {
                         let sets: String = def
@@ -364,18 +364,22 @@ impl<'a> Batch<'a> {
                             .enumerate()
                             .map(|(i, f)| format!(", {} = ?{}", col(f.name), i + 3))
                             .collect();
-                        format!("UPDATE \"{table}\" SET block_to = ?2{sets} WHERE vid = ?1")
+                        format!(
+                            "UPDATE \"{table}\" SET block_to = ?2{sets} WHERE id = ?1 AND block_to IS NULL"
+                        )
                     });
                     let params =
-                        [Sql::Integer(vid), first.block_to.map_or(Sql::Null, Sql::Integer)];
+                        [Sql::Text(id.clone()), first.block_to.map_or(Sql::Null, Sql::Integer)];
                     tx.prepare_cached(&sql)?
                         .execute(rusqlite::params_from_iter(params.iter().chain(&first.values)))?;
                 }
-                Supersedes::Closes { vid, at } => {
+                Supersedes::Closes { at } => {
                     tx.prepare_cached(&statement(def, Statement::Close, || {
-                        format!("UPDATE \"{table}\" SET block_to = ?1 WHERE vid = ?2")
+                        format!(
+                            "UPDATE \"{table}\" SET block_to = ?1 WHERE id = ?2 AND block_to IS NULL"
+                        )
                     }))?
-                    .execute(params![at, vid])?;
+                    .execute(params![at, id])?;
                 }
                 Supersedes::Nothing => {}
             }

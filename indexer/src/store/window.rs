@@ -18,10 +18,10 @@ use crate::{
     store::to_sql_u64,
 };
 
-/// A stored current version.
+/// A stored current version (the entity's only row with no `block_to`, which is how the
+/// backends find it again).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Stored {
-    pub(crate) vid: i64,
     pub(crate) block_from: i64,
     pub(crate) values: Vec<Sql>,
 }
@@ -42,9 +42,9 @@ pub(crate) enum Supersedes {
     /// The entity had none.
     Nothing,
     /// The window's first version starts at the stored version's block and replaces it.
-    Replaces { vid: i64 },
+    Replaces,
     /// The stored version ends where the window's first version starts.
-    Closes { vid: i64, at: i64 },
+    Closes { at: i64 },
 }
 
 /// A version the window writes.
@@ -126,8 +126,8 @@ impl Entities {
             let first = versions.first()?.0;
             let supersedes = match stored {
                 None => Supersedes::Nothing,
-                Some(s) if s.block_from == first => Supersedes::Replaces { vid: s.vid },
-                Some(s) => Supersedes::Closes { vid: s.vid, at: first },
+                Some(s) if s.block_from == first => Supersedes::Replaces,
+                Some(_) => Supersedes::Closes { at: first },
             };
             let tos: Vec<Option<i64>> = versions.iter().skip(1).map(|(b, _)| Some(*b)).collect();
             let versions = versions
@@ -154,17 +154,17 @@ mod tests {
     #[test]
     fn a_window_supersedes_stored_versions_once_and_chains_its_own() {
         let def = all_entities()[0];
-        let stored = |vid, from| move || Ok(Some(Stored { vid, block_from: from, values: vec![] }));
+        let stored = |from| move || Ok(Some(Stored { block_from: from, values: vec![] }));
         let mut entities = Entities::default();
         // Closed at the window's first version, whose rewrite at the same block replaces it.
-        entities.save_version(&record(def, "a", 1), 10, stored(7, 5)).unwrap();
+        entities.save_version(&record(def, "a", 1), 10, stored(5)).unwrap();
         entities.save_version(&record(def, "a", 2), 10, || unreachable!()).unwrap();
         entities.save_version(&record(def, "a", 3), 12, || unreachable!()).unwrap();
         // Replaced: the stored version starts at the window's first block.
-        entities.save_version(&record(def, "b", 4), 10, stored(8, 10)).unwrap();
+        entities.save_version(&record(def, "b", 4), 10, stored(10)).unwrap();
         // New, and only read.
         entities.save_version(&record(def, "c", 5), 11, || Ok(None)).unwrap();
-        let read = entities.load_current(def, "d", stored(9, 1)).unwrap();
+        let read = entities.load_current(def, "d", stored(1)).unwrap();
         assert_eq!(read.map(|r| r.values), Some(vec![]));
         assert_eq!(
             entities
@@ -189,14 +189,10 @@ mod tests {
             vec![
                 (
                     "a".to_string(),
-                    Supersedes::Closes { vid: 7, at: 10 },
+                    Supersedes::Closes { at: 10 },
                     vec![(10, Some(12), Sql::Integer(2)), (12, None, Sql::Integer(3))]
                 ),
-                (
-                    "b".to_string(),
-                    Supersedes::Replaces { vid: 8 },
-                    vec![(10, None, Sql::Integer(4))]
-                ),
+                ("b".to_string(), Supersedes::Replaces, vec![(10, None, Sql::Integer(4))]),
                 ("c".to_string(), Supersedes::Nothing, vec![(11, None, Sql::Integer(5))]),
             ]
         );

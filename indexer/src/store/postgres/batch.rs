@@ -176,7 +176,7 @@ impl Batch {
         // them, so the window waits for one round trip instead of one per table.
         let answers = self.rt.block_on(join_all(wanted.iter().map(|(table, (def, ids))| {
             let sql = format!(
-                "SELECT id, vid, block_from, {} FROM \"{table}\" WHERE id = ANY($1) AND block_to IS NULL",
+                "SELECT id, block_from, {} FROM \"{table}\" WHERE id = ANY($1) AND block_to IS NULL",
                 columns(def),
             );
             async move {
@@ -191,9 +191,9 @@ impl Batch {
             }
             for row in &rows {
                 let mut values = row_values(row)?;
-                let rest = values.split_off(3);
-                if let [Sql::Text(id), Sql::Integer(vid), Sql::Integer(from)] = values.as_slice() {
-                    let stored = Stored { vid: *vid, block_from: *from, values: rest };
+                let rest = values.split_off(2);
+                if let [Sql::Text(id), Sql::Integer(from)] = values.as_slice() {
+                    let stored = Stored { block_from: *from, values: rest };
                     prefetched.insert((table, id.clone()), Some(stored));
                 }
             }
@@ -310,8 +310,9 @@ impl Batch {
         self.simple("BEGIN")?;
         // Stored versions the batch supersedes: closed at the first new version's block, or
         // deleted when that version starts at the same block (it replaces it).
-        let mut closes: BTreeMap<&'static str, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
-        let mut deletes: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
+        // Each is its entity's only row without a `block_to`, found by id.
+        let mut closes: BTreeMap<&'static str, (Vec<String>, Vec<i64>)> = BTreeMap::new();
+        let mut deletes: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
         let mut inserts: BTreeMap<&'static str, (&'static EntityDef, Vec<Vec<Sql>>)> =
             BTreeMap::new();
         // Moved out, not cloned: the batch is done with them.
@@ -320,10 +321,10 @@ impl Batch {
         {
             let table = def.table;
             match supersedes {
-                Supersedes::Replaces { vid } => deletes.entry(table).or_default().push(vid),
-                Supersedes::Closes { vid, at } => {
-                    let (vids, blocks) = closes.entry(table).or_default();
-                    vids.push(vid);
+                Supersedes::Replaces => deletes.entry(table).or_default().push(id.clone()),
+                Supersedes::Closes { at } => {
+                    let (ids, blocks) = closes.entry(table).or_default();
+                    ids.push(id.clone());
                     blocks.push(at);
                 }
                 Supersedes::Nothing => {}
@@ -342,22 +343,25 @@ impl Batch {
         }
         let client = self.client();
         self.rt.block_on(async {
-            for (table, vids) in &deletes {
-                let vids: &(dyn ToSql + Sync) = vids;
+            for (table, ids) in &deletes {
+                let ids: &(dyn ToSql + Sync) = ids;
                 let statement = client
-                    .prepare_cached(&format!("DELETE FROM \"{table}\" WHERE vid = ANY($1)"))
+                    .prepare_cached(&format!(
+                        "DELETE FROM \"{table}\" WHERE id = ANY($1) AND block_to IS NULL"
+                    ))
                     .await?;
-                client.execute(&statement, &[vids]).await?;
+                client.execute(&statement, &[ids]).await?;
             }
-            for (table, (vids, blocks)) in &closes {
-                let (vids, blocks): (&(dyn ToSql + Sync), &(dyn ToSql + Sync)) = (vids, blocks);
+            for (table, (ids, blocks)) in &closes {
+                let (ids, blocks): (&(dyn ToSql + Sync), &(dyn ToSql + Sync)) = (ids, blocks);
                 let statement = client
                     .prepare_cached(&format!(
                         "UPDATE \"{table}\" AS t SET block_to = v.b
-                         FROM unnest($1::int8[], $2::int8[]) AS v(vid, b) WHERE t.vid = v.vid"
+                         FROM unnest($1::text[], $2::int8[]) AS v(id, b)
+                         WHERE t.id = v.id AND t.block_to IS NULL"
                     ))
                     .await?;
-                client.execute(&statement, &[vids, blocks]).await?;
+                client.execute(&statement, &[ids, blocks]).await?;
             }
             IndexerResult::Ok(())
         })?;
@@ -469,18 +473,16 @@ fn load_stored(
     id: &str,
 ) -> IndexerResult<Option<Stored>> {
     let sql = format!(
-        "SELECT vid, block_from, {} FROM \"{}\" WHERE id = $1 AND block_to IS NULL",
+        "SELECT block_from, {} FROM \"{}\" WHERE id = $1 AND block_to IS NULL",
         columns(def),
         def.table
     );
     let rows = query(client, rt, &sql, &[Sql::Text(id.to_string())])?;
     let Some(row) = rows.first() else { return Ok(None) };
     let mut values = row_values(row)?;
-    let rest = values.split_off(2);
-    Ok(match (&values[0], &values[1]) {
-        (Sql::Integer(vid), Sql::Integer(from)) => {
-            Some(Stored { vid: *vid, block_from: *from, values: rest })
-        }
+    let rest = values.split_off(1);
+    Ok(match values[0] {
+        Sql::Integer(from) => Some(Stored { block_from: from, values: rest }),
         _ => None,
     })
 }
