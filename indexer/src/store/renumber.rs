@@ -117,6 +117,9 @@ mod tests {
         assert!(columns.contains(&col("bounty")), "{columns:?}");
         // `winner` names an agent, whose id is an address.
         assert!(!columns.contains(&col("winner")), "{columns:?}");
+        // A round's id is text (`<job>-<round>`); its job is a numeric id, its seat a number.
+        let round = entities.iter().find(|e| e.name == "Round").unwrap();
+        assert_eq!(number_columns(round, &entities), [col("job"), col("winnerSeat")]);
         let statements = statements(&entities, &entities, Dialect::Postgres);
         assert!(statements.iter().any(|s| s.starts_with(&format!("UPDATE \"{}\"", job.table))));
     }
