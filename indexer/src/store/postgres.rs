@@ -362,7 +362,7 @@ impl Store {
         }
         // A database of an earlier schema (none before its first migration) holds padded numbers.
         if (1..SHORT_NUMBERS).contains(&version) {
-            for sql in renumber::statements(&entities, &entities, Dialect::Postgres) {
+            for sql in renumber::statements(&entities, Dialect::Postgres) {
                 tx.batch_execute(&sql).await?;
             }
         }

@@ -47,14 +47,10 @@ fn rewritten(column: &str, dialect: Dialect) -> String {
     }
 }
 
-/// The statements that rewrite every table of `tables` (which must exist) whose entity stores
-/// numbers; `entities` are all of them, to tell which references point at numeric ids.
-pub(crate) fn statements(
-    tables: &[&'static EntityDef],
-    entities: &[&'static EntityDef],
-    dialect: Dialect,
-) -> Vec<String> {
-    tables
+/// The statements that rewrite the table of every entity of `entities` (which must all exist)
+/// that stores numbers.
+pub(crate) fn statements(entities: &[&'static EntityDef], dialect: Dialect) -> Vec<String> {
+    entities
         .iter()
         .filter_map(|def| {
             let columns = number_columns(def, entities);
@@ -120,7 +116,7 @@ mod tests {
         // A round's id is text (`<job>-<round>`); its job is a numeric id, its seat a number.
         let round = entities.iter().find(|e| e.name == "Round").unwrap();
         assert_eq!(number_columns(round, &entities), [col("job"), col("winnerSeat")]);
-        let statements = statements(&entities, &entities, Dialect::Postgres);
+        let statements = statements(&entities, Dialect::Postgres);
         assert!(statements.iter().any(|s| s.starts_with(&format!("UPDATE \"{}\"", job.table))));
     }
 }

@@ -127,7 +127,7 @@ impl Store {
             if from == 3 {
                 tx.execute_batch("ALTER TABLE blocks ADD COLUMN timestamp INTEGER;")?;
             }
-            for sql in renumber::statements(&entities, &entities, Dialect::Sqlite) {
+            for sql in renumber::statements(&entities, Dialect::Sqlite) {
                 tx.execute(&sql, [])?;
             }
             tx.execute("UPDATE meta SET value = ?1 WHERE key = 'identity'", [&expected])?;
