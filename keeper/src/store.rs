@@ -2,7 +2,11 @@
 //! ordered log of what its deliberation accepted, so a restarted keeper rebuilds each
 //! deliberation exactly and resumes where it stopped.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use alloy::primitives::{Address, B256, U256};
 use nsed_protocol::{
@@ -139,6 +143,34 @@ impl std::ops::Deref for Locked<'_> {
     }
 }
 
+/// Switches a connection to WAL and creates the tables it lacks.
+///
+/// Two connections opening a new file at once (the keeper and an operator's reader) both try to
+/// switch it to WAL; SQLite refuses one of them at once instead of calling its busy handler,
+/// because waiting could deadlock. That one tries again until the other has finished, within
+/// [`SETUP_BUSY_WAIT`].
+fn prepare(conn: &Connection) -> rusqlite::Result<()> {
+    const SCHEMA: &str = "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 1), next_block INTEGER NOT NULL, last_hash TEXT);
+         CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL, seats TEXT NOT NULL, settle_tx TEXT);
+         CREATE TABLE IF NOT EXISTS job_events (job_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (job_id, seq));";
+    let deadline = Instant::now() + SETUP_BUSY_WAIT;
+    loop {
+        match conn.execute_batch(SCHEMA) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// How long [`prepare`] keeps trying while another connection sets the same file up.
+const SETUP_BUSY_WAIT: Duration = Duration::from_secs(10);
+
 impl Store {
     /// Opens (creating if needed) the database at `path`; `:memory:` for a throwaway store.
     ///
@@ -150,13 +182,7 @@ impl Store {
             let _ = std::fs::create_dir_all(dir);
         }
         let conn = Connection::open(path)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 1), next_block INTEGER NOT NULL, last_hash TEXT);
-             CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL, seats TEXT NOT NULL, settle_tx TEXT);
-             CREATE TABLE IF NOT EXISTS job_events (job_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (job_id, seq));",
-        )?;
+        prepare(&conn)?;
         Ok(Self { conn: std::sync::Mutex::new(conn), timings: Arc::default() })
     }
 
@@ -393,6 +419,31 @@ mod tests {
             credits: 100,
             deadline: 99,
             block: 7,
+        }
+    }
+
+    /// The keeper and a reader opening a new file at the same moment both get a usable store.
+    #[test]
+    fn connections_opening_one_new_file_at_once_all_succeed() {
+        for attempt in 0..200 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("keeper.sqlite");
+            let start = std::sync::Barrier::new(4);
+            std::thread::scope(|scope| {
+                let opened: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            Store::open(&path)
+                        })
+                    })
+                    .collect();
+                for store in opened {
+                    let store =
+                        store.join().unwrap().unwrap_or_else(|e| panic!("attempt {attempt}: {e}"));
+                    assert_eq!(store.cursor().unwrap(), None);
+                }
+            });
         }
     }
 
