@@ -10,9 +10,11 @@
 //! versions closed above F, and deletes raw logs and block hashes above F, which restores exactly
 //! the state as of F.
 //!
-//! The follower writes one transaction per batch of blocks ([`Writer::apply`]): raw logs, entity
-//! versions, block hashes and the cursor together, so a crash leaves either the whole batch or
-//! none of it. Queries go through a [`ReadPool`], which speaks the backend's dialect; the SQL the
+//! The follower writes one batch of blocks at a time ([`Writer::apply`]): raw logs, entity
+//! versions, block hashes and the cursor land together, so a crash leaves either the whole batch
+//! or none of it as far as anyone reading as of the cursor can tell (SQLite writes a batch in one
+//! transaction; PostgreSQL over two connections with the cursor in the last commit, and rolls
+//! back what lies above the cursor when it next opens). Queries go through a [`ReadPool`], which speaks the backend's dialect; the SQL the
 //! GraphQL layer writes is common to both (`?` placeholders, `IS DISTINCT FROM`, explicit `NULLS
 //! FIRST`/`LAST`), and what differs (placeholders, the substring function, column types, upserts)
 //! lives in the backend.
@@ -323,12 +325,24 @@ impl Writer {
     ) -> IndexerResult<R> {
         match self {
             Self::Sqlite(s) => {
-                let tx = s.transaction()?;
-                let writes = sqlite::Batch::new(&tx);
-                let out = batch(&WindowWrites::SqliteBatch(&writes))?;
-                writes.flush()?;
-                tx.commit()?;
-                Ok(out)
+                let mut run = || {
+                    let tx = s.transaction()?;
+                    let writes = sqlite::Batch::new(&tx);
+                    let out = batch(&WindowWrites::SqliteBatch(&writes))?;
+                    writes.flush()?;
+                    tx.commit()?;
+                    Ok(out)
+                };
+                // The window is synchronous work on this async thread. The task fetching the
+                // next window was spawned from here just before, into a slot no other thread
+                // takes tasks from: without handing this thread's tasks over first, that fetch
+                // would only start once the window is written.
+                let handle = tokio::runtime::Handle::current();
+                if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                    tokio::task::block_in_place(run)
+                } else {
+                    run()
+                }
             }
             Self::Postgres(s) => s.apply(scouted, batch).await,
         }

@@ -14,8 +14,9 @@
 //!   `--indexer.serve-only` instead. Serve-only processes only read.
 //! - Batches ([`batch`]): a window runs on a blocking thread with its batch registered for the
 //!   store's write functions; a scouting pass finds the entities it reads, which are then loaded
-//!   with one query per table; they are written in memory and flushed with multi-row statements
-//!   in one transaction at commit.
+//!   with one query per table; they are written in memory and flushed at commit over two
+//!   connections, the cursor in the last commit. A window that died between the two commits is
+//!   rolled back when the database is next opened for ingestion.
 //! - Reads: a pool of connections with `statement_timeout` set to the query time limit, and the
 //!   request's deadline on the client side too.
 
@@ -313,8 +314,9 @@ impl Store {
     ) -> IndexerResult<Self> {
         let config = parse_url(url)?;
         let db = describe(&config);
-        // Two connections: the batch in flight and the follower's small reads beside it.
-        let pool = pool(url, 2, None)?;
+        // Three connections: the two a window is written over and the follower's small reads
+        // beside them.
+        let pool = pool(url, 3, None)?;
         // Both connections are opened at once: each costs the server a process start.
         let lock = async {
             let mut config = config.clone();
@@ -374,7 +376,14 @@ impl Store {
         .await?;
         tx.commit().await?;
         drop(client);
-        Ok(Self { url: url.to_string(), db, pool, _lock: lock, entities })
+        let mut store = Self { url: url.to_string(), db, pool, _lock: lock, entities };
+        // A window is written in two transactions, the cursor in the second (see `batch`): an
+        // ingester that died between them left rows above its cursor, which go now.
+        if version > 0 {
+            let cursor = store.cursor().await?;
+            store.rollback(cursor).await?;
+        }
+        Ok(store)
     }
 
     /// A read pool over the same database.
@@ -463,9 +472,9 @@ impl Store {
         scouted: Option<Scouted>,
         batch: impl Fn(&WindowWrites<'_>) -> IndexerResult<R> + Send + 'static,
     ) -> IndexerResult<R> {
-        let client = self.client().await?;
+        let clients = tokio::try_join!(self.client(), self.client())?;
         let rt = Handle::current();
-        tokio::task::spawn_blocking(move || batch::run(client, rt, scouted, batch))
+        tokio::task::spawn_blocking(move || batch::run(clients.into(), rt, scouted, batch))
             .await
             .map_err(|e| IndexerError::Task(e.to_string()))?
     }

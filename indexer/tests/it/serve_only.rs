@@ -234,3 +234,64 @@ async fn unusable_postgres_databases_are_refused_with_what_to_do() {
     drop(client);
     conn.await.unwrap().unwrap();
 }
+
+/// A PostgreSQL window is written in two transactions, the cursor in the second: an ingester
+/// that dies between them leaves rows above its cursor. Readers do not see them, and the next
+/// ingester rolls them back before it goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_half_written_by_an_ingester_that_died_is_unseen_and_rolled_back() {
+    let chain = Chain::start_on(StoreKind::Postgres).await;
+    let job = chain.request_job(1000).await;
+    chain.claim_job(job).await;
+    let ingester = chain.indexer("half").await;
+    catch_up(&chain, &ingester).await;
+    ingester.shutdown().await.unwrap();
+    let cursor = chain.stored_cursor("half").await.unwrap();
+
+    // What the first transaction of a window above the cursor commits: the job's current version
+    // closed and its successor, and a raw log.
+    let url = chain.db_setting("half").to_str().unwrap().to_string();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let above = cursor + 1;
+    client
+        .batch_execute(&format!(
+            "BEGIN;
+             CREATE TEMP TABLE next AS SELECT * FROM job WHERE block_to IS NULL;
+             UPDATE next SET block_from = {above}, status = 'Settled';
+             UPDATE job SET block_to = {above} WHERE block_to IS NULL;
+             INSERT INTO job SELECT * FROM next;
+             INSERT INTO logs SELECT {above}, log_index, block_hash, tx_hash, address, contract,
+                 topics, data FROM logs WHERE block_number = (SELECT max(block_number) FROM logs);
+             COMMIT;"
+        ))
+        .await
+        .unwrap();
+    let versions = || async {
+        client.query_one("SELECT count(*) FROM job", &[]).await.unwrap().get::<_, i64>(0)
+    };
+    let half_written = versions().await;
+    assert!(chain.stored_logs("half").await.iter().any(|(block, _)| *block == above));
+
+    // A reader answers as of the cursor.
+    let reader = replica(&chain, "half").await;
+    let status = format!("{{ job(id: \"{job}\") {{ status }} }}");
+    assert_eq!(data(&reader, &status).await["job"]["status"], "Claimed");
+
+    // The next ingester rolls the half window back, then indexes what followed.
+    let ingester = chain.indexer("half").await;
+    assert_eq!(versions().await, half_written - 1, "the successor above the cursor is gone");
+    catch_up(&chain, &ingester).await;
+    assert_eq!(chain.stored_logs("half").await, crate::chain_logs(&chain).await);
+    assert_eq!(chain.broken_version_chains("half").await, Vec::<String>::new());
+    assert_eq!(data(&reader, &status).await["job"]["status"], "Claimed");
+    chain.settle_job(job, ["1", "2", "1"]).await;
+    catch_up(&chain, &ingester).await;
+    assert_eq!(data(&reader, &status).await["job"]["status"], "Settled");
+    assert_eq!(chain.stored_logs("half").await, crate::chain_logs(&chain).await);
+    assert_eq!(chain.broken_version_chains("half").await, Vec::<String>::new());
+    drop(client);
+    conn.await.unwrap().unwrap();
+    reader.shutdown().await.unwrap();
+    ingester.shutdown().await.unwrap();
+}

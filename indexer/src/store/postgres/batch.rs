@@ -7,9 +7,17 @@
 //! keeps every entity it touches in memory: the first read of an entity loads its current
 //! version, later reads and all writes stay in memory, and a version written again at the same
 //! block replaces the one before, as SQLite's in-place update does. At commit it closes the
-//! replaced stored versions, copies in the new versions with their `block_to` already set and
-//! the raw logs (binary `COPY`), and upserts the block hashes (one statement over arrays) and
-//! the cursor.
+//! replaced stored versions, copies in the new versions with their `block_to` already set
+//! (binary `COPY`), and upserts the block hashes (one statement over arrays) and the cursor.
+//!
+//! A window is written over two connections, so that two server processes share the work: the
+//! second one copies in the raw logs from the start of the window (while the handlers run
+//! here), then takes about half of the entity tables; the first one writes the other half and,
+//! once the second has committed, the block hashes and the cursor, and commits last. Readers
+//! answer as of the committed cursor and every write of a window is above it, so they never see
+//! a half-written window. An ingester that dies between the two commits leaves rows above its
+//! cursor, which it rolls back when it next opens the database (see `Store::open`); each table's
+//! closes and new versions are in one transaction, so that roll-back finds them.
 //!
 //! Loading each entity on first use would still cost a round trip per entity. So the window runs
 //! twice: first a scouting pass that answers every entity it has not written itself as absent
@@ -21,12 +29,16 @@
 use std::{
     cell::RefCell,
     collections::{BTreeMap, HashMap},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use alloy::primitives::B256;
 use deadpool_postgres::Object;
 use rusqlite::types::Value as Sql;
-use tokio::runtime::Handle;
+use tokio::{runtime::Handle, sync::oneshot, task::JoinHandle};
 use tokio_postgres::{
     Row,
     binary_copy::BinaryCopyInWriter,
@@ -36,7 +48,7 @@ use tokio_postgres::{
 use super::{CURSOR_UPSERT, column_type, param, query_values, row_values};
 use crate::{
     entity::{EntityDef, Record},
-    error::IndexerResult,
+    error::{IndexerError, IndexerResult},
     store::{
         RawLog, WindowWrites, col, columns, to_sql_u64,
         window::{Entities, Stored, Supersedes, Written},
@@ -51,31 +63,37 @@ const BLOCKS_UPSERT: &str = "INSERT INTO blocks (number, hash, timestamp)
      timestamp = CASE WHEN blocks.hash = EXCLUDED.hash
          THEN COALESCE(EXCLUDED.timestamp, blocks.timestamp) ELSE EXCLUDED.timestamp END";
 
-/// Runs `apply` (which writes through the store's functions) as one PostgreSQL transaction on
-/// `client`, on the current (blocking) thread; commits when it succeeds. On failure the batch is
-/// dropped uncommitted, which closes its connection and so rolls the transaction back. `apply`
-/// runs twice (see the module's comment); only the second run's writes and result count.
-/// `scouted` is the scouting pass's answer when it already ran (see [`scout`]).
+/// Runs `apply` (which writes through the store's functions) on the current (blocking) thread
+/// and writes the window over the two connections `clients` (see the module's comment); commits
+/// when it succeeds. On failure the batch is dropped uncommitted, which closes its connections
+/// and so rolls their transactions back. `apply` runs twice (see the module's comment); the
+/// scouting pass's raw logs and the second run's other writes and result count. `scouted` is
+/// the scouting pass's answer when it already ran (see [`scout`]).
 pub(super) fn run<R>(
-    client: Object,
+    [client, second]: [Object; 2],
     rt: Handle,
     scouted: Option<Scouted>,
     apply: impl Fn(&WindowWrites<'_>) -> IndexerResult<R>,
 ) -> IndexerResult<R> {
-    let wanted = match scouted {
-        Some(Scouted(wanted)) => wanted,
-        None => scout(rt.clone(), apply_ignoring(&apply))?.0,
+    let Scouted { wanted, logs } = match scouted {
+        Some(scouted) => scouted,
+        None => scout(rt.clone(), apply_ignoring(&apply))?,
     };
+    let second = Second::start(&rt, second, logs);
     let batch = RefCell::new(Batch::new(Some(client), rt));
     batch.borrow_mut().prefetch(wanted)?;
     let out = apply(&WindowWrites::Postgres(&batch))?;
-    batch.into_inner().commit()?;
+    batch.into_inner().commit(second)?;
     Ok(out)
 }
 
-/// What a window's scouting pass found: the stored entities its handlers read, by table.
+/// What a window's scouting pass found: the stored entities its handlers read, by table, and
+/// the window's raw-log rows.
 #[derive(Debug, Default)]
-pub(crate) struct Scouted(BTreeMap<&'static str, (&'static EntityDef, Vec<String>)>);
+pub(crate) struct Scouted {
+    wanted: BTreeMap<&'static str, (&'static EntityDef, Vec<String>)>,
+    logs: Vec<Vec<Sql>>,
+}
 
 /// `apply` with its result dropped.
 fn apply_ignoring<R>(
@@ -93,8 +111,167 @@ pub(crate) fn scout(
 ) -> IndexerResult<Scouted> {
     let scout = RefCell::new(Batch::new(None, rt));
     apply(&WindowWrites::Postgres(&scout))?;
-    let wanted = std::mem::take(&mut scout.borrow_mut().wanted);
-    Ok(Scouted(wanted))
+    let mut scout = scout.into_inner();
+    Ok(Scouted { wanted: std::mem::take(&mut scout.wanted), logs: std::mem::take(&mut scout.logs) })
+}
+
+/// The raw-log `COPY` target and its column types.
+const LOGS: &str =
+    "logs (block_number, log_index, block_hash, tx_hash, address, contract, topics, data)";
+const LOG_TYPES: [Type; 8] = [
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+];
+
+/// The second connection's part of a window: a transaction of its own that copies in the raw
+/// logs as soon as the window starts, then writes the entity tables the commit hands it.
+struct Second {
+    tables: oneshot::Sender<Tables>,
+    /// Whether the raw logs are in (the commit then hands it a full half of the tables).
+    logs_done: Arc<AtomicBool>,
+    committed: JoinHandle<IndexerResult<()>>,
+    /// Raw-log rows, for weighing the tables between the connections.
+    logs: usize,
+}
+
+impl Second {
+    fn start(rt: &Handle, client: Object, logs: Vec<Vec<Sql>>) -> Self {
+        let (tables, handed) = oneshot::channel::<Tables>();
+        let logs_done = Arc::new(AtomicBool::new(false));
+        let (done, count) = (logs_done.clone(), logs.len());
+        let committed = rt.spawn(async move {
+            let written = async {
+                client.batch_execute("BEGIN").await?;
+                copy_rows(&client, LOGS, &LOG_TYPES, &logs).await?;
+                done.store(true, Ordering::Release);
+                // No tables: the window failed before its commit, and nothing is committed.
+                let tables =
+                    handed.await.map_err(|_| IndexerError::Task("window abandoned".into()))?;
+                tables.write(&client).await?;
+                client.batch_execute("COMMIT").await?;
+                IndexerResult::Ok(tables)
+            }
+            .await;
+            match written {
+                Ok(tables) => {
+                    // Freed on a blocking thread, like the first connection's rows.
+                    tokio::task::spawn_blocking(move || drop((tables, logs)));
+                    Ok(())
+                }
+                Err(e) => {
+                    // Closed, not returned to the pool inside a transaction.
+                    drop(Object::take(client));
+                    Err(e)
+                }
+            }
+        });
+        Self { tables, logs_done, committed, logs: count }
+    }
+}
+
+/// A window's entity writes, by table.
+#[derive(Debug, Default)]
+struct Tables(BTreeMap<&'static str, TableWrites>);
+
+/// One table's writes in a window.
+#[derive(Debug)]
+struct TableWrites {
+    def: &'static EntityDef,
+    /// Stored versions replaced by a version starting at the same block.
+    deletes: Vec<String>,
+    /// Stored versions closed, with the block their successor starts at.
+    closes: (Vec<String>, Vec<i64>),
+    /// New versions, as `COPY` rows.
+    rows: Vec<Vec<Sql>>,
+}
+
+impl Tables {
+    fn from_written(written: impl IntoIterator<Item = Written>) -> Self {
+        let mut tables = BTreeMap::new();
+        for Written { def, id, supersedes, versions } in written {
+            let table = tables.entry(def.table).or_insert_with(|| TableWrites {
+                def,
+                deletes: Vec::new(),
+                closes: (Vec::new(), Vec::new()),
+                rows: Vec::new(),
+            });
+            match supersedes {
+                Supersedes::Replaces => table.deletes.push(id.clone()),
+                Supersedes::Closes { at } => {
+                    table.closes.0.push(id.clone());
+                    table.closes.1.push(at);
+                }
+                Supersedes::Nothing => {}
+            }
+            for version in versions {
+                let mut row = Vec::with_capacity(3 + version.values.len());
+                row.extend([
+                    Sql::Text(id.clone()),
+                    Sql::Integer(version.block_from),
+                    version.block_to.map_or(Sql::Null, Sql::Integer),
+                ]);
+                row.extend(version.values);
+                table.rows.push(row);
+            }
+        }
+        Self(tables)
+    }
+
+    /// Splits off the tables for the second connection: about half of the work once the rows
+    /// it still has to copy (`head_start`) are counted, the largest tables placed first.
+    fn split_off(&mut self, head_start: usize) -> Self {
+        let weight = |t: &TableWrites| t.rows.len() + t.closes.0.len() + t.deletes.len() + 1;
+        let mut order: Vec<_> = self.0.iter().map(|(name, t)| (*name, weight(t))).collect();
+        order.sort_by_key(|(name, w)| (std::cmp::Reverse(*w), *name));
+        let (mut mine, mut theirs) = (0, head_start);
+        let mut split = BTreeMap::new();
+        for (name, w) in order {
+            if theirs < mine {
+                theirs += w;
+                split.insert(name, self.0.remove(name).expect("listed above"));
+            } else {
+                mine += w;
+            }
+        }
+        Self(split)
+    }
+
+    /// Deletes, closes and copies in each table's writes on `client`, in its open transaction.
+    async fn write(&self, client: &Object) -> IndexerResult<()> {
+        for (table, writes) in &self.0 {
+            if !writes.deletes.is_empty() {
+                let statement = client
+                    .prepare_cached(&format!(
+                        "DELETE FROM \"{table}\" WHERE id = ANY($1) AND block_to IS NULL"
+                    ))
+                    .await?;
+                client.execute(&statement, &[&writes.deletes]).await?;
+            }
+            if !writes.closes.0.is_empty() {
+                let statement = client
+                    .prepare_cached(&format!(
+                        "UPDATE \"{table}\" AS t SET block_to = v.b
+                         FROM unnest($1::text[], $2::int8[]) AS v(id, b)
+                         WHERE t.id = v.id AND t.block_to IS NULL"
+                    ))
+                    .await?;
+                client.execute(&statement, &[&writes.closes.0, &writes.closes.1]).await?;
+            }
+            let def = writes.def;
+            let fields: String = def.fields.iter().map(|f| format!(", {}", col(f.name))).collect();
+            let mut types = vec![Type::TEXT, Type::INT8, Type::INT8];
+            types.extend(def.fields.iter().map(|f| column_type(f.kind)));
+            let target = format!("\"{table}\" (id, block_from, block_to{fields})");
+            copy_rows(client, &target, &types, &writes.rows).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs `futures` concurrently and returns their outputs in order.
@@ -206,16 +383,6 @@ impl Batch {
         self.client.as_ref().expect("a batch holds its connection until it commits")
     }
 
-    fn simple(&self, sql: &str) -> IndexerResult<()> {
-        let client = self.client();
-        self.rt.block_on(client.batch_execute(sql))?;
-        Ok(())
-    }
-
-    fn query(&self, sql: &str, values: &[Sql]) -> IndexerResult<Vec<Row>> {
-        query(self.client(), &self.rt, sql, values)
-    }
-
     /// Records the cursor (written at commit).
     pub(crate) fn write_cursor(&mut self, block: u64, hash: B256) -> IndexerResult<()> {
         self.cursor = Some((block, hash));
@@ -236,10 +403,10 @@ impl Batch {
         Ok(())
     }
 
-    /// Records a raw log (written at commit).
+    /// Records a raw log. The scouting pass keeps the rows (the second connection copies them
+    /// in while the real pass runs); the real pass has nothing to add.
     pub(crate) fn write_log(&mut self, log: &RawLog<'_>) -> IndexerResult<()> {
-        if self.scouting() {
-            // Only the entities the scouting pass reads matter.
+        if !self.scouting() {
             return Ok(());
         }
         let mut row = vec![
@@ -305,157 +472,93 @@ impl Batch {
         self.entities.save_version(record, block, load)
     }
 
-    /// Writes everything buffered and commits.
-    fn commit(&mut self) -> IndexerResult<()> {
-        self.simple("BEGIN")?;
-        // Stored versions the batch supersedes: closed at the first new version's block, or
-        // deleted when that version starts at the same block (it replaces it).
-        // Each is its entity's only row without a `block_to`, found by id.
-        let mut closes: BTreeMap<&'static str, (Vec<String>, Vec<i64>)> = BTreeMap::new();
-        let mut deletes: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-        let mut inserts: BTreeMap<&'static str, (&'static EntityDef, Vec<Vec<Sql>>)> =
-            BTreeMap::new();
+    /// Writes everything buffered over both connections and commits, the cursor last.
+    fn commit(&mut self, second: Second) -> IndexerResult<()> {
         // Moved out, not cloned: the batch is done with them.
-        for Written { def, id, supersedes, versions } in
-            std::mem::take(&mut self.entities).into_written()
-        {
-            let table = def.table;
-            match supersedes {
-                Supersedes::Replaces => deletes.entry(table).or_default().push(id.clone()),
-                Supersedes::Closes { at } => {
-                    let (ids, blocks) = closes.entry(table).or_default();
-                    ids.push(id.clone());
-                    blocks.push(at);
-                }
-                Supersedes::Nothing => {}
-            }
-            let rows = &mut inserts.entry(table).or_insert((def, Vec::new())).1;
-            for version in versions {
-                let mut row = Vec::with_capacity(3 + version.values.len());
-                row.extend([
-                    Sql::Text(id.clone()),
-                    Sql::Integer(version.block_from),
-                    version.block_to.map_or(Sql::Null, Sql::Integer),
-                ]);
-                row.extend(version.values);
-                rows.push(row);
-            }
-        }
-        let client = self.client();
-        self.rt.block_on(async {
-            for (table, ids) in &deletes {
-                let ids: &(dyn ToSql + Sync) = ids;
-                let statement = client
-                    .prepare_cached(&format!(
-                        "DELETE FROM \"{table}\" WHERE id = ANY($1) AND block_to IS NULL"
-                    ))
-                    .await?;
-                client.execute(&statement, &[ids]).await?;
-            }
-            for (table, (ids, blocks)) in &closes {
-                let (ids, blocks): (&(dyn ToSql + Sync), &(dyn ToSql + Sync)) = (ids, blocks);
-                let statement = client
-                    .prepare_cached(&format!(
-                        "UPDATE \"{table}\" AS t SET block_to = v.b
-                         FROM unnest($1::text[], $2::int8[]) AS v(id, b)
-                         WHERE t.id = v.id AND t.block_to IS NULL"
-                    ))
-                    .await?;
-                client.execute(&statement, &[ids, blocks]).await?;
-            }
-            IndexerResult::Ok(())
-        })?;
-        for (table, (def, rows)) in &inserts {
-            let fields: String = def.fields.iter().map(|f| format!(", {}", col(f.name))).collect();
-            let mut types = vec![Type::TEXT, Type::INT8, Type::INT8];
-            types.extend(def.fields.iter().map(|f| column_type(f.kind)));
-            self.copy_rows(
-                &format!("\"{table}\" (id, block_from, block_to{fields})"),
-                &types,
-                rows,
-            )?;
-        }
-        let logs = std::mem::take(&mut self.logs);
-        let mut types = vec![Type::INT8, Type::INT8];
-        types.extend([Type::TEXT; 6]);
-        self.copy_rows(
-            "logs (block_number, log_index, block_hash, tx_hash, address, contract, topics, data)",
-            &types,
-            &logs,
-        )?;
+        let mut mine = Tables::from_written(std::mem::take(&mut self.entities).into_written());
+        let logs_left = if second.logs_done.load(Ordering::Acquire) { 0 } else { second.logs };
+        let theirs = mine.split_off(logs_left);
+        // The second connection fails to take them only when it has failed already; its result
+        // says how.
+        let _ = second.tables.send(theirs);
         // One cached statement over arrays, whatever the window's block count.
         let numbers: Vec<i64> = self.blocks.keys().map(|n| to_sql_u64(*n)).collect();
         let hashes: Vec<String> = self.blocks.values().map(|(h, _)| h.to_string()).collect();
         let times: Vec<Option<i64>> =
             self.blocks.values().map(|(_, t)| t.map(to_sql_u64)).collect();
-        if !numbers.is_empty() {
-            let client = self.client();
-            self.rt.block_on(async {
+        let cursor = self.cursor.map(|(block, hash)| (to_sql_u64(block), hash.to_string()));
+        let client = self.client();
+        self.rt.block_on(async {
+            client.batch_execute("BEGIN").await?;
+            let (written, committed) = tokio::join!(mine.write(client), second.committed);
+            written?;
+            committed.map_err(|e| IndexerError::Task(e.to_string()))??;
+            if !numbers.is_empty() {
                 let statement = client.prepare_cached(BLOCKS_UPSERT).await?;
                 client.execute(&statement, &[&numbers, &hashes, &times]).await?;
-                IndexerResult::Ok(())
-            })?;
-        }
-        if let Some((block, hash)) = self.cursor {
-            self.query(
-                CURSOR_UPSERT,
-                &[Sql::Integer(to_sql_u64(block)), Sql::Text(hash.to_string())],
-            )?;
-        }
-        self.simple("COMMIT")?;
+            }
+            if let Some((block, hash)) = &cursor {
+                let statement = client.prepare_cached(CURSOR_UPSERT).await?;
+                client.execute(&statement, &[block, hash]).await?;
+            }
+            client.batch_execute("COMMIT").await?;
+            IndexerResult::Ok(())
+        })?;
         // Committed: the connection goes back to the pool.
         drop(self.client.take());
         // Freeing a window's rows (tens of thousands of small allocations) is left to another
         // thread instead of delaying the next window.
         let prefetched = std::mem::take(&mut self.prefetched);
-        self.rt.spawn_blocking(move || drop((inserts, logs, prefetched)));
+        self.rt.spawn_blocking(move || drop((mine, prefetched)));
         Ok(())
     }
+}
 
-    /// Inserts `rows` into `target` (a table and its columns, of `types`) with one binary
-    /// `COPY`: far cheaper for the server than multi-row `INSERT`s with thousands of parameters.
-    fn copy_rows(&self, target: &str, types: &[Type], rows: &[Vec<Sql>]) -> IndexerResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let client = self.client();
-        self.rt.block_on(async {
-            let statement =
-                client.prepare_cached(&format!("COPY {target} FROM STDIN (FORMAT binary)")).await?;
-            let sink = client.copy_in(&statement).await?;
-            let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
-            for row in rows {
-                // Values already of their column's type (nearly all) are sent from where they
-                // are: converting each into a boxed copy cost the client more than the server
-                // spent on the row.
-                let converted = types
-                    .iter()
-                    .zip(row)
-                    .map(|(ty, v)| match (ty, v) {
-                        (&Type::INT8, Sql::Integer(_))
-                        | (&Type::TEXT, Sql::Text(_))
-                        | (_, Sql::Null) => Ok(None),
-                        _ => param(ty, v).map(Some),
-                    })
-                    .collect::<IndexerResult<Vec<_>>>()?;
-                let refs: Vec<&(dyn ToSql + Sync)> = types
-                    .iter()
-                    .zip(row)
-                    .zip(&converted)
-                    .map(|((ty, v), c)| match (c, v) {
-                        (Some(c), _) => c.as_ref() as &(dyn ToSql + Sync),
-                        (None, Sql::Integer(i)) => i,
-                        (None, Sql::Text(s)) => s,
-                        (None, _) if *ty == Type::INT8 => &None::<i64>,
-                        (None, _) => &None::<String>,
-                    })
-                    .collect();
-                writer.as_mut().write(&refs).await?;
-            }
-            writer.finish().await?;
-            IndexerResult::Ok(())
-        })
+/// Inserts `rows` into `target` (a table and its columns, of `types`) with one binary `COPY`:
+/// far cheaper for the server than multi-row `INSERT`s with thousands of parameters.
+async fn copy_rows(
+    client: &Object,
+    target: &str,
+    types: &[Type],
+    rows: &[Vec<Sql>],
+) -> IndexerResult<()> {
+    if rows.is_empty() {
+        return Ok(());
     }
+    let statement =
+        client.prepare_cached(&format!("COPY {target} FROM STDIN (FORMAT binary)")).await?;
+    let sink = client.copy_in(&statement).await?;
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
+    for row in rows {
+        // Values already of their column's type (nearly all) are sent from where they are:
+        // converting each into a boxed copy cost the client more than the server spent on the
+        // row.
+        let converted = types
+            .iter()
+            .zip(row)
+            .map(|(ty, v)| match (ty, v) {
+                (&Type::INT8, Sql::Integer(_)) | (&Type::TEXT, Sql::Text(_)) | (_, Sql::Null) => {
+                    Ok(None)
+                }
+                _ => param(ty, v).map(Some),
+            })
+            .collect::<IndexerResult<Vec<_>>>()?;
+        let refs: Vec<&(dyn ToSql + Sync)> = types
+            .iter()
+            .zip(row)
+            .zip(&converted)
+            .map(|((ty, v), c)| match (c, v) {
+                (Some(c), _) => c.as_ref() as &(dyn ToSql + Sync),
+                (None, Sql::Integer(i)) => i,
+                (None, Sql::Text(s)) => s,
+                (None, _) if *ty == Type::INT8 => &None::<i64>,
+                (None, _) => &None::<String>,
+            })
+            .collect();
+        writer.as_mut().write(&refs).await?;
+    }
+    writer.finish().await?;
+    Ok(())
 }
 
 fn query(client: &Object, rt: &Handle, sql: &str, values: &[Sql]) -> IndexerResult<Vec<Row>> {
