@@ -11,9 +11,9 @@
 //! (binary `COPY`), and upserts the block hashes (one statement over arrays) and the cursor.
 //!
 //! A window is written over two connections, so that two server processes share the work: the
-//! second one copies in the raw logs from the start of the window (while the handlers run
-//! here), then takes about half of the entity tables; the first one writes the other half and,
-//! once the second has committed, the block hashes and the cursor, and commits last. Readers
+//! second one copies in the raw logs and upserts the block hashes from the start of the window
+//! (while the handlers run here), then takes about half of the entity tables; the first one
+//! writes the other half and, once the second has committed, the cursor, and commits last. Readers
 //! answer as of the committed cursor and every write of a window is above it, so they never see
 //! a half-written window. An ingester that dies between the two commits leaves rows above its
 //! cursor, which it rolls back when it next opens the database (see `Store::open`); each table's
@@ -67,7 +67,7 @@ const BLOCKS_UPSERT: &str = "INSERT INTO blocks (number, hash, timestamp)
 /// and writes the window over the two connections `clients` (see the module's comment); commits
 /// when it succeeds. On failure the batch is dropped uncommitted, which closes its connections
 /// and so rolls their transactions back. `apply` runs twice (see the module's comment); the
-/// scouting pass's raw logs and the second run's other writes and result count. `scouted` is
+/// scouting pass's raw logs and blocks and the second run's other writes and result count. `scouted` is
 /// the scouting pass's answer when it already ran (see [`scout`]).
 pub(super) fn run<R>(
     [client, second]: [Object; 2],
@@ -75,11 +75,11 @@ pub(super) fn run<R>(
     scouted: Option<Scouted>,
     apply: impl Fn(&WindowWrites<'_>) -> IndexerResult<R>,
 ) -> IndexerResult<R> {
-    let Scouted { wanted, logs } = match scouted {
+    let Scouted { wanted, logs, blocks } = match scouted {
         Some(scouted) => scouted,
         None => scout(rt.clone(), apply_ignoring(&apply))?,
     };
-    let second = Second::start(&rt, second, logs);
+    let second = Second::start(&rt, second, logs, blocks);
     let batch = RefCell::new(Batch::new(Some(client), rt));
     batch.borrow_mut().prefetch(wanted)?;
     let out = apply(&WindowWrites::Postgres(&batch))?;
@@ -88,11 +88,12 @@ pub(super) fn run<R>(
 }
 
 /// What a window's scouting pass found: the stored entities its handlers read, by table, and
-/// the window's raw-log rows.
+/// the window's raw-log rows and block hashes and times.
 #[derive(Debug, Default)]
 pub(crate) struct Scouted {
     wanted: BTreeMap<&'static str, (&'static EntityDef, Vec<String>)>,
     logs: Vec<Vec<Sql>>,
+    blocks: BTreeMap<u64, (B256, Option<u64>)>,
 }
 
 /// `apply` with its result dropped.
@@ -112,7 +113,11 @@ pub(crate) fn scout(
     let scout = RefCell::new(Batch::new(None, rt));
     apply(&WindowWrites::Postgres(&scout))?;
     let mut scout = scout.into_inner();
-    Ok(Scouted { wanted: std::mem::take(&mut scout.wanted), logs: std::mem::take(&mut scout.logs) })
+    Ok(Scouted {
+        wanted: std::mem::take(&mut scout.wanted),
+        logs: std::mem::take(&mut scout.logs),
+        blocks: std::mem::take(&mut scout.blocks),
+    })
 }
 
 /// The raw-log `COPY` target and its column types.
@@ -130,7 +135,8 @@ const LOG_TYPES: [Type; 8] = [
 ];
 
 /// The second connection's part of a window: a transaction of its own that copies in the raw
-/// logs as soon as the window starts, then writes the entity tables the commit hands it.
+/// logs and upserts the block hashes as soon as the window starts, then writes the entity tables
+/// the commit hands it.
 struct Second {
     tables: oneshot::Sender<Tables>,
     /// Whether the raw logs are in (the commit then hands it a full half of the tables).
@@ -141,7 +147,12 @@ struct Second {
 }
 
 impl Second {
-    fn start(rt: &Handle, client: Object, logs: Vec<Vec<Sql>>) -> Self {
+    fn start(
+        rt: &Handle,
+        client: Object,
+        logs: Vec<Vec<Sql>>,
+        blocks: BTreeMap<u64, (B256, Option<u64>)>,
+    ) -> Self {
         let (tables, handed) = oneshot::channel::<Tables>();
         let logs_done = Arc::new(AtomicBool::new(false));
         let (done, count) = (logs_done.clone(), logs.len());
@@ -149,6 +160,7 @@ impl Second {
             let written = async {
                 client.batch_execute("BEGIN").await?;
                 copy_rows(&client, LOGS, &LOG_TYPES, &logs).await?;
+                upsert_blocks(&client, &blocks).await?;
                 done.store(true, Ordering::Release);
                 // No tables: the window failed before its commit, and nothing is committed.
                 let tables =
@@ -301,7 +313,7 @@ pub(crate) struct Batch {
     client: Option<Object>,
     rt: Handle,
     entities: Entities,
-    /// Raw log rows.
+    /// Raw-log rows and block hashes and times (kept by the scouting pass only).
     logs: Vec<Vec<Sql>>,
     blocks: BTreeMap<u64, (B256, Option<u64>)>,
     cursor: Option<(u64, B256)>,
@@ -389,13 +401,17 @@ impl Batch {
         Ok(())
     }
 
-    /// Records a block hash and time (written at commit).
+    /// Records a block hash and time. As with raw logs, the scouting pass keeps them (the second
+    /// connection writes them as the window starts); the real pass has nothing to add.
     pub(crate) fn write_block(
         &mut self,
         number: u64,
         hash: B256,
         timestamp: Option<u64>,
     ) -> IndexerResult<()> {
+        if !self.scouting() {
+            return Ok(());
+        }
         let entry = self.blocks.entry(number).or_insert((hash, timestamp));
         if entry.0 != hash || timestamp.is_some() {
             *entry = (hash, timestamp);
@@ -481,11 +497,6 @@ impl Batch {
         // The second connection fails to take them only when it has failed already; its result
         // says how.
         let _ = second.tables.send(theirs);
-        // One cached statement over arrays, whatever the window's block count.
-        let numbers: Vec<i64> = self.blocks.keys().map(|n| to_sql_u64(*n)).collect();
-        let hashes: Vec<String> = self.blocks.values().map(|(h, _)| h.to_string()).collect();
-        let times: Vec<Option<i64>> =
-            self.blocks.values().map(|(_, t)| t.map(to_sql_u64)).collect();
         let cursor = self.cursor.map(|(block, hash)| (to_sql_u64(block), hash.to_string()));
         let client = self.client();
         self.rt.block_on(async {
@@ -493,10 +504,6 @@ impl Batch {
             let (written, committed) = tokio::join!(mine.write(client), second.committed);
             written?;
             committed.map_err(|e| IndexerError::Task(e.to_string()))??;
-            if !numbers.is_empty() {
-                let statement = client.prepare_cached(BLOCKS_UPSERT).await?;
-                client.execute(&statement, &[&numbers, &hashes, &times]).await?;
-            }
             if let Some((block, hash)) = &cursor {
                 let statement = client.prepare_cached(CURSOR_UPSERT).await?;
                 client.execute(&statement, &[block, hash]).await?;
@@ -512,6 +519,23 @@ impl Batch {
         self.rt.spawn_blocking(move || drop((mine, prefetched)));
         Ok(())
     }
+}
+
+/// Records `blocks` (number → hash and time) with one cached statement over arrays, whatever
+/// their count.
+async fn upsert_blocks(
+    client: &Object,
+    blocks: &BTreeMap<u64, (B256, Option<u64>)>,
+) -> IndexerResult<()> {
+    if blocks.is_empty() {
+        return Ok(());
+    }
+    let numbers: Vec<i64> = blocks.keys().map(|n| to_sql_u64(*n)).collect();
+    let hashes: Vec<String> = blocks.values().map(|(h, _)| h.to_string()).collect();
+    let times: Vec<Option<i64>> = blocks.values().map(|(_, t)| t.map(to_sql_u64)).collect();
+    let statement = client.prepare_cached(BLOCKS_UPSERT).await?;
+    client.execute(&statement, &[&numbers, &hashes, &times]).await?;
+    Ok(())
 }
 
 /// Inserts `rows` into `target` (a table and its columns, of `types`) with one binary `COPY`:
