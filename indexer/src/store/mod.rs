@@ -14,8 +14,10 @@
 //! versions, block hashes and the cursor land together, so a crash leaves either the whole batch
 //! or none of it as far as anyone reading as of the cursor can tell (SQLite writes a batch in one
 //! transaction; PostgreSQL over two connections with the cursor in the last commit, and rolls
-//! back what lies above the cursor when it next opens). Queries go through a [`ReadPool`], which speaks the backend's dialect; the SQL the
-//! GraphQL layer writes is common to both (`?` placeholders, `IS DISTINCT FROM`, explicit `NULLS
+//! back what lies above the cursor when it next opens).
+//!
+//! Queries go through a [`ReadPool`], which speaks the backend's dialect; the SQL the GraphQL
+//! layer writes is common to both (`?` placeholders, `IS DISTINCT FROM`, explicit `NULLS
 //! FIRST`/`LAST`), and what differs (placeholders, the substring function, column types, upserts)
 //! lives in the backend.
 //!

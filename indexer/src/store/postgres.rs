@@ -377,8 +377,8 @@ impl Store {
         tx.commit().await?;
         drop(client);
         let mut store = Self { url: url.to_string(), db, pool, _lock: lock, entities };
-        // A window is written in two transactions, the cursor in the second (see `batch`): an
-        // ingester that died between them left rows above its cursor, which go now.
+        // A window is written in two transactions, the cursor in the one that commits last (see
+        // `batch`): an ingester that died between them left rows above its cursor, which go now.
         if version > 0 {
             let cursor = store.cursor().await?;
             store.rollback(cursor).await?;
